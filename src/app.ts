@@ -1,0 +1,152 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createSlackApp } from './bot/slack/slack-app.js';
+import type { Config } from './config.js';
+import type { ChatPlatform } from './core/chat-platform.js';
+import { Engine } from './core/engine.js';
+import type { DeliveryTarget } from './core/events.js';
+import { createRedactor } from './core/redact.js';
+import { handleAlertmanagerWebhook } from './handlers/alertmanager-webhook.js';
+import { handleIncidentAudit } from './handlers/incident-audit.js';
+import { sendError, sendJson } from './http/respond.js';
+import { createRouter, type Route } from './http/router.js';
+import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { loadRunbooks } from './runbooks/loader.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+
+export interface BotOptions {
+  /** The environment steps may take allowlisted variables from. */
+  env?: NodeJS.ProcessEnv;
+  clock?: () => Date;
+  logger?: Logger;
+  /** Worker polling intervals; tests shorten them. */
+  outboxPollMs?: number;
+  executorPollMs?: number;
+}
+
+export interface Bot {
+  engine: Engine;
+  store: Store;
+  server: http.Server;
+  log: Logger;
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  listen(): Promise<AddressInfo>;
+  /** Graceful stop: no new requests, in-flight ones finish, running steps get a grace period, the store closes. */
+  stop(): Promise<void>;
+}
+
+/** The composition root: config → store → runbooks → platforms → engine → HTTP routes. */
+export async function createBot(config: Config, options: BotOptions = {}): Promise<Bot> {
+  const redact = createRedactor(config.secrets);
+  const log = options.logger ?? createLogger(config.logLevel, redact);
+  const runbooks = await loadRunbooks(config.runbooksDir);
+  const store = new SqliteStore(config.sqlitePath);
+  const metrics = createMetrics(() => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length));
+
+  const platforms: ChatPlatform[] = [];
+  const targets: DeliveryTarget[] = [];
+  // The Slack app needs the engine for button presses and the engine needs the Slack platform; this breaks the cycle.
+  const engineRef: { current?: Engine } = {};
+  const getEngine = () => {
+    if (!engineRef.current) throw new Error('engine not ready');
+    return engineRef.current;
+  };
+  const slack = config.slack ? createSlackApp(config.slack, getEngine, log.child({ platform: 'slack' })) : undefined;
+  if (slack && config.slack) {
+    platforms.push(slack.platform);
+    targets.push({ platform: 'slack', channel: config.slack.alertChannel });
+  }
+  log.info(
+    { platforms: platforms.map((p) => p.name), runbooks: runbooks.map((r) => r.name), database: config.sqlitePath },
+    platforms.length > 0 ? `chat platforms enabled: ${platforms.map((p) => p.name).join(', ')}` : 'no chat platform configured: incidents are stored and audited only',
+  );
+  if (config.approvers.length === 0) log.warn('APPROVERS is empty: any user except the requester may approve changing steps');
+
+  const ready = new Engine({
+    store,
+    runbooks,
+    platforms,
+    targets,
+    approvers: config.approvers,
+    clock: options.clock ?? (() => new Date()),
+    log,
+    redact,
+    env: options.env ?? process.env,
+    metrics,
+    ...(options.outboxPollMs ? { outboxPollMs: options.outboxPollMs } : {}),
+    ...(options.executorPollMs ? { executorPollMs: options.executorPollMs } : {}),
+  });
+  engineRef.current = ready;
+
+  const routes: Route[] = [
+    { method: 'GET', path: '/healthz', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
+    {
+      method: 'GET',
+      path: '/readyz',
+      handle: async (_req, res) => {
+        try {
+          await store.ping();
+          sendJson(res, 200, { status: 'ready' });
+        } catch (error) {
+          sendError(res, 503, 'store_unavailable', `store not reachable: ${(error as Error).message}`);
+        }
+      },
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handle: async (_req, res) => {
+        const body = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(body);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/webhooks/alertmanager',
+      handle: (req, res) => handleAlertmanagerWebhook(req, res, { engine: ready, token: config.webhookToken, maxBytes: config.webhookMaxBytes, metrics, log }),
+    },
+    { method: 'GET', path: /^\/incidents\/([^/]+)\/audit$/, handle: (_req, res, [id]) => handleIncidentAudit(res, ready, id ?? '') },
+    {
+      method: 'POST',
+      path: '/slack/events',
+      handle: (req, res) => (slack ? slack.requestListener(req, res) : sendError(res, 404, 'slack_disabled', 'Slack is not configured on this bot')),
+    },
+  ];
+  const server = http.createServer(createRouter(routes, log));
+  // Alertmanager 0.25 sets no request timeout; a stuck client must not hold a socket forever.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    engine: ready,
+    store,
+    server,
+    log,
+    async listen() {
+      await ready.start();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      log.info({ port: address.port, host: address.address }, 'listening');
+      return address;
+    },
+    stop() {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await closed;
+        await ready.stop(config.shutdownTimeoutMs);
+        await store.close();
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import type { RequestListener } from 'node:http';
+import { App, HTTPReceiver } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { SlackConfig } from '../../config.js';
+import type { Engine } from '../../core/engine.js';
+import { handleButtonPress } from '../../handlers/button-press.js';
+import { boltLogger } from './bolt-logger.js';
+import { SlackPlatform } from './platform.js';
+
+export interface SlackApp {
+  platform: SlackPlatform;
+  /** Serves POST /slack/events: Bolt verifies the signature (5-minute window) and acknowledges. */
+  requestListener: RequestListener;
+}
+
+/**
+ * Bolt on the bot's own HTTP server: Bolt's HTTPReceiver verifies and parses requests, but its
+ * listener is mounted on our server instead of starting a second one. The engine is looked up
+ * lazily because it needs the platform this function creates.
+ */
+export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log: Logger): SlackApp {
+  const receiver = new HTTPReceiver({
+    signingSecret: config.signingSecret,
+    endpoints: '/slack/events',
+    logger: boltLogger(log),
+    // Ack first, work after: Slack wants the answer within 3 seconds.
+    processBeforeResponse: false,
+  });
+  const app = new App({
+    token: config.botToken,
+    receiver,
+    logger: boltLogger(log),
+    clientOptions: {
+      ...(config.apiUrl ? { slackApiUrl: config.apiUrl } : {}),
+      // The outbox owns retries and honours Retry-After itself; the client must not stall its queue for minutes.
+      rejectRateLimitedCalls: true,
+      retryConfig: { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 },
+      timeout: 10_000,
+    },
+  });
+  const platform = new SlackPlatform(app.client);
+
+  app.action(/.*/, async ({ ack, body, action }) => {
+    await ack();
+    if (body.type !== 'block_actions' || !('action_id' in action)) return;
+    const message = ('message' in body ? body.message : undefined) as { ts?: unknown; thread_ts?: unknown } | undefined;
+    const threadId = typeof message?.thread_ts === 'string' ? message.thread_ts : typeof message?.ts === 'string' ? message.ts : undefined;
+    const container = body.container as { channel_id?: string } | undefined;
+    await handleButtonPress(
+      getEngine(),
+      platform,
+      { userId: body.user.id, channel: body.channel?.id ?? container?.channel_id ?? '', threadId, buttonId: action.action_id },
+      log,
+    );
+  });
+
+  app.error((error) => {
+    log.error({ err: error }, 'slack listener failed');
+    return Promise.resolve();
+  });
+
+  return { platform, requestListener: receiver.requestListener };
+}

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { ConfigError } from './core/errors.js';
+
+/**
+ * Every setting the bot reads, validated at start-up. This is the only module that knows the
+ * environment's variable names; everything else receives a `Config`.
+ */
+const optionalSecret = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const commaList = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+export const envSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().default('0.0.0.0'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATABASE_URL: z.string().min(1).default('sqlite:./data/bot.db'),
+    RUNBOOKS_DIR: z.string().min(1).default('manifests/runbooks'),
+    ALERTMANAGER_WEBHOOK_TOKEN: optionalSecret,
+    WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+    SLACK_BOT_TOKEN: optionalSecret,
+    SLACK_SIGNING_SECRET: optionalSecret,
+    SLACK_ALERT_CHANNEL: optionalSecret,
+    SLACK_API_URL: z.url().optional(),
+    APPROVERS: commaList,
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  })
+  .superRefine((env, ctx) => {
+    const slack = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT_CHANNEL'] as const;
+    const set = slack.filter((k) => env[k] !== undefined);
+    if (set.length > 0 && set.length < slack.length) {
+      for (const k of slack.filter((name) => env[name] === undefined)) {
+        ctx.addIssue({ code: 'custom', path: [k], message: `required when ${set.join(', ')} is set (Slack needs all three)` });
+      }
+    }
+    if (!/^(sqlite:|file:)/.test(env.DATABASE_URL) && !env.DATABASE_URL.startsWith('/') && !env.DATABASE_URL.startsWith('.')) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'only sqlite:<path> is supported by this build' });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface SlackConfig {
+  botToken: string;
+  signingSecret: string;
+  alertChannel: string;
+  apiUrl: string | undefined;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: Env['LOG_LEVEL'];
+  sqlitePath: string;
+  runbooksDir: string;
+  webhookToken: string | undefined;
+  webhookMaxBytes: number;
+  slack: SlackConfig | undefined;
+  /** User or group ids allowed to approve; empty means anyone but the requester. */
+  approvers: string[];
+  shutdownTimeoutMs: number;
+  /** Values that must never appear in output, logs or chat. */
+  secrets: string[];
+}
+
+/** Parses the environment; throws one ConfigError listing every problem. */
+export function loadConfig(environment: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(environment);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  - ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const env = parsed.data;
+  const slack =
+    env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET && env.SLACK_ALERT_CHANNEL
+      ? {
+          botToken: env.SLACK_BOT_TOKEN,
+          signingSecret: env.SLACK_SIGNING_SECRET,
+          alertChannel: env.SLACK_ALERT_CHANNEL,
+          apiUrl: env.SLACK_API_URL,
+        }
+      : undefined;
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL,
+    sqlitePath: env.DATABASE_URL.replace(/^(sqlite|file):(\/\/)?/, ''),
+    runbooksDir: env.RUNBOOKS_DIR,
+    webhookToken: env.ALERTMANAGER_WEBHOOK_TOKEN,
+    webhookMaxBytes: env.WEBHOOK_MAX_BYTES,
+    slack,
+    approvers: env.APPROVERS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET].filter(
+      (v): v is string => v !== undefined,
+    ),
+  };
+}

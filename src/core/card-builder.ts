@@ -1,0 +1,115 @@
+import type { Card, CardButton, CardField, CardLink, CardStepState } from './card.js';
+import { makeButton } from './button-codec.js';
+import type { Incident, StepRun, StoredAlert } from './domain.js';
+import type { StepOffer, UnavailableRunbook } from './offers.js';
+import { formatDuration, formatTime } from './time.js';
+
+export interface CardInput {
+  incident: Incident;
+  alerts: StoredAlert[];
+  runs: StepRun[];
+  offers: StepOffer[];
+  unavailable: UnavailableRunbook[];
+}
+
+const MAX_LISTED_ALERTS = 10;
+
+function unique(values: Array<string | undefined>): string[] {
+  return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))];
+}
+
+function earliest(values: string[]): string | undefined {
+  return values.reduce<string | undefined>((a, b) => (a === undefined || Date.parse(b) < Date.parse(a) ? b : a), undefined);
+}
+
+function alertmanagerLink(incident: Incident): CardLink | undefined {
+  if (!/^https?:\/\//.test(incident.externalUrl)) return undefined;
+  const filter = Object.entries(incident.groupLabels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',');
+  return { label: 'Alertmanager', url: `${incident.externalUrl.replace(/\/$/, '')}/#/alerts?filter=${encodeURIComponent(`{${filter}}`)}` };
+}
+
+function stepStates(runs: StepRun[]): CardStepState[] {
+  // The latest run of each step tells its state; older runs are in the thread.
+  const latest = new Map<string, StepRun>();
+  for (const run of runs) latest.set(`${run.runbook}/${run.step}`, run);
+  return [...latest.values()].map((run) => ({
+    title: run.stepTitle,
+    state: run.state,
+    ...(run.result ? { detail: run.result.summary } : {}),
+  }));
+}
+
+/** Builds the neutral card for an incident from what the store holds. Pure: same input, same card. */
+export function buildCard({ incident, alerts, runs, offers, unavailable }: CardInput): Card {
+  const firing = alerts.filter((a) => a.status === 'firing');
+  const shown = incident.status === 'firing' && firing.length > 0 ? firing : alerts;
+  const names = unique(alerts.map((a) => a.labels.alertname));
+  const services = unique(alerts.map((a) => a.labels.service ?? a.labels.job));
+  const instances = unique(shown.map((a) => a.labels.instance ?? a.labels.pod));
+  const startedAt = earliest(alerts.map((a) => a.startsAt)) ?? incident.createdAt;
+  const annotations = { ...(alerts[0]?.annotations ?? {}), ...incident.commonAnnotations };
+
+  const fields: CardField[] = [
+    { label: 'Severity', value: incident.severity },
+    { label: 'Status', value: incident.status === 'firing' ? `firing (${firing.length} of ${alerts.length + incident.truncatedAlerts})` : 'resolved' },
+    { label: 'Alerts', value: names.join(', ') || '—' },
+  ];
+  if (services.length > 0) fields.push({ label: 'Service', value: services.join(', ') });
+  if (instances.length > 0) {
+    const listed = instances.slice(0, MAX_LISTED_ALERTS).join(', ');
+    const more = instances.length - MAX_LISTED_ALERTS + incident.truncatedAlerts;
+    fields.push({ label: 'Instance', value: more > 0 ? `${listed} and ${more} more` : listed });
+  }
+  fields.push({ label: 'Started', value: formatTime(startedAt) });
+  if (incident.previousIncidentId !== null) fields.push({ label: 'Previous', value: `#${incident.previousIncidentId}` });
+
+  const links: CardLink[] = [];
+  const generator = alerts.find((a) => a.generatorUrl)?.generatorUrl;
+  if (generator) links.push({ label: 'Source', url: generator });
+  if (annotations.runbook_url) links.push({ label: 'Runbook', url: annotations.runbook_url });
+  const am = alertmanagerLink(incident);
+  if (am) links.push(am);
+
+  const buttons: CardButton[] = offers.map(({ runbook, step }) =>
+    makeButton(
+      { action: 'run-step', incidentId: incident.id, runbook: runbook.name, step: step.id },
+      step.title,
+      step.changes
+        ? {
+            style: 'danger',
+            confirm: {
+              title: `Run "${step.title}"?`,
+              text: `This changes a system and needs ${step.approval?.approvers ?? 1} approval(s) before it runs.`,
+              confirm: 'Request',
+              deny: 'Cancel',
+            },
+          }
+        : {},
+    ),
+  );
+
+  const statusLine =
+    incident.status === 'firing'
+      ? `Firing since ${formatTime(startedAt)}`
+      : `Resolved after ${formatDuration(Date.parse(incident.resolvedAt ?? incident.updatedAt) - Date.parse(startedAt))}`;
+  const title = `#${incident.id} ${incident.title}`;
+  const notes = unavailable.map((u) => `${u.runbook}: ${u.problems.join('; ')}`);
+  const description = [annotations.description, ...notes.map((n) => `Not offered: ${n}`)].filter(Boolean).join('\n');
+
+  return {
+    incidentId: String(incident.id),
+    title,
+    severity: incident.severity,
+    status: incident.status,
+    statusLine,
+    ...(annotations.summary ? { summary: annotations.summary } : {}),
+    ...(description ? { description } : {}),
+    fields,
+    links,
+    steps: stepStates(runs),
+    buttons,
+    fallbackText: `[${incident.status.toUpperCase()}] ${incident.severity}: ${title}${annotations.summary ? ` — ${annotations.summary}` : ''}`,
+  };
+}

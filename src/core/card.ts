@@ -1,0 +1,75 @@
+/**
+ * The neutral incident card: what every chat platform shows for an incident. Adapters render it
+ * (Block Kit, Discord embeds, HTML) and enforce their own platform's limits while doing so.
+ */
+export type Severity = 'critical' | 'warning' | 'info' | 'none';
+
+export type StepState =
+  | 'requested'
+  | 'approved'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'timed_out'
+  | 'interrupted'
+  | 'denied'
+  | 'expired';
+
+export interface CardField {
+  label: string;
+  value: string;
+}
+
+export interface CardLink {
+  label: string;
+  url: string;
+}
+
+export interface CardConfirm {
+  title: string;
+  text: string;
+  confirm: string;
+  deny: string;
+}
+
+/** A button. `action` names what the press means; `value` is the opaque payload echoed back. */
+export interface CardButton {
+  action: ButtonAction;
+  /** Unique within one card; platforms use it as action_id/custom_id. */
+  id: string;
+  label: string;
+  value: string;
+  style?: 'primary' | 'danger';
+  confirm?: CardConfirm;
+}
+
+export type ButtonAction = 'run-step' | 'approve' | 'deny';
+
+export interface CardStepState {
+  title: string;
+  state: StepState;
+  detail?: string;
+}
+
+export interface Card {
+  incidentId: string;
+  title: string;
+  severity: Severity;
+  status: 'firing' | 'resolved';
+  /** One line under the title, e.g. "Firing since 01:37 UTC" or "Resolved after 12m". */
+  statusLine: string;
+  summary?: string;
+  description?: string;
+  fields: CardField[];
+  links: CardLink[];
+  steps: CardStepState[];
+  buttons: CardButton[];
+  /** Plain-text fallback for notifications and screen readers. */
+  fallbackText: string;
+}
+
+/** A message in an incident's thread: text, optionally with buttons (approval requests). */
+export interface ThreadMessage {
+  text: string;
+  buttons?: CardButton[];
+}

@@ -1,0 +1,120 @@
+import type { Severity, StepState } from './card.js';
+import type { MessageRef } from './chat-platform.js';
+
+/**
+ * The records the core keeps. Incidents and alerts mirror Alertmanager's groups; step runs,
+ * approvals and audit events are the bot's own.
+ */
+export type Labels = Record<string, string>;
+
+export type IncidentStatus = 'firing' | 'resolved';
+
+export interface Incident {
+  id: number;
+  groupKey: string;
+  /** 1 for the first firing of a group, 2 when it fires again after resolving, … */
+  episode: number;
+  status: IncidentStatus;
+  severity: Severity;
+  title: string;
+  receiver: string;
+  groupLabels: Labels;
+  commonLabels: Labels;
+  commonAnnotations: Labels;
+  externalUrl: string;
+  truncatedAlerts: number;
+  previousIncidentId: number | null;
+  createdAt: string;
+  updatedAt: string;
+  lastSeenAt: string;
+  resolvedAt: string | null;
+}
+
+export type NewIncident = Omit<Incident, 'id'>;
+
+export interface StoredAlert {
+  incidentId: number;
+  fingerprint: string;
+  status: IncidentStatus;
+  labels: Labels;
+  annotations: Labels;
+  startsAt: string;
+  endsAt: string | null;
+  generatorUrl: string | null;
+}
+
+export interface CardMessage extends MessageRef {
+  incidentId: number;
+}
+
+export interface StepResultRecord {
+  status: 'succeeded' | 'failed' | 'timed_out';
+  summary: string;
+  exitCode?: number | undefined;
+  httpStatus?: number | undefined;
+  durationMs: number;
+  outputTail: string;
+}
+
+export interface StepRun {
+  id: number;
+  incidentId: number;
+  runbook: string;
+  step: string;
+  stepTitle: string;
+  params: Labels;
+  platform: string;
+  requestedBy: string;
+  requestedByName: string;
+  changes: boolean;
+  requiredApprovals: number;
+  selfApprove: boolean;
+  state: StepState;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  result: StepResultRecord | null;
+}
+
+export type NewStepRun = Omit<StepRun, 'id' | 'startedAt' | 'finishedAt' | 'result' | 'updatedAt'>;
+
+export interface Approval {
+  runId: number;
+  approver: string;
+  approverName: string;
+  decision: 'approve' | 'deny';
+  at: string;
+}
+
+export interface AuditEvent {
+  seq: number;
+  at: string;
+  incidentId: number | null;
+  /** A platform user as `platform:userId`, or `system`. */
+  actor: string;
+  kind: string;
+  /** Human-readable one-liner, also posted in the thread. */
+  text: string;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, 'seq' | 'prevHash' | 'hash'>;
+
+export type OutboxKind = 'card' | 'reply';
+
+export interface OutboxMessage {
+  id: number;
+  platform: string;
+  channel: string;
+  incidentId: number;
+  kind: OutboxKind;
+  /** For replies: the thread message. For cards: nothing; the card is rendered when sent, so it is never stale. */
+  payload: unknown;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  createdAt: string;
+}

@@ -1,0 +1,121 @@
+import type { Logger } from 'pino';
+import type { Card, ThreadMessage } from './card.js';
+import { ChatDeliveryError, type ChatPlatform } from './chat-platform.js';
+import type { OutboxMessage } from './domain.js';
+import { WorkerLoop } from './worker-loop.js';
+import type { Metrics } from '../metrics.js';
+import type { Store, StoreTx } from '../store/store.js';
+
+export interface OutboxWorkerOptions {
+  store: Store;
+  platforms: ReadonlyMap<string, ChatPlatform>;
+  /** Renders the card from the current state, inside the caller's transaction. */
+  renderCard: (tx: StoreTx, incidentId: number) => Promise<Card>;
+  clock: () => Date;
+  log: Logger;
+  metrics: Metrics;
+  pollMs?: number;
+  batchSize?: number;
+}
+
+const MAX_BACKOFF_MS = 5 * 60_000;
+/** A reply waiting for its card to be posted is retried quickly: the card is usually just ahead. */
+const WAIT_FOR_CARD_MS = 500;
+
+/**
+ * Delivers queued chat messages. Messages of one thread (platform, channel, incident) go out in
+ * the order they were queued: when one cannot be sent yet, the rest of its thread waits.
+ * Failures are retried with exponential backoff, or after the platform's Retry-After.
+ */
+export class OutboxWorker {
+  private readonly loop: WorkerLoop;
+
+  constructor(private readonly o: OutboxWorkerOptions) {
+    this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 500, (error) => o.log.error({ err: error }, 'outbox tick failed'));
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  nudge(): void {
+    this.loop.nudge();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  /** Sends what is due now, once (used to drain at shutdown). */
+  runOnce(): Promise<void> {
+    return this.loop.runOnce();
+  }
+
+  private async tick(): Promise<void> {
+    const pending = await this.o.store.transaction((tx) => tx.pendingOutbox(this.o.batchSize ?? 200));
+    const blocked = new Set<string>();
+    for (const message of pending) {
+      const thread = `${message.platform}\u0000${message.channel}\u0000${message.incidentId}`;
+      if (blocked.has(thread)) continue;
+      if (Date.parse(message.nextAttemptAt) > this.o.clock().getTime()) {
+        blocked.add(thread);
+        continue;
+      }
+      if (!(await this.deliver(message))) blocked.add(thread);
+    }
+  }
+
+  private async deliver(message: OutboxMessage): Promise<boolean> {
+    const platform = this.o.platforms.get(message.platform);
+    try {
+      if (!platform) throw new ChatDeliveryError(`platform "${message.platform}" is not enabled`, { permanent: true });
+      if (message.kind === 'card') await this.syncCard(platform, message);
+      else await this.reply(platform, message);
+      return true;
+    } catch (error) {
+      const details = error instanceof ChatDeliveryError ? error.details : {};
+      const waitingForCard = error instanceof CardNotPostedYet;
+      const delay = details.retryAfterMs ?? (waitingForCard ? WAIT_FOR_CARD_MS : Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(message.attempts, 16)));
+      const next = new Date(this.o.clock().getTime() + delay).toISOString();
+      const text = error instanceof Error ? error.message : String(error);
+      await this.o.store.transaction((tx) => tx.retryOutbox(message.id, next, text));
+      if (!waitingForCard) {
+        this.o.metrics.chatApiErrors.inc({ platform: message.platform, operation: message.kind });
+        const level = details.permanent || message.attempts >= 5 ? 'error' : 'warn';
+        this.o.log[level]({ outboxId: message.id, platform: message.platform, attempts: message.attempts + 1, retryInMs: delay, error: text }, 'chat delivery failed; will retry');
+      }
+      return false;
+    }
+  }
+
+  private async syncCard(platform: ChatPlatform, message: OutboxMessage): Promise<void> {
+    const { ref, card } = await this.o.store.transaction(async (tx) => ({
+      ref: await tx.getCardMessage(message.incidentId, message.platform, message.channel),
+      card: await this.o.renderCard(tx, message.incidentId),
+    }));
+    if (ref) {
+      await platform.updateCard(ref, card);
+      await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
+      return;
+    }
+    const posted = await platform.postCard(message.channel, card);
+    // Saving the ref and completing happen together, so a card is never posted twice by this worker.
+    await this.o.store.transaction(async (tx) => {
+      await tx.saveCardMessage(message.incidentId, posted);
+      await tx.completeOutbox(message.id, this.o.clock().toISOString());
+    });
+  }
+
+  private async reply(platform: ChatPlatform, message: OutboxMessage): Promise<void> {
+    const ref = await this.o.store.transaction((tx) => tx.getCardMessage(message.incidentId, message.platform, message.channel));
+    if (!ref) throw new CardNotPostedYet();
+    await platform.reply(ref, message.payload as ThreadMessage);
+    await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
+  }
+}
+
+class CardNotPostedYet extends Error {
+  constructor() {
+    super('the card for this thread is not posted yet');
+  }
+}

@@ -1,0 +1,121 @@
+import { makeButton } from './button-codec.js';
+import type { StepRun } from './domain.js';
+import { NotAllowedError, type RefusalAudit } from './errors.js';
+import { recordEvent, type DeliveryTarget } from './events.js';
+import { findOffer } from './offers.js';
+import { actorId, approvalRefusal, type Actor } from './policy.js';
+import { appendAudit } from './audit.js';
+import type { Runbook } from '../runbooks/schema.js';
+import type { StoreTx } from '../store/store.js';
+
+export interface StepContext {
+  runbooks: readonly Runbook[];
+  targets: readonly DeliveryTarget[];
+  approvers: readonly string[];
+  now: string;
+}
+
+function refuse(incidentId: number | null, kind: RefusalAudit['kind'], reason: string, data: Record<string, unknown> = {}): never {
+  throw new NotAllowedError(reason, { incidentId, kind, data });
+}
+
+/** Records a refusal in the audit trail; called in a transaction of its own after the refused one rolled back. */
+export async function auditRefusal(tx: StoreTx, actor: Actor, error: NotAllowedError, now: string): Promise<void> {
+  const audit = error.audit;
+  if (!audit) return;
+  await appendAudit(tx, {
+    at: now,
+    incidentId: audit.incidentId,
+    actor: actorId(actor),
+    kind: audit.kind,
+    text: `⛔ ${actor.name} was refused: ${error.message}`,
+    data: { reason: error.message, ...audit.data },
+  });
+}
+
+/**
+ * A button press or command asking to run a step. Read-only steps are approved at once; steps that
+ * change a system wait for approvals. A step already requested or running is never queued twice.
+ */
+export async function requestStep(tx: StoreTx, ctx: StepContext, actor: Actor, incidentId: number, runbook: string, stepId: string): Promise<StepRun> {
+  const incident = await tx.getIncident(incidentId);
+  if (!incident) return refuse(null, 'step.refused', `Incident #${incidentId} does not exist.`, { incidentId });
+  const found = findOffer(ctx.runbooks, incident.commonLabels, runbook, stepId);
+  if (!found.ok) return refuse(incidentId, 'step.refused', found.reason, { runbook, step: stepId });
+  const active = await tx.activeStepRun(incidentId, runbook, stepId);
+  if (active) {
+    return refuse(incidentId, 'step.refused', `"${active.stepTitle}" was already requested by ${active.requestedByName} and is ${active.state} (run ${active.id}).`, { runbook, step: stepId, runId: active.id });
+  }
+
+  const { step, params } = found.offer;
+  const needsApproval = step.approval !== undefined;
+  const run = await tx.insertStepRun({
+    incidentId,
+    runbook,
+    step: step.id,
+    stepTitle: step.title,
+    params,
+    platform: actor.platform,
+    requestedBy: actor.id,
+    requestedByName: actor.name,
+    changes: step.changes,
+    requiredApprovals: step.approval?.approvers ?? 0,
+    selfApprove: step.approval?.selfApprove ?? true,
+    state: needsApproval ? 'requested' : 'approved',
+    createdAt: ctx.now,
+  });
+  const base = { at: ctx.now, incidentId, actor: actorId(actor), data: { runId: run.id, runbook, step: step.id, params } };
+  if (needsApproval) {
+    const n = run.requiredApprovals;
+    await recordEvent(
+      tx,
+      ctx.targets,
+      { ...base, kind: 'step.requested', text: `🙋 ${actor.name} asks to run *${step.title}* — needs ${n} approval${n === 1 ? '' : 's'}.` },
+      {
+        refreshCard: true,
+        buttons: [
+          makeButton({ action: 'approve', runId: run.id }, 'Approve', { style: 'primary' }),
+          makeButton({ action: 'deny', runId: run.id }, 'Deny', { style: 'danger' }),
+        ],
+      },
+    );
+  } else {
+    await recordEvent(tx, ctx.targets, { ...base, kind: 'step.requested', text: `🔎 ${actor.name} runs *${step.title}* (read-only, no approval needed).` }, { refreshCard: true });
+  }
+  return run;
+}
+
+/** An Approve or Deny press. Approvals are counted per distinct user; the step runs once enough arrived. */
+export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, runId: number, decision: 'approve' | 'deny'): Promise<StepRun> {
+  const run = await tx.getStepRun(runId);
+  if (!run) return refuse(null, 'approval.refused', `Run ${runId} does not exist.`, { runId });
+  if (run.state !== 'requested') {
+    return refuse(run.incidentId, 'approval.refused', `"${run.stepTitle}" is already ${run.state}; nothing to ${decision}.`, { runId, decision });
+  }
+  const refusal = approvalRefusal(actor, run, ctx.approvers, decision);
+  if (refusal) return refuse(run.incidentId, 'approval.refused', refusal, { runId, decision });
+
+  const inserted = await tx.insertApproval({ runId, approver: actor.id, approverName: actor.name, decision, at: ctx.now });
+  if (!inserted) return refuse(run.incidentId, 'approval.refused', `You already decided on "${run.stepTitle}".`, { runId, decision });
+
+  const base = { at: ctx.now, incidentId: run.incidentId, actor: actorId(actor) };
+  if (decision === 'deny') {
+    await tx.transitionStepRun(runId, ['requested'], 'denied', ctx.now);
+    const verb = actor.id === run.requestedBy ? 'withdrew' : 'denied';
+    await recordEvent(tx, ctx.targets, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*.`, data: { runId } }, { refreshCard: true });
+  } else {
+    const approvals = (await tx.listApprovals(runId)).filter((a) => a.decision === 'approve');
+    const enough = approvals.length >= run.requiredApprovals;
+    const count = `${approvals.length}/${run.requiredApprovals}`;
+    await recordEvent(
+      tx,
+      ctx.targets,
+      { ...base, kind: 'step.approved', text: `👍 ${actor.name} approved *${run.stepTitle}* (${count}).${enough ? ' Running it now.' : ''}`, data: { runId, approvals: approvals.map((a) => a.approver) } },
+      { refreshCard: true },
+    );
+    if (enough) await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now);
+  }
+  const updated = await tx.getStepRun(runId);
+  if (!updated) throw new Error(`run ${runId} vanished`);
+  return updated;
+}

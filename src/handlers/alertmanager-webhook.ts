@@ -1,0 +1,68 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { notificationSchema } from '../core/alertmanager-payload.js';
+import type { Engine } from '../core/engine.js';
+import { InputError } from '../core/errors.js';
+import { readBody } from '../http/read-body.js';
+import { sendError, sendJson } from '../http/respond.js';
+import type { Metrics } from '../metrics.js';
+
+export interface WebhookDeps {
+  engine: Engine;
+  token: string | undefined;
+  maxBytes: number;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** Compares digests, so neither content nor length of the token leaks through timing. */
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));
+}
+
+/**
+ * POST /webhooks/alertmanager. Answers 2xx only once the notification is durably stored. Only
+ * truly invalid requests get a 4xx, because Alertmanager drops those for good; a storage failure
+ * answers 5xx so that Alertmanager retries.
+ */
+export async function handleAlertmanagerWebhook(req: IncomingMessage, res: ServerResponse, deps: WebhookDeps): Promise<void> {
+  const started = process.hrtime.bigint();
+  const reject = (status: number, error: string, message: string, extra?: Record<string, unknown>) => {
+    deps.metrics.notificationsReceived.inc({ result: 'rejected' });
+    deps.log.warn({ status, error, message }, 'alertmanager notification rejected');
+    sendError(res, status, error, message, extra);
+  };
+
+  if (deps.token !== undefined && !tokenMatches(req.headers.authorization, deps.token)) {
+    return reject(401, 'unauthorized', 'missing or wrong Authorization: Bearer token');
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req, deps.maxBytes);
+  } catch (error) {
+    if (error instanceof InputError) {
+      res.setHeader('connection', 'close');
+      return reject(error.status, error.code, error.message);
+    }
+    throw error;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    return reject(400, 'invalid_json', `body is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = notificationSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 20).map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+    const first = issues[0];
+    return reject(400, 'invalid_payload', `invalid Alertmanager payload: ${first ? `${first.path}: ${first.message}` : 'unknown problem'}`, { issues });
+  }
+
+  const result = await deps.engine.ingest(parsed.data);
+  deps.metrics.notificationsReceived.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
+  deps.metrics.ingestDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  sendJson(res, 200, { status: result.duplicate ? 'duplicate' : 'stored', incidentId: result.incidentId, created: result.created });
+}

@@ -1,0 +1,44 @@
+import type { Logger } from 'pino';
+import { decodeButtonId } from '../core/button-codec.js';
+import type { ChatPlatform } from '../core/chat-platform.js';
+import type { Engine } from '../core/engine.js';
+import { BotError, NotAllowedError } from '../core/errors.js';
+
+/** A button press, as every platform adapter reports it after verifying and acknowledging it. */
+export interface ButtonPress {
+  userId: string;
+  channel: string;
+  /** The thread the pressed message is in, for the private answer. */
+  threadId?: string | undefined;
+  buttonId: string;
+}
+
+/**
+ * Turns a press into a step request or an approval decision. Refusals and errors are told to the
+ * presser privately; nothing here waits on a step (the executor runs it).
+ */
+export async function handleButtonPress(engine: Engine, platform: ChatPlatform, press: ButtonPress, log: Logger): Promise<void> {
+  const where = { channel: press.channel, ...(press.threadId ? { threadId: press.threadId } : {}) };
+  const tell = (text: string) =>
+    platform.tellUser(press.userId, where, text).catch((error: unknown) => log.warn({ err: error, user: press.userId }, 'could not tell user'));
+
+  const target = decodeButtonId(press.buttonId);
+  if (!target) {
+    log.warn({ buttonId: press.buttonId.slice(0, 120), user: press.userId }, 'unrecognised button');
+    await tell('This button is not one the incident bot knows; the message may be from an older version.');
+    return;
+  }
+  try {
+    const user = await platform.resolveUser(press.userId);
+    const actor = { ...user, platform: platform.name };
+    if (target.action === 'run-step') await engine.requestStep(actor, target.incidentId, target.runbook, target.step);
+    else await engine.decide(actor, target.runId, target.action);
+  } catch (error) {
+    if (error instanceof NotAllowedError) {
+      await tell(error.message);
+      return;
+    }
+    log.error({ err: error, buttonId: press.buttonId }, 'button press failed');
+    await tell(error instanceof BotError ? error.message : 'Something went wrong handling that button; it has been logged. Please try again.');
+  }
+}

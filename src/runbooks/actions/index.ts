@@ -1,0 +1,51 @@
+import type { RunbookStep } from '../schema.js';
+import { formatArgv, renderArgv, runExec } from './exec.js';
+import { httpTimeoutSeconds, runHttp } from './http.js';
+import { renderTemplate } from '../template.js';
+import type { ActionContext, StepResult } from './types.js';
+
+/** Every action a step may name. */
+export const ACTION_NAMES = ['exec', 'http'] as const satisfies readonly RunbookStep['action'][];
+
+// Compile-time check that the list above is complete: adding an action to the schema without
+// listing it here fails the build.
+const _everyActionListed: [Exclude<RunbookStep['action'], (typeof ACTION_NAMES)[number]>] extends [never] ? true : never = true;
+
+/**
+ * Runs one step with already-resolved params. Never rejects: the caller is an approval flow that
+ * must always record an outcome, so even an unexpected error becomes a `failed` result.
+ */
+export async function runStep(step: RunbookStep, params: Record<string, string>, ctx: ActionContext): Promise<StepResult> {
+  try {
+    switch (step.action) {
+      case 'exec':
+        return await runExec(step, params, ctx);
+      case 'http':
+        return await runHttp(step, params, ctx);
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { status: 'failed', summary: ctx.redact(`step could not run: ${message}`), durationMs: 0, outputTail: '' };
+  }
+}
+
+/**
+ * What the step would do, for dry runs and approval prompts, e.g.
+ * "will run `systemctl restart gitcortex` (timeout 60s)" or "will GET http://…/health expecting 200".
+ * Throws (`RunbookError`) if a template names a param missing from `params`.
+ */
+export function describeStep(step: RunbookStep, params: Record<string, string>): string {
+  switch (step.action) {
+    case 'exec': {
+      const where = step.cwd !== undefined ? ` in ${step.cwd}` : '';
+      return `will run \`${formatArgv(renderArgv(step, params))}\`${where} (timeout ${step.timeoutSeconds}s)`;
+    }
+    case 'http': {
+      const body = step.with.bodyContains !== undefined ? ` and a body containing ${JSON.stringify(step.with.bodyContains)}` : '';
+      const url = renderTemplate(step.with.url, params);
+      return `will ${step.with.method} ${url} expecting ${step.with.expectStatus.join(' or ')}${body} (timeout ${httpTimeoutSeconds(step)}s)`;
+    }
+  }
+}
+
+export type { ActionContext, StepResult } from './types.js';

@@ -1,0 +1,23 @@
+import type { Redactor } from '../../core/redact.js';
+
+/** What an executor needs from its caller. */
+export interface ActionContext {
+  /** Aborting cancels the step (the process is killed / the request aborted). */
+  signal: AbortSignal;
+  /** Applied to everything a step reports, since command output may echo secrets. */
+  redact: Redactor;
+  /** The bot's environment: the only source of variables an exec step's `env` allowlist may pass through. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** Outcome of one step, ready to show in a thread and store in the audit log. */
+export interface StepResult {
+  status: 'succeeded' | 'failed' | 'timed_out';
+  /** One line, e.g. "exit 0 in 1.2s" or "HTTP 200 in 35 ms". */
+  summary: string;
+  exitCode?: number;
+  httpStatus?: number;
+  durationMs: number;
+  /** Last 20 lines of output, at most 1500 characters, already redacted. */
+  outputTail: string;
+}

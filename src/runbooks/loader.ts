@@ -1,0 +1,89 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { RunbookError } from '../core/errors.js';
+import { runbookSchema, type Runbook } from './schema.js';
+
+const MANIFEST_FILE = /\.ya?ml$/;
+
+/**
+ * Parses and validates one manifest. `source` names it in error messages (usually the file path).
+ * Throws `RunbookError` with one line per problem, each `source: path.inside: message`.
+ */
+export function parseRunbook(text: string, source: string): Runbook {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const syntaxError = doc.errors[0];
+  if (syntaxError) {
+    const { line } = lineCounter.linePos(syntaxError.pos[0]);
+    throw new RunbookError(`${source}: YAML syntax error at line ${line}: ${syntaxError.message}`, { cause: syntaxError });
+  }
+  let data: unknown;
+  try {
+    // toJS enforces yaml's alias limit, so a "billion laughs" document fails here instead of exhausting memory.
+    data = doc.toJS();
+  } catch (error) {
+    throw new RunbookError(`${source}: YAML error: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  const result = runbookSchema.safeParse(data, { error: requiredMessage });
+  if (!result.success) {
+    throw new RunbookError(result.error.issues.map((issue) => `${source}: ${describeIssue(issue)}`).join('\n'));
+  }
+  return result.data;
+}
+
+/**
+ * Loads every `*.yaml` / `*.yml` directly in `dir` (sorted by name, not recursive). All problems
+ * in all files are reported together in one `RunbookError`, so a deploy shows everything to fix at once.
+ */
+export async function loadRunbooks(dir: string): Promise<Runbook[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((name) => MANIFEST_FILE.test(name)).sort();
+  } catch (error) {
+    throw new RunbookError(`runbook directory ${dir} cannot be read: ${errorCode(error)}`, { cause: error });
+  }
+
+  const problems: string[] = [];
+  const runbooks: Runbook[] = [];
+  const fileOf = new Map<string, string>();
+  for (const name of names) {
+    const file = path.join(dir, name);
+    try {
+      // stat follows symlinks: Kubernetes ConfigMap volumes present every file as a symlink.
+      if (!(await stat(file)).isFile()) continue;
+      const runbook = parseRunbook(await readFile(file, 'utf8'), file);
+      const earlier = fileOf.get(runbook.name);
+      if (earlier !== undefined) {
+        problems.push(`${file}: name: duplicate runbook name "${runbook.name}" (already defined in ${earlier})`);
+        continue;
+      }
+      fileOf.set(runbook.name, file);
+      runbooks.push(runbook);
+    } catch (error) {
+      if (error instanceof RunbookError) problems.push(error.message);
+      else problems.push(`${file}: cannot be read: ${errorCode(error)}`);
+    }
+  }
+  if (problems.length > 0) throw new RunbookError(problems.join('\n'));
+  return runbooks;
+}
+
+/** zod's message for a missing field is long-winded; manifests read better with "Required". */
+function requiredMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  return issue.code === 'invalid_type' && issue.input === undefined ? 'Required' : undefined;
+}
+
+/** `steps.1.run: Required`; record-key issues carry their real reason one level down. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
+  const message =
+    issue.code === 'invalid_key' ? `invalid key: ${issue.issues.map((inner) => inner.message).join('; ')}` : issue.message;
+  return `${where}: ${message}`;
+}
+
+function errorCode(error: unknown): string {
+  if (error instanceof Error) return (error as NodeJS.ErrnoException).code ?? error.message;
+  return String(error);
+}

@@ -1,0 +1,31 @@
+import { valueProblem } from './param-value.js';
+import type { Runbook } from './schema.js';
+
+/** Outcome of resolving a runbook's params: all values, or every reason it cannot run. */
+export type ParamResolution = { ok: true; params: Record<string, string> } | { ok: false; problems: string[] };
+
+/**
+ * Finds each param's value (its label when set and present, else its default) and checks it
+ * against its pattern and the rules every value obeys. Label values come from whoever can send an
+ * alert, so nothing reaches a step until every value has passed.
+ */
+export function resolveParams(runbook: Runbook, labels: Record<string, string>): ParamResolution {
+  const params: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(runbook.params)) {
+    const label = spec.fromLabel;
+    // An empty label is treated as absent, as Prometheus does; hasOwn ignores Object.prototype names.
+    const fromLabel = label !== undefined && Object.hasOwn(labels, label) && labels[label] !== '' ? labels[label] : undefined;
+    const value = fromLabel ?? spec.default;
+    const origin = fromLabel !== undefined ? `param "${name}" from label "${label}"` : `param "${name}"`;
+    if (value === undefined) {
+      const why = label !== undefined ? `label "${label}" is missing and there is no default` : 'has no label and no default';
+      problems.push(`${origin}: ${why}`);
+      continue;
+    }
+    const problem = valueProblem(value, spec.pattern);
+    if (problem !== undefined) problems.push(`${origin}${fromLabel === undefined ? ' (default)' : ''}: ${problem}`);
+    else params[name] = value;
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, params };
+}

@@ -1,0 +1,127 @@
+/**
+ * Versioned schema changes, applied in order at start-up and recorded in `schema_migrations`.
+ * Never edit a released migration: add a new one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const sqliteMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'core loop: incidents, alerts, cards, step runs, approvals, audit, outbox',
+    sql: `
+      CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        group_key TEXT NOT NULL,
+        episode INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+        severity TEXT NOT NULL,
+        title TEXT NOT NULL,
+        receiver TEXT NOT NULL,
+        group_labels TEXT NOT NULL,
+        common_labels TEXT NOT NULL,
+        common_annotations TEXT NOT NULL,
+        external_url TEXT NOT NULL,
+        truncated_alerts INTEGER NOT NULL DEFAULT 0,
+        previous_incident_id INTEGER REFERENCES incidents(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        resolved_at TEXT,
+        UNIQUE (group_key, episode)
+      );
+      CREATE INDEX incidents_status ON incidents(status, id);
+
+      CREATE TABLE notifications (
+        dedupe_key TEXT PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        received_at TEXT NOT NULL
+      );
+
+      CREATE TABLE alerts (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        fingerprint TEXT NOT NULL,
+        status TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        annotations TEXT NOT NULL,
+        starts_at TEXT NOT NULL,
+        ends_at TEXT,
+        generator_url TEXT,
+        PRIMARY KEY (incident_id, fingerprint)
+      );
+
+      CREATE TABLE card_messages (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        thread_id TEXT NOT NULL,
+        PRIMARY KEY (incident_id, platform, channel)
+      );
+
+      CREATE TABLE step_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        runbook TEXT NOT NULL,
+        step TEXT NOT NULL,
+        step_title TEXT NOT NULL,
+        params TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        requested_by_name TEXT NOT NULL,
+        changes INTEGER NOT NULL,
+        required_approvals INTEGER NOT NULL,
+        self_approve INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        result TEXT
+      );
+      CREATE INDEX step_runs_incident ON step_runs(incident_id, runbook, step);
+      CREATE INDEX step_runs_state ON step_runs(state, id);
+
+      CREATE TABLE approvals (
+        run_id INTEGER NOT NULL REFERENCES step_runs(id),
+        approver TEXT NOT NULL,
+        approver_name TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('approve', 'deny')),
+        at TEXT NOT NULL,
+        PRIMARY KEY (run_id, approver)
+      );
+
+      CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        incident_id INTEGER REFERENCES incidents(id),
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_events_incident ON audit_events(incident_id, seq);
+
+      CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        kind TEXT NOT NULL CHECK (kind IN ('card', 'reply')),
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+      );
+      CREATE INDEX outbox_pending ON outbox(state, id);
+    `,
+  },
+];

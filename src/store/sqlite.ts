@@ -1,0 +1,490 @@
+/* eslint-disable @typescript-eslint/require-await -- better-sqlite3 is synchronous; these methods are async to implement the Store port that PostgreSQL shares. */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { StepState } from '../core/card.js';
+import type { MessageRef } from '../core/chat-platform.js';
+import type {
+  Approval,
+  AuditEvent,
+  CardMessage,
+  Incident,
+  NewAuditEvent,
+  NewIncident,
+  NewStepRun,
+  OutboxMessage,
+  StepRun,
+  StoredAlert,
+} from '../core/domain.js';
+import { sqliteMigrations } from './migrations.js';
+import { Mutex } from './mutex.js';
+import type { IncidentPatch, Store, StoreTx, StepRunPatch } from './store.js';
+
+type Row = Record<string, unknown>;
+
+const json = (value: unknown): string => JSON.stringify(value);
+// Column values are TEXT or INTEGER; anything else is a schema bug worth failing loudly on.
+const str = (value: unknown): string => {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  throw new TypeError(`unexpected column value of type ${typeof value}`);
+};
+const parse = <T>(value: unknown): T => JSON.parse(str(value)) as T;
+const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : str(value));
+
+function toIncident(r: Row): Incident {
+  return {
+    id: Number(r.id),
+    groupKey: str(r.group_key),
+    episode: Number(r.episode),
+    status: str(r.status) as Incident['status'],
+    severity: str(r.severity) as Incident['severity'],
+    title: str(r.title),
+    receiver: str(r.receiver),
+    groupLabels: parse(r.group_labels),
+    commonLabels: parse(r.common_labels),
+    commonAnnotations: parse(r.common_annotations),
+    externalUrl: str(r.external_url),
+    truncatedAlerts: Number(r.truncated_alerts),
+    previousIncidentId: r.previous_incident_id === null ? null : Number(r.previous_incident_id),
+    createdAt: str(r.created_at),
+    updatedAt: str(r.updated_at),
+    lastSeenAt: str(r.last_seen_at),
+    resolvedAt: strOrNull(r.resolved_at),
+  };
+}
+
+function toAlert(r: Row): StoredAlert {
+  return {
+    incidentId: Number(r.incident_id),
+    fingerprint: str(r.fingerprint),
+    status: str(r.status) as StoredAlert['status'],
+    labels: parse(r.labels),
+    annotations: parse(r.annotations),
+    startsAt: str(r.starts_at),
+    endsAt: strOrNull(r.ends_at),
+    generatorUrl: strOrNull(r.generator_url),
+  };
+}
+
+function toCard(r: Row): CardMessage {
+  return {
+    incidentId: Number(r.incident_id),
+    platform: str(r.platform),
+    channel: str(r.channel),
+    messageId: str(r.message_id),
+    threadId: str(r.thread_id),
+  };
+}
+
+function toRun(r: Row): StepRun {
+  return {
+    id: Number(r.id),
+    incidentId: Number(r.incident_id),
+    runbook: str(r.runbook),
+    step: str(r.step),
+    stepTitle: str(r.step_title),
+    params: parse(r.params),
+    platform: str(r.platform),
+    requestedBy: str(r.requested_by),
+    requestedByName: str(r.requested_by_name),
+    changes: r.changes === 1,
+    requiredApprovals: Number(r.required_approvals),
+    selfApprove: r.self_approve === 1,
+    state: str(r.state) as StepState,
+    createdAt: str(r.created_at),
+    updatedAt: str(r.updated_at),
+    startedAt: strOrNull(r.started_at),
+    finishedAt: strOrNull(r.finished_at),
+    result: r.result === null ? null : parse(r.result),
+  };
+}
+
+function toApproval(r: Row): Approval {
+  return {
+    runId: Number(r.run_id),
+    approver: str(r.approver),
+    approverName: str(r.approver_name),
+    decision: str(r.decision) as Approval['decision'],
+    at: str(r.at),
+  };
+}
+
+function toAudit(r: Row): AuditEvent {
+  return {
+    seq: Number(r.seq),
+    at: str(r.at),
+    incidentId: r.incident_id === null ? null : Number(r.incident_id),
+    actor: str(r.actor),
+    kind: str(r.kind),
+    text: str(r.text),
+    data: parse(r.data),
+    prevHash: str(r.prev_hash),
+    hash: str(r.hash),
+  };
+}
+
+function toOutbox(r: Row): OutboxMessage {
+  return {
+    id: Number(r.id),
+    platform: str(r.platform),
+    channel: str(r.channel),
+    incidentId: Number(r.incident_id),
+    kind: str(r.kind) as OutboxMessage['kind'],
+    payload: parse(r.payload),
+    attempts: Number(r.attempts),
+    nextAttemptAt: str(r.next_attempt_at),
+    lastError: strOrNull(r.last_error),
+    createdAt: str(r.created_at),
+  };
+}
+
+const INCIDENT_COLUMNS: Record<keyof IncidentPatch, string> = {
+  status: 'status',
+  severity: 'severity',
+  title: 'title',
+  commonLabels: 'common_labels',
+  commonAnnotations: 'common_annotations',
+  groupLabels: 'group_labels',
+  externalUrl: 'external_url',
+  truncatedAlerts: 'truncated_alerts',
+  updatedAt: 'updated_at',
+  lastSeenAt: 'last_seen_at',
+  resolvedAt: 'resolved_at',
+};
+
+const JSON_FIELDS = new Set(['commonLabels', 'commonAnnotations', 'groupLabels']);
+
+/** The statements of one transaction, on better-sqlite3's synchronous API. */
+class SqliteTx implements StoreTx {
+  constructor(private readonly db: Database.Database) {}
+
+  private all(sql: string, ...params: unknown[]): Row[] {
+    return this.db.prepare(sql).all(...params) as Row[];
+  }
+
+  private get(sql: string, ...params: unknown[]): Row | undefined {
+    return this.db.prepare(sql).get(...params) as Row | undefined;
+  }
+
+  private run(sql: string, ...params: unknown[]): Database.RunResult {
+    return this.db.prepare(sql).run(...params);
+  }
+
+  async hasNotification(key: string) {
+    return this.get('SELECT 1 FROM notifications WHERE dedupe_key = ?', key) !== undefined;
+  }
+
+  async insertNotification(key: string, incidentId: number, at: string) {
+    this.run('INSERT INTO notifications (dedupe_key, incident_id, received_at) VALUES (?, ?, ?)', key, incidentId, at);
+  }
+
+  async insertIncident(i: NewIncident) {
+    const result = this.run(
+      `INSERT INTO incidents (group_key, episode, status, severity, title, receiver, group_labels, common_labels,
+         common_annotations, external_url, truncated_alerts, previous_incident_id, created_at, updated_at, last_seen_at, resolved_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      i.groupKey,
+      i.episode,
+      i.status,
+      i.severity,
+      i.title,
+      i.receiver,
+      json(i.groupLabels),
+      json(i.commonLabels),
+      json(i.commonAnnotations),
+      i.externalUrl,
+      i.truncatedAlerts,
+      i.previousIncidentId,
+      i.createdAt,
+      i.updatedAt,
+      i.lastSeenAt,
+      i.resolvedAt,
+    );
+    return { ...i, id: Number(result.lastInsertRowid) };
+  }
+
+  async updateIncident(id: number, patch: IncidentPatch) {
+    const entries = Object.entries(patch) as Array<[keyof IncidentPatch, unknown]>;
+    if (entries.length === 0) return;
+    const sets = entries.map(([key]) => `${INCIDENT_COLUMNS[key]} = ?`).join(', ');
+    const values = entries.map(([key, value]) => (JSON_FIELDS.has(key) ? json(value) : value));
+    this.run(`UPDATE incidents SET ${sets} WHERE id = ?`, ...values, id);
+  }
+
+  async getIncident(id: number) {
+    const row = this.get('SELECT * FROM incidents WHERE id = ?', id);
+    return row && toIncident(row);
+  }
+
+  async latestIncidentOfGroup(groupKey: string) {
+    const row = this.get('SELECT * FROM incidents WHERE group_key = ? ORDER BY episode DESC LIMIT 1', groupKey);
+    return row && toIncident(row);
+  }
+
+  async listIncidents(filter: { status?: Incident['status']; limit: number }) {
+    const rows = filter.status
+      ? this.all('SELECT * FROM incidents WHERE status = ? ORDER BY id DESC LIMIT ?', filter.status, filter.limit)
+      : this.all('SELECT * FROM incidents ORDER BY id DESC LIMIT ?', filter.limit);
+    return rows.map(toIncident);
+  }
+
+  async upsertAlert(a: StoredAlert) {
+    const existed = this.get('SELECT 1 FROM alerts WHERE incident_id = ? AND fingerprint = ?', a.incidentId, a.fingerprint);
+    this.run(
+      `INSERT INTO alerts (incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status, labels = excluded.labels,
+         annotations = excluded.annotations, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+         generator_url = excluded.generator_url`,
+      a.incidentId,
+      a.fingerprint,
+      a.status,
+      json(a.labels),
+      json(a.annotations),
+      a.startsAt,
+      a.endsAt,
+      a.generatorUrl,
+    );
+    return existed ? ('updated' as const) : ('inserted' as const);
+  }
+
+  async listAlerts(incidentId: number) {
+    return this.all('SELECT * FROM alerts WHERE incident_id = ? ORDER BY starts_at, fingerprint', incidentId).map(toAlert);
+  }
+
+  async getCardMessage(incidentId: number, platform: string, channel: string) {
+    const row = this.get(
+      'SELECT * FROM card_messages WHERE incident_id = ? AND platform = ? AND channel = ?',
+      incidentId,
+      platform,
+      channel,
+    );
+    return row && toCard(row);
+  }
+
+  async listCardMessages(incidentId: number) {
+    return this.all('SELECT * FROM card_messages WHERE incident_id = ? ORDER BY platform, channel', incidentId).map(toCard);
+  }
+
+  async saveCardMessage(incidentId: number, ref: MessageRef) {
+    this.run(
+      `INSERT INTO card_messages (incident_id, platform, channel, message_id, thread_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (incident_id, platform, channel) DO UPDATE SET message_id = excluded.message_id, thread_id = excluded.thread_id`,
+      incidentId,
+      ref.platform,
+      ref.channel,
+      ref.messageId,
+      ref.threadId,
+    );
+  }
+
+  async insertStepRun(r: NewStepRun) {
+    const result = this.run(
+      `INSERT INTO step_runs (incident_id, runbook, step, step_title, params, platform, requested_by, requested_by_name,
+         changes, required_approvals, self_approve, state, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      r.incidentId,
+      r.runbook,
+      r.step,
+      r.stepTitle,
+      json(r.params),
+      r.platform,
+      r.requestedBy,
+      r.requestedByName,
+      r.changes ? 1 : 0,
+      r.requiredApprovals,
+      r.selfApprove ? 1 : 0,
+      r.state,
+      r.createdAt,
+      r.createdAt,
+    );
+    const run = await this.getStepRun(Number(result.lastInsertRowid));
+    if (!run) throw new Error('step run vanished after insert');
+    return run;
+  }
+
+  async getStepRun(id: number) {
+    const row = this.get('SELECT * FROM step_runs WHERE id = ?', id);
+    return row && toRun(row);
+  }
+
+  async listStepRuns(incidentId: number) {
+    return this.all('SELECT * FROM step_runs WHERE incident_id = ? ORDER BY id', incidentId).map(toRun);
+  }
+
+  async activeStepRun(incidentId: number, runbook: string, step: string) {
+    const row = this.get(
+      `SELECT * FROM step_runs WHERE incident_id = ? AND runbook = ? AND step = ?
+         AND state IN ('requested', 'approved', 'running') ORDER BY id DESC LIMIT 1`,
+      incidentId,
+      runbook,
+      step,
+    );
+    return row && toRun(row);
+  }
+
+  async listStepRunsInState(state: StepState, limit: number) {
+    return this.all('SELECT * FROM step_runs WHERE state = ? ORDER BY id LIMIT ?', state, limit).map(toRun);
+  }
+
+  async transitionStepRun(id: number, from: readonly StepState[], to: StepState, at: string, patch: StepRunPatch = {}) {
+    const placeholders = from.map(() => '?').join(', ');
+    const result = this.run(
+      `UPDATE step_runs SET state = ?, updated_at = ?,
+         started_at = COALESCE(?, started_at), finished_at = COALESCE(?, finished_at), result = COALESCE(?, result)
+       WHERE id = ? AND state IN (${placeholders})`,
+      to,
+      at,
+      patch.startedAt ?? null,
+      patch.finishedAt ?? null,
+      patch.result ? json(patch.result) : null,
+      id,
+      ...from,
+    );
+    return result.changes === 1;
+  }
+
+  async insertApproval(a: Approval) {
+    const result = this.run(
+      'INSERT INTO approvals (run_id, approver, approver_name, decision, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      a.runId,
+      a.approver,
+      a.approverName,
+      a.decision,
+      a.at,
+    );
+    return result.changes === 1;
+  }
+
+  async listApprovals(runId: number) {
+    return this.all('SELECT * FROM approvals WHERE run_id = ? ORDER BY at, approver', runId).map(toApproval);
+  }
+
+  async lastAuditHash() {
+    const row = this.get('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+    return row ? str(row.hash) : '';
+  }
+
+  async insertAudit(e: NewAuditEvent & { prevHash: string; hash: string }) {
+    const result = this.run(
+      'INSERT INTO audit_events (at, incident_id, actor, kind, text, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      e.at,
+      e.incidentId,
+      e.actor,
+      e.kind,
+      e.text,
+      json(e.data),
+      e.prevHash,
+      e.hash,
+    );
+    return { ...e, seq: Number(result.lastInsertRowid) };
+  }
+
+  async listAudit(incidentId: number) {
+    return this.all('SELECT * FROM audit_events WHERE incident_id = ? ORDER BY seq', incidentId).map(toAudit);
+  }
+
+  async enqueueOutbox(m: { platform: string; channel: string; incidentId: number; kind: OutboxMessage['kind']; payload: unknown; at: string }) {
+    const result = this.run(
+      'INSERT INTO outbox (platform, channel, incident_id, kind, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      m.platform,
+      m.channel,
+      m.incidentId,
+      m.kind,
+      json(m.payload ?? null),
+      m.at,
+      m.at,
+    );
+    return Number(result.lastInsertRowid);
+  }
+
+  async pendingCardSync(platform: string, channel: string, incidentId: number) {
+    const row = this.get(
+      `SELECT id FROM outbox WHERE state = 'pending' AND kind = 'card' AND platform = ? AND channel = ? AND incident_id = ?
+       ORDER BY id DESC LIMIT 1`,
+      platform,
+      channel,
+      incidentId,
+    );
+    return row ? Number(row.id) : undefined;
+  }
+
+  async pendingOutbox(limit: number) {
+    return this.all(`SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?`, limit).map(toOutbox);
+  }
+
+  async completeOutbox(id: number, at: string) {
+    this.run(`UPDATE outbox SET state = 'done', sent_at = ?, attempts = attempts + 1 WHERE id = ?`, at, id);
+  }
+
+  async retryOutbox(id: number, nextAttemptAt: string, error: string) {
+    this.run('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?', nextAttemptAt, error, id);
+  }
+
+  async countPendingOutbox() {
+    const row = this.get(`SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'`);
+    return Number(row?.n ?? 0);
+  }
+}
+
+/** The embedded store: one SQLite file in WAL mode, fsync on every commit so a 2xx means durable. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly tx: SqliteTx;
+  private readonly lock = new Mutex();
+
+  constructor(file: string) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a notification answered 2xx must survive power loss, not only a process crash.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.tx = new SqliteTx(this.db);
+  }
+
+  private migrate() {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const applied = new Set(
+      (this.db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version),
+    );
+    for (const migration of sqliteMigrations) {
+      if (applied.has(migration.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration.sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(migration.version, migration.name, new Date().toISOString());
+      })();
+    }
+  }
+
+  transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await work(this.tx);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  async ping() {
+    await this.lock.run(async () => {
+      this.db.prepare('SELECT 1').get();
+    });
+  }
+
+  async close() {
+    await this.lock.run(async () => {
+      if (this.db.open) this.db.close();
+    });
+  }
+}

@@ -1,0 +1,79 @@
+import type { StepState } from '../core/card.js';
+import type { MessageRef } from '../core/chat-platform.js';
+import type {
+  Approval,
+  AuditEvent,
+  CardMessage,
+  Incident,
+  NewAuditEvent,
+  NewIncident,
+  NewStepRun,
+  OutboxKind,
+  OutboxMessage,
+  StepRun,
+  StoredAlert,
+} from '../core/domain.js';
+
+/**
+ * The storage port. Every read and write happens inside `transaction`, which is atomic and
+ * isolated; the callback must only await store calls (no network), so transactions stay short.
+ * SQLite implements it now; a PostgreSQL implementation passes the same contract tests later.
+ */
+export interface Store {
+  transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Cheap round trip for readiness checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type IncidentPatch = Partial<
+  Pick<Incident, 'status' | 'severity' | 'title' | 'commonLabels' | 'commonAnnotations' | 'groupLabels' | 'externalUrl' | 'truncatedAlerts' | 'updatedAt' | 'lastSeenAt' | 'resolvedAt'>
+>;
+
+export type StepRunPatch = Partial<Pick<StepRun, 'startedAt' | 'finishedAt' | 'result'>>;
+
+export interface StoreTx {
+  hasNotification(key: string): Promise<boolean>;
+  insertNotification(key: string, incidentId: number, at: string): Promise<void>;
+
+  insertIncident(incident: NewIncident): Promise<Incident>;
+  updateIncident(id: number, patch: IncidentPatch): Promise<void>;
+  getIncident(id: number): Promise<Incident | undefined>;
+  /** The newest incident (highest episode) of an Alertmanager group. */
+  latestIncidentOfGroup(groupKey: string): Promise<Incident | undefined>;
+  listIncidents(filter: { status?: Incident['status']; limit: number }): Promise<Incident[]>;
+
+  /** Inserts or replaces the alert; says whether it was new to the incident. */
+  upsertAlert(alert: StoredAlert): Promise<'inserted' | 'updated'>;
+  listAlerts(incidentId: number): Promise<StoredAlert[]>;
+
+  getCardMessage(incidentId: number, platform: string, channel: string): Promise<CardMessage | undefined>;
+  listCardMessages(incidentId: number): Promise<CardMessage[]>;
+  saveCardMessage(incidentId: number, ref: MessageRef): Promise<void>;
+
+  insertStepRun(run: NewStepRun): Promise<StepRun>;
+  getStepRun(id: number): Promise<StepRun | undefined>;
+  listStepRuns(incidentId: number): Promise<StepRun[]>;
+  /** Runs of this step that are not finished yet (requested, approved or running). */
+  activeStepRun(incidentId: number, runbook: string, step: string): Promise<StepRun | undefined>;
+  listStepRunsInState(state: StepState, limit: number): Promise<StepRun[]>;
+  /** Moves a run to `to` only if it is in one of `from`; false when another actor got there first. */
+  transitionStepRun(id: number, from: readonly StepState[], to: StepState, at: string, patch?: StepRunPatch): Promise<boolean>;
+
+  /** False when this approver already decided on this run. */
+  insertApproval(approval: Approval): Promise<boolean>;
+  listApprovals(runId: number): Promise<Approval[]>;
+
+  lastAuditHash(): Promise<string>;
+  insertAudit(event: NewAuditEvent & { prevHash: string; hash: string }): Promise<AuditEvent>;
+  listAudit(incidentId: number): Promise<AuditEvent[]>;
+
+  enqueueOutbox(message: { platform: string; channel: string; incidentId: number; kind: OutboxKind; payload: unknown; at: string }): Promise<number>;
+  /** A card sync still waiting to be sent for this card, if any (so one is never queued twice). */
+  pendingCardSync(platform: string, channel: string, incidentId: number): Promise<number | undefined>;
+  /** Unsent messages, oldest first, due or not: the worker needs the not-yet-due ones to keep each thread in order. */
+  pendingOutbox(limit: number): Promise<OutboxMessage[]>;
+  completeOutbox(id: number, at: string): Promise<void>;
+  retryOutbox(id: number, nextAttemptAt: string, error: string): Promise<void>;
+  countPendingOutbox(): Promise<number>;
+}
