@@ -49,7 +49,8 @@ export function buildCard({ incident, alerts, runs, offers, unavailable }: CardI
   const services = unique(alerts.map((a) => a.labels.service ?? a.labels.job));
   const instances = unique(shown.map((a) => a.labels.instance ?? a.labels.pod));
   const startedAt = earliest(alerts.map((a) => a.startsAt)) ?? incident.createdAt;
-  const annotations = { ...(alerts[0]?.annotations ?? {}), ...incident.commonAnnotations };
+  // Common annotations first; otherwise the first alert that has a summary speaks for the group.
+  const annotations = { ...(alerts.find((a) => a.annotations.summary)?.annotations ?? alerts[0]?.annotations ?? {}), ...incident.commonAnnotations };
 
   const fields: CardField[] = [
     { label: 'Severity', value: incident.severity },
@@ -59,7 +60,7 @@ export function buildCard({ incident, alerts, runs, offers, unavailable }: CardI
   if (services.length > 0) fields.push({ label: 'Service', value: services.join(', ') });
   if (instances.length > 0) {
     const listed = instances.slice(0, MAX_LISTED_ALERTS).join(', ');
-    const more = instances.length - MAX_LISTED_ALERTS + incident.truncatedAlerts;
+    const more = Math.max(0, instances.length - MAX_LISTED_ALERTS) + incident.truncatedAlerts;
     fields.push({ label: 'Instance', value: more > 0 ? `${listed} and ${more} more` : listed });
   }
   fields.push({ label: 'Started', value: formatTime(startedAt) });

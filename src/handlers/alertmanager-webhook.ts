@@ -16,10 +16,11 @@ export interface WebhookDeps {
   log: Logger;
 }
 
-/** Compares digests, so neither content nor length of the token leaks through timing. */
+/** Compares digests, so neither content nor length of the token leaks through timing. The scheme is case-insensitive (RFC 9110). */
 function tokenMatches(header: string | undefined, token: string): boolean {
   const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));
+  const presented = /^bearer\s+(.*)$/i.exec(header ?? '')?.[1] ?? '';
+  return timingSafeEqual(digest(presented), digest(token));
 }
 
 /**

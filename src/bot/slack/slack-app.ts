@@ -7,6 +7,8 @@ import { handleButtonPress } from '../../handlers/button-press.js';
 import { boltLogger } from './bolt-logger.js';
 import { SlackPlatform } from './platform.js';
 
+const REPLAY_WINDOW_SECONDS = 5 * 60;
+
 export interface SlackApp {
   platform: SlackPlatform;
   /** Serves POST /slack/events: Bolt verifies the signature (5-minute window) and acknowledges. */
@@ -59,5 +61,18 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
     return Promise.resolve();
   });
 
-  return { platform, requestListener: receiver.requestListener };
+  return {
+    platform,
+    requestListener: (req, res) => {
+      // Bolt refuses requests older than 5 minutes; Slack's guidance is a window both ways, so a
+      // request stamped in the future (a replay prepared in advance) is refused here too.
+      const stamp = Number(req.headers['x-slack-request-timestamp']);
+      if (Number.isFinite(stamp) && stamp - Date.now() / 1000 > REPLAY_WINDOW_SECONDS) {
+        log.warn('slack request refused: timestamp in the future');
+        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'unauthorized', message: 'request timestamp is in the future' }));
+        return;
+      }
+      receiver.requestListener(req, res);
+    },
+  };
 }
