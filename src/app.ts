@@ -18,7 +18,7 @@ import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 
 export interface BotOptions {
-  /** The environment steps may take allowlisted variables from. */
+  /** The environment steps may take allowlisted variables from (PATH at least, to find programs). */
   env?: NodeJS.ProcessEnv;
   clock?: () => Date;
   logger?: Logger;
@@ -74,7 +74,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     clock: options.clock ?? (() => new Date()),
     log,
     redact,
-    env: options.env ?? process.env,
+    env: options.env ?? {},
     metrics,
     ...(options.outboxPollMs ? { outboxPollMs: options.outboxPollMs } : {}),
     ...(options.executorPollMs ? { executorPollMs: options.executorPollMs } : {}),

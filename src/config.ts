@@ -36,19 +36,29 @@ export const envSchema = z
     SLACK_API_URL: z.url().optional(),
     APPROVERS: commaList,
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  })
-  .superRefine((env, ctx) => {
-    const slack = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT_CHANNEL'] as const;
-    const set = slack.filter((k) => env[k] !== undefined);
-    if (set.length > 0 && set.length < slack.length) {
-      for (const k of slack.filter((name) => env[name] === undefined)) {
-        ctx.addIssue({ code: 'custom', path: [k], message: `required when ${set.join(', ')} is set (Slack needs all three)` });
-      }
-    }
-    if (!/^(sqlite:|file:)/.test(env.DATABASE_URL) && !env.DATABASE_URL.startsWith('/') && !env.DATABASE_URL.startsWith('.')) {
-      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'only sqlite:<path> is supported by this build' });
-    }
   });
+
+const SLACK_VARIABLES = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT_CHANNEL'] as const;
+
+/**
+ * Checks that span several variables. They run on the raw environment, separately from the
+ * per-variable schema, so one message lists every problem even when some variable is also invalid.
+ */
+function crossFieldProblems(environment: Record<string, string | undefined>): string[] {
+  const isSet = (name: string) => (environment[name] ?? '').trim() !== '';
+  const problems: string[] = [];
+  const set = SLACK_VARIABLES.filter(isSet);
+  if (set.length > 0 && set.length < SLACK_VARIABLES.length) {
+    for (const name of SLACK_VARIABLES.filter((n) => !isSet(n))) {
+      problems.push(`${name}: required when ${set.join(', ')} is set (Slack needs all three)`);
+    }
+  }
+  const databaseUrl = environment.DATABASE_URL;
+  if (databaseUrl !== undefined && databaseUrl !== '' && !/^(sqlite:|file:|\/|\.)/.test(databaseUrl)) {
+    problems.push('DATABASE_URL: only sqlite:<path> is supported by this build');
+  }
+  return problems;
+}
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -78,9 +88,12 @@ export interface Config {
 /** Parses the environment; throws one ConfigError listing every problem. */
 export function loadConfig(environment: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(environment);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  - ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`)),
+    ...crossFieldProblems(environment),
+  ];
+  if (!parsed.success || problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
   const env = parsed.data;
   const slack =

@@ -5,7 +5,7 @@ import { BotError } from './core/errors.js';
 /** Entry point: the only place that reads process.env and handles signals. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const bot = await createBot(config);
+  const bot = await createBot(config, { env: process.env });
   await bot.listen();
   let signals = 0;
   const shutdown = (signal: string) => {

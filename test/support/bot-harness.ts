@@ -47,7 +47,7 @@ export async function startTestBot(opts: { slack?: FakeSlack; runbooks: Record<s
     ...opts.env,
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const bot = await createBot(config, { logger, outboxPollMs: 50, executorPollMs: 50 });
+  const bot = await createBot(config, { logger, env: process.env, outboxPollMs: 50, executorPollMs: 50 });
   const address = await bot.listen();
   const url = `http://127.0.0.1:${address.port}`;
 

@@ -32,6 +32,9 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
     token: config.botToken,
     receiver,
     logger: boltLogger(log),
+    // Bolt would call auth.test at construction and crash the process on an unhandled rejection
+    // when Slack is unreachable; the bot must start anyway and let the outbox retry.
+    tokenVerificationEnabled: false,
     clientOptions: {
       ...(config.apiUrl ? { slackApiUrl: config.apiUrl } : {}),
       // The outbox owns retries and honours Retry-After itself; the client must not stall its queue for minutes.

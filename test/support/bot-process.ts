@@ -1,0 +1,273 @@
+/**
+ * The real bot as a child process, started the way production starts it (`node --import tsx
+ * src/main.ts`), with a minimal environment, its own temp folder (SQLite file, runbooks) and a free
+ * port. For tests of what only a process shows: exit codes, stderr, signals, logs, crash recovery.
+ *
+ *   const bot = await startBotProcess({ runbooks: { 'a.yaml': yaml }, env: { ALERTMANAGER_WEBHOOK_TOKEN: 't' } });
+ *   await fetch(`${bot.url}/healthz`);
+ *   bot.kill('SIGTERM');
+ *   await bot.waitForExit();
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface BotProcess {
+  child: ChildProcess;
+  /** `http://127.0.0.1:<port>` (the port is chosen before start; the bot may still fail to bind it). */
+  url: string;
+  port: number;
+  /** The bot's temp folder: `bot.db`, `runbooks/`, and whatever steps write. */
+  dir: string;
+  dbPath: string;
+  runbooksDir: string;
+  /** The environment the child was given (exactly). */
+  env: Record<string, string>;
+  stdout(): string;
+  stderr(): string;
+  /** stdout lines that are JSON log records (pino). */
+  logRecords(): Array<Record<string, unknown>>;
+  /** Resolves with the first stdout/stderr line matching `pattern` (already printed or still to come). */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  waitForExit(timeoutMs?: number): Promise<ExitStatus>;
+  /** Polls `GET /healthz` until it answers 200; fails early if the process exits. */
+  waitForReady(timeoutMs?: number): Promise<void>;
+  /** Sends a signal to the bot, or with `group` to its whole process group (the bot and the steps it runs). */
+  kill(signal: NodeJS.Signals, opts?: { group?: boolean }): void;
+  exited(): ExitStatus | undefined;
+  /** Kills the process group if still alive and waits for the exit. Keeps the folder unless `removeDir`. */
+  dispose(opts?: { removeDir?: boolean }): Promise<void>;
+}
+
+export interface SpawnBotOptions {
+  /** Variables on top of the defaults (PORT, HOST, LOG_LEVEL, DATABASE_URL, RUNBOOKS_DIR); may override them. */
+  env?: Record<string, string>;
+  /** File name → YAML; `{{DIR}}` becomes the bot's folder. Ignored when `dir` is an existing bot folder. */
+  runbooks?: Record<string, string>;
+  /** Reuse a folder (database and runbooks) of an earlier bot process, e.g. to restart after a crash. */
+  dir?: string;
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (the bot cannot report PORT=0 back, so we pick). */
+export async function freePort(): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Creates a bot folder with a `runbooks/` subfolder holding the given manifests. */
+export async function makeBotDir(runbooks: Record<string, string> = {}): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'chatops-bot-proc-'));
+  const runbooksDir = path.join(dir, 'runbooks');
+  await fs.mkdir(runbooksDir);
+  for (const [name, yaml] of Object.entries(runbooks)) await fs.writeFile(path.join(runbooksDir, name), yaml.replaceAll('{{DIR}}', dir));
+  return dir;
+}
+
+/** Starts the bot process without waiting for it to be ready (use for start-up failures). */
+export async function spawnBot(opts: SpawnBotOptions = {}): Promise<BotProcess> {
+  const dir = opts.dir ?? (await makeBotDir(opts.runbooks));
+  const runbooksDir = path.join(dir, 'runbooks');
+  const dbPath = path.join(dir, 'bot.db');
+  const port = await freePort();
+  // PATH must find `node` for exec steps even when the test runner's PATH does not.
+  const pathVar = [path.dirname(process.execPath), process.env.PATH ?? ''].filter(Boolean).join(path.delimiter);
+  const env: Record<string, string> = {
+    PATH: pathVar,
+    HOME: process.env.HOME ?? os.tmpdir(),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: `sqlite:${dbPath}`,
+    RUNBOOKS_DIR: runbooksDir,
+    ...opts.env,
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so a crash test can kill the bot together with the steps it started.
+    detached: true,
+  });
+
+  let out = '';
+  let err = '';
+  const watchers = new Set<() => void>();
+  const notify = () => {
+    for (const w of [...watchers]) w();
+  };
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    notify();
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+    notify();
+  });
+  let exit: ExitStatus | undefined;
+  const exitPromise = new Promise<ExitStatus>((resolve) => {
+    // 'close' (not 'exit'): stdout and stderr are fully read by then.
+    child.once('close', (code, signal) => {
+      exit = { code, signal };
+      notify();
+      resolve(exit);
+    });
+  });
+
+  const describe = () => `\n--- stdout ---\n${out.slice(-4000)}\n--- stderr ---\n${err.slice(-4000)}`;
+
+  const waitFor = <T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const attempt = () => {
+        const value = check();
+        if (value !== undefined) {
+          cleanup();
+          resolve(value);
+        } else if (exit) {
+          cleanup();
+          reject(new Error(`bot exited (${JSON.stringify(exit)}) before ${what}${describe()}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe()}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        watchers.delete(attempt);
+      };
+      watchers.add(attempt);
+      attempt();
+    });
+
+  const bot: BotProcess = {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dir,
+    dbPath,
+    runbooksDir,
+    env,
+    stdout: () => out,
+    stderr: () => err,
+    logRecords() {
+      const records: Array<Record<string, unknown>> = [];
+      for (const line of out.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        try {
+          records.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // a partial line still being written
+        }
+      }
+      return records;
+    },
+    waitForLog(pattern, timeoutMs = 15_000) {
+      return waitFor(() => `${out}\n${err}`.split('\n').find((line) => pattern.test(line)), timeoutMs, `a log line matching ${String(pattern)}`);
+    },
+    async waitForExit(timeoutMs = 20_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`bot did not exit within ${timeoutMs} ms${describe()}`)), timeoutMs);
+      });
+      try {
+        return await Promise.race([exitPromise, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async waitForReady(timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (exit) throw new Error(`bot exited (${JSON.stringify(exit)}) before it was ready${describe()}`);
+        try {
+          const res = await fetch(`${bot.url}/healthz`, { signal: AbortSignal.timeout(1000) });
+          await res.arrayBuffer();
+          if (res.status === 200) return;
+        } catch {
+          // not listening yet
+        }
+        if (Date.now() > deadline) throw new Error(`bot not ready within ${timeoutMs} ms${describe()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    kill(signal, killOpts = {}) {
+      if (exit || child.pid === undefined) return;
+      if (killOpts.group) process.kill(-child.pid, signal);
+      else child.kill(signal);
+    },
+    exited: () => exit,
+    async dispose(disposeOpts = {}) {
+      if (!exit && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        await exitPromise;
+      }
+      if (disposeOpts.removeDir) await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+  return bot;
+}
+
+/** Starts the bot process and waits until `/healthz` answers. */
+export async function startBotProcess(opts: SpawnBotOptions = {}): Promise<BotProcess> {
+  const bot = await spawnBot(opts);
+  try {
+    await bot.waitForReady();
+  } catch (error) {
+    await bot.dispose();
+    throw error;
+  }
+  return bot;
+}
+
+/** POSTs an Alertmanager notification to the bot. */
+export async function postWebhook(
+  url: string,
+  body: string | object,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${url}/webhooks/alertmanager`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    json = { raw: text };
+  }
+  return { status: res.status, json };
+}
+
+/** Polls `check` until it returns something other than undefined/false/null. */
+export async function pollUntil<T>(check: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== null && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
