@@ -3,8 +3,10 @@ import type { AuditEvent, NewAuditEvent } from './domain.js';
 import type { StoreTx } from '../store/store.js';
 
 /**
- * Audit events form a hash chain: each record's hash covers the previous record's hash and its
- * own content, so an edit, insertion or deletion anywhere breaks every link after it.
+ * Each incident's audit events form a hash chain: a record's hash covers the previous record's
+ * hash (of the same incident) and its own content, so an edit, insertion or deletion breaks every
+ * link after it, and one incident's trail can be verified on its own. Events without an incident
+ * (refusals of unknown targets) form a chain of their own.
  */
 export function auditHash(prevHash: string, event: NewAuditEvent): string {
   const content = JSON.stringify([prevHash, event.at, event.incidentId, event.actor, event.kind, event.text, event.data]);
@@ -12,7 +14,7 @@ export function auditHash(prevHash: string, event: NewAuditEvent): string {
 }
 
 export async function appendAudit(tx: StoreTx, event: NewAuditEvent): Promise<AuditEvent> {
-  const prevHash = await tx.lastAuditHash();
+  const prevHash = await tx.lastAuditHash(event.incidentId);
   return tx.insertAudit({ ...event, prevHash, hash: auditHash(prevHash, event) });
 }
 

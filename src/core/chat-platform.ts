@@ -37,13 +37,14 @@ export interface ChatPlatform {
 
 /**
  * A chat call failed. `retryAfterMs` is set when the platform said when to come back (HTTP 429);
- * `permanent` when retrying the same call cannot succeed (a malformed message, an unknown channel).
+ * `permanent` when retrying the same call cannot succeed (a malformed message, an unknown channel);
+ * `messageGone` when the message to update was deleted.
  */
 export class ChatDeliveryError extends Error {
   readonly code = 'chat_delivery_failed';
   constructor(
     message: string,
-    readonly details: { retryAfterMs?: number | undefined; permanent?: boolean | undefined } = {},
+    readonly details: { retryAfterMs?: number | undefined; permanent?: boolean | undefined; messageGone?: boolean | undefined } = {},
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -54,6 +54,8 @@ export interface StepResultRecord {
   httpStatus?: number | undefined;
   durationMs: number;
   outputTail: string;
+  facts?: Array<{ label: string; value: string }> | undefined;
+  artefacts?: Array<{ kind: string; path: string; sizeBytes: number; sha256: string }> | undefined;
 }
 
 export interface StepRun {

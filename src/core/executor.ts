@@ -26,6 +26,25 @@ export interface ExecutorOptions {
 
 const ICON: Record<StepResult['status'], string> = { succeeded: '✅', failed: '❌', timed_out: '⏱️' };
 
+function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** The structured part of a result for the thread: findings, produced files, then the output's end. */
+function resultDetails(result: StepResult): string {
+  const facts = (result.facts ?? []).map((f) => `\n• ${f.label}: ${f.value}`).join('');
+  const files = (result.artefacts ?? []).map((a) => `\n📦 ${a.kind} \`${a.path}\` (${formatBytes(a.sizeBytes)}, sha256 ${a.sha256.slice(0, 16)}…)`).join('');
+  const tail = result.outputTail.trim() ? `\n\`\`\`\n${result.outputTail.trim()}\n\`\`\`` : '';
+  return `${facts}${files}${tail}`;
+}
+
 /**
  * Runs approved steps. A run is claimed by moving it from `approved` to `running` in one
  * conditional update, so a run is executed once however many presses or workers race for it.
@@ -125,11 +144,20 @@ export class StepExecutor {
     this.o.metrics.stepRuns.inc({ result: result.status });
     this.o.metrics.stepDuration.observe(result.durationMs / 1000);
     const now = this.o.clock().toISOString();
-    const tail = result.outputTail.trim() ? `\n\`\`\`\n${result.outputTail.trim()}\n\`\`\`` : '';
+    const details = resultDetails(result);
     await this.o.store.transaction(async (tx) => {
       await tx.transitionStepRun(run.id, ['running'], result.status, now, {
         finishedAt: now,
-        result: { status: result.status, summary: result.summary, exitCode: result.exitCode, httpStatus: result.httpStatus, durationMs: result.durationMs, outputTail: result.outputTail },
+        result: {
+          status: result.status,
+          summary: result.summary,
+          exitCode: result.exitCode,
+          httpStatus: result.httpStatus,
+          durationMs: result.durationMs,
+          outputTail: result.outputTail,
+          facts: result.facts,
+          artefacts: result.artefacts,
+        },
       });
       await recordEvent(
         tx,
@@ -139,8 +167,15 @@ export class StepExecutor {
           incidentId: run.incidentId,
           actor: 'system',
           kind: 'step.finished',
-          text: `${ICON[result.status]} *${run.stepTitle}* ${result.status.replace('_', ' ')}: ${result.summary}${tail}`,
-          data: { runId: run.id, status: result.status, exitCode: result.exitCode ?? null, httpStatus: result.httpStatus ?? null, durationMs: result.durationMs },
+          text: `${ICON[result.status]} *${run.stepTitle}* ${result.status.replace('_', ' ')}: ${result.summary}${details}`,
+          data: {
+            runId: run.id,
+            status: result.status,
+            exitCode: result.exitCode ?? null,
+            httpStatus: result.httpStatus ?? null,
+            durationMs: result.durationMs,
+            artefacts: result.artefacts ?? [],
+          },
         },
         { refreshCard: true },
       );

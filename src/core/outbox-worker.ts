@@ -21,6 +21,8 @@ export interface OutboxWorkerOptions {
 const MAX_BACKOFF_MS = 5 * 60_000;
 /** A reply waiting for its card to be posted is retried quickly: the card is usually just ahead. */
 const WAIT_FOR_CARD_MS = 500;
+/** Bounds one tick, so a long backlog is sent in slices and shutdown is never held up for long. */
+const MAX_ROUNDS_PER_TICK = 50;
 
 /**
  * Delivers queued chat messages. Messages of one thread (platform, channel, incident) go out in
@@ -52,16 +54,14 @@ export class OutboxWorker {
   }
 
   private async tick(): Promise<void> {
-    const pending = await this.o.store.transaction((tx) => tx.pendingOutbox(this.o.batchSize ?? 200));
-    const blocked = new Set<string>();
-    for (const message of pending) {
-      const thread = `${message.platform}\u0000${message.channel}\u0000${message.incidentId}`;
-      if (blocked.has(thread)) continue;
-      if (Date.parse(message.nextAttemptAt) > this.o.clock().getTime()) {
-        blocked.add(thread);
-        continue;
-      }
-      if (!(await this.deliver(message))) blocked.add(thread);
+    // Each round sends the head of every due thread; the next message of a thread becomes its head
+    // only once the previous one is sent. Rounds stop when nothing could be sent.
+    for (let round = 0; round < MAX_ROUNDS_PER_TICK; round += 1) {
+      const now = this.o.clock().toISOString();
+      const heads = await this.o.store.transaction((tx) => tx.dueThreadHeads(now, this.o.batchSize ?? 200));
+      let sent = 0;
+      for (const message of heads) if (await this.deliver(message)) sent += 1;
+      if (sent === 0) return;
     }
   }
 
@@ -94,9 +94,15 @@ export class OutboxWorker {
       card: await this.o.renderCard(tx, message.incidentId),
     }));
     if (ref) {
-      await platform.updateCard(ref, card);
-      await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
-      return;
+      try {
+        await platform.updateCard(ref, card);
+        await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
+        return;
+      } catch (error) {
+        // Someone deleted the card: post it again (with a new thread) rather than retry for ever.
+        if (!(error instanceof ChatDeliveryError && error.details.messageGone)) throw error;
+        this.o.log.warn({ incidentId: message.incidentId, platform: message.platform }, 'card was deleted; posting it again');
+      }
     }
     const posted = await platform.postCard(message.channel, card);
     // Saving the ref and completing happen together, so a card is never posted twice by this worker.

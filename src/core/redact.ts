@@ -11,7 +11,7 @@ const TOKEN_SHAPES: RegExp[] = [
   /[MN][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}/g, // Discord bot tokens
   /(?<=\b[Bb]earer\s+)[A-Za-z0-9._~+/=-]{8,}/g, // Authorization: Bearer …
   /(?<=:\/\/[^/\s:@]+:)[^@\s/]+(?=@)/g, // passwords in URLs (scheme://user:password@host)
-  /(?<=\b(?:password|passwd|secret|token|api[_-]?key)\s*[=:]\s*)[^\s'"&]+/gi, // key=value secrets
+  /(?<=\b(?:password|passwd|secret|token|api[_-]?key)["']?\s*[=:]\s*["']?)[^\s'"&,}]+/gi, // key=value, key: value and "key":"value" secrets
 ];
 
 export const REDACTED = '[REDACTED]';

@@ -124,4 +124,12 @@ export const sqliteMigrations: Migration[] = [
       CREATE INDEX outbox_pending ON outbox(state, id);
     `,
   },
+  {
+    version: 2,
+    name: 'outbox thread heads and per-incident audit chains',
+    sql: `
+      CREATE INDEX outbox_thread ON outbox(state, platform, channel, incident_id, id);
+      CREATE INDEX audit_events_chain ON audit_events(incident_id, seq DESC);
+    `,
+  },
 ];

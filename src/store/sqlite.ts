@@ -361,8 +361,8 @@ class SqliteTx implements StoreTx {
     return this.all('SELECT * FROM approvals WHERE run_id = ? ORDER BY at, approver', runId).map(toApproval);
   }
 
-  async lastAuditHash() {
-    const row = this.get('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+  async lastAuditHash(incidentId: number | null) {
+    const row = this.get('SELECT hash FROM audit_events WHERE incident_id IS ? ORDER BY seq DESC LIMIT 1', incidentId);
     return row ? str(row.hash) : '';
   }
 
@@ -408,6 +408,18 @@ class SqliteTx implements StoreTx {
       incidentId,
     );
     return row ? Number(row.id) : undefined;
+  }
+
+  async dueThreadHeads(now: string, limit: number) {
+    return this.all(
+      `SELECT o.* FROM outbox o
+       WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+         AND o.id = (SELECT MIN(h.id) FROM outbox h
+                     WHERE h.state = 'pending' AND h.platform = o.platform AND h.channel = o.channel AND h.incident_id = o.incident_id)
+       ORDER BY o.id LIMIT ?`,
+      now,
+      limit,
+    ).map(toOutbox);
   }
 
   async pendingOutbox(limit: number) {

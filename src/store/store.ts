@@ -64,15 +64,21 @@ export interface StoreTx {
   insertApproval(approval: Approval): Promise<boolean>;
   listApprovals(runId: number): Promise<Approval[]>;
 
-  lastAuditHash(): Promise<string>;
+  /** The hash of the newest audit event of this incident (or of the events with no incident); '' when none. */
+  lastAuditHash(incidentId: number | null): Promise<string>;
   insertAudit(event: NewAuditEvent & { prevHash: string; hash: string }): Promise<AuditEvent>;
   listAudit(incidentId: number): Promise<AuditEvent[]>;
 
   enqueueOutbox(message: { platform: string; channel: string; incidentId: number; kind: OutboxKind; payload: unknown; at: string }): Promise<number>;
   /** A card sync still waiting to be sent for this card, if any (so one is never queued twice). */
   pendingCardSync(platform: string, channel: string, incidentId: number): Promise<number | undefined>;
-  /** Unsent messages, oldest first, due or not: the worker needs the not-yet-due ones to keep each thread in order. */
+  /** Unsent messages, oldest first, due or not. */
   pendingOutbox(limit: number): Promise<OutboxMessage[]>;
+  /**
+   * The oldest unsent message of each thread (platform, channel, incident), when it is due. Only
+   * heads are returned, so a thread stays in order, and one stuck thread never hides the others.
+   */
+  dueThreadHeads(now: string, limit: number): Promise<OutboxMessage[]>;
   completeOutbox(id: number, at: string): Promise<void>;
   retryOutbox(id: number, nextAttemptAt: string, error: string): Promise<void>;
   countPendingOutbox(): Promise<number>;

@@ -34,7 +34,11 @@ export function toDeliveryError(operation: string, error: unknown): ChatDelivery
     return new ChatDeliveryError(`Slack ${operation}: rate limited`, { retryAfterMs: (e.retryAfter ?? 1) * 1000 }, { cause: error });
   }
   if (slackError) {
-    return new ChatDeliveryError(`Slack ${operation}: ${slackError}`, { permanent: PERMANENT.has(slackError) }, { cause: error });
+    return new ChatDeliveryError(
+      `Slack ${operation}: ${slackError}`,
+      { permanent: PERMANENT.has(slackError), messageGone: slackError === 'message_not_found' },
+      { cause: error },
+    );
   }
   return new ChatDeliveryError(`Slack ${operation}: ${e.message ?? String(error)}`, {}, { cause: error });
 }

@@ -21,7 +21,7 @@ const STATE_ICON: Record<Card['steps'][number]['state'], string> = {
 const mrkdwn = (text: string, max: number = L.sectionText): types.MrkdwnElement => ({ type: 'mrkdwn', text: truncate(text, max) });
 const plain = (text: string, max: number): types.PlainTextElement => ({ type: 'plain_text', text: truncate(text, max), emoji: true });
 
-function renderButton(b: CardButton): Button {
+function renderButton(b: CardButton, confirmText: number = L.confirmText): Button {
   const button: Button = {
     type: 'button',
     action_id: truncate(b.id, L.actionId),
@@ -32,7 +32,7 @@ function renderButton(b: CardButton): Button {
   if (b.confirm) {
     button.confirm = {
       title: plain(b.confirm.title, L.confirmTitle),
-      text: plain(b.confirm.text, L.confirmText),
+      text: plain(b.confirm.text, confirmText),
       confirm: plain(b.confirm.confirm, L.confirmButton),
       deny: plain(b.confirm.deny, L.confirmButton),
       ...(b.style === 'danger' ? { style: 'danger' as const } : {}),
@@ -42,45 +42,98 @@ function renderButton(b: CardButton): Button {
 }
 
 /** Buttons in actions blocks of at most 25, using no more than `maxBlocks` blocks. */
-function actionBlocks(buttons: CardButton[], maxBlocks: number): Block[] {
-  const blocks: Block[] = [];
+function actionBlocks(buttons: CardButton[], maxBlocks: number, confirmText: number = L.confirmText): types.ActionsBlock[] {
+  const blocks: types.ActionsBlock[] = [];
   for (let i = 0; i < buttons.length && blocks.length < maxBlocks; i += L.actionsElements) {
-    blocks.push({ type: 'actions', block_id: `actions-${blocks.length}`, elements: buttons.slice(i, i + L.actionsElements).map(renderButton) });
+    blocks.push({ type: 'actions', block_id: `actions-${blocks.length}`, elements: buttons.slice(i, i + L.actionsElements).map((b) => renderButton(b, confirmText)) });
   }
   return blocks;
 }
 
 function linkText(links: Card['links']): string | undefined {
-  const usable = links.filter((l) => l.url.length <= L.buttonUrl && !/[<>|\s]/.test(l.url));
-  return usable.length > 0 ? usable.map((l) => `<${l.url.replace(/&/g, '&amp;')}|${escapeMrkdwn(l.label)}>`).join('  ·  ') : undefined;
+  // Whole links only: one that would not fit in the context text is left out, never cut in half.
+  const parts: string[] = [];
+  let length = 0;
+  for (const l of links) {
+    if (l.url.length > L.buttonUrl || /[<>|\s]/.test(l.url)) continue;
+    const part = `<${l.url.replace(/&/g, '&amp;')}|${escapeMrkdwn(l.label)}>`;
+    const added = (parts.length > 0 ? LINK_SEPARATOR.length : 0) + part.length;
+    if (length + added > L.sectionText) continue;
+    parts.push(part);
+    length += added;
+  }
+  return parts.length > 0 ? parts.join(LINK_SEPARATOR) : undefined;
 }
 
-/** Renders the incident card as Block Kit, always inside Slack's limits. */
-export function renderCardBlocks(card: Card): Block[] {
+const LINK_SEPARATOR = '  ·  ';
+
+/**
+ * Slack refuses a message whose blocks are too large in total (`msg_blocks_too_long`, seen near
+ * 13,000 characters of JSON) even when every single limit is respected; this keeps a margin.
+ */
+export const MAX_BLOCKS_JSON = 12_000;
+
+/** Progressively tighter text limits, tried in order until the card fits. */
+const TIERS = [
+  { text: L.sectionText, field: L.fieldText, confirmText: L.confirmText },
+  { text: 1000, field: 300, confirmText: 150 },
+  { text: 300, field: 80, confirmText: 60 },
+] as const;
+
+type Tier = (typeof TIERS)[number];
+
+function buildCardBlocks(card: Card, tier: Tier, maxButtons: number): Block[] {
   const blocks: Block[] = [
     { type: 'header', text: plain(`${SEVERITY_ICON[card.severity]} ${card.title}`, L.headerText) },
-    { type: 'section', text: mrkdwn([`*${escapeMrkdwn(card.statusLine)}*`, card.summary && escapeMrkdwn(card.summary)].filter(Boolean).join('\n')) },
+    { type: 'section', text: mrkdwn([`*${escapeMrkdwn(card.statusLine)}*`, card.summary && escapeMrkdwn(card.summary)].filter(Boolean).join('\n'), tier.text) },
   ];
   if (card.fields.length > 0) {
     blocks.push({
       type: 'section',
-      fields: card.fields.slice(0, L.fields).map((f) => mrkdwn(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, L.fieldText)),
+      fields: card.fields.slice(0, L.fields).map((f) => mrkdwn(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, tier.field)),
     });
   }
-  if (card.description) blocks.push({ type: 'section', text: mrkdwn(escapeMrkdwn(card.description)) });
+  if (card.description) blocks.push({ type: 'section', text: mrkdwn(escapeMrkdwn(card.description), tier.text) });
   const links = linkText(card.links);
   if (links) blocks.push({ type: 'context', elements: [mrkdwn(links)] });
   if (card.steps.length > 0) {
     const lines = card.steps.map((s) => `${STATE_ICON[s.state]} *${escapeMrkdwn(s.title)}* — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeMrkdwn(s.detail)}` : ''}`);
-    blocks.push({ type: 'section', text: mrkdwn(lines.join('\n')) });
+    blocks.push({ type: 'section', text: mrkdwn(lines.join('\n'), tier.text) });
   }
-  // Buttons get whatever blocks remain; a card with more steps than fit shows the first ones.
-  blocks.push(...actionBlocks(card.buttons, L.blocks - blocks.length));
+  const hidden = card.buttons.length - maxButtons;
+  // Buttons get whatever blocks remain (one kept for the note about hidden steps).
+  const buttonBlocks = actionBlocks(card.buttons.slice(0, maxButtons), L.blocks - blocks.length - 1, tier.confirmText);
+  const shown = buttonBlocks.reduce((n, b) => n + (b.type === 'actions' ? b.elements.length : 0), 0);
+  blocks.push(...buttonBlocks);
+  if (card.buttons.length > shown) {
+    blocks.push({ type: 'context', elements: [mrkdwn(`${card.buttons.length - shown} more step${hidden === 1 ? '' : 's'} not shown: Slack limits the size of a message.`)] });
+  }
   return blocks;
 }
 
+const sizeOf = (blocks: Block[]) => JSON.stringify(blocks).length;
+
+/** Renders the incident card as Block Kit, always inside Slack's limits, per element and in total. */
+export function renderCardBlocks(card: Card): Block[] {
+  for (const tier of TIERS) {
+    const blocks = buildCardBlocks(card, tier, card.buttons.length);
+    if (sizeOf(blocks) <= MAX_BLOCKS_JSON) return blocks;
+  }
+  // Still too large with the tightest texts: show as many buttons as fit (found by bisection).
+  const tightest = TIERS[TIERS.length - 1] as Tier;
+  let low = 0;
+  let high = card.buttons.length;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (sizeOf(buildCardBlocks(card, tightest, mid)) <= MAX_BLOCKS_JSON) low = mid;
+    else high = mid - 1;
+  }
+  return buildCardBlocks(card, tightest, low);
+}
+
+/** The message's top-level text (notifications, screen readers): escaped like every other text from alerts. */
 export function cardFallbackText(card: Card): string {
-  return truncate(card.fallbackText, L.messageText);
+  return truncate(escapeMrkdwn(card.fallbackText), L.messageText);
 }
 
 /** A thread reply: mrkdwn text, plus an actions block when it carries buttons. */

@@ -20,4 +20,20 @@ export interface StepResult {
   durationMs: number;
   /** Last 20 lines of output, at most 1500 characters, already redacted. */
   outputTail: string;
+  /** Structured findings shown in the thread, e.g. WAL size before/after, rows per table. */
+  facts?: StepFact[];
+  /** Files the step produced (a backup, a safety copy), verified before being reported. */
+  artefacts?: StepArtefact[];
+}
+
+export interface StepFact {
+  label: string;
+  value: string;
+}
+
+export interface StepArtefact {
+  kind: 'backup' | 'safety-backup' | 'release';
+  path: string;
+  sizeBytes: number;
+  sha256: string;
 }

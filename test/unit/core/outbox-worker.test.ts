@@ -1,0 +1,221 @@
+import { webApi } from '@slack/bolt';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildCard } from '../../../src/core/card-builder.js';
+import type { DeliveryTarget } from '../../../src/core/events.js';
+import { recordEvent } from '../../../src/core/events.js';
+import { recordNotification } from '../../../src/core/notifications.js';
+import { offersFor } from '../../../src/core/offers.js';
+import { OutboxWorker } from '../../../src/core/outbox-worker.js';
+import { SlackPlatform } from '../../../src/bot/slack/platform.js';
+import { createMetrics } from '../../../src/metrics.js';
+import type { StoreTx } from '../../../src/store/store.js';
+import { SqliteStore } from '../../../src/store/sqlite.js';
+import { startFakeSlack, type FakeSlack, type RecordedCall } from '../../fakes/slack-api.js';
+import { alert, gitcortexRunbook, manualClock, notification, silentLog, waitFor } from './factories.js';
+
+const CHANNEL = 'C0ALERTS';
+const SLACK: DeliveryTarget = { platform: 'slack', channel: CHANNEL };
+const runbooks = [gitcortexRunbook()];
+
+let slack: FakeSlack;
+let store: SqliteStore;
+let metrics: ReturnType<typeof createMetrics>;
+let clock: ReturnType<typeof manualClock>;
+
+/** The card as the engine renders it, from what the store holds. */
+async function renderCard(tx: StoreTx, incidentId: number) {
+  const incident = await tx.getIncident(incidentId);
+  if (!incident) throw new Error(`incident ${incidentId} does not exist`);
+  const { offers, unavailable } = offersFor(runbooks, incident.commonLabels);
+  return buildCard({ incident, alerts: await tx.listAlerts(incidentId), runs: await tx.listStepRuns(incidentId), offers, unavailable });
+}
+
+function makeWorker(options: { clock?: () => Date; pollMs?: number } = {}): OutboxWorker {
+  const client = new webApi.WebClient(slack.token, { slackApiUrl: slack.url, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, logLevel: webApi.LogLevel.ERROR });
+  return new OutboxWorker({
+    store,
+    platforms: new Map([['slack', new SlackPlatform(client)]]),
+    renderCard,
+    clock: options.clock ?? clock.now,
+    log: silentLog,
+    metrics,
+    ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+  });
+}
+
+/** Opens an incident for `groupKey` (queues its card and first reply), then queues `texts` as further thread events. */
+async function openIncident(groupKey: string, texts: string[], targets: readonly DeliveryTarget[] = [SLACK]): Promise<{ incidentId: number; texts: string[] }> {
+  const n = notification([alert(`${groupKey}-1:3001`)], { groupKey });
+  const { incidentId } = await store.transaction((tx) => recordNotification(tx, n, clock.now().toISOString(), targets));
+  for (const text of texts) {
+    await store.transaction((tx) => recordEvent(tx, targets, { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'test.note', text, data: {} }));
+  }
+  const first = (await store.transaction((tx) => tx.listAudit(incidentId)))[0]?.text ?? '';
+  return { incidentId, texts: [first, ...texts] };
+}
+
+const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const pending = () => store.transaction((tx) => tx.countPendingOutbox());
+const posts = () => slack.callsTo('chat.postMessage');
+
+/**
+ * Runs the worker tick by tick on the manual clock, `stepMs` apart, until nothing is pending.
+ * Returns each chat.postMessage call with the manual-clock time of the tick that made it.
+ */
+async function drive(worker: OutboxWorker, stepMs = 100, maxTicks = 500): Promise<Array<{ t: number; call: RecordedCall }>> {
+  const timeline: Array<{ t: number; call: RecordedCall }> = [];
+  const start = clock.ms();
+  for (let tick = 0; tick < maxTicks; tick += 1) {
+    const seen = posts().length;
+    await worker.runOnce();
+    for (const call of posts().slice(seen)) timeline.push({ t: clock.ms() - start, call });
+    if ((await pending()) === 0) return timeline;
+    clock.advance(stepMs);
+  }
+  throw new Error(`outbox not drained after ${maxTicks} ticks; ${await pending()} pending`);
+}
+
+async function apiErrors(): Promise<Record<string, number>> {
+  const metric = await metrics.chatApiErrors.get();
+  return Object.fromEntries(metric.values.map((v) => [`${v.labels.platform}/${v.labels.operation}`, v.value]));
+}
+
+beforeEach(async () => {
+  slack = await startFakeSlack({ rateLimit: false, channels: [CHANNEL] });
+  store = new SqliteStore(':memory:');
+  metrics = createMetrics(() => Promise.resolve(0));
+  clock = manualClock();
+});
+
+afterEach(async () => {
+  await store.close();
+  await slack.close();
+});
+
+describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
+  it('delivers a card and its replies exactly once and in order through 500s and a 429, honouring Retry-After', async () => {
+    const { texts } = await openIncident('g1', ['update 2', 'update 3 <!channel> & <@U123>', 'update 4', 'update 5']);
+    expect(texts).toHaveLength(5);
+    expect(await pending()).toBe(6);
+    slack.failNext('chat.postMessage', 2, { status: 500 });
+    slack.failNext('chat.postMessage', 1, { status: 429, retryAfter: 1 });
+
+    const timeline = await drive(makeWorker());
+
+    // The card: 500 (backoff 1 s), 500 (backoff 2 s), 429 (Retry-After 1 s), then posted; replies right behind it.
+    expect(timeline.map(({ t, call }) => [t, call.status, call.args.thread_ts === undefined ? 'card' : 'reply'])).toEqual([
+      [0, 500, 'card'],
+      [1000, 500, 'card'],
+      [3000, 429, 'card'],
+      [4000, 200, 'card'],
+      ...texts.map(() => [4000, 200, 'reply']),
+    ]);
+    const rateLimitedAt = timeline[2]!.t;
+    const retriedAt = timeline[3]!.t;
+    expect(retriedAt - rateLimitedAt).toBeGreaterThanOrEqual(1000);
+
+    const [card, ...others] = slack.topLevel(CHANNEL);
+    expect(others).toEqual([]);
+    expect(card?.blocks[0]).toMatchObject({ type: 'header' });
+    expect(slack.threadReplies(CHANNEL, card!.ts).map((m) => m.text)).toEqual(texts.map(escape));
+    expect(slack.allMessages()).toHaveLength(6);
+
+    expect(await apiErrors()).toEqual({ 'slack/card': 3 });
+    expect(await metrics.registry.getSingleMetricAsString('chatops_chat_api_errors_total')).toContain('chatops_chat_api_errors_total{platform="slack",operation="card"} 3');
+    const ref = await store.transaction((tx) => tx.getCardMessage(1, 'slack', CHANNEL));
+    expect(ref).toEqual({ incidentId: 1, platform: 'slack', channel: CHANNEL, messageId: card!.ts, threadId: card!.ts });
+  });
+
+  it('updates the posted card instead of posting a second one', async () => {
+    const { incidentId } = await openIncident('g1', []);
+    await drive(makeWorker());
+    clock.advance(60_000);
+    await store.transaction((tx) => recordEvent(tx, [SLACK], { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'test.note', text: 'later', data: {} }, { refreshCard: true }));
+    await drive(makeWorker());
+    expect(slack.topLevel(CHANNEL)).toHaveLength(1);
+    expect(slack.callsTo('chat.update')).toHaveLength(1);
+    expect(slack.threadReplies(CHANNEL, slack.topLevel(CHANNEL)[0]!.ts).map((m) => m.text)).toHaveLength(2);
+  });
+
+  it('posts the card again, with a new thread, when the posted card was deleted', async () => {
+    const { incidentId } = await openIncident('g1', []);
+    await drive(makeWorker());
+    const [original] = slack.topLevel(CHANNEL);
+    slack.failNext('chat.update', 1, { status: 200, body: { ok: false, error: 'message_not_found' } });
+    clock.advance(1000);
+    await store.transaction((tx) => recordEvent(tx, [SLACK], { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'test.note', text: 'after delete', data: {} }, { refreshCard: true }));
+    await drive(makeWorker());
+    const cards = slack.topLevel(CHANNEL);
+    expect(cards).toHaveLength(2);
+    const reposted = cards[1]!;
+    expect(reposted.ts).not.toBe(original!.ts);
+    const ref = await store.transaction((tx) => tx.getCardMessage(incidentId, 'slack', CHANNEL));
+    expect(ref?.threadId).toBe(reposted.ts);
+    expect(slack.threadReplies(CHANNEL, reposted.ts).map((m) => m.text)).toEqual(['after delete']);
+  });
+
+  it('holds the replies of an incident whose card keeps failing, without holding other incidents', async () => {
+    const b = await openIncident('b', ['b2', 'b3']);
+    const c = await openIncident('c', ['c2']);
+    const worker = makeWorker();
+
+    for (let round = 0; round < 4; round += 1) {
+      // B's card is the oldest message, so it takes the injected failure each round.
+      slack.failNext('chat.postMessage', 1, { status: 500 });
+      await worker.runOnce();
+      clock.advance(10 * 60_000);
+    }
+    const bCalls = posts().filter((call) => call.injected);
+    expect(bCalls).toHaveLength(4);
+    expect(bCalls.every((call) => call.args.thread_ts === undefined)).toBe(true);
+    // Nothing of B reached Slack; C went through in full on the first round.
+    const cCard = slack.topLevel(CHANNEL);
+    expect(cCard).toHaveLength(1);
+    expect(slack.threadReplies(CHANNEL, cCard[0]!.ts).map((m) => m.text)).toEqual(c.texts);
+    expect(slack.allMessages().some((m) => /b2|b3|#1/.test(m.text))).toBe(false);
+    expect(await pending()).toBe(4);
+
+    // B's card finally goes through; its replies follow in order, after it.
+    await drive(worker);
+    const [, bCard] = slack.topLevel(CHANNEL);
+    expect(bCard?.text).toMatch(/#1/);
+    expect(slack.threadReplies(CHANNEL, bCard!.ts).map((m) => m.text)).toEqual(b.texts);
+    expect(slack.allMessages()).toHaveLength(4 + 3);
+    expect(await apiErrors()).toEqual({ 'slack/card': 4 });
+  });
+
+  it('does not let undeliverable messages of one channel starve the others (more than one batch of them)', async () => {
+    // A second target whose channel Slack does not know: every post there fails with channel_not_found.
+    const dead: DeliveryTarget = { platform: 'slack', channel: 'C0GONE' };
+    for (let i = 0; i < 100; i += 1) await openIncident(`dead-${i}`, [], [dead]);
+    expect(await pending()).toBe(200);
+    const worker = makeWorker();
+    await worker.runOnce();
+
+    const healthy = await openIncident('healthy', []);
+    for (let tick = 0; tick < 3; tick += 1) {
+      clock.advance(1000);
+      await worker.runOnce();
+    }
+    // Expected: the healthy channel's card and reply were delivered despite the dead channel's backlog.
+    const card = slack.topLevel(CHANNEL)[0];
+    expect(card, 'card of the healthy incident posted').toBeDefined();
+    expect(slack.threadReplies(CHANNEL, card!.ts).map((m) => m.text)).toEqual(healthy.texts);
+  });
+
+  it('honours Retry-After with the loop running on the real clock', async () => {
+    await openIncident('g1', ['second']);
+    slack.failNext('chat.postMessage', 1, { status: 429, retryAfter: 1 });
+    const worker = makeWorker({ clock: () => new Date(), pollMs: 20 });
+    worker.start();
+    try {
+      await waitFor(async () => (await pending()) === 0, 5000, 'the outbox to drain');
+    } finally {
+      await worker.stop();
+    }
+    const [limited, retried] = posts();
+    expect(posts().map((call) => call.status)).toEqual([429, 200, 200, 200]);
+    expect(retried!.at - limited!.at).toBeGreaterThanOrEqual(990);
+    expect(slack.allMessages()).toHaveLength(3);
+  });
+});

@@ -1,0 +1,482 @@
+/**
+ * The behaviour every `Store` implementation must have, as a reusable suite. SQLite runs it in
+ * sqlite-store.test.ts; a PostgreSQL store calls `storeContract('postgres', makeHarness)` later.
+ *
+ * Raw SQL given to `harness.sql` is plain, parameter-free SQL that SQLite and PostgreSQL both
+ * accept (numbers inline, text as '' -quoted literals).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { appendAudit, auditHash, firstBrokenLink } from '../../../src/core/audit.js';
+import type { StepState } from '../../../src/core/card.js';
+import type { NewAuditEvent, NewIncident, NewStepRun } from '../../../src/core/domain.js';
+import type { Store, StoreTx } from '../../../src/store/store.js';
+
+export type RawRow = Record<string, unknown>;
+
+/** One empty database per test, plus the ways the contract reaches it from outside the Store. */
+export interface StoreHarness {
+  /** Opens a Store on this harness's database (again): what a restarted bot does. Migrations run on open. */
+  open(): Promise<Store>;
+  /** Raw SQL through a connection of its own, as an operator (or an attacker) with database access would. */
+  sql(query: string): Promise<RawRow[]>;
+  /** Closes the raw connection and removes the database. Stores opened with `open` are closed by the contract. */
+  dispose(): Promise<void>;
+}
+
+const T0 = Date.parse('2026-03-01T10:00:00.000Z');
+/** ISO time `s` seconds after T0. */
+export const at = (s: number): string => new Date(T0 + s * 1000).toISOString();
+
+export function newIncident(groupKey: string, episode = 1, overrides: Partial<NewIncident> = {}): NewIncident {
+  return {
+    groupKey,
+    episode,
+    status: 'firing',
+    severity: 'warning',
+    title: `HighLatency on ${groupKey}`,
+    receiver: 'chatops-bot',
+    groupLabels: { alertname: 'HighLatency' },
+    commonLabels: { alertname: 'HighLatency', service: 'gitcortex' },
+    commonAnnotations: { summary: 'p99 over 2s' },
+    externalUrl: 'http://alertmanager.example:9093',
+    truncatedAlerts: 0,
+    previousIncidentId: null,
+    createdAt: at(0),
+    updatedAt: at(0),
+    lastSeenAt: at(0),
+    resolvedAt: null,
+    ...overrides,
+  };
+}
+
+export function newStepRun(incidentId: number, overrides: Partial<NewStepRun> = {}): NewStepRun {
+  return {
+    incidentId,
+    runbook: 'gitcortex',
+    step: 'restart',
+    stepTitle: 'Restart GitCortex',
+    params: { unit: 'gitcortex' },
+    platform: 'slack',
+    requestedBy: 'U0ALICE',
+    requestedByName: 'alice',
+    changes: true,
+    requiredApprovals: 1,
+    selfApprove: false,
+    state: 'requested',
+    createdAt: at(1),
+    ...overrides,
+  };
+}
+
+function auditEvent(incidentId: number | null, n: number, overrides: Partial<NewAuditEvent> = {}): NewAuditEvent {
+  return { at: at(n), incidentId, actor: 'system', kind: 'test.event', text: `event ${n}`, data: { n }, ...overrides };
+}
+
+const sqlText = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+export function storeContract(name: string, makeStore: () => Promise<StoreHarness>): void {
+  describe(`Store contract: ${name}`, () => {
+    let harness: StoreHarness;
+    let store: Store;
+    const opened: Store[] = [];
+
+    const open = async (): Promise<Store> => {
+      const s = await harness.open();
+      opened.push(s);
+      return s;
+    };
+    const tx = <T>(work: (tx: StoreTx) => Promise<T>, s: Store = store): Promise<T> => s.transaction(work);
+    const seedIncident = (groupKey = 'g1', episode = 1) => tx((t) => t.insertIncident(newIncident(groupKey, episode)));
+
+    beforeEach(async () => {
+      harness = await makeStore();
+      store = await open();
+    });
+
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+      await harness.dispose();
+    });
+
+    describe('schema and durability', () => {
+      it('applies each migration once, and a reopened store keeps the data', async () => {
+        const incident = await seedIncident();
+        await tx((t) => t.enqueueOutbox({ platform: 'slack', channel: 'C1', incidentId: incident.id, kind: 'card', payload: null, at: at(0) }));
+        await store.close();
+        opened.splice(opened.indexOf(store), 1);
+
+        const again = await open();
+        await open(); // a third open must not re-apply anything either
+        expect(await tx((t) => t.getIncident(incident.id), again)).toEqual(incident);
+        expect(await tx((t) => t.countPendingOutbox(), again)).toBe(1);
+
+        const versions = await harness.sql('SELECT version, COUNT(*) AS n FROM schema_migrations GROUP BY version ORDER BY version');
+        expect(versions.map((r) => [Number(r.version), Number(r.n)])).toEqual([
+          [1, 1],
+          [2, 1],
+        ]);
+      });
+
+      it('answers ping', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+
+    describe('transactions', () => {
+      it('commits what the callback wrote and returns its value', async () => {
+        const result = await tx(async (t) => {
+          const i = await t.insertIncident(newIncident('g1'));
+          await t.insertNotification('key-1', i.id, at(0));
+          return i.id;
+        });
+        expect(await tx((t) => t.hasNotification('key-1'))).toBe(true);
+        expect((await tx((t) => t.getIncident(result)))?.groupKey).toBe('g1');
+      });
+
+      it('rolls back everything a throwing callback wrote, and stays usable', async () => {
+        const kept = await seedIncident('kept');
+        const boom = new Error('boom');
+        await expect(
+          tx(async (t) => {
+            const i = await t.insertIncident(newIncident('doomed'));
+            await t.insertNotification('doomed-key', i.id, at(0));
+            await t.upsertAlert({ incidentId: i.id, fingerprint: 'f1', status: 'firing', labels: { a: 'b' }, annotations: {}, startsAt: at(0), endsAt: null, generatorUrl: null });
+            await t.saveCardMessage(i.id, { platform: 'slack', channel: 'C1', messageId: '1.1', threadId: '1.1' });
+            const run = await t.insertStepRun(newStepRun(i.id));
+            await t.insertApproval({ runId: run.id, approver: 'U0BOB', approverName: 'bob', decision: 'approve', at: at(2) });
+            await appendAudit(t, auditEvent(i.id, 1));
+            await t.enqueueOutbox({ platform: 'slack', channel: 'C1', incidentId: i.id, kind: 'card', payload: null, at: at(0) });
+            await t.updateIncident(kept.id, { title: 'changed by the doomed transaction' });
+            throw boom;
+          }),
+        ).rejects.toBe(boom);
+
+        await tx(async (t) => {
+          expect(await t.latestIncidentOfGroup('doomed')).toBeUndefined();
+          expect(await t.hasNotification('doomed-key')).toBe(false);
+          expect(await t.listIncidents({ limit: 10 })).toEqual([kept]);
+          expect(await t.countPendingOutbox()).toBe(0);
+          expect(await t.lastAuditHash(null)).toBe('');
+          expect(await t.listStepRunsInState('requested', 10)).toEqual([]);
+        });
+        const counts = await harness.sql(
+          'SELECT (SELECT COUNT(*) FROM alerts) AS alerts, (SELECT COUNT(*) FROM card_messages) AS cards, (SELECT COUNT(*) FROM approvals) AS approvals, (SELECT COUNT(*) FROM audit_events) AS audit',
+        );
+        expect(counts.map((r) => Object.values(r).map(Number))).toEqual([[0, 0, 0, 0]]);
+
+        // The store still works after a rollback.
+        const next = await seedIncident('after');
+        expect(next.groupKey).toBe('after');
+      });
+
+      it('rolls back when a statement fails half way (unique group key and episode)', async () => {
+        await seedIncident('g1', 1);
+        await expect(
+          tx(async (t) => {
+            await t.insertIncident(newIncident('g2', 1));
+            await t.insertIncident(newIncident('g1', 1));
+          }),
+        ).rejects.toThrow();
+        expect(await tx((t) => t.latestIncidentOfGroup('g2'))).toBeUndefined();
+      });
+
+      it('serializes concurrent transactions: interleaved read-then-increment loses no update', async () => {
+        const incident = await seedIncident();
+        const increment = () =>
+          tx(async (t) => {
+            const before = (await t.getIncident(incident.id))?.truncatedAlerts ?? NaN;
+            // More awaits between the read and the write, to give another transaction every chance to interleave.
+            await t.listAlerts(incident.id);
+            await t.countPendingOutbox();
+            await t.updateIncident(incident.id, { truncatedAlerts: before + 1 });
+            return before;
+          });
+        const seen = await Promise.all(Array.from({ length: 20 }, increment));
+        expect((await tx((t) => t.getIncident(incident.id)))?.truncatedAlerts).toBe(20);
+        // Each transaction read a different value: none ran on a stale snapshot.
+        expect(new Set(seen).size).toBe(20);
+      });
+
+      it('keeps a failing transaction from disturbing concurrent ones', async () => {
+        const incident = await seedIncident();
+        const results = await Promise.allSettled([
+          tx((t) => t.updateIncident(incident.id, { title: 'first' })),
+          tx(async (t) => {
+            await t.updateIncident(incident.id, { title: 'rolled back' });
+            throw new Error('nope');
+          }),
+          tx((t) => t.insertNotification('k', incident.id, at(1))),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        expect((await tx((t) => t.getIncident(incident.id)))?.title).toBe('first');
+        expect(await tx((t) => t.hasNotification('k'))).toBe(true);
+      });
+    });
+
+    describe('incidents, alerts, notifications, cards', () => {
+      it('finds the latest episode of a group and lists incidents newest first', async () => {
+        const e1 = await seedIncident('g1', 1);
+        const other = await seedIncident('g2', 1);
+        const e2 = await tx((t) => t.insertIncident(newIncident('g1', 2, { previousIncidentId: e1.id })));
+        await tx((t) => t.updateIncident(e1.id, { status: 'resolved', resolvedAt: at(5) }));
+
+        expect(await tx((t) => t.latestIncidentOfGroup('g1'))).toEqual(e2);
+        expect(await tx((t) => t.latestIncidentOfGroup('nope'))).toBeUndefined();
+        expect((await tx((t) => t.listIncidents({ limit: 10 }))).map((i) => i.id)).toEqual([e2.id, other.id, e1.id]);
+        expect((await tx((t) => t.listIncidents({ status: 'firing', limit: 1 }))).map((i) => i.id)).toEqual([e2.id]);
+        expect((await tx((t) => t.listIncidents({ status: 'resolved', limit: 10 }))).map((i) => [i.id, i.resolvedAt])).toEqual([[e1.id, at(5)]]);
+      });
+
+      it('round-trips incident patches, JSON fields included', async () => {
+        const i = await seedIncident();
+        const patch = { severity: 'critical', commonLabels: { service: 'shop', 'odd "key"': 'ü ✓' }, truncatedAlerts: 3, lastSeenAt: at(9) } as const;
+        await tx((t) => t.updateIncident(i.id, patch));
+        await tx((t) => t.updateIncident(i.id, {})); // an empty patch is a no-op
+        expect(await tx((t) => t.getIncident(i.id))).toEqual({ ...i, ...patch });
+      });
+
+      it('upserts alerts by fingerprint and says whether each was new', async () => {
+        const i = await seedIncident();
+        const alert = { incidentId: i.id, fingerprint: 'f1', status: 'firing' as const, labels: { instance: 'a:1' }, annotations: {}, startsAt: at(0), endsAt: null, generatorUrl: 'http://prom/graph' };
+        expect(await tx((t) => t.upsertAlert(alert))).toBe('inserted');
+        expect(await tx((t) => t.upsertAlert({ ...alert, status: 'resolved', endsAt: at(3) }))).toBe('updated');
+        expect(await tx((t) => t.upsertAlert({ ...alert, fingerprint: 'f0', startsAt: at(-5), generatorUrl: null }))).toBe('inserted');
+        const alerts = await tx((t) => t.listAlerts(i.id));
+        expect(alerts.map((a) => [a.fingerprint, a.status, a.endsAt])).toEqual([
+          ['f0', 'firing', null],
+          ['f1', 'resolved', at(3)],
+        ]);
+      });
+
+      it('remembers notification keys, each once', async () => {
+        const i = await seedIncident();
+        expect(await tx((t) => t.hasNotification('k1'))).toBe(false);
+        await tx((t) => t.insertNotification('k1', i.id, at(0)));
+        expect(await tx((t) => t.hasNotification('k1'))).toBe(true);
+        await expect(tx((t) => t.insertNotification('k1', i.id, at(1)))).rejects.toThrow();
+      });
+
+      it('saves one card message per incident, platform and channel', async () => {
+        const i = await seedIncident();
+        await tx((t) => t.saveCardMessage(i.id, { platform: 'slack', channel: 'C1', messageId: '1.1', threadId: '1.1' }));
+        await tx((t) => t.saveCardMessage(i.id, { platform: 'slack', channel: 'C2', messageId: '2.1', threadId: '2.1' }));
+        await tx((t) => t.saveCardMessage(i.id, { platform: 'slack', channel: 'C1', messageId: '1.2', threadId: '1.2' }));
+        expect(await tx((t) => t.getCardMessage(i.id, 'slack', 'C1'))).toEqual({ incidentId: i.id, platform: 'slack', channel: 'C1', messageId: '1.2', threadId: '1.2' });
+        expect(await tx((t) => t.getCardMessage(i.id, 'discord', 'C1'))).toBeUndefined();
+        expect((await tx((t) => t.listCardMessages(i.id))).map((c) => c.channel)).toEqual(['C1', 'C2']);
+      });
+
+      it('enforces references to incidents', async () => {
+        await expect(tx((t) => t.insertNotification('k', 999, at(0)))).rejects.toThrow();
+        await expect(tx((t) => t.enqueueOutbox({ platform: 'slack', channel: 'C1', incidentId: 999, kind: 'reply', payload: {}, at: at(0) }))).rejects.toThrow();
+      });
+    });
+
+    describe('step runs and approvals', () => {
+      it('inserts a run with nothing started or finished yet', async () => {
+        const i = await seedIncident();
+        const run = await tx((t) => t.insertStepRun(newStepRun(i.id)));
+        expect(run).toEqual({ ...newStepRun(i.id), id: run.id, updatedAt: at(1), startedAt: null, finishedAt: null, result: null });
+        expect(await tx((t) => t.getStepRun(run.id))).toEqual(run);
+        expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart'))).toEqual(run);
+      });
+
+      it('transitionStepRun is conditional: of two racing approved→running transitions exactly one wins', async () => {
+        const i = await seedIncident();
+        const run = await tx((t) => t.insertStepRun(newStepRun(i.id, { state: 'approved' })));
+        const claim = (who: number) => tx((t) => t.transitionStepRun(run.id, ['approved'], 'running', at(10 + who), { startedAt: at(10 + who) }));
+        const outcomes = await Promise.all([claim(1), claim(2)]);
+        expect(outcomes.filter(Boolean)).toHaveLength(1);
+        const after = await tx((t) => t.getStepRun(run.id));
+        expect(after?.state).toBe('running');
+        expect(after?.startedAt).toBe(at(outcomes[0] ? 11 : 12));
+      });
+
+      it('transitionStepRun changes nothing from a state not listed, and stores the result when it does', async () => {
+        const i = await seedIncident();
+        const run = await tx((t) => t.insertStepRun(newStepRun(i.id, { state: 'running' })));
+        expect(await tx((t) => t.transitionStepRun(run.id, ['approved', 'requested'], 'denied', at(5)))).toBe(false);
+        expect(await tx((t) => t.getStepRun(run.id))).toEqual(run);
+
+        const result = { status: 'succeeded' as const, summary: 'exit 0 in 1.2s', exitCode: 0, durationMs: 1200, outputTail: 'ok\n' };
+        expect(await tx((t) => t.transitionStepRun(run.id, ['running'], 'succeeded', at(6), { finishedAt: at(6), result }))).toBe(true);
+        const done = await tx((t) => t.getStepRun(run.id));
+        expect(done).toMatchObject({ state: 'succeeded', updatedAt: at(6), finishedAt: at(6), result });
+        expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart'))).toBeUndefined();
+        expect(await tx((t) => t.transitionStepRun(9999, ['running'], 'failed', at(7)))).toBe(false);
+      });
+
+      it('lists runs by incident and by state, oldest first', async () => {
+        const i = await seedIncident();
+        const states: StepState[] = ['approved', 'requested', 'approved', 'succeeded'];
+        const runs = [];
+        for (const [n, state] of states.entries()) runs.push(await tx((t) => t.insertStepRun(newStepRun(i.id, { step: `s${n}`, state }))));
+        expect((await tx((t) => t.listStepRuns(i.id))).map((r) => r.id)).toEqual(runs.map((r) => r.id));
+        expect((await tx((t) => t.listStepRunsInState('approved', 10))).map((r) => r.step)).toEqual(['s0', 's2']);
+        expect((await tx((t) => t.listStepRunsInState('approved', 1))).map((r) => r.step)).toEqual(['s0']);
+      });
+
+      it('insertApproval is unique per run and approver', async () => {
+        const i = await seedIncident();
+        const run = await tx((t) => t.insertStepRun(newStepRun(i.id, { requiredApprovals: 2 })));
+        const other = await tx((t) => t.insertStepRun(newStepRun(i.id, { step: 'other' })));
+        const approve = (runId: number, approver: string, decision: 'approve' | 'deny' = 'approve', s = 2) =>
+          tx((t) => t.insertApproval({ runId, approver, approverName: approver.toLowerCase(), decision, at: at(s) }));
+
+        expect(await approve(run.id, 'U0BOB')).toBe(true);
+        expect(await approve(run.id, 'U0BOB', 'deny', 3)).toBe(false);
+        expect(await approve(run.id, 'U0CAROL', 'approve', 4)).toBe(true);
+        expect(await approve(other.id, 'U0BOB')).toBe(true);
+        // Two racing double clicks: one row.
+        expect((await Promise.all([approve(other.id, 'U0CAROL'), approve(other.id, 'U0CAROL')])).filter(Boolean)).toHaveLength(1);
+
+        const approvals = await tx((t) => t.listApprovals(run.id));
+        expect(approvals.map((a) => [a.approver, a.decision])).toEqual([
+          ['U0BOB', 'approve'],
+          ['U0CAROL', 'approve'],
+        ]);
+      });
+    });
+
+    describe('outbox', () => {
+      it('lists pending messages oldest first, due or not, and forgets completed ones', async () => {
+        const a = await seedIncident('a');
+        const b = await seedIncident('b');
+        const enqueue = (incidentId: number, kind: 'card' | 'reply', payload: unknown, s: number) =>
+          tx((t) => t.enqueueOutbox({ platform: 'slack', channel: 'C1', incidentId, kind, payload, at: at(s) }));
+        const ids = [
+          await enqueue(a.id, 'card', null, 0),
+          await enqueue(a.id, 'reply', { text: 'a1' }, 0),
+          await enqueue(b.id, 'card', null, 1),
+          await enqueue(a.id, 'reply', { text: 'a2', buttons: [{ action: 'approve', id: 'approve:1', label: 'Approve', value: 'approve:1' }] }, 2),
+          await enqueue(b.id, 'reply', { text: 'b1 ✓ <&>' }, 3),
+        ];
+        expect(ids).toEqual([...ids].sort((x, y) => x - y));
+
+        const pending = await tx((t) => t.pendingOutbox(10));
+        expect(pending.map((m) => m.id)).toEqual(ids);
+        expect(pending[0]).toEqual({ id: ids[0], platform: 'slack', channel: 'C1', incidentId: a.id, kind: 'card', payload: null, attempts: 0, nextAttemptAt: at(0), lastError: null, createdAt: at(0) });
+        expect(pending[3]?.payload).toEqual({ text: 'a2', buttons: [{ action: 'approve', id: 'approve:1', label: 'Approve', value: 'approve:1' }] });
+        expect(pending[4]?.payload).toEqual({ text: 'b1 ✓ <&>' });
+        expect((await tx((t) => t.pendingOutbox(2))).map((m) => m.id)).toEqual(ids.slice(0, 2));
+
+        await tx((t) => t.retryOutbox(ids[0]!, at(100), 'Slack chat.postMessage: internal_error'));
+        await tx((t) => t.completeOutbox(ids[2]!, at(4)));
+        const after = await tx((t) => t.pendingOutbox(10));
+        expect(after.map((m) => m.id)).toEqual([ids[0], ids[1], ids[3], ids[4]]);
+        expect(after[0]).toMatchObject({ attempts: 1, nextAttemptAt: at(100), lastError: 'Slack chat.postMessage: internal_error' });
+        expect(await tx((t) => t.countPendingOutbox())).toBe(4);
+      });
+
+      it('pendingCardSync finds the waiting card sync of exactly this card, and nothing once it is sent', async () => {
+        const a = await seedIncident('a');
+        const b = await seedIncident('b');
+        const enqueue = (incidentId: number, kind: 'card' | 'reply', channel = 'C1', platform = 'slack') =>
+          tx((t) => t.enqueueOutbox({ platform, channel, incidentId, kind, payload: kind === 'card' ? null : { text: 'x' }, at: at(0) }));
+
+        expect(await tx((t) => t.pendingCardSync('slack', 'C1', a.id))).toBeUndefined();
+        await enqueue(a.id, 'reply');
+        await enqueue(a.id, 'card', 'C2');
+        await enqueue(a.id, 'card', 'C1', 'discord');
+        await enqueue(b.id, 'card');
+        expect(await tx((t) => t.pendingCardSync('slack', 'C1', a.id))).toBeUndefined();
+
+        const card = await enqueue(a.id, 'card');
+        expect(await tx((t) => t.pendingCardSync('slack', 'C1', a.id))).toBe(card);
+        await tx((t) => t.retryOutbox(card, at(60), 'rate limited'));
+        expect(await tx((t) => t.pendingCardSync('slack', 'C1', a.id))).toBe(card);
+        await tx((t) => t.completeOutbox(card, at(61)));
+        expect(await tx((t) => t.pendingCardSync('slack', 'C1', a.id))).toBeUndefined();
+      });
+    });
+
+    describe('audit hash chain', () => {
+      /** Appends `n` events to one incident, each in its own transaction, as the bot does. */
+      async function chain(incidentId: number, n: number, from = 1) {
+        for (let k = from; k < from + n; k += 1) await tx((t) => appendAudit(t, auditEvent(incidentId, k)));
+        return tx((t) => t.listAudit(incidentId));
+      }
+
+      it('links every record to the previous one', async () => {
+        const i = await seedIncident();
+        const events = await chain(i.id, 4);
+        expect(events.map((e) => e.text)).toEqual(['event 1', 'event 2', 'event 3', 'event 4']);
+        expect(events[0]?.prevHash).toBe('');
+        for (let k = 1; k < events.length; k += 1) expect(events[k]?.prevHash).toBe(events[k - 1]?.hash);
+        expect(events.every((e) => /^[0-9a-f]{64}$/.test(e.hash))).toBe(true);
+        expect(firstBrokenLink(events)).toBeUndefined();
+        expect(await tx((t) => t.lastAuditHash(i.id))).toBe(events[3]?.hash);
+        expect(events[1]?.data).toEqual({ n: 2 });
+      });
+
+      it('detects an edited record', async () => {
+        const i = await seedIncident();
+        const events = await chain(i.id, 4);
+        const victim = events[1]!;
+        await harness.sql(`UPDATE audit_events SET text = ${sqlText('nothing happened here')} WHERE seq = ${victim.seq}`);
+        expect(firstBrokenLink(await tx((t) => t.listAudit(i.id)))).toBe(victim.seq);
+      });
+
+      it('detects edited data and a record moved to another actor', async () => {
+        const i = await seedIncident();
+        const events = await chain(i.id, 3);
+        await harness.sql(`UPDATE audit_events SET data = ${sqlText('{"n":99}')} WHERE seq = ${events[2]!.seq}`);
+        expect(firstBrokenLink(await tx((t) => t.listAudit(i.id)))).toBe(events[2]!.seq);
+        await harness.sql(`UPDATE audit_events SET actor = ${sqlText('slack:U0MALLORY')} WHERE seq = ${events[0]!.seq}`);
+        expect(firstBrokenLink(await tx((t) => t.listAudit(i.id)))).toBe(events[0]!.seq);
+      });
+
+      it('detects a deleted record at the record after it', async () => {
+        const i = await seedIncident();
+        const events = await chain(i.id, 4);
+        await harness.sql(`DELETE FROM audit_events WHERE seq = ${events[1]!.seq}`);
+        const after = await tx((t) => t.listAudit(i.id));
+        expect(after).toHaveLength(3);
+        expect(firstBrokenLink(after)).toBe(events[2]!.seq);
+      });
+
+      it('detects an inserted record, even one whose own hash was computed correctly', async () => {
+        const i = await seedIncident();
+        const events = await chain(i.id, 3);
+        const [first, second] = events as [(typeof events)[0], (typeof events)[0]];
+        // Make room after the first record, then forge a record that links to it perfectly.
+        await harness.sql(`UPDATE audit_events SET seq = seq + 100 WHERE seq > ${first.seq}`);
+        const forged = { at: at(1.5), incidentId: i.id, actor: 'slack:U0BOB', kind: 'step.approved', text: 'bob approved', data: {} };
+        const hash = auditHash(first.hash, forged);
+        await harness.sql(
+          `INSERT INTO audit_events (seq, at, incident_id, actor, kind, text, data, prev_hash, hash) VALUES (${first.seq + 1}, ${sqlText(forged.at)}, ${i.id}, ${sqlText(forged.actor)}, ${sqlText(forged.kind)}, ${sqlText(forged.text)}, ${sqlText('{}')}, ${sqlText(first.hash)}, ${sqlText(hash)})`,
+        );
+        const after = await tx((t) => t.listAudit(i.id));
+        expect(after.map((e) => e.text)).toEqual(['event 1', 'bob approved', 'event 2', 'event 3']);
+        expect(firstBrokenLink(after)).toBe(second.seq + 100);
+      });
+
+      it('detects an inserted record with a made-up hash at that record', async () => {
+        const i = await seedIncident();
+        const events = await chain(i.id, 2);
+        const last = events[1]!;
+        await harness.sql(
+          `INSERT INTO audit_events (at, incident_id, actor, kind, text, data, prev_hash, hash) VALUES (${sqlText(at(9))}, ${i.id}, 'system', 'x', 'forged', '{}', ${sqlText(last.hash)}, ${sqlText('0'.repeat(64))})`,
+        );
+        const after = await tx((t) => t.listAudit(i.id));
+        expect(firstBrokenLink(after)).toBe(after[2]?.seq);
+      });
+
+      it("lets one incident's trail be verified while other incidents' events interleave", async () => {
+        // The chain is global (lastAuditHash ignores the incident) but listAudit returns one
+        // incident's records, so the second incident's first record links to the first incident's.
+        const a = await seedIncident('a');
+        const b = await seedIncident('b');
+        await tx((t) => appendAudit(t, auditEvent(a.id, 1)));
+        await tx((t) => appendAudit(t, auditEvent(b.id, 2)));
+        await tx((t) => appendAudit(t, auditEvent(a.id, 3)));
+        await tx((t) => appendAudit(t, auditEvent(null, 4, { kind: 'step.refused' })));
+        await tx((t) => appendAudit(t, auditEvent(b.id, 5)));
+        const trailA = await tx((t) => t.listAudit(a.id));
+        const trailB = await tx((t) => t.listAudit(b.id));
+        // Untampered: neither trail should report a broken link.
+        expect({ a: firstBrokenLink(trailA), b: firstBrokenLink(trailB) }).toEqual({ a: undefined, b: undefined });
+      });
+    });
+  });
+}
