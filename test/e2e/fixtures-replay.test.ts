@@ -6,7 +6,7 @@ import { ALERT_CHANNEL, buttonIds, messageText, startTestBot, type TestBot } fro
 import { loadFixture } from '../support/fixtures.js';
 
 /**
- * Replays the payloads recorded from Alertmanager 0.25 (see ../shared/fixtures/alertmanager-0.25)
+ * Replays the payloads recorded from Alertmanager 0.25 (test/fixtures/alertmanager-0.25)
  * against the in-process bot with a fake Slack, and checks what the channel and the store show.
  */
 

@@ -1,7 +1,5 @@
 /**
- * Recorded fixtures shared between worktrees. They live beside the repository, in
- * `../shared/fixtures/` relative to the repo root (this is the only file that knows that path);
- * `FIXTURES_DIR` overrides it.
+ * Recorded fixtures, in `test/fixtures/`; `FIXTURES_DIR` overrides the folder.
  *
  *   loadFixture('alertmanager-0.25/firing-single.json')   // or just 'firing-single.json'
  */
@@ -13,7 +11,7 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEFAULT_SET = 'alertmanager-0.25';
 
 export function fixturesDir(): string {
-  return process.env.FIXTURES_DIR ?? resolve(REPO_ROOT, '..', 'shared', 'fixtures');
+  return process.env.FIXTURES_DIR ?? resolve(REPO_ROOT, 'test', 'fixtures');
 }
 
 /** Absolute path of a fixture; a bare file name is looked up in `alertmanager-0.25/`. */
@@ -30,8 +28,7 @@ export function loadFixtureText(name: string): string {
   const path = fixturePath(name);
   if (!existsSync(path)) {
     throw new Error(
-      `fixture "${name}" not found at ${path}. Fixtures are expected in ../shared/fixtures next to the repository ` +
-        `(set FIXTURES_DIR to point elsewhere).`,
+      `fixture "${name}" not found at ${path}. Fixtures live in test/fixtures (set FIXTURES_DIR to point elsewhere).`,
     );
   }
   return readFileSync(path, 'utf8');
