@@ -13,6 +13,7 @@ import { sendError, sendJson } from './http/respond.js';
 import { createRouter, type Route } from './http/router.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { listBackupChoices } from './runbooks/backup-choices.js';
 import { loadRunbooks } from './runbooks/loader.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
@@ -76,6 +77,8 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     redact,
     env: options.env ?? {},
     metrics,
+    listBackups: listBackupChoices,
+    actionSettings: { prometheusUrl: config.prometheusUrl },
     ...(options.outboxPollMs ? { outboxPollMs: options.outboxPollMs } : {}),
     ...(options.executorPollMs ? { executorPollMs: options.executorPollMs } : {}),
   });

@@ -35,6 +35,7 @@ export const envSchema = z
     SLACK_ALERT_CHANNEL: optionalSecret,
     SLACK_API_URL: z.url().optional(),
     APPROVERS: commaList,
+    PROMETHEUS_URL: z.url().optional(),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   });
 
@@ -81,6 +82,8 @@ export interface Config {
   /** User or group ids allowed to approve; empty means anyone but the requester. */
   approvers: string[];
   shutdownTimeoutMs: number;
+  /** Prometheus base URL for `verify` steps with `kind: prometheus` that give none. */
+  prometheusUrl: string | undefined;
   /** Values that must never appear in output, logs or chat. */
   secrets: string[];
 }
@@ -116,6 +119,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     slack,
     approvers: env.APPROVERS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    prometheusUrl: env.PROMETHEUS_URL,
     secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET].filter(
       (v): v is string => v !== undefined,
     ),

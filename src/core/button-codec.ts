@@ -7,7 +7,11 @@ import type { ButtonAction, CardButton } from './card.js';
  */
 export type ButtonTarget =
   | { action: 'run-step'; incidentId: number; runbook: string; step: string }
-  | { action: 'approve' | 'deny'; runId: number };
+  | { action: 'approve' | 'deny'; runId: number }
+  /** One option of a picker (a backup to restore). */
+  | { action: 'pick'; choiceId: number }
+  /** "Roll back" after a step that took a pre-change checkpoint. */
+  | { action: 'rollback'; runId: number };
 
 const ID_LIMIT = 100;
 
@@ -15,7 +19,9 @@ export function encodeButtonId(target: ButtonTarget): string {
   const id =
     target.action === 'run-step'
       ? `run-step:${target.incidentId}:${target.runbook}:${target.step}`
-      : `${target.action}:${target.runId}`;
+      : target.action === 'pick'
+        ? `pick:${target.choiceId}`
+        : `${target.action}:${target.runId}`;
   if (id.length > ID_LIMIT) throw new Error(`button id over ${ID_LIMIT} characters: ${id.slice(0, 40)}…`);
   return id;
 }
@@ -31,9 +37,10 @@ export function decodeButtonId(id: string): ButtonTarget | undefined {
     }
     return { action, incidentId: Number(incident), runbook, step };
   }
-  if ((action === 'approve' || action === 'deny') && rest.length === 1 && /^\d{1,15}$/.test(rest[0] ?? '')) {
-    return { action, runId: Number(rest[0]) };
-  }
+  if (rest.length !== 1 || !/^\d{1,15}$/.test(rest[0] ?? '')) return undefined;
+  const n = Number(rest[0]);
+  if (action === 'approve' || action === 'deny' || action === 'rollback') return { action, runId: n };
+  if (action === 'pick') return { action, choiceId: n };
   return undefined;
 }
 

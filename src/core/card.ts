@@ -43,7 +43,7 @@ export interface CardButton {
   confirm?: CardConfirm;
 }
 
-export type ButtonAction = 'run-step' | 'approve' | 'deny';
+export type ButtonAction = 'run-step' | 'approve' | 'deny' | 'pick' | 'rollback';
 
 export interface CardStepState {
   title: string;

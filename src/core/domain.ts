@@ -120,3 +120,15 @@ export interface OutboxMessage {
   lastError: string | null;
   createdAt: string;
 }
+
+/** One option of a picker posted in a thread (a backup to restore); pressing it requests the step with `param = value`. */
+export interface Choice {
+  id: number;
+  incidentId: number;
+  runbook: string;
+  step: string;
+  param: string;
+  value: string;
+  label: string;
+  createdAt: string;
+}

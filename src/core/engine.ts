@@ -7,13 +7,19 @@ import type { AuditEvent, StepRun } from './domain.js';
 import type { DeliveryTarget } from './events.js';
 import { StepExecutor } from './executor.js';
 import { recordNotification, type RecordedNotification } from './notifications.js';
-import { offersFor } from './offers.js';
 import { OutboxWorker } from './outbox-worker.js';
 import type { Actor } from './policy.js';
 import type { Redactor } from './redact.js';
-import { auditRefusal, decideStep, requestStep, type StepContext } from './steps.js';
+import { auditRefusal, decideStep, requestChoice, requestRollback, requestStep, type StepContext } from './steps.js';
+import { makeButton } from './button-codec.js';
+import { recordEvent } from './events.js';
+import { findOffer, offersFor, type StepOffer } from './offers.js';
+import { actorId } from './policy.js';
+import { renderTemplate } from '../runbooks/template.js';
+import type { RunbookStep } from '../runbooks/schema.js';
 import { NotAllowedError } from './errors.js';
 import type { Metrics } from '../metrics.js';
+import type { ActionSettings } from '../runbooks/actions/types.js';
 import type { Runbook } from '../runbooks/schema.js';
 import type { Store, StoreTx } from '../store/store.js';
 
@@ -28,10 +34,17 @@ export interface EngineOptions {
   log: Logger;
   redact: Redactor;
   env: NodeJS.ProcessEnv;
+  /** Settings actions default to (e.g. the Prometheus URL for verify). */
+  actionSettings?: ActionSettings;
   metrics: Metrics;
+  /** Lists the newest backups in a directory, for restore pickers. */
+  listBackups: BackupLister;
   outboxPollMs?: number;
   executorPollMs?: number;
 }
+
+/** A backup file offered in a picker: its path and a short label for the button. */
+export type BackupLister = (dir: string, prefix: string, limit: number) => Promise<Array<{ path: string; label: string }>>;
 
 /**
  * The platform-agnostic core: turns notifications and button presses into stored intent (one
@@ -59,6 +72,7 @@ export class Engine {
       log: o.log.child({ worker: 'executor' }),
       redact: o.redact,
       env: o.env,
+      settings: o.actionSettings,
       metrics: o.metrics,
       onQueued: () => this.outbox.nudge(),
       ...(o.executorPollMs ? { pollMs: o.executorPollMs } : {}),
@@ -86,11 +100,68 @@ export class Engine {
     return result;
   }
 
-  async requestStep(actor: Actor, incidentId: number, runbook: string, step: string): Promise<StepRun> {
-    const run = await this.auditingRefusals(actor, (ctx) => this.o.store.transaction((tx) => requestStep(tx, ctx, actor, incidentId, runbook, step)));
+  /**
+   * A step button. A step that needs a backup chosen first gets a picker in the thread instead
+   * (listing files happens outside any transaction); everything else becomes a step run.
+   */
+  async requestStep(actor: Actor, incidentId: number, runbook: string, step: string): Promise<StepRun | undefined> {
+    const ctx = this.context();
+    const lookup = await this.o.store.transaction(async (tx) => {
+      const incident = await tx.getIncident(incidentId);
+      return incident && findOffer(this.o.runbooks, incident.commonLabels, runbook, step);
+    });
+    if (lookup?.ok === 'pick') {
+      await this.auditingRefusals(actor, () => this.offerPicker(actor, incidentId, lookup.offer, lookup.pick, ctx.now));
+      this.outbox.nudge();
+      return undefined;
+    }
+    return this.afterRequest(await this.auditingRefusals(actor, (c) => this.o.store.transaction((tx) => requestStep(tx, c, actor, incidentId, runbook, step))));
+  }
+
+  /** A press on a picker option. */
+  async requestChoice(actor: Actor, choiceId: number): Promise<StepRun> {
+    return this.afterRequest(await this.auditingRefusals(actor, (c) => this.o.store.transaction((tx) => requestChoice(tx, c, actor, choiceId))));
+  }
+
+  /** "Roll back" to the snapshot a step took before it ran. */
+  async requestRollback(actor: Actor, runId: number): Promise<StepRun> {
+    return this.afterRequest(await this.auditingRefusals(actor, (c) => this.o.store.transaction((tx) => requestRollback(tx, c, actor, runId))));
+  }
+
+  private afterRequest(run: StepRun): StepRun {
     this.outbox.nudge();
     if (run.state === 'approved') this.executor.nudge();
     return run;
+  }
+
+  private async offerPicker(actor: Actor, incidentId: number, offer: StepOffer, pick: NonNullable<RunbookStep['pick']>, now: string): Promise<void> {
+    const dir = renderTemplate(pick.dir, offer.params);
+    const prefix = renderTemplate(pick.prefix, offer.params);
+    const files = await this.o.listBackups(dir, prefix, pick.limit);
+    const where = `${dir}${prefix ? ` (${prefix}*)` : ''}`;
+    if (files.length === 0) {
+      throw new NotAllowedError(`No backups found in ${where} for "${offer.step.title}".`, { incidentId, kind: 'step.refused', data: { runbook: offer.runbook.name, step: offer.step.id, dir } });
+    }
+    await this.o.store.transaction(async (tx) => {
+      const buttons = [];
+      for (const file of files) {
+        const choice = await tx.insertChoice({ incidentId, runbook: offer.runbook.name, step: offer.step.id, param: pick.param, value: file.path, label: file.label, createdAt: now });
+        buttons.push(makeButton({ action: 'pick', choiceId: choice.id }, file.label));
+      }
+      await recordEvent(
+        tx,
+        this.o.targets,
+        {
+          at: now,
+          incidentId,
+          actor: actorId(actor),
+          kind: 'step.pick',
+          text: `🗂️ ${actor.name} wants to run *${offer.step.title}*: choose one of the ${files.length} most recent backups in ${where}.`,
+          data: { runbook: offer.runbook.name, step: offer.step.id, choices: files.map((f) => f.path) },
+        },
+        { buttons },
+      );
+    });
   }
 
   async decide(actor: Actor, runId: number, decision: 'approve' | 'deny'): Promise<StepRun> {

@@ -5,8 +5,10 @@ import type { Redactor } from './redact.js';
 import { WorkerLoop } from './worker-loop.js';
 import type { Metrics } from '../metrics.js';
 import { describeStep, runStep } from '../runbooks/actions/index.js';
-import type { StepResult } from '../runbooks/actions/types.js';
-import type { Runbook } from '../runbooks/schema.js';
+import type { ActionSettings, StepArtefact, StepResult } from '../runbooks/actions/types.js';
+import type { Runbook, RunbookStep } from '../runbooks/schema.js';
+import { makeButton } from './button-codec.js';
+import { formatBytes } from '../runbooks/actions/data/common.js';
 import type { Store } from '../store/store.js';
 
 export interface ExecutorOptions {
@@ -18,6 +20,7 @@ export interface ExecutorOptions {
   redact: Redactor;
   /** The environment exec steps may take allowlisted variables from. */
   env: NodeJS.ProcessEnv;
+  settings?: ActionSettings | undefined;
   metrics: Metrics;
   /** Called after anything was queued for chat. */
   onQueued: () => void;
@@ -25,17 +28,6 @@ export interface ExecutorOptions {
 }
 
 const ICON: Record<StepResult['status'], string> = { succeeded: '✅', failed: '❌', timed_out: '⏱️' };
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 /** The structured part of a result for the thread: findings, produced files, then the output's end. */
 function resultDetails(result: StepResult): string {
@@ -127,19 +119,56 @@ export class StepExecutor {
     return this.o.runbooks.find((r) => r.name === run.runbook)?.steps.find((s) => s.id === run.step);
   }
 
+  private async runSafely(step: RunbookStep, run: StepRun, signal: AbortSignal): Promise<StepResult> {
+    try {
+      return await runStep(step, run.params, { signal, redact: this.o.redact, env: this.o.env, settings: this.o.settings });
+    } catch (error) {
+      // Executors report failures as results; a throw is a bug, but the run must still end.
+      this.o.log.error({ err: error, runId: run.id }, 'step executor threw');
+      return { status: 'failed', summary: `internal error: ${this.o.redact(String(error))}`, durationMs: 0, outputTail: '' };
+    }
+  }
+
+  /**
+   * Takes the step's pre-change checkpoint (a backup or release snapshot) and reports it in the
+   * thread. Returns the snapshot, or the failed result that stops the step from running.
+   */
+  private async takeCheckpoint(run: StepRun, step: RunbookStep, signal: AbortSignal): Promise<{ snapshot?: StepArtefact; stop?: StepResult }> {
+    const snapshotStep = this.o.runbooks.find((r) => r.name === run.runbook)?.steps.find((s) => s.id === step.checkpoint?.step);
+    if (!snapshotStep) return { stop: { status: 'failed', summary: 'the pre-change checkpoint step no longer exists; the step was not run', durationMs: 0, outputTail: '' } };
+    const result = await this.runSafely(snapshotStep, run, signal);
+    const artefact = result.artefacts?.find((a) => a.kind === 'backup' || a.kind === 'release') ?? result.artefacts?.[0];
+    const ok = result.status === 'succeeded' && artefact !== undefined;
+    const now = this.o.clock().toISOString();
+    await this.o.store.transaction((tx) =>
+      recordEvent(tx, this.o.targets, {
+        at: now,
+        incidentId: run.incidentId,
+        actor: 'system',
+        kind: 'step.checkpoint',
+        text: `📸 Pre-change checkpoint for *${run.stepTitle}* (${snapshotStep.title}) ${ok ? 'taken' : 'FAILED'}: ${result.summary}${resultDetails(result)}`,
+        data: { runId: run.id, status: result.status, artefacts: result.artefacts ?? [] },
+      }),
+    );
+    this.o.onQueued();
+    if (!ok) {
+      const why = artefact ? result.summary : `${result.summary} (it produced no snapshot file)`;
+      return { stop: { status: 'failed', summary: `pre-change checkpoint failed, so the step was not run: ${why}`, durationMs: result.durationMs, outputTail: '' } };
+    }
+    return { snapshot: { ...artefact, kind: 'checkpoint' } };
+  }
+
   private async execute(run: StepRun, signal: AbortSignal): Promise<void> {
     const step = this.findStep(run);
     let result: StepResult;
+    let snapshot: StepArtefact | undefined;
     if (!step) {
       result = { status: 'failed', summary: `runbook step ${run.runbook}/${run.step} no longer exists`, durationMs: 0, outputTail: '' };
     } else {
-      try {
-        result = await runStep(step, run.params, { signal, redact: this.o.redact, env: this.o.env });
-      } catch (error) {
-        // Executors report failures as results; a throw is a bug, but the run must still end.
-        this.o.log.error({ err: error, runId: run.id }, 'step executor threw');
-        result = { status: 'failed', summary: `internal error: ${this.o.redact(String(error))}`, durationMs: 0, outputTail: '' };
-      }
+      const checkpoint = step.checkpoint ? await this.takeCheckpoint(run, step, signal) : {};
+      snapshot = checkpoint.snapshot;
+      result = checkpoint.stop ?? (await this.runSafely(step, run, signal));
+      if (snapshot) result = { ...result, artefacts: [...(result.artefacts ?? []), snapshot] };
     }
     this.o.metrics.stepRuns.inc({ result: result.status });
     this.o.metrics.stepDuration.observe(result.durationMs / 1000);
@@ -177,7 +206,8 @@ export class StepExecutor {
             artefacts: result.artefacts ?? [],
           },
         },
-        { refreshCard: true },
+        // The snapshot taken before the step is one press away, whatever the step's outcome.
+        snapshot ? { refreshCard: true, buttons: [makeButton({ action: 'rollback', runId: run.id }, 'Roll back', { style: 'danger' })] } : { refreshCard: true },
       );
     });
     this.o.log.info({ runId: run.id, runbook: run.runbook, step: run.step, status: result.status }, 'step finished');

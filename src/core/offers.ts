@@ -1,7 +1,7 @@
 import type { Labels } from './domain.js';
 import { matchingRunbooks } from '../runbooks/match.js';
 import { resolveParams } from '../runbooks/params.js';
-import type { Runbook, RunbookStep } from '../runbooks/schema.js';
+import { stepParamNames, type Runbook, type RunbookStep } from '../runbooks/schema.js';
 
 export interface StepOffer {
   runbook: Runbook;
@@ -14,10 +14,17 @@ export interface UnavailableRunbook {
   problems: string[];
 }
 
+/** Params the step uses that must be chosen in chat and have not been. */
+export function missingChoices(step: RunbookStep, params: Labels): string[] {
+  return stepParamNames(step).filter((name) => !Object.hasOwn(params, name));
+}
+
 /**
  * The runbook steps an incident offers as buttons: every step of every runbook whose match rules
  * fit the group's common labels and whose params resolve from them. A runbook whose params do not
- * resolve is reported instead of offered, so nobody presses a button that cannot run.
+ * resolve is reported instead of offered, so nobody presses a button that cannot run. A step that
+ * needs a value chosen in chat is offered only when it has a picker; without one it runs only
+ * from a "Roll back" button.
  */
 export function offersFor(runbooks: readonly Runbook[], labels: Labels): { offers: StepOffer[]; unavailable: UnavailableRunbook[] } {
   const offers: StepOffer[] = [];
@@ -28,22 +35,31 @@ export function offersFor(runbooks: readonly Runbook[], labels: Labels): { offer
       unavailable.push({ runbook: runbook.name, problems: resolved.problems });
       continue;
     }
-    for (const step of runbook.steps) offers.push({ runbook, step, params: resolved.params });
+    for (const step of runbook.steps) {
+      if (missingChoices(step, resolved.params).length > 0 && !step.pick) continue;
+      offers.push({ runbook, step, params: resolved.params });
+    }
   }
   return { offers, unavailable };
 }
 
-export function findOffer(runbooks: readonly Runbook[], labels: Labels, runbookName: string, stepId: string):
+export type OfferLookup =
   | { ok: true; offer: StepOffer }
-  | { ok: false; reason: string } {
+  /** The step needs a value chosen in chat first; `offer.params` holds everything else. */
+  | { ok: 'pick'; offer: StepOffer; pick: NonNullable<RunbookStep['pick']> }
+  | { ok: false; reason: string };
+
+export function findOffer(runbooks: readonly Runbook[], labels: Labels, runbookName: string, stepId: string, choices: Labels = {}): OfferLookup {
   const runbook = runbooks.find((r) => r.name === runbookName);
   if (!runbook) return { ok: false, reason: `There is no runbook named "${runbookName}".` };
   const step = runbook.steps.find((s) => s.id === stepId);
   if (!step) return { ok: false, reason: `Runbook "${runbookName}" has no step "${stepId}".` };
-  const { offers, unavailable } = offersFor([runbook], labels);
-  const problem = unavailable[0];
-  if (problem) return { ok: false, reason: `Runbook "${runbookName}" cannot run for this incident: ${problem.problems.join('; ')}` };
-  const offer = offers.find((o) => o.step.id === stepId);
-  if (!offer) return { ok: false, reason: `Runbook "${runbookName}" does not apply to this incident's labels.` };
-  return { ok: true, offer };
+  if (matchingRunbooks([runbook], labels).length === 0) return { ok: false, reason: `Runbook "${runbookName}" does not apply to this incident's labels.` };
+  const resolved = resolveParams(runbook, labels, choices);
+  if (!resolved.ok) return { ok: false, reason: `Runbook "${runbookName}" cannot run for this incident: ${resolved.problems.join('; ')}` };
+  const offer = { runbook, step, params: resolved.params };
+  const missing = missingChoices(step, resolved.params);
+  if (missing.length === 0) return { ok: true, offer };
+  if (step.pick) return { ok: 'pick', offer, pick: step.pick };
+  return { ok: false, reason: `"${step.title}" needs ${missing.join(', ')} chosen first; it runs from a "Roll back" button.` };
 }

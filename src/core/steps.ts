@@ -37,10 +37,19 @@ export async function auditRefusal(tx: StoreTx, actor: Actor, error: NotAllowedE
  * A button press or command asking to run a step. Read-only steps are approved at once; steps that
  * change a system wait for approvals. A step already requested or running is never queued twice.
  */
-export async function requestStep(tx: StoreTx, ctx: StepContext, actor: Actor, incidentId: number, runbook: string, stepId: string): Promise<StepRun> {
+export async function requestStep(
+  tx: StoreTx,
+  ctx: StepContext,
+  actor: Actor,
+  incidentId: number,
+  runbook: string,
+  stepId: string,
+  choices: Record<string, string> = {},
+): Promise<StepRun> {
   const incident = await tx.getIncident(incidentId);
   if (!incident) return refuse(null, 'step.refused', `Incident #${incidentId} does not exist.`, { incidentId });
-  const found = findOffer(ctx.runbooks, incident.commonLabels, runbook, stepId);
+  const found = findOffer(ctx.runbooks, incident.commonLabels, runbook, stepId, choices);
+  if (found.ok === 'pick') return refuse(incidentId, 'step.refused', `"${found.offer.step.title}" needs a backup chosen first.`, { runbook, step: stepId });
   if (!found.ok) return refuse(incidentId, 'step.refused', found.reason, { runbook, step: stepId });
   const active = await tx.activeStepRun(incidentId, runbook, stepId);
   if (active) {
@@ -118,4 +127,23 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
   const updated = await tx.getStepRun(runId);
   if (!updated) throw new Error(`run ${runId} vanished`);
   return updated;
+}
+
+/** A press on one option of a picker: requests the picker's step with the chosen value. */
+export async function requestChoice(tx: StoreTx, ctx: StepContext, actor: Actor, choiceId: number): Promise<StepRun> {
+  const choice = await tx.getChoice(choiceId);
+  if (!choice) return refuse(null, 'step.refused', `Choice ${choiceId} does not exist.`, { choiceId });
+  return requestStep(tx, ctx, actor, choice.incidentId, choice.runbook, choice.step, { [choice.param]: choice.value });
+}
+
+/** "Roll back" after a step with a pre-change checkpoint: requests the declared rollback step bound to that snapshot. */
+export async function requestRollback(tx: StoreTx, ctx: StepContext, actor: Actor, runId: number): Promise<StepRun> {
+  const run = await tx.getStepRun(runId);
+  const step = run && ctx.runbooks.find((r) => r.name === run.runbook)?.steps.find((s) => s.id === run.step);
+  const checkpoint = step?.checkpoint;
+  const snapshot = run?.result?.artefacts?.find((a) => a.kind === 'checkpoint');
+  if (!run || !checkpoint || !snapshot) {
+    return refuse(run?.incidentId ?? null, 'step.refused', `Run ${runId} has no pre-change checkpoint to roll back to.`, { runId });
+  }
+  return requestStep(tx, ctx, actor, run.incidentId, run.runbook, checkpoint.rollback, { [checkpoint.param]: snapshot.path });
 }

@@ -31,8 +31,19 @@ export async function handleButtonPress(engine: Engine, platform: ChatPlatform, 
   try {
     const user = await platform.resolveUser(press.userId);
     const actor = { ...user, platform: platform.name };
-    if (target.action === 'run-step') await engine.requestStep(actor, target.incidentId, target.runbook, target.step);
-    else await engine.decide(actor, target.runId, target.action);
+    switch (target.action) {
+      case 'run-step':
+        await engine.requestStep(actor, target.incidentId, target.runbook, target.step);
+        break;
+      case 'pick':
+        await engine.requestChoice(actor, target.choiceId);
+        break;
+      case 'rollback':
+        await engine.requestRollback(actor, target.runId);
+        break;
+      default:
+        await engine.decide(actor, target.runId, target.action);
+    }
   } catch (error) {
     if (error instanceof NotAllowedError) {
       await tell(error.message);

@@ -1,7 +1,10 @@
 import { valueProblem } from './param-value.js';
 import type { Runbook } from './schema.js';
 
-/** Outcome of resolving a runbook's params: all values, or every reason it cannot run. */
+/**
+ * Outcome of resolving a runbook's params: the values (chosen params only when a choice was
+ * given), or every reason it cannot run.
+ */
 export type ParamResolution = { ok: true; params: Record<string, string> } | { ok: false; problems: string[] };
 
 /**
@@ -9,10 +12,18 @@ export type ParamResolution = { ok: true; params: Record<string, string> } | { o
  * against its pattern and the rules every value obeys. Label values come from whoever can send an
  * alert, so nothing reaches a step until every value has passed.
  */
-export function resolveParams(runbook: Runbook, labels: Record<string, string>): ParamResolution {
+export function resolveParams(runbook: Runbook, labels: Record<string, string>, choices: Record<string, string> = {}): ParamResolution {
   const params: Record<string, string> = {};
   const problems: string[] = [];
   for (const [name, spec] of Object.entries(runbook.params)) {
+    if (spec.chosen) {
+      // A choice made in chat: absent until someone picks one, and then held to the pattern like a label.
+      if (!Object.hasOwn(choices, name)) continue;
+      const problem = valueProblem(choices[name] ?? '', spec.pattern);
+      if (problem !== undefined) problems.push(`param "${name}" (chosen): ${problem}`);
+      else params[name] = choices[name] ?? '';
+      continue;
+    }
     const label = spec.fromLabel;
     // An empty label is treated as absent, as Prometheus does; hasOwn ignores Object.prototype names.
     const fromLabel = label !== undefined && Object.hasOwn(labels, label) && labels[label] !== '' ? labels[label] : undefined;

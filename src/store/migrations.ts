@@ -132,4 +132,20 @@ export const sqliteMigrations: Migration[] = [
       CREATE INDEX audit_events_chain ON audit_events(incident_id, seq DESC);
     `,
   },
+  {
+    version: 3,
+    name: 'choices offered in chat (backup pickers)',
+    sql: `
+      CREATE TABLE choices (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        runbook TEXT NOT NULL,
+        step TEXT NOT NULL,
+        param TEXT NOT NULL,
+        value TEXT NOT NULL,
+        label TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

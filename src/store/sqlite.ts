@@ -8,6 +8,7 @@ import type {
   Approval,
   AuditEvent,
   CardMessage,
+  Choice,
   Incident,
   NewAuditEvent,
   NewIncident,
@@ -343,6 +344,35 @@ class SqliteTx implements StoreTx {
       ...from,
     );
     return result.changes === 1;
+  }
+
+  async insertChoice(c: Omit<Choice, 'id'>) {
+    const result = this.run(
+      'INSERT INTO choices (incident_id, runbook, step, param, value, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      c.incidentId,
+      c.runbook,
+      c.step,
+      c.param,
+      c.value,
+      c.label,
+      c.createdAt,
+    );
+    return { ...c, id: Number(result.lastInsertRowid) };
+  }
+
+  async getChoice(id: number) {
+    const r = this.get('SELECT * FROM choices WHERE id = ?', id);
+    if (!r) return undefined;
+    return {
+      id: Number(r.id),
+      incidentId: Number(r.incident_id),
+      runbook: str(r.runbook),
+      step: str(r.step),
+      param: str(r.param),
+      value: str(r.value),
+      label: str(r.label),
+      createdAt: str(r.created_at),
+    };
   }
 
   async insertApproval(a: Approval) {

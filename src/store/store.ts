@@ -4,6 +4,7 @@ import type {
   Approval,
   AuditEvent,
   CardMessage,
+  Choice,
   Incident,
   NewAuditEvent,
   NewIncident,
@@ -59,6 +60,9 @@ export interface StoreTx {
   listStepRunsInState(state: StepState, limit: number): Promise<StepRun[]>;
   /** Moves a run to `to` only if it is in one of `from`; false when another actor got there first. */
   transitionStepRun(id: number, from: readonly StepState[], to: StepState, at: string, patch?: StepRunPatch): Promise<boolean>;
+
+  insertChoice(choice: Omit<Choice, 'id'>): Promise<Choice>;
+  getChoice(id: number): Promise<Choice | undefined>;
 
   /** False when this approver already decided on this run. */
   insertApproval(approval: Approval): Promise<boolean>;

@@ -153,7 +153,7 @@ describe('graceful shutdown with a running step (in-process bot)', { timeout: 30
 
   it('waits for a running step to finish before stopping', async () => {
     await startWithIncident();
-    const run = await t.bot.engine.requestStep(ALICE, 1, 'slow', 'short');
+    const run = (await t.bot.engine.requestStep(ALICE, 1, 'slow', 'short'))!;
     expect(run.state).toBe('approved');
     await pollUntil(() => fs.existsSync(path.join(t.dir, 'short.started')), 10_000, 'the step to start');
 
@@ -171,7 +171,7 @@ describe('graceful shutdown with a running step (in-process bot)', { timeout: 30
   it('cancels a step that outlasts SHUTDOWN_TIMEOUT_MS, and records it as failed', async () => {
     await startWithIncident({ SHUTDOWN_TIMEOUT_MS: '300' });
     expect(t.config.shutdownTimeoutMs).toBe(300);
-    const run = await t.bot.engine.requestStep(ALICE, 1, 'slow', 'long');
+    const run = (await t.bot.engine.requestStep(ALICE, 1, 'slow', 'long'))!;
     await pollUntil(() => fs.existsSync(path.join(t.dir, 'long.started')), 10_000, 'the step to start');
 
     const started = performance.now();

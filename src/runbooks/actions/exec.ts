@@ -35,11 +35,17 @@ export function buildEnv(step: ExecStep, params: Record<string, string>, source:
 }
 
 /** Runs an exec step: argv only, no shell, minimal environment, bounded time and output. */
+/** The working directory, rendered (the loader allows only default-valued params in it). */
+export function renderCwd(step: ExecStep, params: Record<string, string>): string | undefined {
+  return step.cwd === undefined ? undefined : renderTemplate(step.cwd, params);
+}
+
 export async function runExec(step: ExecStep, params: Record<string, string>, ctx: ActionContext): Promise<StepResult> {
   const [program, ...args] = renderArgv(step, params);
+  const cwd = renderCwd(step, params);
   const result = await execa(program, args, {
     shell: false,
-    cwd: step.cwd,
+    cwd,
     extendEnv: false,
     env: buildEnv(step, params, ctx.env),
     timeout: step.timeoutSeconds * 1000,
@@ -62,7 +68,7 @@ export async function runExec(step: ExecStep, params: Record<string, string>, ct
     return { ...base, ...withExit, status: 'failed', summary: `stopped after ${took}: output exceeded ${MAX_BUFFER / 1024 / 1024} MiB` };
   }
   if (exitCode === undefined && result.signal === undefined) {
-    return { ...base, status: 'failed', summary: ctx.redact(startFailure(program, step.cwd, result)) };
+    return { ...base, status: 'failed', summary: ctx.redact(startFailure(program, cwd, result)) };
   }
   if (exitCode === undefined) return { ...base, status: 'failed', summary: `killed by ${result.signal} after ${took}` };
   return { ...base, exitCode, status: exitCode === 0 ? 'succeeded' : 'failed', summary: `exit ${exitCode} in ${took}` };

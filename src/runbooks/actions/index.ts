@@ -1,11 +1,13 @@
 import type { RunbookStep } from '../schema.js';
-import { formatArgv, renderArgv, runExec } from './exec.js';
+import { formatArgv, renderArgv, renderCwd, runExec } from './exec.js';
 import { httpTimeoutSeconds, runHttp } from './http.js';
+import { describeTypedStep, runTypedStep } from './run-typed.js';
 import { renderTemplate } from '../template.js';
 import type { ActionContext, StepResult } from './types.js';
+import { TYPED_ACTION_NAMES } from './typed-names.js';
 
 /** Every action a step may name. */
-export const ACTION_NAMES = ['exec', 'http'] as const satisfies readonly RunbookStep['action'][];
+export const ACTION_NAMES = ['exec', 'http', ...TYPED_ACTION_NAMES] as const satisfies readonly RunbookStep['action'][];
 
 // Compile-time check that the list above is complete: adding an action to the schema without
 // listing it here fails the build.
@@ -22,6 +24,8 @@ export async function runStep(step: RunbookStep, params: Record<string, string>,
         return await runExec(step, params, ctx);
       case 'http':
         return await runHttp(step, params, ctx);
+      default:
+        return await runTypedStep(step, params, ctx);
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -37,7 +41,8 @@ export async function runStep(step: RunbookStep, params: Record<string, string>,
 export function describeStep(step: RunbookStep, params: Record<string, string>): string {
   switch (step.action) {
     case 'exec': {
-      const where = step.cwd !== undefined ? ` in ${step.cwd}` : '';
+      const cwd = renderCwd(step, params);
+      const where = cwd !== undefined ? ` in ${cwd}` : '';
       return `will run \`${formatArgv(renderArgv(step, params))}\`${where} (timeout ${step.timeoutSeconds}s)`;
     }
     case 'http': {
@@ -45,6 +50,8 @@ export function describeStep(step: RunbookStep, params: Record<string, string>):
       const url = renderTemplate(step.with.url, params);
       return `will ${step.with.method} ${url} expecting ${step.with.expectStatus.join(' or ')}${body} (timeout ${httpTimeoutSeconds(step)}s)`;
     }
+    default:
+      return describeTypedStep(step, params);
   }
 }
 

@@ -8,6 +8,13 @@ export interface ActionContext {
   redact: Redactor;
   /** The bot's environment: the only source of variables an exec step's `env` allowlist may pass through. */
   env: NodeJS.ProcessEnv;
+  /** Bot settings some actions default to. */
+  settings?: ActionSettings | undefined;
+}
+
+export interface ActionSettings {
+  /** Base URL for `verify` with `kind: prometheus` when the step gives none. */
+  prometheusUrl?: string | undefined;
 }
 
 /** Outcome of one step, ready to show in a thread and store in the audit log. */
@@ -32,7 +39,8 @@ export interface StepFact {
 }
 
 export interface StepArtefact {
-  kind: 'backup' | 'safety-backup' | 'release';
+  /** `checkpoint`: a snapshot taken before a changing step; the thread offers "Roll back" to it. */
+  kind: 'backup' | 'safety-backup' | 'release' | 'checkpoint';
   path: string;
   sizeBytes: number;
   sha256: string;

@@ -315,6 +315,7 @@ describe('Engine without a chat platform', () => {
       redact: createRedactor(['super-secret-token-value']),
       env: { PATH: process.env.PATH },
       metrics,
+      listBackups: () => Promise.resolve([]),
       outboxPollMs: 20,
       executorPollMs: 20,
     });
@@ -362,7 +363,7 @@ steps:
     const { incidentId, created } = await engine.ingest(notification([alert('gitcortex-1:3001')]));
     expect(created).toBe(true);
 
-    const requested = await engine.requestStep(ALICE, incidentId, 'writer', 'write');
+    const requested = (await engine.requestStep(ALICE, incidentId, 'writer', 'write'))!;
     expect(requested.state).toBe('requested');
     await expect(engine.requestStep(BOB, incidentId, 'writer', 'write')).rejects.toBeInstanceOf(NotAllowedError);
     await expect(engine.decide(ALICE, requested.id, 'approve')).rejects.toThrow(/cannot approve it/);
@@ -420,7 +421,7 @@ steps:
     const engine = makeEngine([rb]);
     await engine.start();
     const { incidentId } = await engine.ingest(notification([alert('gitcortex-1:3001')]));
-    const r = await engine.requestStep(DAVE, incidentId, 'reader', 'look');
+    const r = (await engine.requestStep(DAVE, incidentId, 'reader', 'look'))!;
     expect(r.state).toBe('approved');
     await waitFor(async () => (await stateOf(r.id)) === 'succeeded', 10_000, 'the read-only step');
     expect(await readFile(out, 'utf8')).toBe('looked');

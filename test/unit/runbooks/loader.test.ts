@@ -2,6 +2,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RunbookError } from '../../../src/core/errors.js';
+import { describeStep, runStep } from '../../../src/runbooks/actions/index.js';
 import { loadRunbooks, parseRunbook } from '../../../src/runbooks/index.js';
 import { EXAMPLE_MANIFEST, useTempDirs } from './helpers.js';
 
@@ -39,7 +40,7 @@ describe('loadRunbooks', () => {
     expect(runbooks.map((r) => r.name)).toEqual(['gitcortex-db', 'x']); // sorted by file name
     const [gitcortex] = runbooks;
     expect(gitcortex?.match).toEqual({ service: 'gitcortex', alertname: ['GitCortexDown', 'HighLatency'] });
-    expect(gitcortex?.params.instance).toEqual({ fromLabel: 'instance', pattern: '^[a-z0-9.-]+:[0-9]+$' });
+    expect(gitcortex?.params.instance).toEqual({ chosen: false, fromLabel: 'instance', pattern: '^[a-z0-9.-]+:[0-9]+$' });
     const [health, restart] = gitcortex?.steps ?? [];
     expect(health).toMatchObject({
       action: 'http',
@@ -121,12 +122,24 @@ describe('loadRunbooks', () => {
     );
   });
 
-  it('rejects templates in setEnv with unknown params and in fields that are never templated', async () => {
+  it('rejects templates in setEnv with unknown params, and a working directory filled from a label', async () => {
     const { message, file } = await loadError(
-      withSteps(`  - { id: a, title: A, action: exec, run: [env], cwd: '/srv/{{unit}}', setEnv: { TARGET: '{{nope}}' } }`),
+      withSteps(
+        `  - { id: a, title: A, action: exec, run: [env], cwd: '/srv/{{host}}', setEnv: { TARGET: '{{nope}}' } }`,
+        'params: { unit: { default: web, pattern: "[a-z]+" }, host: { fromLabel: instance, pattern: "[a-z]+" } }',
+      ),
     );
-    expect(message).toContain(`${file}: steps.0.cwd: cwd is not templated: it may not contain "{{"`);
+    expect(message).toContain(`${file}: steps.0.cwd: cwd may only use params with a default, not "host" (from a label or chosen)`);
     expect(message).toContain(`${file}: steps.0.setEnv.TARGET: step "a" uses unknown param "nope"`);
+  });
+
+  it('renders a working directory from a param with a default', async () => {
+    const dir = await dirWith({ 'x.yaml': withSteps(`  - { id: a, title: A, action: exec, run: [pwd], cwd: '/{{unit}}' }`, 'params: { unit: { default: tmp, pattern: "[a-z]+" } }') });
+    const [runbook] = await loadRunbooks(dir);
+    const step = runbook!.steps[0]!;
+    expect(describeStep(step, { unit: 'tmp' })).toBe('will run `pwd` in /tmp (timeout 60s)');
+    const result = await runStep(step, { unit: 'tmp' }, { signal: new AbortController().signal, redact: (x) => x, env: process.env });
+    expect(result.outputTail).toBe('/tmp');
   });
 
   it('rejects duplicate step ids', async () => {
@@ -143,7 +156,7 @@ describe('loadRunbooks', () => {
 
   it('rejects a param with neither fromLabel nor default', async () => {
     const { message, file } = await loadError(withSteps('  - { id: a, title: A, action: exec, run: ["true"] }', "params: { unit: { pattern: '[a-z]+' } }"));
-    expect(message).toBe(`${file}: params.unit: a param needs fromLabel, default, or both`);
+    expect(message).toBe(`${file}: params.unit: a param needs fromLabel, default, or both (or chosen: true)`);
   });
 
   it('reports YAML syntax errors with a line number', async () => {
@@ -166,7 +179,7 @@ describe('loadRunbooks', () => {
   - { id: C, title: '${'t'.repeat(61)}', action: http, with: { url: 'http://x/', expectStatus: [], method: DELETE } }`),
     );
     expect(message.split('\n')).toEqual([
-      `${file}: steps.0.action: Invalid discriminator value. Expected 'exec' | 'http'`,
+      `${file}: steps.0.action: Invalid discriminator value. Expected 'exec' | 'http' | 'restart' | 'checkpoint' | 'backup' | 'restore' | 'rollback' | 'verify'`,
       expect.stringMatching(new RegExp(`^${escape(file)}: steps\\.1\\.timeoutSeconds: `)),
       expect.stringMatching(new RegExp(`^${escape(file)}: steps\\.1\\.approval\\.approvers: `)),
       expect.stringMatching(new RegExp(`^${escape(file)}: steps\\.2\\.id: step ids must match`)),

@@ -114,6 +114,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(versions.map((r) => [Number(r.version), Number(r.n)])).toEqual([
           [1, 1],
           [2, 1],
+          [3, 1],
         ]);
       });
 

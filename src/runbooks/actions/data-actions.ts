@@ -1,0 +1,121 @@
+import { Job, formatBytes, type KeepRule } from './data/common.js';
+import type { BackupEngine, RestoreEngine } from './data/engine.js';
+import { directoryBackup, directoryRestore } from './data/directory.js';
+import { backupInputs, checkpointInputs, restoreInputs, type BackupInputs, type RestoreInputs } from './data/inputs.js';
+import { mysqlBackup, mysqlRestore } from './data/mysql.js';
+import { runRestore, writeBackup, type RestorePlan } from './data/pipeline.js';
+import { checkpointPostgres, describePostgres, postgresBackup, postgresRestore } from './data/postgres.js';
+import { redisBackup, redisRestore } from './data/redis.js';
+import { checkpointSqlite, sqliteBackup, sqliteRestore } from './data/sqlite.js';
+import { defineAction, type TypedAction } from './typed-action.js';
+
+/*
+ * checkpoint, backup and restore, for SQLite, PostgreSQL, MySQL/MariaDB, Redis and directories.
+ * Each engine lives in ./data/<engine>.ts; ./data/pipeline.ts holds the procedure all backups and
+ * restores follow (temporary file, verify, hash, rename, sidecar, retention; safety backup first).
+ */
+
+/** One engine's backup and restore, bound to the target named by the inputs. */
+interface BoundEngine {
+  what: string;
+  ext: string;
+  defaultPrefix: string;
+  backupMethod: string;
+  restoreMethod: string;
+  afterwards: string | undefined;
+  backup(plan: { dir: string; prefix: string; keep?: KeepRule | undefined }, job: Job): ReturnType<typeof writeBackup>;
+  restore(plan: RestorePlan, job: Job): Promise<string>;
+}
+
+function bind<T, P>(backup: BackupEngine<T>, restore: RestoreEngine<T, P>, target: T): BoundEngine {
+  return {
+    what: backup.what(target),
+    ext: backup.ext,
+    defaultPrefix: backup.defaultPrefix(target),
+    backupMethod: backup.method(target),
+    restoreMethod: restore.method(target),
+    afterwards: restore.afterwards,
+    backup: (plan, job) => writeBackup(backup, target, { ...plan, kind: 'backup' }, job),
+    restore: (plan, job) => runRestore(backup, restore, target, plan, job),
+  };
+}
+
+function engineFor(inputs: BackupInputs | RestoreInputs): BoundEngine {
+  switch (inputs.engine) {
+    case 'sqlite':
+      return bind(sqliteBackup, sqliteRestore, { path: inputs.path });
+    case 'postgres':
+      return bind(postgresBackup, postgresRestore, { host: inputs.host, port: inputs.port, user: inputs.user, database: inputs.database });
+    case 'mysql':
+      return bind(mysqlBackup, mysqlRestore, { host: inputs.host, port: inputs.port, user: inputs.user, database: inputs.database });
+    case 'redis':
+      return bind(redisBackup, redisRestore, { host: inputs.host, port: inputs.port, user: inputs.user, dumpPath: inputs.dumpPath, mode: inputs.mode });
+    case 'directory':
+      return bind(directoryBackup, directoryRestore, { path: 'source' in inputs ? inputs.source : inputs.target });
+  }
+}
+
+function keepText(keep: KeepRule | undefined): string {
+  if (keep === undefined) return '';
+  const rules = [...(keep.days !== undefined ? [`${keep.days} days`] : []), ...(keep.files !== undefined ? [`the newest ${keep.files}`] : [])];
+  return `, keep ${rules.join(' or ')}`;
+}
+
+export const checkpointAction = defineAction({
+  name: 'checkpoint',
+  summary: 'SQLite: PRAGMA wal_checkpoint (TRUNCATE by default) and integrity_check; PostgreSQL: CHECKPOINT.',
+  inputs: checkpointInputs,
+  describe(inputs) {
+    if (inputs.engine === 'postgres') return `will run CHECKPOINT on ${describePostgres(inputs)}`;
+    return `will checkpoint SQLite ${inputs.path} (PRAGMA wal_checkpoint(${inputs.mode})${inputs.integrityCheck ? ', then PRAGMA integrity_check' : ''})`;
+  },
+  run(inputs, ctx) {
+    const job = new Job(ctx);
+    return job.perform(() => (inputs.engine === 'postgres' ? checkpointPostgres(inputs, job) : checkpointSqlite(inputs, job)));
+  },
+});
+
+export const backupAction = defineAction({
+  name: 'backup',
+  summary: 'A verified, sha256-summed backup (SQLite, PostgreSQL, MySQL/MariaDB, Redis, a directory) with retention.',
+  inputs: backupInputs,
+  describe(inputs) {
+    const engine = engineFor(inputs);
+    const prefix = inputs.prefix ?? engine.defaultPrefix;
+    return `will back up ${engine.what} to ${inputs.dir} as ${prefix}-<UTC time>.${engine.ext} (${engine.backupMethod}; sha256 sidecar${keepText(inputs.keep)})`;
+  },
+  run(inputs, ctx) {
+    const job = new Job(ctx);
+    const engine = engineFor(inputs);
+    return job.perform(async () => {
+      const { artefact, facts } = await engine.backup({ dir: inputs.dir, prefix: inputs.prefix ?? engine.defaultPrefix, keep: inputs.keep }, job);
+      for (const fact of facts) job.fact(fact.label, fact.value);
+      job.fact('sha256', artefact.sha256);
+      return `backed up ${engine.what} to ${artefact.path} (${formatBytes(artefact.sizeBytes)})`;
+    });
+  },
+});
+
+export const restoreAction = defineAction({
+  name: 'restore',
+  summary: 'Restores a verified backup (explicit or the newest) after taking a safety backup of the current state.',
+  inputs: restoreInputs,
+  describe(inputs) {
+    const engine = engineFor(inputs);
+    const prefix = inputs.prefix ?? engine.defaultPrefix;
+    const from = inputs.from ?? `the newest verified ${prefix}-<UTC time>.${engine.ext} in ${inputs.dir ?? '?'}`;
+    const safetyDir = inputs.safetyDir ?? inputs.dir ?? `the backup's directory`;
+    const afterwards = engine.afterwards !== undefined ? `; ${engine.afterwards}` : '';
+    return `will restore ${engine.what} from ${from} (${engine.restoreMethod}), after a safety backup to ${safetyDir}${afterwards}`;
+  },
+  run(inputs, ctx) {
+    const job = new Job(ctx);
+    const engine = engineFor(inputs);
+    return job.perform(() => engine.restore(inputs, job));
+  },
+});
+
+/** checkpoint, backup and restore, for SQLite, PostgreSQL, MySQL/MariaDB, Redis and directories. */
+export const DATA_ACTIONS: TypedAction[] = [checkpointAction, backupAction, restoreAction];
+
+export { listBackups, type BackupFile } from './data/backup-files.js';

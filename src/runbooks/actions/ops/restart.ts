@@ -1,0 +1,292 @@
+import { stat } from 'node:fs/promises';
+import { z } from 'zod';
+import { runProgram } from '../program.js';
+import type { TypedActionContext } from '../typed-action.js';
+import {
+  argvInput,
+  locationText,
+  formatDuration,
+  nameProblem,
+  plural,
+  pollUntil,
+  programPhase,
+  programProblem,
+  quoteArgv,
+  lastLine,
+  refused,
+  text,
+  withinSeconds,
+  type Attempt,
+  type Budget,
+  type Phase,
+} from './common.js';
+import { describeFollowUpVerify, followUpVerifyInputs, verifyPhase } from './verify.js';
+
+/*
+ * restart: restarts a service, waits until its manager says it is up, then (with `verify:`) checks
+ * that it is actually healthy; the verify result decides the step's outcome.
+ */
+
+type Argv = [string, ...string[]];
+
+const followUp = { verify: followUpVerifyInputs.optional() };
+
+const systemdRestart = z.strictObject({ kind: z.literal('systemd'), unit: text, withinSeconds: withinSeconds(30), ...followUp });
+const composeRestart = z.strictObject({
+  kind: z.literal('compose'),
+  service: text,
+  /** The compose project directory, the programs' working directory. Not templated, like an exec step's cwd. */
+  projectDir: locationText,
+  /** A compose file (`-f`), relative to projectDir; the default is compose's own lookup. */
+  file: locationText.optional(),
+  withinSeconds: withinSeconds(30),
+  ...followUp,
+});
+const kubernetesRestart = z.strictObject({
+  kind: z.literal('kubernetes'),
+  deployment: text,
+  namespace: text,
+  context: text.optional(),
+  withinSeconds: withinSeconds(30),
+  ...followUp,
+});
+const commandRestart = z.strictObject({ kind: z.literal('command'), run: argvInput, cwd: locationText.optional(), ...followUp });
+
+/** The `restart` action's inputs (also the `restart:` of a rollback). */
+export const restartInputs = z.discriminatedUnion('kind', [systemdRestart, composeRestart, kubernetesRestart, commandRestart]);
+
+export type RestartInputs = z.output<typeof restartInputs>;
+export type SystemdRestart = z.output<typeof systemdRestart>;
+export type ComposeRestart = z.output<typeof composeRestart>;
+export type KubernetesRestart = z.output<typeof kubernetesRestart>;
+export type CommandRestart = z.output<typeof commandRestart>;
+
+// ---------------------------------------------------------------------------------------------
+// argv builders: pure, so what would run can be tested without a daemon
+
+export function systemdArgv(unit: string): { restart: Argv; isActive: Argv; status: Argv } {
+  return {
+    restart: ['systemctl', 'restart', unit],
+    isActive: ['systemctl', 'is-active', unit],
+    status: ['systemctl', 'status', '--no-pager', '--lines=20', unit],
+  };
+}
+
+export function composeArgv(i: Pick<ComposeRestart, 'service' | 'file'>): { restart: Argv; ps: Argv } {
+  const base: Argv = ['docker', 'compose', ...(i.file !== undefined ? ['-f', i.file] : [])];
+  return { restart: [...base, 'restart', i.service], ps: [...base, 'ps', '--all', '--format', 'json', i.service] };
+}
+
+export function kubectlArgv(i: Pick<KubernetesRestart, 'deployment' | 'namespace' | 'context'>, timeoutSeconds: number): { restart: Argv; status: Argv } {
+  const base: Argv = ['kubectl', ...(i.context !== undefined ? [`--context=${i.context}`] : [])];
+  const target = [`deployment/${i.deployment}`, '-n', i.namespace];
+  return {
+    restart: [...base, 'rollout', 'restart', ...target],
+    status: [...base, 'rollout', 'status', ...target, `--timeout=${timeoutSeconds}s`],
+  };
+}
+
+export function commandArgv(i: Pick<CommandRestart, 'run'>): Argv {
+  const [program = '', ...args] = i.run;
+  return [program, ...args];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks on rendered values
+
+const UNIT = /^[A-Za-z0-9:_.\\@-]+$/u;
+const COMPOSE_SERVICE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/u;
+const K8S_NAME = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$/u;
+const K8S_NAMESPACE = /^(?=.{1,63}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/u;
+const K8S_CONTEXT = /^[A-Za-z0-9_.:@/-]+$/u;
+
+export function restartProblem(i: RestartInputs): string | undefined {
+  switch (i.kind) {
+    case 'systemd':
+      return nameProblem(i.unit, 'unit', UNIT, 'letters, digits and : _ . \\ @ -');
+    case 'compose':
+      return nameProblem(i.service, 'service', COMPOSE_SERVICE, 'letters, digits and _ . -') ?? (i.file?.startsWith('-') === true ? 'file may not start with "-"' : undefined);
+    case 'kubernetes':
+      return (
+        nameProblem(i.deployment, 'deployment', K8S_NAME, 'a Kubernetes object name') ??
+        nameProblem(i.namespace, 'namespace', K8S_NAMESPACE, 'a Kubernetes namespace name') ??
+        (i.context !== undefined ? nameProblem(i.context, 'context', K8S_CONTEXT, 'letters, digits and _ . : @ / -') : undefined)
+      );
+    case 'command':
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Descriptions
+
+/** "restart systemd unit gitcortex and wait until active (30s)" */
+export function restartClause(i: RestartInputs): string {
+  switch (i.kind) {
+    case 'systemd':
+      return `restart systemd unit ${i.unit} and wait until active (${i.withinSeconds}s)`;
+    case 'compose': {
+      const file = i.file !== undefined ? ` (file ${i.file})` : '';
+      return `restart compose service ${i.service} in ${i.projectDir}${file} and wait until running (${i.withinSeconds}s)`;
+    }
+    case 'kubernetes': {
+      const context = i.context !== undefined ? ` (context ${i.context})` : '';
+      return `restart deployment/${i.deployment} in namespace ${i.namespace}${context} and wait for the rollout (${i.withinSeconds}s)`;
+    }
+    case 'command':
+      return `run ${quoteArgv(i.run)}${i.cwd !== undefined ? ` in ${i.cwd}` : ''}`;
+  }
+}
+
+/** "will restart systemd unit gitcortex and wait until active (30s), then verify that http://… answers 200 (within 30s)" */
+export function describeRestart(i: RestartInputs): string {
+  return `will ${restartClause(i)}${describeFollowUpVerify(i.verify)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+/** The restart phase, then the wait, then the verify when given; stops at the first failure. */
+export async function restartPhases(i: RestartInputs, ctx: TypedActionContext, budget: Budget, verifyPrefix = 'verify '): Promise<Phase[]> {
+  const problem = restartProblem(i);
+  if (problem !== undefined) return [refused(problem)];
+  const phases: Phase[] = [];
+  for (const phase of await restartOnly(i, ctx, budget)) {
+    phases.push(phase);
+    if (!phase.ok) return phases;
+  }
+  if (i.verify !== undefined) phases.push(await verifyPhase(i.verify, ctx, budget, verifyPrefix));
+  return phases;
+}
+
+function programOptions(ctx: TypedActionContext, budget: Budget, cwd?: string) {
+  return { timeoutMs: Math.max(1, budget.remainingMs()), signal: ctx.signal, env: ctx.programEnv, cwd };
+}
+
+async function restartOnly(i: RestartInputs, ctx: TypedActionContext, budget: Budget): Promise<Phase[]> {
+  switch (i.kind) {
+    case 'systemd':
+      return restartSystemd(i, ctx, budget);
+    case 'compose':
+      return restartCompose(i, ctx, budget);
+    case 'kubernetes':
+      return restartKubernetes(i, ctx, budget);
+    case 'command': {
+      const argv = commandArgv(i);
+      const run = await runProgram(argv, programOptions(ctx, budget, i.cwd));
+      const where = i.cwd !== undefined ? ` in ${i.cwd}` : '';
+      const facts = [{ label: 'restart command', value: `${quoteArgv(argv)}${where}` }];
+      if (run.exitCode !== undefined) facts.push({ label: 'restart exit code', value: String(run.exitCode) });
+      return [programPhase(run, `restart command ${quoteArgv(argv)}`, facts)];
+    }
+  }
+}
+
+async function restartSystemd(i: SystemdRestart, ctx: TypedActionContext, budget: Budget): Promise<Phase[]> {
+  const argv = systemdArgv(i.unit);
+  const facts = [{ label: 'restarted', value: `systemd unit ${i.unit}` }];
+  const restart = await runProgram(argv.restart, programOptions(ctx, budget));
+  if (!restart.ok) return [programPhase(restart, quoteArgv(argv.restart), [{ label: 'restart', value: `systemd unit ${i.unit}: not restarted` }])];
+
+  const outcome = await pollUntil(
+    async (timeoutMs): Promise<Attempt> => {
+      const run = await runProgram(argv.isActive, { ...programOptions(ctx, budget), timeoutMs });
+      // is-active prints the state and exits non-zero unless it is "active".
+      const state = run.stdout.trim();
+      if (state === '') return { ok: false, fatal: run.failure?.startsWith('could not start') === true, detail: programProblem(run), output: run.output };
+      // A unit that failed stays failed until someone acts; waiting longer cannot help.
+      return { ok: state === 'active', fatal: state === 'failed', detail: `state ${state}`, output: run.output };
+    },
+    { intervalMs: 1000, withinMs: i.withinSeconds * 1000, budget },
+  );
+  const checks = plural(outcome.attempts, 'check');
+  const restarted: Phase = { ok: true, summary: `restarted systemd unit ${i.unit} (${formatDuration(restart.durationMs)})`, facts, output: restart.output };
+  if (outcome.ok) {
+    facts.push({ label: 'unit state', value: `active after ${formatDuration(outcome.elapsedMs)} (${checks})` });
+    return [restarted, { ok: true, summary: `active after ${formatDuration(outcome.elapsedMs)}`, facts: [], output: outcome.last.output }];
+  }
+  facts.push({ label: 'unit state', value: `${outcome.last.detail} after ${formatDuration(outcome.elapsedMs)} (${checks})` });
+  // The unit's own account of why it is not up, for the output tail.
+  const status = await runProgram(argv.status, { ...programOptions(ctx, budget), timeoutMs: Math.min(5000, Math.max(1, budget.remainingMs())) });
+  const why = outcome.last.fatal === true ? outcome.last.detail : `not active within ${i.withinSeconds}s: last ${outcome.last.detail}`;
+  return [restarted, { ok: false, summary: `unit ${i.unit} ${why}`, facts: [], output: status.output || outcome.last.output, timedOut: false }];
+}
+
+interface ComposeContainer {
+  name: string;
+  state: string;
+  health: string;
+}
+
+/**
+ * Containers from `docker compose ps --format json`: a JSON array (compose before 2.21) or one JSON
+ * object per line (later). `undefined` when the output is neither.
+ */
+export function composeContainers(stdout: string): ComposeContainer[] | undefined {
+  const trimmed = stdout.trim();
+  if (trimmed === '') return [];
+  try {
+    const items: unknown[] = trimmed.startsWith('[') ? (JSON.parse(trimmed) as unknown[]) : trimmed.split(/\r?\n/u).filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+    return items.map((item) => {
+      const o = (item ?? {}) as Record<string, unknown>;
+      const str = (v: unknown) => (typeof v === 'string' ? v : '');
+      return { name: str(o.Name), state: str(o.State), health: str(o.Health) };
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Running, and healthy when the container has a health check. */
+export function composeRunning(containers: readonly ComposeContainer[]): boolean {
+  return containers.length > 0 && containers.every((c) => c.state === 'running' && (c.health === '' || c.health === 'healthy'));
+}
+
+async function restartCompose(i: ComposeRestart, ctx: TypedActionContext, budget: Budget): Promise<Phase[]> {
+  const isDir = await stat(i.projectDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) return [refused(`the compose project directory ${i.projectDir} does not exist or is not a directory`)];
+  const argv = composeArgv(i);
+  const facts = [{ label: 'restarted', value: `compose service ${i.service} in ${i.projectDir}` }];
+  const restart = await runProgram(argv.restart, programOptions(ctx, budget, i.projectDir));
+  if (!restart.ok) return [programPhase(restart, quoteArgv(argv.restart), [{ label: 'restart', value: `compose service ${i.service}: not restarted` }])];
+
+  const outcome = await pollUntil(
+    async (timeoutMs): Promise<Attempt> => {
+      const run = await runProgram(argv.ps, { ...programOptions(ctx, budget, i.projectDir), timeoutMs });
+      if (!run.ok) return { ok: false, fatal: run.failure?.startsWith('could not start') === true, detail: programProblem(run), output: run.output };
+      const containers = composeContainers(run.stdout);
+      if (containers === undefined) return { ok: false, fatal: true, detail: `cannot read the output of ${quoteArgv(argv.ps)}`, output: run.output };
+      if (containers.length === 0) return { ok: false, detail: `no containers for service ${i.service}`, output: run.output };
+      const detail = containers.map((c) => `${c.name || i.service} ${c.state}${c.health !== '' ? ` (${c.health})` : ''}`).join(', ');
+      return { ok: composeRunning(containers), detail, output: run.output };
+    },
+    { intervalMs: 1000, withinMs: i.withinSeconds * 1000, budget },
+  );
+  const restarted: Phase = { ok: true, summary: `restarted compose service ${i.service} (${formatDuration(restart.durationMs)})`, facts, output: restart.output };
+  facts.push({ label: 'containers', value: `${outcome.last.detail} after ${formatDuration(outcome.elapsedMs)} (${plural(outcome.attempts, 'check')})` });
+  if (outcome.ok) return [restarted, { ok: true, summary: `running after ${formatDuration(outcome.elapsedMs)}`, facts: [], output: outcome.last.output }];
+  const why = outcome.last.fatal === true ? outcome.last.detail : `not running within ${i.withinSeconds}s: last ${outcome.last.detail}`;
+  return [restarted, { ok: false, summary: `service ${i.service} ${why}`, facts: [], output: outcome.last.output }];
+}
+
+async function restartKubernetes(i: KubernetesRestart, ctx: TypedActionContext, budget: Budget): Promise<Phase[]> {
+  const target = `deployment/${i.deployment} in namespace ${i.namespace}`;
+  const restartArgv = kubectlArgv(i, i.withinSeconds).restart;
+  const restart = await runProgram(restartArgv, programOptions(ctx, budget));
+  if (!restart.ok) return [programPhase(restart, quoteArgv(restartArgv), [{ label: 'restart', value: `${target}: not restarted` }])];
+
+  // kubectl waits by itself; its --timeout stays within what is left of the step, with a margin to report.
+  const leftSeconds = Math.floor((budget.remainingMs() - 2000) / 1000);
+  const waitSeconds = Math.max(1, Math.min(i.withinSeconds, leftSeconds));
+  const statusArgv = kubectlArgv(i, waitSeconds).status;
+  const status = await runProgram(statusArgv, { ...programOptions(ctx, budget), timeoutMs: Math.max(1, Math.min(budget.remainingMs(), waitSeconds * 1000 + 5000)) });
+  const facts = [
+    { label: 'restarted', value: target },
+    { label: 'rollout', value: status.ok ? lastLine(status.output) || 'rolled out' : `not complete: ${programProblem(status)}` },
+  ];
+  const restarted: Phase = { ok: true, summary: `restarted ${target} (${formatDuration(restart.durationMs)})`, facts, output: restart.output };
+  return [restarted, programPhase(status, status.ok ? 'rolled out' : `rollout of deployment/${i.deployment} within ${waitSeconds}s`)];
+}

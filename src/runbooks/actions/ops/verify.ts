@@ -1,0 +1,397 @@
+import { isAbsolute } from 'node:path';
+import { request } from 'undici';
+import { z } from 'zod';
+import { quoteValue } from '../../param-value.js';
+import { parseHttpUrl } from '../http.js';
+import { runProgram } from '../program.js';
+import type { StepFact } from '../types.js';
+import type { TypedActionContext } from '../typed-action.js';
+import {
+  formatDuration,
+  intervalSeconds,
+  nameProblem,
+  plural,
+  pollUntil,
+  portInput,
+  portProblem,
+  programProblem,
+  text,
+  withinSeconds,
+  type Attempt,
+  type Budget,
+  type Phase,
+  type PollOutcome,
+} from './common.js';
+
+/*
+ * verify: is the system healthy? Polls one check until it passes or the deadline. Used on its own
+ * and after a restart or rollback (`verify:`), where its result decides the step's outcome.
+ */
+
+const httpStatus = z.int().min(100).max(599);
+
+/** Body read per HTTP check; the rest is never downloaded. */
+const MAX_BODY_BYTES = 64 * 1024;
+/** A Prometheus answer may list many series; larger answers are refused rather than half-parsed. */
+const MAX_PROMETHEUS_BYTES = 1024 * 1024;
+/** One SQL or HTTP attempt never waits longer than this, so a hung connection still leaves room to retry. */
+const MAX_ATTEMPT_MS = 10_000;
+
+const polling = { intervalSeconds: intervalSeconds(2), withinSeconds: withinSeconds(30) };
+
+export const httpVerifyInputs = z.strictObject({
+  kind: z.literal('http'),
+  /** http or https, checked after rendering. */
+  url: text,
+  expectStatus: z
+    .union([httpStatus, z.array(httpStatus).min(1)])
+    .transform((status) => (Array.isArray(status) ? status : [status]))
+    .default([200]),
+  bodyContains: text.optional(),
+  ...polling,
+});
+
+const sqliteVerifyInputs = z.strictObject({ kind: z.literal('sql'), engine: z.literal('sqlite'), path: text, ...polling });
+const postgresVerifyInputs = z.strictObject({
+  kind: z.literal('sql'),
+  engine: z.literal('postgres'),
+  host: text,
+  port: portInput(5432),
+  user: text,
+  database: text,
+  ...polling,
+});
+const mysqlVerifyInputs = z.strictObject({
+  kind: z.literal('sql'),
+  engine: z.literal('mysql'),
+  host: text,
+  port: portInput(3306),
+  user: text,
+  database: text,
+  ...polling,
+});
+export const sqlVerifyInputs = z.discriminatedUnion('engine', [sqliteVerifyInputs, postgresVerifyInputs, mysqlVerifyInputs]);
+
+export const prometheusVerifyInputs = z.strictObject({
+  kind: z.literal('prometheus'),
+  /** Prometheus' base URL (e.g. http://prometheus:9090); default: the bot's PROMETHEUS_URL setting. */
+  url: text.optional(),
+  /** PromQL, usually the alert's expression: `expect: empty` means the condition has cleared. */
+  query: text,
+  expect: z.enum(['empty', 'nonEmpty']).default('empty'),
+  ...polling,
+});
+
+/** The `verify` action's inputs. */
+export const verifyInputs = z.discriminatedUnion('kind', [httpVerifyInputs, sqlVerifyInputs, prometheusVerifyInputs]);
+/** The `verify:` that may follow a restart or a rollback: an http or sql check. */
+export const followUpVerifyInputs = z.discriminatedUnion('kind', [httpVerifyInputs, sqlVerifyInputs]);
+
+export type VerifyInputs = z.output<typeof verifyInputs>;
+export type HttpVerify = z.output<typeof httpVerifyInputs>;
+export type SqlVerify = z.output<typeof sqlVerifyInputs>;
+export type PrometheusVerify = z.output<typeof prometheusVerifyInputs>;
+
+// ---------------------------------------------------------------------------------------------
+// Descriptions
+
+function pollingText(v: { intervalSeconds: number; withinSeconds: number }): string {
+  return `every ${v.intervalSeconds}s, within ${v.withinSeconds}s`;
+}
+
+/** "http://x/health answers 200 with a body containing "v1"", "postgres postgres@db:5432/app answers SELECT 1" */
+export function verifyTarget(v: VerifyInputs): string {
+  switch (v.kind) {
+    case 'http': {
+      const body = v.bodyContains !== undefined ? ` with a body containing ${quoteValue(v.bodyContains)}` : '';
+      return `${v.url} answers ${v.expectStatus.join(' or ')}${body}`;
+    }
+    case 'sql':
+      return `${sqlTarget(v)} answers SELECT 1`;
+    case 'prometheus':
+      return `Prometheus ${v.url ?? '(PROMETHEUS_URL)'} returns ${v.expect === 'empty' ? 'no series' : 'at least one series'} for \`${v.query}\``;
+  }
+}
+
+function sqlTarget(v: SqlVerify): string {
+  switch (v.engine) {
+    case 'sqlite':
+      return `sqlite ${v.path}`;
+    case 'postgres':
+    case 'mysql':
+      return `${v.engine} ${v.user}@${v.host}:${v.port}/${v.database}`;
+  }
+}
+
+/** "will check that http://x/health answers 200 (every 2s, within 30s)" */
+export function describeVerify(v: VerifyInputs): string {
+  return `will check that ${verifyTarget(v)} (${pollingText(v)})`;
+}
+
+/** ", then verify that http://x/health answers 200 (within 30s)", for restart and rollback. */
+export function describeFollowUpVerify(v: VerifyInputs | undefined): string {
+  return v === undefined ? '' : `, then verify that ${verifyTarget(v)} (within ${v.withinSeconds}s)`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+/**
+ * Runs the check until it passes or its deadline. `prefix` starts every fact label, so a verify
+ * that follows a restart reports "verify attempts" next to the restart's own facts.
+ */
+export async function verifyPhase(v: VerifyInputs, ctx: TypedActionContext, budget: Budget, prefix = ''): Promise<Phase> {
+  const check = checkFor(v, ctx);
+  const label = (name: string) => (prefix === '' ? name : `${prefix}${name}`);
+  const facts: StepFact[] = [{ label: label('check'), value: verifyTarget(v) }];
+  if (typeof check === 'string') return { ok: false, summary: `${prefix}refused: ${check}`, facts, output: '' };
+
+  const outcome = await pollUntil(check, { intervalMs: v.intervalSeconds * 1000, withinMs: v.withinSeconds * 1000, budget, maxAttemptMs: MAX_ATTEMPT_MS });
+  facts.push(
+    { label: label('attempts'), value: String(outcome.attempts) },
+    { label: label('last status'), value: outcome.last.detail },
+    { label: label('time to healthy'), value: outcome.ok ? formatDuration(outcome.elapsedMs) : `not healthy after ${formatDuration(outcome.elapsedMs)}` },
+  );
+  return {
+    ok: outcome.ok,
+    summary: `${prefix}${outcomeSummary(outcome, v.withinSeconds)}`,
+    facts,
+    output: outcome.last.output,
+    // Cut short by the step's own timeout rather than by withinSeconds: report it as a timeout.
+    timedOut: !outcome.ok && outcome.last.fatal !== true && outcome.limitedByStep,
+    ...(outcome.last.httpStatus !== undefined ? { httpStatus: outcome.last.httpStatus } : {}),
+    ...(outcome.last.exitCode !== undefined ? { exitCode: outcome.last.exitCode } : {}),
+  };
+}
+
+/** "healthy after 3 attempts in 1.2s (HTTP 200)", "not healthy within 30s after 15 attempts: last HTTP 500 (expected 200)" */
+export function outcomeSummary(o: PollOutcome, withinSecondsAsked: number): string {
+  const tries = plural(o.attempts, 'attempt');
+  if (o.ok) return o.attempts === 1 ? `healthy on the first attempt (${o.last.detail})` : `healthy after ${tries} in ${formatDuration(o.elapsedMs)} (${o.last.detail})`;
+  if (o.last.fatal === true) return `check failed after ${tries}, not retried: ${o.last.detail}`;
+  if (o.cancelled) return `check cancelled after ${tries} in ${formatDuration(o.elapsedMs)}: last ${o.last.detail}`;
+  const window = o.limitedByStep ? `${formatDuration(o.allowedMs)} (what was left of the step's timeout)` : `${withinSecondsAsked}s`;
+  return `not healthy within ${window} after ${tries}: last ${o.last.detail}`;
+}
+
+type Check = (timeoutMs: number) => Promise<Attempt>;
+
+/** The attempt function for a check, or why the rendered inputs cannot be used. */
+function checkFor(v: VerifyInputs, ctx: TypedActionContext): Check | string {
+  switch (v.kind) {
+    case 'http': {
+      const url = parseHttpUrl(v.url);
+      if (url === undefined) return `not an http(s) URL: ${quoteValue(v.url, 200)}`;
+      return (timeoutMs) => httpAttempt(url, v, ctx.signal, timeoutMs);
+    }
+    case 'sql':
+      return sqlCheck(v, ctx);
+    case 'prometheus': {
+      const configured = v.url ?? ctx.settings?.prometheusUrl;
+      if (configured === undefined) return 'no Prometheus URL: give with.url or set PROMETHEUS_URL';
+      const base = parseHttpUrl(configured);
+      if (base === undefined) return `not an http(s) URL: ${quoteValue(configured, 200)}`;
+      const url = prometheusQueryUrl(base, v.query);
+      return (timeoutMs) => prometheusAttempt(url, v, ctx.signal, timeoutMs);
+    }
+  }
+}
+
+// HTTP --------------------------------------------------------------------------------------------
+
+interface Answer {
+  status: number;
+  body: string;
+  truncated: boolean;
+}
+
+/** One GET, redirects not followed, bounded in time and size. Throws a one-line reason. */
+async function get(url: URL, signal: AbortSignal, timeoutMs: number, maxBytes: number, accept?: string): Promise<Answer> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  try {
+    const response = await request(url, {
+      method: 'GET',
+      signal: AbortSignal.any([signal, timeout]),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      headers: { 'user-agent': 'incident-chatops-bot verify', ...(accept !== undefined ? { accept } : {}) },
+    });
+    const { body, truncated } = await readLimited(response.body as AsyncIterable<Buffer>, maxBytes);
+    return { status: response.statusCode, body, truncated };
+  } catch (error) {
+    if (timeout.aborted) throw new Error(`no answer within ${formatDuration(timeoutMs)}`, { cause: error });
+    if (signal.aborted) throw new Error('cancelled', { cause: error });
+    throw new Error(`request failed: ${errorCode(error)}`, { cause: error });
+  }
+}
+
+async function httpAttempt(url: URL, v: HttpVerify, signal: AbortSignal, timeoutMs: number): Promise<Attempt> {
+  let answer: Answer;
+  try {
+    answer = await get(url, signal, timeoutMs, MAX_BODY_BYTES);
+  } catch (error) {
+    return { ok: false, detail: (error as Error).message, output: '' };
+  }
+  const head = `HTTP ${answer.status}`;
+  const base = { output: answer.body, httpStatus: answer.status };
+  if (!v.expectStatus.includes(answer.status)) return { ...base, ok: false, detail: `${head} (expected ${v.expectStatus.join(' or ')})` };
+  if (v.bodyContains !== undefined && !answer.body.includes(v.bodyContains)) {
+    return { ...base, ok: false, detail: `${head}, but the body does not contain ${quoteValue(v.bodyContains)}` };
+  }
+  return { ...base, ok: true, detail: head };
+}
+
+// Prometheus -------------------------------------------------------------------------------------
+
+/** `<base>/api/v1/query?query=<PromQL>`, keeping a path prefix such as `/prometheus`. */
+export function prometheusQueryUrl(base: URL, query: string): URL {
+  const url = new URL(base.href);
+  url.pathname = `${url.pathname.replace(/\/+$/u, '')}/api/v1/query`;
+  url.search = '';
+  url.hash = '';
+  url.searchParams.set('query', query);
+  return url;
+}
+
+const prometheusAnswer = z.object({
+  status: z.string(),
+  data: z.object({ resultType: z.string(), result: z.unknown() }).optional(),
+  errorType: z.string().optional(),
+  error: z.string().optional(),
+});
+
+async function prometheusAttempt(url: URL, v: PrometheusVerify, signal: AbortSignal, timeoutMs: number): Promise<Attempt> {
+  let answer: Answer;
+  try {
+    answer = await get(url, signal, timeoutMs, MAX_PROMETHEUS_BYTES, 'application/json');
+  } catch (error) {
+    return { ok: false, detail: (error as Error).message, output: '' };
+  }
+  const base = { output: answer.body, httpStatus: answer.status };
+  if (answer.truncated) return { ...base, ok: false, fatal: true, detail: `the answer is larger than ${MAX_PROMETHEUS_BYTES / 1024 / 1024} MiB; narrow the query` };
+  let parsed: z.output<typeof prometheusAnswer> | undefined;
+  try {
+    const result = prometheusAnswer.safeParse(JSON.parse(answer.body));
+    parsed = result.success ? result.data : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined) return { ...base, ok: false, detail: `HTTP ${answer.status}, not a Prometheus API answer` };
+  if (parsed.status !== 'success') {
+    const detail = `HTTP ${answer.status}, Prometheus error ${parsed.errorType ?? 'unknown'}: ${parsed.error ?? 'no message'}`;
+    // bad_data is a malformed query: asking again gives the same answer.
+    return { ...base, ok: false, fatal: parsed.errorType === 'bad_data', detail };
+  }
+  const data = parsed.data;
+  if (data === undefined || !Array.isArray(data.result) || (data.resultType !== 'vector' && data.resultType !== 'matrix')) {
+    return { ...base, ok: false, fatal: true, detail: `the query returns a ${data?.resultType ?? 'missing'} result, not series (use an instant vector query)` };
+  }
+  const series = data.result as unknown[];
+  const ok = v.expect === 'empty' ? series.length === 0 : series.length > 0;
+  const first = series.length > 0 ? ` (first: ${seriesLabels(series[0])})` : '';
+  return { ...base, ok, detail: `${series.length} series${first}` };
+}
+
+/** `{alertname="X", instance="y"}` for a series in a query answer. */
+function seriesLabels(series: unknown): string {
+  const metric = (series as { metric?: unknown } | null)?.metric;
+  if (metric === null || typeof metric !== 'object') return '{}';
+  const pairs = Object.entries(metric as Record<string, unknown>).map(([k, val]) => `${k}=${JSON.stringify(String(val))}`);
+  const joined = `{${pairs.join(', ')}}`;
+  return joined.length > 160 ? `${joined.slice(0, 159)}…}` : joined;
+}
+
+// SQL ------------------------------------------------------------------------------------------------
+
+const HOST = /^[A-Za-z0-9_.:%[\]/-]+$/u;
+const SQL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.$-]*$/u;
+/** Reads the schema too, so a file that is not a database fails (a bare SELECT 1 would not). */
+export const SQLITE_CHECK = 'SELECT 1 FROM (SELECT count(*) FROM sqlite_master)';
+
+function sqlProblem(v: SqlVerify): string | undefined {
+  if (v.engine === 'sqlite') {
+    return isAbsolute(v.path) ? undefined : `the sqlite path must be absolute: ${quoteValue(v.path, 200)}`;
+  }
+  return (
+    portProblem(v.port) ??
+    nameProblem(v.host, 'host', HOST, 'a host name, an IP address or a socket directory') ??
+    nameProblem(v.user, 'user', SQL_NAME, 'letters, digits, _ . $ -') ??
+    nameProblem(v.database, 'database', SQL_NAME, 'letters, digits, _ . $ -')
+  );
+}
+
+/**
+ * The argv that runs `SELECT 1` for a connection (pure: tests check it). The password never
+ * appears here: psql reads PGPASSWORD and the MariaDB client MYSQL_PWD, from the step's env allowlist.
+ */
+export function sqlArgv(v: SqlVerify, connectTimeoutSeconds: number, mysqlClient = 'mariadb'): [string, ...string[]] {
+  switch (v.engine) {
+    case 'sqlite':
+      // -readonly: a missing file is an error, never a new empty database.
+      return ['sqlite3', '-readonly', '-batch', v.path, SQLITE_CHECK];
+    case 'postgres':
+      // --dbname is a plain name (sqlProblem refuses "=" and "://"), so it cannot carry a connection string.
+      return ['psql', '-X', '-tAc', 'SELECT 1', `--host=${v.host}`, `--port=${v.port}`, `--username=${v.user}`, `--dbname=${v.database}`, '--no-password'];
+    case 'mysql':
+      return [
+        mysqlClient,
+        '--batch',
+        '-N',
+        '-e',
+        'SELECT 1',
+        `--host=${v.host}`,
+        `--port=${v.port}`,
+        `--user=${v.user}`,
+        `--database=${v.database}`,
+        `--connect-timeout=${connectTimeoutSeconds}`,
+      ];
+  }
+}
+
+function sqlCheck(v: SqlVerify, ctx: TypedActionContext): Check | string {
+  const problem = sqlProblem(v);
+  if (problem !== undefined) return problem;
+  let mysqlClient = 'mariadb';
+  return async (timeoutMs) => {
+    const connectTimeout = Math.max(1, Math.floor(timeoutMs / 1000));
+    const env = v.engine === 'postgres' ? { ...ctx.programEnv, PGCONNECT_TIMEOUT: String(connectTimeout) } : ctx.programEnv;
+    const options = { timeoutMs, signal: ctx.signal, env };
+    let run = await runProgram(sqlArgv(v, connectTimeout, mysqlClient), options);
+    // MySQL hosts ship `mysql` without the `mariadb` name; use whichever client is installed.
+    if (v.engine === 'mysql' && mysqlClient === 'mariadb' && run.failure?.startsWith('could not start') === true) {
+      mysqlClient = 'mysql';
+      const fallback = await runProgram(sqlArgv(v, connectTimeout, mysqlClient), options);
+      if (fallback.failure?.startsWith('could not start') === true) mysqlClient = 'mariadb';
+      else run = fallback;
+    }
+    const exit = run.exitCode !== undefined ? { exitCode: run.exitCode } : {};
+    if (!run.ok) return { ok: false, fatal: run.failure?.startsWith('could not start') === true, detail: programProblem(run), output: run.output, ...exit };
+    const answer = run.stdout.trim();
+    if (answer !== '1') return { ok: false, detail: `SELECT 1 answered ${quoteValue(answer)}`, output: run.output, ...exit };
+    return { ok: true, detail: 'SELECT 1 answered 1', output: run.output, ...exit };
+  };
+}
+
+// helpers ----------------------------------------------------------------------------------------
+
+async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<{ body: string; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    // Leaving the loop destroys the stream, so the rest is never downloaded.
+    if (size > limit) break;
+  }
+  return { body: Buffer.concat(chunks).subarray(0, limit).toString('utf8'), truncated: size > limit };
+}
+
+/** ECONNREFUSED, ENOTFOUND, UND_ERR_…, looking inside AggregateError; else the message. */
+function errorCode(error: unknown): string {
+  const first = error instanceof AggregateError && error.errors.length > 0 ? (error.errors[0] as unknown) : error;
+  for (const candidate of [error, first]) {
+    const code = (candidate as { code?: unknown } | null)?.code;
+    if (typeof code === 'string') return code;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
