@@ -1,3 +1,4 @@
+import type { TypedActionName } from '../../src/runbooks/actions/typed-names.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseRunbook, runStep, type RunbookStep, type StepResult } from '../../src/runbooks/index.js';
@@ -15,7 +16,7 @@ export interface StepOptions {
 }
 
 /** One step `action` with `with: inputs`, parsed by parseRunbook as a whole manifest. */
-export function opsStep(action: 'verify' | 'restart' | 'rollback', inputs: unknown, o: StepOptions = {}): RunbookStep {
+export function opsStep(action: TypedActionName, inputs: unknown, o: StepOptions = {}): RunbookStep {
   const params = Object.fromEntries(Object.entries(o.params ?? {}).map(([name, value]) => [name, { default: value, pattern: '.+' }]));
   const step = { id: 'op', title: action, action, with: inputs, timeoutSeconds: o.timeoutSeconds ?? 20, ...(o.env ? { env: o.env } : {}) };
   const runbook = parseRunbook(JSON.stringify({ name: 'ops-test', match: {}, params, steps: [step] }), 'ops-test.yaml');

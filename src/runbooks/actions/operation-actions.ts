@@ -1,5 +1,5 @@
 import { budgetOf, stepResult } from './ops/common.js';
-import { describeRestart, restartInputs, restartPhases } from './ops/restart.js';
+import { describeRestart, restartActionInputs, restartPhases } from './ops/restart.js';
 import { describeRollback, rollbackInputs, rollbackPhases } from './ops/rollback.js';
 import { describeVerify, verifyInputs, verifyPhase } from './ops/verify.js';
 import { defineAction, type TypedAction } from './typed-action.js';
@@ -23,7 +23,7 @@ const verify = defineAction({
 const restart = defineAction({
   name: 'restart',
   summary: 'Restarts a systemd unit, a compose service, a Kubernetes deployment or a declared command, waits until it is up, then optionally verifies it.',
-  inputs: restartInputs,
+  inputs: restartActionInputs,
   describe: describeRestart,
   async run(inputs, ctx) {
     const started = performance.now();

@@ -203,3 +203,30 @@ describe('rollback kind: command', () => {
     expect(fact(result, 'restart exit code')).toBeUndefined();
   });
 });
+
+describe('rollback with a database restore (stop, restore the previous data, start the previous version)', () => {
+  it('switches the release, restores the SQLite database from a backup after a safety backup, and reports both', async () => {
+    const root = path.join(dir, 'with-db');
+    const { current, releasesDir } = await makeReleases(root, ['v1', 'v2'], 'v2');
+    const db = path.join(root, 'app.db');
+    const backups = path.join(root, 'backups');
+    await mkdir(backups);
+    const sql = (file: string, statement: string) => execa('sqlite3', [file, statement]).then((r) => r.stdout);
+    await sql(db, "CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('v1 data');");
+    // A backup taken while v1 ran, made by the backup action itself so its sidecar is real.
+    const backup = await runOps(opsStep('backup', { engine: 'sqlite', path: db, dir: backups, prefix: 'app' }));
+    expect(backup.status, backup.summary).toBe('succeeded');
+    await sql(db, "UPDATE t SET v = 'v2 data';");
+
+    const step = opsStep('rollback', { kind: 'symlink', current, releasesDir, restore: { engine: 'sqlite', path: db, latest: true, dir: backups, prefix: 'app' } });
+    expect(describeStep(step, {})).toMatch(/^will switch .* from releases\/v2 to releases\/v1, then restore SQLite .* from the newest verified app-<UTC time>\.db\.gz in .*backups/);
+    const result = await runOps(step);
+    expect(result.status, result.summary).toBe('succeeded');
+    expect(await readlink(current)).toBe('releases/v1');
+    expect(await sql(db, 'SELECT v FROM t')).toBe('v1 data');
+    expect(result.summary).toMatch(/switched .*; database restore: /);
+    expect(result.artefacts?.map((a) => a.kind)).toContain('safety-backup');
+    expect(result.facts?.some((f) => f.label.startsWith('restore '))).toBe(true);
+  });
+});
+

@@ -90,3 +90,20 @@ describe('runbook step references', () => {
     expect(message).toContain('steps.3.checkpoint.step: checkpoint step "restore" must not itself need approval');
   });
 });
+
+describe('restart is always followed by a verify', () => {
+  it('refuses a restart by command without verify:, and accepts it with one', () => {
+    const restart = (extra: string) => `
+name: svc
+match: {}
+steps:
+  - id: restart
+    title: Restart
+    action: restart
+    changes: true
+    with: { kind: command, run: [supervisorctl, restart, app]${extra} }
+`;
+    expect(() => parseRunbook(restart(''), 'svc.yaml')).toThrow('svc.yaml: steps.0.with.verify: a restart by command needs verify: (http or sql)');
+    expect(parseRunbook(restart(", verify: { kind: http, url: 'http://127.0.0.1:8080/health' }"), 'svc.yaml').steps).toHaveLength(1);
+  });
+});

@@ -5,7 +5,7 @@ import { formatArgv } from '../exec.js';
 import { formatDuration, outputTail } from '../output.js';
 import type { ProgramRun } from '../program.js';
 import type { TypedActionContext } from '../typed-action.js';
-import type { StepFact, StepResult } from '../types.js';
+import type { StepArtefact, StepFact, StepResult } from '../types.js';
 
 /*
  * Pieces shared by the operation actions (verify, restart, rollback): lenient input schemas for
@@ -95,6 +95,8 @@ export interface Phase {
   exitCode?: number | undefined;
   httpStatus?: number | undefined;
   timedOut?: boolean | undefined;
+  /** Files the phase produced (a database restore's safety backup). */
+  artefacts?: StepArtefact[] | undefined;
 }
 
 /**
@@ -114,6 +116,7 @@ export function stepResult(phases: readonly Phase[], ctx: TypedActionContext, st
     durationMs: performance.now() - started,
     outputTail: outputTail(shown?.output ?? '', ctx.redact),
     facts: phases.flatMap((p) => p.facts).map((f) => ({ label: f.label, value: ctx.redact(f.value) })),
+    ...(phases.some((p) => p.artefacts?.length) ? { artefacts: phases.flatMap((p) => p.artefacts ?? []) } : {}),
     ...(exitCode !== undefined ? { exitCode } : {}),
     ...(httpStatus !== undefined ? { httpStatus } : {}),
   };

@@ -56,6 +56,18 @@ const commandRestart = z.strictObject({ kind: z.literal('command'), run: argvInp
 export const restartInputs = z.discriminatedUnion('kind', [systemdRestart, composeRestart, kubernetesRestart, commandRestart]);
 
 export type RestartInputs = z.output<typeof restartInputs>;
+
+/**
+ * The `restart` action's own inputs. A declared command has no built-in wait for "up" (systemd,
+ * compose and Kubernetes restarts wait until active, running or rolled out), so a step restarting
+ * by command must say how to verify it: a restart is always followed by a check. (Inside a
+ * rollback, the rollback's own `verify:` follows the restart instead.)
+ */
+export const restartActionInputs = restartInputs.superRefine((inputs, ctx) => {
+  if (inputs.kind === 'command' && inputs.verify === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['verify'], message: 'a restart by command needs verify: (http or sql) to check that the service came back' });
+  }
+});
 export type SystemdRestart = z.output<typeof systemdRestart>;
 export type ComposeRestart = z.output<typeof composeRestart>;
 export type KubernetesRestart = z.output<typeof kubernetesRestart>;

@@ -10,13 +10,20 @@ import type { StepFact } from '../types.js';
 import { argvInput, locationText, lastLine, programPhase, quoteArgv, refused, text, type Budget, type Phase } from './common.js';
 import { describeFollowUpVerify, followUpVerifyInputs, verifyPhase } from './verify.js';
 import { restartClause, restartInputs, restartPhases, type RestartInputs } from './restart.js';
+import { restoreAction } from '../data-actions.js';
+import { restoreInputs, type RestoreInputs } from '../data/inputs.js';
 
 /*
  * rollback: switches a release back (a `current` symlink, or a declared command), then optionally
  * restarts and verifies. Facts say exactly what changed; a switch is never undone silently.
  */
 
-const followUp = { restart: restartInputs.optional(), verify: followUpVerifyInputs.optional() };
+const followUp = {
+  /** A database restore run right after the switch, before the restart (the previous version's data). */
+  restore: restoreInputs.optional(),
+  restart: restartInputs.optional(),
+  verify: followUpVerifyInputs.optional(),
+};
 
 const symlinkRollback = z.strictObject({
   kind: z.literal('symlink'),
@@ -186,9 +193,23 @@ function readlinkQuietly(link: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Descriptions
 
-function followUpClauses(i: { restart?: RestartInputs | undefined; verify?: Parameters<typeof describeFollowUpVerify>[0] }): string {
+function followUpClauses(i: { restore?: RestoreInputs | undefined; restart?: RestartInputs | undefined; verify?: Parameters<typeof describeFollowUpVerify>[0] }): string {
+  const restore = i.restore !== undefined ? `, then ${restoreAction.describe(i.restore).replace(/^will /u, '')}` : '';
   const restart = i.restart !== undefined ? `, then ${restartClause(i.restart)}${describeFollowUpVerify(i.restart.verify)}` : '';
-  return `${restart}${describeFollowUpVerify(i.verify)}`;
+  return `${restore}${restart}${describeFollowUpVerify(i.verify)}`;
+}
+
+/** The database restore after a switch, as one phase; its safety backup is kept as an artefact. */
+async function restorePhase(inputs: RestoreInputs, ctx: TypedActionContext, budget: Budget): Promise<Phase> {
+  const result = await restoreAction.run(inputs, { ...ctx, timeoutMs: Math.max(1, budget.remainingMs()) });
+  return {
+    ok: result.status === 'succeeded',
+    summary: `database restore: ${result.summary}`,
+    facts: (result.facts ?? []).map((f) => ({ label: `restore ${f.label}`, value: f.value })),
+    output: result.outputTail,
+    timedOut: result.status === 'timed_out',
+    artefacts: result.artefacts,
+  };
 }
 
 /** "will switch /srv/app/current from releases/v2 to releases/v1, then run `…`, then verify that http://… answers 200 (within 30s)" */
@@ -223,7 +244,8 @@ export async function rollbackPhases(i: RollbackInputs, ctx: TypedActionContext,
   if (!switched.ok) return phases;
 
   const after: Phase[] = [];
-  if (i.restart !== undefined) after.push(...(await restartPhases(i.restart, ctx, budget, 'restart verify ')));
+  if (i.restore !== undefined) after.push(await restorePhase(i.restore, ctx, budget));
+  if (after.every((p) => p.ok) && i.restart !== undefined) after.push(...(await restartPhases(i.restart, ctx, budget, 'restart verify ')));
   if (after.every((p) => p.ok) && i.verify !== undefined) after.push(await verifyPhase(i.verify, ctx, budget, 'verify '));
   if (after.some((p) => !p.ok)) {
     const kept = i.kind === 'symlink' ? 'the symlink stays switched' : 'the rollback command is not undone';

@@ -1,0 +1,284 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { formatArgv } from '../exec.js';
+import { formatDuration, outputTail } from '../output.js';
+import { runProgram, type ProgramRun } from '../program.js';
+import type { TypedActionContext } from '../typed-action.js';
+import type { StepArtefact, StepFact, StepResult } from '../types.js';
+
+/*
+ * Pieces shared by the data actions (checkpoint, backup, restore): lenient input schemas for
+ * templatable fields, checks of rendered values, and `Job`, which runs the programs of one step
+ * within its time budget, collects facts and artefacts, removes temporary files whatever happens,
+ * and turns the outcome into one step result.
+ *
+ * Every string inside `with:` may hold a {{param}}, and the schema is also applied to the
+ * unrendered inputs when the manifest loads; so the schemas only refuse what can never be right
+ * (an empty string) and paths, names and ports are checked in `run()` on the rendered values.
+ */
+
+/** A string that params may fill in; checked after rendering. */
+export const text = z.string().min(1);
+
+/**
+ * A TCP port: a number, or a string of digits or holding a {{param}}. Always a number after
+ * parsing; a template not rendered yet becomes NaN, and `checkPort` refuses it when the step runs.
+ */
+export const portInput = z
+  .union([z.int(), z.string().regex(/^(?:\d+|.*\{\{.*\}\}.*)$/u, 'a port is a number (or a {{param}} that renders to one)')])
+  .transform((port) => (typeof port === 'number' ? port : /^\d+$/u.test(port) ? Number(port) : Number.NaN));
+
+/** Retention after a successful backup; a backup is kept when any rule keeps it. */
+export const keepInput = z
+  .strictObject({
+    /** Keep backups younger than this many days. */
+    days: z.int().min(1).max(36500).optional(),
+    /** Keep the newest this many backups (the new one included). */
+    files: z.int().min(1).max(10000).optional(),
+  })
+  .refine((keep) => keep.days !== undefined || keep.files !== undefined, 'keep needs days, files, or both');
+
+export type KeepRule = z.output<typeof keepInput>;
+
+/** A failure that ends the step with this one-line summary. */
+export class ActionError extends Error {
+  constructor(
+    message: string,
+    readonly timedOut = false,
+  ) {
+    super(message);
+    this.name = 'ActionError';
+  }
+}
+
+/** Throws an ActionError when `problem` is defined: for checks of rendered inputs. */
+export function check(problem: string | undefined): void {
+  if (problem !== undefined) throw new ActionError(problem);
+}
+
+/** An absolute path without line breaks or NUL (which no tool below handles sanely). */
+export function pathProblem(value: string, what: string): string | undefined {
+  if (/[\n\r\0]/u.test(value)) return `${what} may not contain a line break or NUL`;
+  if (!path.isAbsolute(value)) return `${what} must be an absolute path, not ${JSON.stringify(value)}`;
+  if (path.resolve(value) === '/') return `${what} may not be /`;
+  return undefined;
+}
+
+export function portProblem(port: number, what = 'port'): string | undefined {
+  return Number.isInteger(port) && port >= 1 && port <= 65535 ? undefined : `${what} must be a number from 1 to 65535`;
+}
+
+const PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/u;
+
+export function prefixProblem(prefix: string): string | undefined {
+  return PREFIX.test(prefix) ? undefined : `prefix ${JSON.stringify(prefix)} must be 1-100 letters, digits, ".", "_" or "-" and start with a letter or digit`;
+}
+
+/** A name turned into something usable in a default prefix. */
+export function prefixPart(name: string): string {
+  const cleaned = name.replace(/[^A-Za-z0-9._-]+/gu, '_').replace(/^[._-]+/u, '');
+  return cleaned.slice(0, 80) || 'data';
+}
+
+/** A value passed to a program as an option's argument: no leading "-", no control characters. */
+export function nameProblem(value: string, what: string): string | undefined {
+  if (value.startsWith('-')) return `${what} ${JSON.stringify(value)} may not start with "-"`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/u.test(value)) return `${what} may not contain control characters`;
+  return undefined;
+}
+
+/** `20240131T235959Z`: the UTC timestamp in backup names (sorts like the time it names). */
+export function utcStamp(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/u, 'Z').replaceAll(/[-:]/gu, '');
+}
+
+/** 1234567 → "1.2 MiB (1234567 bytes)"; small sizes stay in bytes. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit] ?? 'TiB'} (${bytes} bytes)`;
+}
+
+/** The first line of program output that reads like an error, else the last non-empty line. */
+export function errorLine(output: string): string | undefined {
+  const lines = output
+    .split(/\r?\n/u)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  return lines.find((l) => /\b(error|fatal|ERROR|FATAL)\b/u.test(l)) ?? lines.at(-1);
+}
+
+/** Node's filesystem error codes, as words a responder understands. */
+export function fsProblem(error: unknown): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+  const reasons: Record<string, string> = {
+    ENOENT: 'does not exist',
+    ENOTDIR: 'is not a directory (a part of the path is a file)',
+    EISDIR: 'is a directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted (read-only or immutable?)',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on device',
+    EDQUOT: 'disk quota exceeded',
+    EEXIST: 'already exists',
+    EXDEV: 'is on another file system',
+  };
+  if (code !== undefined && Object.hasOwn(reasons, code)) return `${reasons[code] ?? code} (${code})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isTimeout(reason: unknown): boolean {
+  return reason instanceof DOMException && reason.name === 'TimeoutError';
+}
+
+/** Output kept for the step result's tail: enough for the last commands, not megabytes. */
+const LOG_KEEP_CHARS = 64 * 1024;
+
+export interface ProgramCall {
+  /** What this program does, for the failure summary ("pg_dump of orders"). */
+  what: string;
+  /** Extra variables on top of the step's program environment. */
+  env?: Record<string, string>;
+  input?: string;
+  /** Return a failed run instead of throwing. */
+  allowFailure?: boolean;
+  /** A shorter time limit than the rest of the step's budget. */
+  timeoutMs?: number;
+}
+
+/**
+ * One running data step: its time budget, the programs it ran and their output, the facts and
+ * artefacts it found, and the temporary files it must remove whatever happens.
+ */
+export class Job {
+  readonly facts: StepFact[] = [];
+  readonly artefacts: StepArtefact[] = [];
+  private readonly started = performance.now();
+  private log = '';
+  private readonly temps = new Set<string>();
+
+  constructor(readonly ctx: TypedActionContext) {}
+
+  get signal(): AbortSignal {
+    return this.ctx.signal;
+  }
+
+  elapsedMs(): number {
+    return performance.now() - this.started;
+  }
+
+  remainingMs(): number {
+    return Math.max(0, this.ctx.timeoutMs - this.elapsedMs());
+  }
+
+  note(line: string): void {
+    this.log = `${this.log}${line}\n`.slice(-LOG_KEEP_CHARS);
+  }
+
+  fact(label: string, value: string): void {
+    this.facts.push({ label, value });
+  }
+
+  /** Stops with the signal's reason when the step was cancelled or ran out of time. */
+  throwIfAborted(): void {
+    if (!this.signal.aborted) return;
+    throw new ActionError(isTimeout(this.signal.reason) ? 'the step ran out of time' : 'the step was cancelled', isTimeout(this.signal.reason));
+  }
+
+  /** Runs one program within what is left of the budget; throws ActionError when it fails (unless allowFailure). */
+  async program(argv: readonly [string, ...string[]], call: ProgramCall): Promise<ProgramRun> {
+    this.throwIfAborted();
+    this.note(`$ ${formatArgv(argv)}`);
+    const timeoutMs = Math.max(1, Math.min(call.timeoutMs ?? Infinity, this.remainingMs()));
+    const run = await runProgram(argv, { timeoutMs, signal: this.signal, env: { ...this.ctx.programEnv, ...call.env }, input: call.input });
+    if (run.output !== '') this.note(run.output);
+    if (!run.ok && call.allowFailure !== true) {
+      const detail = errorLine(run.output);
+      const timedOut = run.timedOut || (this.signal.aborted && isTimeout(this.signal.reason));
+      throw new ActionError(`${call.what}: ${run.failure ?? 'failed'}${detail !== undefined && !timedOut ? `: ${detail}` : ''}`, timedOut);
+    }
+    return run;
+  }
+
+  /** A fresh temporary path `<dir>/.<base>.<kind>-<random>`, removed by `cleanup()` unless `keep()` is called. */
+  tempPath(dir: string, base: string, kind: string): string {
+    const file = path.join(dir, `.${base.replace(/^\.+/u, '')}.${kind}-${randomBytes(4).toString('hex')}`);
+    this.temps.add(file);
+    return file;
+  }
+
+  /** Removes `file` at cleanup too (e.g. the -wal/-shm SQLite may create beside a temporary database). */
+  track(file: string): void {
+    this.temps.add(file);
+  }
+
+  /** The path is no longer temporary (it was renamed or removed on purpose). */
+  keep(file: string): void {
+    this.temps.delete(file);
+  }
+
+  /** The temporary paths registered now, for a later `cleanup(except)`. */
+  temporaries(): ReadonlySet<string> {
+    return new Set(this.temps);
+  }
+
+  /** Removes every temporary path still registered (except those in `except`); never throws. */
+  async cleanup(except: ReadonlySet<string> = new Set()): Promise<void> {
+    const paths = [...this.temps].filter((file) => !except.has(file));
+    for (const file of paths) this.temps.delete(file);
+    for (const file of paths.reverse()) {
+      try {
+        await rm(file, { recursive: true, force: true });
+      } catch (error) {
+        this.fact('warning', `could not remove temporary ${file}: ${fsProblem(error)}`);
+      }
+    }
+  }
+
+  result(status: StepResult['status'], summary: string): StepResult {
+    const redact = this.ctx.redact;
+    return {
+      status,
+      summary: redact(summary),
+      durationMs: Math.round(this.elapsedMs()),
+      outputTail: outputTail(this.log, redact),
+      ...(this.facts.length > 0 ? { facts: this.facts.map((f) => ({ label: f.label, value: redact(f.value) })) } : {}),
+      ...(this.artefacts.length > 0 ? { artefacts: [...this.artefacts] } : {}),
+    };
+  }
+
+  succeeded(summary: string): StepResult {
+    return this.result('succeeded', `${summary} in ${formatDuration(this.elapsedMs())}`);
+  }
+
+  /** A failed (or timed out) result from whatever was thrown. */
+  failed(error: unknown): StepResult {
+    const timedOut = (error instanceof ActionError && error.timedOut) || (this.signal.aborted && isTimeout(this.signal.reason));
+    let summary: string;
+    if (error instanceof ActionError) summary = error.message;
+    else if (this.signal.aborted) summary = isTimeout(this.signal.reason) ? 'the step ran out of time' : 'the step was cancelled';
+    else summary = error instanceof Error ? error.message : String(error);
+    return this.result(timedOut ? 'timed_out' : 'failed', timedOut && !summary.includes('timed out') ? `timed out after ${formatDuration(this.ctx.timeoutMs)}: ${summary}` : summary);
+  }
+
+  /** Runs the body, always removing temporaries; any failure becomes a failed or timed_out result. */
+  async perform(body: () => Promise<string>): Promise<StepResult> {
+    try {
+      const summary = await body();
+      await this.cleanup();
+      return this.succeeded(summary);
+    } catch (error) {
+      await this.cleanup();
+      return this.failed(error);
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import { open, rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { StepArtefact, StepFact } from '../types.js';
+import { applyRetention, latestVerifiedBackup, publish, readSidecar, sidecarPath, writeSidecar } from './backup-files.js';
+import { ActionError, check, formatBytes, fsProblem, pathProblem, prefixProblem, utcStamp, type Job, type KeepRule } from './common.js';
+import type { BackupEngine, RestoreEngine } from './engine.js';
+import { sha256File, statOrUndefined } from './files.js';
+
+/*
+ * The two procedures every engine shares.
+ *
+ * Backup: the engine writes a temporary `.<name>.tmp-*` file in the destination and verifies it;
+ * then it is hashed, renamed (never over an existing file) to `<prefix>-<UTC stamp>.<ext>`, given a
+ * `.sha256` sidecar, and old backups beyond the keep rules are deleted. A failure anywhere removes
+ * every temporary file, so the destination never holds a file that looks like a good backup but
+ * is not one.
+ *
+ * Restore: find the backup (explicit, or the newest whose sidecar matches), check its sidecar,
+ * let the engine verify and stage it, take a safety backup of the current state (nothing is
+ * restored if that fails), then let the engine replace the current state.
+ */
+
+export interface BackupPlan {
+  dir: string;
+  prefix: string;
+  kind: StepArtefact['kind'];
+  keep?: KeepRule | undefined;
+  /** For a safety backup: when the normal backup fails (a damaged database), keep an as-is copy. */
+  asIsFallback?: boolean;
+}
+
+/** Checks that the destination is a writable directory, with a message that says which problem it is. */
+async function checkDestination(dir: string, job: Job): Promise<void> {
+  let info;
+  try {
+    info = await statOrUndefined(dir);
+  } catch (error) {
+    throw new ActionError(`destination ${dir}: ${fsProblem(error)}`);
+  }
+  if (info === undefined) throw new ActionError(`destination ${dir} does not exist (it is not created: a missing mount must not fill another disk)`);
+  if (!info.isDirectory()) throw new ActionError(`destination ${dir} is not a directory`);
+  // Root ignores permission bits, so ask the file system itself: create and remove an empty probe file.
+  const probe = job.tempPath(dir, 'write-probe', 'tmp');
+  try {
+    await (await open(probe, 'wx')).close();
+    await unlink(probe);
+    job.keep(probe);
+  } catch (error) {
+    throw new ActionError(`destination ${dir} is not writable: ${fsProblem(error)}`);
+  }
+}
+
+/** Writes one verified backup; returns its artefact (also recorded on the job) and the facts about it. */
+export async function writeBackup<T>(engine: BackupEngine<T>, target: T, plan: BackupPlan, job: Job): Promise<{ artefact: StepArtefact; facts: StepFact[] }> {
+  engine.validate(target);
+  check(pathProblem(plan.dir, 'dir'));
+  check(prefixProblem(plan.prefix));
+  await checkDestination(plan.dir, job);
+  let now = new Date();
+  const name = `${plan.prefix}-${utcStamp(now)}.${engine.ext}`;
+
+  const before = job.temporaries();
+  let temp = job.tempPath(plan.dir, name, 'tmp');
+  let facts: StepFact[];
+  try {
+    facts = await engine.produce(target, temp, job);
+  } catch (error) {
+    if (!plan.asIsFallback || engine.produceAsIs === undefined || job.signal.aborted) throw asActionError(error, `backup of ${engine.what(target)}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    await job.cleanup(before);
+    temp = job.tempPath(plan.dir, name, 'tmp');
+    try {
+      facts = [{ label: 'as-is copy', value: `the current state could not be backed up normally (${reason}); this is a byte copy of it` }, ...(await engine.produceAsIs(target, temp, job))];
+    } catch (second) {
+      throw asActionError(second, `as-is copy of ${engine.what(target)} (after: ${reason})`);
+    }
+  }
+
+  try {
+    const { sha256, bytes } = await sha256File(temp, job.signal);
+    // Names have one-second resolution: when two backups of a prefix land in the same second (a
+    // rollback's safety backup, then a restore's), the later one takes the next free second.
+    let final = path.join(plan.dir, name);
+    for (let attempt = 1; !(await publish(temp, final)); attempt++) {
+      if (attempt >= 5) throw new ActionError(`${final} and the names after it already exist`);
+      await delay(1000 - (Date.now() % 1000) + 5, undefined, { signal: job.signal });
+      now = new Date();
+      final = path.join(plan.dir, `${plan.prefix}-${utcStamp(now)}.${engine.ext}`);
+    }
+    job.keep(temp);
+    try {
+      await writeSidecar(final, sha256);
+    } catch (error) {
+      // A backup without its sidecar would not count as verified: take it back rather than leave it half-done.
+      await rm(final, { force: true });
+      throw error;
+    }
+    const artefact: StepArtefact = { kind: plan.kind, path: final, sizeBytes: bytes, sha256 };
+    job.artefacts.push(artefact);
+    if (plan.keep !== undefined) facts.push(...(await retention(engine.ext, plan, final, now)));
+    return { artefact, facts };
+  } catch (error) {
+    throw asActionError(error, `storing the backup in ${plan.dir}`);
+  }
+}
+
+async function retention(ext: string, plan: BackupPlan, final: string, now: Date): Promise<StepFact[]> {
+  if (plan.keep === undefined) return [];
+  let outcome;
+  try {
+    outcome = await applyRetention(plan.dir, plan.prefix, ext, plan.keep, final, now);
+  } catch (error) {
+    // The backup itself is done and verified; a retention problem is reported, not a failure.
+    return [{ label: 'retention problems', value: `could not apply retention: ${fsProblem(error)}` }];
+  }
+  const { deleted, kept, problems } = outcome;
+  const facts: StepFact[] = [
+    { label: 'retention', value: deleted.length > 0 ? `deleted ${deleted.length}: ${deleted.slice(0, 10).join(', ')}${deleted.length > 10 ? ', …' : ''}; kept ${kept}` : `nothing to delete; kept ${kept}` },
+  ];
+  if (problems.length > 0) facts.push({ label: 'retention problems', value: problems.slice(0, 5).join('; ') });
+  return facts;
+}
+
+function asActionError(error: unknown, what: string): unknown {
+  if (error instanceof ActionError) return error;
+  if (error instanceof Error && error.name === 'AbortError') return error;
+  return new ActionError(`${what}: ${fsProblem(error)}`);
+}
+
+export interface RestorePlan {
+  from?: string | undefined;
+  latest?: boolean | undefined;
+  dir?: string | undefined;
+  prefix?: string | undefined;
+  safetyDir?: string | undefined;
+}
+
+/** The backup file to restore, after its sidecar check. */
+async function locateBackup(ext: string, prefix: string, plan: RestorePlan, job: Job): Promise<string> {
+  if (plan.from !== undefined) {
+    check(pathProblem(plan.from, 'from'));
+    const info = await statOrUndefined(plan.from).catch((error: unknown) => {
+      throw new ActionError(`backup ${plan.from}: ${fsProblem(error)}`);
+    });
+    if (info === undefined) throw new ActionError(`backup ${plan.from} does not exist`);
+    if (!info.isFile()) throw new ActionError(`backup ${plan.from} is not a file`);
+    const recorded = await readSidecar(plan.from);
+    if (recorded === undefined) {
+      job.fact('sha256', 'no .sha256 sidecar: not checked against a recorded hash');
+    } else {
+      const { sha256 } = await sha256File(plan.from, job.signal);
+      if (sha256 !== recorded) throw new ActionError(`backup ${plan.from} does not match its sidecar ${sidecarPath(plan.from)} (sha256 ${sha256.slice(0, 12)}…, recorded ${recorded.slice(0, 12)}…): refusing to restore it`);
+      job.fact('sha256', `${sha256} (matches the sidecar)`);
+    }
+    job.fact('backup', `${plan.from} (${formatBytes(info.size)})`);
+    return plan.from;
+  }
+  const dir = plan.dir ?? '';
+  check(pathProblem(dir, 'dir'));
+  let found;
+  try {
+    found = await latestVerifiedBackup(dir, prefix, ext, job.signal);
+  } catch (error) {
+    if (job.signal.aborted) throw error;
+    throw new ActionError(`looking for backups in ${dir}: ${fsProblem(error)}`);
+  }
+  if (found.skipped.length > 0) job.fact('skipped backups', found.skipped.slice(0, 5).join('; '));
+  if (found.backup === undefined) throw new ActionError(`no verified backup ${prefix}-<time>.${ext} in ${dir}${found.skipped.length > 0 ? ` (${found.skipped.length} without a matching .sha256)` : ''}`);
+  job.fact('backup', `${found.backup.path} (${formatBytes(found.backup.sizeBytes)}, newest verified)`);
+  job.fact('sha256', `${found.backup.sha256} (matches the sidecar)`);
+  return found.backup.path;
+}
+
+/** Restores `target` from a backup after a safety backup; returns the summary. */
+export async function runRestore<T, P>(backupEngine: BackupEngine<T>, restoreEngine: RestoreEngine<T, P>, target: T, plan: RestorePlan, job: Job): Promise<string> {
+  backupEngine.validate(target);
+  const prefix = plan.prefix ?? backupEngine.defaultPrefix(target);
+  check(prefixProblem(prefix));
+  const backup = await locateBackup(backupEngine.ext, prefix, plan, job);
+  const prepared = await restoreEngine.prepare(target, backup, job);
+
+  const safetyDir = plan.safetyDir ?? plan.dir ?? path.dirname(backup);
+  if (backupEngine.absent !== undefined && (await backupEngine.absent(target))) {
+    job.fact('safety backup', `none: ${backupEngine.what(target)} does not exist, there is no current state to keep`);
+  } else {
+    try {
+      const { artefact, facts } = await writeBackup(backupEngine, target, { dir: safetyDir, prefix: `${prefix}-safety`, kind: 'safety-backup', asIsFallback: true }, job);
+      job.fact('safety backup', `${artefact.path} (${formatBytes(artefact.sizeBytes)})`);
+      for (const fact of facts) job.fact(`safety ${fact.label}`, fact.value);
+    } catch (error) {
+      if (job.signal.aborted) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ActionError(`the safety backup failed, so nothing was restored: ${reason}`);
+    }
+  }
+  return restoreEngine.apply(target, prepared, job);
+}
