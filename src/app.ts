@@ -13,6 +13,7 @@ import { sendError, sendJson } from './http/respond.js';
 import { createRouter, type Route } from './http/router.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { loadPolicy } from './policy-file.js';
 import { listBackupChoices } from './runbooks/backup-choices.js';
 import { loadRunbooks } from './runbooks/loader.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -44,6 +45,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const redact = createRedactor(config.secrets);
   const log = options.logger ?? createLogger(config.logLevel, redact);
   const runbooks = await loadRunbooks(config.runbooksDir);
+  const policy = await loadPolicy(config.policyFile, config.approvers);
   const store = new SqliteStore(config.sqlitePath);
   const metrics = createMetrics(() => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length));
 
@@ -64,14 +66,16 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     { platforms: platforms.map((p) => p.name), runbooks: runbooks.map((r) => r.name), database: config.sqlitePath },
     platforms.length > 0 ? `chat platforms enabled: ${platforms.map((p) => p.name).join(', ')}` : 'no chat platform configured: incidents are stored and audited only',
   );
-  if (config.approvers.length === 0) log.warn('APPROVERS is empty: any user except the requester may approve changing steps');
+  if (policy.defaults.approve === undefined && policy.rules.every((r) => r.approve === undefined)) {
+    log.warn('no approvers configured (APPROVERS or POLICY_FILE): any user except the requester may approve changing steps');
+  }
 
   const ready = new Engine({
     store,
     runbooks,
     platforms,
     targets,
-    approvers: config.approvers,
+    policy,
     clock: options.clock ?? (() => new Date()),
     log,
     redact,

@@ -35,6 +35,7 @@ export const envSchema = z
     SLACK_ALERT_CHANNEL: optionalSecret,
     SLACK_API_URL: z.url().optional(),
     APPROVERS: commaList,
+    POLICY_FILE: z.string().min(1).optional(),
     PROMETHEUS_URL: z.url().optional(),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   });
@@ -79,8 +80,10 @@ export interface Config {
   webhookToken: string | undefined;
   webhookMaxBytes: number;
   slack: SlackConfig | undefined;
-  /** User or group ids allowed to approve; empty means anyone but the requester. */
+  /** User or group ids allowed to approve when there is no policy file; empty means anyone but the requester. */
   approvers: string[];
+  /** The approval policy file (YAML); when set, APPROVERS is ignored. */
+  policyFile: string | undefined;
   shutdownTimeoutMs: number;
   /** Prometheus base URL for `verify` steps with `kind: prometheus` that give none. */
   prometheusUrl: string | undefined;
@@ -118,6 +121,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     webhookMaxBytes: env.WEBHOOK_MAX_BYTES,
     slack,
     approvers: env.APPROVERS,
+    policyFile: env.POLICY_FILE,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     prometheusUrl: env.PROMETHEUS_URL,
     secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET].filter(

@@ -19,6 +19,7 @@ import { renderTemplate } from '../runbooks/template.js';
 import type { RunbookStep } from '../runbooks/schema.js';
 import { NotAllowedError } from './errors.js';
 import type { Metrics } from '../metrics.js';
+import type { Policy } from './policy-schema.js';
 import type { ActionSettings } from '../runbooks/actions/types.js';
 import type { Runbook } from '../runbooks/schema.js';
 import type { Store, StoreTx } from '../store/store.js';
@@ -29,7 +30,8 @@ export interface EngineOptions {
   platforms: readonly ChatPlatform[];
   /** Where incidents are shown: one card and thread per target. */
   targets: readonly DeliveryTarget[];
-  approvers: readonly string[];
+  /** Who may request and approve what; see policy-schema.ts. */
+  policy: Policy;
   clock: () => Date;
   log: Logger;
   redact: Redactor;
@@ -73,6 +75,7 @@ export class Engine {
       redact: o.redact,
       env: o.env,
       settings: o.actionSettings,
+      policy: o.policy,
       metrics: o.metrics,
       onQueued: () => this.outbox.nudge(),
       ...(o.executorPollMs ? { pollMs: o.executorPollMs } : {}),
@@ -168,8 +171,16 @@ export class Engine {
     const run = await this.auditingRefusals(actor, (ctx) => this.o.store.transaction((tx) => decideStep(tx, ctx, actor, runId, decision)));
     this.outbox.nudge();
     if (run.state === 'approved') this.executor.nudge();
+    if (run.state === 'expired') {
+      // The press found the request expired (now recorded); tell the presser, as for any refusal.
+      const minutes = this.o.policy.defaults.approvalTtlMinutes;
+      const error = new NotAllowedError(`The request for "${run.stepTitle}" expired after ${minutes} min; request it again.`, { incidentId: run.incidentId, kind: 'approval.refused', data: { runId, decision } });
+      await this.o.store.transaction((tx) => auditRefusal(tx, actor, error, this.o.clock().toISOString()));
+      throw error;
+    }
     return run;
   }
+
 
   /** The audit trail of one incident, oldest first; undefined when the incident does not exist. */
   async auditTrail(incidentId: number): Promise<AuditEvent[] | undefined> {
@@ -195,6 +206,6 @@ export class Engine {
   }
 
   private context(): StepContext {
-    return { runbooks: this.o.runbooks, targets: this.o.targets, approvers: this.o.approvers, now: this.o.clock().toISOString() };
+    return { runbooks: this.o.runbooks, targets: this.o.targets, policy: this.o.policy, now: this.o.clock().toISOString() };
   }
 }

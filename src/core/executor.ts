@@ -8,6 +8,8 @@ import { describeStep, runStep } from '../runbooks/actions/index.js';
 import type { ActionSettings, StepArtefact, StepResult } from '../runbooks/actions/types.js';
 import type { Runbook, RunbookStep } from '../runbooks/schema.js';
 import { makeButton } from './button-codec.js';
+import type { Policy } from './policy-schema.js';
+import { expireStaleRequests } from './steps.js';
 import { formatBytes } from '../runbooks/actions/data/common.js';
 import type { Store } from '../store/store.js';
 
@@ -21,6 +23,8 @@ export interface ExecutorOptions {
   /** The environment exec steps may take allowlisted variables from. */
   env: NodeJS.ProcessEnv;
   settings?: ActionSettings | undefined;
+  /** For expiring requests nobody approved in time. */
+  policy: Policy;
   metrics: Metrics;
   /** Called after anything was queued for chat. */
   onQueued: () => void;
@@ -90,6 +94,8 @@ export class StepExecutor {
 
   private async tick(): Promise<void> {
     const now = this.o.clock().toISOString();
+    const expired = await this.o.store.transaction((tx) => expireStaleRequests(tx, { policy: this.o.policy, now, targets: this.o.targets }));
+    if (expired > 0) this.o.onQueued();
     const claimed = await this.o.store.transaction(async (tx) => {
       const ready = await tx.listStepRunsInState('approved', 10);
       const mine: StepRun[] = [];

@@ -3,7 +3,8 @@ import type { StepRun } from './domain.js';
 import { NotAllowedError, type RefusalAudit } from './errors.js';
 import { recordEvent, type DeliveryTarget } from './events.js';
 import { findOffer } from './offers.js';
-import { actorId, approvalRefusal, type Actor } from './policy.js';
+import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
+import type { Policy } from './policy-schema.js';
 import { appendAudit } from './audit.js';
 import type { Runbook } from '../runbooks/schema.js';
 import type { StoreTx } from '../store/store.js';
@@ -11,7 +12,7 @@ import type { StoreTx } from '../store/store.js';
 export interface StepContext {
   runbooks: readonly Runbook[];
   targets: readonly DeliveryTarget[];
-  approvers: readonly string[];
+  policy: Policy;
   now: string;
 }
 
@@ -57,7 +58,12 @@ export async function requestStep(
   }
 
   const { step, params } = found.offer;
-  const needsApproval = step.approval !== undefined;
+  const sp = stepPolicy(ctx.policy, runbook, step, incident.commonLabels);
+  if (step.changes) {
+    const refusal = requestRefusal(actor, step.title, sp) ?? freezeRefusal(ctx.policy, ctx.now, incident.commonLabels, step.title);
+    if (refusal) return refuse(incidentId, 'step.refused', refusal, { runbook, step: stepId });
+  }
+  const needsApproval = sp.requiredApprovals > 0;
   const run = await tx.insertStepRun({
     incidentId,
     runbook,
@@ -68,18 +74,25 @@ export async function requestStep(
     requestedBy: actor.id,
     requestedByName: actor.name,
     changes: step.changes,
-    requiredApprovals: step.approval?.approvers ?? 0,
-    selfApprove: step.approval?.selfApprove ?? true,
+    requiredApprovals: sp.requiredApprovals,
+    selfApprove: sp.selfApprove,
     state: needsApproval ? 'requested' : 'approved',
     createdAt: ctx.now,
   });
   const base = { at: ctx.now, incidentId, actor: actorId(actor), data: { runId: run.id, runbook, step: step.id, params } };
   if (needsApproval) {
     const n = run.requiredApprovals;
+    const who = sp.approverRoles ? ` from ${sp.approverRoles.join(' or ')}` : '';
+    const env = sp.environment ? ` (${sp.environment})` : '';
+    const ttl = ctx.policy.defaults.approvalTtlMinutes;
     await recordEvent(
       tx,
       ctx.targets,
-      { ...base, kind: 'step.requested', text: `🙋 ${actor.name} asks to run *${step.title}* — needs ${n} approval${n === 1 ? '' : 's'}.` },
+      {
+        ...base,
+        kind: 'step.requested',
+        text: `🙋 ${actor.name} asks to run *${step.title}*${env} — needs ${n} approval${n === 1 ? '' : 's'}${who}${step.danger ? ', not counting the requester' : ''}. The request expires in ${ttl} min.`,
+      },
       {
         refreshCard: true,
         buttons: [
@@ -98,10 +111,19 @@ export async function requestStep(
 export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, runId: number, decision: 'approve' | 'deny'): Promise<StepRun> {
   const run = await tx.getStepRun(runId);
   if (!run) return refuse(null, 'approval.refused', `Run ${runId} does not exist.`, { runId });
+  if (run.state === 'requested' && isExpired(run, ctx)) {
+    // Committed, not refused: the expiry is a fact for everyone. The caller tells the presser.
+    await expireRun(tx, ctx, run);
+    return { ...run, state: 'expired' };
+  }
   if (run.state !== 'requested') {
     return refuse(run.incidentId, 'approval.refused', `"${run.stepTitle}" is already ${run.state}; nothing to ${decision}.`, { runId, decision });
   }
-  const refusal = approvalRefusal(actor, run, ctx.approvers, decision);
+  const labels = (await tx.getIncident(run.incidentId))?.commonLabels ?? {};
+  const step = ctx.runbooks.find((r) => r.name === run.runbook)?.steps.find((s) => s.id === run.step);
+  const sp = stepPolicy(ctx.policy, run.runbook, step ?? { id: run.step, changes: run.changes, danger: false, approval: { approvers: run.requiredApprovals, selfApprove: run.selfApprove } }, labels);
+  const refusal =
+    approvalRefusal(actor, run, sp, decision) ?? (decision === 'approve' && run.changes ? freezeRefusal(ctx.policy, ctx.now, labels, run.stepTitle) : undefined);
   if (refusal) return refuse(run.incidentId, 'approval.refused', refusal, { runId, decision });
 
   const inserted = await tx.insertApproval({ runId, approver: actor.id, approverName: actor.name, decision, at: ctx.now });
@@ -127,6 +149,27 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
   const updated = await tx.getStepRun(runId);
   if (!updated) throw new Error(`run ${runId} vanished`);
   return updated;
+}
+
+function isExpired(run: StepRun, ctx: Pick<StepContext, 'policy' | 'now'>): boolean {
+  return Date.parse(ctx.now) - Date.parse(run.createdAt) >= ctx.policy.defaults.approvalTtlMinutes * 60_000;
+}
+
+async function expireRun(tx: StoreTx, ctx: Pick<StepContext, 'policy' | 'now' | 'targets'>, run: StepRun): Promise<void> {
+  if (!(await tx.transitionStepRun(run.id, ['requested'], 'expired', ctx.now))) return;
+  await recordEvent(
+    tx,
+    ctx.targets,
+    { at: ctx.now, incidentId: run.incidentId, actor: 'system', kind: 'step.expired', text: `⌛ The request for *${run.stepTitle}* expired: not approved within ${ctx.policy.defaults.approvalTtlMinutes} min.`, data: { runId: run.id } },
+    { refreshCard: true },
+  );
+}
+
+/** Expires requests that waited longer than the policy allows; returns how many. */
+export async function expireStaleRequests(tx: StoreTx, ctx: Pick<StepContext, 'policy' | 'now' | 'targets'>): Promise<number> {
+  const stale = (await tx.listStepRunsInState('requested', 500)).filter((run) => isExpired(run, ctx));
+  for (const run of stale) await expireRun(tx, ctx, run);
+  return stale.length;
 }
 
 /** A press on one option of a picker: requests the picker's step with the chosen value. */

@@ -12,6 +12,7 @@ import { auditRefusal, decideStep, requestStep, type StepContext } from '../../.
 import { createMetrics } from '../../../src/metrics.js';
 import { parseRunbook } from '../../../src/runbooks/loader.js';
 import type { Runbook } from '../../../src/runbooks/schema.js';
+import { defaultPolicy } from '../../../src/core/policy-schema.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { ALICE, BOB, CAROL, DAVE, actor, alert, at, gitcortexRunbook, notification, silentLog, waitFor } from './factories.js';
 
@@ -28,12 +29,15 @@ async function refusal(p: Promise<unknown>): Promise<NotAllowedError> {
   throw new Error('expected a NotAllowedError');
 }
 
+/** A step policy naming these approvers (none: anyone but the requester). */
+const ap = (ids: string[]) => ({ approvers: ids.length > 0 ? ids : undefined, approverRoles: undefined });
+
 describe('requestStep / decideStep', () => {
   let store: SqliteStore;
   let runbook: Runbook;
   let incidentId: number;
 
-  const ctx = (over: Partial<StepContext> = {}): StepContext => ({ runbooks: [runbook], targets: TARGETS, approvers: [], now: at(100), ...over });
+  const ctx = (over: Partial<StepContext> = {}): StepContext => ({ runbooks: [runbook], targets: TARGETS, policy: defaultPolicy([]), now: at(100), ...over });
   const request = (who: Actor, step: string, c = ctx(), incident = incidentId, rb = 'gitcortex') =>
     store.transaction((tx) => requestStep(tx, c, who, incident, rb, step));
   const decide = (who: Actor, runId: number, decision: 'approve' | 'deny', c = ctx()) =>
@@ -82,7 +86,7 @@ describe('requestStep / decideStep', () => {
     it('leaves a changing step requested, with Approve and Deny buttons in the queued reply', async () => {
       const r = await request(ALICE, 'restart');
       expect(r).toMatchObject({ state: 'requested', changes: true, requiredApprovals: 1, selfApprove: false });
-      const text = '🙋 alice asks to run *Restart GitCortex* — needs 1 approval.';
+      const text = '🙋 alice asks to run *Restart GitCortex* — needs 1 approval. The request expires in 15 min.';
       expect(await replies()).toEqual([
         {
           text,
@@ -99,7 +103,7 @@ describe('requestStep / decideStep', () => {
 
     it('says how many approvals a step needs', async () => {
       await request(ALICE, 'migrate');
-      expect((await replies())[0]?.text).toBe('🙋 alice asks to run *Migrate schema* — needs 2 approvals.');
+      expect((await replies())[0]?.text).toBe('🙋 alice asks to run *Migrate schema* — needs 2 approvals. The request expires in 15 min.');
     });
 
     it('refuses a second request while the step is active, with audit info', async () => {
@@ -171,7 +175,7 @@ describe('requestStep / decideStep', () => {
 
     it('limits approvals to the listed users and groups', async () => {
       const approvers = ['U0BOB', 'S0SRE'];
-      const c = ctx({ approvers });
+      const c = ctx({ policy: defaultPolicy(approvers) });
       const r1 = await request(ALICE, 'restart', c);
       const error = await refusal(decide(DAVE, r1.id, 'approve', c));
       expect(error.message).toBe('You are not an approver for "Restart GitCortex". Approvers: U0BOB, S0SRE.');
@@ -275,23 +279,23 @@ describe('approvalRefusal', () => {
   });
 
   it('lets anyone but the requester approve when no approvers are configured', () => {
-    expect(approvalRefusal(BOB, runOf(), [], 'approve')).toBeUndefined();
-    expect(approvalRefusal(ALICE, runOf(), [], 'approve')).toMatch(/cannot approve it/);
-    expect(approvalRefusal(ALICE, runOf({ selfApprove: true }), [], 'approve')).toBeUndefined();
+    expect(approvalRefusal(BOB, runOf(), ap([]), 'approve')).toBeUndefined();
+    expect(approvalRefusal(ALICE, runOf(), ap([]), 'approve')).toMatch(/cannot approve it/);
+    expect(approvalRefusal(ALICE, runOf({ selfApprove: true }), ap([]), 'approve')).toBeUndefined();
   });
 
   it('always lets the requester withdraw, approver or not', () => {
-    expect(approvalRefusal(ALICE, runOf(), ['U0BOB'], 'deny')).toBeUndefined();
+    expect(approvalRefusal(ALICE, runOf(), ap(['U0BOB']), 'deny')).toBeUndefined();
   });
 
   it('matches approvers by user id or by one of the groups', () => {
-    expect(approvalRefusal(BOB, runOf(), ['U0BOB'], 'approve')).toBeUndefined();
-    expect(approvalRefusal(CAROL, runOf(), ['S0SRE'], 'approve')).toBeUndefined();
-    expect(approvalRefusal(actor('U0EVE', 'eve', ['S0OTHER']), runOf(), ['S0SRE', 'U0BOB'], 'approve')).toMatch(/not an approver/);
+    expect(approvalRefusal(BOB, runOf(), ap(['U0BOB']), 'approve')).toBeUndefined();
+    expect(approvalRefusal(CAROL, runOf(), ap(['S0SRE']), 'approve')).toBeUndefined();
+    expect(approvalRefusal(actor('U0EVE', 'eve', ['S0OTHER']), runOf(), ap(['S0SRE', 'U0BOB']), 'approve')).toMatch(/not an approver/);
   });
 
   it('does not take the same user id on another platform for the requester', () => {
-    expect(approvalRefusal({ ...ALICE, platform: 'discord' }, runOf(), [], 'approve')).toBeUndefined();
+    expect(approvalRefusal({ ...ALICE, platform: 'discord' }, runOf(), ap([]), 'approve')).toBeUndefined();
   });
 });
 
@@ -309,7 +313,7 @@ describe('Engine without a chat platform', () => {
       runbooks,
       platforms: [],
       targets: [],
-      approvers,
+      policy: defaultPolicy(approvers),
       clock: () => new Date(),
       log: silentLog,
       redact: createRedactor(['super-secret-token-value']),
