@@ -33,6 +33,11 @@ export interface ChatPlatform {
   tellUser(user: string, where: { channel: string; threadId?: string }, text: string): Promise<void>;
   /** Who is this user: display name and groups, for approval policy. */
   resolveUser(userId: string): Promise<ChatUser>;
+  /**
+   * How fast the outbox may send to one channel (Slack: about one message per second per channel,
+   * short bursts allowed). Pacing keeps an alert storm under the limit instead of collecting 429s.
+   */
+  readonly pacing?: { messagesPerSecond: number; burst: number } | undefined;
 }
 
 /**

@@ -23,6 +23,8 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 const WAIT_FOR_CARD_MS = 500;
 /** Bounds one tick, so a long backlog is sent in slices and shutdown is never held up for long. */
 const MAX_ROUNDS_PER_TICK = 50;
+/** Send a little under the platform's rate: its clock and ours differ by the network's jitter. */
+const PACING_MARGIN = 0.9;
 
 /**
  * Delivers queued chat messages. Messages of one thread (platform, channel, incident) go out in
@@ -31,6 +33,7 @@ const MAX_ROUNDS_PER_TICK = 50;
  */
 export class OutboxWorker {
   private readonly loop: WorkerLoop;
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(private readonly o: OutboxWorkerOptions) {
     this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 500, (error) => o.log.error({ err: error }, 'outbox tick failed'));
@@ -60,9 +63,28 @@ export class OutboxWorker {
       const now = this.o.clock().toISOString();
       const heads = await this.o.store.transaction((tx) => tx.dueThreadHeads(now, this.o.batchSize ?? 200));
       let sent = 0;
-      for (const message of heads) if (await this.deliver(message)) sent += 1;
+      for (const message of heads) {
+        // A channel over its pace waits for the next tick; its threads keep their order.
+        if (!this.takeToken(message)) continue;
+        if (await this.deliver(message)) sent += 1;
+      }
       if (sent === 0) return;
     }
+  }
+
+  /** Token bucket per (platform, channel), refilled at the platform's pace. */
+  private takeToken(message: OutboxMessage): boolean {
+    const pacing = this.o.platforms.get(message.platform)?.pacing;
+    if (!pacing) return true;
+    const key = `${message.platform}\u0000${message.channel}`;
+    const now = this.o.clock().getTime();
+    const bucket = this.buckets.get(key) ?? { tokens: pacing.burst, at: now };
+    bucket.tokens = Math.min(pacing.burst, bucket.tokens + ((now - bucket.at) / 1000) * pacing.messagesPerSecond * PACING_MARGIN);
+    bucket.at = now;
+    this.buckets.set(key, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
   }
 
   private async deliver(message: OutboxMessage): Promise<boolean> {

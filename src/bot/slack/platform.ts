@@ -9,6 +9,8 @@ const USER_CACHE_MS = 60_000;
 /** The ChatPlatform on Slack's Web API. Every call goes through the given WebClient (its base URL is configurable). */
 export class SlackPlatform implements ChatPlatform {
   readonly name = 'slack';
+  /** chat.postMessage is limited to about one message per second per channel, with short bursts. */
+  readonly pacing = { messagesPerSecond: 1, burst: 3 };
   private readonly users = new Map<string, { user: ChatUser; until: number }>();
   private groups: { members: Map<string, string[]>; until: number } | undefined;
 

@@ -102,14 +102,25 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
 
     const timeline = await drive(makeWorker());
 
-    // The card: 500 (backoff 1 s), 500 (backoff 2 s), 429 (Retry-After 1 s), then posted; replies right behind it.
-    expect(timeline.map(({ t, call }) => [t, call.status, call.args.thread_ts === undefined ? 'card' : 'reply'])).toEqual([
+    // The card: 500 (backoff 1 s), 500 (backoff 2 s), 429 (Retry-After 1 s), then posted; replies
+    // behind it, paced to Slack's per-channel rate (1/s after a burst of 3; failed calls count too).
+    const shape = timeline.map(({ t, call }) => [t, call.status, call.args.thread_ts === undefined ? 'card' : 'reply'] as const);
+    expect(shape.slice(0, 4)).toEqual([
       [0, 500, 'card'],
       [1000, 500, 'card'],
       [3000, 429, 'card'],
       [4000, 200, 'card'],
-      ...texts.map(() => [4000, 200, 'reply']),
     ]);
+    const replyTimes = shape.slice(4).map(([t, status, kind]) => {
+      expect([status, kind]).toEqual([200, 'reply']);
+      return t;
+    });
+    expect(replyTimes).toHaveLength(texts.length);
+    expect(replyTimes.every((t) => t >= 4000)).toBe(true);
+    for (let i = 0; i < shape.length; i += 1) {
+      const inWindow = shape.filter(([t]) => t >= shape[i]![0] && t < shape[i]![0] + 1000).length;
+      expect(inWindow, `posts in the second from ${shape[i]![0]} ms`).toBeLessThanOrEqual(3);
+    }
     const rateLimitedAt = timeline[2]!.t;
     const retriedAt = timeline[3]!.t;
     expect(retriedAt - rateLimitedAt).toBeGreaterThanOrEqual(1000);
@@ -218,4 +229,20 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
     expect(retried!.at - limited!.at).toBeGreaterThanOrEqual(990);
     expect(slack.allMessages()).toHaveLength(3);
   });
+
+  it('paces one channel to Slack\'s rate, so a burst of incidents draws no 429 from a rate-limited Slack', async () => {
+    slack.setRateLimit({ postsPerSecondPerChannel: 1, burst: 3 });
+    for (let i = 0; i < 4; i += 1) await openIncident(`storm-${i}`, []);
+    const worker = makeWorker({ clock: () => new Date(), pollMs: 20 });
+    worker.start();
+    try {
+      await waitFor(async () => (await pending()) === 0, 15_000, 'the outbox to drain');
+    } finally {
+      await worker.stop();
+    }
+    expect(slack.rateLimited).toBe(0);
+    expect(posts().every((call) => call.status === 200)).toBe(true);
+    expect(slack.topLevel(CHANNEL)).toHaveLength(4);
+    expect(slack.allMessages()).toHaveLength(8);
+  }, 20_000);
 });

@@ -1,0 +1,140 @@
+/**
+ * Checks the stored audit trail: every hash chain (one per incident, one for the events without an
+ * incident, see src/core/audit.ts) and the global `seq` numbering. Pure: rows in, problems out.
+ */
+import { auditHash } from '../core/audit.js';
+import { toAuditEvent, type AuditRow } from './audit-store.js';
+
+export interface AuditProblem {
+  /** chain: a record of one chain; gap: seqs missing; sequence: the seq numbering disagrees with SQLite's counter. */
+  kind: 'chain' | 'gap' | 'sequence';
+  /** The chain (kind chain): an incident id, or null for the events without an incident. */
+  incidentId?: number | null;
+  /** The first missing seq of a gap, or the seq of the record where the problem shows. */
+  seq: number;
+  /** The last missing seq of a gap. */
+  lastSeq?: number;
+  message: string;
+}
+
+export interface AuditVerification {
+  events: number;
+  chains: number;
+  problems: AuditProblem[];
+}
+
+const chainName = (incidentId: number | null) => (incidentId === null ? 'no-incident chain' : `incident ${incidentId}`);
+
+/** One line per problem, as the command prints it. */
+export function formatProblem(p: AuditProblem): string {
+  if (p.kind === 'gap') {
+    const range = p.lastSeq !== undefined && p.lastSeq !== p.seq ? `${p.seq}..${p.lastSeq}` : `${p.seq}`;
+    return `BROKEN seq ${range} missing: ${p.message}`;
+  }
+  if (p.kind === 'sequence') return `BROKEN seq ${p.seq}: ${p.message}`;
+  return `BROKEN ${chainName(p.incidentId ?? null)} at seq ${p.seq}: ${p.message}`;
+}
+
+/**
+ * Verifies one chain (rows of one incident, in seq order). Each record is checked on its own (its
+ * hash covers its stored prevHash and content) and as a link (its prevHash is the previous record's
+ * stored hash). Continuing from the stored hash after a problem localises every damage: an edit
+ * is reported at the edited record only, a deletion or insertion at the record after it.
+ */
+function verifyChain(incidentId: number | null, rows: readonly AuditRow[], byHash: ReadonlyMap<string, AuditRow>): AuditProblem[] {
+  const problems: AuditProblem[] = [];
+  let previous: AuditRow | undefined;
+  for (const row of rows) {
+    const problem = (message: string) => problems.push({ kind: 'chain', incidentId, seq: row.seq, message });
+    const event = toAuditEvent(row);
+    if (event === undefined) {
+      problem('data is not valid JSON (record edited)');
+    } else if (event.hash !== auditHash(event.prevHash, event)) {
+      // at, incident, actor, kind, text, data or prevHash changed after the record was written.
+      problem('hash mismatch (record edited)');
+    }
+    const expected = previous?.hash ?? '';
+    if (row.prevHash !== expected) {
+      const target = byHash.get(row.prevHash);
+      const linksTo = target?.seq;
+      if (previous !== undefined && row.prevHash === '') {
+        problem(`prevHash is empty as if the chain started here, but seq ${previous.seq} comes before it (record inserted or moved here)`);
+      } else if (target !== undefined && target.incidentId !== incidentId) {
+        problem(`prevHash links to seq ${target.seq} of ${chainName(target.incidentId)}, another chain (record moved between chains)`);
+      } else if (previous === undefined) {
+        problem(
+          linksTo === undefined
+            ? `first record of the chain has prevHash ${short(row.prevHash)} where a chain starts with none (earlier records deleted)`
+            : `first record of the chain links to seq ${linksTo} (records reordered)`,
+        );
+      } else if (linksTo === undefined || linksTo >= row.seq) {
+        problem(
+          linksTo === undefined
+            ? `prevHash ${short(row.prevHash)} matches no record (a record before it was deleted, or edited and re-hashed)`
+            : `prevHash links to the later seq ${linksTo} (records reordered)`,
+        );
+      } else {
+        problem(`does not link to the previous record, seq ${previous.seq}; it links to seq ${linksTo} (record inserted at seq ${previous.seq}, or records reordered)`);
+      }
+    }
+    previous = row;
+  }
+  return problems;
+}
+
+const short = (hash: string) => (hash === '' ? '(empty)' : `${hash.slice(0, 12)}…`);
+
+/**
+ * Gaps in the global seq numbering. `seq` is INTEGER PRIMARY KEY AUTOINCREMENT, and the bot never
+ * deletes audit events, so the stored seqs must be exactly 1..N:
+ * - a rolled-back transaction does not use up numbers: SQLite keeps the AUTOINCREMENT counter in
+ *   the ordinary table `sqlite_sequence`, which is rolled back with the transaction; the store
+ *   rolls back the whole transaction when any statement fails, so a failed insert leaves no hole;
+ * - the counter remembers the highest seq ever handed out, so deleting the LAST records (which no
+ *   hash link can reveal: no later record points at them) shows as seqs missing below the counter.
+ * - records renumbered with UPDATE (to make room for a forged one) can end above the counter, which
+ *   only INSERT advances.
+ * This detects deletions, not a determined forger: whoever can write the file can also renumber
+ * seqs and lower the counter. Against that, keep the newest hashes somewhere else and compare.
+ */
+function seqGaps(rows: readonly AuditRow[], sequenceCounter: number): AuditProblem[] {
+  const problems: AuditProblem[] = [];
+  const missing = (from: number, to: number, why: string) => {
+    const count = to - from + 1;
+    problems.push({ kind: 'gap', seq: from, lastSeq: to, message: `${count} record${count === 1 ? '' : 's'} deleted${why}` });
+  };
+  let expected = 1;
+  for (const row of rows) {
+    if (row.seq > expected) missing(expected, row.seq - 1, '');
+    expected = Math.max(expected, row.seq + 1);
+  }
+  if (sequenceCounter >= expected) missing(expected, sequenceCounter, ` from the end (SQLite's sequence counter is at ${sequenceCounter})`);
+  const last = rows.at(-1);
+  if (last && last.seq > sequenceCounter) {
+    problems.push({ kind: 'sequence', seq: last.seq, message: `above SQLite's sequence counter ${sequenceCounter} (records renumbered, or the counter edited)` });
+  }
+  return problems;
+}
+
+/** Verifies every chain and the seq numbering of the whole table (rows in seq order). */
+export function verifyAudit(rows: readonly AuditRow[], sequenceCounter: number): AuditVerification {
+  const chains = new Map<number | null, AuditRow[]>();
+  for (const row of rows) {
+    const chain = chains.get(row.incidentId);
+    if (chain) chain.push(row);
+    else chains.set(row.incidentId, [row]);
+  }
+  const byHash = new Map<string, AuditRow>();
+  for (const row of rows) if (!byHash.has(row.hash)) byHash.set(row.hash, row);
+  const problems = [...seqGaps(rows, sequenceCounter), ...[...chains].flatMap(([incidentId, chain]) => verifyChain(incidentId, chain, byHash))];
+  problems.sort((a, b) => a.seq - b.seq);
+  return { events: rows.length, chains: chains.size, problems };
+}
+
+/** The closing line: `audit verified: …` or `audit BROKEN: …`. */
+export function formatSummary(v: AuditVerification): string {
+  const counts = `${v.events} event${v.events === 1 ? '' : 's'} in ${v.chains} chain${v.chains === 1 ? '' : 's'}`;
+  if (v.problems.length === 0) return `audit verified: ${counts}, 0 problems`;
+  const where = [...new Set(v.problems.map((p) => (p.kind === 'chain' ? chainName(p.incidentId ?? null) : 'seq numbering')))];
+  return `audit BROKEN: ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'} in ${counts} (${where.join(', ')})`;
+}

@@ -1,0 +1,78 @@
+/**
+ * One audit event as a JSON Lines record for `audit:export`, with secrets redacted.
+ *
+ * Redaction happens on export only: the stored record and its hash stay as written. The exported
+ * `prevHash` and `hash` are the stored ones, so a line whose text or data was redacted no longer
+ * hashes to its `hash`; such lines carry `redacted: true` (the others `redacted: false`), and the
+ * chain itself is verified on the database with `audit:verify`, not on an export.
+ */
+import type { Redactor } from '../core/redact.js';
+import type { AuditRow } from './audit-store.js';
+
+export interface ExportedEvent {
+  seq: number;
+  at: string;
+  incidentId: number | null;
+  actor: string;
+  kind: string;
+  text: string;
+  /** The stored JSON data; the raw column text when it is not valid JSON (an edited record). */
+  data: unknown;
+  prevHash: string;
+  hash: string;
+  /** Whether redaction changed text or data (then `hash` no longer matches the exported content). */
+  redacted: boolean;
+}
+
+/** Redacts every string (keys too) of a JSON value. */
+function redactStrings(value: unknown, redact: Redactor): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, redact));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), redactStrings(v, redact)]));
+  }
+  return value;
+}
+
+/**
+ * Redacts JSON data in two passes: every string on its own (a known secret anywhere in a value),
+ * then the serialised form, where shapes spanning key and value (`"token":"…"`) are visible —
+ * the way the logger redacts objects. If the second pass would break the JSON, the first stands.
+ */
+function redactData(data: unknown, redact: Redactor): unknown {
+  const strings = redactStrings(data, redact);
+  const serialised = JSON.stringify(strings);
+  const again = redact(serialised);
+  if (again === serialised) return strings;
+  try {
+    return JSON.parse(again) as unknown;
+  } catch {
+    return strings;
+  }
+}
+
+export function exportedEvent(row: AuditRow, redact: Redactor): ExportedEvent {
+  let stored: unknown;
+  let data: unknown;
+  try {
+    stored = JSON.parse(row.rawData) as unknown;
+    data = redactData(stored, redact);
+  } catch {
+    stored = row.rawData;
+    data = redact(row.rawData);
+  }
+  const text = redact(row.text);
+  const redacted = text !== row.text || JSON.stringify(data) !== JSON.stringify(stored);
+  return {
+    seq: row.seq,
+    at: row.at,
+    incidentId: row.incidentId,
+    actor: row.actor,
+    kind: row.kind,
+    text,
+    data,
+    prevHash: row.prevHash,
+    hash: row.hash,
+    redacted,
+  };
+}
