@@ -6,23 +6,16 @@
  * hashes to its `hash`; such lines carry `redacted: true` (the others `redacted: false`), and the
  * chain itself is verified on the database with `audit:verify`, not on an export.
  */
+import type { AuditEvent } from '../core/domain.js';
 import type { Redactor } from '../core/redact.js';
 import type { AuditRow } from './audit-store.js';
 
-export interface ExportedEvent {
-  seq: number;
-  at: string;
-  incidentId: number | null;
-  actor: string;
-  kind: string;
-  text: string;
+export type ExportedEvent = Omit<AuditEvent, 'data'> & {
   /** The stored JSON data; the raw column text when it is not valid JSON (an edited record). */
   data: unknown;
-  prevHash: string;
-  hash: string;
   /** Whether redaction changed text or data (then `hash` no longer matches the exported content). */
   redacted: boolean;
-}
+};
 
 /** Redacts every string (keys too) of a JSON value. */
 function redactStrings(value: unknown, redact: Redactor): unknown {

@@ -28,18 +28,10 @@ export class CliError extends Error {
 }
 
 /** A stored audit row as the commands see it; `data` stays the raw column text, parsed on demand. */
-export interface AuditRow {
-  seq: number;
-  at: string;
-  incidentId: number | null;
-  actor: string;
-  kind: string;
-  text: string;
+export type AuditRow = Omit<AuditEvent, 'data'> & {
   /** The `data` column exactly as stored (JSON text; an edit could have made it invalid). */
   rawData: string;
-  prevHash: string;
-  hash: string;
-}
+};
 
 export interface AuditSnapshot {
   rows: AuditRow[];
