@@ -64,6 +64,7 @@ export class Engine {
       clock: o.clock,
       log: o.log.child({ worker: 'outbox' }),
       metrics: o.metrics,
+      redact: o.redact,
       ...(o.outboxPollMs ? { pollMs: o.outboxPollMs } : {}),
     });
     this.executor = new StepExecutor({

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Card, ThreadMessage } from './card.js';
 import { ChatDeliveryError, type ChatPlatform } from './chat-platform.js';
 import type { OutboxMessage } from './domain.js';
+import type { Redactor } from './redact.js';
 import { WorkerLoop } from './worker-loop.js';
 import type { Metrics } from '../metrics.js';
 import type { Store, StoreTx } from '../store/store.js';
@@ -14,6 +15,8 @@ export interface OutboxWorkerOptions {
   clock: () => Date;
   log: Logger;
   metrics: Metrics;
+  /** Applied to everything sent: alert text and step output can carry secrets. */
+  redact: Redactor;
   pollMs?: number;
   batchSize?: number;
 }
@@ -113,7 +116,7 @@ export class OutboxWorker {
   private async syncCard(platform: ChatPlatform, message: OutboxMessage): Promise<void> {
     const { ref, card } = await this.o.store.transaction(async (tx) => ({
       ref: await tx.getCardMessage(message.incidentId, message.platform, message.channel),
-      card: await this.o.renderCard(tx, message.incidentId),
+      card: redactCard(await this.o.renderCard(tx, message.incidentId), this.o.redact),
     }));
     if (ref) {
       try {
@@ -137,9 +140,22 @@ export class OutboxWorker {
   private async reply(platform: ChatPlatform, message: OutboxMessage): Promise<void> {
     const ref = await this.o.store.transaction((tx) => tx.getCardMessage(message.incidentId, message.platform, message.channel));
     if (!ref) throw new CardNotPostedYet();
-    await platform.reply(ref, message.payload as ThreadMessage);
+    const reply = message.payload as ThreadMessage;
+    await platform.reply(ref, { ...reply, text: this.o.redact(reply.text) });
     await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
   }
+}
+
+function redactCard(card: Card, redact: Redactor): Card {
+  return {
+    ...card,
+    title: redact(card.title),
+    ...(card.summary !== undefined ? { summary: redact(card.summary) } : {}),
+    ...(card.description !== undefined ? { description: redact(card.description) } : {}),
+    fields: card.fields.map((f) => ({ label: f.label, value: redact(f.value) })),
+    steps: card.steps.map((s) => (s.detail !== undefined ? { ...s, detail: redact(s.detail) } : s)),
+    fallbackText: redact(card.fallbackText),
+  };
 }
 
 class CardNotPostedYet extends Error {

@@ -9,6 +9,7 @@ import { OutboxWorker } from '../../../src/core/outbox-worker.js';
 import { SlackPlatform } from '../../../src/bot/slack/platform.js';
 import { createMetrics } from '../../../src/metrics.js';
 import type { StoreTx } from '../../../src/store/store.js';
+import { createRedactor } from '../../../src/core/redact.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { startFakeSlack, type FakeSlack, type RecordedCall } from '../../fakes/slack-api.js';
 import { alert, gitcortexRunbook, manualClock, notification, silentLog, waitFor } from './factories.js';
@@ -21,6 +22,8 @@ let slack: FakeSlack;
 let store: SqliteStore;
 let metrics: ReturnType<typeof createMetrics>;
 let clock: ReturnType<typeof manualClock>;
+
+const SECRET = 'hunter2-the-configured-secret';
 
 /** The card as the engine renders it, from what the store holds. */
 async function renderCard(tx: StoreTx, incidentId: number) {
@@ -39,6 +42,7 @@ function makeWorker(options: { clock?: () => Date; pollMs?: number } = {}): Outb
     clock: options.clock ?? clock.now,
     log: silentLog,
     metrics,
+    redact: createRedactor([SECRET]),
     ...(options.pollMs ? { pollMs: options.pollMs } : {}),
   });
 }
@@ -245,4 +249,16 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
     expect(slack.topLevel(CHANNEL)).toHaveLength(4);
     expect(slack.allMessages()).toHaveLength(8);
   }, 20_000);
+
+  it('redacts secrets from thread messages and cards before they leave', async () => {
+    const { incidentId } = await openIncident('g-secret', [`output: token=${SECRET} and xoxb-1234567890-abcdefghij`]);
+    await drive(makeWorker());
+    const [card] = slack.topLevel(CHANNEL);
+    const texts = slack.threadReplies(CHANNEL, card!.ts).map((m) => m.text);
+    expect(texts.join('\n')).not.toContain(SECRET);
+    expect(texts.join('\n')).not.toContain('xoxb-1234567890');
+    expect(texts.at(-1)).toContain('[REDACTED]');
+    // The stored audit keeps what happened; only what leaves is redacted.
+    expect((await store.transaction((tx) => tx.listAudit(incidentId))).at(-1)?.text).toContain(SECRET);
+  });
 });
