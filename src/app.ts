@@ -5,7 +5,6 @@ import { createSlackApp } from './bot/slack/slack-app.js';
 import type { Config } from './config.js';
 import type { ChatPlatform } from './core/chat-platform.js';
 import { Engine } from './core/engine.js';
-import type { DeliveryTarget } from './core/events.js';
 import { createRedactor } from './core/redact.js';
 import { handleAlertmanagerWebhook } from './handlers/alertmanager-webhook.js';
 import { handleIncidentAudit } from './handlers/incident-audit.js';
@@ -14,6 +13,8 @@ import { createRouter, type Route } from './http/router.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { loadPolicy } from './policy-file.js';
+import { loadRoutes } from './routes-file.js';
+import { createRouter as createChannelRouter } from './core/routing.js';
 import { listBackupChoices } from './runbooks/backup-choices.js';
 import { loadRunbooks } from './runbooks/loader.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -46,11 +47,13 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const log = options.logger ?? createLogger(config.logLevel, redact);
   const runbooks = await loadRunbooks(config.runbooksDir);
   const policy = await loadPolicy(config.policyFile, config.approvers);
+  const channelRoutes = await loadRoutes(config.routesFile);
   const store = new SqliteStore(config.sqlitePath);
   const metrics = createMetrics(() => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length));
 
   const platforms: ChatPlatform[] = [];
-  const targets: DeliveryTarget[] = [];
+  /** Each enabled platform's default channel; routes by labels may choose others. */
+  const defaultChannels: Record<string, string> = {};
   // The Slack app needs the engine for button presses and the engine needs the Slack platform; this breaks the cycle.
   const engineRef: { current?: Engine } = {};
   const getEngine = () => {
@@ -60,7 +63,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const slack = config.slack ? createSlackApp(config.slack, getEngine, log.child({ platform: 'slack' })) : undefined;
   if (slack && config.slack) {
     platforms.push(slack.platform);
-    targets.push({ platform: 'slack', channel: config.slack.alertChannel });
+    defaultChannels.slack = config.slack.alertChannel;
   }
   log.info(
     { platforms: platforms.map((p) => p.name), runbooks: runbooks.map((r) => r.name), database: config.sqlitePath },
@@ -74,7 +77,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     store,
     runbooks,
     platforms,
-    targets,
+    route: createChannelRouter(channelRoutes, defaultChannels),
     policy,
     clock: options.clock ?? (() => new Date()),
     log,

@@ -34,6 +34,19 @@ export const envSchema = z
     SLACK_SIGNING_SECRET: optionalSecret,
     SLACK_ALERT_CHANNEL: optionalSecret,
     SLACK_API_URL: z.url().optional(),
+    DISCORD_BOT_TOKEN: optionalSecret,
+    DISCORD_APPLICATION_ID: optionalSecret,
+    DISCORD_PUBLIC_KEY: z
+      .string()
+      .trim()
+      .regex(/^([0-9a-fA-F]{64})?$/, 'must be the 64 hex characters of the application public key')
+      .transform((v) => (v === '' ? undefined : v))
+      .optional(),
+    DISCORD_ALERT_CHANNEL_ID: optionalSecret,
+    DISCORD_GUILD_ID: optionalSecret,
+    DISCORD_API_URL: z.url().optional(),
+    DISCORD_MODE: z.enum(['http', 'gateway']).default('http'),
+    ROUTES_FILE: z.string().min(1).optional(),
     APPROVERS: commaList,
     POLICY_FILE: z.string().min(1).optional(),
     PROMETHEUS_URL: z.url().optional(),
@@ -41,6 +54,7 @@ export const envSchema = z
   });
 
 const SLACK_VARIABLES = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT_CHANNEL'] as const;
+const DISCORD_VARIABLES = ['DISCORD_BOT_TOKEN', 'DISCORD_APPLICATION_ID', 'DISCORD_ALERT_CHANNEL_ID'] as const;
 
 /**
  * Checks that span several variables. They run on the raw environment, separately from the
@@ -49,11 +63,17 @@ const SLACK_VARIABLES = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT
 function crossFieldProblems(environment: Record<string, string | undefined>): string[] {
   const isSet = (name: string) => (environment[name] ?? '').trim() !== '';
   const problems: string[] = [];
-  const set = SLACK_VARIABLES.filter(isSet);
-  if (set.length > 0 && set.length < SLACK_VARIABLES.length) {
-    for (const name of SLACK_VARIABLES.filter((n) => !isSet(n))) {
-      problems.push(`${name}: required when ${set.join(', ')} is set (Slack needs all three)`);
+  for (const [platform, names] of [
+    ['Slack', SLACK_VARIABLES],
+    ['Discord', DISCORD_VARIABLES],
+  ] as const) {
+    const set = names.filter(isSet);
+    if (set.length > 0 && set.length < names.length) {
+      for (const name of names.filter((n) => !isSet(n))) problems.push(`${name}: required when ${set.join(', ')} is set (${platform} needs all three)`);
     }
+  }
+  if (isSet('DISCORD_BOT_TOKEN') && (environment.DISCORD_MODE ?? 'http') === 'http' && !isSet('DISCORD_PUBLIC_KEY')) {
+    problems.push('DISCORD_PUBLIC_KEY: required in http mode, to verify the signature of every interaction (or set DISCORD_MODE=gateway)');
   }
   const databaseUrl = environment.DATABASE_URL;
   if (databaseUrl !== undefined && databaseUrl !== '' && !/^(sqlite:|file:|\/|\.)/.test(databaseUrl)) {
@@ -71,6 +91,17 @@ export interface SlackConfig {
   apiUrl: string | undefined;
 }
 
+export interface DiscordConfig {
+  botToken: string;
+  applicationId: string;
+  alertChannelId: string;
+  /** Verifies interactions in http mode. */
+  publicKey: string | undefined;
+  guildId: string | undefined;
+  apiUrl: string | undefined;
+  mode: 'http' | 'gateway';
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -80,6 +111,9 @@ export interface Config {
   webhookToken: string | undefined;
   webhookMaxBytes: number;
   slack: SlackConfig | undefined;
+  discord: DiscordConfig | undefined;
+  /** Channel routing by alert labels (YAML); none: the default channels. */
+  routesFile: string | undefined;
   /** User or group ids allowed to approve when there is no policy file; empty means anyone but the requester. */
   approvers: string[];
   /** The approval policy file (YAML); when set, APPROVERS is ignored. */
@@ -111,6 +145,18 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
           apiUrl: env.SLACK_API_URL,
         }
       : undefined;
+  const discord =
+    env.DISCORD_BOT_TOKEN && env.DISCORD_APPLICATION_ID && env.DISCORD_ALERT_CHANNEL_ID
+      ? {
+          botToken: env.DISCORD_BOT_TOKEN,
+          applicationId: env.DISCORD_APPLICATION_ID,
+          alertChannelId: env.DISCORD_ALERT_CHANNEL_ID,
+          publicKey: env.DISCORD_PUBLIC_KEY,
+          guildId: env.DISCORD_GUILD_ID,
+          apiUrl: env.DISCORD_API_URL,
+          mode: env.DISCORD_MODE,
+        }
+      : undefined;
   return {
     port: env.PORT,
     host: env.HOST,
@@ -120,11 +166,13 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     webhookToken: env.ALERTMANAGER_WEBHOOK_TOKEN,
     webhookMaxBytes: env.WEBHOOK_MAX_BYTES,
     slack,
+    discord,
+    routesFile: env.ROUTES_FILE,
     approvers: env.APPROVERS,
     policyFile: env.POLICY_FILE,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     prometheusUrl: env.PROMETHEUS_URL,
-    secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET].filter(
+    secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN].filter(
       (v): v is string => v !== undefined,
     ),
   };

@@ -9,6 +9,12 @@ export type Labels = Record<string, string>;
 
 export type IncidentStatus = 'firing' | 'resolved';
 
+/** A chat channel an incident is shown in: one card and one thread per target. */
+export interface DeliveryTarget {
+  platform: string;
+  channel: string;
+}
+
 export interface Incident {
   id: number;
   groupKey: string;
@@ -24,6 +30,8 @@ export interface Incident {
   externalUrl: string;
   truncatedAlerts: number;
   previousIncidentId: number | null;
+  /** Where its card and thread live, decided by routing when the incident opened. */
+  targets: DeliveryTarget[];
   createdAt: string;
   updatedAt: string;
   lastSeenAt: string;

@@ -3,7 +3,7 @@ import type { AlertmanagerNotification } from './alertmanager-payload.js';
 import type { Card } from './card.js';
 import { buildCard } from './card-builder.js';
 import type { ChatPlatform } from './chat-platform.js';
-import type { AuditEvent, StepRun } from './domain.js';
+import type { AuditEvent, Labels, StepRun } from './domain.js';
 import type { DeliveryTarget } from './events.js';
 import { StepExecutor } from './executor.js';
 import { recordNotification, type RecordedNotification } from './notifications.js';
@@ -28,8 +28,8 @@ export interface EngineOptions {
   store: Store;
   runbooks: readonly Runbook[];
   platforms: readonly ChatPlatform[];
-  /** Where incidents are shown: one card and thread per target. */
-  targets: readonly DeliveryTarget[];
+  /** Where a new incident is shown (one card and thread per target), from its labels. */
+  route: (labels: Labels) => DeliveryTarget[];
   /** Who may request and approve what; see policy-schema.ts. */
   policy: Policy;
   clock: () => Date;
@@ -70,7 +70,6 @@ export class Engine {
     this.executor = new StepExecutor({
       store: o.store,
       runbooks: o.runbooks,
-      targets: o.targets,
       clock: o.clock,
       log: o.log.child({ worker: 'executor' }),
       redact: o.redact,
@@ -99,7 +98,7 @@ export class Engine {
 
   async ingest(notification: AlertmanagerNotification): Promise<RecordedNotification> {
     const now = this.o.clock().toISOString();
-    const result = await this.o.store.transaction((tx) => recordNotification(tx, notification, now, this.o.targets));
+    const result = await this.o.store.transaction((tx) => recordNotification(tx, notification, now, this.o.route(notification.commonLabels)));
     if (!result.duplicate) this.outbox.nudge();
     return result;
   }
@@ -152,10 +151,7 @@ export class Engine {
         const choice = await tx.insertChoice({ incidentId, runbook: offer.runbook.name, step: offer.step.id, param: pick.param, value: file.path, label: file.label, createdAt: now });
         buttons.push(makeButton({ action: 'pick', choiceId: choice.id }, file.label));
       }
-      await recordEvent(
-        tx,
-        this.o.targets,
-        {
+      await recordEvent(tx, {
           at: now,
           incidentId,
           actor: actorId(actor),
@@ -207,6 +203,6 @@ export class Engine {
   }
 
   private context(): StepContext {
-    return { runbooks: this.o.runbooks, targets: this.o.targets, policy: this.o.policy, now: this.o.clock().toISOString() };
+    return { runbooks: this.o.runbooks, policy: this.o.policy, now: this.o.clock().toISOString() };
   }
 }

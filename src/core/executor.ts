@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { StepRun } from './domain.js';
-import { recordEvent, type DeliveryTarget } from './events.js';
+import { recordEvent } from './events.js';
 import type { Redactor } from './redact.js';
 import { WorkerLoop } from './worker-loop.js';
 import type { Metrics } from '../metrics.js';
@@ -16,7 +16,6 @@ import type { Store } from '../store/store.js';
 export interface ExecutorOptions {
   store: Store;
   runbooks: readonly Runbook[];
-  targets: readonly DeliveryTarget[];
   clock: () => Date;
   log: Logger;
   redact: Redactor;
@@ -79,10 +78,7 @@ export class StepExecutor {
       const stuck = await tx.listStepRunsInState('running', 1000);
       for (const run of stuck) {
         if (!(await tx.transitionStepRun(run.id, ['running'], 'interrupted', now, { finishedAt: now }))) continue;
-        await recordEvent(
-          tx,
-          this.o.targets,
-          { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text: `⚠️ *${run.stepTitle}* was interrupted by a bot restart. It was not re-run: check the system, then request it again if needed.`, data: { runId: run.id } },
+        await recordEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text: `⚠️ *${run.stepTitle}* was interrupted by a bot restart. It was not re-run: check the system, then request it again if needed.`, data: { runId: run.id } },
           { refreshCard: true },
         );
       }
@@ -94,7 +90,7 @@ export class StepExecutor {
 
   private async tick(): Promise<void> {
     const now = this.o.clock().toISOString();
-    const expired = await this.o.store.transaction((tx) => expireStaleRequests(tx, { policy: this.o.policy, now, targets: this.o.targets }));
+    const expired = await this.o.store.transaction((tx) => expireStaleRequests(tx, { policy: this.o.policy, now }));
     if (expired > 0) this.o.onQueued();
     const claimed = await this.o.store.transaction(async (tx) => {
       const ready = await tx.listStepRunsInState('approved', 10);
@@ -103,10 +99,7 @@ export class StepExecutor {
         if (!(await tx.transitionStepRun(run.id, ['approved'], 'running', now, { startedAt: now }))) continue;
         const step = this.findStep(run);
         const what = step ? describeStep(step, run.params) : 'the step is no longer in the runbooks';
-        await recordEvent(
-          tx,
-          this.o.targets,
-          { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text: `▶️ Started *${run.stepTitle}*: ${this.o.redact(what)}`, data: { runId: run.id } },
+        await recordEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text: `▶️ Started *${run.stepTitle}*: ${this.o.redact(what)}`, data: { runId: run.id } },
           { refreshCard: true },
         );
         mine.push({ ...run, state: 'running', startedAt: now });
@@ -147,7 +140,7 @@ export class StepExecutor {
     const ok = result.status === 'succeeded' && artefact !== undefined;
     const now = this.o.clock().toISOString();
     await this.o.store.transaction((tx) =>
-      recordEvent(tx, this.o.targets, {
+      recordEvent(tx, {
         at: now,
         incidentId: run.incidentId,
         actor: 'system',
@@ -194,10 +187,7 @@ export class StepExecutor {
           artefacts: result.artefacts,
         },
       });
-      await recordEvent(
-        tx,
-        this.o.targets,
-        {
+      await recordEvent(tx, {
           at: now,
           incidentId: run.incidentId,
           actor: 'system',

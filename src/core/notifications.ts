@@ -39,7 +39,11 @@ function listOf(items: string[], max = 5): string {
   return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
 }
 
-/** Stores one webhook notification: the incident, its alerts, audit events and queued chat messages, in one transaction. */
+/**
+ * Stores one webhook notification: the incident, its alerts, audit events and queued chat
+ * messages, in one transaction. `targets` (from routing) are where a NEW incident is shown; an
+ * existing incident keeps the targets it opened with, so its thread never moves.
+ */
 export async function recordNotification(
   tx: StoreTx,
   n: AlertmanagerNotification,
@@ -77,6 +81,7 @@ export async function recordNotification(
       status: n.status,
       receiver: n.receiver,
       previousIncidentId: latest?.id ?? null,
+      targets: [...targets],
       createdAt: now,
       updatedAt: now,
       lastSeenAt: now,
@@ -122,10 +127,7 @@ export async function recordNotification(
   if (startsNewEpisode) {
     const count = n.alerts.length + n.truncatedAlerts;
     const again = latest ? ` Fires again: previous incident #${latest.id}.` : '';
-    await recordEvent(
-      tx,
-      targets,
-      {
+    await recordEvent(tx, {
         ...event,
         kind: 'alert.received',
         text: `🚨 Incident #${incident.id} opened: ${fields.title} (${count} alert${count === 1 ? '' : 's'}, ${severity}).${again}`,
@@ -135,33 +137,24 @@ export async function recordNotification(
     );
   }
   if (joined.length > 0) {
-    await recordEvent(
-      tx,
-      targets,
-      { ...event, kind: 'alert.joined', text: `➕ ${joined.length} alert${joined.length === 1 ? '' : 's'} joined: ${listOf(joined.map(describeAlert))}.`, data: { fingerprints: joined.map((a) => a.fingerprint) } },
+    await recordEvent(tx, { ...event, kind: 'alert.joined', text: `➕ ${joined.length} alert${joined.length === 1 ? '' : 's'} joined: ${listOf(joined.map(describeAlert))}.`, data: { fingerprints: joined.map((a) => a.fingerprint) } },
       { refreshCard: true },
     );
   }
   if (resolvedAlerts.length > 0) {
-    await recordEvent(
-      tx,
-      targets,
-      { ...event, kind: 'alert.resolved', text: `☑️ ${resolvedAlerts.length} alert${resolvedAlerts.length === 1 ? '' : 's'} resolved: ${listOf(resolvedAlerts.map(describeAlert))}.`, data: { fingerprints: resolvedAlerts.map((a) => a.fingerprint) } },
+    await recordEvent(tx, { ...event, kind: 'alert.resolved', text: `☑️ ${resolvedAlerts.length} alert${resolvedAlerts.length === 1 ? '' : 's'} resolved: ${listOf(resolvedAlerts.map(describeAlert))}.`, data: { fingerprints: resolvedAlerts.map((a) => a.fingerprint) } },
       { refreshCard: true },
     );
   }
   if (becameResolved) {
     const duration = formatDuration(Date.parse(now) - Date.parse(incident.createdAt));
-    await recordEvent(
-      tx,
-      targets,
-      { ...event, kind: 'incident.resolved', text: `✅ Incident #${incident.id} resolved after ${duration}.`, data: { durationMs: Date.parse(now) - Date.parse(incident.createdAt) } },
+    await recordEvent(tx, { ...event, kind: 'incident.resolved', text: `✅ Incident #${incident.id} resolved after ${duration}.`, data: { durationMs: Date.parse(now) - Date.parse(incident.createdAt) } },
       { refreshCard: true },
     );
   }
   if (!startsNewEpisode && joined.length === 0 && resolvedAlerts.length === 0 && !becameResolved) {
     // A changed notification with nothing to announce (annotations moved, say): refresh the card quietly.
-    await syncCard(tx, targets, incident.id, now);
+    await syncCard(tx, incident.id, now);
   }
   return { incidentId: incident.id, duplicate: false, created: startsNewEpisode };
 }

@@ -1,7 +1,7 @@
 import { makeButton } from './button-codec.js';
 import type { StepRun } from './domain.js';
 import { NotAllowedError, type RefusalAudit } from './errors.js';
-import { recordEvent, type DeliveryTarget } from './events.js';
+import { recordEvent } from './events.js';
 import { findOffer } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
 import type { Policy } from './policy-schema.js';
@@ -11,7 +11,6 @@ import type { StoreTx } from '../store/store.js';
 
 export interface StepContext {
   runbooks: readonly Runbook[];
-  targets: readonly DeliveryTarget[];
   policy: Policy;
   now: string;
 }
@@ -85,10 +84,7 @@ export async function requestStep(
     const who = sp.approverRoles ? ` from ${sp.approverRoles.join(' or ')}` : '';
     const env = sp.environment ? ` (${sp.environment})` : '';
     const ttl = ctx.policy.defaults.approvalTtlMinutes;
-    await recordEvent(
-      tx,
-      ctx.targets,
-      {
+    await recordEvent(tx, {
         ...base,
         kind: 'step.requested',
         text: `🙋 ${actor.name} asks to run *${step.title}*${env} — needs ${n} approval${n === 1 ? '' : 's'}${who}${step.danger ? ', not counting the requester' : ''}. The request expires in ${ttl} min.`,
@@ -102,7 +98,7 @@ export async function requestStep(
       },
     );
   } else {
-    await recordEvent(tx, ctx.targets, { ...base, kind: 'step.requested', text: `🔎 ${actor.name} runs *${step.title}* (read-only, no approval needed).` }, { refreshCard: true });
+    await recordEvent(tx, { ...base, kind: 'step.requested', text: `🔎 ${actor.name} runs *${step.title}* (read-only, no approval needed).` }, { refreshCard: true });
   }
   return run;
 }
@@ -133,15 +129,12 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
   if (decision === 'deny') {
     await tx.transitionStepRun(runId, ['requested'], 'denied', ctx.now);
     const verb = actor.id === run.requestedBy ? 'withdrew' : 'denied';
-    await recordEvent(tx, ctx.targets, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*.`, data: { runId } }, { refreshCard: true });
+    await recordEvent(tx, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*.`, data: { runId } }, { refreshCard: true });
   } else {
     const approvals = (await tx.listApprovals(runId)).filter((a) => a.decision === 'approve');
     const enough = approvals.length >= run.requiredApprovals;
     const count = `${approvals.length}/${run.requiredApprovals}`;
-    await recordEvent(
-      tx,
-      ctx.targets,
-      { ...base, kind: 'step.approved', text: `👍 ${actor.name} approved *${run.stepTitle}* (${count}).${enough ? ' Running it now.' : ''}`, data: { runId, approvals: approvals.map((a) => a.approver) } },
+    await recordEvent(tx, { ...base, kind: 'step.approved', text: `👍 ${actor.name} approved *${run.stepTitle}* (${count}).${enough ? ' Running it now.' : ''}`, data: { runId, approvals: approvals.map((a) => a.approver) } },
       { refreshCard: true },
     );
     if (enough) await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now);
@@ -155,18 +148,15 @@ function isExpired(run: StepRun, ctx: Pick<StepContext, 'policy' | 'now'>): bool
   return Date.parse(ctx.now) - Date.parse(run.createdAt) >= ctx.policy.defaults.approvalTtlMinutes * 60_000;
 }
 
-async function expireRun(tx: StoreTx, ctx: Pick<StepContext, 'policy' | 'now' | 'targets'>, run: StepRun): Promise<void> {
+async function expireRun(tx: StoreTx, ctx: Pick<StepContext, 'policy' | 'now'>, run: StepRun): Promise<void> {
   if (!(await tx.transitionStepRun(run.id, ['requested'], 'expired', ctx.now))) return;
-  await recordEvent(
-    tx,
-    ctx.targets,
-    { at: ctx.now, incidentId: run.incidentId, actor: 'system', kind: 'step.expired', text: `⌛ The request for *${run.stepTitle}* expired: not approved within ${ctx.policy.defaults.approvalTtlMinutes} min.`, data: { runId: run.id } },
+  await recordEvent(tx, { at: ctx.now, incidentId: run.incidentId, actor: 'system', kind: 'step.expired', text: `⌛ The request for *${run.stepTitle}* expired: not approved within ${ctx.policy.defaults.approvalTtlMinutes} min.`, data: { runId: run.id } },
     { refreshCard: true },
   );
 }
 
 /** Expires requests that waited longer than the policy allows; returns how many. */
-export async function expireStaleRequests(tx: StoreTx, ctx: Pick<StepContext, 'policy' | 'now' | 'targets'>): Promise<number> {
+export async function expireStaleRequests(tx: StoreTx, ctx: Pick<StepContext, 'policy' | 'now'>): Promise<number> {
   const stale = (await tx.listStepRunsInState('requested', 500)).filter((run) => isExpired(run, ctx));
   for (const run of stale) await expireRun(tx, ctx, run);
   return stale.length;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { decodeButtonId } from '../core/button-codec.js';
-import type { ChatPlatform } from '../core/chat-platform.js';
+import type { ChatPlatform, ChatUser } from '../core/chat-platform.js';
 import type { Engine } from '../core/engine.js';
 import { BotError, NotAllowedError } from '../core/errors.js';
 
@@ -11,6 +11,13 @@ export interface ButtonPress {
   /** The thread the pressed message is in, for the private answer. */
   threadId?: string | undefined;
   buttonId: string;
+  /** Who pressed, when the platform's payload already says (name, roles); else resolved through the platform. */
+  user?: ChatUser | undefined;
+  /**
+   * Answers the presser privately through the interaction itself (Discord's follow-up message);
+   * without it the platform's `tellUser` is used (Slack's ephemeral message).
+   */
+  tellPrivately?: ((text: string) => Promise<void>) | undefined;
 }
 
 /**
@@ -20,7 +27,9 @@ export interface ButtonPress {
 export async function handleButtonPress(engine: Engine, platform: ChatPlatform, press: ButtonPress, log: Logger): Promise<void> {
   const where = { channel: press.channel, ...(press.threadId ? { threadId: press.threadId } : {}) };
   const tell = (text: string) =>
-    platform.tellUser(press.userId, where, text).catch((error: unknown) => log.warn({ err: error, user: press.userId }, 'could not tell user'));
+    (press.tellPrivately ? press.tellPrivately(text) : platform.tellUser(press.userId, where, text)).catch((error: unknown) =>
+      log.warn({ err: error, user: press.userId }, 'could not tell user'),
+    );
 
   const target = decodeButtonId(press.buttonId);
   if (!target) {
@@ -29,7 +38,7 @@ export async function handleButtonPress(engine: Engine, platform: ChatPlatform, 
     return;
   }
   try {
-    const user = await platform.resolveUser(press.userId);
+    const user = press.user ?? (await platform.resolveUser(press.userId));
     const actor = { ...user, platform: platform.name };
     switch (target.action) {
       case 'run-step':

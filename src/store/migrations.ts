@@ -148,4 +148,9 @@ export const sqliteMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'per-incident delivery targets (routing by labels)',
+    sql: `ALTER TABLE incidents ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';`,
+  },
 ];

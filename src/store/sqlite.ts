@@ -48,6 +48,7 @@ function toIncident(r: Row): Incident {
     externalUrl: str(r.external_url),
     truncatedAlerts: Number(r.truncated_alerts),
     previousIncidentId: r.previous_incident_id === null ? null : Number(r.previous_incident_id),
+    targets: parse(r.targets),
     createdAt: str(r.created_at),
     updatedAt: str(r.updated_at),
     lastSeenAt: str(r.last_seen_at),
@@ -183,8 +184,8 @@ class SqliteTx implements StoreTx {
   async insertIncident(i: NewIncident) {
     const result = this.run(
       `INSERT INTO incidents (group_key, episode, status, severity, title, receiver, group_labels, common_labels,
-         common_annotations, external_url, truncated_alerts, previous_incident_id, created_at, updated_at, last_seen_at, resolved_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         common_annotations, external_url, truncated_alerts, previous_incident_id, targets, created_at, updated_at, last_seen_at, resolved_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       i.groupKey,
       i.episode,
       i.status,
@@ -197,6 +198,7 @@ class SqliteTx implements StoreTx {
       i.externalUrl,
       i.truncatedAlerts,
       i.previousIncidentId,
+      json(i.targets),
       i.createdAt,
       i.updatedAt,
       i.lastSeenAt,

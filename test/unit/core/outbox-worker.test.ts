@@ -52,7 +52,7 @@ async function openIncident(groupKey: string, texts: string[], targets: readonly
   const n = notification([alert(`${groupKey}-1:3001`)], { groupKey });
   const { incidentId } = await store.transaction((tx) => recordNotification(tx, n, clock.now().toISOString(), targets));
   for (const text of texts) {
-    await store.transaction((tx) => recordEvent(tx, targets, { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'test.note', text, data: {} }));
+    await store.transaction((tx) => recordEvent(tx, { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'test.note', text, data: {} }));
   }
   const first = (await store.transaction((tx) => tx.listAudit(incidentId)))[0]?.text ?? '';
   return { incidentId, texts: [first, ...texts] };
@@ -145,7 +145,7 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
     const { incidentId } = await openIncident('g1', []);
     await drive(makeWorker());
     clock.advance(60_000);
-    await store.transaction((tx) => recordEvent(tx, [SLACK], { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'test.note', text: 'later', data: {} }, { refreshCard: true }));
+    await store.transaction((tx) => recordEvent(tx, { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'test.note', text: 'later', data: {} }, { refreshCard: true }));
     await drive(makeWorker());
     expect(slack.topLevel(CHANNEL)).toHaveLength(1);
     expect(slack.callsTo('chat.update')).toHaveLength(1);
@@ -158,7 +158,7 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
     const [original] = slack.topLevel(CHANNEL);
     slack.failNext('chat.update', 1, { status: 200, body: { ok: false, error: 'message_not_found' } });
     clock.advance(1000);
-    await store.transaction((tx) => recordEvent(tx, [SLACK], { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'test.note', text: 'after delete', data: {} }, { refreshCard: true }));
+    await store.transaction((tx) => recordEvent(tx, { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'test.note', text: 'after delete', data: {} }, { refreshCard: true }));
     await drive(makeWorker());
     const cards = slack.topLevel(CHANNEL);
     expect(cards).toHaveLength(2);

@@ -108,7 +108,7 @@ describe('policy in requests and approvals', () => {
   let incidentId: number;
   let prodIncident: number;
   const policy = policySchema.parse(POLICY);
-  const ctx = (now = at(100)): StepContext => ({ runbooks: [runbook()], targets: TARGETS, policy, now });
+  const ctx = (now = at(100)): StepContext => ({ runbooks: [runbook()], policy, now });
 
   beforeEach(async () => {
     store = new SqliteStore(':memory:');

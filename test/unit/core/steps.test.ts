@@ -37,7 +37,7 @@ describe('requestStep / decideStep', () => {
   let runbook: Runbook;
   let incidentId: number;
 
-  const ctx = (over: Partial<StepContext> = {}): StepContext => ({ runbooks: [runbook], targets: TARGETS, policy: defaultPolicy([]), now: at(100), ...over });
+  const ctx = (over: Partial<StepContext> = {}): StepContext => ({ runbooks: [runbook], policy: defaultPolicy([]), now: at(100), ...over });
   const request = (who: Actor, step: string, c = ctx(), incident = incidentId, rb = 'gitcortex') =>
     store.transaction((tx) => requestStep(tx, c, who, incident, rb, step));
   const decide = (who: Actor, runId: number, decision: 'approve' | 'deny', c = ctx()) =>
@@ -312,7 +312,7 @@ describe('Engine without a chat platform', () => {
       store,
       runbooks,
       platforms: [],
-      targets: [],
+      route: () => [],
       policy: defaultPolicy(approvers),
       clock: () => new Date(),
       log: silentLog,

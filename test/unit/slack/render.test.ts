@@ -202,6 +202,7 @@ describe('renderCardBlocks on a card from buildCard', () => {
     externalUrl: 'http://alertmanager.example:9093',
     truncatedAlerts: 0,
     previousIncidentId: null,
+    targets: [],
     createdAt: at(0),
     updatedAt: at(0),
     lastSeenAt: at(0),

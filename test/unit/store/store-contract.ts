@@ -41,6 +41,7 @@ export function newIncident(groupKey: string, episode = 1, overrides: Partial<Ne
     externalUrl: 'http://alertmanager.example:9093',
     truncatedAlerts: 0,
     previousIncidentId: null,
+    targets: [{ platform: 'slack', channel: 'C0ALERTS' }],
     createdAt: at(0),
     updatedAt: at(0),
     lastSeenAt: at(0),
@@ -115,6 +116,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
           [1, 1],
           [2, 1],
           [3, 1],
+          [4, 1],
         ]);
       });
 

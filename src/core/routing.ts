@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { DeliveryTarget, Labels } from './domain.js';
+
+/**
+ * Which channels an incident goes to, by its labels: every route whose `match` fits adds its
+ * channels, per platform; a platform no route names for this incident uses its default channel.
+ * A deployment can so send database alerts to #db on Slack and #ops on Discord, and everything
+ * else to the defaults.
+ */
+const channels = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((c) => (Array.isArray(c) ? c : [c]));
+
+export const routesSchema = z.strictObject({
+  routes: z
+    .array(
+      z.strictObject({
+        /** label → value or any-of values; every listed label must match (as in runbooks). */
+        match: z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)])),
+        slack: channels.optional(),
+        discord: channels.optional(),
+      }),
+    )
+    .default([]),
+});
+
+export type Routes = z.output<typeof routesSchema>;
+
+function matches(match: Routes['routes'][number]['match'], labels: Labels): boolean {
+  return Object.entries(match).every(([name, want]) => {
+    const value = labels[name];
+    return value !== undefined && (Array.isArray(want) ? want.includes(value) : want === value);
+  });
+}
+
+/** Builds the router for the enabled platforms; `defaults` maps each enabled platform to its default channel. */
+export function createRouter(routes: Routes, defaults: Readonly<Record<string, string>>): (labels: Labels) => DeliveryTarget[] {
+  return (labels) => {
+    const picked = new Map<string, Set<string>>();
+    for (const route of routes.routes) {
+      if (!matches(route.match, labels)) continue;
+      for (const platform of ['slack', 'discord'] as const) {
+        const list = route[platform];
+        if (!list || defaults[platform] === undefined) continue;
+        const set = picked.get(platform) ?? new Set<string>();
+        for (const c of list) set.add(c);
+        picked.set(platform, set);
+      }
+    }
+    return Object.entries(defaults).flatMap(([platform, fallback]) => [...(picked.get(platform) ?? [fallback])].map((channel) => ({ platform, channel })));
+  };
+}
