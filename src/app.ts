@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createSlackApp } from './bot/slack/slack-app.js';
+import { createDiscord } from './bot/discord/discord-app.js';
 import type { Config } from './config.js';
 import type { ChatPlatform } from './core/chat-platform.js';
 import { Engine } from './core/engine.js';
@@ -65,6 +66,11 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     platforms.push(slack.platform);
     defaultChannels.slack = config.slack.alertChannel;
   }
+  const discord = config.discord ? createDiscord(config.discord, getEngine, log.child({ platform: 'discord' })) : undefined;
+  if (discord && config.discord) {
+    platforms.push(discord.platform);
+    defaultChannels.discord = config.discord.alertChannelId;
+  }
   log.info(
     { platforms: platforms.map((p) => p.name), runbooks: runbooks.map((r) => r.name), database: config.sqlitePath },
     platforms.length > 0 ? `chat platforms enabled: ${platforms.map((p) => p.name).join(', ')}` : 'no chat platform configured: incidents are stored and audited only',
@@ -122,6 +128,12 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     { method: 'GET', path: /^\/incidents\/([^/]+)\/audit$/, handle: (_req, res, [id]) => handleIncidentAudit(res, ready, id ?? '') },
     {
       method: 'POST',
+      path: '/discord/interactions',
+      handle: (req, res) =>
+        discord?.interactions ? discord.interactions(req, res) : sendError(res, 404, 'discord_disabled', 'Discord HTTP interactions are not configured on this bot'),
+    },
+    {
+      method: 'POST',
       path: '/slack/events',
       handle: (req, res) => (slack ? slack.requestListener(req, res) : sendError(res, 404, 'slack_disabled', 'Slack is not configured on this bot')),
     },
@@ -139,6 +151,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     log,
     async listen() {
       await ready.start();
+      discord?.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -152,6 +165,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await closed;
+        await discord?.stop();
         await ready.stop(config.shutdownTimeoutMs);
         await store.close();
         log.info('stopped');

@@ -1,0 +1,144 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { REST } from '@discordjs/rest';
+import { InteractionResponseType, MessageFlags, Routes } from 'discord-api-types/v10';
+import type { Logger } from 'pino';
+import type { ChatPlatform } from '../../core/chat-platform.js';
+import type { Engine } from '../../core/engine.js';
+import { InputError } from '../../core/errors.js';
+import { handleButtonPress } from '../../handlers/button-press.js';
+import { readBody } from '../../http/read-body.js';
+import { sendError, sendJson } from '../../http/respond.js';
+import { commandHelp } from './command-help.js';
+import { parseInteraction } from './parse-interaction.js';
+import { NO_MENTIONS, renderPrivateText } from './render.js';
+import { verifyDiscordRequest } from './verify.js';
+
+export { parseInteraction, type ParsedInteraction } from './parse-interaction.js';
+export { verifyDiscordRequest, type DiscordRequestToVerify } from './verify.js';
+
+/** Interactions are small; Discord's own are a few kilobytes. */
+export const DEFAULT_INTERACTION_BODY_LIMIT = 1024 * 1024;
+
+export interface DiscordInteractionsOptions {
+  /** The application's public key (hex) from the developer portal. */
+  publicKeyHex: string;
+  applicationId: string;
+  /** Used for follow-up messages, which authenticate with the interaction token, not the bot token. */
+  rest: Pick<REST, 'post'>;
+  /** Looked up per press: the engine needs the platform, which is created before it. */
+  getEngine: () => Engine;
+  platform: ChatPlatform;
+  log: Logger;
+  bodyLimit?: number | undefined;
+  clock?: () => number;
+}
+
+export interface DiscordInteractionsHandler {
+  /** Serves POST /discord/interactions. */
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Resolves when the work started by earlier presses has finished (graceful shutdown, tests). */
+  idle(): Promise<void>;
+}
+
+/**
+ * Discord's HTTP interactions endpoint. Every request's Ed25519 signature is checked on the raw
+ * body before anything is parsed (Discord sends bad signatures on purpose to check this). A button
+ * press is acknowledged at once with "deferred update" — Discord wants an answer within 3 seconds —
+ * and handled afterwards; what the presser must be told goes to them privately as an ephemeral
+ * follow-up, which the interaction token allows for 15 minutes.
+ */
+export function createDiscordInteractionsHandler(o: DiscordInteractionsOptions): DiscordInteractionsHandler {
+  const limit = o.bodyLimit ?? DEFAULT_INTERACTION_BODY_LIMIT;
+  const clock = o.clock ?? Date.now;
+  const running = new Set<Promise<void>>();
+
+  const followUp = async (token: string, text: string): Promise<void> => {
+    await o.rest.post(Routes.webhook(o.applicationId, token), {
+      body: { content: renderPrivateText(text), flags: MessageFlags.Ephemeral, allowed_mentions: NO_MENTIONS },
+      auth: false,
+    });
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let rawBody: Buffer;
+    try {
+      rawBody = await readBody(req, limit);
+    } catch (error) {
+      if (error instanceof InputError) return sendError(res, error.status, error.code, error.message);
+      throw error;
+    }
+    const verified = verifyDiscordRequest({
+      publicKeyHex: o.publicKeyHex,
+      signature: header(req, 'x-signature-ed25519'),
+      timestamp: header(req, 'x-signature-timestamp'),
+      rawBody,
+      now: clock(),
+    });
+    if (!verified) return sendError(res, 401, 'unauthorized', 'invalid request signature');
+
+    let json: unknown;
+    try {
+      json = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      return sendError(res, 400, 'invalid_json', 'the body is not JSON');
+    }
+    const interaction = parseInteraction(json);
+    switch (interaction.kind) {
+      case 'ping':
+        return sendJson(res, 200, { type: InteractionResponseType.Pong });
+      case 'button': {
+        sendJson(res, 200, { type: InteractionResponseType.DeferredMessageUpdate });
+        const { token } = interaction;
+        const tellPrivately = (text: string) => followUp(token, text);
+        // After the answer is on its way: the engine may take its time (the token lasts 15 minutes).
+        const work = new Promise<void>((resolve) => setImmediate(resolve))
+          .then(() =>
+            handleButtonPress(
+              o.getEngine(),
+              o.platform,
+              { userId: interaction.userId, channel: interaction.channelId, threadId: interaction.threadId, buttonId: interaction.customId, user: interaction.user, tellPrivately },
+              o.log,
+            ),
+          )
+          .catch(async (error: unknown) => {
+            o.log.error({ err: error, buttonId: interaction.customId, user: interaction.userId }, 'discord button press failed');
+            await tellPrivately('Something went wrong handling that button; it has been logged. Please try again.').catch((e: unknown) =>
+              o.log.warn({ err: e }, 'could not tell user'),
+            );
+          })
+          .finally(() => running.delete(work));
+        running.add(work);
+        return;
+      }
+      case 'command':
+        return sendJson(res, 200, {
+          type: InteractionResponseType.ChannelMessageWithSource,
+          data: { content: commandHelp(interaction.name), flags: MessageFlags.Ephemeral, allowed_mentions: NO_MENTIONS },
+        });
+      case 'unsupported':
+        o.log.info({ type: interaction.type }, 'unsupported discord interaction');
+        return sendError(res, 400, 'unsupported_interaction', `interaction type ${interaction.type} is not handled`);
+      case 'invalid':
+        o.log.warn({ reason: interaction.reason }, 'invalid discord interaction');
+        return sendError(res, 400, 'invalid_interaction', interaction.reason);
+    }
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((error: unknown) => {
+      o.log.error({ err: error }, 'discord interaction failed');
+      if (!res.headersSent) sendError(res, 500, 'internal_error', 'internal error; it has been logged');
+      else res.end();
+    });
+  };
+  return Object.assign(listener, {
+    idle: async () => {
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
+  });
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
