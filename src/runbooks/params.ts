@@ -1,4 +1,4 @@
-import { valueProblem } from './param-value.js';
+import { quoteValue, valueProblem } from './param-value.js';
 import type { Runbook } from './schema.js';
 
 /**
@@ -34,7 +34,10 @@ export function resolveParams(runbook: Runbook, labels: Record<string, string>, 
       problems.push(`${origin}: ${why}`);
       continue;
     }
-    const problem = valueProblem(value, spec.pattern);
+    // One argument can still be an option: `--require=/tmp/x.js` would make node load a file. A
+    // value from an alert never starts with a dash, whatever the manifest's pattern allows.
+    const problem =
+      fromLabel !== undefined && value.startsWith('-') ? `value ${quoteValue(value)} starts with "-" and could be read as a program option` : valueProblem(value, spec.pattern);
     if (problem !== undefined) problems.push(`${origin}${fromLabel === undefined ? ' (default)' : ''}: ${problem}`);
     else params[name] = value;
   }

@@ -86,3 +86,16 @@ describe('resolveParams', () => {
     expect(resolveParams(runbook, { n: 'reboot; ok' }).ok).toBe(false);
   });
 });
+
+describe('label values that look like program options', () => {
+  it('refuses a label value starting with "-" even when the pattern allows it, but not a default', () => {
+    const rb = parseRunbook(
+      `name: opt\nmatch: {}\nparams:\n  v: { fromLabel: v, pattern: '.+' }\n  d: { default: '-n', pattern: '.+' }\nsteps:\n  - { id: a, title: A, action: exec, run: [echo, '{{d}}', '{{v}}'] }\n`,
+      'opt.yaml',
+    );
+    const refused = resolveParams(rb, { v: '--require=/tmp/x.js' });
+    expect(refused.ok).toBe(false);
+    expect(refused.ok ? '' : refused.problems.join()).toContain('starts with "-" and could be read as a program option');
+    expect(resolveParams(rb, { v: 'web-1' })).toEqual({ ok: true, params: { v: 'web-1', d: '-n' } });
+  });
+});
