@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createSlackApp } from './bot/slack/slack-app.js';
 import { createDiscord } from './bot/discord/discord-app.js';
+import { resolveConsole } from './bot/console/access.js';
+import { createConsole } from './bot/console/console-app.js';
+import { CONSOLE_CHANNEL } from './bot/console/platform.js';
 import type { Config } from './config.js';
 import type { ChatPlatform } from './core/chat-platform.js';
 import { Engine } from './core/engine.js';
@@ -71,6 +74,24 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     platforms.push(discord.platform);
     defaultChannels.discord = config.discord.alertChannelId;
   }
+  // The web console: interactive (a chat platform of its own) without Slack/Discord or with CONSOLE=on;
+  // read-only beside them (cards and audit trails from the store); off beyond loopback without a token.
+  const chatPlatforms = platforms.map((p) => p.name);
+  const consoleSetup = resolveConsole({ setting: config.console.mode, token: config.console.token, host: config.host, chatPlatforms });
+  if (consoleSetup.warning) log.warn(consoleSetup.warning);
+  const webConsole = createConsole({
+    setup: consoleSetup,
+    demoPort: config.console.demoPort,
+    store,
+    getEngine,
+    log: log.child({ platform: 'console' }),
+    redact,
+    clock: options.clock ?? (() => new Date()),
+  });
+  if (consoleSetup.mode === 'interactive') {
+    platforms.push(webConsole.platform);
+    defaultChannels.console = CONSOLE_CHANNEL;
+  }
   log.info(
     { platforms: platforms.map((p) => p.name), runbooks: runbooks.map((r) => r.name), database: config.sqlitePath },
     platforms.length > 0 ? `chat platforms enabled: ${platforms.map((p) => p.name).join(', ')}` : 'no chat platform configured: incidents are stored and audited only',
@@ -137,6 +158,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
       path: '/slack/events',
       handle: (req, res) => (slack ? slack.requestListener(req, res) : sendError(res, 404, 'slack_disabled', 'Slack is not configured on this bot')),
     },
+    ...webConsole.routes,
   ];
   const server = http.createServer(createRouter(routes, log));
   // Alertmanager 0.25 sets no request timeout; a stuck client must not hold a socket forever.
@@ -158,11 +180,18 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
       });
       const address = server.address() as AddressInfo;
       log.info({ port: address.port, host: address.address }, 'listening');
+      if (consoleSetup.mode !== 'off') {
+        log.info(
+          { console: consoleSetup.mode, reason: consoleSetup.reason, tokenRequired: consoleSetup.token !== undefined },
+          `console at ${webConsole.url(address, config.host)} (${consoleSetup.mode}${consoleSetup.token !== undefined ? ', token required' : ''})`,
+        );
+      }
       return address;
     },
     stop() {
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        webConsole.close();
         server.closeIdleConnections();
         await closed;
         await discord?.stop();

@@ -24,7 +24,7 @@ const commaList = z
 export const envSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    HOST: z.string().default('0.0.0.0'),
+    HOST: z.string().min(1).default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATABASE_URL: z.string().min(1).default('sqlite:./data/bot.db'),
     RUNBOOKS_DIR: z.string().min(1).default('manifests/runbooks'),
@@ -51,6 +51,14 @@ export const envSchema = z
     POLICY_FILE: z.string().min(1).optional(),
     PROMETHEUS_URL: z.url().optional(),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    CONSOLE: z.enum(['auto', 'on', 'off']).default('auto'),
+    CONSOLE_TOKEN: z
+      .string()
+      .trim()
+      .refine((v) => v === '' || v.length >= 16, 'must be at least 16 characters (it guards the console when the bot listens beyond loopback)')
+      .transform((v) => (v === '' ? undefined : v))
+      .optional(),
+    DEMO_PORT: z.coerce.number().int().min(1).max(65535).default(3080),
   });
 
 const SLACK_VARIABLES = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT_CHANNEL'] as const;
@@ -102,6 +110,16 @@ export interface DiscordConfig {
   mode: 'http' | 'gateway';
 }
 
+/** The local web console: a chat adapter served by the bot itself (see src/bot/console). */
+export interface ConsoleConfig {
+  /** auto: interactive without Slack/Discord, read-only with them; on: interactive; off: not served. */
+  mode: 'auto' | 'on' | 'off';
+  /** Required when the bot listens beyond loopback; when set it is always required. */
+  token: string | undefined;
+  /** The port of the demo shop the built-in sample alert points at (its `instance` label). */
+  demoPort: number;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -121,12 +139,15 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Prometheus base URL for `verify` steps with `kind: prometheus` that give none. */
   prometheusUrl: string | undefined;
+  console: ConsoleConfig;
   /** Values that must never appear in output, logs or chat. */
   secrets: string[];
 }
 
 /** Parses the environment; throws one ConfigError listing every problem. */
-export function loadConfig(environment: Record<string, string | undefined>): Config {
+export function loadConfig(raw: Record<string, string | undefined>): Config {
+  // An empty variable means "not set": .env files and Kubernetes often list every name with no value.
+  const environment = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = envSchema.safeParse(environment);
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`)),
@@ -172,7 +193,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     policyFile: env.POLICY_FILE,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     prometheusUrl: env.PROMETHEUS_URL,
-    secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN].filter(
+    console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT },
+    secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN].filter(
       (v): v is string => v !== undefined,
     ),
   };

@@ -10,6 +10,15 @@ export interface MessageRef {
   threadId: string;
 }
 
+/**
+ * Options of a post. `deliveryKey` names the outbox row the message comes from; a platform stores it
+ * with the message (or uses it as its idempotency key) so that a retry after an unknown outcome can
+ * find the message, or be recognised, instead of posting it twice.
+ */
+export interface PostOptions {
+  deliveryKey?: string | undefined;
+}
+
 export interface ChatUser {
   id: string;
   name: string;
@@ -24,11 +33,22 @@ export interface ChatUser {
 export interface ChatPlatform {
   readonly name: string;
   /** Posts a new incident card; returns where it lives (the thread for its audit trail). */
-  postCard(channel: string, card: Card): Promise<MessageRef>;
+  postCard(channel: string, card: Card, options?: PostOptions): Promise<MessageRef>;
   /** Replaces a posted card's content. */
   updateCard(ref: MessageRef, card: Card): Promise<void>;
   /** Posts into the card's thread. */
-  reply(thread: MessageRef, message: ThreadMessage): Promise<MessageRef>;
+  reply(thread: MessageRef, message: ThreadMessage, options?: PostOptions): Promise<MessageRef>;
+  /**
+   * Optional. Finds a message posted with this delivery key: a top-level message of `channel`, or
+   * a reply in `thread` when given. `queuedAt` says when the message was queued (nothing with this
+   * key can be older). Undefined when there is none, or when the platform cannot tell (missing
+   * permission): the outbox then posts again, so delivery is at-least-once.
+   *
+   * The outbox asks before it posts a message whose earlier attempt may have reached the platform
+   * (the process died mid-send, the answer was lost). Platforms without it get the post again:
+   * fine where the post itself is idempotent by key (Discord's nonce), at-least-once elsewhere.
+   */
+  findDelivered?(channel: string, key: string, thread?: MessageRef, queuedAt?: Date): Promise<MessageRef | undefined>;
   /** Tells one user something only they see (refusals, errors). */
   tellUser(user: string, where: { channel: string; threadId?: string }, text: string): Promise<void>;
   /** Who is this user: display name and groups, for approval policy. */
@@ -43,16 +63,33 @@ export interface ChatPlatform {
 /**
  * A chat call failed. `retryAfterMs` is set when the platform said when to come back (HTTP 429);
  * `permanent` when retrying the same call cannot succeed (a malformed message, an unknown channel);
- * `messageGone` when the message to update was deleted.
+ * `messageGone` when the message to update was deleted; `refused` when the platform answered that
+ * it did not do the call (an API error, not a timeout or a 5xx), so a post certainly did not land.
  */
 export class ChatDeliveryError extends Error {
   readonly code = 'chat_delivery_failed';
   constructor(
     message: string,
-    readonly details: { retryAfterMs?: number | undefined; permanent?: boolean | undefined; messageGone?: boolean | undefined } = {},
+    readonly details: {
+      retryAfterMs?: number | undefined;
+      permanent?: boolean | undefined;
+      messageGone?: boolean | undefined;
+      refused?: boolean | undefined;
+    } = {},
     options?: { cause?: unknown },
   ) {
     super(message, options);
     this.name = 'ChatDeliveryError';
   }
+}
+
+/**
+ * Whether a failed post certainly did not reach the platform: it answered with a refusal, a rate
+ * limit or a permanent error. Anything else (timeouts, reset connections, 5xx, errors that are not
+ * ChatDeliveryErrors) may have posted the message, and the next attempt must look before posting.
+ */
+export function certainlyNotDelivered(error: unknown): boolean {
+  if (!(error instanceof ChatDeliveryError)) return false;
+  const d = error.details;
+  return d.refused === true || d.permanent === true || d.retryAfterMs !== undefined;
 }

@@ -127,6 +127,12 @@ export interface OutboxMessage {
   nextAttemptAt: string;
   lastError: string | null;
   createdAt: string;
+  /**
+   * Set while a post may have reached the platform without the outcome being recorded: from the
+   * moment an attempt starts sending until it is recorded, and kept after a failure that is not a
+   * certain refusal (timeout, lost answer, 5xx). Absent when no attempt is in doubt.
+   */
+  sendingSince?: string | undefined;
 }
 
 /** One option of a picker posted in a thread (a backup to restore); pressing it requests the step with `param = value`. */

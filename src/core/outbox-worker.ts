@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Card, ThreadMessage } from './card.js';
-import { ChatDeliveryError, type ChatPlatform } from './chat-platform.js';
+import { certainlyNotDelivered, ChatDeliveryError, type ChatPlatform, type MessageRef, type PostOptions } from './chat-platform.js';
 import type { OutboxMessage } from './domain.js';
 import type { Redactor } from './redact.js';
 import { WorkerLoop } from './worker-loop.js';
@@ -33,6 +33,12 @@ const PACING_MARGIN = 0.9;
  * Delivers queued chat messages. Messages of one thread (platform, channel, incident) go out in
  * the order they were queued: when one cannot be sent yet, the rest of its thread waits.
  * Failures are retried with exponential backoff, or after the platform's Retry-After.
+ *
+ * A post is not idempotent (Slack's chat.postMessage has no idempotency key), and the process can
+ * die, or the answer be lost, after the platform took it and before the store recorded it. So
+ * every post carries a delivery key, intent is recorded before sending (`sendingSince`), and a
+ * message whose earlier attempt may have landed is first looked up (`findDelivered`) and adopted
+ * when found, instead of being posted a second time.
  */
 export class OutboxWorker {
   private readonly loop: WorkerLoop;
@@ -92,10 +98,11 @@ export class OutboxWorker {
 
   private async deliver(message: OutboxMessage): Promise<boolean> {
     const platform = this.o.platforms.get(message.platform);
+    const attempt: Attempt = { inDoubt: message.sendingSince !== undefined };
     try {
       if (!platform) throw new ChatDeliveryError(`platform "${message.platform}" is not enabled`, { permanent: true });
-      if (message.kind === 'card') await this.syncCard(platform, message);
-      else await this.reply(platform, message);
+      if (message.kind === 'card') await this.syncCard(platform, message, attempt);
+      else await this.reply(platform, message, attempt);
       return true;
     } catch (error) {
       const details = error instanceof ChatDeliveryError ? error.details : {};
@@ -103,33 +110,34 @@ export class OutboxWorker {
       const delay = details.retryAfterMs ?? (waitingForCard ? WAIT_FOR_CARD_MS : Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(message.attempts, 16)));
       const next = new Date(this.o.clock().getTime() + delay).toISOString();
       const text = error instanceof Error ? error.message : String(error);
-      await this.o.store.transaction((tx) => tx.retryOutbox(message.id, next, text));
+      await this.o.store.transaction((tx) => tx.retryOutbox(message.id, next, text, { mayHaveBeenDelivered: attempt.inDoubt }));
       if (!waitingForCard) {
         this.o.metrics.chatApiErrors.inc({ platform: message.platform, operation: message.kind });
         const level = details.permanent || message.attempts >= 5 ? 'error' : 'warn';
-        this.o.log[level]({ outboxId: message.id, platform: message.platform, attempts: message.attempts + 1, retryInMs: delay, error: text }, 'chat delivery failed; will retry');
+        this.o.log[level](
+          { outboxId: message.id, platform: message.platform, attempts: message.attempts + 1, retryInMs: delay, mayHaveBeenDelivered: attempt.inDoubt, error: text },
+          'chat delivery failed; will retry',
+        );
       }
       return false;
     }
   }
 
-  private async syncCard(platform: ChatPlatform, message: OutboxMessage): Promise<void> {
+  private async syncCard(platform: ChatPlatform, message: OutboxMessage, attempt: Attempt): Promise<void> {
     const { ref, card } = await this.o.store.transaction(async (tx) => ({
       ref: await tx.getCardMessage(message.incidentId, message.platform, message.channel),
       card: redactCard(await this.o.renderCard(tx, message.incidentId), this.o.redact),
     }));
-    if (ref) {
-      try {
-        await platform.updateCard(ref, card);
-        await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
-        return;
-      } catch (error) {
-        // Someone deleted the card: post it again (with a new thread) rather than retry for ever.
-        if (!(error instanceof ChatDeliveryError && error.details.messageGone)) throw error;
-        this.o.log.warn({ incidentId: message.incidentId, platform: message.platform }, 'card was deleted; posting it again');
-      }
+    if (ref && (await this.updateCard(platform, message, ref, card))) return;
+    // No card yet, or it was deleted. An earlier attempt of this message may have posted it already.
+    const found = await this.findEarlierPost(platform, message, attempt);
+    if (found) {
+      // Adopted: its ref is saved first (so it is never posted again), then it is brought up to
+      // date like any posted card, since it shows the card as it was rendered back then.
+      await this.o.store.transaction((tx) => tx.saveCardMessage(message.incidentId, found));
+      if (await this.updateCard(platform, message, found, card)) return;
     }
-    const posted = await platform.postCard(message.channel, card);
+    const posted = await this.post(message, attempt, (options) => platform.postCard(message.channel, card, options));
     // Saving the ref and completing happen together, so a card is never posted twice by this worker.
     await this.o.store.transaction(async (tx) => {
       await tx.saveCardMessage(message.incidentId, posted);
@@ -137,13 +145,78 @@ export class OutboxWorker {
     });
   }
 
-  private async reply(platform: ChatPlatform, message: OutboxMessage): Promise<void> {
+  /** Updates a posted card and completes the message; false when the card was deleted (it must be posted again). */
+  private async updateCard(platform: ChatPlatform, message: OutboxMessage, ref: MessageRef, card: Card): Promise<boolean> {
+    try {
+      await platform.updateCard(ref, card);
+    } catch (error) {
+      // Someone deleted the card: post it again (with a new thread) rather than retry for ever.
+      if (!(error instanceof ChatDeliveryError && error.details.messageGone)) throw error;
+      this.o.log.warn({ incidentId: message.incidentId, platform: message.platform }, 'card was deleted; posting it again');
+      return false;
+    }
+    await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
+    return true;
+  }
+
+  private async reply(platform: ChatPlatform, message: OutboxMessage, attempt: Attempt): Promise<void> {
     const ref = await this.o.store.transaction((tx) => tx.getCardMessage(message.incidentId, message.platform, message.channel));
     if (!ref) throw new CardNotPostedYet();
     const reply = message.payload as ThreadMessage;
-    await platform.reply(ref, { ...reply, text: this.o.redact(reply.text) });
+    const found = await this.findEarlierPost(platform, message, attempt, ref);
+    if (!found) await this.post(message, attempt, (options) => platform.reply(ref, { ...reply, text: this.o.redact(reply.text) }, options));
     await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
   }
+
+  /**
+   * When an earlier attempt may have posted this message, asks the platform for it (top-level in the
+   * channel, or in `thread`). Undefined when it is not there, when nothing is in doubt, or when the
+   * platform cannot look; the message is then posted (again, in the last case: at-least-once).
+   * A failed look-up throws, and the message stays in doubt for the next attempt.
+   */
+  private async findEarlierPost(platform: ChatPlatform, message: OutboxMessage, attempt: Attempt, thread?: MessageRef): Promise<MessageRef | undefined> {
+    if (!attempt.inDoubt || !platform.findDelivered) return undefined;
+    const found = await platform.findDelivered(message.channel, deliveryKey(message), thread, new Date(message.createdAt));
+    // Settled either way: adopted now, or not there (or not knowable), so posted below.
+    attempt.inDoubt = false;
+    this.o.log.info(
+      { outboxId: message.id, platform: message.platform, kind: message.kind, found: found?.messageId ?? null },
+      found ? 'an earlier attempt had posted this message; adopting it instead of posting again' : 'no earlier post of this message found; posting it',
+    );
+    return found;
+  }
+
+  /**
+   * Posts with the message's delivery key. Intent is committed first (`markSending`), so that a
+   * crash during the call leaves the message in doubt for the next attempt; so does a failure that
+   * is not a certain refusal (a timeout or a lost answer can hide a post that went through).
+   */
+  private async post(message: OutboxMessage, attempt: Attempt, send: (options: PostOptions) => Promise<MessageRef>): Promise<MessageRef> {
+    const earlierInDoubt = attempt.inDoubt;
+    await this.o.store.transaction((tx) => tx.markSending(message.id, this.o.clock().toISOString()));
+    attempt.inDoubt = true;
+    try {
+      return await send({ deliveryKey: deliveryKey(message) });
+    } catch (error) {
+      // An earlier attempt that could not be looked up stays in doubt whatever this one says.
+      attempt.inDoubt = earlierInDoubt || !certainlyNotDelivered(error);
+      throw error;
+    }
+  }
+}
+
+/** What one delivery attempt knows: whether the message may be on the platform without the store knowing. */
+interface Attempt {
+  inDoubt: boolean;
+}
+
+/**
+ * The key a message is posted with, so the platform can find it again or recognise a repeat. The
+ * queue time is part of it: row ids start again from 1 in a new database (a bot redeployed without
+ * its volume), and such a row must not be taken for a message of the old one.
+ */
+export function deliveryKey(message: Pick<OutboxMessage, 'id' | 'createdAt'>): string {
+  return `outbox:${message.id}@${message.createdAt}`;
 }
 
 function redactCard(card: Card, redact: Redactor): Card {

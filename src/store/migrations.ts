@@ -153,4 +153,11 @@ export const sqliteMigrations: Migration[] = [
     name: 'per-incident delivery targets (routing by labels)',
     sql: `ALTER TABLE incidents ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';`,
   },
+  {
+    version: 5,
+    // Recorded before a post is sent, so a crash or a lost answer leaves a trace: the next attempt
+    // then looks for the message on the platform before posting it again.
+    name: 'outbox: posts whose outcome is not known yet',
+    sql: `ALTER TABLE outbox ADD COLUMN sending_since TEXT;`,
+  },
 ];

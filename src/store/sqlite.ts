@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { StepState } from '../core/card.js';
+import type { StepState, ThreadMessage } from '../core/card.js';
 import type { MessageRef } from '../core/chat-platform.js';
 import type {
   Approval,
@@ -19,7 +19,7 @@ import type {
 } from '../core/domain.js';
 import { sqliteMigrations } from './migrations.js';
 import { Mutex } from './mutex.js';
-import type { IncidentPatch, Store, StoreTx, StepRunPatch } from './store.js';
+import type { DeliveredReply, IncidentPatch, Store, StoreTx, StepRunPatch } from './store.js';
 
 type Row = Record<string, unknown>;
 
@@ -138,6 +138,7 @@ function toOutbox(r: Row): OutboxMessage {
     nextAttemptAt: str(r.next_attempt_at),
     lastError: strOrNull(r.last_error),
     createdAt: str(r.created_at),
+    ...(r.sending_since !== null && r.sending_since !== undefined ? { sendingSince: str(r.sending_since) } : {}),
   };
 }
 
@@ -458,17 +459,38 @@ class SqliteTx implements StoreTx {
     return this.all(`SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?`, limit).map(toOutbox);
   }
 
-  async completeOutbox(id: number, at: string) {
-    this.run(`UPDATE outbox SET state = 'done', sent_at = ?, attempts = attempts + 1 WHERE id = ?`, at, id);
+  async markSending(id: number, at: string) {
+    this.run('UPDATE outbox SET sending_since = ? WHERE id = ?', at, id);
   }
 
-  async retryOutbox(id: number, nextAttemptAt: string, error: string) {
-    this.run('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?', nextAttemptAt, error, id);
+  async completeOutbox(id: number, at: string) {
+    this.run(`UPDATE outbox SET state = 'done', sent_at = ?, attempts = attempts + 1, sending_since = NULL WHERE id = ?`, at, id);
+  }
+
+  async retryOutbox(id: number, nextAttemptAt: string, error: string, options: { mayHaveBeenDelivered?: boolean } = {}) {
+    this.run(
+      `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+         sending_since = CASE WHEN ? THEN sending_since ELSE NULL END
+       WHERE id = ?`,
+      nextAttemptAt,
+      error,
+      options.mayHaveBeenDelivered ? 1 : 0,
+      id,
+    );
   }
 
   async countPendingOutbox() {
     const row = this.get(`SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'`);
     return Number(row?.n ?? 0);
+  }
+
+  async listDeliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]> {
+    return this.all(
+      `SELECT id, payload, created_at, sent_at FROM outbox
+       WHERE platform = ? AND incident_id = ? AND kind = 'reply' AND state = 'done' ORDER BY id`,
+      platform,
+      incidentId,
+    ).map((r) => ({ id: Number(r.id), createdAt: str(r.created_at), sentAt: strOrNull(r.sent_at), message: parse<ThreadMessage>(r.payload) }));
   }
 }
 

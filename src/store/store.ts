@@ -1,4 +1,4 @@
-import type { StepState } from '../core/card.js';
+import type { StepState, ThreadMessage } from '../core/card.js';
 import type { MessageRef } from '../core/chat-platform.js';
 import type {
   Approval,
@@ -32,6 +32,14 @@ export type IncidentPatch = Partial<
 >;
 
 export type StepRunPatch = Partial<Pick<StepRun, 'startedAt' | 'finishedAt' | 'result'>>;
+
+/** A thread message that was delivered to a platform: its outbox row id, when it was queued and sent. */
+export interface DeliveredReply {
+  id: number;
+  createdAt: string;
+  sentAt: string | null;
+  message: ThreadMessage;
+}
 
 export interface StoreTx {
   hasNotification(key: string): Promise<boolean>;
@@ -83,7 +91,19 @@ export interface StoreTx {
    * heads are returned, so a thread stays in order, and one stuck thread never hides the others.
    */
   dueThreadHeads(now: string, limit: number): Promise<OutboxMessage[]>;
+  /**
+   * Records that a post of this message is about to be sent (`sendingSince`), committed before the
+   * platform is called: if the process dies mid-send, the next attempt knows it may be there already.
+   */
+  markSending(id: number, at: string): Promise<void>;
+  /** Marks the message sent (and no longer in doubt). */
   completeOutbox(id: number, at: string): Promise<void>;
-  retryOutbox(id: number, nextAttemptAt: string, error: string): Promise<void>;
+  /**
+   * Schedules another attempt. `sendingSince` is cleared, unless `mayHaveBeenDelivered`: the attempt
+   * failed in a way that does not say whether the platform took the message.
+   */
+  retryOutbox(id: number, nextAttemptAt: string, error: string, options?: { mayHaveBeenDelivered?: boolean }): Promise<void>;
   countPendingOutbox(): Promise<number>;
+  /** The thread messages delivered to `platform` for this incident, in the order they were queued (the web console renders its threads from these). */
+  listDeliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]>;
 }

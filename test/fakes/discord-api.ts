@@ -25,6 +25,9 @@
  *   Successes carry `X-RateLimit-Limit/Remaining/Reset/Reset-After/Bucket`; a refusal is 429 with
  *   `Retry-After` (whole seconds, rounded up), `X-RateLimit-Scope: user` and
  *   `{message:'You are being rate limited.', retry_after:<float seconds>, global:false}`.
+ * - Message create honours `nonce` (a string of at most 25 characters, or an integer) with
+ *   `enforce_nonce: true`: a create with a nonce the bot used in the last 2 minutes answers the
+ *   message made then (200, nothing new is posted), as Discord does "for a few minutes".
  * - Interaction follow-ups (`/webhooks/{app}/{token}`) need no bot token but a token registered
  *   with `registerInteraction()` and younger than 15 minutes; else 404 Unknown Webhook (10015).
  *   The fake cannot see what the app answered over HTTP, so `registerInteraction` is told what
@@ -82,6 +85,9 @@ export const DISCORD_API_LIMITS = {
   interactionTokenTtlMs: 15 * 60 * 1000,
   /** The initial interaction response must come this soon. */
   interactionResponseMs: 3000,
+  nonce: 25,
+  /** How long an enforced nonce finds the message it made (Discord says "the past few minutes"). */
+  enforcedNonceMs: 2 * 60 * 1000,
 } as const;
 
 export const THREAD_ARCHIVE_DURATIONS = [60, 1440, 4320, 10080] as const;
@@ -655,6 +661,15 @@ function validateAllowedMentions(errors: FormErrors, am: unknown): void {
 }
 
 /** Field checks shared by create, edit, follow-ups and callbacks (50035 on failure). */
+/** A create's nonce as a string (integers count by their digits), the form error of a bad one, or undefined. */
+function nonceOf(body: JsonObject): string | FormError | undefined {
+  const n = body.nonce;
+  if (n === undefined || n === null) return undefined;
+  if (typeof n === 'number') return Number.isInteger(n) ? String(n) : E.integer();
+  if (typeof n !== 'string') return E.string();
+  return [...n].length > DISCORD_API_LIMITS.nonce ? E.maxLength(DISCORD_API_LIMITS.nonce) : n;
+}
+
 function validateMessageFields(body: JsonObject, prefix: PathSeg[] = []): FormErrors {
   const errors = new FormErrors(prefix);
   checkString(errors, ['content'], body.content, DISCORD_API_LIMITS.content);
@@ -836,6 +851,8 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
   /** Messages by the channel (or thread, or DM channel) they are in. */
   const messagesByChannel = new Map<string, StoredMessage[]>();
   const messagesById = new Map<string, StoredMessage>();
+  /** Messages created with an enforced nonce, by nonce (every REST create is the bot's). */
+  const nonces = new Map<string, StoredMessage>();
   const threads = new Map<string, StoredThread>();
   const dms = new Map<string, string>(); // user id → DM channel id
   const dmUsers = new Map<string, string>(); // DM channel id → user id
@@ -1117,6 +1134,12 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
         if (dmUser !== undefined && members.get(dmUser)?.dmsClosed) {
           return withHeaders(jsonError(403, DISCORD_ERROR.cannotSendToUser, 'Cannot send messages to this user'), limit.headers);
         }
+        const nonce = nonceOf(b);
+        if (nonce !== undefined && typeof nonce !== 'string') return withHeaders(formError(['nonce'], nonce), limit.headers);
+        const enforced = nonce !== undefined && b.enforce_nonce === true;
+        const earlier = enforced ? nonces.get(nonce) : undefined;
+        // The same nonce again within the window: the message made then, and no new one.
+        if (earlier && Date.now() - earlier.postedAt <= DISCORD_API_LIMITS.enforcedNonceMs) return withHeaders(ok(messageJson(earlier)), limit.headers);
         const thread = threads.get(cid);
         const gid = guildOf(cid);
         const m = newMessage(cid, b, {
@@ -1129,6 +1152,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
           thread.last_message_id = m.id;
         }
         storeMessage(m);
+        if (enforced) nonces.set(nonce, m);
         return withHeaders(ok(messageJson(m)), limit.headers);
       },
     },
@@ -1637,6 +1661,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
       calls.length = 0;
       messagesByChannel.clear();
       messagesById.clear();
+      nonces.clear();
       threads.clear();
       dms.clear();
       dmUsers.clear();

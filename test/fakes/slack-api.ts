@@ -19,6 +19,16 @@
  * - Block Kit limits: see ./slack-block-kit.ts.
  * - chat.postMessage is rate limited per channel (special tier, ≈ 1 message/s with short bursts):
  *   a token bucket, `burst` deep, refilled at `postsPerSecondPerChannel`.
+ * - `ts` is the wall clock ("seconds.micros"), unique per workspace, so `oldest`/`latest` work.
+ * - Message metadata (`metadata: {event_type, event_payload}` on chat.postMessage, replaced by
+ *   chat.update only when given) is stored and returned by conversations.history / .replies only
+ *   with `include_all_metadata`, like Slack does.
+ * - conversations.history: a channel's top-level messages (and broadcast replies), newest first,
+ *   between `oldest` and `latest` (exclusive unless `inclusive`), `limit` (default 100, max 999)
+ *   per page, `has_more` and `response_metadata.next_cursor`. conversations.replies: the thread of
+ *   `ts` (parent first, then replies oldest first; the parent is always on the first page),
+ *   `limit` default 1000; `thread_not_found` for an unknown ts.
+ * - `missingScopes`: methods needing one of them answer `missing_scope` with `needed`/`provided`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -66,7 +76,25 @@ export interface FakeSlackOptions extends RateLimitOptions {
   rateLimit?: boolean | RateLimitOptions;
   /** See DEFAULT_MAX_BLOCKS_JSON_CHARS; 0 disables the guard. */
   maxBlocksJsonChars?: number;
+  /**
+   * Scopes the token was not granted (e.g. `['channels:history']`): calls to methods that need one
+   * answer `{ok:false, error:'missing_scope', needed, provided}`. See SCOPES_NEEDED.
+   */
+  missingScopes?: string[];
 }
+
+/** The bot scopes each method needs (history of a private channel, id starting with G: groups:history). */
+export const SCOPES_NEEDED: Readonly<Record<string, string>> = {
+  'chat.postMessage': 'chat:write',
+  'chat.update': 'chat:write',
+  'chat.postEphemeral': 'chat:write',
+  'conversations.history': 'channels:history',
+  'conversations.replies': 'channels:history',
+  'users.info': 'users:read',
+  'usergroups.list': 'usergroups:read',
+  'usergroups.users.list': 'usergroups:read',
+};
+const ALL_SCOPES = ['chat:write', 'chat:write.public', 'channels:history', 'groups:history', 'users:read', 'usergroups:read'];
 
 export interface RecordedCall {
   method: string;
@@ -107,6 +135,8 @@ export interface StoredMessage {
   /** Replies in this message's thread (parents only). */
   reply_count: number;
   reply_broadcast?: boolean;
+  /** Message metadata as posted (`{event_type, event_payload}`). */
+  metadata?: JsonObject;
 }
 
 export interface EphemeralMessage {
@@ -181,19 +211,68 @@ function str(v: unknown): string | undefined {
   return undefined;
 }
 
+/** The scope a call needs: SCOPES_NEEDED, with groups:history for the history of a private (G…) channel. */
+function neededScope(method: string, args: JsonObject): string | undefined {
+  const scope = SCOPES_NEEDED[method];
+  return scope === 'channels:history' && str(args.channel)?.startsWith('G') ? 'groups:history' : scope;
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Message timestamps from the wall clock, as Slack's are, made unique by bumping the micros. */
 class TsClock {
-  private n = 0;
+  private last = 0;
   next(): string {
-    this.n += 1;
-    const micros = this.n * 100;
-    return `${1700000000 + Math.floor(micros / 1_000_000)}.${String(micros % 1_000_000).padStart(6, '0')}`;
+    const micros = Math.max(Date.now() * 1000, this.last + 1);
+    this.last = micros;
+    return `${Math.floor(micros / 1_000_000)}.${String(micros % 1_000_000).padStart(6, '0')}`;
   }
+}
+
+/** A sortable form of a Slack timestamp ("1700000000.000100", "1700000000", "0"). */
+function tsOrder(ts: string): string {
+  const [sec = '0', frac = ''] = ts.split('.');
+  return `${sec.padStart(12, '0')}.${frac.padEnd(6, '0').slice(0, 6)}`;
+}
+
+/** Keeps the timestamps between `oldest` and `latest` (both exclusive unless `inclusive`). */
+function inWindow(args: JsonObject): (ts: string) => boolean {
+  const oldest = tsOrder(str(args.oldest) ?? '0');
+  const latest = str(args.latest) !== undefined ? tsOrder(str(args.latest)!) : undefined;
+  const inclusive = truthy(args.inclusive);
+  return (ts) => {
+    const t = tsOrder(ts);
+    const afterOldest = inclusive ? t >= oldest : t > oldest;
+    const beforeLatest = latest === undefined || (inclusive ? t <= latest : t < latest);
+    return afterOldest && beforeLatest;
+  };
+}
+
+/** Slack-like opaque cursors: base64 of `next_ts:<ts>`. */
+const cursorFor = (ts: string): string => Buffer.from(`next_ts:${ts}`).toString('base64');
+const tsOfCursor = (cursor: string): string | undefined => {
+  const decoded = Buffer.from(cursor, 'base64').toString('utf8');
+  return decoded.startsWith('next_ts:') ? decoded.slice('next_ts:'.length) : undefined;
+};
+
+/** One page of `list` from the cursor's message on, `limit` long, with Slack's paging fields. */
+function page(list: StoredMessage[], args: JsonObject, defaultLimit: number, maxLimit: number): { items: StoredMessage[]; more: JsonObject } | Reply {
+  const limitArg = Number(str(args.limit) ?? defaultLimit);
+  const limit = Math.min(maxLimit, Math.max(1, Number.isFinite(limitArg) && limitArg > 0 ? Math.floor(limitArg) : defaultLimit));
+  let start = 0;
+  const cursor = str(args.cursor);
+  if (cursor) {
+    const ts = tsOfCursor(cursor);
+    start = ts === undefined ? -1 : list.findIndex((m) => m.ts === ts);
+    if (start < 0) return fail('invalid_cursor');
+  }
+  const items = list.slice(start, start + limit);
+  const next = list[start + limit];
+  return { items, more: { has_more: next !== undefined, ...(next ? { response_metadata: { next_cursor: cursorFor(next.ts) } } : {}) } };
 }
 
 interface Bucket {
@@ -211,6 +290,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   );
   const channels = opts.channels ? new Set(opts.channels) : undefined;
   const maxBlocksJson = opts.maxBlocksJsonChars ?? DEFAULT_MAX_BLOCKS_JSON_CHARS;
+  const missingScopes = new Set(opts.missingScopes ?? []);
 
   let rate: { perSecond: number; burst: number } | undefined;
   const buckets = new Map<string, Bucket>();
@@ -302,6 +382,22 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     ...(m.updatedAt !== undefined ? { edited: { user: m.user, ts: clockTsOf(m.updatedAt) } } : {}),
   });
 
+  /** A message as conversations.history / .replies show it: thread fields, metadata on request. */
+  const historyJson = (m: StoredMessage, withMetadata: boolean): JsonObject => ({
+    ...messageJson(m),
+    ...(m.reply_count > 0 ? { thread_ts: m.ts, reply_count: m.reply_count } : {}),
+    ...(withMetadata && m.metadata !== undefined ? { metadata: m.metadata } : {}),
+  });
+
+  /** Slack's check of a `metadata` argument: an object with a string event_type and an object event_payload. */
+  const checkMetadata = (v: unknown): { metadata: JsonObject | undefined } | Reply => {
+    if (v === undefined || v === '') return { metadata: undefined };
+    if (!isObject(v) || typeof v.event_type !== 'string' || v.event_type === '' || (v.event_payload !== undefined && !isObject(v.event_payload))) {
+      return fail('invalid_metadata_format');
+    }
+    return { metadata: v };
+  };
+
   const userJson = (id: string, u: { name: string; realName?: string }): JsonObject => ({
     id,
     team_id: DEFAULT_TEAM.id,
@@ -333,6 +429,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       if (limited) return limited;
       const content = checkContent(args, true);
       if (isReply(content)) return content;
+      const meta = checkMetadata(args.metadata);
+      if (isReply(meta)) return meta;
       let threadTs = str(args.thread_ts);
       let parent: StoredMessage | undefined;
       if (threadTs) {
@@ -357,6 +455,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
         history: [],
         reply_count: 0,
         ...(threadTs && truthy(args.reply_broadcast) ? { reply_broadcast: true } : {}),
+        ...(meta.metadata !== undefined ? { metadata: meta.metadata } : {}),
       };
       if (parent) parent.reply_count += 1;
       const list = messages.get(ch.channel) ?? [];
@@ -374,6 +473,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       if (!m) return fail('message_not_found');
       const content = checkContent(args, false);
       if (isReply(content)) return content;
+      const meta = checkMetadata(args.metadata);
+      if (isReply(meta)) return meta;
       if (content.text === undefined && content.blocks === undefined && args.attachments === undefined) {
         return fail('no_text');
       }
@@ -388,6 +489,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       if (content.blocks !== undefined) m.blocks = content.blocks;
       else if (Array.isArray(args.blocks)) m.blocks = [];
       if (args.attachments !== undefined) m.attachments = args.attachments;
+      // Metadata left out stays as it was.
+      if (meta.metadata !== undefined) m.metadata = meta.metadata;
       m.updatedAt = Date.now();
       return ok({ channel: ch.channel, ts: m.ts, text: m.text, message: messageJson(m) });
     },
@@ -411,6 +514,38 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       };
       ephemerals.push(e);
       return ok({ message_ts: e.message_ts });
+    },
+
+    'conversations.history': (args) => {
+      const ch = checkChannel(args);
+      if (isReply(ch)) return ch;
+      const keep = inWindow(args);
+      const list = (messages.get(ch.channel) ?? [])
+        .filter((m) => (m.thread_ts === undefined || m.reply_broadcast === true) && keep(m.ts))
+        .sort((a, b) => (tsOrder(a.ts) < tsOrder(b.ts) ? 1 : -1));
+      const p = page(list, args, 100, 999);
+      if (isReply(p)) return p;
+      const withMetadata = truthy(args.include_all_metadata);
+      return ok({ messages: p.items.map((m) => historyJson(m, withMetadata)), ...p.more, pin_count: 0, channel_actions_ts: null, channel_actions_count: 0 });
+    },
+
+    'conversations.replies': (args) => {
+      const ch = checkChannel(args);
+      if (isReply(ch)) return ch;
+      const ts = str(args.ts);
+      let parent = ts ? findMessage(ch.channel, ts) : undefined;
+      // A reply's ts stands for its whole thread.
+      if (parent?.thread_ts !== undefined) parent = findMessage(ch.channel, parent.thread_ts);
+      if (!parent) return fail('thread_not_found');
+      const keep = inWindow(args);
+      const root = parent;
+      const replies = (messages.get(ch.channel) ?? [])
+        .filter((m) => m.thread_ts === root.ts && m.ts !== root.ts && keep(m.ts))
+        .sort((a, b) => (tsOrder(a.ts) < tsOrder(b.ts) ? -1 : 1));
+      const p = page([root, ...replies], args, 1000, 1000);
+      if (isReply(p)) return p;
+      const withMetadata = truthy(args.include_all_metadata);
+      return ok({ messages: p.items.map((m) => historyJson(m, withMetadata)), ...p.more });
     },
 
     'users.info': (args) => {
@@ -537,6 +672,11 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     }
     if (given !== token) {
       answer(fail('invalid_auth'));
+      return;
+    }
+    const scope = neededScope(method, args);
+    if (scope !== undefined && missingScopes.has(scope)) {
+      answer(fail('missing_scope', { needed: scope, provided: ALL_SCOPES.filter((x) => !missingScopes.has(x)).join(',') }));
       return;
     }
     answer(impl(args));

@@ -104,7 +104,7 @@ steps:
 
   it('runs without chat credentials: health, readiness, metrics, and stores notifications', async () => {
     const token = 'webhook-token-without-slack-0123';
-    const bot = track(await startBotProcess({ runbooks: { 'gitcortex.yaml': RUNBOOK }, env: { ALERTMANAGER_WEBHOOK_TOKEN: token } }));
+    const bot = track(await startBotProcess({ runbooks: { 'gitcortex.yaml': RUNBOOK }, env: { ALERTMANAGER_WEBHOOK_TOKEN: token, CONSOLE: 'off' } }));
     await bot.waitForLog(/no chat platform configured/);
     const startLine = bot.logRecords().find((r) => typeof r.msg === 'string' && r.msg.includes('no chat platform configured'));
     expect(startLine?.platforms).toEqual([]);

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { REST, type RequestData, type RouteLike } from '@discordjs/rest';
 import { Routes } from 'discord-api-types/v10';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Card, ThreadMessage } from '../../core/card.js';
-import { ChatDeliveryError, type ChatPlatform, type ChatUser, type MessageRef } from '../../core/chat-platform.js';
+import { ChatDeliveryError, type ChatPlatform, type ChatUser, type MessageRef, type PostOptions } from '../../core/chat-platform.js';
 import { DISCORD_ERROR, discordErrorCode, toDeliveryError } from './errors.js';
 import { renderCard, renderPrivateText, renderThreadMessage, threadName } from './render.js';
 
@@ -22,7 +23,8 @@ export interface DiscordRestConfig {
 
 /**
  * The REST client for the bot: a 429 is rejected at once (the outbox owns retries and honours the
- * delay), 5xx and timeouts are retried twice, and no call waits longer than 10 s.
+ * delay), 5xx and timeouts are retried twice, and no call waits longer than 10 s. Retrying a
+ * message create is safe because the outbox's posts carry an enforced nonce (see deliveryNonce).
  */
 export function createDiscordRest(config: DiscordRestConfig): REST {
   return new REST({
@@ -49,7 +51,27 @@ const Member = z.looseObject({
   user: z.looseObject({ id: z.string(), username: z.string().optional(), global_name: z.string().nullish() }).optional(),
 });
 
-/** The ChatPlatform on Discord's REST API: cards are embeds with buttons, each with its own thread. */
+/** Discord's limit on a nonce's length. */
+const NONCE_MAX_CHARS = 25;
+
+/**
+ * Discord's own idempotency for message creates: with `enforce_nonce`, a second create with the
+ * same nonce by the same author within a few minutes returns the first message instead of posting
+ * again. The outbox's delivery key is hashed to fit the nonce's 25 characters.
+ */
+export function deliveryNonce(key: string | undefined): { nonce?: string; enforce_nonce?: boolean } {
+  if (key === undefined) return {};
+  return { nonce: createHash('sha256').update(key).digest('hex').slice(0, NONCE_MAX_CHARS), enforce_nonce: true };
+}
+
+/**
+ * The ChatPlatform on Discord's REST API: cards are embeds with buttons, each with its own thread.
+ *
+ * It has no findDelivered: Discord does not return a message's nonce when reading messages back,
+ * and it needs none, since a repeated post with the same nonce is recognised by Discord itself
+ * (deliveryNonce). That holds for a few minutes only: a post in doubt retried later than that (a
+ * long outage) may show up twice, i.e. at-least-once.
+ */
 export class DiscordPlatform implements ChatPlatform {
   readonly name = 'discord';
   /** Discord's per-channel message bucket allows about 5 messages per 5 seconds. */
@@ -88,8 +110,9 @@ export class DiscordPlatform implements ChatPlatform {
    * posted card: failing here would make the outbox post it a second time, so the thread is
    * started again by the first reply that needs it.
    */
-  async postCard(channel: string, card: Card): Promise<MessageRef> {
-    const message = await this.post('create message', Routes.channelMessages(channel), renderCard(card), Message);
+  async postCard(channel: string, card: Card, options: PostOptions = {}): Promise<MessageRef> {
+    const body = { ...renderCard(card), ...deliveryNonce(options.deliveryKey) };
+    const message = await this.post('create message', Routes.channelMessages(channel), body, Message);
     await this.startThread(channel, message.id, threadName(card)).catch((error: unknown) =>
       this.options.log?.warn({ err: error, channel, messageId: message.id }, 'could not start the card thread; the first reply will try again'),
     );
@@ -116,8 +139,9 @@ export class DiscordPlatform implements ChatPlatform {
    * (no permission, a channel type without threads), the reply goes to the channel as a reply to
    * the card, so that nothing is lost.
    */
-  async reply(thread: MessageRef, message: ThreadMessage): Promise<MessageRef> {
-    const body = renderThreadMessage(message);
+  async reply(thread: MessageRef, message: ThreadMessage, options: PostOptions = {}): Promise<MessageRef> {
+    // The same nonce wherever the reply goes: only one of the places below ever takes it.
+    const body = { ...renderThreadMessage(message), ...deliveryNonce(options.deliveryKey) };
     const sent = (m: { id: string }): MessageRef => ({ platform: this.name, channel: thread.channel, messageId: m.id, threadId: thread.threadId });
     const inChannel = async () =>
       sent(

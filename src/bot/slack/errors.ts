@@ -19,6 +19,12 @@ const PERMANENT = new Set([
   'cant_update_message',
 ]);
 
+/**
+ * Answers after which the call may have been done anyway: Slack says "it's possible some aspect of
+ * the operation succeeded before the error was raised". Every other `ok:false` answer is a refusal.
+ */
+const MAYBE_DONE = new Set(['internal_error', 'fatal_error', 'service_unavailable']);
+
 interface SlackLikeError {
   code?: string;
   retryAfter?: number;
@@ -36,9 +42,10 @@ export function toDeliveryError(operation: string, error: unknown): ChatDelivery
   if (slackError) {
     return new ChatDeliveryError(
       `Slack ${operation}: ${slackError}`,
-      { permanent: PERMANENT.has(slackError), messageGone: slackError === 'message_not_found' },
+      { permanent: PERMANENT.has(slackError), messageGone: slackError === 'message_not_found', refused: !MAYBE_DONE.has(slackError) },
       { cause: error },
     );
   }
+  // Timeouts, reset connections, HTTP 5xx: Slack may or may not have done the call.
   return new ChatDeliveryError(`Slack ${operation}: ${e.message ?? String(error)}`, {}, { cause: error });
 }

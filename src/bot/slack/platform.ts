@@ -1,10 +1,24 @@
 import type { webApi } from '@slack/bolt';
+import type { Logger } from 'pino';
 import type { Card, ThreadMessage } from '../../core/card.js';
-import type { ChatPlatform, ChatUser, MessageRef } from '../../core/chat-platform.js';
+import type { ChatPlatform, ChatUser, MessageRef, PostOptions } from '../../core/chat-platform.js';
+import { deliveryMetadata, findByDeliveryKey } from './delivery.js';
 import { toDeliveryError } from './errors.js';
 import { cardFallbackText, renderCardBlocks, renderThreadMessage } from './render.js';
 
 const USER_CACHE_MS = 60_000;
+
+export interface SlackPlatformOptions {
+  /**
+   * The client chat.postMessage goes through; the main client when absent. It should not retry by
+   * itself: a retried post whose first answer was lost is a second message, while the outbox
+   * retries after looking for the first one (findDelivered).
+   */
+  postClient?: webApi.WebClient | undefined;
+  clock?: () => number;
+  /** Told once when earlier posts cannot be looked up (missing scope, bot not in the channel). */
+  log?: Pick<Logger, 'warn'> | undefined;
+}
 
 /** The ChatPlatform on Slack's Web API. Every call goes through the given WebClient (its base URL is configurable). */
 export class SlackPlatform implements ChatPlatform {
@@ -13,11 +27,18 @@ export class SlackPlatform implements ChatPlatform {
   readonly pacing = { messagesPerSecond: 1, burst: 3 };
   private readonly users = new Map<string, { user: ChatUser; until: number }>();
   private groups: { members: Map<string, string[]>; until: number } | undefined;
+  private readonly postClient: webApi.WebClient;
+  private readonly clock: () => number;
+  /** Look-up refusals already logged (each is logged once). */
+  private readonly lookupRefusals = new Set<string>();
 
   constructor(
     private readonly client: webApi.WebClient,
-    private readonly clock: () => number = Date.now,
-  ) {}
+    private readonly options: SlackPlatformOptions = {},
+  ) {
+    this.postClient = options.postClient ?? client;
+    this.clock = options.clock ?? Date.now;
+  }
 
   private async call<T>(operation: string, work: () => Promise<T>): Promise<T> {
     try {
@@ -27,9 +48,16 @@ export class SlackPlatform implements ChatPlatform {
     }
   }
 
-  async postCard(channel: string, card: Card): Promise<MessageRef> {
+  /** Posts the card; its delivery key goes along as message metadata, for findDelivered. */
+  async postCard(channel: string, card: Card, options: PostOptions = {}): Promise<MessageRef> {
     const res = await this.call('chat.postMessage', () =>
-      this.client.chat.postMessage({ channel, text: cardFallbackText(card), blocks: renderCardBlocks(card), unfurl_links: false }),
+      this.postClient.chat.postMessage({
+        channel,
+        text: cardFallbackText(card),
+        blocks: renderCardBlocks(card),
+        unfurl_links: false,
+        ...deliveryMetadata(options.deliveryKey),
+      }),
     );
     const ts = res.ts;
     if (!ts) throw toDeliveryError('chat.postMessage', new Error('no ts in answer'));
@@ -37,17 +65,53 @@ export class SlackPlatform implements ChatPlatform {
   }
 
   async updateCard(ref: MessageRef, card: Card): Promise<void> {
+    // No metadata argument: chat.update keeps the message's metadata (the delivery key) as it is.
     await this.call('chat.update', () =>
       this.client.chat.update({ channel: ref.channel, ts: ref.messageId, text: cardFallbackText(card), blocks: renderCardBlocks(card) }),
     );
   }
 
-  async reply(thread: MessageRef, message: ThreadMessage): Promise<MessageRef> {
+  async reply(thread: MessageRef, message: ThreadMessage, options: PostOptions = {}): Promise<MessageRef> {
     const rendered = renderThreadMessage(message);
     const res = await this.call('chat.postMessage', () =>
-      this.client.chat.postMessage({ channel: thread.channel, thread_ts: thread.threadId, unfurl_links: false, ...rendered }),
+      this.postClient.chat.postMessage({
+        channel: thread.channel,
+        thread_ts: thread.threadId,
+        unfurl_links: false,
+        ...rendered,
+        ...deliveryMetadata(options.deliveryKey),
+      }),
     );
     return { platform: this.name, channel: thread.channel, messageId: res.ts ?? '', threadId: thread.threadId };
+  }
+
+  /**
+   * The card (channel history) or thread reply (the thread's replies) posted with `key`. A refusal
+   * to read (missing_scope, not_in_channel, …) means "cannot tell": undefined, logged once, and the
+   * outbox posts again. A rate limit, timeout or 5xx throws, so the outbox looks again later.
+   */
+  async findDelivered(channel: string, key: string, thread?: MessageRef, queuedAt?: Date): Promise<MessageRef | undefined> {
+    const operation = thread ? 'conversations.replies' : 'conversations.history';
+    let ts: string | undefined;
+    try {
+      ts = await findByDeliveryKey(this.client, { channel, key, threadTs: thread?.threadId, queuedAt });
+    } catch (error) {
+      const e = toDeliveryError(operation, error);
+      // Rate limited, timed out, 5xx: ask again later rather than risk a second post.
+      if (e.details.retryAfterMs !== undefined || !(e.details.refused || e.details.permanent)) throw e;
+      if (!this.lookupRefusals.has(e.message)) {
+        this.lookupRefusals.add(e.message);
+        this.options.log?.warn(
+          { error: e.message },
+          'cannot look up earlier posts on Slack (needs the channels:history and groups:history scopes, and the bot in the channel); a post whose answer was lost may be repeated',
+        );
+      }
+      return undefined;
+    }
+    if (ts === undefined) return undefined;
+    return thread
+      ? { platform: this.name, channel, messageId: ts, threadId: thread.threadId }
+      : { platform: this.name, channel, messageId: ts, threadId: ts };
   }
 
   async tellUser(user: string, where: { channel: string; threadId?: string }, text: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { RequestListener } from 'node:http';
-import { App, HTTPReceiver } from '@slack/bolt';
+import { App, HTTPReceiver, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { SlackConfig } from '../../config.js';
 import type { Engine } from '../../core/engine.js';
@@ -28,6 +28,13 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
     // Ack first, work after: Slack wants the answer within 3 seconds.
     processBeforeResponse: false,
   });
+  const clientOptions = {
+    ...(config.apiUrl ? { slackApiUrl: config.apiUrl } : {}),
+    // The outbox owns retries and honours Retry-After itself; the client must not stall its queue for minutes.
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 },
+    timeout: 10_000,
+  };
   const app = new App({
     token: config.botToken,
     receiver,
@@ -35,15 +42,13 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
     // Bolt would call auth.test at construction and crash the process on an unhandled rejection
     // when Slack is unreachable; the bot must start anyway and let the outbox retry.
     tokenVerificationEnabled: false,
-    clientOptions: {
-      ...(config.apiUrl ? { slackApiUrl: config.apiUrl } : {}),
-      // The outbox owns retries and honours Retry-After itself; the client must not stall its queue for minutes.
-      rejectRateLimitedCalls: true,
-      retryConfig: { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 },
-      timeout: 10_000,
-    },
+    clientOptions,
   });
-  const platform = new SlackPlatform(app.client);
+  // chat.postMessage has no idempotency key: a client retry after a timeout or a lost answer posts
+  // the message a second time. Posts go through a client that never retries by itself; the outbox
+  // retries them, after looking for the first one (SlackPlatform.findDelivered).
+  const postClient = new webApi.WebClient(config.botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger: boltLogger(log) });
+  const platform = new SlackPlatform(app.client, { postClient, log });
 
   app.action(/.*/, async ({ ack, body, action }) => {
     await ack();

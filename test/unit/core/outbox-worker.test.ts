@@ -5,7 +5,7 @@ import type { DeliveryTarget } from '../../../src/core/events.js';
 import { recordEvent } from '../../../src/core/events.js';
 import { recordNotification } from '../../../src/core/notifications.js';
 import { offersFor } from '../../../src/core/offers.js';
-import { OutboxWorker } from '../../../src/core/outbox-worker.js';
+import { deliveryKey, OutboxWorker } from '../../../src/core/outbox-worker.js';
 import { SlackPlatform } from '../../../src/bot/slack/platform.js';
 import { createMetrics } from '../../../src/metrics.js';
 import type { StoreTx } from '../../../src/store/store.js';
@@ -33,11 +33,18 @@ async function renderCard(tx: StoreTx, incidentId: number) {
   return buildCard({ incident, alerts: await tx.listAlerts(incidentId), runs: await tx.listStepRuns(incidentId), offers, unavailable });
 }
 
-function makeWorker(options: { clock?: () => Date; pollMs?: number } = {}): OutboxWorker {
-  const client = new webApi.WebClient(slack.token, { slackApiUrl: slack.url, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, logLevel: webApi.LogLevel.ERROR });
+function makeWorker(options: { clock?: () => Date; pollMs?: number; fetch?: webApi.FetchFunction; warn?: (...args: unknown[]) => void } = {}): OutboxWorker {
+  const client = new webApi.WebClient(slack.token, {
+    slackApiUrl: slack.url,
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 0 },
+    logLevel: webApi.LogLevel.ERROR,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const log = options.warn ? { warn: options.warn } : undefined;
   return new OutboxWorker({
     store,
-    platforms: new Map([['slack', new SlackPlatform(client)]]),
+    platforms: new Map([['slack', new SlackPlatform(client, { log })]]),
     renderCard,
     clock: options.clock ?? clock.now,
     log: silentLog,
@@ -77,6 +84,31 @@ async function drive(worker: OutboxWorker, stepMs = 100, maxTicks = 500): Promis
     clock.advance(stepMs);
   }
   throw new Error(`outbox not drained after ${maxTicks} ticks; ${await pending()} pending`);
+}
+
+/**
+ * A fetch under the WebClient that lets Slack do the call and then loses the answer (a reset
+ * connection) for the calls `drop` picks: what a timeout after Slack took a message looks like.
+ */
+function losingAnswers(drop: (method: string, args: URLSearchParams) => boolean): webApi.FetchFunction {
+  return async (url, init) => {
+    const response = await fetch(url, init);
+    const method = String(url).split('/').pop() ?? '';
+    if (!drop(method, new URLSearchParams(typeof init?.body === 'string' ? init.body : ''))) return response;
+    await response.text();
+    throw new TypeError('fetch failed: other side closed');
+  };
+}
+
+/** Drops the answer of the first `chat.postMessage` that is a card (or a reply, with `reply`). */
+function dropFirstPost(kind: 'card' | 'reply'): { fetch: webApi.FetchFunction; dropped: () => number } {
+  let dropped = 0;
+  const fetch = losingAnswers((method, args) => {
+    if (method !== 'chat.postMessage' || args.has('thread_ts') !== (kind === 'reply') || dropped > 0) return false;
+    dropped += 1;
+    return true;
+  });
+  return { fetch, dropped: () => dropped };
 }
 
 async function apiErrors(): Promise<Record<string, number>> {
@@ -260,5 +292,141 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
     expect(texts.at(-1)).toContain('[REDACTED]');
     // The stored audit keeps what happened; only what leaves is redacted.
     expect((await store.transaction((tx) => tx.listAudit(incidentId))).at(-1)?.text).toContain(SECRET);
+  });
+});
+
+describe('OutboxWorker when an attempt may have reached Slack', () => {
+  // Slack's ts is the wall clock, and the look-up reads history from the queue time on.
+  beforeEach(() => clock.set(Date.now()));
+  const cardPosts = () => posts().filter((call) => call.args.thread_ts === undefined);
+  const replyPosts = () => posts().filter((call) => call.args.thread_ts !== undefined);
+
+  it('adopts the card an earlier attempt posted when the answer was lost, instead of posting it again', async () => {
+    const { incidentId, texts } = await openIncident('lost-card', ['second']);
+    const [cardRow] = await store.transaction((tx) => tx.pendingOutbox(1));
+    const lossy = dropFirstPost('card');
+    const worker = makeWorker({ fetch: lossy.fetch });
+
+    await worker.runOnce();
+    expect(lossy.dropped()).toBe(1);
+    // The post went through on Slack; the worker only knows it may have.
+    expect(slack.topLevel(CHANNEL)).toHaveLength(1);
+    const [inDoubt] = await store.transaction((tx) => tx.pendingOutbox(1));
+    expect(inDoubt).toMatchObject({ id: cardRow!.id, attempts: 1, sendingSince: expect.any(String) as unknown });
+
+    await drive(worker);
+    const [card, ...others] = slack.topLevel(CHANNEL);
+    expect(others, 'a second card').toEqual([]);
+    expect(cardPosts()).toHaveLength(1);
+    expect(card!.metadata).toEqual({ event_type: 'chatops_delivery', event_payload: { key: deliveryKey(cardRow!) } });
+    const lookups = slack.callsTo('conversations.history');
+    expect(lookups).toHaveLength(1);
+    expect(lookups[0]!.args).toMatchObject({ channel: CHANNEL, include_all_metadata: 'true' });
+    // Looked up from a minute before the message was queued (Slack's clock may differ from ours).
+    expect(Number(lookups[0]!.args.oldest)).toBeCloseTo((Date.parse(cardRow!.createdAt) - 60_000) / 1000, 3);
+
+    const ref = await store.transaction((tx) => tx.getCardMessage(incidentId, 'slack', CHANNEL));
+    expect(ref).toEqual({ incidentId, platform: 'slack', channel: CHANNEL, messageId: card!.ts, threadId: card!.ts });
+    // The adopted card shows what was rendered back then: it is brought up to date once.
+    expect(slack.callsTo('chat.update')).toHaveLength(1);
+    expect(slack.threadReplies(CHANNEL, card!.ts).map((m) => m.text)).toEqual(texts);
+    expect(await apiErrors()).toEqual({ 'slack/card': 1 });
+  });
+
+  it('adopts a thread reply an earlier attempt posted, and keeps the thread in order', async () => {
+    const { texts } = await openIncident('lost-reply', ['second', 'third']);
+    const lossy = dropFirstPost('reply');
+    await drive(makeWorker({ fetch: lossy.fetch }));
+
+    expect(lossy.dropped()).toBe(1);
+    const [card] = slack.topLevel(CHANNEL);
+    expect(slack.threadReplies(CHANNEL, card!.ts).map((m) => m.text)).toEqual(texts);
+    expect(replyPosts()).toHaveLength(texts.length);
+    const lookups = slack.callsTo('conversations.replies');
+    expect(lookups).toHaveLength(1);
+    expect(lookups[0]!.args).toMatchObject({ channel: CHANNEL, ts: card!.ts, include_all_metadata: 'true' });
+    expect(slack.callsTo('conversations.history')).toHaveLength(0);
+    expect(await pending()).toBe(0);
+  });
+
+  it('does not look up a post Slack refused (invalid_blocks): it certainly is not there', async () => {
+    await openIncident('refused', []);
+    slack.failNext('chat.postMessage', 1, { status: 200, body: { ok: false, error: 'invalid_blocks' } });
+    const worker = makeWorker();
+    await worker.runOnce();
+    const [row] = await store.transaction((tx) => tx.pendingOutbox(1));
+    expect(row).toMatchObject({ attempts: 1, lastError: 'Slack chat.postMessage: invalid_blocks' });
+    expect(row!.sendingSince).toBeUndefined();
+
+    await drive(worker);
+    expect(slack.callsTo('conversations.history')).toHaveLength(0);
+    expect(slack.callsTo('conversations.replies')).toHaveLength(0);
+    expect(slack.topLevel(CHANNEL)).toHaveLength(1);
+  });
+
+  it('looks up a post answered 500 (Slack may have taken it), finds nothing, and posts it once', async () => {
+    await openIncident('five-hundred', []);
+    slack.failNext('chat.postMessage', 1, { status: 500 });
+    await drive(makeWorker());
+    expect(slack.callsTo('conversations.history')).toHaveLength(1);
+    expect(cardPosts().map((call) => call.status)).toEqual([500, 200]);
+    expect(slack.topLevel(CHANNEL)).toHaveLength(1);
+  });
+
+  it('looks up a message the process was sending when it died, and posts it when Slack does not have it', async () => {
+    const { texts } = await openIncident('crashed', []);
+    // Intent recorded, then the process died before the request left.
+    const [row] = await store.transaction((tx) => tx.pendingOutbox(1));
+    await store.transaction((tx) => tx.markSending(row!.id, clock.now().toISOString()));
+    await drive(makeWorker());
+    expect(slack.callsTo('conversations.history')).toHaveLength(1);
+    const [card, ...others] = slack.topLevel(CHANNEL);
+    expect(others).toEqual([]);
+    expect(slack.threadReplies(CHANNEL, card!.ts).map((m) => m.text)).toEqual(texts);
+  });
+
+  it('keeps a message in doubt while the look-up itself fails, and never posts it blind', async () => {
+    await openIncident('lookup-fails', []);
+    const lossy = dropFirstPost('card');
+    slack.failNext('conversations.history', 2, { status: 503 });
+    const worker = makeWorker({ fetch: lossy.fetch });
+    await drive(worker);
+    expect(slack.callsTo('conversations.history').map((call) => call.status)).toEqual([503, 503, 200]);
+    expect(cardPosts()).toHaveLength(1);
+    expect(slack.topLevel(CHANNEL)).toHaveLength(1);
+  });
+
+  it('finds a card further back than the first page of the channel history', async () => {
+    const { incidentId } = await openIncident('busy-channel', []);
+    const lossy = dropFirstPost('card');
+    const worker = makeWorker({ fetch: lossy.fetch });
+    await worker.runOnce();
+    // The channel gets busy before the retry: the card is now behind 150 newer messages.
+    const other = new webApi.WebClient(slack.token, { slackApiUrl: slack.url, retryConfig: { retries: 0 }, logLevel: webApi.LogLevel.ERROR });
+    for (let i = 0; i < 150; i += 1) await other.chat.postMessage({ channel: CHANNEL, text: `chatter ${i}` });
+    await drive(worker);
+    expect(slack.callsTo('conversations.history').length).toBeGreaterThan(1);
+    const ref = await store.transaction((tx) => tx.getCardMessage(incidentId, 'slack', CHANNEL));
+    expect(ref?.messageId).toBe(slack.topLevel(CHANNEL)[0]!.ts);
+    expect(slack.topLevel(CHANNEL).filter((m) => m.metadata !== undefined), 'cards posted').toHaveLength(1);
+  });
+
+  it('without the history scopes it cannot look, warns once, and posts again (at-least-once)', async () => {
+    await slack.close();
+    slack = await startFakeSlack({ rateLimit: false, channels: [CHANNEL], missingScopes: ['channels:history'] });
+    await openIncident('no-scope-1', []);
+    await openIncident('no-scope-2', []);
+    const warnings: unknown[][] = [];
+    let dropped = 0;
+    const worker = makeWorker({
+      warn: (...args) => warnings.push(args),
+      // Both cards' first answers are lost.
+      fetch: losingAnswers((method, args) => method === 'chat.postMessage' && !args.has('thread_ts') && dropped++ < 2),
+    });
+    await drive(worker);
+    expect(slack.callsTo('conversations.history').map((call) => call.response.error)).toEqual(['missing_scope', 'missing_scope']);
+    expect(slack.topLevel(CHANNEL)).toHaveLength(4);
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings[0])).toContain('channels:history');
   });
 });

@@ -1,6 +1,6 @@
 import type { REST } from '@discordjs/rest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDiscordRest, DiscordPlatform } from '../../../src/bot/discord/platform.js';
+import { createDiscordRest, deliveryNonce, DiscordPlatform } from '../../../src/bot/discord/platform.js';
 import type { Card } from '../../../src/core/card.js';
 import { ChatDeliveryError } from '../../../src/core/chat-platform.js';
 import { DEFAULT_ROLE_IDS, startFakeDiscord, type FakeDiscord } from '../../fakes/discord-api.js';
@@ -79,6 +79,30 @@ describe('DiscordPlatform against the fake Discord API, with the real REST clien
     expect(message?.allowed_mentions).toEqual({ parse: [] });
     expect(discord.threads.get(ref.messageId)).toMatchObject({ parent_id: CHANNEL, name: 'HighLatency on gitcortex', auto_archive_duration: 1440 });
     expect(warnings).toEqual([]);
+  });
+
+  it('posts with a delivery key as an enforced nonce, so a repeated post (a lost answer) is one message', async () => {
+    fresh();
+    const key = 'outbox:41@2026-11-22T01:37:37.000Z';
+    const ref = await platform.postCard(CHANNEL, card(), { deliveryKey: key });
+    const again = await platform.postCard(CHANNEL, card(), { deliveryKey: key });
+    expect(again).toEqual(ref);
+    expect(discord.messages(CHANNEL)).toHaveLength(1);
+    const body = discord.callsTo('POST /channels/:id/messages')[0]?.body as { nonce?: unknown; enforce_nonce?: unknown };
+    expect(body.enforce_nonce).toBe(true);
+    expect(body.nonce).toBe(deliveryNonce(key).nonce);
+    expect(String(body.nonce)).toMatch(/^[0-9a-f]{25}$/);
+
+    const replyKey = 'outbox:42@2026-11-22T01:37:37.000Z';
+    const first = await platform.reply(ref, { text: 'opened' }, { deliveryKey: replyKey });
+    const second = await platform.reply(ref, { text: 'opened' }, { deliveryKey: replyKey });
+    expect(second.messageId).toBe(first.messageId);
+    expect(discord.thread(ref.threadId).map((m) => m.content)).toEqual(['opened']);
+    // Without a key (not from the outbox) nothing changes.
+    await platform.reply(ref, { text: 'opened' });
+    expect(discord.thread(ref.threadId)).toHaveLength(2);
+    expect(deliveryNonce(undefined)).toEqual({});
+    expect('findDelivered' in platform, 'Discord needs no look-up: the nonce is its idempotency key').toBe(false);
   });
 
   it('posts the pathological card: every limit holds where Discord checks them', async () => {

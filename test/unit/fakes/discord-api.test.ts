@@ -559,6 +559,35 @@ describe('fake Discord REST API driven by the real @discordjs/rest client', () =
     expect(refused).toMatchObject({ status: 403, code: 50007 });
   });
 
+  it('answers a repeated enforced nonce with the message it made, for 2 minutes', async () => {
+    const create = (body: Record<string, unknown>, channel = CHANNEL) => rest.post(Routes.channelMessages(channel), { body }) as Promise<APIMessage>;
+    const first = await create({ content: 'card', nonce: 'n-1', enforce_nonce: true });
+    expect(first.nonce).toBe('n-1');
+    // The same nonce again (a retry whose first answer was lost): the same message, nothing new.
+    const again = await create({ content: 'card', nonce: 'n-1', enforce_nonce: true });
+    expect(again.id).toBe(first.id);
+    // Per author, not per channel.
+    expect((await create({ content: 'elsewhere', nonce: 'n-1', enforce_nonce: true }, OTHER_CHANNEL)).id).toBe(first.id);
+    expect(discord.allMessages().map((m) => m.id)).toEqual([first.id]);
+
+    // Without enforce_nonce the nonce is only echoed back; other nonces make other messages.
+    const plain = await create({ content: 'plain', nonce: 'n-1' });
+    const other = await create({ content: 'other', nonce: 'n-2', enforce_nonce: true });
+    const number = await create({ content: 'number', nonce: 12345, enforce_nonce: true });
+    expect(new Set([first.id, plain.id, other.id, number.id]).size).toBe(4);
+    expect((await create({ content: 'number', nonce: '12345', enforce_nonce: true })).id).toBe(number.id);
+
+    // Past the window the nonce is free again.
+    discord.message(first.id)!.postedAt -= 2 * 60_000 + 1;
+    const later = await create({ content: 'card', nonce: 'n-1', enforce_nonce: true });
+    expect(later.id).not.toBe(first.id);
+    expect(discord.messages(CHANNEL)).toHaveLength(5);
+
+    const tooLong = await rejection<DiscordAPIError>(create({ content: 'x', nonce: 'n'.repeat(26), enforce_nonce: true }));
+    expect(tooLong).toMatchObject({ status: 400, code: 50035 });
+    expect(errorsAt(tooLong.rawError, 'nonce')?.[0]?.code).toBe('BASE_TYPE_MAX_LENGTH');
+  });
+
   it('waitFor polls and reset forgets state', async () => {
     const later = setTimeout(() => {
       void rest.post(Routes.channelMessages(CHANNEL), { body: { content: 'later' } });

@@ -284,6 +284,109 @@ describe('fake Slack Web API driven by the real WebClient', () => {
     expect(slack.rateLimited).toBe(0);
   });
 
+  it('stamps messages with the wall clock', async () => {
+    const before = Date.now() / 1000;
+    const a = await client.chat.postMessage({ channel: CHANNEL, text: 'a' });
+    const b = await client.chat.postMessage({ channel: CHANNEL, text: 'b' });
+    expect(Number(a.ts)).toBeGreaterThanOrEqual(Math.floor(before));
+    expect(Number(a.ts)).toBeLessThanOrEqual(Date.now() / 1000 + 1);
+    expect(b.ts! > a.ts!).toBe(true);
+  });
+
+  it('stores message metadata; chat.update keeps it unless given', async () => {
+    const metadata = { event_type: 'chatops_delivery', event_payload: { key: 'outbox:1' } };
+    const posted = await client.chat.postMessage({ channel: CHANNEL, text: 'card', metadata });
+    expect(slack.callsTo('chat.postMessage')[0]?.args.metadata).toEqual(metadata);
+    expect(slack.message(CHANNEL, posted.ts!)?.metadata).toEqual(metadata);
+    await client.chat.update({ channel: CHANNEL, ts: posted.ts!, text: 'card v2' });
+    expect(slack.message(CHANNEL, posted.ts!)?.metadata).toEqual(metadata);
+    const replaced = { event_type: 'chatops_delivery', event_payload: { key: 'outbox:2' } };
+    await client.chat.update({ channel: CHANNEL, ts: posted.ts!, text: 'card v3', metadata: replaced });
+    expect(slack.message(CHANNEL, posted.ts!)?.metadata).toEqual(replaced);
+
+    const bad = await rejection<WebAPIPlatformError>(
+      client.apiCall('chat.postMessage', { channel: CHANNEL, text: 'x', metadata: JSON.stringify({ event_payload: {} }) }),
+    );
+    expect(bad.data.error).toBe('invalid_metadata_format');
+  });
+
+  it('answers conversations.history newest first, top-level only, metadata only with include_all_metadata', async () => {
+    const meta = (key: string) => ({ event_type: 'chatops_delivery', event_payload: { key } });
+    const one = await client.chat.postMessage({ channel: CHANNEL, text: 'one', metadata: meta('k1') });
+    await client.chat.postMessage({ channel: CHANNEL, thread_ts: one.ts!, text: 'a reply', metadata: meta('k-reply') });
+    const two = await client.chat.postMessage({ channel: CHANNEL, text: 'two' });
+    const three = await client.chat.postMessage({ channel: CHANNEL, text: 'three', metadata: meta('k3') });
+
+    const plain = await client.conversations.history({ channel: CHANNEL });
+    expect(plain.messages?.map((m) => m.text)).toEqual(['three', 'two', 'one']);
+    expect(plain.messages?.some((m) => 'metadata' in m)).toBe(false);
+    expect(plain.has_more).toBe(false);
+    expect(plain.messages?.[2]).toMatchObject({ ts: one.ts, thread_ts: one.ts, reply_count: 1 });
+
+    const full = await client.conversations.history({ channel: CHANNEL, include_all_metadata: true });
+    const keyOf = (payload: { key?: unknown } | undefined) => payload?.key;
+    expect(full.messages?.map((m) => keyOf(m.metadata?.event_payload))).toEqual(['k3', undefined, 'k1']);
+
+    // oldest and latest are exclusive unless inclusive.
+    const window = await client.conversations.history({ channel: CHANNEL, oldest: one.ts!, latest: three.ts! });
+    expect(window.messages?.map((m) => m.ts)).toEqual([two.ts]);
+    const inclusive = await client.conversations.history({ channel: CHANNEL, oldest: one.ts!, latest: three.ts!, inclusive: true });
+    expect(inclusive.messages?.map((m) => m.text)).toEqual(['three', 'two', 'one']);
+    expect((await client.conversations.history({ channel: CHANNEL, oldest: String(Math.ceil(Date.now() / 1000) + 60) })).messages).toEqual([]);
+
+    // Pages: limit, has_more and a cursor to the next page.
+    const first = await client.conversations.history({ channel: CHANNEL, limit: 2 });
+    expect(first.messages?.map((m) => m.text)).toEqual(['three', 'two']);
+    expect(first.has_more).toBe(true);
+    const cursor = first.response_metadata?.next_cursor;
+    expect(cursor).toBeTruthy();
+    const second = await client.conversations.history({ channel: CHANNEL, limit: 2, cursor: cursor! });
+    expect(second.messages?.map((m) => m.text)).toEqual(['one']);
+    expect(second.has_more).toBe(false);
+    const badCursor = await rejection<WebAPIPlatformError>(client.conversations.history({ channel: CHANNEL, cursor: 'bm9wZQ==' }));
+    expect(badCursor.data.error).toBe('invalid_cursor');
+  });
+
+  it('answers conversations.replies with the parent and its replies, oldest first', async () => {
+    const parent = await client.chat.postMessage({ channel: CHANNEL, text: 'card' });
+    const r1 = await client.chat.postMessage({ channel: CHANNEL, thread_ts: parent.ts!, text: 'r1', metadata: { event_type: 'chatops_delivery', event_payload: { key: 'k-r1' } } });
+    await client.chat.postMessage({ channel: CHANNEL, thread_ts: parent.ts!, text: 'r2' });
+    await client.chat.postMessage({ channel: CHANNEL, text: 'unrelated' });
+
+    const thread = await client.conversations.replies({ channel: CHANNEL, ts: parent.ts! });
+    expect(thread.messages?.map((m) => m.text)).toEqual(['card', 'r1', 'r2']);
+    expect(thread.messages?.some((m) => 'metadata' in m)).toBe(false);
+    const withMeta = await client.conversations.replies({ channel: CHANNEL, ts: parent.ts!, include_all_metadata: true });
+    expect(withMeta.messages?.[1]).toMatchObject({ ts: r1.ts, thread_ts: parent.ts, metadata: { event_type: 'chatops_delivery', event_payload: { key: 'k-r1' } } });
+    // A reply's ts stands for its thread; oldest filters the replies.
+    expect((await client.conversations.replies({ channel: CHANNEL, ts: r1.ts!, oldest: r1.ts! })).messages?.map((m) => m.text)).toEqual(['card', 'r2']);
+    const paged = await client.conversations.replies({ channel: CHANNEL, ts: parent.ts!, limit: 2 });
+    expect(paged.messages?.map((m) => m.text)).toEqual(['card', 'r1']);
+    expect(paged.has_more).toBe(true);
+    const rest = await client.conversations.replies({ channel: CHANNEL, ts: parent.ts!, limit: 2, cursor: paged.response_metadata!.next_cursor! });
+    expect(rest.messages?.map((m) => m.text)).toEqual(['r2']);
+
+    const missing = await rejection<WebAPIPlatformError>(client.conversations.replies({ channel: CHANNEL, ts: '1600000000.000100' }));
+    expect(missing.data.error).toBe('thread_not_found');
+  });
+
+  it('answers missing_scope for methods needing a scope the token lacks', async () => {
+    const narrow = await startFakeSlack({ missingScopes: ['channels:history', 'groups:history'], rateLimit: false });
+    try {
+      const c = clientFor(narrow);
+      await c.chat.postMessage({ channel: CHANNEL, text: 'posting still works' });
+      const refused = await rejection<WebAPIPlatformError>(c.conversations.history({ channel: CHANNEL }));
+      expect(refused.data).toMatchObject({ ok: false, error: 'missing_scope', needed: 'channels:history' });
+      const provided = String((refused.data as { provided?: unknown }).provided);
+      expect(provided).toContain('chat:write');
+      expect(provided).not.toContain('history');
+      const privateChannel = await rejection<WebAPIPlatformError>(c.conversations.replies({ channel: 'G0PRIVATE', ts: '1600000000.000100' }));
+      expect(privateChannel.data).toMatchObject({ error: 'missing_scope', needed: 'groups:history' });
+    } finally {
+      await narrow.close();
+    }
+  });
+
   it('accepts JSON bodies with a bearer token, and waitFor polls', async () => {
     const later = setTimeout(() => {
       void fetch(`${slack.url}chat.postMessage`, {

@@ -117,6 +117,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
           [2, 1],
           [3, 1],
           [4, 1],
+          [5, 1],
         ]);
       });
 

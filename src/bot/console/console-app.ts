@@ -1,0 +1,346 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { notificationSchema } from '../../core/alertmanager-payload.js';
+import { decodeButtonId } from '../../core/button-codec.js';
+import type { Card } from '../../core/card.js';
+import type { Engine } from '../../core/engine.js';
+import { InputError } from '../../core/errors.js';
+import type { Redactor } from '../../core/redact.js';
+import { handleButtonPress } from '../../handlers/button-press.js';
+import { readBody } from '../../http/read-body.js';
+import { sendError } from '../../http/respond.js';
+import type { Route } from '../../http/router.js';
+import type { Store } from '../../store/store.js';
+import { ConsoleAccess, cookie, parseCookies, USER_COOKIE, type ConsoleSetup } from './access.js';
+import type { Html } from './html.js';
+import { CONSOLE_CHANNEL, CONSOLE_PLATFORM, ConsolePlatform } from './platform.js';
+import { incidentMain, layout, listMain, messagePage, type ThreadView, type Viewer } from './render.js';
+import { sampleAlert } from './sample-alert.js';
+
+export interface ConsoleOptions {
+  setup: ConsoleSetup;
+  /** The demo shop's port, for the sample alert's `instance` label. */
+  demoPort: number;
+  store: Store;
+  /** The engine is created after the platform it needs; looked up per request. */
+  getEngine: () => Engine;
+  log: Logger;
+  redact: Redactor;
+  clock: () => Date;
+}
+
+export interface ConsoleApp {
+  setup: ConsoleSetup;
+  /** The console's ChatPlatform; the composition root gives it to the engine in interactive mode only. */
+  platform: ConsolePlatform;
+  routes: Route[];
+  /** Where a person on this machine opens the console. */
+  url(address: AddressInfo, host: string): string;
+  /** Ends the live streams, so the server can close. */
+  close(): void;
+}
+
+const FORM_MAX_BYTES = 16 * 1024;
+const MAX_STREAMS = 64;
+const HEARTBEAT_MS = 15_000;
+const DEFAULT_USER = 'alice';
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
+const INCIDENT_ID = /^\d{1,15}$/;
+const OPEN_LIMIT = 200;
+const RECENT_LIMIT = 50;
+
+/** The console's security headers: a strict CSP with a fresh nonce per response, no framing, no sniffing, no caching. */
+export function securityHeaders(nonce: string): Record<string, string> {
+  return {
+    'content-security-policy': [
+      "default-src 'self'",
+      `script-src 'nonce-${nonce}'`,
+      `style-src 'nonce-${nonce}'`,
+      "img-src 'self' data:",
+      "connect-src 'self'",
+      "form-action 'self'",
+      "frame-ancestors 'none'",
+      "base-uri 'none'",
+      "object-src 'none'",
+    ].join('; '),
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    // Links to Prometheus or runbooks get no referrer; the console's own forms keep their Origin.
+    'referrer-policy': 'same-origin',
+    'cache-control': 'no-store',
+  };
+}
+
+function redactCard(card: Card, redact: Redactor): Card {
+  return {
+    ...card,
+    title: redact(card.title),
+    ...(card.summary !== undefined ? { summary: redact(card.summary) } : {}),
+    ...(card.description !== undefined ? { description: redact(card.description) } : {}),
+    fields: card.fields.map((f) => ({ label: f.label, value: redact(f.value) })),
+    links: card.links.map((l) => ({ label: l.label, url: redact(l.url) })),
+    steps: card.steps.map((s) => (s.detail !== undefined ? { ...s, detail: redact(s.detail) } : s)),
+    fallbackText: redact(card.fallbackText),
+  };
+}
+
+interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: string[];
+  viewer: Viewer;
+  /** Cookies to set with the response (a new session id). */
+  cookies: string[];
+}
+
+/** Where a form may send the browser back to: the list or an incident page, nothing else. */
+function safeBack(value: string | null): string {
+  return value !== null && (value === '/' || /^\/console\/incidents\/\d{1,15}$/.test(value)) ? value : '/';
+}
+
+/**
+ * The web console: a third chat adapter on the same core. In interactive mode its platform is one
+ * of the engine's, so incidents get a console card and thread through the outbox like Slack's and
+ * Discord's; presses go through the same button handler. Pages render from the store.
+ */
+export function createConsole(o: ConsoleOptions): ConsoleApp {
+  const { setup, store, log } = o;
+  const platform = new ConsolePlatform({ clock: o.clock, settle: () => store.ping() });
+  const access = new ConsoleAccess(setup.token);
+  const interactive = setup.mode === 'interactive';
+  const streams = new Set<ServerResponse>();
+  const readOnlyReason = `Read-only: ${setup.reason}.`;
+
+  const sendPage = (ctx: Pick<RequestContext, 'res' | 'viewer' | 'cookies'>, status: number, body: Html, extra: Record<string, string> = {}) => {
+    const text = body.value;
+    ctx.res.writeHead(status, {
+      ...securityHeaders(ctx.viewer.nonce),
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': String(Buffer.byteLength(text)),
+      ...(ctx.cookies.length > 0 ? { 'set-cookie': ctx.cookies } : {}),
+      ...extra,
+    });
+    ctx.res.end(text);
+  };
+
+  const redirect = (ctx: Pick<RequestContext, 'res' | 'cookies'>, location: string, cookies: string[] = []) => {
+    const all = [...ctx.cookies, ...cookies];
+    ctx.res.writeHead(303, { location, 'cache-control': 'no-store', 'referrer-policy': 'same-origin', ...(all.length > 0 ? { 'set-cookie': all } : {}) });
+    ctx.res.end();
+  };
+
+  /** Serves a page, or only its main part when the live-update script asks (`?fragment=1`), tagged with a version of that part. */
+  const sendMain = (ctx: RequestContext, title: string, main: Html, options: { incidentId?: string; back?: string } = {}) => {
+    const version = createHash('sha256').update(main.value).digest('base64url').slice(0, 16);
+    if (ctx.url.searchParams.get('fragment') === '1') return sendPage(ctx, 200, main, { 'x-console-version': version });
+    sendPage(ctx, 200, layout(ctx.viewer, title, main, { ...options, version }));
+  };
+
+  const refuse = (ctx: RequestContext, status: number, title: string, message: string) => sendPage(ctx, status, messagePage(ctx.viewer, title, message));
+
+  /** Wraps a console route: off → 404; the token (when required) → 401; read-only → 403 for actions; a session for forms. */
+  const guarded =
+    (handler: (ctx: RequestContext) => Promise<void> | void, options: { acts?: boolean } = {}): Route['handle'] =>
+    async (req, res, params) => {
+      if (setup.mode === 'off') return sendError(res, 404, 'console_disabled', `the web console is off: ${setup.reason}`);
+      const url = new URL(req.url ?? '/', 'http://console.invalid');
+      const auth = access.check(req, url);
+      if (!auth.ok) {
+        log.warn({ path: url.pathname }, 'console request refused: not authorised');
+        res.writeHead(auth.status, { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': 'Bearer realm="chatops-console"', 'cache-control': 'no-store' });
+        res.end(`${auth.message}\n`);
+        return;
+      }
+      const cookies: string[] = auth.setCookie ? [auth.setCookie] : [];
+      if (auth.redirectTo !== undefined && req.method === 'GET') return redirect({ res, cookies }, auth.redirectTo);
+      const session = access.session(req);
+      if (session.setCookie) cookies.push(session.setCookie);
+      const named = parseCookies(req.headers.cookie).get(USER_COOKIE);
+      const viewer: Viewer = {
+        user: named !== undefined && USER_NAME.test(named) ? named : DEFAULT_USER,
+        csrf: access.csrfToken(session.id),
+        interactive,
+        readOnlyReason,
+        nonce: randomBytes(16).toString('base64'),
+      };
+      const ctx: RequestContext = { req, res, url, params, viewer, cookies };
+      if (options.acts && !interactive) {
+        return refuse(ctx, 403, 'The console is read-only', `${readOnlyReason} Buttons are pressed in the chat platform's threads.`);
+      }
+      await handler(ctx);
+    };
+
+  /** Reads a posted form and checks that it comes from the console's own pages; undefined after answering when not. */
+  const readForm = async (ctx: RequestContext): Promise<URLSearchParams | undefined> => {
+    const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded') {
+      refuse(ctx, 415, 'Unsupported form', 'The console accepts its own HTML forms only (application/x-www-form-urlencoded).');
+      return undefined;
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(ctx.req, FORM_MAX_BYTES);
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      ctx.res.setHeader('connection', 'close');
+      refuse(ctx, error.status, 'Form too large', error.message);
+      return undefined;
+    }
+    const form = new URLSearchParams(body.toString('utf8'));
+    if (!access.sameOrigin(ctx.req, form)) {
+      log.warn({ path: ctx.url.pathname, origin: ctx.req.headers.origin, site: ctx.req.headers['sec-fetch-site'] }, 'console form refused: not from the console page');
+      refuse(ctx, 403, 'Request refused', 'This form did not come from the console page (cross-site request, or the page is stale: reload it).');
+      return undefined;
+    }
+    return form;
+  };
+
+  const userFrom = (form: URLSearchParams, viewer: Viewer): string | undefined => {
+    const named = form.get('user') ?? viewer.user;
+    return USER_NAME.test(named) ? named : undefined;
+  };
+
+  const listPage = async (ctx: RequestContext) => {
+    const { open, recent } = await store.transaction(async (tx) => {
+      const open = await tx.listIncidents({ status: 'firing', limit: OPEN_LIMIT });
+      const recent = (await tx.listIncidents({ limit: RECENT_LIMIT })).filter((i) => i.status !== 'firing');
+      return { open, recent };
+    });
+    const main = listMain(ctx.viewer, { open, recent, privateMessages: interactive ? platform.privateMessages(ctx.viewer.user) : [] });
+    sendMain(ctx, 'Incidents', main);
+  };
+
+  const incidentPage = async (ctx: RequestContext) => {
+    const raw = ctx.params[0] ?? '';
+    if (!INCIDENT_ID.test(raw)) return refuse(ctx, 404, 'No such incident', `"${raw.slice(0, 40)}" is not an incident number.`);
+    const id = Number(raw);
+    const engine = o.getEngine();
+    const data = await store.transaction(async (tx) => {
+      const incident = await tx.getIncident(id);
+      if (!incident) return undefined;
+      const card = redactCard(await engine.renderCard(tx, id), o.redact);
+      const hasThread = interactive && incident.targets.some((t) => t.platform === CONSOLE_PLATFORM);
+      let thread: ThreadView;
+      if (hasThread) {
+        const replies = await tx.listDeliveredReplies(CONSOLE_PLATFORM, id);
+        thread = { kind: 'thread', replies: replies.map((r) => ({ ...r, message: { ...r.message, text: o.redact(r.message.text) } })) };
+      } else {
+        const elsewhere = incident.targets.map((t) => t.platform).filter((p) => p !== CONSOLE_PLATFORM);
+        const where = elsewhere.length > 0 ? `its thread is on ${[...new Set(elsewhere)].join(' and ')}` : 'it has no chat thread';
+        const why = interactive
+          ? `This incident opened before the console was enabled, so ${where}; this is its audit trail.`
+          : `${readOnlyReason} This is the incident's audit trail; ${where}.`;
+        thread = { kind: 'activity', why, events: (await tx.listAudit(id)).map((e) => ({ ...e, text: o.redact(e.text) })) };
+      }
+      return { card, thread };
+    });
+    if (!data) return refuse(ctx, 404, 'No such incident', `Incident #${id} does not exist.`);
+    const privateMessages = interactive ? platform.privateMessages(ctx.viewer.user).filter((m) => m.incidentId === undefined || m.incidentId === raw) : [];
+    const main = incidentMain(ctx.viewer, { ...data, privateMessages });
+    sendMain(ctx, data.card.title, main, { incidentId: raw, back: `/console/incidents/${raw}` });
+  };
+
+  const press = async (ctx: RequestContext) => {
+    const form = await readForm(ctx);
+    if (!form) return;
+    const user = userFrom(form, ctx.viewer);
+    if (user === undefined) return refuse(ctx, 400, 'Bad name', 'A console user name is 1–32 letters, digits, dots, dashes or underscores.');
+    const buttonId = (form.get('buttonId') ?? '').slice(0, 200);
+    const target = decodeButtonId(buttonId);
+    const incidentField = form.get('incident') ?? '';
+    const incident = INCIDENT_ID.test(incidentField) ? incidentField : target?.action === 'run-step' ? String(target.incidentId) : undefined;
+    await handleButtonPress(
+      o.getEngine(),
+      platform,
+      {
+        userId: user,
+        channel: CONSOLE_CHANNEL,
+        threadId: incident,
+        buttonId,
+        tellPrivately: (text) => platform.tellUser(user, { channel: CONSOLE_CHANNEL, ...(incident ? { threadId: incident } : {}) }, text),
+      },
+      log,
+    );
+    redirect(ctx, incident ? `/console/incidents/${incident}` : '/');
+  };
+
+  const fireSample = async (ctx: RequestContext) => {
+    const form = await readForm(ctx);
+    if (!form) return;
+    const notification = notificationSchema.parse(sampleAlert({ now: o.clock(), demoPort: o.demoPort }));
+    const recorded = await o.getEngine().ingest(notification);
+    log.info({ incidentId: recorded.incidentId, user: ctx.viewer.user }, 'console: sample alert ingested');
+    redirect(ctx, `/console/incidents/${recorded.incidentId}`);
+  };
+
+  const switchUser = async (ctx: RequestContext) => {
+    const form = await readForm(ctx);
+    if (!form) return;
+    const user = (form.get('user') ?? '').trim();
+    if (!USER_NAME.test(user)) return refuse(ctx, 400, 'Bad name', 'A console user name is 1–32 letters, digits, dots, dashes or underscores.');
+    redirect(ctx, safeBack(form.get('back')), [cookie(USER_COOKIE, user, { maxAgeSeconds: 365 * 24 * 3600 })]);
+  };
+
+  const dismiss = async (ctx: RequestContext) => {
+    const form = await readForm(ctx);
+    if (!form) return;
+    const user = userFrom(form, ctx.viewer);
+    if (user !== undefined) platform.dismissPrivate(user);
+    redirect(ctx, safeBack(form.get('back')));
+  };
+
+  const stream = (ctx: RequestContext) => {
+    const { req, res } = ctx;
+    if (streams.size >= MAX_STREAMS) return sendError(res, 503, 'too_many_streams', `at most ${MAX_STREAMS} live console pages at once`);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+      'x-content-type-options': 'nosniff',
+      ...(ctx.cookies.length > 0 ? { 'set-cookie': ctx.cookies } : {}),
+    });
+    res.write('retry: 2000\n: connected\n\n');
+    streams.add(res);
+    const unsubscribe = platform.events.subscribe((event) => {
+      res.write(`event: update\ndata: ${JSON.stringify(event)}\n\n`);
+    });
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    const done = () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      streams.delete(res);
+    };
+    req.on('close', done);
+    res.on('close', done);
+  };
+
+  const routes: Route[] = [
+    { method: 'GET', path: '/', handle: guarded(listPage) },
+    { method: 'GET', path: /^\/console\/incidents\/([^/]+)$/, handle: guarded(incidentPage) },
+    { method: 'GET', path: '/console/stream', handle: guarded(stream) },
+    { method: 'POST', path: '/console/press', handle: guarded(press, { acts: true }) },
+    { method: 'POST', path: '/console/sample-alert', handle: guarded(fireSample, { acts: true }) },
+    { method: 'POST', path: '/console/user', handle: guarded(switchUser, { acts: true }) },
+    { method: 'POST', path: '/console/dismiss', handle: guarded(dismiss, { acts: true }) },
+  ];
+
+  return {
+    setup,
+    platform,
+    routes,
+    url(address, host) {
+      const h = host.trim().toLowerCase();
+      const shown = h === '0.0.0.0' || h === '::' || h === '' || h === '127.0.0.1' ? '127.0.0.1' : h === '::1' || h === '[::1]' ? '[::1]' : h.includes(':') ? `[${h}]` : h;
+      return `http://${shown}:${address.port}`;
+    },
+    close() {
+      // A live stream never ends by itself: close its connection, or the server's close would wait for it.
+      for (const res of streams) res.destroy();
+      streams.clear();
+    },
+  };
+}
