@@ -11,7 +11,9 @@ export type ButtonTarget =
   /** One option of a picker (a backup to restore). */
   | { action: 'pick'; choiceId: number }
   /** "Roll back" after a step that took a pre-change checkpoint. */
-  | { action: 'rollback'; runId: number };
+  | { action: 'rollback'; runId: number }
+  /** "Acknowledge" on a card: the presser owns the incident. */
+  | { action: 'ack'; incidentId: number };
 
 const ID_LIMIT = 100;
 
@@ -21,7 +23,9 @@ export function encodeButtonId(target: ButtonTarget): string {
       ? `run-step:${target.incidentId}:${target.runbook}:${target.step}`
       : target.action === 'pick'
         ? `pick:${target.choiceId}`
-        : `${target.action}:${target.runId}`;
+        : target.action === 'ack'
+          ? `ack:${target.incidentId}`
+          : `${target.action}:${target.runId}`;
   if (id.length > ID_LIMIT) throw new Error(`button id over ${ID_LIMIT} characters: ${id.slice(0, 40)}…`);
   return id;
 }
@@ -41,6 +45,7 @@ export function decodeButtonId(id: string): ButtonTarget | undefined {
   const n = Number(rest[0]);
   if (action === 'approve' || action === 'deny' || action === 'rollback') return { action, runId: n };
   if (action === 'pick') return { action, choiceId: n };
+  if (action === 'ack') return { action, incidentId: n };
   return undefined;
 }
 

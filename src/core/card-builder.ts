@@ -64,6 +64,7 @@ export function buildCard({ incident, alerts, runs, offers, unavailable }: CardI
     fields.push({ label: 'Instance', value: more > 0 ? `${listed} and ${more} more` : listed });
   }
   fields.push({ label: 'Started', value: formatTime(startedAt) });
+  if (incident.acknowledgement) fields.push({ label: 'Owner', value: `${incident.acknowledgement.byName} (since ${formatTime(incident.acknowledgement.at)})` });
   if (incident.previousIncidentId !== null) fields.push({ label: 'Previous', value: `#${incident.previousIncidentId}` });
 
   const links: CardLink[] = [];
@@ -73,7 +74,9 @@ export function buildCard({ incident, alerts, runs, offers, unavailable }: CardI
   const am = alertmanagerLink(incident);
   if (am) links.push(am);
 
-  const buttons: CardButton[] = offers.map(({ runbook, step }) =>
+  const lifecycleButtons: CardButton[] =
+    incident.status === 'firing' && !incident.acknowledgement ? [makeButton({ action: 'ack', incidentId: incident.id }, 'Acknowledge', { style: 'primary' })] : [];
+  const stepButtons: CardButton[] = offers.map(({ runbook, step }) =>
     makeButton(
       { action: 'run-step', incidentId: incident.id, runbook: runbook.name, step: step.id },
       step.title,
@@ -110,7 +113,7 @@ export function buildCard({ incident, alerts, runs, offers, unavailable }: CardI
     fields,
     links,
     steps: stepStates(runs),
-    buttons,
+    buttons: [...lifecycleButtons, ...stepButtons],
     fallbackText: `[${incident.status.toUpperCase()}] ${incident.severity}: ${title}${annotations.summary ? ` — ${annotations.summary}` : ''}`,
   };
 }

@@ -36,9 +36,27 @@ export interface Incident {
   updatedAt: string;
   lastSeenAt: string;
   resolvedAt: string | null;
+  /** Who took ownership (ack), and when; null while nobody has. */
+  acknowledgement: PersonAt | null;
+  /** The Alertmanager silence made from chat for this incident's group, while it exists. */
+  silence: (PersonAt & { id: string; until: string }) | null;
+  /** Set when a person resolved the incident from chat (null when Alertmanager resolved it). */
+  resolution: (PersonAt & { note: string }) | null;
+  /** How many times an unacknowledged incident was escalated, and when last. */
+  escalation: { level: number; at: string } | null;
 }
 
-export type NewIncident = Omit<Incident, 'id'>;
+/** Someone who did something, as stored: the actor id (`platform:user`), their display name and the time. */
+export interface PersonAt {
+  by: string;
+  byName: string;
+  at: string;
+}
+
+/** The fields an incident's lifecycle fills in after it opens; a new incident has none of them. */
+export type LifecycleField = 'acknowledgement' | 'silence' | 'resolution' | 'escalation';
+
+export type NewIncident = Omit<Incident, 'id' | LifecycleField>;
 
 export interface StoredAlert {
   incidentId: number;

@@ -3,7 +3,8 @@ import type { AlertmanagerNotification } from './alertmanager-payload.js';
 import type { Card } from './card.js';
 import { buildCard } from './card-builder.js';
 import type { ChatPlatform } from './chat-platform.js';
-import type { AuditEvent, Labels, StepRun } from './domain.js';
+import type { AuditEvent, Incident, Labels, StepRun } from './domain.js';
+import { acknowledgeIncident } from './acknowledge.js';
 import type { DeliveryTarget } from './events.js';
 import { StepExecutor } from './executor.js';
 import { recordNotification, type RecordedNotification } from './notifications.js';
@@ -178,6 +179,13 @@ export class Engine {
     return run;
   }
 
+
+  /** "Acknowledge": the actor owns the incident; escalation stops. Refusals (unknown, already owned, resolved) are audited and thrown. */
+  async acknowledge(actor: Actor, incidentId: number): Promise<Incident> {
+    const incident = await this.auditingRefusals(actor, (ctx) => this.o.store.transaction((tx) => acknowledgeIncident(tx, actor, incidentId, ctx.now)));
+    this.outbox.nudge();
+    return incident;
+  }
 
   /** The audit trail of one incident, oldest first; undefined when the incident does not exist. */
   async auditTrail(incidentId: number): Promise<AuditEvent[] | undefined> {

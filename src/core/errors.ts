@@ -42,7 +42,7 @@ export class InputError extends BotError {
 /** What a refusal records in the audit trail (in its own transaction, since the refused one rolls back). */
 export interface RefusalAudit {
   incidentId: number | null;
-  kind: 'step.refused' | 'approval.refused';
+  kind: 'step.refused' | 'approval.refused' | 'incident.refused';
   data: Record<string, unknown>;
 }
 

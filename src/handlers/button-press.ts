@@ -50,6 +50,9 @@ export async function handleButtonPress(engine: Engine, platform: ChatPlatform, 
       case 'rollback':
         await engine.requestRollback(actor, target.runId);
         break;
+      case 'ack':
+        await engine.acknowledge(actor, target.incidentId);
+        break;
       default:
         await engine.decide(actor, target.runId, target.action);
     }

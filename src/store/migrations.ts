@@ -160,4 +160,15 @@ export const sqliteMigrations: Migration[] = [
     name: 'outbox: posts whose outcome is not known yet',
     sql: `ALTER TABLE outbox ADD COLUMN sending_since TEXT;`,
   },
+  {
+    version: 6,
+    // Each is a small JSON object or NULL (see Incident in core/domain.ts); none is ever queried by content.
+    name: 'incident lifecycle: acknowledgement, silence, manual resolution, escalation',
+    sql: `
+      ALTER TABLE incidents ADD COLUMN acknowledgement TEXT;
+      ALTER TABLE incidents ADD COLUMN silence TEXT;
+      ALTER TABLE incidents ADD COLUMN resolution TEXT;
+      ALTER TABLE incidents ADD COLUMN escalation TEXT;
+    `,
+  },
 ];

@@ -31,6 +31,7 @@ const str = (value: unknown): string => {
   throw new TypeError(`unexpected column value of type ${typeof value}`);
 };
 const parse = <T>(value: unknown): T => JSON.parse(str(value)) as T;
+const parseOrNull = <T>(value: unknown): T | null => (value === null || value === undefined ? null : parse<T>(value));
 const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : str(value));
 
 function toIncident(r: Row): Incident {
@@ -53,6 +54,10 @@ function toIncident(r: Row): Incident {
     updatedAt: str(r.updated_at),
     lastSeenAt: str(r.last_seen_at),
     resolvedAt: strOrNull(r.resolved_at),
+    acknowledgement: parseOrNull(r.acknowledgement),
+    silence: parseOrNull(r.silence),
+    resolution: parseOrNull(r.resolution),
+    escalation: parseOrNull(r.escalation),
   };
 }
 
@@ -154,9 +159,15 @@ const INCIDENT_COLUMNS: Record<keyof IncidentPatch, string> = {
   updatedAt: 'updated_at',
   lastSeenAt: 'last_seen_at',
   resolvedAt: 'resolved_at',
+  acknowledgement: 'acknowledgement',
+  silence: 'silence',
+  resolution: 'resolution',
+  escalation: 'escalation',
 };
 
 const JSON_FIELDS = new Set(['commonLabels', 'commonAnnotations', 'groupLabels']);
+/** Nullable JSON columns: NULL stays NULL rather than becoming the text 'null'. */
+const NULLABLE_JSON_FIELDS = new Set(['acknowledgement', 'silence', 'resolution', 'escalation']);
 
 /** The statements of one transaction, on better-sqlite3's synchronous API. */
 class SqliteTx implements StoreTx {
@@ -205,14 +216,16 @@ class SqliteTx implements StoreTx {
       i.lastSeenAt,
       i.resolvedAt,
     );
-    return { ...i, id: Number(result.lastInsertRowid) };
+    return { ...i, id: Number(result.lastInsertRowid), acknowledgement: null, silence: null, resolution: null, escalation: null };
   }
 
   async updateIncident(id: number, patch: IncidentPatch) {
     const entries = Object.entries(patch) as Array<[keyof IncidentPatch, unknown]>;
     if (entries.length === 0) return;
     const sets = entries.map(([key]) => `${INCIDENT_COLUMNS[key]} = ?`).join(', ');
-    const values = entries.map(([key, value]) => (JSON_FIELDS.has(key) ? json(value) : value));
+    const values = entries.map(([key, value]) =>
+      JSON_FIELDS.has(key) || (NULLABLE_JSON_FIELDS.has(key) && value !== null) ? json(value) : value,
+    );
     this.run(`UPDATE incidents SET ${sets} WHERE id = ?`, ...values, id);
   }
 

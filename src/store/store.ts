@@ -6,6 +6,7 @@ import type {
   CardMessage,
   Choice,
   Incident,
+  LifecycleField,
   NewAuditEvent,
   NewIncident,
   NewStepRun,
@@ -28,7 +29,7 @@ export interface Store {
 }
 
 export type IncidentPatch = Partial<
-  Pick<Incident, 'status' | 'severity' | 'title' | 'commonLabels' | 'commonAnnotations' | 'groupLabels' | 'externalUrl' | 'truncatedAlerts' | 'updatedAt' | 'lastSeenAt' | 'resolvedAt'>
+  Pick<Incident, 'status' | 'severity' | 'title' | 'commonLabels' | 'commonAnnotations' | 'groupLabels' | 'externalUrl' | 'truncatedAlerts' | 'updatedAt' | 'lastSeenAt' | 'resolvedAt' | LifecycleField>
 >;
 
 export type StepRunPatch = Partial<Pick<StepRun, 'startedAt' | 'finishedAt' | 'result'>>;

@@ -89,7 +89,7 @@ describe.skipIf(missing !== undefined && !IN_CI)('web console in a browser: aler
     expect(cardText).toMatch(/The demo shop is down/);
     expect(cardText).toMatch(/critical/);
     expect(cardText).toMatch(/127\.0\.0\.1:3080/);
-    expect(await card().getByRole('button').allInnerTexts()).toEqual(['Health check', 'Restart the shop']);
+    expect(await card().getByRole('button').allInnerTexts()).toEqual(['Acknowledge', 'Health check', 'Restart the shop']);
     await waitForText(thread(), /Incident #1 opened: ShopDown on demo-shop/);
     passed++;
   });

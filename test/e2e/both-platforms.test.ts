@@ -50,7 +50,7 @@ describe('Slack and Discord enabled together', () => {
     discordCard = await discord.waitFor(() => discord.cards()[0], 15_000, 'the Discord card');
     for (const card of [slackCard, discordCard]) {
       expect(card.text).toContain('GitCortexDown');
-      expect(card.buttonIds).toEqual(['run-step:1:both:restart']);
+      expect(card.buttonIds).toEqual(['ack:1', 'run-step:1:both:restart']);
     }
     await slack.waitFor(() => slack.replies(slackCard).find((m) => /Incident #1 opened/.test(m.text)), 10_000, 'the Slack thread');
     await discord.waitFor(() => discord.replies(discordCard).find((m) => /Incident #1 opened/.test(m.text)), 10_000, 'the Discord thread');

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/core/domain.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from '../fakes/slack-api.js';
 import { loadFixture } from '../support/fixtures.js';
-import { ALERT_CHANNEL, buttonIds, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { ALERT_CHANNEL, buttonIds, stepButtonIds, startTestBot, type TestBot } from '../support/bot-harness.js';
 
 /**
  * A changing step with a pre-change checkpoint, then "Roll back" to that snapshot, then a restore
@@ -88,7 +88,7 @@ describe('pre-change checkpoint, Roll back, and restore from a picker', () => {
   });
 
   it('offers the backup, the changing step and the picker-driven restore', () => {
-    expect(buttonIds(card.blocks)).toEqual(['run-step:1:appdb:backup', 'run-step:1:appdb:migrate', 'run-step:1:appdb:restore']);
+    expect(stepButtonIds(card.blocks)).toEqual(['run-step:1:appdb:backup', 'run-step:1:appdb:migrate', 'run-step:1:appdb:restore']);
   });
 
   it('takes the checkpoint before the approved change, and offers Roll back to it', async () => {

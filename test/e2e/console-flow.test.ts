@@ -111,7 +111,7 @@ describe('web console: the whole loop without chat credentials', () => {
     expect(textOf(card)).toContain('The demo shop is down');
     expect(textOf(card)).toContain('127.0.0.1:3080');
     expect(html).toContain('<article class="card sev-critical" id="card">');
-    expect(formsOf(card).map((f) => f.fields.buttonId)).toEqual(['run-step:1:demo-shop:check', 'run-step:1:demo-shop:restart']);
+    expect(formsOf(card).map((f) => f.fields.buttonId)).toEqual(['ack:1', 'run-step:1:demo-shop:check', 'run-step:1:demo-shop:restart']);
     // The changing step is a danger button that asks for confirmation first.
     expect(card).toMatch(/data-confirm="Run &quot;Restart shop&quot;\?[^"]*approval/);
     expect(html).toContain('href="/incidents/1/audit"');

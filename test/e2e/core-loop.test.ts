@@ -71,7 +71,7 @@ describeWithAlertmanager('core loop: Alertmanager → card → approval → step
     it('posts one card for the group, with a button per runbook step', async () => {
       await am.fireAlerts([shopAlert('shop-1:8080')]);
       card = await chat.waitFor(() => chat.cards()[0], 20_000, 'the incident card');
-      expect(card.buttonIds).toEqual(['run-step:1:e2e-service:check', 'run-step:1:e2e-service:restart']);
+      expect(card.buttonIds).toEqual(['ack:1', 'run-step:1:e2e-service:check', 'run-step:1:e2e-service:restart']);
       expect(card.danger['run-step:1:e2e-service:restart']).toBe(true);
       expect(card.danger['run-step:1:e2e-service:check']).toBe(false);
       for (const text of ['ShopDown', 'Shop is down', 'shop-1:8080', 'https://runbooks.example/shop']) expect(card.text).toContain(text);

@@ -135,7 +135,7 @@ describe('replay firing-single: one card, duplicates absorbed', () => {
     expect(field(card, 'Instance')).toBe('gitcortex-1:3001');
     expect(field(card, 'Status')).toBe('firing (1 of 1)');
     expect(field(card, 'Previous')).toBeUndefined();
-    expect(buttonIds(card.blocks)).toEqual(['run-step:1:gitcortex:health']);
+    expect(buttonIds(card.blocks)).toEqual(['ack:1', 'run-step:1:gitcortex:health']);
     await v.waitForReply(card, /Incident #1 opened: GitCortexDown on gitcortex \(1 alert, critical\)\./, 'the opening message');
 
     const [incident] = await v.incidents();
@@ -211,7 +211,7 @@ describe('replay firing-group-of-3, then firing-group-one-resolved (same group)'
     expect(field(card, 'Status')).toBe('firing (3 of 3)');
     expect(field(card, 'Severity')).toBe('warning');
     expect(messageText(card)).toContain('HTTP 5xx 错误率过高');
-    expect(buttonIds(card.blocks)).toEqual(['run-step:1:approval-gin:errors']);
+    expect(buttonIds(card.blocks)).toEqual(['ack:1', 'run-step:1:approval-gin:errors']);
     await v.waitForReply(card, /Incident #1 opened: HighErrorRate on approval-gin \(3 alerts, warning\)/, 'the opening message');
   });
 
@@ -253,8 +253,8 @@ describe('replay firing-truncated-max-alerts-2', () => {
     card = await v.waitForCard(1);
     expect(field(card, 'Status')).toBe('firing (2 of 5)');
     expect(messageText(card)).toContain('HighMemoryUsage');
-    // No runbook matches imsuite: no buttons, and no "Not offered" note either.
-    expect(buttonIds(card.blocks)).toEqual([]);
+    // No runbook matches imsuite: only Acknowledge, and no "Not offered" note either.
+    expect(buttonIds(card.blocks)).toEqual(['ack:1']);
     expect(messageText(card)).not.toContain('Not offered');
     await v.waitForReply(card, /Incident #1 opened: HighMemoryUsage on imsuite \(5 alerts, warning\)/, 'the opening message counting truncated alerts');
     expect(await v.incident(1)).toMatchObject({ truncatedAlerts: 3, receiver: 'truncated', groupKey: n.groupKey });
@@ -312,7 +312,7 @@ describe('replay resolved-single after firing-single, then the group fires again
     expect(second.ts).not.toBe(first.ts);
     expect(field(second, 'Previous')).toBe('#1');
     expect(field(second, 'Status')).toBe('firing (1 of 1)');
-    expect(buttonIds(second.blocks)).toEqual(['run-step:2:gitcortex:health']);
+    expect(buttonIds(second.blocks)).toEqual(['ack:2', 'run-step:2:gitcortex:health']);
     await v.waitForReply(second, /Incident #2 opened: .* Fires again: previous incident #1\./, 'the opening message of episode 2');
 
     expect(await v.incident(2)).toMatchObject({ episode: 2, previousIncidentId: 1, status: 'firing', groupKey: '{}:{alertname="GitCortexDown", service="gitcortex"}' });

@@ -6,7 +6,7 @@ import type { AlertmanagerNotification } from '../../src/core/alertmanager-paylo
 import type { AuditEvent } from '../../src/core/domain.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from '../fakes/slack-api.js';
 import { blockActionsBody, signSlackRequest } from '../fakes/slack-signing.js';
-import { ALERT_CHANNEL, SIGNING_SECRET, WEBHOOK_TOKEN, buttonIds, messageText, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { ALERT_CHANNEL, SIGNING_SECRET, WEBHOOK_TOKEN, stepButtonIds, messageText, startTestBot, type TestBot } from '../support/bot-harness.js';
 import { loadFixture } from '../support/fixtures.js';
 
 /**
@@ -313,7 +313,7 @@ describe('ingress: bad input gets a clear answer and leaves the store consistent
 
     beforeAll(async () => {
       ({ id: incidentId, card } = await fireAndWaitForCard(firing('{}:{slack="verification"}', { service: 'inject-loose', instance: 'web-1:80' })));
-      expect(buttonIds(card.blocks)).toEqual([actionId()]);
+      expect(stepButtonIds(card.blocks)).toEqual([actionId()]);
       await settled(t, slack);
     });
 
@@ -420,7 +420,7 @@ describe('ingress: bad input gets a clear answer and leaves the store consistent
         const value = hostile()[kind];
         const { id, card } = await fireAndWaitForCard(firing(`{}:{inject="strict-${kind}"}`, { service: 'inject-strict', instance: value }));
         // The card offers no button for the runbook and says why.
-        expect(buttonIds(card.blocks)).toEqual([]);
+        expect(stepButtonIds(card.blocks)).toEqual([]);
         const text = messageText(card);
         expect(text).toContain('Not offered: strict-svc: param \\"instance\\" from label \\"instance\\"');
         expect(text).toMatch(kind === 'newline' ? /contains a line break or NUL character/ : /does not match \[a-z0-9\.-\]\+:\[0-9\]\+/);
@@ -450,7 +450,7 @@ describe('ingress: bad input gets a clear answer and leaves the store consistent
         const value = hostile()[kind];
         const { id, card } = await fireAndWaitForCard(firing(`{}:{inject="loose-${kind}"}`, { service: 'inject-loose', instance: value }));
         const button = `run-step:${id}:loose-echo:echo`;
-        expect(buttonIds(card.blocks)).toEqual([button]);
+        expect(stepButtonIds(card.blocks)).toEqual([button]);
         const res = await t.press({ ...ALICE, actionId: button, messageTs: card.ts });
         expect(res.status).toBe(200);
         const result = await slack.waitFor(
@@ -474,7 +474,7 @@ describe('ingress: bad input gets a clear answer and leaves the store consistent
     it('a permissive pattern still refuses a newline in a label value', async () => {
       const value = hostile().newline;
       const { id, card } = await fireAndWaitForCard(firing('{}:{inject="loose-newline"}', { service: 'inject-loose', instance: value }));
-      expect(buttonIds(card.blocks)).toEqual([]);
+      expect(stepButtonIds(card.blocks)).toEqual([]);
       expect(messageText(card)).toMatch(/Not offered: loose-echo: .*contains a line break or NUL character/);
       await settled(t, slack);
       const before = snapshot(t, slack);

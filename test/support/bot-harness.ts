@@ -94,6 +94,11 @@ export function buttonIds(blocks: ReadonlyArray<Record<string, unknown>>): strin
     .flatMap((b) => (b.elements as Array<Record<string, unknown>>).map((e) => String(e.action_id)));
 }
 
+/** Button ids of the runbook steps offered on a card (leaving out Acknowledge and other lifecycle buttons). */
+export function stepButtonIds(blocks: ReadonlyArray<Record<string, unknown>>): string[] {
+  return buttonIds(blocks).filter((id) => id.startsWith('run-step:'));
+}
+
 export function buttonsOf(blocks: ReadonlyArray<Record<string, unknown>>): Array<Record<string, unknown>> {
   return blocks.filter((b) => b.type === 'actions').flatMap((b) => b.elements as Array<Record<string, unknown>>);
 }

@@ -207,6 +207,10 @@ describe('renderCardBlocks on a card from buildCard', () => {
     updatedAt: at(0),
     lastSeenAt: at(0),
     resolvedAt: null,
+    acknowledgement: null,
+    silence: null,
+    resolution: null,
+    escalation: null,
   };
   const a = alert('gitcortex-1:3001', { severity: 'critical' });
   const alerts: StoredAlert[] = [{ incidentId: 7, fingerprint: a.fingerprint, status: 'firing', labels: a.labels, annotations: a.annotations, startsAt: a.startsAt, endsAt: null, generatorUrl: a.generatorURL }];
@@ -244,8 +248,9 @@ describe('renderCardBlocks on a card from buildCard', () => {
     expect(JSON.stringify(blocks)).toContain('✅ *Service status* — succeeded: exit 0 in 0.3s');
   });
 
-  it('has one button per offered step, danger with a confirm for steps that change something', () => {
-    const elements = blocks.filter((b) => b.type === 'actions').flatMap((b) => (b as unknown as { elements: JsonObject[] }).elements);
+  it('has Acknowledge, then one button per offered step, danger with a confirm for steps that change something', () => {
+    const [ack, ...elements] = blocks.filter((b) => b.type === 'actions').flatMap((b) => (b as unknown as { elements: JsonObject[] }).elements);
+    expect(ack).toMatchObject({ action_id: 'ack:7', style: 'primary', text: { text: 'Acknowledge' } });
     expect(elements.map((e) => e.action_id)).toEqual(offers.map((o) => `run-step:7:gitcortex:${o.step.id}`));
     expect(elements.map((e) => (e.text as { text: string }).text)).toEqual(['Service status', 'Restart GitCortex', 'Flush caches', 'Migrate schema']);
     const [status, restart, , migrate] = elements;
