@@ -49,7 +49,7 @@ export interface Bot {
 export async function createBot(config: Config, options: BotOptions = {}): Promise<Bot> {
   const redact = createRedactor(config.secrets);
   const log = options.logger ?? createLogger(config.logLevel, redact);
-  const runbooks = await loadRunbooks(config.runbooksDir);
+  const runbooks = await loadRunbooks(config.runbooksDirs);
   const policy = await loadPolicy(config.policyFile, config.approvers);
   const channelRoutes = await loadRoutes(config.routesFile);
   const store = new SqliteStore(config.sqlitePath);

@@ -11,15 +11,13 @@ const optionalSecret = z
   .transform((v) => (v === '' ? undefined : v))
   .optional();
 
-const commaList = z
-  .string()
-  .default('')
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
+const splitList = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+const commaList = z.string().default('').transform(splitList);
 
 export const envSchema = z
   .object({
@@ -27,7 +25,11 @@ export const envSchema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATABASE_URL: z.string().min(1).default('sqlite:./data/bot.db'),
-    RUNBOOKS_DIR: z.string().min(1).default('manifests/runbooks'),
+    RUNBOOKS_DIR: z
+      .string()
+      .default('manifests/runbooks')
+      .transform(splitList)
+      .refine((dirs) => dirs.length > 0, 'must name at least one directory'),
     ALERTMANAGER_WEBHOOK_TOKEN: optionalSecret,
     WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
     SLACK_BOT_TOKEN: optionalSecret,
@@ -125,7 +127,8 @@ export interface Config {
   host: string;
   logLevel: Env['LOG_LEVEL'];
   sqlitePath: string;
-  runbooksDir: string;
+  /** Runbook manifest directories, loaded in order (names unique across them). */
+  runbooksDirs: string[];
   webhookToken: string | undefined;
   webhookMaxBytes: number;
   slack: SlackConfig | undefined;
@@ -183,7 +186,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
     sqlitePath: env.DATABASE_URL.replace(/^(sqlite|file):(\/\/)?/, ''),
-    runbooksDir: env.RUNBOOKS_DIR,
+    runbooksDirs: env.RUNBOOKS_DIR,
     webhookToken: env.ALERTMANAGER_WEBHOOK_TOKEN,
     webhookMaxBytes: env.WEBHOOK_MAX_BYTES,
     slack,

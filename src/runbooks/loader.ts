@@ -33,23 +33,31 @@ export function parseRunbook(text: string, source: string): Runbook {
   return result.data;
 }
 
-/**
- * Loads every `*.yaml` / `*.yml` directly in `dir` (sorted by name, not recursive). All problems
- * in all files are reported together in one `RunbookError`, so a deploy shows everything to fix at once.
- */
-export async function loadRunbooks(dir: string): Promise<Runbook[]> {
-  let names: string[];
+/** The manifest files directly in `dir`, sorted by name (not recursive). */
+async function manifestFiles(dir: string): Promise<string[]> {
   try {
-    names = (await readdir(dir)).filter((name) => MANIFEST_FILE.test(name)).sort();
+    return (await readdir(dir))
+      .filter((name) => MANIFEST_FILE.test(name))
+      .sort()
+      .map((name) => path.join(dir, name));
   } catch (error) {
     throw new RunbookError(`runbook directory ${dir} cannot be read: ${errorCode(error)}`, { cause: error });
   }
+}
+
+/**
+ * Loads every `*.yaml` / `*.yml` directly in each directory, in order. Runbook names are unique
+ * across all of them. All problems in all files are reported together in one `RunbookError`, so a
+ * deploy shows everything to fix at once.
+ */
+export async function loadRunbooks(dirs: string | readonly string[]): Promise<Runbook[]> {
+  const files: string[] = [];
+  for (const dir of typeof dirs === 'string' ? [dirs] : dirs) files.push(...(await manifestFiles(dir)));
 
   const problems: string[] = [];
   const runbooks: Runbook[] = [];
   const fileOf = new Map<string, string>();
-  for (const name of names) {
-    const file = path.join(dir, name);
+  for (const file of files) {
     try {
       // stat follows symlinks: Kubernetes ConfigMap volumes present every file as a symlink.
       if (!(await stat(file)).isFile()) continue;

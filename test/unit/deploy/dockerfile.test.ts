@@ -178,7 +178,8 @@ describe('Dockerfile', () => {
     const cmd = of(runtime(), 'CMD');
     expect(cmd).toHaveLength(1);
     expect(execForm(cmd[0]?.args ?? '')).toEqual(['node', entry]);
-    expect(packageJson.scripts.start).toContain(`node ${entry}`);
+    // npm start runs the same file through the quick-start launcher (demo/quick-start.mjs).
+    expect(readFileSync(path.join(ROOT, 'demo/quick-start.mjs'), 'utf8')).toContain(`path.join(root, ${entry.split('/').map((p) => `'${p}'`).join(', ')})`);
     // The runtime stage's working directory holds the copied dist folder.
     const workdir = of(runtime(), 'WORKDIR').at(-1)?.args;
     expect(workdir).toBe('/app');
@@ -277,6 +278,6 @@ describe('Dockerfile', () => {
       .map((i) => copyParts(i.args))
       .find((c) => c.from === undefined && c.sources.includes('manifests'));
     expect(manifestsCopy).toBeDefined();
-    expect(path.posix.resolve('/app', config.runbooksDir)).toBe('/app/manifests/runbooks');
+    expect(config.runbooksDirs.map((dir) => path.posix.resolve('/app', dir))).toEqual(['/app/manifests/runbooks']);
   });
 });

@@ -67,6 +67,16 @@ describe('loadRunbooks', () => {
     expect((await loadRunbooks(dir)).map((r) => r.name)).toEqual(['gitcortex-db']);
   });
 
+  it('loads several directories in order, with names unique across them', async () => {
+    const first = await dirWith({ 'a.yaml': EXAMPLE_MANIFEST });
+    const second = await dirWith({ 'b.yaml': EXAMPLE_MANIFEST.replace('name: gitcortex-db', 'name: other-db') });
+    expect((await loadRunbooks([first, second])).map((r) => r.name)).toEqual(['gitcortex-db', 'other-db']);
+    const again = await dirWith({ 'c.yaml': EXAMPLE_MANIFEST });
+    await expect(loadRunbooks([first, again])).rejects.toThrow(
+      `${path.join(again, 'c.yaml')}: name: duplicate runbook name "gitcortex-db" (already defined in ${path.join(first, 'a.yaml')})`,
+    );
+  });
+
   it('gives a changing step a default approval and leaves read-only steps without one', () => {
     const runbook = parseRunbook(
       withSteps(`
