@@ -14,7 +14,7 @@ export interface BenchResults {
   fixedRate: number;
   ingest: IngestColumn[];
   storm: StormResult;
-  buttons: ButtonsResult;
+  buttons: ButtonsResult[];
   memory: MemoryResult;
   totalSeconds: number;
 }
@@ -48,7 +48,11 @@ export function verdicts(r: BenchResults): Verdict[] {
     { target: 'ingest on SQLite ≥ half of the bare-server ceiling', measured: `${n1(ratio * 100)} % of the ceiling`, pass: ratio >= 0.5 },
     { target: 'storm: zero 429s from Slack', measured: `${r.storm.rateLimited429} × 429`, pass: r.storm.rateLimited429 === 0 },
     { target: 'storm: zero lost alerts', measured: `${r.storm.alertsStored} of ${r.storm.alerts} alerts stored, ${r.storm.webhookFailures} webhook failures`, pass: r.storm.lostAlerts === 0 && r.storm.webhookFailures === 0 },
-    { target: 'interaction ack p99 < 100 ms', measured: `p99 ${ms(r.buttons.ack.p99)} ms, ${r.buttons.ackFailures} failures`, pass: r.buttons.ack.p99 < 100 && r.buttons.ackFailures === 0 },
+    ...r.buttons.map((b) => ({
+      target: `interaction ack p99 < 100 ms (Slack API ${b.slackLatencyMs} ms away)`,
+      measured: `p99 ${ms(b.ack.p99)} ms, ${b.ackFailures} failures`,
+      pass: b.ack.p99 < 100 && b.ackFailures === 0,
+    })),
     { target: `RSS < 200 MB with ${n0(m.incidents)} open incidents`, measured: `${n1(m.loadedRssMB)} MB`, pass: m.loadedRssMB < 200 },
     { target: 'start-up < 1 s (empty database, median)', measured: `${n0(m.startupEmptyMedianMs)} ms`, pass: m.startupEmptyMedianMs < 1000 },
     { target: `start-up < 1 s (${n0(m.incidents)} incidents, median)`, measured: `${n0(m.startupPopulatedMedianMs)} ms`, pass: m.startupPopulatedMedianMs < 1000 },
@@ -66,7 +70,6 @@ function ingestRows(r: BenchResults): string[] {
 
 export function renderResults(r: BenchResults): string {
   const s = r.storm;
-  const b = r.buttons;
   const m = r.memory;
   const v = verdicts(r);
   return `# Benchmark results
@@ -105,7 +108,8 @@ ${ingestRows(r).join('\n')}
 
 ${n0(s.alerts)} alerts in ${n0(s.groups)} groups, sent as Alertmanager would: half of each group first,
 the whole group later, and that again from the HA peer (${n0(s.notificationsSent)} notifications,
-the last answered ${n1(s.sentWithinS)} s after the first). Incidents are routed by a \`team\` label to
+the last answered ${n1(s.sentWithinS)} s after the first). Every Slack API call takes ${s.slackLatencyMs} ms (the
+round trip from a well-connected region). Incidents are routed by a \`team\` label to
 **${s.channels} Slack channels** (one per team: a storm of this size spans many teams; one channel at
 Slack's ~1 message/s would need ${n0(s.groups * 2)} s or more for the cards and opening messages
 alone). The fake Slack enforces ~1 chat.postMessage/s per channel with bursts of 3, answering 429 +
@@ -125,16 +129,17 @@ Retry-After.
 
 ## Button to result
 
-${n0(b.presses)} signed Slack presses (\`block_actions\`, \`POST /slack/events\`) of a read-only step (an
-\`exec\` of \`echo\`, no approval), ${n0(b.pressesPerSecond)} per second, each on its own incident in its
-own channel (so the per-channel pace does not hide the bot's latency). Latencies in ms.
+Signed Slack presses (\`block_actions\`, \`POST /slack/events\`) of a read-only step (an \`exec\` of
+\`echo\`, no approval), each on its own incident in its own channel (so the per-channel pace does
+not hide the bot's latency), at a steady rate: once with the fake Slack on loopback, once with
+every Slack API call delayed as from a well-connected region (first column). Latencies in ms;
+"Started" is the press to the step's "Started" thread message arriving at Slack.
 
-| measure | p50 | p99 | max |
-| --- | --- | --- | --- |
-| press → HTTP ack | ${ms(b.ack.p50)} | ${ms(b.ack.p99)} | ${ms(b.ack.max)} |
-| press → "Started" message at Slack | ${ms(b.started.p50)} | ${ms(b.started.p99)} | ${ms(b.started.max)} |
-
-Ack failures: ${b.ackFailures}; "Started" messages missing: ${b.startedMissing}; private answers (refusals, errors): ${b.privateAnswers}.
+| Slack API round trip | presses | per s | ack p50 | ack p99 | ack max | Started p50 | Started p99 | Started max | ack failures | Started missing | private answers |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${r.buttons
+  .map((b) => `| ${b.slackLatencyMs} ms | ${b.presses} | ${b.pressesPerSecond} | ${ms(b.ack.p50)} | ${ms(b.ack.p99)} | ${ms(b.ack.max)} | ${ms(b.started.p50)} | ${ms(b.started.p99)} | ${ms(b.started.max)} | ${b.ackFailures} | ${b.startedMissing} | ${b.privateAnswers} |`)
+  .join('\n')}
 
 ## Memory and start-up
 

@@ -11,9 +11,12 @@ export const WEBHOOK_TOKEN = 'bench-webhook-token';
 export const SIGNING_SECRET = 'bench-slack-signing-secret';
 export const DEFAULT_CHANNEL = 'C0INCIDENTS';
 
-/** A fake Slack with Slack's per-channel chat.postMessage limit (≈1/s, bursts of 3, 429 + Retry-After). */
-export function startSlack(): Promise<FakeSlack> {
-  return startFakeSlack({ rateLimit: { postsPerSecondPerChannel: 1, burst: 3 } });
+/**
+ * A fake Slack with Slack's per-channel chat.postMessage limit (≈1/s, bursts of 3, 429 +
+ * Retry-After), answering after `latencyMs` (the round trip to slack.com; 0 = loopback).
+ */
+export function startSlack(latencyMs = 0): Promise<FakeSlack> {
+  return startFakeSlack({ rateLimit: { postsPerSecondPerChannel: 1, burst: 3 }, latencyMs });
 }
 
 /** The bot's environment for Slack (pointed at the fake) and the webhook token. */

@@ -16,9 +16,12 @@ import { sleep, summarize, waitUntil, type LatencySummary } from '../stats.js';
 export interface ButtonsConfig {
   incidents: number;
   pressesPerSecond: number;
+  /** Round trip of every Slack API call (0: loopback). */
+  slackLatencyMs: number;
 }
 
 export interface ButtonsResult {
+  slackLatencyMs: number;
   presses: number;
   pressesPerSecond: number;
   ack: LatencySummary;
@@ -43,7 +46,7 @@ steps:
 `;
 
 export async function benchButtons(cfg: ButtonsConfig): Promise<ButtonsResult> {
-  const slack = await startSlack();
+  const slack = await startSlack(cfg.slackLatencyMs);
   const dir = await makeDir('buttons');
   await fsp.writeFile(path.join(dir, 'runbooks', 'bench-shop.yaml'), RUNBOOK);
   const channels = new Map(Array.from({ length: cfg.incidents }, (_, i) => [`ch-${i}`, `C0PRESS${i}`]));
@@ -98,7 +101,7 @@ export async function benchButtons(cfg: ButtonsConfig): Promise<ButtonsResult> {
 
     const startedCall = (channel: string) =>
       slack.calls.find((c) => c.method === 'chat.postMessage' && c.status === 200 && c.args.channel === channel && c.args.thread_ts !== undefined && String(c.args.text).includes('Started'));
-    await waitUntil(() => incidents.every((i) => startedCall(i.channel)), 60_000, 100);
+    await waitUntil(() => incidents.every((i) => startedCall(i.channel)), 90_000, 100);
     const startedMs: number[] = [];
     for (const incident of incidents) {
       const call = startedCall(incident.channel);
@@ -106,6 +109,7 @@ export async function benchButtons(cfg: ButtonsConfig): Promise<ButtonsResult> {
       if (call && at !== undefined) startedMs.push(call.at - at);
     }
     return {
+      slackLatencyMs: cfg.slackLatencyMs,
       presses: incidents.length,
       pressesPerSecond: cfg.pressesPerSecond,
       ack: summarize(acks),

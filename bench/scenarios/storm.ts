@@ -23,9 +23,12 @@ export interface StormConfig {
   /** The whole group follows its first notification after this long (Alertmanager's group_interval, shortened). */
   followUpMs: number;
   drainTimeoutMs: number;
+  /** Round trip of every Slack API call. */
+  slackLatencyMs: number;
 }
 
 export interface StormResult {
+  slackLatencyMs: number;
   groups: number;
   alerts: number;
   channels: number;
@@ -71,7 +74,7 @@ function plan(cfg: StormConfig): { sends: Scheduled[]; teams: Map<string, string
 }
 
 export async function benchStorm(cfg: StormConfig): Promise<StormResult> {
-  const slack = await startSlack();
+  const slack = await startSlack(cfg.slackLatencyMs);
   const dir = await makeDir('storm');
   const { sends, teams } = plan(cfg);
   const routes = await writeRoutes(dir, 'team', teams);
@@ -113,6 +116,7 @@ export async function benchStorm(cfg: StormConfig): Promise<StormResult> {
     const alertsStored = count('SELECT count(*) AS n FROM alerts');
     const alerts = cfg.groups * cfg.alertsPerGroup;
     return {
+      slackLatencyMs: cfg.slackLatencyMs,
       groups: cfg.groups,
       alerts,
       channels: cfg.channels,

@@ -46,7 +46,7 @@ describe('npm run bench -- --quick', () => {
     const ingest = tableRows(md, 'Webhook ingest').map((r) => r[0]);
     expect(ingest).toEqual(['bare Node (ceiling)', 'bot on SQLite', 'bot on PostgreSQL']);
     const verdicts = tableRows(md, 'Targets').map((r) => r[2]);
-    expect(verdicts.length).toBe(9);
+    expect(verdicts.length).toBe(10);
     for (const v of verdicts) expect(v).toMatch(/^(PASS|MISS)$/);
     expect(tableRows(md, 'Alert storm').find((r) => r[0] === 'alerts in the store')?.[1]).toMatch(/^[\d,]+ of [\d,]+$/);
   }, 300_000);
