@@ -34,10 +34,19 @@ export interface BenchBot {
 
 export class BotStartError extends Error {}
 
+const madeDirs: string[] = [];
+
+/** A bot folder (with an empty `runbooks/`) in the temp dir, removed by removeDirs(). */
 export async function makeDir(prefix: string): Promise<string> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `chatops-bench-${prefix}-`));
   await fsp.mkdir(path.join(dir, 'runbooks'));
+  madeDirs.push(dir);
   return dir;
+}
+
+/** Removes every folder makeDir() made (the bots are stopped by then). */
+export async function removeDirs(): Promise<void> {
+  await Promise.all(madeDirs.splice(0).map((dir) => fsp.rm(dir, { recursive: true, force: true })));
 }
 
 /** A memory figure of a live process from /proc (VmRSS: resident now, VmHWM: the peak), in MB (10^6 bytes, as the targets). */

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../test/support/bot-process.js';
-import { MAIN_JS } from './bot.js';
+import { MAIN_JS, removeDirs } from './bot.js';
 import { describeMachine } from './machine.js';
 import { renderResults, verdicts, type BenchResults } from './report.js';
 import { benchButtons } from './scenarios/buttons.js';
@@ -90,10 +90,12 @@ async function main(): Promise<void> {
   process.stdout.write(`results written to ${path.relative(process.cwd(), out) || out}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+main()
+  .finally(removeDirs)
+  .then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );

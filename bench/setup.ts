@@ -5,11 +5,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { startFakeSlack, type FakeSlack } from '../test/fakes/slack-api.js';
+import { REPO_ROOT } from '../test/support/bot-process.js';
 import type { LoadTarget } from './load.js';
 
 export const WEBHOOK_TOKEN = 'bench-webhook-token';
 export const SIGNING_SECRET = 'bench-slack-signing-secret';
 export const DEFAULT_CHANNEL = 'C0INCIDENTS';
+/** The shipped runbooks: start-up validates them all and cards show their offers, as in production. */
+export const SHIPPED_RUNBOOKS = path.join(REPO_ROOT, 'manifests', 'runbooks');
 
 /**
  * A fake Slack with Slack's per-channel chat.postMessage limit (≈1/s, bursts of 3, 429 +
@@ -19,9 +22,10 @@ export function startSlack(latencyMs = 0): Promise<FakeSlack> {
   return startFakeSlack({ rateLimit: { postsPerSecondPerChannel: 1, burst: 3 }, latencyMs });
 }
 
-/** The bot's environment for Slack (pointed at the fake) and the webhook token. */
+/** The bot's environment: Slack (pointed at the fake), the webhook token, the shipped runbooks. */
 export function botEnv(slack: FakeSlack, extra: Record<string, string> = {}): Record<string, string> {
   return {
+    RUNBOOKS_DIR: SHIPPED_RUNBOOKS,
     ALERTMANAGER_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
     SLACK_BOT_TOKEN: slack.token,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,

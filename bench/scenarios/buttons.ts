@@ -50,7 +50,7 @@ export async function benchButtons(cfg: ButtonsConfig): Promise<ButtonsResult> {
   const dir = await makeDir('buttons');
   await fsp.writeFile(path.join(dir, 'runbooks', 'bench-shop.yaml'), RUNBOOK);
   const channels = new Map(Array.from({ length: cfg.incidents }, (_, i) => [`ch-${i}`, `C0PRESS${i}`]));
-  const bot = await startBot({ dir, env: botEnv(slack, { ROUTES_FILE: await writeRoutes(dir, 'bench_channel', channels) }) });
+  const bot = await startBot({ dir, env: botEnv(slack, { ROUTES_FILE: await writeRoutes(dir, 'bench_channel', channels), RUNBOOKS_DIR: path.join(dir, 'runbooks') }) });
   const db = new Database(bot.dbPath, { readonly: true, fileMustExist: true });
   const pool = new Pool(bot.url, { connections: 16 });
   try {

@@ -25,14 +25,17 @@ export interface IngestColumn {
   unavailable?: string;
   max?: LoadResult;
   fixed?: LoadResult;
+  /** A fixed rate at half the column's own maximum: latency when the server is not saturated. */
+  half?: LoadResult;
 }
 
-async function measure(url: string, seed: number, cfg: IngestConfig): Promise<Pick<IngestColumn, 'max' | 'fixed'>> {
+async function measure(url: string, seed: number, cfg: IngestConfig): Promise<Pick<IngestColumn, 'max' | 'fixed' | 'half'>> {
   const mix = new NotificationMix(seed, `ingest${seed}`);
   const target = webhookTarget(url, () => mix.next());
   const max = await closedLoop(target, { connections: cfg.connections, warmupMs: cfg.warmupMs, durationMs: cfg.durationMs });
   const fixed = await fixedRate(target, { rate: cfg.fixedRate, connections: cfg.connections, durationMs: cfg.durationMs });
-  return { max, fixed };
+  const half = await fixedRate(target, { rate: Math.max(1, Math.round(max.perSecond / 2)), connections: cfg.connections, durationMs: cfg.durationMs });
+  return { max, fixed, half };
 }
 
 async function botColumn(name: IngestColumn['name'], slack: FakeSlack, cfg: IngestConfig, seed: number, databaseUrl?: string): Promise<IngestColumn> {

@@ -5,10 +5,8 @@
  * enforces Slack's per-channel rate. Counts cards, updates, replies and 429s, times the last card,
  * and checks every alert is in the store.
  */
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Pool } from 'undici';
-import { REPO_ROOT } from '../../test/support/bot-process.js';
 import { makeDir, startBot } from '../bot.js';
 import { firingAlerts, notification, randomGroup, seededRandom } from '../payloads.js';
 import { botEnv, startSlack, webhookTarget, writeRoutes } from '../setup.js';
@@ -78,7 +76,7 @@ export async function benchStorm(cfg: StormConfig): Promise<StormResult> {
   const dir = await makeDir('storm');
   const { sends, teams } = plan(cfg);
   const routes = await writeRoutes(dir, 'team', teams);
-  const bot = await startBot({ dir, env: botEnv(slack, { ROUTES_FILE: routes, RUNBOOKS_DIR: path.join(REPO_ROOT, 'manifests', 'runbooks') }) });
+  const bot = await startBot({ dir, env: botEnv(slack, { ROUTES_FILE: routes }) });
   const db = new Database(bot.dbPath, { readonly: true, fileMustExist: true });
   try {
     const target = webhookTarget(bot.url, () => '');
