@@ -45,7 +45,8 @@ async function botColumn(name: IngestColumn['name'], slack: FakeSlack, cfg: Inge
     bot = await startBot({ dir, env: botEnv(slack, databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...(cfg.nodeFlags ? { nodeFlags: cfg.nodeFlags } : {}) });
   } catch (error) {
     if (!(error instanceof BotStartError)) throw error;
-    const why = error.message.split('\n').find((l) => /DATABASE_URL|postgres/i.test(l)) ?? error.message.split('\n')[0];
+    const lines = error.message.split('\n').map((l) => l.replace(/^[\s-]+/, '').trim());
+    const why = lines.find((l) => /DATABASE_URL|postgres/i.test(l)) ?? lines[0];
     return { name, unavailable: databaseUrl ? `PostgreSQL store not available in this build (the bot said: ${why})` : `the bot did not start: ${why}` };
   }
   try {
