@@ -27,9 +27,15 @@ const NUMBER = /\d+(\.\d+)?/;
 
 describe('npm run bench -- --quick', () => {
   it('writes every section with numeric values and a verdict per target', async () => {
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chatops-bench-test-')), 'RESULTS.md');
-    await promisify(execFile)('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: REPO_ROOT, timeout: 280_000, maxBuffer: 16 * 1024 * 1024 });
-    const md = fs.readFileSync(out, 'utf8');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatops-bench-test-'));
+    const out = path.join(dir, 'RESULTS.md');
+    let md: string;
+    try {
+      await promisify(execFile)('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: REPO_ROOT, timeout: 280_000, maxBuffer: 16 * 1024 * 1024 });
+      md = fs.readFileSync(out, 'utf8');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
 
     for (const title of SECTIONS) {
       const rows = tableRows(md, title);
