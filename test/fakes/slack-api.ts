@@ -81,6 +81,11 @@ export interface FakeSlackOptions extends RateLimitOptions {
    * answer `{ok:false, error:'missing_scope', needed, provided}`. See SCOPES_NEEDED.
    */
   missingScopes?: string[];
+  /**
+   * Milliseconds every answer is held back, as the round trip to slack.com would (default 0).
+   * Benchmarks use it: on loopback, a client that waits for the API looks free.
+   */
+  latencyMs?: number;
 }
 
 /** The bot scopes each method needs (history of a private channel, id starting with G: groups:history). */
@@ -291,6 +296,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const channels = opts.channels ? new Set(opts.channels) : undefined;
   const maxBlocksJson = opts.maxBlocksJsonChars ?? DEFAULT_MAX_BLOCKS_JSON_CHARS;
   const missingScopes = new Set(opts.missingScopes ?? []);
+  const latencyMs = opts.latencyMs ?? 0;
 
   let rate: { perSecond: number; burst: number } | undefined;
   const buckets = new Map<string, Bucket>();
@@ -597,6 +603,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     }
     const method = decodeURIComponent(url.pathname.slice('/api/'.length));
     const raw = await readBody(req);
+    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
     const contentType = (req.headers['content-type'] ?? '').toLowerCase();
     const args: JsonObject = Object.fromEntries(url.searchParams);
     let bodyToken: string | undefined;

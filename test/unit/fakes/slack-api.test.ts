@@ -271,6 +271,19 @@ describe('fake Slack Web API driven by the real WebClient', () => {
     expect(slack.topLevel(CHANNEL).map((m) => m.text)).toEqual(['first', 'second']);
   });
 
+  it('holds every answer back by latencyMs, like a round trip to slack.com', async () => {
+    const slow = await startFakeSlack({ rateLimit: false, latencyMs: 120 });
+    try {
+      const started = performance.now();
+      const res = await clientFor(slow).chat.postMessage({ channel: CHANNEL, text: 'hello' });
+      expect(res.ok).toBe(true);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(115);
+      expect(slow.topLevel(CHANNEL).map((m) => m.text)).toEqual(['hello']);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('injects faults with failNext', async () => {
     slack.failNext('chat.postMessage', 1, { status: 429, retryAfter: 7 });
     slack.failNext('chat.update', 1, { status: 500 });

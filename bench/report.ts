@@ -1,0 +1,167 @@
+/** Renders the results as `bench/RESULTS.md`: the machine, every measurement, and the target verdicts. */
+import type { Machine } from './machine.js';
+import type { LoadResult } from './load.js';
+import type { ButtonsResult } from './scenarios/buttons.js';
+import type { IngestColumn } from './scenarios/ingest.js';
+import type { MemoryResult } from './scenarios/memory.js';
+import type { StormResult } from './scenarios/storm.js';
+
+export interface BenchResults {
+  machine: Machine;
+  quick: boolean;
+  connections: number;
+  ingestSeconds: number;
+  fixedRate: number;
+  ingest: IngestColumn[];
+  storm: StormResult;
+  buttons: ButtonsResult[];
+  memory: MemoryResult;
+  totalSeconds: number;
+}
+
+export interface Verdict {
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+const n0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
+const n1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+const ms = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
+
+function failures(r: LoadResult): string {
+  const parts = Object.entries(r.failures).map(([k, v]) => `${v}× ${k}`);
+  return parts.length > 0 ? parts.join(', ') : '0';
+}
+
+export function verdicts(r: BenchResults): Verdict[] {
+  const sqlite = r.ingest.find((c) => c.name === 'bot on SQLite');
+  const bare = r.ingest.find((c) => c.name === 'bare Node (ceiling)');
+  const ratio = sqlite?.max && bare?.max ? sqlite.max.perSecond / bare.max.perSecond : Number.NaN;
+  const maxRate = sqlite?.max?.perSecond ?? Number.NaN;
+  const fixedP99 = sqlite?.fixed?.latency.p99 ?? Number.NaN;
+  const fixedOk = sqlite?.fixed ? sqlite.fixed.errors === 0 : false;
+  const m = r.memory;
+  return [
+    { target: 'ingest on SQLite ≥ 2,000 notifications/s (maximum rate)', measured: `${n0(maxRate)}/s`, pass: maxRate >= 2000 },
+    { target: `ingest on SQLite p99 < 25 ms at ${n0(r.fixedRate)}/s offered`, measured: `p99 ${ms(fixedP99)} ms, ${sqlite?.fixed ? failures(sqlite.fixed) : 'n/a'} errors`, pass: fixedP99 < 25 && fixedOk },
+    { target: 'ingest on SQLite ≥ half of the bare-server ceiling', measured: `${n1(ratio * 100)} % of the ceiling`, pass: ratio >= 0.5 },
+    { target: 'storm: zero 429s from Slack', measured: `${r.storm.rateLimited429} × 429`, pass: r.storm.rateLimited429 === 0 },
+    { target: 'storm: zero lost alerts', measured: `${r.storm.alertsStored} of ${r.storm.alerts} alerts stored, ${r.storm.webhookFailures} webhook failures`, pass: r.storm.lostAlerts === 0 && r.storm.webhookFailures === 0 },
+    ...r.buttons.map((b) => ({
+      target: `interaction ack p99 < 100 ms (Slack API ${b.slackLatencyMs} ms away)`,
+      measured: `p99 ${ms(b.ack.p99)} ms, ${b.ackFailures} failures`,
+      pass: b.ack.p99 < 100 && b.ackFailures === 0,
+    })),
+    { target: `RSS < 200 MB with ${n0(m.incidents)} open incidents`, measured: `${n1(m.loadedRssMB)} MB`, pass: m.loadedRssMB < 200 },
+    { target: 'start-up < 1 s (empty database, median)', measured: `${n0(m.startupEmptyMedianMs)} ms`, pass: m.startupEmptyMedianMs < 1000 },
+    { target: `start-up < 1 s (${n0(m.incidents)} incidents, median)`, measured: `${n0(m.startupPopulatedMedianMs)} ms`, pass: m.startupPopulatedMedianMs < 1000 },
+  ];
+}
+
+function ingestRows(r: BenchResults): string[] {
+  const bare = r.ingest.find((c) => c.name === 'bare Node (ceiling)')?.max?.perSecond ?? Number.NaN;
+  return r.ingest.map((c) => {
+    if (!c.max || !c.fixed || !c.half) return `| ${c.name} | ${c.unavailable ?? 'not measured'} | | | | | | | | | | |`;
+    const { max, fixed, half } = c;
+    return `| ${c.name} | ${n0(max.perSecond)} | ${ms(max.latency.p50)} | ${ms(max.latency.p99)} | ${n0(fixed.perSecond)} | ${ms(fixed.latency.p50)} | ${ms(fixed.latency.p99)} | ${n0(half.perSecond)} | ${ms(half.latency.p50)} | ${ms(half.latency.p99)} | ${failures(max)} / ${failures(fixed)} / ${failures(half)} | ${n1((max.perSecond / bare) * 100)} % |`;
+  });
+}
+
+export function renderResults(r: BenchResults): string {
+  const s = r.storm;
+  const m = r.memory;
+  const v = verdicts(r);
+  return `# Benchmark results
+
+Written by \`npm run bench${r.quick ? ' -- --quick' : ''}\` on ${r.machine.date} in ${n0(r.totalSeconds)} s.${
+    r.quick ? ' **Quick run**: short durations and small counts, for checking that the bench works, not for numbers.' : ''
+  }
+
+## Machine
+
+| | |
+| --- | --- |
+| CPU | ${r.machine.cpuModel} × ${r.machine.cpus} |
+| RAM | ${n1(r.machine.ramGiB)} GiB |
+| Node.js | ${r.machine.node} |
+| OS | ${r.machine.os} |
+
+The bot runs as production runs it (\`node dist/src/main.js\`, built first, \`LOG_LEVEL=info\` to a
+file), in its own process; the load comes from the bench process over loopback.
+
+## Webhook ingest
+
+Alertmanager v4 notifications to \`POST /webhooks/alertmanager\` (bearer token): half new groups
+(1–3 alerts), a quarter changes to a known group (an alert joins, the group resolves or fires
+again), a quarter exact repeats. Slack is configured (a fake with Slack's rate limits), so every
+stored notification also queues its chat messages. **Maximum**: ${r.connections} connections back to back
+for ${n0(r.ingestSeconds)} s after a warm-up (latency there is about connections ÷ rate).
+**Fixed**: ${n0(r.fixedRate)}/s offered for ${n0(r.ingestSeconds)} s, latency from each request's scheduled time
+(a server more than a second behind gets no more until it catches up: those count as skipped).
+**Half**: the same at half the server's own maximum, its latency when not saturated.
+Latencies in ms, to the 2xx.
+
+| server | max /s | p50 | p99 | fixed: achieved /s | p50 | p99 | half: achieved /s | p50 | p99 | errors (max / fixed / half) | max vs ceiling |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${ingestRows(r).join('\n')}
+
+## Alert storm
+
+${n0(s.alerts)} alerts in ${n0(s.groups)} groups, sent as Alertmanager would: half of each group first,
+the whole group later, and that again from the HA peer (${n0(s.notificationsSent)} notifications,
+the last answered ${n1(s.sentWithinS)} s after the first). Every Slack API call takes ${s.slackLatencyMs} ms (the
+round trip from a well-connected region). Incidents are routed by a \`team\` label to
+**${s.channels} Slack channels** (one per team: a storm of this size spans many teams; one channel at
+Slack's ~1 message/s would need ${n0(s.groups * 2)} s or more for the cards and opening messages
+alone). The fake Slack enforces ~1 chat.postMessage/s per channel with bursts of 3, answering 429 +
+Retry-After.
+
+| measure | value |
+| --- | --- |
+| cards posted | ${n0(s.cardsPosted)} |
+| card updates (chat.update) | ${n0(s.cardUpdates)} |
+| thread replies | ${n0(s.threadReplies)} |
+| 429 answers received | ${n0(s.rateLimited429)} |
+| webhook failures | ${n0(s.webhookFailures)} |
+| first send → last card (s) | ${n1(s.lastCardS)} |
+| first send → outbox empty (s) | ${n1(s.drainedS)} |
+| incidents in the store | ${n0(s.incidentsStored)} |
+| alerts in the store | ${n0(s.alertsStored)} of ${n0(s.alerts)} |
+
+## Button to result
+
+Signed Slack presses (\`block_actions\`, \`POST /slack/events\`) of a read-only step (an \`exec\` of
+\`echo\`, no approval), each on its own incident in its own channel (so the per-channel pace does
+not hide the bot's latency), at a steady rate: once with the fake Slack on loopback, once with
+every Slack API call delayed as from a well-connected region (first column). Latencies in ms;
+"Started" is the press to the step's "Started" thread message arriving at Slack.
+
+| Slack API round trip | presses | per s | ack p50 | ack p99 | ack max | Started p50 | Started p99 | Started max | ack failures | Started missing | private answers |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${r.buttons
+  .map((b) => `| ${b.slackLatencyMs} ms | ${b.presses} | ${b.pressesPerSecond} | ${ms(b.ack.p50)} | ${ms(b.ack.p99)} | ${ms(b.ack.max)} | ${ms(b.started.p50)} | ${ms(b.started.p99)} | ${ms(b.started.max)} | ${b.ackFailures} | ${b.startedMissing} | ${b.privateAnswers} |`)
+  .join('\n')}
+
+## Memory and start-up
+
+RSS (\`VmRSS\` from \`/proc/<pid>/status\`, MB = 10⁶ bytes) after a full garbage collection forced
+through the inspector. ${n0(m.incidents)} incidents opened through the webhook (one alert each, all
+on the default channel, so their chat messages are still queued) in ${n1(m.ingestSeconds)} s.
+Start-up: spawn to the first \`/readyz\` 200.
+
+| measure | value |
+| --- | --- |
+| RSS, empty database | ${n1(m.idleRssMB)} MB |
+| RSS, ${n0(m.incidents)} open incidents | ${n1(m.loadedRssMB)} MB |
+| peak RSS during the ingest | ${n1(m.peakRssMB)} MB |
+| start-up, empty database (median of ${m.startupEmptyMs.length}) | ${n0(m.startupEmptyMedianMs)} ms |
+| start-up, ${n0(m.incidents)} incidents (median of ${m.startupPopulatedMs.length}) | ${n0(m.startupPopulatedMedianMs)} ms |
+
+## Targets
+
+| target | measured | verdict |
+| --- | --- | --- |
+${v.map((x) => `| ${x.target} | ${x.measured} | ${x.pass ? 'PASS' : 'MISS'} |`).join('\n')}
+`;
+}
