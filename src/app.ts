@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { createAlertmanagerSilences } from './alertmanager/silences.js';
 import { createSlackApp } from './bot/slack/slack-app.js';
 import { createDiscord } from './bot/discord/discord-app.js';
 import { resolveConsole } from './bot/console/access.js';
@@ -11,7 +12,7 @@ import type { ChatPlatform } from './core/chat-platform.js';
 import { Engine } from './core/engine.js';
 import { createRedactor } from './core/redact.js';
 import { handleAlertmanagerWebhook } from './handlers/alertmanager-webhook.js';
-import { handleIncidentAudit } from './handlers/incident-audit.js';
+import { handleIncidentAudit, handleIncidentTimeline } from './handlers/incident-audit.js';
 import { sendError, sendJson } from './http/respond.js';
 import { createRouter, type Route } from './http/router.js';
 import { createLogger } from './logger.js';
@@ -113,6 +114,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     metrics,
     listBackups: listBackupChoices,
     actionSettings: { prometheusUrl: config.prometheusUrl },
+    silences: config.alertmanagerUrl ? createAlertmanagerSilences(config.alertmanagerUrl) : undefined,
     ...(options.outboxPollMs ? { outboxPollMs: options.outboxPollMs } : {}),
     ...(options.executorPollMs ? { executorPollMs: options.executorPollMs } : {}),
   });
@@ -147,6 +149,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
       handle: (req, res) => handleAlertmanagerWebhook(req, res, { engine: ready, token: config.webhookToken, maxBytes: config.webhookMaxBytes, metrics, log }),
     },
     { method: 'GET', path: /^\/incidents\/([^/]+)\/audit$/, handle: (_req, res, [id]) => handleIncidentAudit(res, ready, id ?? '') },
+    { method: 'GET', path: /^\/incidents\/([^/]+)\/timeline$/, handle: (_req, res, [id]) => handleIncidentTimeline(res, ready, id ?? '') },
     {
       method: 'POST',
       path: '/discord/interactions',

@@ -52,6 +52,7 @@ export const envSchema = z
     APPROVERS: commaList,
     POLICY_FILE: z.string().min(1).optional(),
     PROMETHEUS_URL: z.url().optional(),
+    ALERTMANAGER_URL: z.url().optional(),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
     CONSOLE: z.enum(['auto', 'on', 'off']).default('auto'),
     CONSOLE_TOKEN: z
@@ -142,6 +143,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Prometheus base URL for `verify` steps with `kind: prometheus` that give none. */
   prometheusUrl: string | undefined;
+  /** Alertmanager base URL for silences made from chat; none: no silence button or command. */
+  alertmanagerUrl: string | undefined;
   console: ConsoleConfig;
   /** Values that must never appear in output, logs or chat. */
   secrets: string[];
@@ -196,6 +199,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     policyFile: env.POLICY_FILE,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     prometheusUrl: env.PROMETHEUS_URL,
+    alertmanagerUrl: env.ALERTMANAGER_URL,
     console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT },
     secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN].filter(
       (v): v is string => v !== undefined,

@@ -13,7 +13,9 @@ export type ButtonTarget =
   /** "Roll back" after a step that took a pre-change checkpoint. */
   | { action: 'rollback'; runId: number }
   /** "Acknowledge" on a card: the presser owns the incident. */
-  | { action: 'ack'; incidentId: number };
+  | { action: 'ack'; incidentId: number }
+  /** "Silence 1h" / "Unsilence" on a card: an Alertmanager silence for the incident's group. */
+  | { action: 'silence' | 'unsilence'; incidentId: number };
 
 const ID_LIMIT = 100;
 
@@ -23,8 +25,8 @@ export function encodeButtonId(target: ButtonTarget): string {
       ? `run-step:${target.incidentId}:${target.runbook}:${target.step}`
       : target.action === 'pick'
         ? `pick:${target.choiceId}`
-        : target.action === 'ack'
-          ? `ack:${target.incidentId}`
+        : 'incidentId' in target
+          ? `${target.action}:${target.incidentId}`
           : `${target.action}:${target.runId}`;
   if (id.length > ID_LIMIT) throw new Error(`button id over ${ID_LIMIT} characters: ${id.slice(0, 40)}…`);
   return id;
@@ -45,7 +47,7 @@ export function decodeButtonId(id: string): ButtonTarget | undefined {
   const n = Number(rest[0]);
   if (action === 'approve' || action === 'deny' || action === 'rollback') return { action, runId: n };
   if (action === 'pick') return { action, choiceId: n };
-  if (action === 'ack') return { action, incidentId: n };
+  if (action === 'ack' || action === 'silence' || action === 'unsilence') return { action, incidentId: n };
   return undefined;
 }
 

@@ -2,6 +2,7 @@ import type { Card, CardButton, CardField, CardLink, CardStepState } from './car
 import { makeButton } from './button-codec.js';
 import type { Incident, StepRun, StoredAlert } from './domain.js';
 import type { StepOffer, UnavailableRunbook } from './offers.js';
+import { isSilenced } from './silence.js';
 import { formatDuration, formatTime } from './time.js';
 
 export interface CardInput {
@@ -10,6 +11,20 @@ export interface CardInput {
   runs: StepRun[];
   offers: StepOffer[];
   unavailable: UnavailableRunbook[];
+  /** Whether silences can be made from chat (Alertmanager's URL is configured). */
+  silencing?: boolean;
+  /** The time the card is rendered at: a silence past its end is no longer shown as in force. */
+  now?: string;
+}
+
+/** "Acknowledge", "Silence 1h" / "Unsilence": what can be done to the incident itself. */
+function lifecycleButtons(incident: Incident, silencing: boolean, now: string): CardButton[] {
+  const buttons: CardButton[] = [];
+  const firing = incident.status === 'firing';
+  if (firing && !incident.acknowledgement) buttons.push(makeButton({ action: 'ack', incidentId: incident.id }, 'Acknowledge', { style: 'primary' }));
+  if (incident.silence && isSilenced(incident, now)) buttons.push(makeButton({ action: 'unsilence', incidentId: incident.id }, 'Unsilence'));
+  else if (firing && silencing) buttons.push(makeButton({ action: 'silence', incidentId: incident.id }, 'Silence 1h'));
+  return buttons;
 }
 
 const MAX_LISTED_ALERTS = 10;
@@ -42,7 +57,7 @@ function stepStates(runs: StepRun[]): CardStepState[] {
 }
 
 /** Builds the neutral card for an incident from what the store holds. Pure: same input, same card. */
-export function buildCard({ incident, alerts, runs, offers, unavailable }: CardInput): Card {
+export function buildCard({ incident, alerts, runs, offers, unavailable, silencing = false, now = incident.updatedAt }: CardInput): Card {
   const firing = alerts.filter((a) => a.status === 'firing');
   const shown = incident.status === 'firing' && firing.length > 0 ? firing : alerts;
   const names = unique(alerts.map((a) => a.labels.alertname));
@@ -65,6 +80,11 @@ export function buildCard({ incident, alerts, runs, offers, unavailable }: CardI
   }
   fields.push({ label: 'Started', value: formatTime(startedAt) });
   if (incident.acknowledgement) fields.push({ label: 'Owner', value: `${incident.acknowledgement.byName} (since ${formatTime(incident.acknowledgement.at)})` });
+  if (incident.silence && isSilenced(incident, now)) fields.push({ label: 'Silenced', value: `by ${incident.silence.byName} until ${formatTime(incident.silence.until)}` });
+  if (incident.resolution) {
+    const note = incident.resolution.note ? `: ${incident.resolution.note}` : '';
+    fields.push({ label: 'Resolved by', value: `${incident.resolution.byName} at ${formatTime(incident.resolution.at)}${note}` });
+  }
   if (incident.previousIncidentId !== null) fields.push({ label: 'Previous', value: `#${incident.previousIncidentId}` });
 
   const links: CardLink[] = [];
@@ -74,8 +94,6 @@ export function buildCard({ incident, alerts, runs, offers, unavailable }: CardI
   const am = alertmanagerLink(incident);
   if (am) links.push(am);
 
-  const lifecycleButtons: CardButton[] =
-    incident.status === 'firing' && !incident.acknowledgement ? [makeButton({ action: 'ack', incidentId: incident.id }, 'Acknowledge', { style: 'primary' })] : [];
   const stepButtons: CardButton[] = offers.map(({ runbook, step }) =>
     makeButton(
       { action: 'run-step', incidentId: incident.id, runbook: runbook.name, step: step.id },
@@ -113,7 +131,7 @@ export function buildCard({ incident, alerts, runs, offers, unavailable }: CardI
     fields,
     links,
     steps: stepStates(runs),
-    buttons: [...lifecycleButtons, ...stepButtons],
+    buttons: [...lifecycleButtons(incident, silencing, now), ...stepButtons],
     fallbackText: `[${incident.status.toUpperCase()}] ${incident.severity}: ${title}${annotations.summary ? ` — ${annotations.summary}` : ''}`,
   };
 }

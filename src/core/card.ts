@@ -43,7 +43,7 @@ export interface CardButton {
   confirm?: CardConfirm;
 }
 
-export type ButtonAction = 'run-step' | 'approve' | 'deny' | 'pick' | 'rollback' | 'ack';
+export type ButtonAction = 'run-step' | 'approve' | 'deny' | 'pick' | 'rollback' | 'ack' | 'silence' | 'unsilence';
 
 export interface CardStepState {
   title: string;

@@ -24,6 +24,14 @@ import type { Policy } from './policy-schema.js';
 import type { ActionSettings } from '../runbooks/actions/types.js';
 import type { Runbook } from '../runbooks/schema.js';
 import type { Store, StoreTx } from '../store/store.js';
+import { resolveIncident } from './resolve.js';
+import { recordSilence, recordUnsilence, silenceable, silenceMatchers, unsilenceable } from './silence.js';
+import { SilenceApiError, type SilenceApi } from './silence-api.js';
+import { buildTimelineMarkdown } from './timeline.js';
+import { gatherTimeline } from './timeline-input.js';
+
+/** Silences made from a card's button last this long; the command chooses its own. */
+export const BUTTON_SILENCE_MS = 3_600_000;
 
 export interface EngineOptions {
   store: Store;
@@ -42,6 +50,8 @@ export interface EngineOptions {
   metrics: Metrics;
   /** Lists the newest backups in a directory, for restore pickers. */
   listBackups: BackupLister;
+  /** Alertmanager's silences; undefined when ALERTMANAGER_URL is not set (no silences from chat). */
+  silences?: SilenceApi | undefined;
   outboxPollMs?: number;
   executorPollMs?: number;
 }
@@ -108,18 +118,18 @@ export class Engine {
    * A step button. A step that needs a backup chosen first gets a picker in the thread instead
    * (listing files happens outside any transaction); everything else becomes a step run.
    */
-  async requestStep(actor: Actor, incidentId: number, runbook: string, step: string): Promise<StepRun | undefined> {
+  async requestStep(actor: Actor, incidentId: number, runbook: string, step: string, choices: Record<string, string> = {}): Promise<StepRun | undefined> {
     const ctx = this.context();
     const lookup = await this.o.store.transaction(async (tx) => {
       const incident = await tx.getIncident(incidentId);
-      return incident && findOffer(this.o.runbooks, incident.commonLabels, runbook, step);
+      return incident && findOffer(this.o.runbooks, incident.commonLabels, runbook, step, choices);
     });
     if (lookup?.ok === 'pick') {
       await this.auditingRefusals(actor, () => this.offerPicker(actor, incidentId, lookup.offer, lookup.pick, ctx.now));
       this.outbox.nudge();
       return undefined;
     }
-    return this.afterRequest(await this.auditingRefusals(actor, (c) => this.o.store.transaction((tx) => requestStep(tx, c, actor, incidentId, runbook, step))));
+    return this.afterRequest(await this.auditingRefusals(actor, (c) => this.o.store.transaction((tx) => requestStep(tx, c, actor, incidentId, runbook, step, choices))));
   }
 
   /** A press on a picker option. */
@@ -187,6 +197,88 @@ export class Engine {
     return incident;
   }
 
+  /** Resolves an incident by hand, with an optional note; the thread gets a summary of its timeline. */
+  async resolve(actor: Actor, incidentId: number, note: string): Promise<Incident> {
+    const incident = await this.auditingRefusals(actor, (ctx) => this.o.store.transaction((tx) => resolveIncident(tx, actor, incidentId, note, ctx.now)));
+    this.outbox.nudge();
+    return incident;
+  }
+
+  /** Whether silences can be made from chat. */
+  get silencing(): boolean {
+    return this.o.silences !== undefined;
+  }
+
+  /**
+   * Silences the incident's group in Alertmanager, then records it. Alertmanager first: when it is
+   * down nothing is recorded. Should recording fail after the silence exists (the store is down,
+   * or someone else silenced the group meanwhile), the new silence is expired again, so Alertmanager
+   * never keeps a silence the bot does not know about.
+   */
+  async silence(actor: Actor, incidentId: number, durationMs: number): Promise<Incident> {
+    const api = this.requireSilences();
+    const ctx = this.context();
+    const incident = await this.auditingRefusals(actor, () => this.o.store.transaction((tx) => silenceable(tx, incidentId, ctx.now)));
+    const until = new Date(Date.parse(ctx.now) + durationMs).toISOString();
+    const silenceId = await api.create({
+      matchers: silenceMatchers(incident),
+      startsAt: ctx.now,
+      endsAt: until,
+      createdBy: actor.name,
+      comment: `Incident #${incident.id}: ${incident.title} (silenced from chat by ${actor.name})`,
+    });
+    try {
+      const silenced = await this.auditingRefusals(actor, () => this.o.store.transaction((tx) => recordSilence(tx, actor, incidentId, silenceId, until, ctx.now)));
+      this.outbox.nudge();
+      return silenced;
+    } catch (error) {
+      await api.expire(silenceId).catch((expireError: unknown) =>
+        this.o.log.error({ err: expireError, silenceId, incidentId }, 'a silence was created but could not be recorded nor expired; expire it in Alertmanager'),
+      );
+      throw error;
+    }
+  }
+
+  /** Expires the incident's silence in Alertmanager, then clears it from the incident. */
+  async unsilence(actor: Actor, incidentId: number): Promise<void> {
+    const api = this.requireSilences();
+    const { silence } = await this.auditingRefusals(actor, () => this.o.store.transaction((tx) => unsilenceable(tx, incidentId)));
+    await api.expire(silence.id);
+    await this.o.store.transaction((tx) => recordUnsilence(tx, actor, incidentId, silence.id, this.o.clock().toISOString()));
+    this.outbox.nudge();
+  }
+
+  private requireSilences(): SilenceApi {
+    if (!this.o.silences) throw new SilenceApiError('Silences from chat are not set up: the bot has no ALERTMANAGER_URL.');
+    return this.o.silences;
+  }
+
+  /** The incident's timeline as Markdown (redacted); undefined when the incident does not exist. */
+  async timeline(incidentId: number): Promise<string | undefined> {
+    const input = await this.o.store.transaction(async (tx) => {
+      const incident = await tx.getIncident(incidentId);
+      return incident && gatherTimeline(tx, incident);
+    });
+    return input && buildTimelineMarkdown(input, this.o.redact);
+  }
+
+  /** A read-only look at the store, for commands that show things. */
+  read<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.o.store.transaction(work);
+  }
+
+  get runbooks(): readonly Runbook[] {
+    return this.o.runbooks;
+  }
+
+  get policy(): Policy {
+    return this.o.policy;
+  }
+
+  now(): string {
+    return this.o.clock().toISOString();
+  }
+
   /** The audit trail of one incident, oldest first; undefined when the incident does not exist. */
   async auditTrail(incidentId: number): Promise<AuditEvent[] | undefined> {
     return this.o.store.transaction(async (tx) => ((await tx.getIncident(incidentId)) ? tx.listAudit(incidentId) : undefined));
@@ -196,7 +288,15 @@ export class Engine {
     const incident = await tx.getIncident(incidentId);
     if (!incident) throw new Error(`incident ${incidentId} does not exist`);
     const { offers, unavailable } = offersFor(this.o.runbooks, incident.commonLabels);
-    return buildCard({ incident, alerts: await tx.listAlerts(incidentId), runs: await tx.listStepRuns(incidentId), offers, unavailable });
+    return buildCard({
+      incident,
+      alerts: await tx.listAlerts(incidentId),
+      runs: await tx.listStepRuns(incidentId),
+      offers,
+      unavailable,
+      silencing: this.silencing,
+      now: this.o.clock().toISOString(),
+    });
   }
 
   /** Runs a step transaction; a refusal rolls it back, then is audited on its own and rethrown for the user. */

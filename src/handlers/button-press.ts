@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { decodeButtonId } from '../core/button-codec.js';
 import type { ChatPlatform, ChatUser } from '../core/chat-platform.js';
-import type { Engine } from '../core/engine.js';
+import { BUTTON_SILENCE_MS, type Engine } from '../core/engine.js';
 import { BotError, NotAllowedError } from '../core/errors.js';
 
 /** A button press, as every platform adapter reports it after verifying and acknowledging it. */
@@ -52,6 +52,12 @@ export async function handleButtonPress(engine: Engine, platform: ChatPlatform, 
         break;
       case 'ack':
         await engine.acknowledge(actor, target.incidentId);
+        break;
+      case 'silence':
+        await engine.silence(actor, target.incidentId, BUTTON_SILENCE_MS);
+        break;
+      case 'unsilence':
+        await engine.unsilence(actor, target.incidentId);
         break;
       default:
         await engine.decide(actor, target.runId, target.action);

@@ -2,10 +2,28 @@ import type { ServerResponse } from 'node:http';
 import type { Engine } from '../core/engine.js';
 import { sendError, sendJson } from '../http/respond.js';
 
+/** The incident id of a route, or undefined after answering 400. */
+function routeIncidentId(res: ServerResponse, rawId: string): number | undefined {
+  if (/^\d{1,15}$/.test(rawId)) return Number(rawId);
+  sendError(res, 400, 'invalid_id', `incident id must be a number, got "${rawId.slice(0, 40)}"`);
+  return undefined;
+}
+
 /** GET /incidents/:id/audit: the incident's audit trail as JSON, oldest first. */
 export async function handleIncidentAudit(res: ServerResponse, engine: Engine, rawId: string): Promise<void> {
-  if (!/^\d{1,15}$/.test(rawId)) return sendError(res, 400, 'invalid_id', `incident id must be a number, got "${rawId.slice(0, 40)}"`);
-  const events = await engine.auditTrail(Number(rawId));
+  const id = routeIncidentId(res, rawId);
+  if (id === undefined) return;
+  const events = await engine.auditTrail(id);
   if (!events) return sendError(res, 404, 'not_found', `incident ${rawId} does not exist`);
-  sendJson(res, 200, { incidentId: Number(rawId), events });
+  sendJson(res, 200, { incidentId: id, events });
+}
+
+/** GET /incidents/:id/timeline: the incident's timeline as Markdown (redacted), for a post-incident review. */
+export async function handleIncidentTimeline(res: ServerResponse, engine: Engine, rawId: string): Promise<void> {
+  const id = routeIncidentId(res, rawId);
+  if (id === undefined) return;
+  const markdown = await engine.timeline(id);
+  if (markdown === undefined) return sendError(res, 404, 'not_found', `incident ${rawId} does not exist`);
+  res.writeHead(200, { 'content-type': 'text/markdown; charset=utf-8', 'content-disposition': `inline; filename="incident-${id}-timeline.md"` });
+  res.end(markdown);
 }

@@ -30,6 +30,7 @@
  *   `limit` default 1000; `thread_not_found` for an unknown ts.
  * - `missingScopes`: methods needing one of them answer `missing_scope` with `needed`/`provided`.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BLOCK_KIT_LIMITS, isObject, validateBlocks, type JsonObject } from './slack-block-kit.js';
@@ -154,6 +155,23 @@ export interface EphemeralMessage {
   at: number;
 }
 
+/**
+ * A message sent to a slash command's or interaction's `response_url`
+ * (docs.slack.dev/interactivity/handling-user-interaction#message_responses): `ephemeral` (the
+ * default) is shown to the user who typed the command only. A URL takes at most 5 messages within
+ * 30 minutes of being issued.
+ */
+export interface ResponseUrlMessage {
+  /** The URL's path, e.g. `/commands/T0FAKE/1234/abc`; the test knows which command it issued it for. */
+  path: string;
+  responseType: 'ephemeral' | 'in_channel';
+  text: string;
+  blocks: JsonObject[];
+  at: number;
+}
+
+export const RESPONSE_URL_LIMITS = { uses: 5, validMs: 30 * 60_000 } as const;
+
 export interface InjectedFailure {
   status: number;
   /** Seconds, sent as the `Retry-After` header (defaults to 1 for 429). */
@@ -171,6 +189,13 @@ export interface FakeSlack {
   /** Messages per channel, in posting order (top-level and replies). */
   readonly messages: Map<string, StoredMessage[]>;
   readonly ephemerals: EphemeralMessage[];
+  /** Messages sent to response URLs, in arrival order. */
+  readonly responses: ResponseUrlMessage[];
+  /**
+   * A response URL for a command or interaction the test sends, as Slack puts in its payload
+   * (`/commands/…` on this fake's host); valid from now for 30 minutes and 5 messages.
+   */
+  responseUrl(kind?: 'commands' | 'actions'): string;
   /** How many requests were answered 429 by the rate limiter (injected 429s not included). */
   readonly rateLimited: number;
   /** Calls of one method (e.g. `chat.postMessage`). */
@@ -314,6 +339,9 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const calls: RecordedCall[] = [];
   const messages = new Map<string, StoredMessage[]>();
   const ephemerals: EphemeralMessage[] = [];
+  const responses: ResponseUrlMessage[] = [];
+  const responseUrls = new Map<string, { issuedAt: number; uses: number }>();
+  let responseCounter = 0;
   const failures = new Map<string, Array<{ remaining: number; response: InjectedFailure }>>();
   const clock = new TsClock();
   let rateLimited = 0;
@@ -584,6 +612,28 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     },
   };
 
+  /** POST to a response URL: JSON with `text` and/or `blocks`, `response_type` ephemeral (default) or in_channel. */
+  const respondToUrl = (path: string, raw: string): Reply => {
+    const issued = responseUrls.get(path);
+    if (!issued) return { status: 404, body: { ok: false, error: 'invalid_url' } };
+    if (Date.now() - issued.issuedAt > RESPONSE_URL_LIMITS.validMs) return { status: 404, body: { ok: false, error: 'expired_url' } };
+    if (issued.uses >= RESPONSE_URL_LIMITS.uses) return { status: 404, body: { ok: false, error: 'used_url' } };
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return { status: 400, body: { ok: false, error: 'invalid_payload' } };
+    }
+    if (!isObject(body)) return { status: 400, body: { ok: false, error: 'invalid_payload' } };
+    const text = str(body.text) ?? '';
+    const blocks = Array.isArray(body.blocks) ? (body.blocks as JsonObject[]) : [];
+    if (text === '' && blocks.length === 0) return { status: 400, body: { ok: false, error: 'no_text' } };
+    const responseType = body.response_type === 'in_channel' ? 'in_channel' : 'ephemeral';
+    issued.uses += 1;
+    responses.push({ path, responseType, text, blocks, at: Date.now() });
+    return { status: 200, body: { ok: true } };
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const send = (r: Reply): void => {
       const payload = JSON.stringify(r.body);
@@ -596,6 +646,10 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     };
 
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (/^\/(commands|actions)\//.test(url.pathname) && req.method === 'POST') {
+      send(respondToUrl(url.pathname, await readBody(req)));
+      return;
+    }
     if (!url.pathname.startsWith('/api/')) {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found');
@@ -710,6 +764,13 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     calls,
     messages,
     ephemerals,
+    responses,
+    responseUrl(kind = 'commands') {
+      responseCounter += 1;
+      const path = `/${kind}/T0FAKE/${1_000_000 + responseCounter}/${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+      responseUrls.set(path, { issuedAt: Date.now(), uses: 0 });
+      return new URL(path, baseUrl).toString();
+    },
     get rateLimited() {
       return rateLimited;
     },
@@ -747,6 +808,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       calls.length = 0;
       messages.clear();
       ephemerals.length = 0;
+      responses.length = 0;
+      responseUrls.clear();
       failures.clear();
       buckets.clear();
       rateLimited = 0;

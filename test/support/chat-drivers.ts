@@ -1,7 +1,8 @@
+import { expect } from 'vitest';
 import { startFakeDiscord, type FakeDiscord, type StoredMessage as DiscordMessage } from '../fakes/discord-api.js';
-import { DEFAULT_CHANNEL_ID, DEFAULT_MEMBERS, DEFAULT_ROLE_IDS, componentInteraction, createTestKeyPair, interactionToken, signInteraction } from '../fakes/discord-signing.js';
+import { DEFAULT_CHANNEL_ID, DEFAULT_MEMBERS, DEFAULT_ROLE_IDS, commandInteraction, componentInteraction, createTestKeyPair, interactionToken, signInteraction } from '../fakes/discord-signing.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage as SlackMessage } from '../fakes/slack-api.js';
-import { blockActionsBody, signSlackRequest } from '../fakes/slack-signing.js';
+import { blockActionsBody, signSlackRequest, slashCommandBody } from '../fakes/slack-signing.js';
 import { ALERT_CHANNEL, SIGNING_SECRET } from './bot-harness.js';
 
 /**
@@ -31,6 +32,13 @@ export interface ChatDriver {
   card(id: string): ChatMessage | undefined;
   replies(card: ChatMessage): ChatMessage[];
   press(user: UserName, buttonId: string, on: ChatMessage, card: ChatMessage): Promise<{ status: number; ms: number }>;
+  /**
+   * A slash command typed by `user` in the alert channel, as the platform sends it (Slack: a signed
+   * form with a response_url; Discord: a signed APPLICATION_COMMAND with options), and the private
+   * answer the bot gave it. `line` is what a Slack user types after `/name`; for Discord it is
+   * turned into the subcommand and options Discord's client would send.
+   */
+  command(user: UserName, name: 'incident' | 'runbook', line: string): Promise<{ status: number; ms: number; reply: string }>;
   /** What the bot told this user privately, oldest first. */
   privateTexts(user: UserName): string[];
   waitFor<T>(predicate: () => T, timeoutMs: number, description: string): Promise<NonNullable<T>>;
@@ -84,10 +92,60 @@ export async function slackDriver(): Promise<ChatDriver> {
       await res.text();
       return { status: res.status, ms: performance.now() - started };
     },
+    async command(user, name, line) {
+      const responseUrl = slack.responseUrl();
+      const path = new URL(responseUrl).pathname;
+      const who = SLACK_USERS[user];
+      const body = slashCommandBody({ command: `/${name}`, text: line, user_id: who.id, user_name: who.name, channel_id: ALERT_CHANNEL, response_url: responseUrl });
+      const started = performance.now();
+      const res = await fetch(`${url}/slack/events`, { method: 'POST', headers: { ...signSlackRequest(SIGNING_SECRET, body, Math.floor(Date.now() / 1000)) }, body });
+      await res.text();
+      const ms = performance.now() - started;
+      const answer = await slack.waitFor(() => slack.responses.find((r) => r.path === path), 15_000, `the answer to /${name} ${line}`);
+      expect(answer.responseType).toBe('ephemeral');
+      return { status: res.status, ms, reply: normalise(answer.text) };
+    },
     privateTexts: (user) => slack.ephemerals.filter((e) => e.user === SLACK_USERS[user].id).map((e) => normalise(e.text)),
     waitFor: (predicate, timeoutMs, description) => slack.waitFor(predicate, timeoutMs, description),
     close: () => slack.close(),
   };
+}
+
+/** Where each word of a typed command goes in Discord's options, as manifests/discord-commands.json declares them. */
+const DISCORD_POSITIONS: Record<string, { names: string[]; rest?: string; integers: string[] }> = {
+  'incident list': { names: [], integers: [] },
+  'incident show': { names: ['id'], integers: ['id'] },
+  'incident ack': { names: ['id'], integers: ['id'] },
+  'incident resolve': { names: ['id'], rest: 'note', integers: ['id'] },
+  'incident timeline': { names: ['id'], integers: ['id'] },
+  'incident silence': { names: ['id', 'duration'], integers: ['id'] },
+  'runbook list': { names: [], integers: [] },
+  'runbook show': { names: ['name'], integers: [] },
+  'runbook run': { names: ['name', 'step'], rest: 'params', integers: ['incident'] },
+  'runbook dry-run': { names: ['name', 'step'], rest: 'params', integers: ['incident'] },
+};
+
+/**
+ * The options Discord's client sends for a typed line. Discord's client itself refuses a
+ * non-integer in an integer option, so such words are sent as they are only in string options.
+ */
+function discordOptions(name: string, line: string): Array<{ name: string; type: number; options?: Array<{ name: string; type: number; value: string | number }> }> {
+  const words = line.split(/\s+/).filter(Boolean);
+  const sub = words.shift() ?? '';
+  const spec = DISCORD_POSITIONS[`${name} ${sub}`];
+  if (!spec) return [{ name: sub, type: 1 }];
+  const values: Array<{ name: string; type: number; value: string | number }> = [];
+  const flag = words.indexOf('--incident');
+  if (flag >= 0) {
+    values.push({ name: 'incident', type: 4, value: Number(words[flag + 1]) });
+    words.splice(flag, 2);
+  }
+  for (const option of spec.names) {
+    const word = words.shift();
+    if (word !== undefined) values.push({ name: option, type: spec.integers.includes(option) ? 4 : 3, value: spec.integers.includes(option) ? Number(word) : word });
+  }
+  if (spec.rest && words.length > 0) values.push({ name: spec.rest, type: 3, value: words.join(' ') });
+  return [{ name: sub, type: 1, options: values }];
 }
 
 const DISCORD_USERS: Record<UserName, string> = {
@@ -143,6 +201,23 @@ export async function discordDriver(): Promise<ChatDriver> {
       const res = await fetch(`${url}/discord/interactions`, { method: 'POST', headers: signInteraction(keys.privateKey, body), body });
       await res.text();
       return { status: res.status, ms: performance.now() - started };
+    },
+    async command(user, name, line) {
+      const token = interactionToken();
+      const userId = DISCORD_USERS[user];
+      const member = DEFAULT_MEMBERS[userId];
+      discord.registerInteraction(token, { channelId: DEFAULT_CHANNEL_ID, initialResponse: 5 });
+      const body = JSON.stringify(
+        commandInteraction({ token, name, options: discordOptions(name, line), userId, username: user, roles: member?.roles ?? [], channelId: DEFAULT_CHANNEL_ID, guildId: discord.guildId, applicationId: discord.applicationId }),
+      );
+      const started = performance.now();
+      const res = await fetch(`${url}/discord/interactions`, { method: 'POST', headers: signInteraction(keys.privateKey, body), body });
+      const answer = (await res.json()) as { type: number; data?: { flags?: number } };
+      const ms = performance.now() - started;
+      // Deferred, privately: the "thinking…" message and the answer that replaces it are the user's only.
+      expect(answer).toEqual({ type: 5, data: { flags: 64 } });
+      const original = await discord.waitFor(() => discord.original(token), 15_000, `the answer to /${name} ${line}`);
+      return { status: res.status, ms, reply: normalise(original.content) };
     },
     privateTexts: (user) => discord.followUps().filter((f) => f.ephemeral && tokens.get(f.token) === user).map((f) => normalise(f.content)),
     waitFor: (predicate, timeoutMs, description) => discord.waitFor(predicate, timeoutMs, description),

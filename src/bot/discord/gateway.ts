@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { ChatPlatform, ChatUser } from '../../core/chat-platform.js';
 import type { Engine } from '../../core/engine.js';
 import { handleButtonPress, type ButtonPress } from '../../handlers/button-press.js';
-import { commandHelp } from './command-help.js';
+import { handleCommand, type CommandRequest } from '../../handlers/command.js';
+import { DISCORD_REPLY_CHARS } from './interactions.js';
+import { flattenOptions, type RawOption } from './parse-interaction.js';
 import { NO_MENTIONS, renderPrivateText } from './render.js';
 
 /**
@@ -46,6 +48,19 @@ export function buttonPressFromInteraction(i: ButtonInteractionLike, tellPrivate
   return { userId: i.user.id, channel, threadId, buttonId: i.customId, user: userFromInteraction(i), tellPrivately };
 }
 
+/** What the mapping reads from a discord.js ChatInputCommandInteraction. */
+export interface CommandInteractionLike extends Pick<ButtonInteractionLike, 'user' | 'member' | 'guildId'> {
+  commandName: string;
+  channelId: string;
+  options: { data: readonly RawOption[] };
+}
+
+/** A slash command from the gateway as the request the shared command handler takes. */
+export function commandRequestFromInteraction(i: CommandInteractionLike): CommandRequest {
+  const { subcommand, options } = flattenOptions(i.options.data);
+  return { userId: i.user.id, user: userFromInteraction(i), channel: i.channelId, input: { name: i.commandName, subcommand, options }, maxReplyChars: DISCORD_REPLY_CHARS };
+}
+
 export interface DiscordGatewayOptions {
   token: string;
   /** API base URL override (without the version), like DISCORD_API_URL. */
@@ -73,7 +88,10 @@ export function startDiscordGateway(o: DiscordGatewayOptions): DiscordGateway {
         };
         await handleButtonPress(o.getEngine(), o.platform, buttonPressFromInteraction(interaction, tellPrivately), o.log);
       } else if (interaction.isChatInputCommand()) {
-        await interaction.reply({ content: commandHelp(interaction.commandName), flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
+        // Deferred privately within the 3 seconds; the answer replaces the "thinking…" message.
+        await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+        const text = await handleCommand(o.getEngine(), o.platform, commandRequestFromInteraction(interaction), o.log);
+        await interaction.editReply({ content: renderPrivateText(text), allowedMentions: NO_MENTIONS });
       }
     };
     work().catch((error: unknown) => o.log.error({ err: error, interaction: interaction.id }, 'discord interaction failed'));

@@ -6,9 +6,9 @@ import type { ChatPlatform } from '../../core/chat-platform.js';
 import type { Engine } from '../../core/engine.js';
 import { InputError } from '../../core/errors.js';
 import { handleButtonPress } from '../../handlers/button-press.js';
+import { handleCommand } from '../../handlers/command.js';
 import { readBody } from '../../http/read-body.js';
 import { sendError, sendJson } from '../../http/respond.js';
-import { commandHelp } from './command-help.js';
 import { parseInteraction } from './parse-interaction.js';
 import { NO_MENTIONS, renderPrivateText } from './render.js';
 import { verifyDiscordRequest } from './verify.js';
@@ -19,12 +19,15 @@ export { verifyDiscordRequest, type DiscordRequestToVerify } from './verify.js';
 /** Interactions are small; Discord's own are a few kilobytes. */
 export const DEFAULT_INTERACTION_BODY_LIMIT = 1024 * 1024;
 
+/** Discord's limit on a message's content. */
+export const DISCORD_REPLY_CHARS = 2000;
+
 export interface DiscordInteractionsOptions {
   /** The application's public key (hex) from the developer portal. */
   publicKeyHex: string;
   applicationId: string;
   /** Used for follow-up messages, which authenticate with the interaction token, not the bot token. */
-  rest: Pick<REST, 'post'>;
+  rest: Pick<REST, 'post' | 'patch'>;
   /** Looked up per press: the engine needs the platform, which is created before it. */
   getEngine: () => Engine;
   platform: ChatPlatform;
@@ -59,6 +62,22 @@ export function createDiscordInteractionsHandler(o: DiscordInteractionsOptions):
     });
   };
 
+  const editOriginal = async (token: string, text: string): Promise<void> => {
+    await o.rest.patch(Routes.webhookMessage(o.applicationId, token, '@original'), {
+      body: { content: renderPrivateText(text), allowed_mentions: NO_MENTIONS },
+      auth: false,
+    });
+  };
+
+  /** Work started after the answer is on its way (the token lasts 15 minutes); tracked for `idle()`. */
+  const later = (work: () => Promise<void>, onError: (error: unknown) => Promise<void>): void => {
+    const done: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(work)
+      .catch((error: unknown) => onError(error).catch((e: unknown) => o.log.warn({ err: e }, 'could not tell user')))
+      .finally(() => running.delete(done));
+    running.add(done);
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let rawBody: Buffer;
     try {
@@ -90,31 +109,40 @@ export function createDiscordInteractionsHandler(o: DiscordInteractionsOptions):
         sendJson(res, 200, { type: InteractionResponseType.DeferredMessageUpdate });
         const { token } = interaction;
         const tellPrivately = (text: string) => followUp(token, text);
-        // After the answer is on its way: the engine may take its time (the token lasts 15 minutes).
-        const work = new Promise<void>((resolve) => setImmediate(resolve))
-          .then(() =>
+        later(
+          () =>
             handleButtonPress(
               o.getEngine(),
               o.platform,
               { userId: interaction.userId, channel: interaction.channelId, threadId: interaction.threadId, buttonId: interaction.customId, user: interaction.user, tellPrivately },
               o.log,
             ),
-          )
-          .catch(async (error: unknown) => {
+          async (error) => {
             o.log.error({ err: error, buttonId: interaction.customId, user: interaction.userId }, 'discord button press failed');
-            await tellPrivately('Something went wrong handling that button; it has been logged. Please try again.').catch((e: unknown) =>
-              o.log.warn({ err: e }, 'could not tell user'),
-            );
-          })
-          .finally(() => running.delete(work));
-        running.add(work);
+            await tellPrivately('Something went wrong handling that button; it has been logged. Please try again.');
+          },
+        );
         return;
       }
-      case 'command':
-        return sendJson(res, 200, {
-          type: InteractionResponseType.ChannelMessageWithSource,
-          data: { content: commandHelp(interaction.name), flags: MessageFlags.Ephemeral, allowed_mentions: NO_MENTIONS },
-        });
+      case 'command': {
+        // Deferred, privately ("thinking…" only the user sees): a command may call Alertmanager or
+        // wait on the store for longer than Discord's 3 seconds. The answer replaces it.
+        sendJson(res, 200, { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: MessageFlags.Ephemeral } });
+        const { token } = interaction;
+        const answer = (text: string) => editOriginal(token, text);
+        later(
+          async () => {
+            const input = { name: interaction.name, subcommand: interaction.subcommand, options: interaction.options };
+            const request = { userId: interaction.userId, user: interaction.user, channel: interaction.channelId, input, maxReplyChars: DISCORD_REPLY_CHARS };
+            await answer(await handleCommand(o.getEngine(), o.platform, request, o.log));
+          },
+          async (error) => {
+            o.log.error({ err: error, command: interaction.name, user: interaction.userId }, 'discord command failed');
+            await answer('Something went wrong running that command; it has been logged. Please try again.');
+          },
+        );
+        return;
+      }
       case 'unsupported':
         o.log.info({ type: interaction.type }, 'unsupported discord interaction');
         return sendError(res, 400, 'unsupported_interaction', `interaction type ${interaction.type} is not handled`);

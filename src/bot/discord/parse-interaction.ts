@@ -56,11 +56,11 @@ const Envelope = z.looseObject({
 
 const ButtonData = z.looseObject({ component_type: z.literal(BUTTON_COMPONENT), custom_id: z.string().min(1).max(100) });
 
-interface RawOption {
+export interface RawOption {
   name: string;
   type: number;
   value?: unknown;
-  options?: RawOption[] | undefined;
+  options?: readonly RawOption[] | undefined;
 }
 const Option: z.ZodType<RawOption> = z.lazy(() =>
   z.looseObject({ name: z.string().min(1), type: z.number().int(), value: z.unknown().optional(), options: z.array(Option).optional() }),
@@ -75,7 +75,8 @@ function actor(envelope: z.infer<typeof Envelope>): ChatUser | undefined {
   return { id: user.id, name, groups: envelope.member?.roles ?? [] };
 }
 
-function flattenOptions(options: RawOption[] | undefined): { subcommand: string | undefined; options: Record<string, CommandOptionValue> } {
+/** A command's options as the subcommand path and its leaf values; the gateway maps discord.js's options with it too. */
+export function flattenOptions(options: readonly RawOption[] | undefined): { subcommand: string | undefined; options: Record<string, CommandOptionValue> } {
   const path: string[] = [];
   let level = options ?? [];
   for (;;) {

@@ -3,11 +3,16 @@ import { App, HTTPReceiver, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { SlackConfig } from '../../config.js';
 import type { Engine } from '../../core/engine.js';
+import { parseCommandText } from '../../core/commands/parse.js';
+import { COMMAND_NAMES } from '../../core/commands/schema.js';
 import { handleButtonPress } from '../../handlers/button-press.js';
+import { handleCommand } from '../../handlers/command.js';
 import { boltLogger } from './bolt-logger.js';
 import { SlackPlatform } from './platform.js';
 
 const REPLAY_WINDOW_SECONDS = 5 * 60;
+/** Slack shows a message's text in full up to about 4,000 characters. */
+const SLACK_REPLY_CHARS = 3_900;
 
 export interface SlackApp {
   platform: SlackPlatform;
@@ -63,6 +68,21 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
       log,
     );
   });
+
+  // Slash commands: acknowledged at once (Slack wants an answer within 3 seconds), then answered
+  // privately through the command's response_url, which stays valid for 30 minutes.
+  for (const name of COMMAND_NAMES) {
+    app.command(`/${name}`, async ({ ack, command, respond }) => {
+      await ack();
+      const text = await handleCommand(
+        getEngine(),
+        platform,
+        { userId: command.user_id, channel: command.channel_id, input: parseCommandText(name, command.text), maxReplyChars: SLACK_REPLY_CHARS },
+        log,
+      );
+      await respond({ response_type: 'ephemeral', text });
+    });
+  }
 
   app.error((error) => {
     log.error({ err: error }, 'slack listener failed');

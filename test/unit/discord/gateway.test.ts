@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buttonPressFromInteraction, userFromInteraction, type ButtonInteractionLike } from '../../../src/bot/discord/gateway.js';
+import { buttonPressFromInteraction, commandRequestFromInteraction, userFromInteraction, type ButtonInteractionLike } from '../../../src/bot/discord/gateway.js';
 
 const GUILD = '1100000000000000002';
 const tell = () => Promise.resolve();
@@ -46,5 +46,25 @@ describe('buttonPressFromInteraction', () => {
 
   it('uses the message channel when the interaction has no channel id', () => {
     expect(buttonPressFromInteraction(interaction({ channelId: null, channel: null }), tell)).toMatchObject({ channel: '1100000000000000003', threadId: '1500000000000000001' });
+  });
+});
+
+describe('commandRequestFromInteraction', () => {
+  it('maps a chat input command from the gateway to the shared command request', () => {
+    const request = commandRequestFromInteraction({
+      commandName: 'runbook',
+      channelId: '900',
+      guildId: '1',
+      user: { id: '42', username: 'alice', globalName: 'Alice' },
+      member: { nick: 'On-call Alice', roles: ['1', 'r-lead'] },
+      options: { data: [{ name: 'dry-run', type: 1, options: [{ name: 'name', type: 3, value: 'gitcortex' }, { name: 'step', type: 3, value: 'health' }, { name: 'incident', type: 4, value: 7 }] }] },
+    });
+    expect(request).toEqual({
+      userId: '42',
+      user: { id: '42', name: 'On-call Alice', groups: ['r-lead'] },
+      channel: '900',
+      input: { name: 'runbook', subcommand: 'dry-run', options: { name: 'gitcortex', step: 'health', incident: 7 } },
+      maxReplyChars: 2000,
+    });
   });
 });

@@ -24,7 +24,7 @@ import {
 const ALICE = '1200000000000000001';
 
 interface Call {
-  method: 'requestStep' | 'decide';
+  method: 'requestStep' | 'decide' | 'acknowledge';
   args: unknown[];
 }
 
@@ -44,7 +44,11 @@ function fakeEngine() {
   };
   return {
     calls,
-    engine: { requestStep: (...args: unknown[]) => record('requestStep', args), decide: (...args: unknown[]) => record('decide', args) } as unknown as Engine,
+    engine: {
+      requestStep: (...args: unknown[]) => record('requestStep', args),
+      decide: (...args: unknown[]) => record('decide', args),
+      acknowledge: (...args: unknown[]) => record('acknowledge', args),
+    } as unknown as Engine,
     hold() {
       gate = new Promise((resolve) => (release = resolve));
     },
@@ -209,15 +213,29 @@ describe('Discord interactions endpoint on a node:http server', () => {
     expect(engine.calls[0]?.args[0]).toEqual({ id: '1200000000000000003', name: 'Carol C', groups: [], platform: 'discord' });
   });
 
-  it('answers a slash command privately: not handled yet, use the buttons', async () => {
+  it('defers a slash command privately at once, runs it, then puts the answer in the deferred response', async () => {
+    engine.hold();
     const payload = commandInteraction({ name: 'incident', options: [{ name: 'ack', type: 1, options: [{ name: 'id', type: 4, value: 3 }] }] });
+    discord.registerInteraction(payload.token as string, { interactionId: payload.id as string, channelId: payload.channel_id as string, initialResponse: 5 });
     const answer = await post(payload);
     expect(answer.status).toBe(200);
-    expect(answer.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
-    const content = (answer.body?.data as { content: string }).content;
-    expect(content.startsWith('This command is not handled yet: use the buttons on incident cards.')).toBe(true);
-    expect(content).toContain('/incident ack <id>');
-    expect(content.length).toBeLessThanOrEqual(2000);
+    expect(answer.body).toEqual({ type: 5, data: { flags: 64 } });
+    expect(discord.original(payload.token as string)).toBeUndefined();
+    engine.release();
+    await handler.idle();
+    expect(engine.calls.map((c) => c.method)).toEqual(['acknowledge']);
+    expect(engine.calls[0]?.args).toEqual([{ id: ALICE, name: 'Alice Oncall', groups: [DEFAULT_ROLE_IDS.oncall], platform: 'discord' }, 3]);
+    expect(discord.original(payload.token as string)?.content).toBe('You acknowledged incident #3; it is yours now.');
+  });
+
+  it('answers a slash command with bad arguments with its usage, without touching the engine', async () => {
+    const payload = commandInteraction({ name: 'incident', options: [{ name: 'silence', type: 1, options: [{ name: 'id', type: 4, value: 3 }, { name: 'duration', type: 3, value: '9y' }] }] });
+    discord.registerInteraction(payload.token as string, { interactionId: payload.id as string, channelId: payload.channel_id as string, initialResponse: 5 });
+    expect((await post(payload)).body).toEqual({ type: 5, data: { flags: 64 } });
+    await handler.idle();
+    const content = discord.original(payload.token as string)?.content ?? '';
+    expect(content).toContain('"9y" is not a duration');
+    expect(content).toContain('/incident silence <id> <duration>');
     expect(engine.calls).toEqual([]);
   });
 

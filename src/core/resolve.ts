@@ -1,0 +1,50 @@
+import type { Incident } from './domain.js';
+import { NotAllowedError } from './errors.js';
+import { recordEvent } from './events.js';
+import { actorId, type Actor } from './policy.js';
+import { timelineFigures, timelineSummary } from './timeline.js';
+import { gatherTimeline } from './timeline-input.js';
+import type { StoreTx } from '../store/store.js';
+
+export const MAX_NOTE_LENGTH = 500;
+
+function refuse(incidentId: number | null, reason: string): never {
+  throw new NotAllowedError(reason, { incidentId, kind: 'incident.refused', data: { action: 'resolve' } });
+}
+
+/**
+ * Someone resolves an incident by hand (the fix is in, or the alert is noise). The incident is
+ * closed with who, when and their note; the thread gets a summary of the timeline.
+ *
+ * If the group's alerts keep firing afterwards, Alertmanager's repeats of the same notification
+ * are recognised as duplicates and change nothing; a notification that differs (an alert joins,
+ * one resolves, or the group fires again later) opens a new incident linked to this one ("fires
+ * again"), exactly as after a resolution by Alertmanager. A hand resolve never hides a change.
+ */
+export async function resolveIncident(tx: StoreTx, actor: Actor, incidentId: number, note: string, now: string): Promise<Incident> {
+  const incident = await tx.getIncident(incidentId);
+  if (!incident) return refuse(null, `Incident #${incidentId} does not exist.`);
+  if (incident.status === 'resolved') {
+    const by = incident.resolution ? ` by ${incident.resolution.byName}` : ' (its alerts resolved)';
+    return refuse(incidentId, `Incident #${incidentId} is already resolved${by}.`);
+  }
+  const trimmed = note.trim().slice(0, MAX_NOTE_LENGTH);
+  const resolution = { by: actorId(actor), byName: actor.name, at: now, note: trimmed };
+  const resolved: Incident = { ...incident, status: 'resolved', resolvedAt: now, resolution, updatedAt: now };
+  await tx.updateIncident(incidentId, { status: 'resolved', resolvedAt: now, resolution, updatedAt: now });
+
+  const figures = timelineFigures(await gatherTimeline(tx, resolved));
+  await recordEvent(
+    tx,
+    {
+      at: now,
+      incidentId,
+      actor: resolution.by,
+      kind: 'incident.resolved',
+      text: `✅ ${actor.name} resolved incident #${incidentId} by hand${trimmed ? `: ${trimmed}` : '.'}\n${timelineSummary(figures)}`,
+      data: { manual: true, note: trimmed, timeToAcknowledgeMs: figures.timeToAcknowledgeMs ?? null, timeToResolveMs: figures.timeToResolveMs ?? null },
+    },
+    { refreshCard: true },
+  );
+  return resolved;
+}

@@ -1,0 +1,11 @@
+import type { Approval, Incident } from './domain.js';
+import type { TimelineInput } from './timeline.js';
+import type { StoreTx } from '../store/store.js';
+
+/** Reads what a timeline is built from. Sequential reads: a transaction runs one statement at a time. */
+export async function gatherTimeline(tx: StoreTx, incident: Incident): Promise<TimelineInput> {
+  const runs = await tx.listStepRuns(incident.id);
+  const approvals: Approval[] = [];
+  for (const run of runs) approvals.push(...(await tx.listApprovals(run.id)));
+  return { incident, alerts: await tx.listAlerts(incident.id), runs, approvals, audit: await tx.listAudit(incident.id) };
+}
