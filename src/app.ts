@@ -18,6 +18,8 @@ import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { loadPolicy } from './policy-file.js';
 import { loadRoutes } from './routes-file.js';
+import { loadEscalation } from './escalation-file.js';
+import { alwaysLeader, type Leadership } from './core/leadership.js';
 import { createRouter as createChannelRouter } from './core/routing.js';
 import { listBackupChoices } from './runbooks/backup-choices.js';
 import { loadRunbooks } from './runbooks/loader.js';
@@ -32,6 +34,9 @@ export interface BotOptions {
   /** Worker polling intervals; tests shorten them. */
   outboxPollMs?: number;
   executorPollMs?: number;
+  escalationPollMs?: number;
+  /** Which replica runs escalations and scheduled jobs; default: this process alone. */
+  leadership?: Leadership;
 }
 
 export interface Bot {
@@ -52,6 +57,8 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const runbooks = await loadRunbooks(config.runbooksDir);
   const policy = await loadPolicy(config.policyFile, config.approvers);
   const channelRoutes = await loadRoutes(config.routesFile);
+  const escalation = await loadEscalation(config.escalationFile);
+  const leadership = options.leadership ?? alwaysLeader;
   const store = new SqliteStore(config.sqlitePath);
   const metrics = createMetrics(() => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length));
 
@@ -115,6 +122,9 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     actionSettings: { prometheusUrl: config.prometheusUrl },
     ...(options.outboxPollMs ? { outboxPollMs: options.outboxPollMs } : {}),
     ...(options.executorPollMs ? { executorPollMs: options.executorPollMs } : {}),
+    escalation,
+    leadership,
+    ...(options.escalationPollMs ? { escalationPollMs: options.escalationPollMs } : {}),
   });
   engineRef.current = ready;
 
@@ -172,6 +182,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     server,
     log,
     async listen() {
+      await leadership.start();
       await ready.start();
       discord?.start();
       await new Promise<void>((resolve, reject) => {
@@ -196,6 +207,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
         await closed;
         await discord?.stop();
         await ready.stop(config.shutdownTimeoutMs);
+        await leadership.stop();
         await store.close();
         log.info('stopped');
       })();

@@ -246,6 +246,19 @@ class SqliteTx implements StoreTx {
     return rows.map(toIncident);
   }
 
+  async advanceEscalation(id: number, fromLevel: number, toLevel: number, at: string) {
+    const result = this.run(
+      `UPDATE incidents SET escalation = ?, updated_at = ?
+       WHERE id = ? AND status = 'firing' AND acknowledgement IS NULL
+         AND COALESCE(json_extract(escalation, '$.level'), 0) = ?`,
+      json({ level: toLevel, at }),
+      at,
+      id,
+      fromLevel,
+    );
+    return result.changes === 1;
+  }
+
   async upsertAlert(a: StoredAlert) {
     const existed = this.get('SELECT 1 FROM alerts WHERE incident_id = ? AND fingerprint = ?', a.incidentId, a.fingerprint);
     this.run(

@@ -52,6 +52,12 @@ export interface StoreTx {
   /** The newest incident (highest episode) of an Alertmanager group. */
   latestIncidentOfGroup(groupKey: string): Promise<Incident | undefined>;
   listIncidents(filter: { status?: Incident['status']; limit: number }): Promise<Incident[]>;
+  /**
+   * Moves a firing, unacknowledged incident's escalation from level `fromLevel` (0: never escalated)
+   * to `toLevel` at `at`; false when it is resolved, acknowledged or at another level already (another
+   * worker got there first), so each escalation step is claimed exactly once.
+   */
+  advanceEscalation(id: number, fromLevel: number, toLevel: number, at: string): Promise<boolean>;
 
   /** Inserts or replaces the alert; says whether it was new to the incident. */
   upsertAlert(alert: StoredAlert): Promise<'inserted' | 'updated'>;

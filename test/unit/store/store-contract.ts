@@ -252,6 +252,23 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(await harness.sql(`SELECT silence FROM incidents WHERE id = ${i.id}`)).toEqual([{ silence: null }]);
       });
 
+      it('advanceEscalation claims each level once, only from the level given, and only while firing and unacknowledged', async () => {
+        const i = await seedIncident();
+        // Two workers race for the first level: exactly one claims it.
+        const claims = await Promise.all([tx((t) => t.advanceEscalation(i.id, 0, 1, at(300))), tx((t) => t.advanceEscalation(i.id, 0, 1, at(300)))]);
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        expect((await tx((t) => t.getIncident(i.id)))?.escalation).toEqual({ level: 1, at: at(300) });
+        expect(await tx((t) => t.advanceEscalation(i.id, 0, 2, at(900)))).toBe(false);
+        expect(await tx((t) => t.advanceEscalation(i.id, 1, 3, at(900)))).toBe(true);
+        expect((await tx((t) => t.getIncident(i.id)))?.escalation).toEqual({ level: 3, at: at(900) });
+        await tx((t) => t.updateIncident(i.id, { acknowledgement: { by: 'slack:U1', byName: 'Ada', at: at(901) } }));
+        expect(await tx((t) => t.advanceEscalation(i.id, 3, 4, at(1500)))).toBe(false);
+        const r = await seedIncident('g2');
+        await tx((t) => t.updateIncident(r.id, { status: 'resolved', resolvedAt: at(10) }));
+        expect(await tx((t) => t.advanceEscalation(r.id, 0, 1, at(300)))).toBe(false);
+        expect(await tx((t) => t.advanceEscalation(999, 0, 1, at(300)))).toBe(false);
+      });
+
       it('upserts alerts by fingerprint and says whether each was new', async () => {
         const i = await seedIncident();
         const alert = { incidentId: i.id, fingerprint: 'f1', status: 'firing' as const, labels: { instance: 'a:1' }, annotations: {}, startsAt: at(0), endsAt: null, generatorUrl: 'http://prom/graph' };
