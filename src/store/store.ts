@@ -6,6 +6,8 @@ import type {
   CardMessage,
   Choice,
   Incident,
+  JobClaim,
+  JobRun,
   LifecycleField,
   NewAuditEvent,
   NewIncident,
@@ -88,7 +90,8 @@ export interface StoreTx {
   insertAudit(event: NewAuditEvent & { prevHash: string; hash: string }): Promise<AuditEvent>;
   listAudit(incidentId: number): Promise<AuditEvent[]>;
 
-  enqueueOutbox(message: { platform: string; channel: string; incidentId: number; kind: OutboxKind; payload: unknown; at: string }): Promise<number>;
+  /** Queues a message; `incidentId` is null exactly for kind 'post' (a channel message of its own). */
+  enqueueOutbox(message: { platform: string; channel: string; incidentId: number | null; kind: OutboxKind; payload: unknown; at: string }): Promise<number>;
   /** A card sync still waiting to be sent for this card, if any (so one is never queued twice). */
   pendingCardSync(platform: string, channel: string, incidentId: number): Promise<number | undefined>;
   /** Unsent messages, oldest first, due or not. */
@@ -113,4 +116,19 @@ export interface StoreTx {
   countPendingOutbox(): Promise<number>;
   /** The thread messages delivered to `platform` for this incident, in the order they were queued (the web console renders its threads from these). */
   listDeliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]>;
+
+  /** Every scheduled job's state, by name. */
+  listJobRuns(): Promise<JobRun[]>;
+  /** Records a job the first time it is seen, with `slot` as its last slot (nothing before it counts as missed). */
+  initJobRun(job: string, slot: string): Promise<void>;
+  /**
+   * Claims the run of `job` for `slot` (its scheduled time): 'claimed' when the slot is newer than the
+   * last one and no run is in progress (the run is marked in progress); 'overlap' when a run is still
+   * going (the slot is recorded as skipped); 'taken' when this slot or a later one was handled already.
+   */
+  claimJobRun(job: string, slot: string, at: string): Promise<JobClaim>;
+  /** Ends the run in progress. */
+  finishJobRun(job: string, at: string, status: string): Promise<void>;
+  /** Moves the last slot from `fromSlot` to `toSlot` (a missed slot being reported); false when another replica moved it. */
+  advanceJobSlot(job: string, fromSlot: string, toSlot: string): Promise<boolean>;
 }

@@ -424,6 +424,31 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       });
     });
 
+    describe('scheduled jobs', () => {
+      it('claims each slot once, records an overlapping slot as skipped, and keeps the first slot it was given', async () => {
+        await tx((t) => t.initJobRun('backup', at(0)));
+        await tx((t) => t.initJobRun('backup', at(50)));
+        expect(await tx((t) => t.listJobRuns())).toEqual([{ job: 'backup', lastSlot: at(0), runningSince: null, lastFinishedAt: null, lastStatus: null }]);
+        expect(await tx((t) => t.claimJobRun('backup', at(0), at(0)))).toBe('taken');
+        const racing = await Promise.all([tx((t) => t.claimJobRun('backup', at(60), at(60))), tx((t) => t.claimJobRun('backup', at(60), at(60)))]);
+        expect(racing.sort()).toEqual(['claimed', 'taken']);
+        expect(await tx((t) => t.claimJobRun('backup', at(120), at(120)))).toBe('overlap');
+        expect(await tx((t) => t.claimJobRun('backup', at(120), at(121)))).toBe('taken');
+        await tx((t) => t.finishJobRun('backup', at(130), 'succeeded'));
+        expect(await tx((t) => t.listJobRuns())).toEqual([{ job: 'backup', lastSlot: at(120), runningSince: null, lastFinishedAt: at(130), lastStatus: 'succeeded' }]);
+        expect(await tx((t) => t.claimJobRun('backup', at(180), at(180)))).toBe('claimed');
+        // A job never seen before is recorded by its first claim.
+        expect(await tx((t) => t.claimJobRun('checklist', at(60), at(60)))).toBe('claimed');
+      });
+
+      it('advanceJobSlot moves the last slot only from the slot given', async () => {
+        await tx((t) => t.initJobRun('backup', at(0)));
+        expect(await tx((t) => t.advanceJobSlot('backup', at(0), at(60)))).toBe(true);
+        expect(await tx((t) => t.advanceJobSlot('backup', at(0), at(60)))).toBe(false);
+        expect((await tx((t) => t.listJobRuns()))[0]?.lastSlot).toBe(at(60));
+      });
+    });
+
     describe('audit hash chain', () => {
       /** Appends `n` events to one incident, each in its own transaction, as the bot does. */
       async function chain(incidentId: number, n: number, from = 1) {
