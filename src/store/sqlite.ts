@@ -456,6 +456,19 @@ class SqliteTx implements StoreTx {
     return this.all('SELECT * FROM audit_events WHERE incident_id = ? ORDER BY seq', incidentId).map(toAudit);
   }
 
+  async listExpiredAuditChains(before: string, limit: number) {
+    return this.all(
+      `SELECT i.id FROM incidents i JOIN audit_events a ON a.incident_id = i.id
+       WHERE i.status = 'resolved' GROUP BY i.id HAVING MAX(a.at) < ? ORDER BY i.id LIMIT ?`,
+      before,
+      limit,
+    ).map((r) => Number(r.id));
+  }
+
+  async deleteAudit(incidentId: number) {
+    return this.run('DELETE FROM audit_events WHERE incident_id = ?', incidentId).changes;
+  }
+
   async enqueueOutbox(m: { platform: string; channel: string; incidentId: number | null; kind: OutboxMessage['kind']; payload: unknown; at: string }) {
     const result = this.run(
       'INSERT INTO outbox (platform, channel, incident_id, kind, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',

@@ -89,6 +89,10 @@ export interface StoreTx {
   lastAuditHash(incidentId: number | null): Promise<string>;
   insertAudit(event: NewAuditEvent & { prevHash: string; hash: string }): Promise<AuditEvent>;
   listAudit(incidentId: number): Promise<AuditEvent[]>;
+  /** Resolved incidents with audit records, the newest of them older than `before` (retention), lowest id first. */
+  listExpiredAuditChains(before: string, limit: number): Promise<number[]>;
+  /** Deletes every audit record of one incident (retention of whole chains); returns how many. */
+  deleteAudit(incidentId: number): Promise<number>;
 
   /** Queues a message; `incidentId` is null exactly for kind 'post' (a channel message of its own). */
   enqueueOutbox(message: { platform: string; channel: string; incidentId: number | null; kind: OutboxKind; payload: unknown; at: string }): Promise<number>;

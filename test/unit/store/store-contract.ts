@@ -521,6 +521,25 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(firstBrokenLink(after)).toBe(after[2]?.seq);
       });
 
+      it('lists resolved incidents whose newest record is older than a time, and deletes one chain whole (retention)', async () => {
+        const old = await seedIncident('old');
+        const recent = await seedIncident('recent');
+        const firing = await seedIncident('firing');
+        for (const i of [old, recent]) await tx((t) => t.updateIncident(i.id, { status: 'resolved', resolvedAt: at(5) }));
+        await tx((t) => appendAudit(t, auditEvent(old.id, 1)));
+        await tx((t) => appendAudit(t, auditEvent(recent.id, 2)));
+        await tx((t) => appendAudit(t, auditEvent(old.id, 3)));
+        await tx((t) => appendAudit(t, auditEvent(recent.id, 50)));
+        await tx((t) => appendAudit(t, auditEvent(firing.id, 1)));
+        expect(await tx((t) => t.listExpiredAuditChains(at(10), 10))).toEqual([old.id]);
+        expect(await tx((t) => t.listExpiredAuditChains(at(60), 10))).toEqual([old.id, recent.id]);
+        expect(await tx((t) => t.listExpiredAuditChains(at(60), 1))).toEqual([old.id]);
+        expect(await tx((t) => t.deleteAudit(old.id))).toBe(2);
+        expect(await tx((t) => t.listAudit(old.id))).toEqual([]);
+        expect(await tx((t) => t.listAudit(recent.id))).toHaveLength(2);
+        expect(await tx((t) => t.listExpiredAuditChains(at(60), 10))).toEqual([recent.id]);
+      });
+
       it("lets one incident's trail be verified while other incidents' events interleave", async () => {
         // The chain is global (lastAuditHash ignores the incident) but listAudit returns one
         // incident's records, so the second incident's first record links to the first incident's.
