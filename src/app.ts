@@ -19,6 +19,10 @@ import { createMetrics } from './metrics.js';
 import { loadPolicy } from './policy-file.js';
 import { loadRoutes } from './routes-file.js';
 import { loadEscalation } from './escalation-file.js';
+import { loadSchedules } from './schedules-file.js';
+import { cronTimer } from './cron.js';
+import { runJob } from './core/jobs.js';
+import { Scheduler } from './core/scheduler.js';
 import { alwaysLeader, type Leadership } from './core/leadership.js';
 import { createRouter as createChannelRouter } from './core/routing.js';
 import { listBackupChoices } from './runbooks/backup-choices.js';
@@ -128,6 +132,20 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   });
   engineRef.current = ready;
 
+  const schedules = await loadSchedules(config.schedulesFile, runbooks, platforms.map((p) => p.name));
+  const clock = options.clock ?? (() => new Date());
+  const scheduler = new Scheduler({
+    store,
+    jobs: schedules.jobs,
+    timer: (job) => cronTimer(job, log.child({ worker: 'scheduler' })),
+    run: (job, signal) => runJob(job, { store, runbooks, redact, env: options.env ?? {}, settings: { prometheusUrl: config.prometheusUrl }, clock }, signal),
+    leadership,
+    clock,
+    log: log.child({ worker: 'scheduler' }),
+    onQueued: () => ready.outbox.nudge(),
+  });
+  if (schedules.jobs.length > 0) log.info({ jobs: schedules.jobs.map((j) => `${j.name} (${j.cron} ${j.timezone})`) }, `scheduled jobs: ${schedules.jobs.length}`);
+
   const routes: Route[] = [
     { method: 'GET', path: '/healthz', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
     {
@@ -184,6 +202,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     async listen() {
       await leadership.start();
       await ready.start();
+      await scheduler.start();
       discord?.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -206,6 +225,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
         server.closeIdleConnections();
         await closed;
         await discord?.stop();
+        await scheduler.stop(config.shutdownTimeoutMs);
         await ready.stop(config.shutdownTimeoutMs);
         await leadership.stop();
         await store.close();

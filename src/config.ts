@@ -50,6 +50,7 @@ export const envSchema = z
     APPROVERS: commaList,
     POLICY_FILE: z.string().min(1).optional(),
     ESCALATION_FILE: z.string().min(1).optional(),
+    SCHEDULES_FILE: z.string().min(1).optional(),
     PROMETHEUS_URL: z.url().optional(),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
     CONSOLE: z.enum(['auto', 'on', 'off']).default('auto'),
@@ -139,6 +140,8 @@ export interface Config {
   policyFile: string | undefined;
   /** Escalation of unacknowledged incidents (YAML); none: built-in timings, nobody mentioned. */
   escalationFile: string | undefined;
+  /** Scheduled jobs (YAML): runbook steps, checklists, retention; none: no jobs. */
+  schedulesFile: string | undefined;
   shutdownTimeoutMs: number;
   /** Prometheus base URL for `verify` steps with `kind: prometheus` that give none. */
   prometheusUrl: string | undefined;
@@ -195,6 +198,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     approvers: env.APPROVERS,
     policyFile: env.POLICY_FILE,
     escalationFile: env.ESCALATION_FILE,
+    schedulesFile: env.SCHEDULES_FILE,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     prometheusUrl: env.PROMETHEUS_URL,
     console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT },

@@ -452,8 +452,8 @@ class SqliteTx implements StoreTx {
     return { ...e, seq: Number(result.lastInsertRowid) };
   }
 
-  async listAudit(incidentId: number) {
-    return this.all('SELECT * FROM audit_events WHERE incident_id = ? ORDER BY seq', incidentId).map(toAudit);
+  async listAudit(incidentId: number | null) {
+    return this.all('SELECT * FROM audit_events WHERE incident_id IS ? ORDER BY seq', incidentId).map(toAudit);
   }
 
   async listExpiredAuditChains(before: string, limit: number) {

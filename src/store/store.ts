@@ -88,7 +88,8 @@ export interface StoreTx {
   /** The hash of the newest audit event of this incident (or of the events with no incident); '' when none. */
   lastAuditHash(incidentId: number | null): Promise<string>;
   insertAudit(event: NewAuditEvent & { prevHash: string; hash: string }): Promise<AuditEvent>;
-  listAudit(incidentId: number): Promise<AuditEvent[]>;
+  /** One chain, oldest first: an incident's records, or with null the records of no incident (refusals of unknown targets, scheduled jobs). */
+  listAudit(incidentId: number | null): Promise<AuditEvent[]>;
   /** Resolved incidents with audit records, the newest of them older than `before` (retention), lowest id first. */
   listExpiredAuditChains(before: string, limit: number): Promise<number[]>;
   /** Deletes every audit record of one incident (retention of whole chains); returns how many. */
