@@ -45,6 +45,8 @@ export class Scheduler {
   private readonly timers = new Map<string, CronTimer>();
   private readonly inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
   private stopped = true;
+  /** Whether this process has done the start-up recovery as leader (at start, or when it first leads). */
+  private recovered = false;
 
   constructor(private readonly o: SchedulerOptions) {}
 
@@ -71,6 +73,9 @@ export class Scheduler {
   async fire(job: ScheduledJob, slot: Date): Promise<void> {
     if (this.stopped || !this.o.leadership.isLeader()) return;
     try {
+      // A replica that becomes leader after start-up recovers first: a run left in progress by the
+      // previous leader would otherwise block the job for ever.
+      if (!this.recovered) await this.recover();
       await this.fireSlot(job, slot);
     } catch (error) {
       this.o.log.error({ err: error, job: job.name }, 'scheduled job failed to start');
@@ -78,10 +83,12 @@ export class Scheduler {
   }
 
   /**
-   * At start-up on the leader: runs left "in progress" by a crash are closed and reported (not
-   * re-run), jobs seen for the first time start from now, and slots missed while down are reported.
+   * At start-up on the leader (or when this replica first leads): runs left "in progress" by a
+   * crash or by the previous leader are closed and reported (not re-run), jobs seen for the first
+   * time start from now, and slots missed while down are reported.
    */
   private async recover(): Promise<void> {
+    this.recovered = true;
     const now = this.o.clock();
     const queued = await this.o.store.transaction(async (tx) => {
       const known = new Map((await tx.listJobRuns()).map((r) => [r.job, r]));

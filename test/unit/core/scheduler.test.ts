@@ -129,7 +129,7 @@ describe('Scheduler with node-cron under fake timers', () => {
     expect(await audit('schedule.missed')).toHaveLength(1);
   });
 
-  it('reports a run left in progress by a crash, and runs nothing on a replica that is not the leader', async () => {
+  it('runs nothing on a replica that is not the leader; when it starts leading it reports the interrupted run and the missed slots', async () => {
     vi.useFakeTimers({ now: Date.parse('2026-11-22T10:00:30.000Z'), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const list = jobs([{ name: 'every-minute', kind: 'retention', cron: '* * * * *', post: OPS }]);
     await store.transaction((tx) => tx.claimJobRun('every-minute', '2026-11-22T09:59:00.000Z', '2026-11-22T09:59:00.000Z'));
@@ -142,10 +142,13 @@ describe('Scheduler with node-cron under fake timers', () => {
     await s.start();
     await vi.advanceTimersByTimeAsync(2 * MIN);
     expect(ran).toEqual([]);
+    expect(await audit('schedule.interrupted')).toEqual([]);
+    // This replica becomes the leader: at its first slot it closes the run the old leader left, and
+    // reports the slots nobody ran while no replica was leading.
     leader = true;
-    await s.start();
-    expect((await audit('schedule.interrupted')).map((e) => e.data.job)).toEqual(['every-minute']);
     await vi.advanceTimersByTimeAsync(MIN);
+    expect((await audit('schedule.interrupted')).map((e) => e.data.job)).toEqual(['every-minute']);
+    expect((await audit('schedule.missed')).map((e) => e.data.missed)).toEqual([['2026-11-22T10:00:00.000Z', '2026-11-22T10:01:00.000Z', '2026-11-22T10:02:00.000Z']]);
     expect(ran).toEqual(['2026-11-22T10:03:00.000Z']);
   });
 });
