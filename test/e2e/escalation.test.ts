@@ -5,10 +5,11 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBot, type Bot } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { startFakeDiscord, type FakeDiscord } from '../fakes/discord-api.js';
-import { DEFAULT_CHANNEL_ID, createTestKeyPair } from '../fakes/discord-signing.js';
-import { startFakeSlack, type FakeSlack } from '../fakes/slack-api.js';
-import { ALERT_CHANNEL, SIGNING_SECRET, WEBHOOK_TOKEN } from '../support/bot-harness.js';
+import type { FakeDiscord } from '../fakes/discord-api.js';
+import { DEFAULT_CHANNEL_ID } from '../fakes/discord-signing.js';
+import type { FakeSlack } from '../fakes/slack-api.js';
+import { startBothPlatforms } from '../support/both-platforms.js';
+import { ALERT_CHANNEL, WEBHOOK_TOKEN } from '../support/bot-harness.js';
 import { loadFixture } from '../support/fixtures.js';
 
 /**
@@ -29,29 +30,22 @@ describe('escalation end to end on Slack and Discord', () => {
   let slack: FakeSlack;
   let discord: FakeDiscord;
   let bot: Bot;
+  let platforms: Awaited<ReturnType<typeof startBothPlatforms>>;
   let url: string;
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'escalation-e2e-'));
     await fs.mkdir(path.join(dir, 'runbooks'));
     await fs.writeFile(path.join(dir, 'escalation.yaml'), ESCALATION);
-    slack = await startFakeSlack({ rateLimit: false, channels: [ALERT_CHANNEL] });
-    discord = await startFakeDiscord({ rateLimit: false });
+    platforms = await startBothPlatforms([]);
+    ({ slack, discord } = platforms);
     const config = loadConfig({
       PORT: '0',
       LOG_LEVEL: 'silent',
       DATABASE_URL: `sqlite:${path.join(dir, 'bot.db')}`,
       RUNBOOKS_DIR: path.join(dir, 'runbooks'),
       ALERTMANAGER_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_ALERT_CHANNEL: ALERT_CHANNEL,
-      SLACK_API_URL: slack.url,
-      DISCORD_BOT_TOKEN: discord.token,
-      DISCORD_APPLICATION_ID: discord.applicationId,
-      DISCORD_ALERT_CHANNEL_ID: DEFAULT_CHANNEL_ID,
-      DISCORD_PUBLIC_KEY: createTestKeyPair().publicKeyHex,
-      DISCORD_API_URL: discord.url,
+      ...platforms.env,
       ESCALATION_FILE: path.join(dir, 'escalation.yaml'),
     });
     bot = await createBot(config, { logger: pino({ level: 'silent' }), env: process.env, outboxPollMs: 50, executorPollMs: 50, escalationPollMs: 100 });
@@ -59,8 +53,7 @@ describe('escalation end to end on Slack and Discord', () => {
   });
   afterAll(async () => {
     await bot.stop();
-    await slack.close();
-    await discord.close();
+    await platforms.close();
     await fs.rm(dir, { recursive: true, force: true });
   });
 
