@@ -11,7 +11,6 @@ import { DEFAULT_CHANNEL_ID } from '../fakes/discord-signing.js';
 import type { FakeSlack } from '../fakes/slack-api.js';
 import { startBothPlatforms } from '../support/both-platforms.js';
 
-
 /**
  * Scheduled jobs wired into the whole bot: a job whose 02:00 run passed while the bot was down is
  * reported when the bot starts, as a channel message of its own on Slack and on Discord (through
