@@ -19,10 +19,16 @@ export async function loadSchedules(file: string | undefined, runbooks: readonly
     job.post.forEach((d, i) => {
       if (!platforms.includes(d.platform)) at(`.post.${i}.platform`, `${d.platform} is not enabled on this bot (enabled: ${platforms.join(', ') || 'none'})`);
     });
-    const refs = job.kind === 'step' ? [{ ref: job.step, where: '.step' }] : job.kind === 'checklist' ? job.steps.map((ref, i) => ({ ref, where: `.steps.${i}` })) : [];
+    const refs =
+      job.kind === 'step'
+        ? [{ ref: job.step, where: '.step' }]
+        : job.kind === 'checklist'
+          ? job.steps.map((ref, i) => ({ ref, where: `.steps.${i}` }))
+          : job.backups.map((ref, i) => ({ ref, where: `.backups.${i}` }));
     for (const { ref, where } of refs) {
       const found = resolveStepRef(runbooks, ref, job.kind === 'checklist' ? 'checklist' : 'step');
       if (!found.ok) at(where, found.problem);
+      else if (job.kind === 'retention' && found.step.action !== 'backup') at(where, `step "${ref.runbook}/${ref.step}" is a ${found.step.action} step; retention expires the files of backup steps`);
     }
   });
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));

@@ -4,6 +4,9 @@ import { pruneAuditBatch } from './retention.js';
 import type { ScheduledJob, StepRef } from './schedules-schema.js';
 import { describeStep, runStep } from '../runbooks/actions/index.js';
 import type { ActionSettings, StepResult } from '../runbooks/actions/types.js';
+import { backupRetention } from '../runbooks/actions/data-actions.js';
+import { applyRetention } from '../runbooks/actions/data/backup-files.js';
+import { renderInputs } from '../runbooks/actions/render-inputs.js';
 import { resolveParams } from '../runbooks/params.js';
 import type { Runbook, RunbookStep } from '../runbooks/schema.js';
 import type { Store } from '../store/store.js';
@@ -93,6 +96,35 @@ async function runChecklist(job: Extract<ScheduledJob, { kind: 'checklist' }>, o
   };
 }
 
+/** Applies each listed backup step's `keep:` to its backups (the same rule the step applies after a backup). */
+async function expireBackups(refs: readonly StepRef[], o: JobRunnerOptions): Promise<{ lines: string[]; deleted: number; failed: boolean }> {
+  const lines: string[] = [];
+  let deleted = 0;
+  let failed = false;
+  for (const ref of refs) {
+    const name = `${ref.runbook}/${ref.step}`;
+    try {
+      const found = resolveStepRef(o.runbooks, ref, 'step');
+      if (!found.ok) throw new Error(found.problem);
+      if (found.step.action !== 'backup') throw new Error(`step ${name} is not a backup step`);
+      const plan = backupRetention(renderInputs(found.step.with, found.params));
+      if (!plan.keep) {
+        lines.push(`• ${name}: no keep rule, nothing expires`);
+        continue;
+      }
+      const outcome = await applyRetention(plan.dir, plan.prefix, plan.ext, plan.keep, '', o.clock());
+      deleted += outcome.deleted.length;
+      failed ||= outcome.problems.length > 0;
+      const problems = outcome.problems.length > 0 ? `; problems: ${outcome.problems.join('; ')}` : '';
+      lines.push(`• ${name}: deleted ${outcome.deleted.length} expired backup${outcome.deleted.length === 1 ? '' : 's'} in ${plan.dir}, kept ${outcome.kept}${problems}`);
+    } catch (error) {
+      failed = true;
+      lines.push(`• ${name}: ${o.redact(error instanceof Error ? error.message : String(error))}`);
+    }
+  }
+  return { lines, deleted, failed };
+}
+
 async function runRetention(job: Extract<ScheduledJob, { kind: 'retention' }>, o: JobRunnerOptions): Promise<JobOutcome> {
   const before = new Date(o.clock().getTime() - job.auditDays * 86_400_000).toISOString();
   let chains = 0;
@@ -103,9 +135,13 @@ async function runRetention(job: Extract<ScheduledJob, { kind: 'retention' }>, o
     chains += batch.chains;
     events += batch.events;
   }
+  const backups = await expireBackups(job.backups, o);
   return {
-    status: 'succeeded',
-    text: `🧹 ${jobTitle(job)}: deleted the audit trail of ${chains} incident${chains === 1 ? '' : 's'} resolved more than ${job.auditDays} days ago (${events} records); a checkpoint keeps audit:verify whole.`,
-    data: { auditDays: job.auditDays, before, chains, events },
+    status: backups.failed ? 'failed' : 'succeeded',
+    text: [
+      `🧹 ${jobTitle(job)}: deleted the audit trail of ${chains} incident${chains === 1 ? '' : 's'} resolved more than ${job.auditDays} days ago (${events} records); a checkpoint keeps audit:verify whole.`,
+      ...backups.lines,
+    ].join('\n'),
+    data: { auditDays: job.auditDays, before, chains, events, backupsDeleted: backups.deleted },
   };
 }

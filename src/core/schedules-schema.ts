@@ -48,6 +48,8 @@ export const jobSchema = z.discriminatedUnion('kind', [
     kind: z.literal('retention'),
     /** Audit records of incidents resolved, and silent, for longer than this are deleted (whole chains). */
     auditDays: z.int().min(1).max(36_500).default(180),
+    /** Backup steps whose expired backups are deleted by their own `keep:` rule (as each backup run does). */
+    backups: z.array(stepRefSchema).max(100).default([]),
   }),
 ]);
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { webApi } from '@slack/bolt';
@@ -244,6 +244,25 @@ steps:
     }
   });
 
+  it('retention expires the backups a backup step keeps no longer, by the step\'s own keep rule', async () => {
+    const store = new SqliteStore(':memory:');
+    try {
+      const backups = path.join(dir, 'backups');
+      await mkdir(backups);
+      // Five nightly backups (newest last) and an unrelated file; the step keeps the newest 3.
+      const names = ['20261117', '20261118', '20261119', '20261120', '20261121'].map((d) => `shop-${d}T020000Z.db.gz`);
+      for (const name of [...names, 'notes.txt']) await writeFile(path.join(backups, name), 'x');
+      for (const name of names) await writeFile(path.join(backups, `${name}.sha256`), `${'0'.repeat(64)}  ${name}\n`);
+      const [job] = jobs([{ name: 'retention', kind: 'retention', cron: '30 3 * * *', post: OPS, backups: [{ runbook: 'shop', step: 'backup' }] }]);
+      const outcome = await runJob(job!, { store, runbooks: [shopRunbook()], redact: createRedactor([]), env: {}, clock: () => new Date('2026-11-22T03:30:00Z') }, new AbortController().signal);
+      expect(outcome.status).toBe('succeeded');
+      expect(outcome.text).toContain(`• shop/backup: deleted 2 expired backups in ${backups}, kept 3`);
+      expect((await readdir(backups)).sort()).toEqual([...names.slice(2).flatMap((n) => [n, `${n}.sha256`]), 'notes.txt'].sort());
+    } finally {
+      await store.close();
+    }
+  });
+
   it('runs a checklist in sequence and posts one summary', async () => {
     const store = new SqliteStore(':memory:');
     try {
@@ -276,7 +295,7 @@ steps:
       `jobs:
   - { name: wipe, kind: step, cron: '0 2 * * *', step: { runbook: shop, step: wipe }, post: { platform: slack, channel: C0OPS } }
   - { name: list, kind: checklist, cron: '0 9 * * *', steps: [{ runbook: shop, step: backup }], post: { platform: discord, channel: '1' } }
-  - { name: bad-cron, kind: retention, cron: '0 25 * * *', post: { platform: slack, channel: C0OPS } }
+  - { name: bad-cron, kind: retention, cron: '0 25 * * *', post: { platform: slack, channel: C0OPS }, backups: [{ runbook: shop, step: health }] }
 `,
     );
     const message = await loadSchedules(file, [shopRunbook()], ['slack']).then(
@@ -288,6 +307,7 @@ steps:
       `${file}: jobs.1.post.0.platform: discord is not enabled on this bot (enabled: slack)`,
       `${file}: jobs.1.steps.0: step "shop/backup" (action backup) is not read-only; a checklist runs verify, http and exec checks only`,
       `${file}: jobs.2.cron: "0 25 * * *" is not a valid cron expression`,
+      `${file}: jobs.2.backups.0: step "shop/health" is a verify step; retention expires the files of backup steps`,
     ]);
     await writeFile(file, `jobs:\n  - { name: x, kind: retention, cron: '0 2 * *', timezone: Mars/Olympus, post: { platform: slack, channel: C0OPS } }\n`);
     const schemaErrors = await loadSchedules(file, [], ['slack']).catch((e: unknown) => (e as Error).message);
