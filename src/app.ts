@@ -19,6 +19,12 @@ import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { loadPolicy } from './policy-file.js';
 import { loadRoutes } from './routes-file.js';
+import { loadEscalation } from './escalation-file.js';
+import { loadSchedules } from './schedules-file.js';
+import { cronTimer } from './cron.js';
+import { runJob } from './core/jobs.js';
+import { Scheduler } from './core/scheduler.js';
+import { alwaysLeader, type Leadership } from './core/leadership.js';
 import { createRouter as createChannelRouter } from './core/routing.js';
 import { listBackupChoices } from './runbooks/backup-choices.js';
 import { loadRunbooks } from './runbooks/loader.js';
@@ -33,6 +39,9 @@ export interface BotOptions {
   /** Worker polling intervals; tests shorten them. */
   outboxPollMs?: number;
   executorPollMs?: number;
+  escalationPollMs?: number;
+  /** Which replica runs escalations and scheduled jobs; default: this process alone. */
+  leadership?: Leadership;
 }
 
 export interface Bot {
@@ -53,6 +62,8 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const runbooks = await loadRunbooks(config.runbooksDirs);
   const policy = await loadPolicy(config.policyFile, config.approvers);
   const channelRoutes = await loadRoutes(config.routesFile);
+  const escalation = await loadEscalation(config.escalationFile);
+  const leadership = options.leadership ?? alwaysLeader;
   const store = new SqliteStore(config.sqlitePath);
   const metrics = createMetrics(() => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length));
 
@@ -117,8 +128,25 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     silences: config.alertmanagerUrl ? createAlertmanagerSilences(config.alertmanagerUrl) : undefined,
     ...(options.outboxPollMs ? { outboxPollMs: options.outboxPollMs } : {}),
     ...(options.executorPollMs ? { executorPollMs: options.executorPollMs } : {}),
+    escalation,
+    leadership,
+    ...(options.escalationPollMs ? { escalationPollMs: options.escalationPollMs } : {}),
   });
   engineRef.current = ready;
+
+  const schedules = await loadSchedules(config.schedulesFile, runbooks, platforms.map((p) => p.name));
+  const clock = options.clock ?? (() => new Date());
+  const scheduler = new Scheduler({
+    store,
+    jobs: schedules.jobs,
+    timer: (job) => cronTimer(job, log.child({ worker: 'scheduler' })),
+    run: (job, signal) => runJob(job, { store, runbooks, redact, env: options.env ?? {}, settings: { prometheusUrl: config.prometheusUrl }, clock }, signal),
+    leadership,
+    clock,
+    log: log.child({ worker: 'scheduler' }),
+    onQueued: () => ready.outbox.nudge(),
+  });
+  if (schedules.jobs.length > 0) log.info({ jobs: schedules.jobs.map((j) => `${j.name} (${j.cron} ${j.timezone})`) }, `scheduled jobs: ${schedules.jobs.length}`);
 
   const routes: Route[] = [
     { method: 'GET', path: '/healthz', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
@@ -175,7 +203,9 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     server,
     log,
     async listen() {
+      await leadership.start();
       await ready.start();
+      await scheduler.start();
       discord?.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -198,7 +228,9 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
         server.closeIdleConnections();
         await closed;
         await discord?.stop();
+        await scheduler.stop(config.shutdownTimeoutMs);
         await ready.stop(config.shutdownTimeoutMs);
+        await leadership.stop();
         await store.close();
         log.info('stopped');
       })();

@@ -51,6 +51,8 @@ export const envSchema = z
     ROUTES_FILE: z.string().min(1).optional(),
     APPROVERS: commaList,
     POLICY_FILE: z.string().min(1).optional(),
+    ESCALATION_FILE: z.string().min(1).optional(),
+    SCHEDULES_FILE: z.string().min(1).optional(),
     PROMETHEUS_URL: z.url().optional(),
     ALERTMANAGER_URL: z.url().optional(),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
@@ -140,6 +142,10 @@ export interface Config {
   approvers: string[];
   /** The approval policy file (YAML); when set, APPROVERS is ignored. */
   policyFile: string | undefined;
+  /** Escalation of unacknowledged incidents (YAML); none: built-in timings, nobody mentioned. */
+  escalationFile: string | undefined;
+  /** Scheduled jobs (YAML): runbook steps, checklists, retention; none: no jobs. */
+  schedulesFile: string | undefined;
   shutdownTimeoutMs: number;
   /** Prometheus base URL for `verify` steps with `kind: prometheus` that give none. */
   prometheusUrl: string | undefined;
@@ -197,6 +203,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     routesFile: env.ROUTES_FILE,
     approvers: env.APPROVERS,
     policyFile: env.POLICY_FILE,
+    escalationFile: env.ESCALATION_FILE,
+    schedulesFile: env.SCHEDULES_FILE,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     prometheusUrl: env.PROMETHEUS_URL,
     alertmanagerUrl: env.ALERTMANAGER_URL,

@@ -3,6 +3,7 @@
  * incident, see src/core/audit.ts) and the global `seq` numbering. Pure: rows in, problems out.
  */
 import { auditHash } from '../core/audit.js';
+import { RETENTION_KIND } from '../core/retention.js';
 import { toAuditEvent, type AuditRow } from './audit-store.js';
 
 export interface AuditProblem {
@@ -85,8 +86,9 @@ function verifyChain(incidentId: number | null, rows: readonly AuditRow[], byHas
 const short = (hash: string) => (hash === '' ? '(empty)' : `${hash.slice(0, 12)}…`);
 
 /**
- * Gaps in the global seq numbering. `seq` is INTEGER PRIMARY KEY AUTOINCREMENT, and the bot never
- * deletes audit events, so the stored seqs must be exactly 1..N:
+ * Gaps in the global seq numbering. `seq` is INTEGER PRIMARY KEY AUTOINCREMENT, and the bot deletes
+ * audit events only through retention, which records the seqs it deleted in a checkpoint; so the
+ * stored seqs must be exactly 1..N minus those:
  * - a rolled-back transaction does not use up numbers: SQLite keeps the AUTOINCREMENT counter in
  *   the ordinary table `sqlite_sequence`, which is rolled back with the transaction; the store
  *   rolls back the whole transaction when any statement fails, so a failed insert leaves no hole;
@@ -97,11 +99,13 @@ const short = (hash: string) => (hash === '' ? '(empty)' : `${hash.slice(0, 12)}
  * This detects deletions, not a determined forger: whoever can write the file can also renumber
  * seqs and lower the counter. Against that, keep the newest hashes somewhere else and compare.
  */
-function seqGaps(rows: readonly AuditRow[], sequenceCounter: number): AuditProblem[] {
+function seqGaps(rows: readonly AuditRow[], sequenceCounter: number, retained: ReadonlyArray<[number, number]>): AuditProblem[] {
   const problems: AuditProblem[] = [];
   const missing = (from: number, to: number, why: string) => {
-    const count = to - from + 1;
-    problems.push({ kind: 'gap', seq: from, lastSeq: to, message: `${count} record${count === 1 ? '' : 's'} deleted${why}` });
+    for (const [a, b] of uncovered(from, to, retained)) {
+      const count = b - a + 1;
+      problems.push({ kind: 'gap', seq: a, lastSeq: b, message: `${count} record${count === 1 ? '' : 's'} deleted${why}` });
+    }
   };
   let expected = 1;
   for (const row of rows) {
@@ -116,6 +120,39 @@ function seqGaps(rows: readonly AuditRow[], sequenceCounter: number): AuditProbl
   return problems;
 }
 
+/**
+ * The seqs that retention deleted, from its checkpoints (src/core/retention.ts). Only checkpoints
+ * whose own hash verifies count: an edited checkpoint excuses nothing (and is reported as edited).
+ */
+function retainedRanges(rows: readonly AuditRow[]): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  for (const row of rows) {
+    if (row.kind !== RETENTION_KIND || row.incidentId !== null) continue;
+    const event = toAuditEvent(row);
+    if (!event || event.hash !== auditHash(event.prevHash, event)) continue;
+    const deleted = event.data.deleted;
+    if (!Array.isArray(deleted)) continue;
+    for (const range of deleted) {
+      if (Array.isArray(range) && Number.isInteger(range[0]) && Number.isInteger(range[1]) && (range[1] as number) < row.seq) ranges.push([range[0] as number, range[1] as number]);
+    }
+  }
+  return ranges.sort((a, b) => a[0] - b[0]);
+}
+
+/** The parts of [from, to] that no range covers. */
+function uncovered(from: number, to: number, ranges: ReadonlyArray<[number, number]>): Array<[number, number]> {
+  const parts: Array<[number, number]> = [];
+  let next = from;
+  for (const [a, b] of ranges) {
+    if (b < next || a > to) continue;
+    if (a > next) parts.push([next, a - 1]);
+    next = Math.max(next, b + 1);
+    if (next > to) break;
+  }
+  if (next <= to) parts.push([next, to]);
+  return parts;
+}
+
 /** Verifies every chain and the seq numbering of the whole table (rows in seq order). */
 export function verifyAudit(rows: readonly AuditRow[], sequenceCounter: number): AuditVerification {
   const chains = new Map<number | null, AuditRow[]>();
@@ -126,7 +163,7 @@ export function verifyAudit(rows: readonly AuditRow[], sequenceCounter: number):
   }
   const byHash = new Map<string, AuditRow>();
   for (const row of rows) if (!byHash.has(row.hash)) byHash.set(row.hash, row);
-  const problems = [...seqGaps(rows, sequenceCounter), ...[...chains].flatMap(([incidentId, chain]) => verifyChain(incidentId, chain, byHash))];
+  const problems = [...seqGaps(rows, sequenceCounter, retainedRanges(rows)), ...[...chains].flatMap(([incidentId, chain]) => verifyChain(incidentId, chain, byHash))];
   problems.sort((a, b) => a.seq - b.seq);
   return { events: rows.length, chains: chains.size, problems };
 }

@@ -85,6 +85,9 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
     const note = incident.resolution.note ? `: ${incident.resolution.note}` : '';
     fields.push({ label: 'Resolved by', value: `${incident.resolution.byName} at ${formatTime(incident.resolution.at)}${note}` });
   }
+  if (incident.escalation && incident.status === 'firing' && !incident.acknowledgement) {
+    fields.push({ label: 'Escalated', value: `level ${incident.escalation.level} (last ${formatTime(incident.escalation.at)}); nobody has acknowledged it` });
+  }
   if (incident.previousIncidentId !== null) fields.push({ label: 'Previous', value: `#${incident.previousIncidentId}` });
 
   const links: CardLink[] = [];
@@ -112,9 +115,10 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
     ),
   );
 
+  const escalated = incident.status === 'firing' && incident.escalation && !incident.acknowledgement ? ` · ⏰ escalated (level ${incident.escalation.level})` : '';
   const statusLine =
     incident.status === 'firing'
-      ? `Firing since ${formatTime(startedAt)}`
+      ? `Firing since ${formatTime(startedAt)}${escalated}`
       : `Resolved after ${formatDuration(Date.parse(incident.resolvedAt ?? incident.updatedAt) - Date.parse(startedAt))}`;
   const title = `#${incident.id} ${incident.title}`;
   const notes = unavailable.map((u) => `${u.runbook}: ${u.problems.join('; ')}`);

@@ -68,8 +68,22 @@ export interface Card {
   fallbackText: string;
 }
 
-/** A message in an incident's thread: text, optionally with buttons (approval requests). */
+/**
+ * Someone a message calls for (escalations): a user, a user group (Slack) or a role (Discord) of
+ * one platform. Kept apart from the text, which is always escaped: only the platform's renderer
+ * turns a mention into its ping syntax, and only these are allowed to ping.
+ */
+export interface Mention {
+  platform: string;
+  kind: 'user' | 'group' | 'role';
+  id: string;
+  /** How the console and logs show it (the console never pings). */
+  name?: string | undefined;
+}
+
+/** A message in an incident's thread: text, optionally with buttons (approval requests) and mentions. */
 export interface ThreadMessage {
   text: string;
   buttons?: CardButton[];
+  mentions?: Mention[];
 }

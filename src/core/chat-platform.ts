@@ -36,6 +36,12 @@ export interface ChatPlatform {
   postCard(channel: string, card: Card, options?: PostOptions): Promise<MessageRef>;
   /** Replaces a posted card's content. */
   updateCard(ref: MessageRef, card: Card): Promise<void>;
+  /**
+   * Posts a message of its own in a channel, outside any incident (scheduled jobs' results). The
+   * ref's threadId is the message itself. Findable by delivery key like a card (`findDelivered`
+   * without a thread).
+   */
+  postMessage(channel: string, message: ThreadMessage, options?: PostOptions): Promise<MessageRef>;
   /** Posts into the card's thread. */
   reply(thread: MessageRef, message: ThreadMessage, options?: PostOptions): Promise<MessageRef>;
   /**

@@ -131,15 +131,17 @@ export interface AuditEvent {
 
 export type NewAuditEvent = Omit<AuditEvent, 'seq' | 'prevHash' | 'hash'>;
 
-export type OutboxKind = 'card' | 'reply';
+/** card and reply belong to an incident's card and thread; post is a message of its own in a channel (scheduled jobs), with no incident. */
+export type OutboxKind = 'card' | 'reply' | 'post';
 
 export interface OutboxMessage {
   id: number;
   platform: string;
   channel: string;
-  incidentId: number;
+  /** Null for posts (kind 'post'), which belong to no incident. */
+  incidentId: number | null;
   kind: OutboxKind;
-  /** For replies: the thread message. For cards: nothing; the card is rendered when sent, so it is never stale. */
+  /** For replies and posts: the message. For cards: nothing; the card is rendered when sent, so it is never stale. */
   payload: unknown;
   attempts: number;
   nextAttemptAt: string;
@@ -164,3 +166,17 @@ export interface Choice {
   label: string;
   createdAt: string;
 }
+
+/** The state of one scheduled job, kept in the store so that any replica that leads can carry on. */
+export interface JobRun {
+  job: string;
+  /** The newest scheduled time (slot) that was run, skipped or reported missed; '' before the first. */
+  lastSlot: string;
+  /** Set while a run is in progress (its start). */
+  runningSince: string | null;
+  lastFinishedAt: string | null;
+  lastStatus: string | null;
+}
+
+/** What claiming a job's slot found: it is ours to run; the previous run is still going (skipped); or another replica had it. */
+export type JobClaim = 'claimed' | 'overlap' | 'taken';

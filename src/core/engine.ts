@@ -7,6 +7,9 @@ import type { AuditEvent, Incident, Labels, StepRun } from './domain.js';
 import { acknowledgeIncident } from './acknowledge.js';
 import type { DeliveryTarget } from './events.js';
 import { StepExecutor } from './executor.js';
+import { EscalationWorker } from './escalation.js';
+import type { EscalationConfig } from './escalation-schema.js';
+import { alwaysLeader, type Leadership } from './leadership.js';
 import { recordNotification, type RecordedNotification } from './notifications.js';
 import { OutboxWorker } from './outbox-worker.js';
 import type { Actor } from './policy.js';
@@ -54,6 +57,11 @@ export interface EngineOptions {
   silences?: SilenceApi | undefined;
   outboxPollMs?: number;
   executorPollMs?: number;
+  /** Escalation of unacknowledged incidents; absent: none. */
+  escalation?: EscalationConfig | undefined;
+  /** Which replica runs the once-only timers (escalations); default: this one. */
+  leadership?: Leadership;
+  escalationPollMs?: number;
 }
 
 /** A backup file offered in a picker: its path and a short label for the button. */
@@ -66,6 +74,7 @@ export type BackupLister = (dir: string, prefix: string, limit: number) => Promi
 export class Engine {
   readonly outbox: OutboxWorker;
   readonly executor: StepExecutor;
+  readonly escalation: EscalationWorker | undefined;
 
   constructor(private readonly o: EngineOptions) {
     this.outbox = new OutboxWorker({
@@ -91,6 +100,17 @@ export class Engine {
       onQueued: () => this.outbox.nudge(),
       ...(o.executorPollMs ? { pollMs: o.executorPollMs } : {}),
     });
+    this.escalation = o.escalation
+      ? new EscalationWorker({
+          store: o.store,
+          config: o.escalation,
+          leadership: o.leadership ?? alwaysLeader,
+          clock: o.clock,
+          log: o.log.child({ worker: 'escalation' }),
+          onQueued: () => this.outbox.nudge(),
+          ...(o.escalationPollMs ? { pollMs: o.escalationPollMs } : {}),
+        })
+      : undefined;
   }
 
   async start(): Promise<void> {
@@ -98,10 +118,12 @@ export class Engine {
     if (interrupted > 0) this.o.log.warn({ interrupted }, 'steps interrupted by the previous shutdown were marked, not re-run');
     this.outbox.start();
     this.executor.start();
+    this.escalation?.start();
   }
 
   /** Stops executing (grace period for running steps), then sends what is still queued once. */
   async stop(graceMs: number): Promise<void> {
+    await this.escalation?.stop();
     await this.executor.stop(graceMs);
     await this.outbox.stop();
     await this.outbox.runOnce().catch((error: unknown) => this.o.log.warn({ err: error }, 'final outbox drain failed'));

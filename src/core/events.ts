@@ -1,4 +1,4 @@
-import type { ThreadMessage } from './card.js';
+import type { Mention, ThreadMessage } from './card.js';
 import type { DeliveryTarget, NewAuditEvent } from './domain.js';
 import { appendAudit } from './audit.js';
 import type { StoreTx } from '../store/store.js';
@@ -24,12 +24,14 @@ export async function syncCard(tx: StoreTx, incidentId: number, at: string): Pro
 export async function recordEvent(
   tx: StoreTx,
   event: NewAuditEvent & { incidentId: number },
-  options: { buttons?: ThreadMessage['buttons']; refreshCard?: boolean } = {},
+  options: { buttons?: ThreadMessage['buttons']; refreshCard?: boolean; mentions?: readonly Mention[] } = {},
 ): Promise<void> {
   await appendAudit(tx, event);
   if (options.refreshCard) await syncCard(tx, event.incidentId, event.at);
   const message: ThreadMessage = options.buttons ? { text: event.text, buttons: options.buttons } : { text: event.text };
   for (const t of await targetsOf(tx, event.incidentId)) {
-    await tx.enqueueOutbox({ ...t, incidentId: event.incidentId, kind: 'reply', payload: message, at: event.at });
+    // Every thread gets every mention: each platform's renderer pings its own and names the others' (the console names all).
+    const payload = options.mentions?.length ? { ...message, mentions: [...options.mentions] } : message;
+    await tx.enqueueOutbox({ ...t, incidentId: event.incidentId, kind: 'reply', payload, at: event.at });
   }
 }

@@ -30,10 +30,10 @@ export interface ExecutorOptions {
   pollMs?: number;
 }
 
-const ICON: Record<StepResult['status'], string> = { succeeded: '✅', failed: '❌', timed_out: '⏱️' };
+export const ICON: Record<StepResult['status'], string> = { succeeded: '✅', failed: '❌', timed_out: '⏱️' };
 
 /** The structured part of a result for the thread: findings, produced files, then the output's end. */
-function resultDetails(result: StepResult): string {
+export function resultDetails(result: StepResult): string {
   const facts = (result.facts ?? []).map((f) => `\n• ${f.label}: ${f.value}`).join('');
   const files = (result.artefacts ?? []).map((a) => `\n📦 ${a.kind} \`${a.path}\` (${formatBytes(a.sizeBytes)}, sha256 ${a.sha256.slice(0, 16)}…)`).join('');
   const tail = result.outputTail.trim() ? `\n\`\`\`\n${result.outputTail.trim()}\n\`\`\`` : '';

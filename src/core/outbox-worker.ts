@@ -101,7 +101,9 @@ export class OutboxWorker {
     const attempt: Attempt = { inDoubt: message.sendingSince !== undefined };
     try {
       if (!platform) throw new ChatDeliveryError(`platform "${message.platform}" is not enabled`, { permanent: true });
-      if (message.kind === 'card') await this.syncCard(platform, message, attempt);
+      if (message.kind === 'post') await this.postToChannel(platform, message, attempt);
+      else if (!ofIncident(message)) throw new ChatDeliveryError(`outbox ${message.kind} ${message.id} has no incident`, { permanent: true });
+      else if (message.kind === 'card') await this.syncCard(platform, message, attempt);
       else await this.reply(platform, message, attempt);
       return true;
     } catch (error) {
@@ -123,7 +125,7 @@ export class OutboxWorker {
     }
   }
 
-  private async syncCard(platform: ChatPlatform, message: OutboxMessage, attempt: Attempt): Promise<void> {
+  private async syncCard(platform: ChatPlatform, message: IncidentMessage, attempt: Attempt): Promise<void> {
     const { ref, card } = await this.o.store.transaction(async (tx) => ({
       ref: await tx.getCardMessage(message.incidentId, message.platform, message.channel),
       card: redactCard(await this.o.renderCard(tx, message.incidentId), this.o.redact),
@@ -146,7 +148,7 @@ export class OutboxWorker {
   }
 
   /** Updates a posted card and completes the message; false when the card was deleted (it must be posted again). */
-  private async updateCard(platform: ChatPlatform, message: OutboxMessage, ref: MessageRef, card: Card): Promise<boolean> {
+  private async updateCard(platform: ChatPlatform, message: IncidentMessage, ref: MessageRef, card: Card): Promise<boolean> {
     try {
       await platform.updateCard(ref, card);
     } catch (error) {
@@ -159,7 +161,15 @@ export class OutboxWorker {
     return true;
   }
 
-  private async reply(platform: ChatPlatform, message: OutboxMessage, attempt: Attempt): Promise<void> {
+  /** A message of its own in a channel (no incident, no thread), with the same exactly-once handling as a card. */
+  private async postToChannel(platform: ChatPlatform, message: OutboxMessage, attempt: Attempt): Promise<void> {
+    const post = message.payload as ThreadMessage;
+    const found = await this.findEarlierPost(platform, message, attempt);
+    if (!found) await this.post(message, attempt, (options) => platform.postMessage(message.channel, { ...post, text: this.o.redact(post.text) }, options));
+    await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
+  }
+
+  private async reply(platform: ChatPlatform, message: IncidentMessage, attempt: Attempt): Promise<void> {
     const ref = await this.o.store.transaction((tx) => tx.getCardMessage(message.incidentId, message.platform, message.channel));
     if (!ref) throw new CardNotPostedYet();
     const reply = message.payload as ThreadMessage;
@@ -203,6 +213,13 @@ export class OutboxWorker {
       throw error;
     }
   }
+}
+
+/** A card or reply: a message of an incident's card and thread. */
+type IncidentMessage = OutboxMessage & { incidentId: number };
+
+function ofIncident(message: OutboxMessage): message is IncidentMessage {
+  return message.incidentId !== null;
 }
 
 /** What one delivery attempt knows: whether the message may be on the platform without the store knowing. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { DeliveryTarget, Labels } from './domain.js';
+import { labelMatchSchema, labelsMatch } from './label-match.js';
 
 /**
  * Which channels an incident goes to, by its labels: every route whose `match` fits adds its
@@ -13,8 +14,7 @@ export const routesSchema = z.strictObject({
   routes: z
     .array(
       z.strictObject({
-        /** label → value or any-of values; every listed label must match (as in runbooks). */
-        match: z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)])),
+        match: labelMatchSchema,
         slack: channels.optional(),
         discord: channels.optional(),
       }),
@@ -24,19 +24,12 @@ export const routesSchema = z.strictObject({
 
 export type Routes = z.output<typeof routesSchema>;
 
-function matches(match: Routes['routes'][number]['match'], labels: Labels): boolean {
-  return Object.entries(match).every(([name, want]) => {
-    const value = labels[name];
-    return value !== undefined && (Array.isArray(want) ? want.includes(value) : want === value);
-  });
-}
-
 /** Builds the router for the enabled platforms; `defaults` maps each enabled platform to its default channel. */
 export function createRouter(routes: Routes, defaults: Readonly<Record<string, string>>): (labels: Labels) => DeliveryTarget[] {
   return (labels) => {
     const picked = new Map<string, Set<string>>();
     for (const route of routes.routes) {
-      if (!matches(route.match, labels)) continue;
+      if (!labelsMatch(route.match, labels)) continue;
       for (const platform of ['slack', 'discord'] as const) {
         const list = route[platform];
         if (!list || defaults[platform] === undefined) continue;

@@ -171,4 +171,44 @@ export const sqliteMigrations: Migration[] = [
       ALTER TABLE incidents ADD COLUMN escalation TEXT;
     `,
   },
+  {
+    version: 7,
+    // Scheduled jobs post to a channel outside any incident: outbox rows of kind 'post' have no
+    // incident (SQLite cannot drop NOT NULL in place, so the table is rebuilt with its rows and ids).
+    // job_runs keeps each scheduled job's last slot and whether a run is in progress, so that a job
+    // runs once per slot, never overlaps itself, and a slot missed while the bot was down is noticed.
+    name: 'scheduled jobs: channel posts without an incident, last run of each job',
+    sql: `
+      CREATE TABLE outbox_v7 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        incident_id INTEGER REFERENCES incidents(id),
+        kind TEXT NOT NULL CHECK (kind IN ('card', 'reply', 'post')),
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        sending_since TEXT,
+        CHECK ((kind = 'post') = (incident_id IS NULL))
+      );
+      INSERT INTO outbox_v7 (id, platform, channel, incident_id, kind, payload, state, attempts, next_attempt_at, last_error, created_at, sent_at, sending_since)
+        SELECT id, platform, channel, incident_id, kind, payload, state, attempts, next_attempt_at, last_error, created_at, sent_at, sending_since FROM outbox;
+      DROP TABLE outbox;
+      ALTER TABLE outbox_v7 RENAME TO outbox;
+      CREATE INDEX outbox_pending ON outbox(state, id);
+      CREATE INDEX outbox_thread ON outbox(state, platform, channel, incident_id, id);
+
+      CREATE TABLE job_runs (
+        job TEXT PRIMARY KEY,
+        last_slot TEXT NOT NULL,
+        running_since TEXT,
+        last_finished_at TEXT,
+        last_status TEXT
+      );
+    `,
+  },
 ];

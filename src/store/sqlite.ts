@@ -10,6 +10,8 @@ import type {
   CardMessage,
   Choice,
   Incident,
+  JobClaim,
+  JobRun,
   NewAuditEvent,
   NewIncident,
   NewStepRun,
@@ -131,12 +133,22 @@ function toAudit(r: Row): AuditEvent {
   };
 }
 
+function toJobRun(r: Row): JobRun {
+  return {
+    job: str(r.job),
+    lastSlot: str(r.last_slot),
+    runningSince: strOrNull(r.running_since),
+    lastFinishedAt: strOrNull(r.last_finished_at),
+    lastStatus: strOrNull(r.last_status),
+  };
+}
+
 function toOutbox(r: Row): OutboxMessage {
   return {
     id: Number(r.id),
     platform: str(r.platform),
     channel: str(r.channel),
-    incidentId: Number(r.incident_id),
+    incidentId: r.incident_id === null ? null : Number(r.incident_id),
     kind: str(r.kind) as OutboxMessage['kind'],
     payload: parse(r.payload),
     attempts: Number(r.attempts),
@@ -244,6 +256,19 @@ class SqliteTx implements StoreTx {
       ? this.all('SELECT * FROM incidents WHERE status = ? ORDER BY id DESC LIMIT ?', filter.status, filter.limit)
       : this.all('SELECT * FROM incidents ORDER BY id DESC LIMIT ?', filter.limit);
     return rows.map(toIncident);
+  }
+
+  async advanceEscalation(id: number, fromLevel: number, toLevel: number, at: string) {
+    const result = this.run(
+      `UPDATE incidents SET escalation = ?, updated_at = ?
+       WHERE id = ? AND status = 'firing' AND acknowledgement IS NULL
+         AND COALESCE(json_extract(escalation, '$.level'), 0) = ?`,
+      json({ level: toLevel, at }),
+      at,
+      id,
+      fromLevel,
+    );
+    return result.changes === 1;
   }
 
   async upsertAlert(a: StoredAlert) {
@@ -427,11 +452,24 @@ class SqliteTx implements StoreTx {
     return { ...e, seq: Number(result.lastInsertRowid) };
   }
 
-  async listAudit(incidentId: number) {
-    return this.all('SELECT * FROM audit_events WHERE incident_id = ? ORDER BY seq', incidentId).map(toAudit);
+  async listAudit(incidentId: number | null) {
+    return this.all('SELECT * FROM audit_events WHERE incident_id IS ? ORDER BY seq', incidentId).map(toAudit);
   }
 
-  async enqueueOutbox(m: { platform: string; channel: string; incidentId: number; kind: OutboxMessage['kind']; payload: unknown; at: string }) {
+  async listExpiredAuditChains(before: string, limit: number) {
+    return this.all(
+      `SELECT i.id FROM incidents i JOIN audit_events a ON a.incident_id = i.id
+       WHERE i.status = 'resolved' GROUP BY i.id HAVING MAX(a.at) < ? ORDER BY i.id LIMIT ?`,
+      before,
+      limit,
+    ).map((r) => Number(r.id));
+  }
+
+  async deleteAudit(incidentId: number) {
+    return this.run('DELETE FROM audit_events WHERE incident_id = ?', incidentId).changes;
+  }
+
+  async enqueueOutbox(m: { platform: string; channel: string; incidentId: number | null; kind: OutboxMessage['kind']; payload: unknown; at: string }) {
     const result = this.run(
       'INSERT INTO outbox (platform, channel, incident_id, kind, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       m.platform,
@@ -461,7 +499,7 @@ class SqliteTx implements StoreTx {
       `SELECT o.* FROM outbox o
        WHERE o.state = 'pending' AND o.next_attempt_at <= ?
          AND o.id = (SELECT MIN(h.id) FROM outbox h
-                     WHERE h.state = 'pending' AND h.platform = o.platform AND h.channel = o.channel AND h.incident_id = o.incident_id)
+                     WHERE h.state = 'pending' AND h.platform = o.platform AND h.channel = o.channel AND h.incident_id IS o.incident_id)
        ORDER BY o.id LIMIT ?`,
       now,
       limit,
@@ -490,6 +528,41 @@ class SqliteTx implements StoreTx {
       options.mayHaveBeenDelivered ? 1 : 0,
       id,
     );
+  }
+
+  async listJobRuns() {
+    return this.all('SELECT * FROM job_runs ORDER BY job').map(toJobRun);
+  }
+
+  async initJobRun(job: string, slot: string) {
+    this.run('INSERT INTO job_runs (job, last_slot) VALUES (?, ?) ON CONFLICT (job) DO NOTHING', job, slot);
+  }
+
+  async claimJobRun(job: string, slot: string, at: string): Promise<JobClaim> {
+    await this.initJobRun(job, '');
+    const row = this.get('SELECT * FROM job_runs WHERE job = ?', job);
+    const state = row && toJobRun(row);
+    if (!state || state.lastSlot >= slot) return 'taken';
+    if (state.runningSince !== null) {
+      const skipped = this.run('UPDATE job_runs SET last_slot = ? WHERE job = ? AND last_slot = ?', slot, job, state.lastSlot);
+      return skipped.changes === 1 ? 'overlap' : 'taken';
+    }
+    const claimed = this.run(
+      'UPDATE job_runs SET last_slot = ?, running_since = ? WHERE job = ? AND last_slot = ? AND running_since IS NULL',
+      slot,
+      at,
+      job,
+      state.lastSlot,
+    );
+    return claimed.changes === 1 ? 'claimed' : 'taken';
+  }
+
+  async finishJobRun(job: string, at: string, status: string) {
+    this.run('UPDATE job_runs SET running_since = NULL, last_finished_at = ?, last_status = ? WHERE job = ?', at, status, job);
+  }
+
+  async advanceJobSlot(job: string, fromSlot: string, toSlot: string) {
+    return this.run('UPDATE job_runs SET last_slot = ? WHERE job = ? AND last_slot = ?', toSlot, job, fromSlot).changes === 1;
   }
 
   async countPendingOutbox() {

@@ -6,6 +6,8 @@ import type {
   CardMessage,
   Choice,
   Incident,
+  JobClaim,
+  JobRun,
   LifecycleField,
   NewAuditEvent,
   NewIncident,
@@ -52,6 +54,12 @@ export interface StoreTx {
   /** The newest incident (highest episode) of an Alertmanager group. */
   latestIncidentOfGroup(groupKey: string): Promise<Incident | undefined>;
   listIncidents(filter: { status?: Incident['status']; limit: number }): Promise<Incident[]>;
+  /**
+   * Moves a firing, unacknowledged incident's escalation from level `fromLevel` (0: never escalated)
+   * to `toLevel` at `at`; false when it is resolved, acknowledged or at another level already (another
+   * worker got there first), so each escalation step is claimed exactly once.
+   */
+  advanceEscalation(id: number, fromLevel: number, toLevel: number, at: string): Promise<boolean>;
 
   /** Inserts or replaces the alert; says whether it was new to the incident. */
   upsertAlert(alert: StoredAlert): Promise<'inserted' | 'updated'>;
@@ -80,9 +88,15 @@ export interface StoreTx {
   /** The hash of the newest audit event of this incident (or of the events with no incident); '' when none. */
   lastAuditHash(incidentId: number | null): Promise<string>;
   insertAudit(event: NewAuditEvent & { prevHash: string; hash: string }): Promise<AuditEvent>;
-  listAudit(incidentId: number): Promise<AuditEvent[]>;
+  /** One chain, oldest first: an incident's records, or with null the records of no incident (refusals of unknown targets, scheduled jobs). */
+  listAudit(incidentId: number | null): Promise<AuditEvent[]>;
+  /** Resolved incidents with audit records, the newest of them older than `before` (retention), lowest id first. */
+  listExpiredAuditChains(before: string, limit: number): Promise<number[]>;
+  /** Deletes every audit record of one incident (retention of whole chains); returns how many. */
+  deleteAudit(incidentId: number): Promise<number>;
 
-  enqueueOutbox(message: { platform: string; channel: string; incidentId: number; kind: OutboxKind; payload: unknown; at: string }): Promise<number>;
+  /** Queues a message; `incidentId` is null exactly for kind 'post' (a channel message of its own). */
+  enqueueOutbox(message: { platform: string; channel: string; incidentId: number | null; kind: OutboxKind; payload: unknown; at: string }): Promise<number>;
   /** A card sync still waiting to be sent for this card, if any (so one is never queued twice). */
   pendingCardSync(platform: string, channel: string, incidentId: number): Promise<number | undefined>;
   /** Unsent messages, oldest first, due or not. */
@@ -107,4 +121,19 @@ export interface StoreTx {
   countPendingOutbox(): Promise<number>;
   /** The thread messages delivered to `platform` for this incident, in the order they were queued (the web console renders its threads from these). */
   listDeliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]>;
+
+  /** Every scheduled job's state, by name. */
+  listJobRuns(): Promise<JobRun[]>;
+  /** Records a job the first time it is seen, with `slot` as its last slot (nothing before it counts as missed). */
+  initJobRun(job: string, slot: string): Promise<void>;
+  /**
+   * Claims the run of `job` for `slot` (its scheduled time): 'claimed' when the slot is newer than the
+   * last one and no run is in progress (the run is marked in progress); 'overlap' when a run is still
+   * going (the slot is recorded as skipped); 'taken' when this slot or a later one was handled already.
+   */
+  claimJobRun(job: string, slot: string, at: string): Promise<JobClaim>;
+  /** Ends the run in progress. */
+  finishJobRun(job: string, at: string, status: string): Promise<void>;
+  /** Moves the last slot from `fromSlot` to `toSlot` (a missed slot being reported); false when another replica moved it. */
+  advanceJobSlot(job: string, fromSlot: string, toSlot: string): Promise<boolean>;
 }

@@ -95,6 +95,15 @@ export class ConsolePlatform implements ChatPlatform {
   }
 
   /**
+   * A channel message of its own (scheduled jobs). The console's pages show incidents only, so it is
+   * kept in the store's outbox (and the audit trail) but not on a page.
+   */
+  postMessage(channel: string, _message: ThreadMessage, options?: { deliveryKey?: string | undefined }): Promise<MessageRef> {
+    const messageId = options?.deliveryKey ?? `post.${(this.replies += 1)}`;
+    return Promise.resolve({ platform: this.name, channel, messageId, threadId: messageId });
+  }
+
+  /**
    * A reply is shown once its outbox row is done, so posting it twice (a retry after a crash)
    * cannot show it twice; its id is the outbox delivery key when the outbox gives one.
    */

@@ -223,6 +223,12 @@ function privateHtml(viewer: Viewer, messages: readonly PrivateMessage[], back: 
 </section>`;
 }
 
+/** Escalation targets as plain names: the console shows who was called and pings nobody. */
+function mentionNames(mentions: DeliveredReply['message']['mentions']): string {
+  if (!mentions?.length) return '';
+  return ` · calling: ${mentions.map((m) => `@${m.name ?? m.id} (${m.platform} ${m.kind})`).join(', ')}`;
+}
+
 export type ThreadView =
   | { kind: 'thread'; replies: readonly DeliveredReply[] }
   /** No console thread for this incident (read-only, or it opened before the console was on): its audit trail instead. */
@@ -240,7 +246,7 @@ function threadHtml(viewer: Viewer, incidentId: string, view: ThreadView): Html 
   <h2>Thread</h2>
   ${view.replies.length === 0 ? html`<p class="muted">Nothing in the thread yet.</p>` : ''}
   <ol>${view.replies.map(
-    (r) => html`<li data-message="${r.id}"><time datetime="${r.sentAt ?? r.createdAt}">${formatTime(r.sentAt ?? r.createdAt)}</time><div class="text">${formatMessage(r.message.text)}</div>${buttonsHtml(viewer, r.message.buttons, incidentId)}</li>`,
+    (r) => html`<li data-message="${r.id}"><time datetime="${r.sentAt ?? r.createdAt}">${formatTime(r.sentAt ?? r.createdAt)}</time><div class="text">${formatMessage(r.message.text)}${mentionNames(r.message.mentions)}</div>${buttonsHtml(viewer, r.message.buttons, incidentId)}</li>`,
   )}</ol>
 </section>`;
 }

@@ -119,6 +119,13 @@ export class DiscordPlatform implements ChatPlatform {
     return { platform: this.name, channel, messageId: message.id, threadId: message.id };
   }
 
+  /** A message of its own in the channel (scheduled jobs): no embed, no thread; the nonce makes a retry land once. */
+  async postMessage(channel: string, message: ThreadMessage, options: PostOptions = {}): Promise<MessageRef> {
+    const body = { ...renderThreadMessage(message), ...deliveryNonce(options.deliveryKey) };
+    const posted = await this.post('create message', Routes.channelMessages(channel), body, Message);
+    return { platform: this.name, channel, messageId: posted.id, threadId: posted.id };
+  }
+
   /** Starts the thread on a message (the thread's id is the message's); one that exists already is fine. */
   private async startThread(channel: string, messageId: string, name: string): Promise<void> {
     try {

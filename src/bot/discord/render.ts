@@ -15,12 +15,15 @@ export type ButtonRow = APIActionRowComponent<APIButtonComponentWithCustomId>;
 /** Nothing the bot posts may ping anyone: text from alerts could say @everyone or <@id>. */
 export const NO_MENTIONS = { parse: [] as [] } as const;
 
+/** Who a message may ping: nobody, unless it names users or roles exactly (escalations). */
+export type AllowedMentions = { parse: [] } & { users?: string[]; roles?: string[] };
+
 /** The JSON body of every message the bot creates or edits. */
 export interface DiscordMessageBody {
   content?: string;
   embeds?: APIEmbed[];
   components: ButtonRow[];
-  allowed_mentions: typeof NO_MENTIONS;
+  allowed_mentions: AllowedMentions;
 }
 
 export const SEVERITY_COLOUR: Record<Card['severity'], number> = { critical: 0xe01e5a, warning: 0xecb22e, info: 0x36c5f0, none: 0x95a5a6 };
@@ -224,8 +227,24 @@ export function threadName(card: Pick<Card, 'title' | 'incidentId'>): string {
 export function renderThreadMessage(message: ThreadMessage): DiscordMessageBody {
   const { shown, hidden } = selectButtons(message.buttons ?? []);
   const note = hidden > 0 ? `\n(${hidden} more option${hidden === 1 ? '' : 's'} not shown: Discord allows ${MAX_BUTTONS} buttons on a message.)` : '';
-  const text = truncateMarkdown(toDiscordMarkdown(message.text), L.content - note.length) + note;
-  return { content: text.trim() ? text : '…', components: buttonRows(shown), allowed_mentions: NO_MENTIONS };
+  const { syntax, allowed } = discordMentions(message.mentions);
+  const text = truncateMarkdown(toDiscordMarkdown(message.text), L.content - note.length - syntax.length) + note + syntax;
+  return { content: text.trim() ? text : '…', components: buttonRows(shown), allowed_mentions: allowed };
+}
+
+const SNOWFLAKE = /^\d{5,25}$/;
+
+/**
+ * The message's Discord mentions: `<@id>` / `<@&id>` appended after the (escaped) text, and
+ * allowed_mentions listing exactly those users and roles, so that they, and nobody else, are pinged.
+ */
+export function discordMentions(mentions: ThreadMessage['mentions']): { syntax: string; allowed: AllowedMentions } {
+  const own = (mentions ?? []).filter((m) => m.platform === 'discord' && SNOWFLAKE.test(m.id));
+  const users = [...new Set(own.filter((m) => m.kind === 'user').map((m) => m.id))];
+  const roles = [...new Set(own.filter((m) => m.kind === 'role').map((m) => m.id))];
+  if (users.length + roles.length === 0) return { syntax: '', allowed: NO_MENTIONS };
+  const syntax = [...users.map((id) => ` <@${id}>`), ...roles.map((id) => ` <@&${id}>`)].join('');
+  return { syntax: `\n${syntax.trim()}`, allowed: { parse: [], ...(users.length ? { users } : {}), ...(roles.length ? { roles } : {}) } };
 }
 
 /** Plain text for a private answer (DM, follow-up): converted and cut like a thread message, no buttons. */

@@ -71,6 +71,16 @@ export class SlackPlatform implements ChatPlatform {
     );
   }
 
+  /** A message of its own in the channel (scheduled jobs), rendered and keyed like a thread reply. */
+  async postMessage(channel: string, message: ThreadMessage, options: PostOptions = {}): Promise<MessageRef> {
+    const res = await this.call('chat.postMessage', () =>
+      this.postClient.chat.postMessage({ channel, unfurl_links: false, ...renderThreadMessage(message), ...deliveryMetadata(options.deliveryKey) }),
+    );
+    const ts = res.ts;
+    if (!ts) throw toDeliveryError('chat.postMessage', new Error('no ts in answer'));
+    return { platform: this.name, channel: res.channel ?? channel, messageId: ts, threadId: ts };
+  }
+
   async reply(thread: MessageRef, message: ThreadMessage, options: PostOptions = {}): Promise<MessageRef> {
     const rendered = renderThreadMessage(message);
     const res = await this.call('chat.postMessage', () =>

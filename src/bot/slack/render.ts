@@ -138,9 +138,18 @@ export function cardFallbackText(card: Card): string {
 
 /** A thread reply: mrkdwn text, plus an actions block when it carries buttons. */
 export function renderThreadMessage(message: ThreadMessage): { text: string; blocks?: Block[] } {
-  // Escaped so that text from alerts cannot ping the channel (<!channel>) or forge links.
-  const escaped = escapeMrkdwn(message.text);
+  // Escaped so that text from alerts cannot ping the channel (<!channel>) or forge links; the only
+  // pings are the message's own Slack mentions, written here from validated ids.
+  const escaped = escapeMrkdwn(message.text) + slackMentions(message.mentions);
   const text = truncate(escaped, L.messageText);
   if (!message.buttons?.length) return { text };
   return { text, blocks: [{ type: 'section', text: mrkdwn(escaped) }, ...actionBlocks(message.buttons, L.blocks - 1)] };
+}
+
+const SLACK_ID = /^[A-Z0-9]+$/;
+
+/** ` <@U…> <!subteam^S…>` for the message's Slack mentions (ids only; anything else is dropped). */
+export function slackMentions(mentions: ThreadMessage['mentions']): string {
+  const own = (mentions ?? []).filter((m) => m.platform === 'slack' && SLACK_ID.test(m.id));
+  return own.map((m) => (m.kind === 'group' ? ` <!subteam^${m.id}>` : ` <@${m.id}>`)).join('');
 }

@@ -119,3 +119,23 @@ export const restoreAction = defineAction({
 export const DATA_ACTIONS: TypedAction[] = [checkpointAction, backupAction, restoreAction];
 
 export { listBackups, type BackupFile } from './data/backup-files.js';
+
+/** Where a backup step's files are and which of them it keeps, as rendered for these params. */
+export interface BackupRetention {
+  dir: string;
+  prefix: string;
+  ext: string;
+  keep: KeepRule | undefined;
+}
+
+/**
+ * The retention a backup step applies after each backup, without taking one: the scheduled
+ * retention job uses it to expire old backups of steps that did not run (a job paused, a service
+ * retired). Throws with the input problems when the step's rendered inputs are not valid.
+ */
+export function backupRetention(withInputs: unknown): BackupRetention {
+  const parsed = backupInputs.safeParse(withInputs);
+  if (!parsed.success) throw new Error(`invalid backup inputs: ${parsed.error.issues.map((i) => `with.${i.path.map(String).join('.')}: ${i.message}`).join('; ')}`);
+  const engine = engineFor(parsed.data);
+  return { dir: parsed.data.dir, prefix: parsed.data.prefix ?? engine.defaultPrefix, ext: engine.ext, keep: parsed.data.keep };
+}

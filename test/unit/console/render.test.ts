@@ -114,6 +114,21 @@ describe('console HTML escaping', () => {
     expectInert(listMain(viewer(), { open: [incident], recent: [], privateMessages: [] }).value);
   });
 
+  it('shows escalation mentions as plain names (escaped), never as ping syntax', () => {
+    const mentions = [
+      { platform: 'slack', kind: 'group' as const, id: 'S0ONCALL', name: `oncall${SCRIPT}` },
+      { platform: 'discord', kind: 'role' as const, id: '987654321098765432' },
+    ];
+    const main = incidentMain(viewer(), {
+      card: hostileCard(),
+      thread: { kind: 'thread', replies: [{ id: 1, createdAt: '2026-11-22T01:00:00Z', sentAt: null, message: { text: '⏰ Escalation 1', mentions } }] },
+      privateMessages: [],
+    }).value;
+    expect(main).toContain('⏰ Escalation 1 · calling: @oncall&lt;script&gt;alert(1)&lt;/script&gt; (slack group), @987654321098765432 (discord role)');
+    expect(main).not.toContain('<!subteam');
+    expect(main).not.toContain('<@&');
+  });
+
   it('shows no buttons, forms or identity box when read-only', () => {
     const ro = viewer({ interactive: false });
     const main = incidentMain(ro, { card: hostileCard(), thread: { kind: 'activity', why: 'Read-only.', events: [] }, privateMessages: [] });

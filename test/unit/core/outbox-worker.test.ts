@@ -430,3 +430,37 @@ describe('OutboxWorker when an attempt may have reached Slack', () => {
     expect(JSON.stringify(warnings[0])).toContain('channels:history');
   });
 });
+
+describe('OutboxWorker: channel posts without an incident', () => {
+  it('posts a channel message once, top-level, redacted, beside incident threads, even when its answer is lost', async () => {
+    await openIncident('g1', ['update 2']);
+    const { fetch, dropped } = dropFirstPostOfChannel();
+    await store.transaction((tx) => tx.enqueueOutbox({ ...SLACK, incidentId: null, kind: 'post', payload: { text: `🗓️ nightly backup done ${SECRET}` }, at: clock.now().toISOString() }));
+    await drive(makeWorker({ fetch }));
+    expect(dropped()).toBe(1);
+    const top = slack.topLevel(CHANNEL).filter((m) => m.text.startsWith('🗓️'));
+    expect(top).toHaveLength(1);
+    expect(top[0]!.text).toBe('🗓️ nightly backup done [REDACTED]');
+    expect(top[0]!.thread_ts).toBeUndefined();
+    // The incident's card and its thread were delivered as before.
+    expect(slack.topLevel(CHANNEL).filter((m) => !m.text.startsWith('🗓️'))).toHaveLength(1);
+  });
+
+  it('refuses a post with an incident, and a card or reply without one, in the store', async () => {
+    const { incidentId } = await openIncident('g1', []);
+    const now = clock.now().toISOString();
+    await expect(store.transaction((tx) => tx.enqueueOutbox({ ...SLACK, incidentId, kind: 'post', payload: { text: 'x' }, at: now }))).rejects.toThrow(/CHECK constraint/);
+    await expect(store.transaction((tx) => tx.enqueueOutbox({ ...SLACK, incidentId: null, kind: 'reply', payload: { text: 'x' }, at: now }))).rejects.toThrow(/CHECK constraint/);
+  });
+});
+
+/** Drops the answer of the first top-level chat.postMessage that is a channel post (text, no blocks, no thread). */
+function dropFirstPostOfChannel(): { fetch: webApi.FetchFunction; dropped: () => number } {
+  let dropped = 0;
+  const fetch = losingAnswers((method, args) => {
+    if (method !== 'chat.postMessage' || args.has('thread_ts') || !(args.get('text') ?? '').startsWith('🗓️') || dropped > 0) return false;
+    dropped += 1;
+    return true;
+  });
+  return { fetch, dropped: () => dropped };
+}

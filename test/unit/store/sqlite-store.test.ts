@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { sqliteMigrations } from '../../../src/store/migrations.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { newIncident, storeContract, type RawRow, type StoreHarness } from './store-contract.js';
 
@@ -56,5 +57,40 @@ describe('SqliteStore specifics', () => {
     await store.close();
     await store.close(); // twice is fine
     await expect(store.transaction((tx) => tx.countPendingOutbox())).rejects.toThrow();
+  });
+
+  it('migration 7 keeps every outbox row of an older database, with its id, state and doubt, and the id counter', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'migration-7-'));
+    const file = path.join(dir, 'bot.db');
+    try {
+      // A database as a bot before migration 7 left it.
+      const old = new Database(file);
+      old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      for (const m of sqliteMigrations.filter((m) => m.version < 7)) {
+        old.exec(m.sql);
+        old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
+      }
+      old.exec(`INSERT INTO incidents (group_key, episode, status, severity, title, receiver, group_labels, common_labels, common_annotations, external_url, created_at, updated_at, last_seen_at)
+                VALUES ('g', 1, 'firing', 'critical', 't', 'r', '{}', '{}', '{}', '', 'a', 'a', 'a')`);
+      old.exec(`INSERT INTO outbox (id, platform, channel, incident_id, kind, payload, state, next_attempt_at, created_at, sent_at)
+                VALUES (5, 'slack', 'C1', 1, 'card', 'null', 'done', 'a', 'a', 'b')`);
+      old.exec(`INSERT INTO outbox (id, platform, channel, incident_id, kind, payload, attempts, next_attempt_at, created_at, sending_since)
+                VALUES (9, 'slack', 'C1', 1, 'reply', '{"text":"hi"}', 2, 'a', 'a', 'c')`);
+      old.close();
+
+      const store = new SqliteStore(file);
+      try {
+        const pending = await store.transaction((tx) => tx.pendingOutbox(10));
+        expect(pending).toEqual([
+          { id: 9, platform: 'slack', channel: 'C1', incidentId: 1, kind: 'reply', payload: { text: 'hi' }, attempts: 2, nextAttemptAt: 'a', lastError: null, createdAt: 'a', sendingSince: 'c' },
+        ]);
+        const next = await store.transaction((tx) => tx.enqueueOutbox({ platform: 'slack', channel: 'C1', incidentId: null, kind: 'post', payload: { text: 'x' }, at: 'd' }));
+        expect(next).toBe(10);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

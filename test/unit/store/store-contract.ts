@@ -252,6 +252,23 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(await harness.sql(`SELECT silence FROM incidents WHERE id = ${i.id}`)).toEqual([{ silence: null }]);
       });
 
+      it('advanceEscalation claims each level once, only from the level given, and only while firing and unacknowledged', async () => {
+        const i = await seedIncident();
+        // Two workers race for the first level: exactly one claims it.
+        const claims = await Promise.all([tx((t) => t.advanceEscalation(i.id, 0, 1, at(300))), tx((t) => t.advanceEscalation(i.id, 0, 1, at(300)))]);
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        expect((await tx((t) => t.getIncident(i.id)))?.escalation).toEqual({ level: 1, at: at(300) });
+        expect(await tx((t) => t.advanceEscalation(i.id, 0, 2, at(900)))).toBe(false);
+        expect(await tx((t) => t.advanceEscalation(i.id, 1, 3, at(900)))).toBe(true);
+        expect((await tx((t) => t.getIncident(i.id)))?.escalation).toEqual({ level: 3, at: at(900) });
+        await tx((t) => t.updateIncident(i.id, { acknowledgement: { by: 'slack:U1', byName: 'Ada', at: at(901) } }));
+        expect(await tx((t) => t.advanceEscalation(i.id, 3, 4, at(1500)))).toBe(false);
+        const r = await seedIncident('g2');
+        await tx((t) => t.updateIncident(r.id, { status: 'resolved', resolvedAt: at(10) }));
+        expect(await tx((t) => t.advanceEscalation(r.id, 0, 1, at(300)))).toBe(false);
+        expect(await tx((t) => t.advanceEscalation(999, 0, 1, at(300)))).toBe(false);
+      });
+
       it('upserts alerts by fingerprint and says whether each was new', async () => {
         const i = await seedIncident();
         const alert = { incidentId: i.id, fingerprint: 'f1', status: 'firing' as const, labels: { instance: 'a:1' }, annotations: {}, startsAt: at(0), endsAt: null, generatorUrl: 'http://prom/graph' };
@@ -407,6 +424,31 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       });
     });
 
+    describe('scheduled jobs', () => {
+      it('claims each slot once, records an overlapping slot as skipped, and keeps the first slot it was given', async () => {
+        await tx((t) => t.initJobRun('backup', at(0)));
+        await tx((t) => t.initJobRun('backup', at(50)));
+        expect(await tx((t) => t.listJobRuns())).toEqual([{ job: 'backup', lastSlot: at(0), runningSince: null, lastFinishedAt: null, lastStatus: null }]);
+        expect(await tx((t) => t.claimJobRun('backup', at(0), at(0)))).toBe('taken');
+        const racing = await Promise.all([tx((t) => t.claimJobRun('backup', at(60), at(60))), tx((t) => t.claimJobRun('backup', at(60), at(60)))]);
+        expect(racing.sort()).toEqual(['claimed', 'taken']);
+        expect(await tx((t) => t.claimJobRun('backup', at(120), at(120)))).toBe('overlap');
+        expect(await tx((t) => t.claimJobRun('backup', at(120), at(121)))).toBe('taken');
+        await tx((t) => t.finishJobRun('backup', at(130), 'succeeded'));
+        expect(await tx((t) => t.listJobRuns())).toEqual([{ job: 'backup', lastSlot: at(120), runningSince: null, lastFinishedAt: at(130), lastStatus: 'succeeded' }]);
+        expect(await tx((t) => t.claimJobRun('backup', at(180), at(180)))).toBe('claimed');
+        // A job never seen before is recorded by its first claim.
+        expect(await tx((t) => t.claimJobRun('checklist', at(60), at(60)))).toBe('claimed');
+      });
+
+      it('advanceJobSlot moves the last slot only from the slot given', async () => {
+        await tx((t) => t.initJobRun('backup', at(0)));
+        expect(await tx((t) => t.advanceJobSlot('backup', at(0), at(60)))).toBe(true);
+        expect(await tx((t) => t.advanceJobSlot('backup', at(0), at(60)))).toBe(false);
+        expect((await tx((t) => t.listJobRuns()))[0]?.lastSlot).toBe(at(60));
+      });
+    });
+
     describe('audit hash chain', () => {
       /** Appends `n` events to one incident, each in its own transaction, as the bot does. */
       async function chain(incidentId: number, n: number, from = 1) {
@@ -477,6 +519,25 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         );
         const after = await tx((t) => t.listAudit(i.id));
         expect(firstBrokenLink(after)).toBe(after[2]?.seq);
+      });
+
+      it('lists resolved incidents whose newest record is older than a time, and deletes one chain whole (retention)', async () => {
+        const old = await seedIncident('old');
+        const recent = await seedIncident('recent');
+        const firing = await seedIncident('firing');
+        for (const i of [old, recent]) await tx((t) => t.updateIncident(i.id, { status: 'resolved', resolvedAt: at(5) }));
+        await tx((t) => appendAudit(t, auditEvent(old.id, 1)));
+        await tx((t) => appendAudit(t, auditEvent(recent.id, 2)));
+        await tx((t) => appendAudit(t, auditEvent(old.id, 3)));
+        await tx((t) => appendAudit(t, auditEvent(recent.id, 50)));
+        await tx((t) => appendAudit(t, auditEvent(firing.id, 1)));
+        expect(await tx((t) => t.listExpiredAuditChains(at(10), 10))).toEqual([old.id]);
+        expect(await tx((t) => t.listExpiredAuditChains(at(60), 10))).toEqual([old.id, recent.id]);
+        expect(await tx((t) => t.listExpiredAuditChains(at(60), 1))).toEqual([old.id]);
+        expect(await tx((t) => t.deleteAudit(old.id))).toBe(2);
+        expect(await tx((t) => t.listAudit(old.id))).toEqual([]);
+        expect(await tx((t) => t.listAudit(recent.id))).toHaveLength(2);
+        expect(await tx((t) => t.listExpiredAuditChains(at(60), 10))).toEqual([recent.id]);
       });
 
       it("lets one incident's trail be verified while other incidents' events interleave", async () => {

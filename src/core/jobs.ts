@@ -1,0 +1,147 @@
+import { ICON, resultDetails } from './executor.js';
+import type { Redactor } from './redact.js';
+import { pruneAuditBatch } from './retention.js';
+import type { ScheduledJob, StepRef } from './schedules-schema.js';
+import { describeStep, runStep } from '../runbooks/actions/index.js';
+import type { ActionSettings, StepResult } from '../runbooks/actions/types.js';
+import { backupRetention } from '../runbooks/actions/data-actions.js';
+import { applyRetention } from '../runbooks/actions/data/backup-files.js';
+import { renderInputs } from '../runbooks/actions/render-inputs.js';
+import { resolveParams } from '../runbooks/params.js';
+import type { Runbook, RunbookStep } from '../runbooks/schema.js';
+import type { Store } from '../store/store.js';
+
+/** Who scheduled runs are audited as: an operator declared them in the schedules file. */
+export const SCHEDULER_ACTOR = 'system:scheduler';
+
+/** Actions a checklist may run: they only look. (Backups write files, so they are scheduled as steps, not checklist items.) */
+const READ_ONLY_ACTIONS = new Set<RunbookStep['action']>(['verify', 'http', 'exec']);
+
+export type ResolvedStep = { ok: true; runbook: Runbook; step: RunbookStep; params: Record<string, string> } | { ok: false; problem: string };
+
+/**
+ * Finds a scheduled step and resolves its params from the job's labels, as an alert's labels would
+ * be. A step that changes a system is refused: it needs a person's approval in chat, which a
+ * schedule cannot give. In a checklist, only read-only steps are allowed.
+ */
+export function resolveStepRef(runbooks: readonly Runbook[], ref: StepRef, purpose: 'step' | 'checklist'): ResolvedStep {
+  const runbook = runbooks.find((r) => r.name === ref.runbook);
+  if (!runbook) return { ok: false, problem: `runbook "${ref.runbook}" does not exist` };
+  const step = runbook.steps.find((s) => s.id === ref.step);
+  if (!step) return { ok: false, problem: `runbook "${ref.runbook}" has no step "${ref.step}"` };
+  if (step.changes) return { ok: false, problem: `step "${ref.runbook}/${ref.step}" changes a system (changes: true) and needs approval in chat; it cannot be scheduled` };
+  if (purpose === 'checklist' && (!READ_ONLY_ACTIONS.has(step.action) || step.checkpoint)) {
+    return { ok: false, problem: `step "${ref.runbook}/${ref.step}" (action ${step.action}) is not read-only; a checklist runs verify, http and exec checks only` };
+  }
+  const resolved = resolveParams(runbook, ref.labels);
+  if (!resolved.ok) return { ok: false, problem: `step "${ref.runbook}/${ref.step}": ${resolved.problems.join('; ')}` };
+  return { ok: true, runbook, step, params: resolved.params };
+}
+
+export interface JobRunnerOptions {
+  store: Store;
+  runbooks: readonly Runbook[];
+  redact: Redactor;
+  env: NodeJS.ProcessEnv;
+  settings?: ActionSettings | undefined;
+  clock: () => Date;
+}
+
+export interface JobOutcome {
+  status: 'succeeded' | 'failed';
+  /** The message posted to the job's channels (and the audit text). */
+  text: string;
+  data: Record<string, unknown>;
+}
+
+const jobTitle = (job: ScheduledJob) => job.title ?? job.name;
+
+/** Runs one scheduled job to its outcome; never rejects (a failure is an outcome to post). */
+export async function runJob(job: ScheduledJob, o: JobRunnerOptions, signal: AbortSignal): Promise<JobOutcome> {
+  try {
+    if (job.kind === 'step') return await runScheduledStep(job, o, signal);
+    if (job.kind === 'checklist') return await runChecklist(job, o, signal);
+    return await runRetention(job, o);
+  } catch (error) {
+    return { status: 'failed', text: `❌ *${jobTitle(job)}* failed: ${o.redact(error instanceof Error ? error.message : String(error))}`, data: {} };
+  }
+}
+
+async function runRef(ref: StepRef, purpose: 'step' | 'checklist', o: JobRunnerOptions, signal: AbortSignal): Promise<{ title: string; what: string; result: StepResult }> {
+  const found = resolveStepRef(o.runbooks, ref, purpose);
+  if (!found.ok) return { title: `${ref.runbook}/${ref.step}`, what: '', result: { status: 'failed', summary: found.problem, durationMs: 0, outputTail: '' } };
+  const result = await runStep(found.step, found.params, { signal, redact: o.redact, env: o.env, settings: o.settings });
+  return { title: found.step.title, what: o.redact(describeStep(found.step, found.params)), result };
+}
+
+async function runScheduledStep(job: Extract<ScheduledJob, { kind: 'step' }>, o: JobRunnerOptions, signal: AbortSignal): Promise<JobOutcome> {
+  const { title, result } = await runRef(job.step, 'step', o, signal);
+  return {
+    status: result.status === 'succeeded' ? 'succeeded' : 'failed',
+    text: `🗓️ ${jobTitle(job)}: ${ICON[result.status]} *${title}* ${result.status.replace('_', ' ')}: ${result.summary}${resultDetails(result)}`,
+    data: { runbook: job.step.runbook, step: job.step.step, status: result.status, durationMs: result.durationMs, artefacts: result.artefacts ?? [] },
+  };
+}
+
+/** Every item in order (a failure does not stop the others: a checklist reports them all), then one summary. */
+async function runChecklist(job: Extract<ScheduledJob, { kind: 'checklist' }>, o: JobRunnerOptions, signal: AbortSignal): Promise<JobOutcome> {
+  const items = [];
+  for (const ref of job.steps) items.push({ ref, ...(await runRef(ref, 'checklist', o, signal)) });
+  const passed = items.filter((i) => i.result.status === 'succeeded').length;
+  const lines = items.map((i) => `${ICON[i.result.status]} *${i.title}* (${i.ref.runbook}): ${i.result.summary}`);
+  return {
+    status: passed === items.length ? 'succeeded' : 'failed',
+    text: `📋 ${jobTitle(job)}: ${passed} of ${items.length} checks passed\n${lines.join('\n')}`,
+    data: { items: items.map((i) => ({ runbook: i.ref.runbook, step: i.ref.step, status: i.result.status })) },
+  };
+}
+
+/** Applies each listed backup step's `keep:` to its backups (the same rule the step applies after a backup). */
+async function expireBackups(refs: readonly StepRef[], o: JobRunnerOptions): Promise<{ lines: string[]; deleted: number; failed: boolean }> {
+  const lines: string[] = [];
+  let deleted = 0;
+  let failed = false;
+  for (const ref of refs) {
+    const name = `${ref.runbook}/${ref.step}`;
+    try {
+      const found = resolveStepRef(o.runbooks, ref, 'step');
+      if (!found.ok) throw new Error(found.problem);
+      if (found.step.action !== 'backup') throw new Error(`step ${name} is not a backup step`);
+      const plan = backupRetention(renderInputs(found.step.with, found.params));
+      if (!plan.keep) {
+        lines.push(`• ${name}: no keep rule, nothing expires`);
+        continue;
+      }
+      const outcome = await applyRetention(plan.dir, plan.prefix, plan.ext, plan.keep, '', o.clock());
+      deleted += outcome.deleted.length;
+      failed ||= outcome.problems.length > 0;
+      const problems = outcome.problems.length > 0 ? `; problems: ${outcome.problems.join('; ')}` : '';
+      lines.push(`• ${name}: deleted ${outcome.deleted.length} expired backup${outcome.deleted.length === 1 ? '' : 's'} in ${plan.dir}, kept ${outcome.kept}${problems}`);
+    } catch (error) {
+      failed = true;
+      lines.push(`• ${name}: ${o.redact(error instanceof Error ? error.message : String(error))}`);
+    }
+  }
+  return { lines, deleted, failed };
+}
+
+async function runRetention(job: Extract<ScheduledJob, { kind: 'retention' }>, o: JobRunnerOptions): Promise<JobOutcome> {
+  const before = new Date(o.clock().getTime() - job.auditDays * 86_400_000).toISOString();
+  let chains = 0;
+  let events = 0;
+  for (;;) {
+    const batch = await o.store.transaction((tx) => pruneAuditBatch(tx, before, o.clock().toISOString(), SCHEDULER_ACTOR));
+    if (batch.chains === 0) break;
+    chains += batch.chains;
+    events += batch.events;
+  }
+  const backups = await expireBackups(job.backups, o);
+  return {
+    status: backups.failed ? 'failed' : 'succeeded',
+    text: [
+      `🧹 ${jobTitle(job)}: deleted the audit trail of ${chains} incident${chains === 1 ? '' : 's'} resolved more than ${job.auditDays} days ago (${events} records); a checkpoint keeps audit:verify whole.`,
+      ...backups.lines,
+    ].join('\n'),
+    data: { auditDays: job.auditDays, before, chains, events, backupsDeleted: backups.deleted },
+  };
+}
