@@ -28,8 +28,10 @@ import { alwaysLeader, type Leadership } from './core/leadership.js';
 import { createRouter as createChannelRouter } from './core/routing.js';
 import { listBackupChoices } from './runbooks/backup-choices.js';
 import { loadRunbooks } from './runbooks/loader.js';
-import { SqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
+import { describeDatabase } from './config.js';
+import { newReplicaId, type ReplicaSettings } from './core/replica.js';
 
 export interface BotOptions {
   /** The environment steps may take allowlisted variables from (PATH at least, to find programs). */
@@ -40,9 +42,19 @@ export interface BotOptions {
   outboxPollMs?: number;
   executorPollMs?: number;
   escalationPollMs?: number;
-  /** Which replica runs escalations and scheduled jobs; default: this process alone. */
+  /**
+   * Which replica runs the outbox, escalations and scheduled jobs. Default: this process alone on
+   * SQLite; on PostgreSQL, the replica holding the leader's advisory lock.
+   */
   leadership?: Leadership;
+  /** How often a replica on PostgreSQL checks the leader's lock (ms); tests shorten it. */
+  leaderCheckMs?: number;
+  /** This process among the replicas; default: a new id, and on PostgreSQL orphans after 30 s. */
+  replica?: ReplicaSettings;
 }
+
+/** A replica on PostgreSQL silent for this long is taken for dead, and the steps it was running are reported. */
+const REPLICA_ORPHAN_AFTER_MS = 30_000;
 
 export interface Bot {
   engine: Engine;
@@ -63,8 +75,9 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const policy = await loadPolicy(config.policyFile, config.approvers);
   const channelRoutes = await loadRoutes(config.routesFile);
   const escalation = await loadEscalation(config.escalationFile);
-  const leadership = options.leadership ?? alwaysLeader;
-  const store = new SqliteStore(config.sqlitePath);
+  const store = await openStore(config.database);
+  const shared = config.database.kind === 'postgres';
+  const replica = options.replica ?? { id: newReplicaId(), ...(shared ? { orphanAfterMs: REPLICA_ORPHAN_AFTER_MS } : {}) };
   const metrics = createMetrics(() => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length));
 
   const platforms: ChatPlatform[] = [];
@@ -76,6 +89,9 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     if (!engineRef.current) throw new Error('engine not ready');
     return engineRef.current;
   };
+  const leadership =
+    options.leadership ??
+    (config.database.kind === 'postgres' ? await replicaLeadership(config.database.url, log, options.leaderCheckMs, () => engineRef.current?.outbox.nudge()) : alwaysLeader);
   const slack = config.slack ? createSlackApp(config.slack, getEngine, log.child({ platform: 'slack' })) : undefined;
   if (slack && config.slack) {
     platforms.push(slack.platform);
@@ -105,7 +121,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     defaultChannels.console = CONSOLE_CHANNEL;
   }
   log.info(
-    { platforms: platforms.map((p) => p.name), runbooks: runbooks.map((r) => r.name), database: config.sqlitePath },
+    { platforms: platforms.map((p) => p.name), runbooks: runbooks.map((r) => r.name), database: describeDatabase(config.database), replica: replica.id },
     platforms.length > 0 ? `chat platforms enabled: ${platforms.map((p) => p.name).join(', ')}` : 'no chat platform configured: incidents are stored and audited only',
   );
   if (policy.defaults.approve === undefined && policy.rules.every((r) => r.approve === undefined)) {
@@ -130,6 +146,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     ...(options.executorPollMs ? { executorPollMs: options.executorPollMs } : {}),
     escalation,
     leadership,
+    replica,
     ...(options.escalationPollMs ? { escalationPollMs: options.escalationPollMs } : {}),
   });
   engineRef.current = ready;
@@ -237,4 +254,10 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
       return stopping;
     },
   };
+}
+
+/** The PostgreSQL leader election (loaded only on PostgreSQL); a new leader sends what is queued at once. */
+async function replicaLeadership(url: string, log: Logger, checkMs: number | undefined, onLead: () => void): Promise<Leadership> {
+  const { PostgresLeadership } = await import('./store/postgres-leadership.js');
+  return new PostgresLeadership({ url, log: log.child({ worker: 'leadership' }), ...(checkMs ? { checkMs } : {}), onChange: (leader) => leader && onLead() });
 }

@@ -89,13 +89,33 @@ function crossFieldProblems(environment: Record<string, string | undefined>): st
     problems.push('DISCORD_PUBLIC_KEY: required in http mode, to verify the signature of every interaction (or set DISCORD_MODE=gateway)');
   }
   const databaseUrl = environment.DATABASE_URL;
-  if (databaseUrl !== undefined && databaseUrl !== '' && !/^(sqlite:|file:|\/|\.)/.test(databaseUrl)) {
-    problems.push('DATABASE_URL: only sqlite:<path> is supported by this build');
+  if (databaseUrl !== undefined && !SQLITE_URL.test(databaseUrl) && !POSTGRES_URL.test(databaseUrl)) {
+    problems.push('DATABASE_URL: must be sqlite:<path> (the embedded store) or postgres://user@host:port/database');
+  } else if (databaseUrl !== undefined && POSTGRES_URL.test(databaseUrl) && !URL.canParse(databaseUrl)) {
+    problems.push('DATABASE_URL: not a valid postgres:// URL');
   }
   return problems;
 }
 
 export type Env = z.infer<typeof envSchema>;
+
+const SQLITE_URL = /^(sqlite:|file:|\/|\.)/;
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+
+/** Where incidents are stored: an embedded SQLite file, or a PostgreSQL database that several replicas share. */
+export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+function databaseConfig(url: string): DatabaseConfig {
+  return POSTGRES_URL.test(url) ? { kind: 'postgres', url } : { kind: 'sqlite', path: url.replace(/^(sqlite|file):(\/\/)?/, '') };
+}
+
+/** The database as it may be logged: a PostgreSQL URL without its password. */
+export function describeDatabase(database: DatabaseConfig): string {
+  if (database.kind === 'sqlite') return database.path;
+  const url = new URL(database.url);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
+}
 
 export interface SlackConfig {
   botToken: string;
@@ -129,7 +149,7 @@ export interface Config {
   port: number;
   host: string;
   logLevel: Env['LOG_LEVEL'];
-  sqlitePath: string;
+  database: DatabaseConfig;
   /** Runbook manifest directories, loaded in order (names unique across them). */
   runbooksDirs: string[];
   webhookToken: string | undefined;
@@ -194,7 +214,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     port: env.PORT,
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
-    sqlitePath: env.DATABASE_URL.replace(/^(sqlite|file):(\/\/)?/, ''),
+    database: databaseConfig(env.DATABASE_URL),
     runbooksDirs: env.RUNBOOKS_DIR,
     webhookToken: env.ALERTMANAGER_WEBHOOK_TOKEN,
     webhookMaxBytes: env.WEBHOOK_MAX_BYTES,
@@ -209,8 +229,15 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     prometheusUrl: env.PROMETHEUS_URL,
     alertmanagerUrl: env.ALERTMANAGER_URL,
     console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT },
-    secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN].filter(
+    secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN, databasePassword(env.DATABASE_URL)].filter(
       (v): v is string => v !== undefined,
     ),
   };
+}
+
+/** A PostgreSQL URL's password, decoded (step output or an error could echo it). */
+function databasePassword(url: string): string | undefined {
+  if (!POSTGRES_URL.test(url)) return undefined;
+  const password = decodeURIComponent(new URL(url).password);
+  return password === '' ? undefined : password;
 }

@@ -79,7 +79,9 @@ export function toAuditEvent(row: AuditRow): AuditEvent | undefined {
  * `loadConfig`, so the path is resolved exactly as the bot resolves it).
  */
 export function databasePath(dbOption: string | undefined, config: () => Config): string {
-  const file = dbOption ?? config().sqlitePath;
+  const database = dbOption === undefined ? config().database : undefined;
+  if (database?.kind === 'postgres') throw new CliError('DATABASE_URL names a PostgreSQL store; these commands read SQLite files: pass --db <path> of a SQLite copy');
+  const file = dbOption ?? (database?.kind === 'sqlite' ? database.path : '');
   if (file === '' || file === ':memory:') throw new CliError(`an in-memory database has no audit trail to read; pass --db <path> or set DATABASE_URL=sqlite:<path>`);
   return path.resolve(file);
 }

@@ -103,9 +103,11 @@ export interface StepRun {
   startedAt: string | null;
   finishedAt: string | null;
   result: StepResultRecord | null;
+  /** The replica that claimed the run to execute it (null until it runs). */
+  runner: string | null;
 }
 
-export type NewStepRun = Omit<StepRun, 'id' | 'startedAt' | 'finishedAt' | 'result' | 'updatedAt'>;
+export type NewStepRun = Omit<StepRun, 'id' | 'startedAt' | 'finishedAt' | 'result' | 'updatedAt' | 'runner'>;
 
 export interface Approval {
   runId: number;

@@ -10,6 +10,7 @@ import { StepExecutor } from './executor.js';
 import { EscalationWorker } from './escalation.js';
 import type { EscalationConfig } from './escalation-schema.js';
 import { alwaysLeader, type Leadership } from './leadership.js';
+import type { ReplicaSettings } from './replica.js';
 import { recordNotification, type RecordedNotification } from './notifications.js';
 import { OutboxWorker } from './outbox-worker.js';
 import type { Actor } from './policy.js';
@@ -59,8 +60,13 @@ export interface EngineOptions {
   executorPollMs?: number;
   /** Escalation of unacknowledged incidents; absent: none. */
   escalation?: EscalationConfig | undefined;
-  /** Which replica runs the once-only timers (escalations); default: this one. */
+  /**
+   * Which replica runs what only one may: escalations, and the outbox (its per-channel pacing
+   * is kept in memory, so one sender paces each channel). Default: this one.
+   */
   leadership?: Leadership;
+  /** This process among the replicas sharing the store; default: the only one. */
+  replica?: ReplicaSettings;
   escalationPollMs?: number;
 }
 
@@ -85,6 +91,7 @@ export class Engine {
       log: o.log.child({ worker: 'outbox' }),
       metrics: o.metrics,
       redact: o.redact,
+      ...(o.leadership ? { leadership: o.leadership } : {}),
       ...(o.outboxPollMs ? { pollMs: o.outboxPollMs } : {}),
     });
     this.executor = new StepExecutor({
@@ -99,6 +106,7 @@ export class Engine {
       metrics: o.metrics,
       onQueued: () => this.outbox.nudge(),
       ...(o.executorPollMs ? { pollMs: o.executorPollMs } : {}),
+      ...(o.replica ? { replica: o.replica } : {}),
     });
     this.escalation = o.escalation
       ? new EscalationWorker({

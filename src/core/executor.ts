@@ -12,6 +12,7 @@ import type { Policy } from './policy-schema.js';
 import { expireStaleRequests } from './steps.js';
 import { formatBytes } from '../runbooks/actions/data/common.js';
 import type { Store } from '../store/store.js';
+import { singleProcess, type ReplicaSettings } from './replica.js';
 
 export interface ExecutorOptions {
   store: Store;
@@ -28,6 +29,8 @@ export interface ExecutorOptions {
   /** Called after anything was queued for chat. */
   onQueued: () => void;
   pollMs?: number;
+  /** This process among the replicas; default: the only one. */
+  replica?: ReplicaSettings;
 }
 
 export const ICON: Record<StepResult['status'], string> = { succeeded: '✅', failed: '❌', timed_out: '⏱️' };
@@ -47,9 +50,13 @@ export function resultDetails(result: StepResult): string {
 export class StepExecutor {
   private readonly loop: WorkerLoop;
   private readonly inFlight = new Map<number, { done: Promise<void>; abort: AbortController }>();
+  private readonly replica: ReplicaSettings;
+  /** When this replica last recorded its heartbeat and last looked for orphaned runs (ms). */
+  private lastHeartbeat = 0;
 
   constructor(private readonly o: ExecutorOptions) {
     this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 1000, (error) => o.log.error({ err: error }, 'executor tick failed'));
+    this.replica = o.replica ?? singleProcess();
   }
 
   start(): void {
@@ -71,24 +78,54 @@ export class StepExecutor {
     }
   }
 
-  /** Steps left `running` by a crash are reported, never re-run: a half-done restart must be looked at by a person. */
+  /**
+   * Steps left `running` by a crash are reported, never re-run: a half-done restart must be looked
+   * at by a person. At start-up with one process, every running step is such a step; with several
+   * replicas, only those whose replica stopped sending heartbeats (the others are still running).
+   */
   async markInterrupted(): Promise<number> {
-    const now = this.o.clock().toISOString();
+    const now = this.o.clock();
+    const orphanAfterMs = this.replica.orphanAfterMs;
+    if (orphanAfterMs !== undefined) await this.heartbeat(now);
+    const at = now.toISOString();
     const count = await this.o.store.transaction(async (tx) => {
-      const stuck = await tx.listStepRunsInState('running', 1000);
+      const stuck =
+        orphanAfterMs === undefined
+          ? await tx.listStepRunsInState('running', 1000)
+          : (await tx.orphanedRuns(new Date(now.getTime() - orphanAfterMs).toISOString(), 1000)).filter((run) => !this.inFlight.has(run.id));
+      let marked = 0;
       for (const run of stuck) {
-        if (!(await tx.transitionStepRun(run.id, ['running'], 'interrupted', now, { finishedAt: now }))) continue;
-        await recordEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text: `⚠️ *${run.stepTitle}* was interrupted by a bot restart. It was not re-run: check the system, then request it again if needed.`, data: { runId: run.id } },
+        if (!(await tx.transitionStepRun(run.id, ['running'], 'interrupted', at, { finishedAt: at }))) continue;
+        const cause = orphanAfterMs === undefined ? 'a bot restart' : `the loss of the replica running it (${run.runner ?? 'unknown'})`;
+        await recordEvent(tx, { at, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text: `⚠️ *${run.stepTitle}* was interrupted by ${cause}. It was not re-run: check the system, then request it again if needed.`, data: { runId: run.id, runner: run.runner } },
           { refreshCard: true },
         );
+        marked += 1;
       }
-      return stuck.length;
+      return marked;
     });
     if (count > 0) this.o.onQueued();
     return count;
   }
 
+  private heartbeat(now: Date): Promise<void> {
+    this.lastHeartbeat = now.getTime();
+    return this.o.store.transaction((tx) => tx.touchReplica(this.replica.id, now.toISOString()));
+  }
+
+  /**
+   * With several replicas: records this one's heartbeat a few times per orphan period, and each
+   * time reports the runs of replicas that have gone silent (any replica may; the claim is conditional).
+   */
+  private async keepAlive(): Promise<void> {
+    const orphanAfterMs = this.replica.orphanAfterMs;
+    if (orphanAfterMs === undefined || this.o.clock().getTime() - this.lastHeartbeat < orphanAfterMs / 5) return;
+    const interrupted = await this.markInterrupted();
+    if (interrupted > 0) this.o.log.warn({ interrupted }, 'steps of a replica that stopped were marked interrupted, not re-run');
+  }
+
   private async tick(): Promise<void> {
+    await this.keepAlive();
     const now = this.o.clock().toISOString();
     const expired = await this.o.store.transaction((tx) => expireStaleRequests(tx, { policy: this.o.policy, now }));
     if (expired > 0) this.o.onQueued();
@@ -96,13 +133,13 @@ export class StepExecutor {
       const ready = await tx.listStepRunsInState('approved', 10);
       const mine: StepRun[] = [];
       for (const run of ready) {
-        if (!(await tx.transitionStepRun(run.id, ['approved'], 'running', now, { startedAt: now }))) continue;
+        if (!(await tx.transitionStepRun(run.id, ['approved'], 'running', now, { startedAt: now, runner: this.replica.id }))) continue;
         const step = this.findStep(run);
         const what = step ? describeStep(step, run.params) : 'the step is no longer in the runbooks';
         await recordEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text: `▶️ Started *${run.stepTitle}*: ${this.o.redact(what)}`, data: { runId: run.id } },
           { refreshCard: true },
         );
-        mine.push({ ...run, state: 'running', startedAt: now });
+        mine.push({ ...run, state: 'running', startedAt: now, runner: this.replica.id });
       }
       return mine;
     });

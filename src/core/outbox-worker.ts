@@ -3,6 +3,7 @@ import type { Card, ThreadMessage } from './card.js';
 import { certainlyNotDelivered, ChatDeliveryError, type ChatPlatform, type MessageRef, type PostOptions } from './chat-platform.js';
 import type { OutboxMessage } from './domain.js';
 import type { Redactor } from './redact.js';
+import { alwaysLeader, type Leadership } from './leadership.js';
 import { WorkerLoop } from './worker-loop.js';
 import type { Metrics } from '../metrics.js';
 import type { Store, StoreTx } from '../store/store.js';
@@ -17,6 +18,8 @@ export interface OutboxWorkerOptions {
   metrics: Metrics;
   /** Applied to everything sent: alert text and step output can carry secrets. */
   redact: Redactor;
+  /** Only the leader sends: pacing per channel is counted in this process's memory. Default: this process. */
+  leadership?: Leadership;
   pollMs?: number;
   batchSize?: number;
 }
@@ -66,6 +69,7 @@ export class OutboxWorker {
   }
 
   private async tick(): Promise<void> {
+    if (!(this.o.leadership ?? alwaysLeader).isLeader()) return;
     // Each round sends the head of every due thread; the next message of a thread becomes its head
     // only once the previous one is sent. Rounds stop when nothing could be sent.
     for (let round = 0; round < MAX_ROUNDS_PER_TICK; round += 1) {

@@ -211,4 +211,19 @@ export const sqliteMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    // Several replicas can share a PostgreSQL store: each records which replica runs a step, and each
+    // replica's heartbeat, so a step left running by a dead replica is reported, while those of live
+    // replicas are left alone.
+    name: 'replicas: who runs each step, and each replica heartbeat',
+    sql: `
+      ALTER TABLE step_runs ADD COLUMN runner TEXT;
+      CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        seen_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

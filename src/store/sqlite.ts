@@ -2,184 +2,28 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { StepState, ThreadMessage } from '../core/card.js';
+import type { StepState } from '../core/card.js';
 import type { MessageRef } from '../core/chat-platform.js';
-import type {
-  Approval,
-  AuditEvent,
-  CardMessage,
-  Choice,
-  Incident,
-  JobClaim,
-  JobRun,
-  NewAuditEvent,
-  NewIncident,
-  NewStepRun,
-  OutboxMessage,
-  StepRun,
-  StoredAlert,
-} from '../core/domain.js';
+import type { Approval, Choice, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, StoredAlert } from '../core/domain.js';
 import { sqliteMigrations } from './migrations.js';
 import { Mutex } from './mutex.js';
+import {
+  incidentPatchColumns,
+  json,
+  str,
+  toAlert,
+  toApproval,
+  toAudit,
+  toCard,
+  toChoice,
+  toDeliveredReply,
+  toIncident,
+  toJobRun,
+  toOutbox,
+  toRun,
+  type Row,
+} from './rows.js';
 import type { DeliveredReply, IncidentPatch, Store, StoreTx, StepRunPatch } from './store.js';
-
-type Row = Record<string, unknown>;
-
-const json = (value: unknown): string => JSON.stringify(value);
-// Column values are TEXT or INTEGER; anything else is a schema bug worth failing loudly on.
-const str = (value: unknown): string => {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  throw new TypeError(`unexpected column value of type ${typeof value}`);
-};
-const parse = <T>(value: unknown): T => JSON.parse(str(value)) as T;
-const parseOrNull = <T>(value: unknown): T | null => (value === null || value === undefined ? null : parse<T>(value));
-const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : str(value));
-
-function toIncident(r: Row): Incident {
-  return {
-    id: Number(r.id),
-    groupKey: str(r.group_key),
-    episode: Number(r.episode),
-    status: str(r.status) as Incident['status'],
-    severity: str(r.severity) as Incident['severity'],
-    title: str(r.title),
-    receiver: str(r.receiver),
-    groupLabels: parse(r.group_labels),
-    commonLabels: parse(r.common_labels),
-    commonAnnotations: parse(r.common_annotations),
-    externalUrl: str(r.external_url),
-    truncatedAlerts: Number(r.truncated_alerts),
-    previousIncidentId: r.previous_incident_id === null ? null : Number(r.previous_incident_id),
-    targets: parse(r.targets),
-    createdAt: str(r.created_at),
-    updatedAt: str(r.updated_at),
-    lastSeenAt: str(r.last_seen_at),
-    resolvedAt: strOrNull(r.resolved_at),
-    acknowledgement: parseOrNull(r.acknowledgement),
-    silence: parseOrNull(r.silence),
-    resolution: parseOrNull(r.resolution),
-    escalation: parseOrNull(r.escalation),
-  };
-}
-
-function toAlert(r: Row): StoredAlert {
-  return {
-    incidentId: Number(r.incident_id),
-    fingerprint: str(r.fingerprint),
-    status: str(r.status) as StoredAlert['status'],
-    labels: parse(r.labels),
-    annotations: parse(r.annotations),
-    startsAt: str(r.starts_at),
-    endsAt: strOrNull(r.ends_at),
-    generatorUrl: strOrNull(r.generator_url),
-  };
-}
-
-function toCard(r: Row): CardMessage {
-  return {
-    incidentId: Number(r.incident_id),
-    platform: str(r.platform),
-    channel: str(r.channel),
-    messageId: str(r.message_id),
-    threadId: str(r.thread_id),
-  };
-}
-
-function toRun(r: Row): StepRun {
-  return {
-    id: Number(r.id),
-    incidentId: Number(r.incident_id),
-    runbook: str(r.runbook),
-    step: str(r.step),
-    stepTitle: str(r.step_title),
-    params: parse(r.params),
-    platform: str(r.platform),
-    requestedBy: str(r.requested_by),
-    requestedByName: str(r.requested_by_name),
-    changes: r.changes === 1,
-    requiredApprovals: Number(r.required_approvals),
-    selfApprove: r.self_approve === 1,
-    state: str(r.state) as StepState,
-    createdAt: str(r.created_at),
-    updatedAt: str(r.updated_at),
-    startedAt: strOrNull(r.started_at),
-    finishedAt: strOrNull(r.finished_at),
-    result: r.result === null ? null : parse(r.result),
-  };
-}
-
-function toApproval(r: Row): Approval {
-  return {
-    runId: Number(r.run_id),
-    approver: str(r.approver),
-    approverName: str(r.approver_name),
-    decision: str(r.decision) as Approval['decision'],
-    at: str(r.at),
-  };
-}
-
-function toAudit(r: Row): AuditEvent {
-  return {
-    seq: Number(r.seq),
-    at: str(r.at),
-    incidentId: r.incident_id === null ? null : Number(r.incident_id),
-    actor: str(r.actor),
-    kind: str(r.kind),
-    text: str(r.text),
-    data: parse(r.data),
-    prevHash: str(r.prev_hash),
-    hash: str(r.hash),
-  };
-}
-
-function toJobRun(r: Row): JobRun {
-  return {
-    job: str(r.job),
-    lastSlot: str(r.last_slot),
-    runningSince: strOrNull(r.running_since),
-    lastFinishedAt: strOrNull(r.last_finished_at),
-    lastStatus: strOrNull(r.last_status),
-  };
-}
-
-function toOutbox(r: Row): OutboxMessage {
-  return {
-    id: Number(r.id),
-    platform: str(r.platform),
-    channel: str(r.channel),
-    incidentId: r.incident_id === null ? null : Number(r.incident_id),
-    kind: str(r.kind) as OutboxMessage['kind'],
-    payload: parse(r.payload),
-    attempts: Number(r.attempts),
-    nextAttemptAt: str(r.next_attempt_at),
-    lastError: strOrNull(r.last_error),
-    createdAt: str(r.created_at),
-    ...(r.sending_since !== null && r.sending_since !== undefined ? { sendingSince: str(r.sending_since) } : {}),
-  };
-}
-
-const INCIDENT_COLUMNS: Record<keyof IncidentPatch, string> = {
-  status: 'status',
-  severity: 'severity',
-  title: 'title',
-  commonLabels: 'common_labels',
-  commonAnnotations: 'common_annotations',
-  groupLabels: 'group_labels',
-  externalUrl: 'external_url',
-  truncatedAlerts: 'truncated_alerts',
-  updatedAt: 'updated_at',
-  lastSeenAt: 'last_seen_at',
-  resolvedAt: 'resolved_at',
-  acknowledgement: 'acknowledgement',
-  silence: 'silence',
-  resolution: 'resolution',
-  escalation: 'escalation',
-};
-
-const JSON_FIELDS = new Set(['commonLabels', 'commonAnnotations', 'groupLabels']);
-/** Nullable JSON columns: NULL stays NULL rather than becoming the text 'null'. */
-const NULLABLE_JSON_FIELDS = new Set(['acknowledgement', 'silence', 'resolution', 'escalation']);
 
 /** The statements of one transaction, on better-sqlite3's synchronous API. */
 class SqliteTx implements StoreTx {
@@ -232,13 +76,10 @@ class SqliteTx implements StoreTx {
   }
 
   async updateIncident(id: number, patch: IncidentPatch) {
-    const entries = Object.entries(patch) as Array<[keyof IncidentPatch, unknown]>;
-    if (entries.length === 0) return;
-    const sets = entries.map(([key]) => `${INCIDENT_COLUMNS[key]} = ?`).join(', ');
-    const values = entries.map(([key, value]) =>
-      JSON_FIELDS.has(key) || (NULLABLE_JSON_FIELDS.has(key) && value !== null) ? json(value) : value,
-    );
-    this.run(`UPDATE incidents SET ${sets} WHERE id = ?`, ...values, id);
+    const columns = incidentPatchColumns(patch);
+    if (columns.length === 0) return;
+    const sets = columns.map(({ column }) => `${column} = ?`).join(', ');
+    this.run(`UPDATE incidents SET ${sets} WHERE id = ?`, ...columns.map((c) => c.value), id);
   }
 
   async getIncident(id: number) {
@@ -374,17 +215,29 @@ class SqliteTx implements StoreTx {
     const placeholders = from.map(() => '?').join(', ');
     const result = this.run(
       `UPDATE step_runs SET state = ?, updated_at = ?,
-         started_at = COALESCE(?, started_at), finished_at = COALESCE(?, finished_at), result = COALESCE(?, result)
+         started_at = COALESCE(?, started_at), finished_at = COALESCE(?, finished_at), result = COALESCE(?, result),
+         runner = COALESCE(?, runner)
        WHERE id = ? AND state IN (${placeholders})`,
       to,
       at,
       patch.startedAt ?? null,
       patch.finishedAt ?? null,
       patch.result ? json(patch.result) : null,
+      patch.runner ?? null,
       id,
       ...from,
     );
     return result.changes === 1;
+  }
+
+  async orphanedRuns(staleBefore: string, limit: number) {
+    return this.all(
+      `SELECT * FROM step_runs s WHERE s.state = 'running'
+         AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.id = s.runner AND r.seen_at >= ?)
+       ORDER BY s.id LIMIT ?`,
+      staleBefore,
+      limit,
+    ).map(toRun);
   }
 
   async insertChoice(c: Omit<Choice, 'id'>) {
@@ -403,17 +256,7 @@ class SqliteTx implements StoreTx {
 
   async getChoice(id: number) {
     const r = this.get('SELECT * FROM choices WHERE id = ?', id);
-    if (!r) return undefined;
-    return {
-      id: Number(r.id),
-      incidentId: Number(r.incident_id),
-      runbook: str(r.runbook),
-      step: str(r.step),
-      param: str(r.param),
-      value: str(r.value),
-      label: str(r.label),
-      createdAt: str(r.created_at),
-    };
+    return r && toChoice(r);
   }
 
   async insertApproval(a: Approval) {
@@ -530,6 +373,10 @@ class SqliteTx implements StoreTx {
     );
   }
 
+  async touchReplica(id: string, at: string) {
+    this.run('INSERT INTO replicas (id, started_at, seen_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at', id, at, at);
+  }
+
   async listJobRuns() {
     return this.all('SELECT * FROM job_runs ORDER BY job').map(toJobRun);
   }
@@ -576,7 +423,7 @@ class SqliteTx implements StoreTx {
        WHERE platform = ? AND incident_id = ? AND kind = 'reply' AND state = 'done' ORDER BY id`,
       platform,
       incidentId,
-    ).map((r) => ({ id: Number(r.id), createdAt: str(r.created_at), sentAt: strOrNull(r.sent_at), message: parse<ThreadMessage>(r.payload) }));
+    ).map(toDeliveredReply);
   }
 }
 

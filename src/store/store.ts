@@ -34,7 +34,7 @@ export type IncidentPatch = Partial<
   Pick<Incident, 'status' | 'severity' | 'title' | 'commonLabels' | 'commonAnnotations' | 'groupLabels' | 'externalUrl' | 'truncatedAlerts' | 'updatedAt' | 'lastSeenAt' | 'resolvedAt' | LifecycleField>
 >;
 
-export type StepRunPatch = Partial<Pick<StepRun, 'startedAt' | 'finishedAt' | 'result'>>;
+export type StepRunPatch = Partial<Pick<StepRun, 'startedAt' | 'finishedAt' | 'result' | 'runner'>>;
 
 /** A thread message that was delivered to a platform: its outbox row id, when it was queued and sent. */
 export interface DeliveredReply {
@@ -75,6 +75,11 @@ export interface StoreTx {
   /** Runs of this step that are not finished yet (requested, approved or running). */
   activeStepRun(incidentId: number, runbook: string, step: string): Promise<StepRun | undefined>;
   listStepRunsInState(state: StepState, limit: number): Promise<StepRun[]>;
+  /**
+   * Running steps whose replica has not been seen since `staleBefore` (or that record none): the
+   * replica died mid-step, so nobody will finish them.
+   */
+  orphanedRuns(staleBefore: string, limit: number): Promise<StepRun[]>;
   /** Moves a run to `to` only if it is in one of `from`; false when another actor got there first. */
   transitionStepRun(id: number, from: readonly StepState[], to: StepState, at: string, patch?: StepRunPatch): Promise<boolean>;
 
@@ -121,6 +126,9 @@ export interface StoreTx {
   countPendingOutbox(): Promise<number>;
   /** The thread messages delivered to `platform` for this incident, in the order they were queued (the web console renders its threads from these). */
   listDeliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]>;
+
+  /** Records that replica `id` is alive at `at` (its first call records when it started). */
+  touchReplica(id: string, at: string): Promise<void>;
 
   /** Every scheduled job's state, by name. */
   listJobRuns(): Promise<JobRun[]>;

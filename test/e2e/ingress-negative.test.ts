@@ -62,7 +62,7 @@ async function sleep(ms: number): Promise<void> {
 
 /** Rows in a table of the bot's SQLite file, read through a separate read-only connection. */
 function countRows(t: TestBot, sql: string, ...args: unknown[]): number {
-  const db = new Database(t.config.sqlitePath, { readonly: true, fileMustExist: true });
+  const db = new Database(t.dbFile, { readonly: true, fileMustExist: true });
   try {
     return (db.prepare(sql).get(...args) as { n: number }).n;
   } finally {
@@ -503,7 +503,7 @@ describe('ingress: bad input gets a clear answer and leaves the store consistent
       expect(after.stepRuns).toBe(before.stepRuns);
       expect(after.incidents).toBe(before.incidents);
       // The refusal names no existing incident, so it is audited without one.
-      const db = new Database(t.config.sqlitePath, { readonly: true, fileMustExist: true });
+      const db = new Database(t.dbFile, { readonly: true, fileMustExist: true });
       try {
         const row = db.prepare('SELECT incident_id, actor, kind, data FROM audit_events ORDER BY seq DESC LIMIT 1').get() as {
           incident_id: number | null;

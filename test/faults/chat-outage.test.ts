@@ -189,7 +189,7 @@ describe('a chat outage while notifications arrive', { timeout: 60_000 }, () => 
     // Nothing on Slack but the cards and their threads.
     expect(slack.allMessages()).toHaveLength(ids.length + threadMessages);
 
-    const stored = readDb(t.config.sqlitePath, (db) => (db.prepare('SELECT count(*) AS n FROM incidents').get() as { n: number }).n);
+    const stored = readDb(t.dbFile, (db) => (db.prepare('SELECT count(*) AS n FROM incidents').get() as { n: number }).n);
     const mine: FaultCounts = {
       sent: incidentOf.size,
       stored,

@@ -62,7 +62,7 @@ afterAll(async () => {
   if (t) {
     const files = fs.readdirSync(t.dir).filter((f) => f.endsWith('.log'));
     counts.executions = files.reduce((n, f) => n + lines(f).length, 0);
-    counts.stored = readDb(t.config.sqlitePath, (db) => (db.prepare('SELECT count(*) AS n FROM incidents').get() as { n: number }).n);
+    counts.stored = readDb(t.dbFile, (db) => (db.prepare('SELECT count(*) AS n FROM incidents').get() as { n: number }).n);
     counts.posted = slack.topLevel(ALERT_CHANNEL).length;
     counts.sent = incidents.size;
   }
@@ -146,7 +146,7 @@ describe('racing deliveries and presses', { timeout: 60_000 }, () => {
     expect(slack.threadReplies(ALERT_CHANNEL, card.ts).map((m) => m.text)).toEqual([expect.stringMatching(new RegExp(`^🚨 Incident #${id} opened:`))]);
     const events = await audit(id);
     expect(events.filter((e) => e.kind === 'alert.received')).toHaveLength(1);
-    expect(readDb(t.config.sqlitePath, (db) => (db.prepare('SELECT count(*) AS n FROM notifications WHERE incident_id = ?').get(id) as { n: number }).n)).toBe(1);
+    expect(readDb(t.dbFile, (db) => (db.prepare('SELECT count(*) AS n FROM notifications WHERE incident_id = ?').get(id) as { n: number }).n)).toBe(1);
   });
 
   it('runs a read-only step once when its button is clicked 6 times at once', async () => {

@@ -73,6 +73,8 @@ export function describeWithAlertmanager(name: string, fn: () => void): void {
 
 export interface AlertmanagerOptions {
   webhookUrl: string;
+  /** More URLs that get every notification too (one webhook config each), e.g. a second bot replica. */
+  moreWebhookUrls?: string[];
   /** Sent as `Authorization: Bearer <token>` (http_config.authorization). */
   bearerToken?: string;
   /** Default ['alertname', 'service']. */
@@ -132,10 +134,13 @@ function labelKey(labels: Record<string, string>): string {
 
 export function alertmanagerConfig(opts: AlertmanagerOptions): string {
   const receiver = opts.receiverName ?? 'default';
-  const webhook: Record<string, unknown> = { url: opts.webhookUrl, send_resolved: true, max_alerts: 0 };
-  if (opts.bearerToken !== undefined) {
-    webhook.http_config = { authorization: { type: 'Bearer', credentials: opts.bearerToken } };
-  }
+  const webhooks = [opts.webhookUrl, ...(opts.moreWebhookUrls ?? [])].map((url) => {
+    const webhook: Record<string, unknown> = { url, send_resolved: true, max_alerts: 0 };
+    if (opts.bearerToken !== undefined) {
+      webhook.http_config = { authorization: { type: 'Bearer', credentials: opts.bearerToken } };
+    }
+    return webhook;
+  });
   return stringify({
     route: {
       receiver,
@@ -144,7 +149,7 @@ export function alertmanagerConfig(opts: AlertmanagerOptions): string {
       group_interval: opts.groupInterval ?? '1s',
       repeat_interval: opts.repeatInterval ?? '1h',
     },
-    receivers: [{ name: receiver, webhook_configs: [webhook] }],
+    receivers: [{ name: receiver, webhook_configs: webhooks }],
   });
 }
 

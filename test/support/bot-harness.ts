@@ -17,6 +17,8 @@ export interface TestBot {
   url: string;
   /** The bot's temp folder (database, runbooks, files steps write). */
   dir: string;
+  /** The bot's SQLite file, for reading the store from outside. */
+  dbFile: string;
   postWebhook(body: string | object, headers?: Record<string, string>): Promise<{ status: number; json: Record<string, unknown> }>;
   /** A signed Slack button click, as Slack sends it. */
   press(input: { userId: string; userName: string; actionId: string; messageTs: string; threadTs?: string; timestampSeconds?: number; secret?: string }): Promise<{ status: number; ms: number; body: string }>;
@@ -31,6 +33,7 @@ export async function startTestBot(opts: { slack?: FakeSlack; runbooks: Record<s
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'chatops-bot-test-'));
   const runbookDir = path.join(dir, 'runbooks');
   await fs.mkdir(runbookDir);
+  const dbFile = path.join(dir, 'bot.db');
   for (const [name, yaml] of Object.entries(opts.runbooks)) {
     await fs.writeFile(path.join(runbookDir, name), yaml.replaceAll('{{DIR}}', dir));
   }
@@ -38,7 +41,7 @@ export async function startTestBot(opts: { slack?: FakeSlack; runbooks: Record<s
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
-    DATABASE_URL: `sqlite:${path.join(dir, 'bot.db')}`,
+    DATABASE_URL: `sqlite:${dbFile}`,
     RUNBOOKS_DIR: runbookDir,
     ALERTMANAGER_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
     ...(opts.slack
@@ -56,6 +59,7 @@ export async function startTestBot(opts: { slack?: FakeSlack; runbooks: Record<s
     config,
     url,
     dir,
+    dbFile,
     async postWebhook(body, headers = { authorization: `Bearer ${WEBHOOK_TOKEN}` }) {
       const res = await fetch(`${url}/webhooks/alertmanager`, {
         method: 'POST',

@@ -11,6 +11,7 @@ import { createMetrics } from '../../../src/metrics.js';
 import type { StoreTx } from '../../../src/store/store.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
+import type { Leadership } from '../../../src/core/leadership.js';
 import { startFakeSlack, type FakeSlack, type RecordedCall } from '../../fakes/slack-api.js';
 import { alert, gitcortexRunbook, manualClock, notification, silentLog, waitFor } from './factories.js';
 
@@ -33,7 +34,7 @@ async function renderCard(tx: StoreTx, incidentId: number) {
   return buildCard({ incident, alerts: await tx.listAlerts(incidentId), runs: await tx.listStepRuns(incidentId), offers, unavailable });
 }
 
-function makeWorker(options: { clock?: () => Date; pollMs?: number; fetch?: webApi.FetchFunction; warn?: (...args: unknown[]) => void } = {}): OutboxWorker {
+function makeWorker(options: { clock?: () => Date; pollMs?: number; fetch?: webApi.FetchFunction; warn?: (...args: unknown[]) => void; leadership?: Leadership } = {}): OutboxWorker {
   const client = new webApi.WebClient(slack.token, {
     slackApiUrl: slack.url,
     rejectRateLimitedCalls: true,
@@ -51,6 +52,7 @@ function makeWorker(options: { clock?: () => Date; pollMs?: number; fetch?: webA
     metrics,
     redact: createRedactor([SECRET]),
     ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+    ...(options.leadership ? { leadership: options.leadership } : {}),
   });
 }
 
@@ -129,6 +131,19 @@ afterEach(async () => {
 });
 
 describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
+  it('sends nothing while another replica leads, and everything once this one leads', async () => {
+    await openIncident('g1', ['update 2']);
+    let leading = false;
+    const worker = makeWorker({ leadership: { isLeader: () => leading, start: () => Promise.resolve(), stop: () => Promise.resolve() } });
+    await worker.runOnce();
+    await worker.runOnce();
+    expect(posts()).toHaveLength(0);
+    expect(await pending()).toBe(3);
+    leading = true;
+    await drive(worker);
+    expect(posts()).toHaveLength(3);
+  });
+
   it('delivers a card and its replies exactly once and in order through 500s and a 429, honouring Retry-After', async () => {
     const { texts } = await openIncident('g1', ['update 2', 'update 3 <!channel> & <@U123>', 'update 4', 'update 5']);
     expect(texts).toHaveLength(5);

@@ -275,6 +275,7 @@ describe('approvalRefusal', () => {
     startedAt: null,
     finishedAt: null,
     result: null,
+    runner: null,
     ...over,
   });
 

@@ -53,6 +53,7 @@ const run: StepRun = {
   startedAt: at(550),
   finishedAt: at(600),
   result: { status: 'succeeded', summary: 'exit 0 in 1.2s', durationMs: 1200, outputTail: '' },
+  runner: 'replica-a',
 };
 const approvals: Approval[] = [
   { runId: 3, approver: 'U0BOB', approverName: 'bob', decision: 'approve', at: at(540) },

@@ -272,7 +272,7 @@ describe('Dockerfile', () => {
     expect(env).toMatchObject({ NODE_ENV: 'production', HOST: '0.0.0.0', PORT: '3000', DATABASE_URL: 'sqlite:/data/bot.db' });
     const config = loadConfig(env);
     expect(of(runtime(), 'EXPOSE').flatMap((i) => i.args.split(/\s+/).map((p) => p.replace(/\/tcp$/, '')))).toContain(String(config.port));
-    expect(path.posix.dirname(config.sqlitePath)).toBe('/data');
+    expect(config.database.kind === 'sqlite' && path.posix.dirname(config.database.path)).toBe('/data');
     // Runbooks ship in the image and RUNBOOKS_DIR (or its relative default) points at them.
     const manifestsCopy = of(runtime(), 'COPY')
       .map((i) => copyParts(i.args))

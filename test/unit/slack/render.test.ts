@@ -218,6 +218,7 @@ describe('renderCardBlocks on a card from buildCard', () => {
     id: 3, incidentId: 7, runbook: 'gitcortex', step: 'status', stepTitle: 'Service status', params: {}, platform: 'slack', requestedBy: 'U0ALICE', requestedByName: 'alice',
     changes: false, requiredApprovals: 0, selfApprove: true, state: 'succeeded', createdAt: at(10), updatedAt: at(12), startedAt: at(11), finishedAt: at(12),
     result: { status: 'succeeded', summary: 'exit 0 in 0.3s', exitCode: 0, durationMs: 300, outputTail: '' },
+    runner: 'replica-a',
   };
   const { offers, unavailable } = offersFor([runbook], labels);
   const card = buildCard({ incident, alerts, runs: [run], offers, unavailable });

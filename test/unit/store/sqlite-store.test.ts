@@ -14,6 +14,7 @@ async function sqliteHarness(): Promise<StoreHarness> {
   let raw: Database.Database | undefined;
   const connection = () => (raw ??= new Database(file));
   return {
+    migrations: sqliteMigrations,
     open: () => Promise.resolve(new SqliteStore(file)),
     sql: (query) => {
       const statement = connection().prepare(query);

@@ -1,6 +1,6 @@
 /**
  * The behaviour every `Store` implementation must have, as a reusable suite. SQLite runs it in
- * sqlite-store.test.ts; a PostgreSQL store calls `storeContract('postgres', makeHarness)` later.
+ * sqlite-store.test.ts, PostgreSQL in postgres-store.test.ts.
  *
  * Raw SQL given to `harness.sql` is plain, parameter-free SQL that SQLite and PostgreSQL both
  * accept (numbers inline, text as '' -quoted literals).
@@ -9,13 +9,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendAudit, auditHash, firstBrokenLink } from '../../../src/core/audit.js';
 import type { StepState } from '../../../src/core/card.js';
 import type { NewAuditEvent, NewIncident, NewStepRun } from '../../../src/core/domain.js';
-import { sqliteMigrations } from '../../../src/store/migrations.js';
+import type { Migration } from '../../../src/store/migrations.js';
 import type { Store, StoreTx } from '../../../src/store/store.js';
 
 export type RawRow = Record<string, unknown>;
 
 /** One empty database per test, plus the ways the contract reaches it from outside the Store. */
 export interface StoreHarness {
+  /** The migrations this store applies (each store has its own, with the same versions). */
+  migrations: readonly Migration[];
   /** Opens a Store on this harness's database (again): what a restarted bot does. Migrations run on open. */
   open(): Promise<Store>;
   /** Raw SQL through a connection of its own, as an operator (or an attacker) with database access would. */
@@ -114,7 +116,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
 
         const versions = await harness.sql('SELECT version, COUNT(*) AS n FROM schema_migrations GROUP BY version ORDER BY version');
         // Every store applies the same numbered migrations (written in its own SQL dialect).
-        expect(versions.map((r) => [Number(r.version), Number(r.n)])).toEqual(sqliteMigrations.map((m) => [m.version, 1]));
+        expect(versions.map((r) => [Number(r.version), Number(r.n)])).toEqual(harness.migrations.map((m) => [m.version, 1]));
       });
 
       it('answers ping', async () => {
@@ -310,7 +312,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       it('inserts a run with nothing started or finished yet', async () => {
         const i = await seedIncident();
         const run = await tx((t) => t.insertStepRun(newStepRun(i.id)));
-        expect(run).toEqual({ ...newStepRun(i.id), id: run.id, updatedAt: at(1), startedAt: null, finishedAt: null, result: null });
+        expect(run).toEqual({ ...newStepRun(i.id), id: run.id, updatedAt: at(1), startedAt: null, finishedAt: null, result: null, runner: null });
         expect(await tx((t) => t.getStepRun(run.id))).toEqual(run);
         expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart'))).toEqual(run);
       });
