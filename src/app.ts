@@ -2,8 +2,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createAlertmanagerSilences } from './alertmanager/silences.js';
-import { createSlackApp } from './bot/slack/slack-app.js';
-import { createDiscord } from './bot/discord/discord-app.js';
 import { resolveConsole } from './bot/console/access.js';
 import { createConsole } from './bot/console/console-app.js';
 import { CONSOLE_CHANNEL } from './bot/console/platform.js';
@@ -92,12 +90,13 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const leadership =
     options.leadership ??
     (config.database.kind === 'postgres' ? await replicaLeadership(config.database.url, log, options.leaderCheckMs, () => engineRef.current?.outbox.nudge()) : alwaysLeader);
-  const slack = config.slack ? createSlackApp(config.slack, getEngine, log.child({ platform: 'slack' })) : undefined;
+  // Each chat SDK is loaded only when its platform is configured: together they are about half of start-up.
+  const slack = config.slack ? (await import('./bot/slack/slack-app.js')).createSlackApp(config.slack, getEngine, log.child({ platform: 'slack' })) : undefined;
   if (slack && config.slack) {
     platforms.push(slack.platform);
     defaultChannels.slack = config.slack.alertChannel;
   }
-  const discord = config.discord ? createDiscord(config.discord, getEngine, log.child({ platform: 'discord' })) : undefined;
+  const discord = config.discord ? (await import('./bot/discord/discord-app.js')).createDiscord(config.discord, getEngine, log.child({ platform: 'discord' })) : undefined;
   if (discord && config.discord) {
     platforms.push(discord.platform);
     defaultChannels.discord = config.discord.alertChannelId;
