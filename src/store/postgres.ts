@@ -1,6 +1,7 @@
 import pg from 'pg';
+import { PostgresDriver } from './postgres-driver.js';
 import { postgresMigrations } from './postgres-migrations.js';
-import { PostgresTx } from './postgres-tx.js';
+import { SqlTx } from './sql-tx.js';
 import type { Store, StoreTx } from './store.js';
 
 /** A fixed 64-bit advisory lock key, spelled as 8 ASCII characters so it is recognisable in pg_locks. */
@@ -73,7 +74,8 @@ export class PostgresStore implements Store {
 
   async transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
-    const tx = new PostgresTx(client);
+    const driver = new PostgresDriver(client);
+    const tx = new SqlTx(driver);
     let broken: Error | undefined;
     // pg listens for a connection's errors only while it is idle in the pool: a checked-out client
     // whose session the server ends between two statements (stalled transaction, failover,
@@ -94,7 +96,7 @@ export class PostgresStore implements Store {
       broken ??= await rollback(client);
       throw error;
     } finally {
-      tx.end();
+      driver.end();
       client.off('error', onError);
       // A client whose ROLLBACK failed is in an unknown state (or disconnected): destroy it rather
       // than hand it to the next transaction. Closing its session ends its transaction and lock.

@@ -1,0 +1,380 @@
+import type { StepState } from '../core/card.js';
+import type { MessageRef } from '../core/chat-platform.js';
+import type { Approval, Choice, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, StoredAlert } from '../core/domain.js';
+import {
+  incidentPatchColumns,
+  json,
+  str,
+  toAlert,
+  toApproval,
+  toAudit,
+  toCard,
+  toChoice,
+  toDeliveredReply,
+  toIncident,
+  toJobRun,
+  toOutbox,
+  toRun,
+  type Row,
+} from './rows.js';
+import type { SqlDriver } from './sql-driver.js';
+import type { DeliveredReply, IncidentPatch, StoreTx, StepRunPatch } from './store.js';
+
+/**
+ * The statements of one transaction, written once for SQLite and PostgreSQL: the SQL both accept,
+ * `?` placeholders, and the driver's dialect where they differ. SQLite and PostgreSQL keep the same
+ * columns with the same encodings, so the rows map to the same domain objects (see rows.ts).
+ */
+export class SqlTx implements StoreTx {
+  constructor(private readonly db: SqlDriver) {}
+
+  /** The row of an `INSERT … RETURNING`. */
+  private async inserted(sql: string, params: unknown[]): Promise<Row> {
+    const row = await this.db.get(sql, params);
+    if (!row) throw new Error('INSERT … RETURNING returned no row');
+    return row;
+  }
+
+  async hasNotification(key: string) {
+    return (await this.db.get('SELECT 1 FROM notifications WHERE dedupe_key = ?', [key])) !== undefined;
+  }
+
+  async insertNotification(key: string, incidentId: number, at: string) {
+    await this.db.run('INSERT INTO notifications (dedupe_key, incident_id, received_at) VALUES (?, ?, ?)', [key, incidentId, at]);
+  }
+
+  async insertIncident(i: NewIncident) {
+    const { id } = await this.inserted(
+      `INSERT INTO incidents (group_key, episode, status, severity, title, receiver, group_labels, common_labels,
+         common_annotations, external_url, truncated_alerts, previous_incident_id, targets, created_at, updated_at, last_seen_at, resolved_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [
+        i.groupKey,
+        i.episode,
+        i.status,
+        i.severity,
+        i.title,
+        i.receiver,
+        json(i.groupLabels),
+        json(i.commonLabels),
+        json(i.commonAnnotations),
+        i.externalUrl,
+        i.truncatedAlerts,
+        i.previousIncidentId,
+        json(i.targets),
+        i.createdAt,
+        i.updatedAt,
+        i.lastSeenAt,
+        i.resolvedAt,
+      ],
+    );
+    return { ...i, id: Number(id), acknowledgement: null, silence: null, resolution: null, escalation: null };
+  }
+
+  async updateIncident(id: number, patch: IncidentPatch) {
+    const columns = incidentPatchColumns(patch);
+    if (columns.length === 0) return;
+    const sets = columns.map(({ column }) => `${column} = ?`).join(', ');
+    await this.db.run(`UPDATE incidents SET ${sets} WHERE id = ?`, [...columns.map((c) => c.value), id]);
+  }
+
+  async getIncident(id: number) {
+    const row = await this.db.get('SELECT * FROM incidents WHERE id = ?', [id]);
+    return row && toIncident(row);
+  }
+
+  async latestIncidentOfGroup(groupKey: string) {
+    const row = await this.db.get('SELECT * FROM incidents WHERE group_key = ? ORDER BY episode DESC LIMIT 1', [groupKey]);
+    return row && toIncident(row);
+  }
+
+  async listIncidents(filter: { status?: Incident['status']; limit: number }) {
+    const rows = filter.status
+      ? await this.db.all('SELECT * FROM incidents WHERE status = ? ORDER BY id DESC LIMIT ?', [filter.status, filter.limit])
+      : await this.db.all('SELECT * FROM incidents ORDER BY id DESC LIMIT ?', [filter.limit]);
+    return rows.map(toIncident);
+  }
+
+  async advanceEscalation(id: number, fromLevel: number, toLevel: number, at: string) {
+    const changed = await this.db.run(
+      `UPDATE incidents SET escalation = ?, updated_at = ?
+       WHERE id = ? AND status = 'firing' AND acknowledgement IS NULL
+         AND COALESCE(${this.db.dialect.escalationLevel}, 0) = ?`,
+      [json({ level: toLevel, at }), at, id, fromLevel],
+    );
+    return changed === 1;
+  }
+
+  async upsertAlert(a: StoredAlert) {
+    const existed = await this.db.get('SELECT 1 FROM alerts WHERE incident_id = ? AND fingerprint = ?', [a.incidentId, a.fingerprint]);
+    await this.db.run(
+      `INSERT INTO alerts (incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status, labels = excluded.labels,
+         annotations = excluded.annotations, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+         generator_url = excluded.generator_url`,
+      [a.incidentId, a.fingerprint, a.status, json(a.labels), json(a.annotations), a.startsAt, a.endsAt, a.generatorUrl],
+    );
+    return existed ? ('updated' as const) : ('inserted' as const);
+  }
+
+  async listAlerts(incidentId: number) {
+    return (await this.db.all('SELECT * FROM alerts WHERE incident_id = ? ORDER BY starts_at, fingerprint', [incidentId])).map(toAlert);
+  }
+
+  async getCardMessage(incidentId: number, platform: string, channel: string) {
+    const row = await this.db.get('SELECT * FROM card_messages WHERE incident_id = ? AND platform = ? AND channel = ?', [incidentId, platform, channel]);
+    return row && toCard(row);
+  }
+
+  async listCardMessages(incidentId: number) {
+    return (await this.db.all('SELECT * FROM card_messages WHERE incident_id = ? ORDER BY platform, channel', [incidentId])).map(toCard);
+  }
+
+  async saveCardMessage(incidentId: number, ref: MessageRef) {
+    await this.db.run(
+      `INSERT INTO card_messages (incident_id, platform, channel, message_id, thread_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (incident_id, platform, channel) DO UPDATE SET message_id = excluded.message_id, thread_id = excluded.thread_id`,
+      [incidentId, ref.platform, ref.channel, ref.messageId, ref.threadId],
+    );
+  }
+
+  async insertStepRun(r: NewStepRun) {
+    const row = await this.inserted(
+      `INSERT INTO step_runs (incident_id, runbook, step, step_title, params, platform, requested_by, requested_by_name,
+         changes, required_approvals, self_approve, state, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [
+        r.incidentId,
+        r.runbook,
+        r.step,
+        r.stepTitle,
+        json(r.params),
+        r.platform,
+        r.requestedBy,
+        r.requestedByName,
+        r.changes ? 1 : 0,
+        r.requiredApprovals,
+        r.selfApprove ? 1 : 0,
+        r.state,
+        r.createdAt,
+        r.createdAt,
+      ],
+    );
+    return toRun(row);
+  }
+
+  async getStepRun(id: number) {
+    const row = await this.db.get('SELECT * FROM step_runs WHERE id = ?', [id]);
+    return row && toRun(row);
+  }
+
+  async listStepRuns(incidentId: number) {
+    return (await this.db.all('SELECT * FROM step_runs WHERE incident_id = ? ORDER BY id', [incidentId])).map(toRun);
+  }
+
+  async activeStepRun(incidentId: number, runbook: string, step: string) {
+    const row = await this.db.get(
+      `SELECT * FROM step_runs WHERE incident_id = ? AND runbook = ? AND step = ?
+         AND state IN ('requested', 'approved', 'running') ORDER BY id DESC LIMIT 1`,
+      [incidentId, runbook, step],
+    );
+    return row && toRun(row);
+  }
+
+  async listStepRunsInState(state: StepState, limit: number) {
+    return (await this.db.all('SELECT * FROM step_runs WHERE state = ? ORDER BY id LIMIT ?', [state, limit])).map(toRun);
+  }
+
+  async orphanedRuns(staleBefore: string, limit: number) {
+    const rows = await this.db.all(
+      `SELECT * FROM step_runs s WHERE s.state = 'running'
+         AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.id = s.runner AND r.seen_at >= ?)
+       ORDER BY s.id LIMIT ?`,
+      [staleBefore, limit],
+    );
+    return rows.map(toRun);
+  }
+
+  async transitionStepRun(id: number, from: readonly StepState[], to: StepState, at: string, patch: StepRunPatch = {}) {
+    // No run is in no state; and PostgreSQL, unlike SQLite, rejects an empty `IN ()`.
+    if (from.length === 0) return false;
+    const changed = await this.db.run(
+      `UPDATE step_runs SET state = ?, updated_at = ?,
+         started_at = COALESCE(?, started_at), finished_at = COALESCE(?, finished_at), result = COALESCE(?, result),
+         runner = COALESCE(?, runner)
+       WHERE id = ? AND state IN (${from.map(() => '?').join(', ')})`,
+      [to, at, patch.startedAt ?? null, patch.finishedAt ?? null, patch.result ? json(patch.result) : null, patch.runner ?? null, id, ...from],
+    );
+    return changed === 1;
+  }
+
+  async insertChoice(c: Omit<Choice, 'id'>) {
+    const { id } = await this.inserted(
+      'INSERT INTO choices (incident_id, runbook, step, param, value, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      [c.incidentId, c.runbook, c.step, c.param, c.value, c.label, c.createdAt],
+    );
+    return { ...c, id: Number(id) };
+  }
+
+  async getChoice(id: number) {
+    const row = await this.db.get('SELECT * FROM choices WHERE id = ?', [id]);
+    return row && toChoice(row);
+  }
+
+  async insertApproval(a: Approval) {
+    const inserted = await this.db.run(
+      'INSERT INTO approvals (run_id, approver, approver_name, decision, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [a.runId, a.approver, a.approverName, a.decision, a.at],
+    );
+    return inserted === 1;
+  }
+
+  async listApprovals(runId: number) {
+    return (await this.db.all('SELECT * FROM approvals WHERE run_id = ? ORDER BY at, approver', [runId])).map(toApproval);
+  }
+
+  // The audit queries spell out `IS NULL` / `= ?` rather than one IS NOT DISTINCT FROM: PostgreSQL
+  // cannot use an index for that, and these run on every audited action, over a table that only
+  // grows. (SQLite uses its index either way.)
+  async lastAuditHash(incidentId: number | null) {
+    const row =
+      incidentId === null
+        ? await this.db.get('SELECT hash FROM audit_events WHERE incident_id IS NULL ORDER BY seq DESC LIMIT 1')
+        : await this.db.get('SELECT hash FROM audit_events WHERE incident_id = ? ORDER BY seq DESC LIMIT 1', [incidentId]);
+    return row ? str(row.hash) : '';
+  }
+
+  async insertAudit(e: NewAuditEvent & { prevHash: string; hash: string }) {
+    const { seq } = await this.inserted(
+      'INSERT INTO audit_events (at, incident_id, actor, kind, text, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq',
+      [e.at, e.incidentId, e.actor, e.kind, e.text, json(e.data), e.prevHash, e.hash],
+    );
+    return { ...e, seq: Number(seq) };
+  }
+
+  async listAudit(incidentId: number | null) {
+    const rows =
+      incidentId === null
+        ? await this.db.all('SELECT * FROM audit_events WHERE incident_id IS NULL ORDER BY seq')
+        : await this.db.all('SELECT * FROM audit_events WHERE incident_id = ? ORDER BY seq', [incidentId]);
+    return rows.map(toAudit);
+  }
+
+  async listExpiredAuditChains(before: string, limit: number) {
+    const rows = await this.db.all(
+      `SELECT i.id FROM incidents i JOIN audit_events a ON a.incident_id = i.id
+       WHERE i.status = 'resolved' GROUP BY i.id HAVING MAX(a.at) < ? ORDER BY i.id LIMIT ?`,
+      [before, limit],
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
+  async deleteAudit(incidentId: number) {
+    return this.db.run('DELETE FROM audit_events WHERE incident_id = ?', [incidentId]);
+  }
+
+  async enqueueOutbox(m: { platform: string; channel: string; incidentId: number | null; kind: OutboxMessage['kind']; payload: unknown; at: string }) {
+    const { id } = await this.inserted(
+      'INSERT INTO outbox (platform, channel, incident_id, kind, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      [m.platform, m.channel, m.incidentId, m.kind, json(m.payload ?? null), m.at, m.at],
+    );
+    return Number(id);
+  }
+
+  async pendingCardSync(platform: string, channel: string, incidentId: number) {
+    const row = await this.db.get(
+      `SELECT id FROM outbox WHERE state = 'pending' AND kind = 'card' AND platform = ? AND channel = ? AND incident_id = ?
+       ORDER BY id DESC LIMIT 1`,
+      [platform, channel, incidentId],
+    );
+    return row ? Number(row.id) : undefined;
+  }
+
+  async dueThreadHeads(now: string, limit: number) {
+    // IS NOT DISTINCT FROM: a post's thread is its channel (no incident), and NULL = NULL is not
+    // true. SQLite reads it as its own `IS`, with the same plan (the outbox_thread index).
+    const rows = await this.db.all(
+      `SELECT o.* FROM outbox o
+       WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+         AND o.id = (SELECT MIN(h.id) FROM outbox h
+                     WHERE h.state = 'pending' AND h.platform = o.platform AND h.channel = o.channel
+                       AND h.incident_id IS NOT DISTINCT FROM o.incident_id)
+       ORDER BY o.id LIMIT ?`,
+      [now, limit],
+    );
+    return rows.map(toOutbox);
+  }
+
+  async pendingOutbox(limit: number) {
+    return (await this.db.all(`SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?`, [limit])).map(toOutbox);
+  }
+
+  async markSending(id: number, at: string) {
+    await this.db.run('UPDATE outbox SET sending_since = ? WHERE id = ?', [at, id]);
+  }
+
+  async completeOutbox(id: number, at: string) {
+    await this.db.run(`UPDATE outbox SET state = 'done', sent_at = ?, attempts = attempts + 1, sending_since = NULL WHERE id = ?`, [at, id]);
+  }
+
+  async retryOutbox(id: number, nextAttemptAt: string, error: string, options: { mayHaveBeenDelivered?: boolean } = {}) {
+    // `? = 1` rather than a bare `?`: PostgreSQL wants a boolean there, and better-sqlite3 binds none.
+    await this.db.run(
+      `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+         sending_since = CASE WHEN ? = 1 THEN sending_since ELSE NULL END
+       WHERE id = ?`,
+      [nextAttemptAt, error, options.mayHaveBeenDelivered ? 1 : 0, id],
+    );
+  }
+
+  async countPendingOutbox() {
+    const row = await this.db.get(`SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'`);
+    return Number(row?.n ?? 0);
+  }
+
+  async listDeliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]> {
+    const rows = await this.db.all(
+      `SELECT id, payload, created_at, sent_at FROM outbox
+       WHERE platform = ? AND incident_id = ? AND kind = 'reply' AND state = 'done' ORDER BY id`,
+      [platform, incidentId],
+    );
+    return rows.map(toDeliveredReply);
+  }
+
+  async touchReplica(id: string, at: string) {
+    await this.db.run('INSERT INTO replicas (id, started_at, seen_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at', [id, at, at]);
+  }
+
+  async listJobRuns() {
+    return (await this.db.all('SELECT * FROM job_runs ORDER BY job')).map(toJobRun);
+  }
+
+  async initJobRun(job: string, slot: string) {
+    await this.db.run('INSERT INTO job_runs (job, last_slot) VALUES (?, ?) ON CONFLICT (job) DO NOTHING', [job, slot]);
+  }
+
+  async claimJobRun(job: string, slot: string, at: string): Promise<JobClaim> {
+    await this.initJobRun(job, '');
+    const row = await this.db.get('SELECT * FROM job_runs WHERE job = ?', [job]);
+    const state = row && toJobRun(row);
+    if (!state || state.lastSlot >= slot) return 'taken';
+    if (state.runningSince !== null) {
+      const skipped = await this.db.run('UPDATE job_runs SET last_slot = ? WHERE job = ? AND last_slot = ?', [slot, job, state.lastSlot]);
+      return skipped === 1 ? 'overlap' : 'taken';
+    }
+    const claimed = await this.db.run(
+      'UPDATE job_runs SET last_slot = ?, running_since = ? WHERE job = ? AND last_slot = ? AND running_since IS NULL',
+      [slot, at, job, state.lastSlot],
+    );
+    return claimed === 1 ? 'claimed' : 'taken';
+  }
+
+  async finishJobRun(job: string, at: string, status: string) {
+    await this.db.run('UPDATE job_runs SET running_since = NULL, last_finished_at = ?, last_status = ? WHERE job = ?', [at, status, job]);
+  }
+
+  async advanceJobSlot(job: string, fromSlot: string, toSlot: string) {
+    return (await this.db.run('UPDATE job_runs SET last_slot = ? WHERE job = ? AND last_slot = ?', [toSlot, job, fromSlot])) === 1;
+  }
+}
