@@ -53,7 +53,7 @@ export class Scheduler {
   async start(): Promise<void> {
     this.stopped = false;
     for (const job of this.o.jobs) this.timers.set(job.name, this.o.timer(job));
-    if (this.o.leadership.isLeader()) await this.recover();
+    if (this.o.leadership.isLeader()) await this.recover(this.o.clock());
     for (const job of this.o.jobs) this.timers.get(job.name)?.start((slot) => void this.fire(job, slot));
   }
 
@@ -75,7 +75,7 @@ export class Scheduler {
     try {
       // A replica that becomes leader after start-up recovers first: a run left in progress by the
       // previous leader would otherwise block the job for ever.
-      if (!this.recovered) await this.recover();
+      if (!this.recovered) await this.recover(slot);
       await this.fireSlot(job, slot);
     } catch (error) {
       this.o.log.error({ err: error, job: job.name }, 'scheduled job failed to start');
@@ -85,9 +85,11 @@ export class Scheduler {
   /**
    * At start-up on the leader (or when this replica first leads): runs left "in progress" by a
    * crash or by the previous leader are closed and reported (not re-run), jobs seen for the first
-   * time start from now, and slots missed while down are reported.
+   * time start from now, and slots missed while down are reported: those before `until`, which is
+   * now at start-up, and the slot being fired when a replica first leads (the cron timer fires a
+   * little after its slot, and that slot is about to run, not missed).
    */
-  private async recover(): Promise<void> {
+  private async recover(until: Date): Promise<void> {
     this.recovered = true;
     const now = this.o.clock();
     const queued = await this.o.store.transaction(async (tx) => {
@@ -96,7 +98,8 @@ export class Scheduler {
       for (const job of this.o.jobs) {
         const state = known.get(job.name);
         if (!state) {
-          await tx.initJobRun(job.name, now.toISOString());
+          // Just before `until`, so that the slot being fired (if any) is still to be claimed.
+          await tx.initJobRun(job.name, new Date(until.getTime() - 1).toISOString());
           continue;
         }
         if (state.runningSince !== null) {
@@ -106,7 +109,7 @@ export class Scheduler {
           });
           posted = true;
         }
-        posted = (await this.reportMissed(tx, job, state.lastSlot, now)) || posted;
+        posted = (await this.reportMissed(tx, job, state.lastSlot, until)) || posted;
       }
       return posted;
     });

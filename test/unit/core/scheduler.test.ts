@@ -151,6 +151,36 @@ describe('Scheduler with node-cron under fake timers', () => {
     expect((await audit('schedule.missed')).map((e) => e.data.missed)).toEqual([['2026-11-22T10:00:00.000Z', '2026-11-22T10:01:00.000Z', '2026-11-22T10:02:00.000Z']]);
     expect(ran).toEqual(['2026-11-22T10:03:00.000Z']);
   });
+
+  it('runs the slot it is fired for when it first leads, although the timer fires a little after the slot', async () => {
+    vi.useFakeTimers({ now: Date.parse('2026-11-22T10:00:30.000Z'), toFake: ['Date'] });
+    const list = jobs([
+      { name: 'known', kind: 'retention', cron: '* * * * *', post: OPS },
+      { name: 'new-job', kind: 'retention', cron: '* * * * *', post: OPS },
+    ]);
+    await store.transaction((tx) => tx.initJobRun('known', '2026-11-22T09:58:00.000Z'));
+    let leader = false;
+    const ran: string[] = [];
+    const s = makeScheduler(list, (job) => {
+      ran.push(job.name);
+      return Promise.resolve<JobOutcome>({ status: 'succeeded', text: 'ok', data: {} });
+    }, { isLeader: () => leader, start: () => Promise.resolve(), stop: () => Promise.resolve() });
+    await s.start();
+    leader = true;
+    // The 10:01 tick, run 25 ms late, as timers are on a busy machine.
+    vi.setSystemTime(Date.parse('2026-11-22T10:01:00.025Z'));
+    const slot = new Date('2026-11-22T10:01:00.000Z');
+    for (const job of list) await s.fire(job, slot);
+    expect(ran).toEqual(['known', 'new-job']);
+    // Only what really passed unrun is reported: 09:59 and 10:00 for the job known before.
+    expect((await audit('schedule.missed')).map((e) => [e.data.job, e.data.missed])).toEqual([
+      ['known', ['2026-11-22T09:59:00.000Z', '2026-11-22T10:00:00.000Z']],
+    ]);
+    expect((await audit('schedule.started')).map((e) => [e.data.job, e.data.slot])).toEqual([
+      ['known', slot.toISOString()],
+      ['new-job', slot.toISOString()],
+    ]);
+  });
 });
 
 describe('scheduled runbook steps', () => {
