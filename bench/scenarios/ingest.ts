@@ -47,7 +47,7 @@ async function botColumn(name: IngestColumn['name'], slack: FakeSlack, cfg: Inge
     if (!(error instanceof BotStartError)) throw error;
     const lines = error.message.split('\n').map((l) => l.replace(/^[\s-]+/, '').trim());
     const why = lines.find((l) => /DATABASE_URL|postgres/i.test(l)) ?? lines[0];
-    return { name, unavailable: databaseUrl ? `PostgreSQL store not available in this build (the bot said: ${why})` : `the bot did not start: ${why}` };
+    return { name, unavailable: `the bot did not start${databaseUrl ? ' on PostgreSQL' : ''}: ${why}` };
   }
   try {
     return { name, ...(await measure(bot.url, seed, cfg)) };
