@@ -29,6 +29,11 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 const WAIT_FOR_CARD_MS = 500;
 /** Bounds one tick, so a long backlog is sent in slices and shutdown is never held up for long. */
 const MAX_ROUNDS_PER_TICK = 50;
+/**
+ * Every stored notification nudges the outbox; under a storm that would be one heads query after
+ * another, each in a store transaction. Ticks nudged while one ran start this long after it.
+ */
+const NUDGED_TICK_GAP_MS = 20;
 /** Send a little under the platform's rate: its clock and ours differ by the network's jitter. */
 const PACING_MARGIN = 0.9;
 
@@ -48,7 +53,7 @@ export class OutboxWorker {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(private readonly o: OutboxWorkerOptions) {
-    this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 500, (error) => o.log.error({ err: error }, 'outbox tick failed'));
+    this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 500, (error) => o.log.error({ err: error }, 'outbox tick failed'), NUDGED_TICK_GAP_MS);
   }
 
   start(): void {

@@ -7,11 +7,19 @@ export class WorkerLoop {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
+  /** Waiting out `minGapMs` after a tick that was nudged while it ran: nudges then wait too. */
+  private pausing = false;
 
+  /**
+   * `minGapMs`: a tick nudged while the previous one ran starts at least this long after it ended,
+   * so a stream of nudges (one per webhook under a storm) makes a tick every `minGapMs`, not one
+   * back to back with the next; a nudge into a quiet loop still ticks at once.
+   */
   constructor(
     private readonly tick: () => Promise<void>,
     private readonly intervalMs: number,
     private readonly onError: (error: unknown) => void,
+    private readonly minGapMs = 0,
   ) {}
 
   start(): void {
@@ -21,7 +29,7 @@ export class WorkerLoop {
 
   /** Asks for a tick as soon as the current one (if any) ends. */
   nudge(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.pausing) return;
     if (this.running) this.again = true;
     else this.schedule(0);
   }
@@ -39,7 +47,8 @@ export class WorkerLoop {
     await this.tick();
   }
 
-  private schedule(delay: number): void {
+  private schedule(delay: number, pausing = false): void {
+    this.pausing = pausing;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.loop(), delay);
     this.timer.unref();
@@ -48,9 +57,10 @@ export class WorkerLoop {
   private async loop(): Promise<void> {
     if (this.running || this.stopped) return;
     this.again = false;
+    this.pausing = false;
     this.running = this.tick().catch(this.onError);
     await this.running;
     this.running = undefined;
-    if (!this.stopped) this.schedule(this.again ? 0 : this.intervalMs);
+    if (!this.stopped) this.schedule(this.again ? this.minGapMs : this.intervalMs, this.again && this.minGapMs > 0);
   }
 }

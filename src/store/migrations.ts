@@ -226,4 +226,11 @@ export const sqliteMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    // The heads of channel posts (no incident) are looked up by channel among pending posts only; in
+    // the thread index they sit among every pending message.
+    name: 'outbox: index of pending channel posts',
+    sql: `CREATE INDEX outbox_post_heads ON outbox(state, platform, channel, id) WHERE incident_id IS NULL;`,
+  },
 ];

@@ -204,4 +204,9 @@ export const postgresMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'outbox: index of pending channel posts',
+    sql: `CREATE INDEX outbox_post_heads ON outbox(state, platform, channel, id) WHERE incident_id IS NULL;`,
+  },
 ];

@@ -59,6 +59,9 @@ export class PostgresStore implements Store {
       // An unreachable server fails a checkout (and so ping, for readiness) instead of hanging.
       connectionTimeoutMillis: 10_000,
       keepAlive: true,
+      // The store's statements are short OLTP queries; a planner estimate over the JIT threshold
+      // (the outbox's correlated heads query on a long backlog) would spend far longer compiling than running.
+      options: '-c jit=off',
     });
     // An idle pooled connection that drops (server restart, failover) is removed by pg and replaced
     // on the next checkout; without a listener its 'error' event would crash the process.

@@ -292,16 +292,26 @@ export class SqlTx implements StoreTx {
   }
 
   async dueThreadHeads(now: string, limit: number) {
-    // IS NOT DISTINCT FROM: a post's thread is its channel (no incident), and NULL = NULL is not
-    // true. SQLite reads it as its own `IS`, with the same plan (the outbox_thread index).
+    // Messages of an incident's thread, and channel posts (no incident: their thread is the channel),
+    // in two branches: = and IS NULL each use the outbox_thread index to the end on both engines,
+    // where one IS NOT DISTINCT FROM would leave PostgreSQL filtering every row of the channel.
+    // Each branch has its own LIMIT, so neither tests every pending row for being a head.
     const rows = await this.db.all(
-      `SELECT o.* FROM outbox o
-       WHERE o.state = 'pending' AND o.next_attempt_at <= ?
-         AND o.id = (SELECT MIN(h.id) FROM outbox h
-                     WHERE h.state = 'pending' AND h.platform = o.platform AND h.channel = o.channel
-                       AND h.incident_id IS NOT DISTINCT FROM o.incident_id)
-       ORDER BY o.id LIMIT ?`,
-      [now, limit],
+      `SELECT * FROM (
+         SELECT o.* FROM outbox o
+         WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND o.incident_id IS NOT NULL
+           AND o.id = (SELECT MIN(h.id) FROM outbox h
+                       WHERE h.state = 'pending' AND h.platform = o.platform AND h.channel = o.channel AND h.incident_id = o.incident_id)
+         ORDER BY o.id LIMIT ?) AS thread_heads
+       UNION ALL
+       SELECT * FROM (
+         SELECT o.* FROM outbox o
+         WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND o.incident_id IS NULL
+           AND o.id = (SELECT MIN(h.id) FROM outbox h
+                       WHERE h.state = 'pending' AND h.platform = o.platform AND h.channel = o.channel AND h.incident_id IS NULL)
+         ORDER BY o.id LIMIT ?) AS post_heads
+       ORDER BY id LIMIT ?`,
+      [now, limit, now, limit, limit],
     );
     return rows.map(toOutbox);
   }
