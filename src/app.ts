@@ -5,7 +5,7 @@ import { createAlertmanagerSilences } from './alertmanager/silences.js';
 import { resolveConsole } from './bot/console/access.js';
 import { createConsole } from './bot/console/console-app.js';
 import { CONSOLE_CHANNEL } from './bot/console/platform.js';
-import type { Config } from './config.js';
+import { describeDatabase, type Config } from './config.js';
 import type { ChatPlatform } from './core/chat-platform.js';
 import { Engine } from './core/engine.js';
 import { createRedactor } from './core/redact.js';
@@ -28,7 +28,6 @@ import { listBackupChoices } from './runbooks/backup-choices.js';
 import { loadRunbooks } from './runbooks/loader.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
-import { describeDatabase } from './config.js';
 import { newReplicaId, type ReplicaSettings } from './core/replica.js';
 
 export interface BotOptions {
@@ -74,8 +73,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const channelRoutes = await loadRoutes(config.routesFile);
   const escalation = await loadEscalation(config.escalationFile);
   const store = await openStore(config.database);
-  const shared = config.database.kind === 'postgres';
-  const replica = options.replica ?? { id: newReplicaId(), ...(shared ? { orphanAfterMs: REPLICA_ORPHAN_AFTER_MS } : {}) };
+  const replica = options.replica ?? { id: newReplicaId(), ...(config.database.kind === 'postgres' ? { orphanAfterMs: REPLICA_ORPHAN_AFTER_MS } : {}) };
   const metrics = createMetrics(() => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length));
 
   const platforms: ChatPlatform[] = [];
