@@ -5,6 +5,7 @@ import { defaultPolicy } from '../../../src/core/policy-schema.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
+import { newStepRun } from '../store/store-contract.js';
 import { alert, at, notification, silentLog } from './factories.js';
 
 /**
@@ -33,21 +34,7 @@ describe('steps left running by a replica', () => {
   /** A run of `runner` that is executing since t=1 s. */
   const runningOn = (runner: string) =>
     store.transaction(async (tx) => {
-      const run = await tx.insertStepRun({
-        incidentId,
-        runbook: 'gitcortex',
-        step: 'restart',
-        stepTitle: 'Restart GitCortex',
-        params: {},
-        platform: 'slack',
-        requestedBy: 'U0ALICE',
-        requestedByName: 'alice',
-        changes: true,
-        requiredApprovals: 1,
-        selfApprove: false,
-        state: 'approved',
-        createdAt: at(1),
-      });
+      const run = await tx.insertStepRun(newStepRun(incidentId, { state: 'approved', createdAt: at(1) }));
       expect(await tx.transitionStepRun(run.id, ['approved'], 'running', at(1), { startedAt: at(1), runner })).toBe(true);
       return run.id;
     });
