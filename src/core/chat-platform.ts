@@ -63,7 +63,12 @@ export interface ChatPlatform {
    * How fast the outbox may send to one channel (Slack: about one message per second per channel,
    * short bursts allowed). Pacing keeps an alert storm under the limit instead of collecting 429s.
    */
-  readonly pacing?: { messagesPerSecond: number; burst: number } | undefined;
+  readonly pacing?: ChatPacing | undefined;
+}
+
+export interface ChatPacing {
+  messagesPerSecond: number;
+  burst: number;
 }
 
 /**

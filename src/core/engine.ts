@@ -140,7 +140,7 @@ export class Engine {
   async ingest(notification: AlertmanagerNotification): Promise<RecordedNotification> {
     const now = this.o.clock().toISOString();
     const result = await this.o.store.transaction((tx) => recordNotification(tx, notification, now, this.o.route(notification.commonLabels)));
-    if (!result.duplicate) this.outbox.nudge();
+    if (!result.duplicate) this.outbox.nudge(result.targets);
     return result;
   }
 

@@ -5,13 +5,12 @@ import type { StoreTx } from '../store/store.js';
 
 export type { DeliveryTarget } from './domain.js';
 
-async function targetsOf(tx: StoreTx, incidentId: number): Promise<DeliveryTarget[]> {
-  return (await tx.getIncident(incidentId))?.targets ?? [];
-}
-
-/** Queues a card refresh on each of the incident's targets, unless one is already waiting (it will render the latest state). */
-export async function syncCard(tx: StoreTx, incidentId: number, at: string): Promise<void> {
-  for (const t of await targetsOf(tx, incidentId)) {
+/**
+ * Queues a card refresh on each of the incident's targets, unless one is already waiting (it will
+ * render the latest state). `targets`: the incident's, when the caller has just read them.
+ */
+export async function syncCard(tx: StoreTx, incidentId: number, at: string, targets?: readonly DeliveryTarget[]): Promise<void> {
+  for (const t of targets ?? (await tx.incidentTargets(incidentId))) {
     if ((await tx.pendingCardSync(t.platform, t.channel, incidentId)) !== undefined) continue;
     await tx.enqueueOutbox({ ...t, incidentId, kind: 'card', payload: null, at });
   }
@@ -27,9 +26,10 @@ export async function recordEvent(
   options: { buttons?: ThreadMessage['buttons']; refreshCard?: boolean; mentions?: readonly Mention[] } = {},
 ): Promise<void> {
   await appendAudit(tx, event);
-  if (options.refreshCard) await syncCard(tx, event.incidentId, event.at);
+  const targets = await tx.incidentTargets(event.incidentId);
+  if (options.refreshCard) await syncCard(tx, event.incidentId, event.at, targets);
   const message: ThreadMessage = options.buttons ? { text: event.text, buttons: options.buttons } : { text: event.text };
-  for (const t of await targetsOf(tx, event.incidentId)) {
+  for (const t of targets) {
     // Every thread gets every mention: each platform's renderer pings its own and names the others' (the console names all).
     const payload = options.mentions?.length ? { ...message, mentions: [...options.mentions] } : message;
     await tx.enqueueOutbox({ ...t, incidentId: event.incidentId, kind: 'reply', payload, at: event.at });

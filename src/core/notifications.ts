@@ -13,6 +13,8 @@ export interface RecordedNotification {
   duplicate: boolean;
   /** A new incident (first firing, or the group firing again after it resolved). */
   created: boolean;
+  /** Where the incident is shown: the channels its new messages, if any, were queued for. */
+  targets: readonly DeliveryTarget[];
 }
 
 /**
@@ -54,7 +56,7 @@ export async function recordNotification(
   const latest = await tx.latestIncidentOfGroup(n.groupKey);
   if (latest && (await tx.hasNotification(key))) {
     await tx.updateIncident(latest.id, { lastSeenAt: now });
-    return { incidentId: latest.id, duplicate: true, created: false };
+    return { incidentId: latest.id, duplicate: true, created: false, targets: latest.targets };
   }
 
   const severity = highestSeverity(n.alerts.map((a) => a.labels));
@@ -115,13 +117,16 @@ export async function recordNotification(
 
   const becameResolved = !startsNewEpisode && incident.status === 'firing' && n.status === 'resolved';
   const refiring = !startsNewEpisode && incident.status === 'firing';
-  await tx.updateIncident(incident.id, {
-    ...(refiring || startsNewEpisode ? fields : { truncatedAlerts: n.truncatedAlerts }),
-    status: n.status,
-    updatedAt: now,
-    lastSeenAt: now,
-    ...(becameResolved ? { resolvedAt: now } : {}),
-  });
+  // A new episode was inserted with all of this already.
+  if (!startsNewEpisode) {
+    await tx.updateIncident(incident.id, {
+      ...(refiring ? fields : { truncatedAlerts: n.truncatedAlerts }),
+      status: n.status,
+      updatedAt: now,
+      lastSeenAt: now,
+      ...(becameResolved ? { resolvedAt: now } : {}),
+    });
+  }
 
   const event = { at: now, incidentId: incident.id, actor: 'system' };
   if (startsNewEpisode) {
@@ -156,5 +161,5 @@ export async function recordNotification(
     // A changed notification with nothing to announce (annotations moved, say): refresh the card quietly.
     await syncCard(tx, incident.id, now);
   }
-  return { incidentId: incident.id, duplicate: false, created: startsNewEpisode };
+  return { incidentId: incident.id, duplicate: false, created: startsNewEpisode, targets: incident.targets };
 }

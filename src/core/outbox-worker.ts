@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Card, ThreadMessage } from './card.js';
-import { certainlyNotDelivered, ChatDeliveryError, type ChatPlatform, type MessageRef, type PostOptions } from './chat-platform.js';
-import type { OutboxMessage } from './domain.js';
+import { certainlyNotDelivered, ChatDeliveryError, type ChatPacing, type ChatPlatform, type MessageRef, type PostOptions } from './chat-platform.js';
+import type { DeliveryTarget, OutboxMessage } from './domain.js';
 import type { Redactor } from './redact.js';
 import { alwaysLeader, type Leadership } from './leadership.js';
 import { WorkerLoop } from './worker-loop.js';
@@ -51,6 +51,8 @@ const PACING_MARGIN = 0.9;
 export class OutboxWorker {
   private readonly loop: WorkerLoop;
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** A tick asked for when a paced channel may send again (ms since the epoch), and its timer. */
+  private wake: { at: number; timer: NodeJS.Timeout } | undefined;
 
   constructor(private readonly o: OutboxWorkerOptions) {
     this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 500, (error) => o.log.error({ err: error }, 'outbox tick failed'), NUDGED_TICK_GAP_MS);
@@ -60,11 +62,23 @@ export class OutboxWorker {
     this.loop.start();
   }
 
-  nudge(): void {
+  /**
+   * Asks for a tick. `targets`: the channels the new messages are for. When every one of them is
+   * over its pace, no tick could send them yet, so none runs now; one is set for when the first of
+   * them may send again. Under a storm that spares a heads query per stored notification.
+   */
+  nudge(targets?: readonly DeliveryTarget[]): void {
+    if (targets && targets.length > 0) {
+      const now = this.o.clock().getTime();
+      const first = Math.min(...targets.map((t) => this.nextSendAt(t.platform, t.channel, now)));
+      if (first > now) return this.wakeAt(first, now);
+    }
     this.loop.nudge();
   }
 
   stop(): Promise<void> {
+    if (this.wake) clearTimeout(this.wake.timer);
+    this.wake = undefined;
     return this.loop.stop();
   }
 
@@ -82,8 +96,12 @@ export class OutboxWorker {
       const heads = await this.o.store.transaction((tx) => tx.dueThreadHeads(now, this.o.batchSize ?? 200));
       let sent = 0;
       for (const message of heads) {
-        // A channel over its pace waits for the next tick; its threads keep their order.
-        if (!this.takeToken(message)) continue;
+        // A channel over its pace waits until it may send again; its threads keep their order.
+        if (!this.takeToken(message)) {
+          const now = this.o.clock().getTime();
+          this.wakeAt(this.nextSendAt(message.platform, message.channel, now), now);
+          continue;
+        }
         if (await this.deliver(message)) sent += 1;
       }
       if (sent === 0) return;
@@ -94,15 +112,38 @@ export class OutboxWorker {
   private takeToken(message: OutboxMessage): boolean {
     const pacing = this.o.platforms.get(message.platform)?.pacing;
     if (!pacing) return true;
-    const key = `${message.platform}\u0000${message.channel}`;
     const now = this.o.clock().getTime();
-    const bucket = this.buckets.get(key) ?? { tokens: pacing.burst, at: now };
-    bucket.tokens = Math.min(pacing.burst, bucket.tokens + ((now - bucket.at) / 1000) * pacing.messagesPerSecond * PACING_MARGIN);
-    bucket.at = now;
-    this.buckets.set(key, bucket);
+    const bucket = this.refilled(message.platform, message.channel, pacing, now);
+    this.buckets.set(`${message.platform}\u0000${message.channel}`, bucket);
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;
     return true;
+  }
+
+  private refilled(platform: string, channel: string, pacing: ChatPacing, now: number): { tokens: number; at: number } {
+    const bucket = this.buckets.get(`${platform}\u0000${channel}`);
+    if (!bucket) return { tokens: pacing.burst, at: now };
+    return { tokens: Math.min(pacing.burst, bucket.tokens + ((now - bucket.at) / 1000) * pacing.messagesPerSecond * PACING_MARGIN), at: now };
+  }
+
+  /** When the channel may send its next message: `now` if it has a token (or no pace). */
+  private nextSendAt(platform: string, channel: string, now: number): number {
+    const pacing = this.o.platforms.get(platform)?.pacing;
+    if (!pacing) return now;
+    const { tokens } = this.refilled(platform, channel, pacing, now);
+    return tokens >= 1 ? now : now + Math.ceil(((1 - tokens) / (pacing.messagesPerSecond * PACING_MARGIN)) * 1000);
+  }
+
+  /** Sets a tick for `at`, unless one is set for earlier. */
+  private wakeAt(at: number, now: number): void {
+    if (this.wake && this.wake.at <= at) return;
+    if (this.wake) clearTimeout(this.wake.timer);
+    const timer = setTimeout(() => {
+      this.wake = undefined;
+      this.loop.nudge();
+    }, at - now);
+    timer.unref();
+    this.wake = { at, timer };
   }
 
   private async deliver(message: OutboxMessage): Promise<boolean> {

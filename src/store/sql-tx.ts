@@ -1,9 +1,10 @@
 import type { StepState } from '../core/card.js';
 import type { MessageRef } from '../core/chat-platform.js';
-import type { Approval, Choice, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, StoredAlert } from '../core/domain.js';
+import type { Approval, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, StoredAlert } from '../core/domain.js';
 import {
   incidentPatchColumns,
   json,
+  parse,
   str,
   toAlert,
   toApproval,
@@ -81,6 +82,11 @@ export class SqlTx implements StoreTx {
   async getIncident(id: number) {
     const row = await this.db.get('SELECT * FROM incidents WHERE id = ?', [id]);
     return row && toIncident(row);
+  }
+
+  async incidentTargets(id: number) {
+    const row = await this.db.get('SELECT targets FROM incidents WHERE id = ?', [id]);
+    return row ? parse<DeliveryTarget[]>(row.targets) : [];
   }
 
   async latestIncidentOfGroup(groupKey: string) {

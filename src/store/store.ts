@@ -5,6 +5,7 @@ import type {
   AuditEvent,
   CardMessage,
   Choice,
+  DeliveryTarget,
   Incident,
   JobClaim,
   JobRun,
@@ -51,6 +52,8 @@ export interface StoreTx {
   insertIncident(incident: NewIncident): Promise<Incident>;
   updateIncident(id: number, patch: IncidentPatch): Promise<void>;
   getIncident(id: number): Promise<Incident | undefined>;
+  /** Where the incident is shown (empty for an unknown incident): one column, read for every message queued. */
+  incidentTargets(id: number): Promise<DeliveryTarget[]>;
   /** The newest incident (highest episode) of an Alertmanager group. */
   latestIncidentOfGroup(groupKey: string): Promise<Incident | undefined>;
   listIncidents(filter: { status?: Incident['status']; limit: number }): Promise<Incident[]>;

@@ -49,7 +49,7 @@ describe('recordNotification', () => {
   it('opens incident episode 1 for a new group, audits alert.received and queues a card and a reply per target', async () => {
     const result = await ingest(notification([A, B]), 0);
 
-    expect(result).toEqual({ incidentId: 1, duplicate: false, created: true });
+    expect(result).toEqual({ incidentId: 1, duplicate: false, created: true, targets: TARGETS });
     expect(await incident(1)).toMatchObject({
       groupKey: GROUP_KEY,
       episode: 1,
@@ -90,8 +90,8 @@ describe('recordNotification', () => {
 
     // What a retry or an HA peer sends: the same JSON again.
     const again = JSON.parse(JSON.stringify(n)) as AlertmanagerNotification;
-    expect(await ingest(again, 30)).toEqual({ incidentId: 1, duplicate: true, created: false });
-    expect(await ingest(n, 45)).toEqual({ incidentId: 1, duplicate: true, created: false });
+    expect(await ingest(again, 30)).toEqual({ incidentId: 1, duplicate: true, created: false, targets: TARGETS });
+    expect(await ingest(n, 45)).toEqual({ incidentId: 1, duplicate: true, created: false, targets: TARGETS });
 
     expect(await audit(1)).toEqual(before.audit);
     expect(await outbox()).toEqual(before.outbox);
@@ -112,7 +112,7 @@ describe('recordNotification', () => {
 
   it('announces an alert joining the group, and dedupes the card sync while one is pending', async () => {
     await ingest(notification([A, B]), 0);
-    expect(await ingest(notification([A, B, C]), 60)).toEqual({ incidentId: 1, duplicate: false, created: false });
+    expect(await ingest(notification([A, B, C]), 60)).toEqual({ incidentId: 1, duplicate: false, created: false, targets: TARGETS });
 
     const events = await audit(1);
     expect(events.map((e) => e.kind)).toEqual(['alert.received', 'alert.joined']);
@@ -167,7 +167,7 @@ describe('recordNotification', () => {
   it('resolves the incident when the group resolves', async () => {
     await ingest(notification([A, B]), 0);
     const resolved = [alert('gitcortex-1:3001', { status: 'resolved' }), alert('gitcortex-2:3001', { status: 'resolved' })];
-    expect(await ingest(notification(resolved), 600)).toEqual({ incidentId: 1, duplicate: false, created: false });
+    expect(await ingest(notification(resolved), 600)).toEqual({ incidentId: 1, duplicate: false, created: false, targets: TARGETS });
 
     expect(await incident(1)).toMatchObject({ status: 'resolved', resolvedAt: at(600), updatedAt: at(600) });
     const events = await audit(1);
@@ -185,7 +185,7 @@ describe('recordNotification', () => {
     const refired = alert('gitcortex-1:3001', { startsAt: 3600 });
     expect(refired.fingerprint).toBe(A.fingerprint);
 
-    expect(await ingest(notification([refired]), 3600)).toEqual({ incidentId: 2, duplicate: false, created: true });
+    expect(await ingest(notification([refired]), 3600)).toEqual({ incidentId: 2, duplicate: false, created: true, targets: TARGETS });
     expect(await incident(2)).toMatchObject({ groupKey: GROUP_KEY, episode: 2, status: 'firing', previousIncidentId: 1, createdAt: at(3600), resolvedAt: null });
     expect(await incident(1)).toMatchObject({ status: 'resolved', resolvedAt: at(600) });
     const events = await audit(2);
@@ -204,13 +204,13 @@ describe('recordNotification', () => {
   it('stores a resolved notification for a group it never saw as a resolved incident', async () => {
     const resolved = notification([alert('gitcortex-9:3001', { status: 'resolved' })]);
     expect(resolved.status).toBe('resolved');
-    expect(await ingest(resolved, 100)).toEqual({ incidentId: 1, duplicate: false, created: true });
+    expect(await ingest(resolved, 100)).toEqual({ incidentId: 1, duplicate: false, created: true, targets: TARGETS });
     expect(await incident(1)).toMatchObject({ episode: 1, status: 'resolved', resolvedAt: at(100), previousIncidentId: null });
     expect((await audit(1)).map((e) => [e.kind, e.data.status])).toEqual([['alert.received', 'resolved']]);
     expect(await ingest(resolved, 200)).toMatchObject({ duplicate: true });
 
     // When the group then fires, that is a new episode.
-    expect(await ingest(notification([alert('gitcortex-9:3001', { startsAt: 500 })]), 500)).toEqual({ incidentId: 2, duplicate: false, created: true });
+    expect(await ingest(notification([alert('gitcortex-9:3001', { startsAt: 500 })]), 500)).toEqual({ incidentId: 2, duplicate: false, created: true, targets: TARGETS });
     expect(await incident(2)).toMatchObject({ episode: 2, previousIncidentId: 1 });
   });
 

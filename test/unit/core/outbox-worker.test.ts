@@ -297,6 +297,31 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
     expect(slack.allMessages()).toHaveLength(8);
   }, 20_000);
 
+  it('runs no tick for a nudge whose channels are over their pace, and sends again as soon as a token is back', async () => {
+    for (let i = 0; i < 3; i += 1) await openIncident(`paced-${i}`, []);
+    // Count the worker's store transactions: each tick opens one for the heads query.
+    let transactions = 0;
+    const real = store;
+    store = { transaction: (work) => ((transactions += 1), real.transaction(work)), ping: () => real.ping(), close: () => real.close() } as SqliteStore;
+    const worker = makeWorker({ clock: () => new Date(), pollMs: 60_000 });
+    try {
+      worker.start();
+      // The burst of 3 goes out; the channel is then over its pace.
+      await waitFor(() => Promise.resolve(posts().length === 3), 5_000, 'the burst');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const before = transactions;
+      for (let i = 0; i < 20; i += 1) worker.nudge([SLACK]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(transactions).toBe(before);
+      expect(posts()).toHaveLength(3);
+      // No poll for a minute and no nudge: the tick set for the next token sends the fourth message.
+      await waitFor(() => Promise.resolve(posts().length === 4), 3_000, 'the message after the next token');
+    } finally {
+      await worker.stop();
+      store = real;
+    }
+  }, 10_000);
+
   it('redacts secrets from thread messages and cards before they leave', async () => {
     const { incidentId } = await openIncident('g-secret', [`output: token=${SECRET} and xoxb-1234567890-abcdefghij`]);
     await drive(makeWorker());

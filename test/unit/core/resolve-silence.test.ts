@@ -84,7 +84,7 @@ describe('resolving by hand and silencing through the engine', () => {
   it('a group still firing after a hand resolve: the same notification is a duplicate, a changed one opens a linked incident', async () => {
     await engine.resolve(ALICE, incidentId, '');
     const again = await engine.ingest(notification([alert('gitcortex-1:3001')]));
-    expect(again).toEqual({ incidentId, duplicate: true, created: false });
+    expect(again).toMatchObject({ incidentId, duplicate: true, created: false });
     expect((await incident()).status).toBe('resolved');
     const changed = await engine.ingest(notification([alert('gitcortex-1:3001'), alert('gitcortex-2:3001')]));
     expect(changed.created).toBe(true);
