@@ -72,7 +72,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const policy = await loadPolicy(config.policyFile, config.approvers);
   const channelRoutes = await loadRoutes(config.routesFile);
   const escalation = await loadEscalation(config.escalationFile);
-  const store = await openStore(config.database);
+  const store = await openStore(config.database, log);
   const replica = options.replica ?? { id: newReplicaId(), ...(config.database.kind === 'postgres' ? { orphanAfterMs: REPLICA_ORPHAN_AFTER_MS } : {}) };
   const metrics = createMetrics(() => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length));
 

@@ -18,7 +18,8 @@ const realSetImmediate = globalThis.setImmediate;
 const nextTurn = (): Promise<void> => new Promise((resolve) => realSetImmediate(resolve));
 
 /**
- * Group commit for one connection whose commits are synced to disk. Transactions queued together
+ * Group commit for one connection whose commits are synced to disk (by COMMIT itself, or by
+ * `durable` after it). Transactions queued together
  * share one `BEGIN IMMEDIATE … COMMIT`, each inside a savepoint of its own, and each caller's promise
  * settles only after that commit: the same durability as a commit each (nothing is answered before
  * it is on disk), one sync for many.
@@ -41,10 +42,17 @@ export class GroupCommit {
   /** A commit was made in this turn of the event loop (cleared by setImmediate). */
   private committedThisTurn = false;
 
-  /** `batch: false`: every transaction commits at once, alone (no waiting for the next turn). */
+  /** Commits made but not yet durable: their callers are answered when `durable` resolves. */
+  private readonly settling = new Set<Promise<void>>();
+
+  /**
+   * `batch: false`: every transaction commits at once, alone (no waiting for the next turn).
+   * `durable`: resolves once every commit made before the call is on disk (see WalSync), for a
+   * connection whose COMMIT does not sync itself; the next batch runs while it waits.
+   */
   constructor(
     private readonly db: BatchConnection,
-    private readonly options: { batch: boolean } = { batch: true },
+    private readonly options: { batch: boolean; durable?: () => Promise<void> } = { batch: true },
   ) {}
 
   run<T>(work: () => Promise<T>): Promise<T> {
@@ -56,7 +64,10 @@ export class GroupCommit {
 
   /** Resolves once nothing is queued or running (before closing the connection). */
   async idle(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.draining || this.settling.size > 0) {
+      await this.draining;
+      await Promise.all(this.settling);
+    }
   }
 
   private async drain(): Promise<void> {
@@ -108,6 +119,22 @@ export class GroupCommit {
       for (const item of items.slice(index)) item.reject(error);
       return;
     }
-    for (const { item, value } of succeeded) item.resolve(value);
+    if (!this.options.durable) {
+      for (const { item, value } of succeeded) item.resolve(value);
+      return;
+    }
+    // Committed, but not known to be on disk: a failed sync fails the callers (a webhook then
+    // answers 5xx and is retried, which the store recognises as a repeat).
+    const settled = this.options.durable().then(
+      () => {
+        for (const { item, value } of succeeded) item.resolve(value);
+      },
+      (error: unknown) => {
+        const failure = new Error(`the commit could not be synced to disk: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        for (const { item } of succeeded) item.reject(failure);
+      },
+    );
+    this.settling.add(settled);
+    void settled.finally(() => this.settling.delete(settled));
   }
 }

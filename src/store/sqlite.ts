@@ -5,30 +5,60 @@ import { sqliteMigrations } from './migrations.js';
 import { GroupCommit } from './group-commit.js';
 import { SqlTx } from './sql-tx.js';
 import { SqliteDriver } from './sqlite-driver.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
+import { WalSync } from './wal-sync.js';
 import type { Store, StoreTx } from './store.js';
 
+/** A checkpoint thread copies the WAL this often: about a thousand pages at a storm's write rate. */
+const CHECKPOINT_EVERY_MS = 250;
+const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
+
 /**
- * The embedded store: one SQLite file in WAL mode, synced on every commit so a 2xx means durable.
+ * The embedded store: one SQLite file in WAL mode, synced after every commit so a 2xx means durable.
  * With `groupCommit` (the bot turns it on), transactions that arrive together share a commit, one
  * sync for many, at the price of one event-loop turn for a transaction that follows a commit made
  * in the same turn (see GroupCommit). Off, each transaction commits at once, alone.
+ * On a file, commits are synced off the event loop (WalSync), and with `checkpointThread` (the bot
+ * turns it on) so are WAL checkpoints (WalCheckpointer).
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly tx: SqlTx;
   private readonly commits: GroupCommit;
+  private readonly wal: WalSync | undefined;
+  private readonly checkpointer: WalCheckpointer | undefined;
 
-  constructor(file: string, options: { groupCommit?: boolean } = {}) {
+  /**
+   * `checkpointThread`: checkpoint the WAL from a worker thread (see WalCheckpointer) instead of
+   * inside commits; `onFailure` hears when that thread fails and the store went back to the latter.
+   */
+  constructor(file: string, options: { groupCommit?: boolean; checkpointThread?: { everyMs?: number; onFailure: (error: Error) => void } } = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file);
+    const inMemory = this.db.memory || file === '';
     this.db.pragma('journal_mode = WAL');
-    // FULL: a notification answered 2xx must survive power loss, not only a process crash.
+    // A notification answered 2xx must survive power loss, not only a process crash. Migrations
+    // commit with a sync of their own (FULL); after them, commits only write the WAL and WalSync
+    // syncs it off the event loop before any transaction is answered.
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    if (!inMemory) {
+      this.db.pragma('synchronous = NORMAL');
+      this.wal = WalSync.forDatabase(path.resolve(file));
+      const thread = options.checkpointThread;
+      if (thread) {
+        this.db.pragma('wal_autocheckpoint = 0');
+        this.checkpointer = new WalCheckpointer(path.resolve(file), thread.everyMs ?? CHECKPOINT_EVERY_MS, (error) => {
+          if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
+          thread.onFailure(error);
+        });
+      }
+    }
     this.tx = new SqlTx(new SqliteDriver(this.db));
-    this.commits = new GroupCommit(this.db, { batch: options.groupCommit ?? false });
+    const wal = this.wal;
+    this.commits = new GroupCommit(this.db, { batch: options.groupCommit ?? false, ...(wal ? { durable: () => wal.sync() } : {}) });
   }
 
   private migrate() {
@@ -63,6 +93,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.commits.idle();
+    await this.checkpointer?.stop();
+    await this.wal?.close();
     if (this.db.open) this.db.close();
   }
 }

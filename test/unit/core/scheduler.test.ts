@@ -43,7 +43,9 @@ describe('Scheduler with node-cron under fake timers', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'scheduler-'));
-    store = new SqliteStore(path.join(dir, 'bot.db'));
+    // In memory: its commits settle in microtasks, which fake timers step through; a file store's
+    // wait for the disk sync runs on real time.
+    store = new SqliteStore(':memory:');
     schedulers = [];
   });
   afterEach(async () => {

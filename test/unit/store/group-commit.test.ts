@@ -118,4 +118,73 @@ describe('GroupCommit', () => {
     await commits.idle();
     await expect(pending).resolves.toBe(1);
   });
+
+  describe('with a sync after the commit (durable)', () => {
+    /** A disk sync the test finishes by hand: how many were asked for, and a way to end the oldest. */
+    function manualSync() {
+      const waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+      return {
+        durable: () => new Promise<void>((resolve, reject) => waiting.push({ resolve, reject })),
+        asked: () => waiting.length,
+        finish: () => waiting.shift()?.resolve(),
+        fail: (message: string) => waiting.shift()?.reject(new Error(message)),
+      };
+    }
+    const settledFlags = <T>(promises: Array<Promise<T>>) => {
+      const settled = promises.map(() => false);
+      promises.forEach((p, i) => void p.then(() => (settled[i] = true), () => (settled[i] = true)));
+      return settled;
+    };
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+    it('answers nobody before the sync, and commits the next batch while it waits', async () => {
+      const { connection, seen } = countingConnection(db);
+      const disk = manualSync();
+      const commits = new GroupCommit(connection, { batch: true, durable: disk.durable });
+      const first = commits.run(insert(1));
+      await turn();
+      const second = commits.run(insert(2));
+      await turn();
+      await turn();
+      const settled = settledFlags([first, second]);
+      // Both are committed (a second connection could read them) and each waits for its sync.
+      expect(seen.commits).toBe(2);
+      expect(values()).toEqual([1, 2]);
+      expect(disk.asked()).toBe(2);
+      await turn();
+      expect(settled).toEqual([false, false]);
+      disk.finish();
+      await expect(first).resolves.toBe(1);
+      expect(settled).toEqual([true, false]);
+      disk.finish();
+      await expect(second).resolves.toBe(2);
+    });
+
+    it('fails the callers of a commit whose sync fails, saying so, and carries on', async () => {
+      const disk = manualSync();
+      const commits = new GroupCommit(countingConnection(db).connection, { batch: true, durable: disk.durable });
+      const lost = commits.run(insert(1));
+      await turn();
+      disk.fail('EIO: i/o error, fdatasync');
+      await expect(lost).rejects.toThrow('the commit could not be synced to disk: EIO: i/o error, fdatasync');
+      const next = commits.run(insert(2));
+      await turn();
+      disk.finish();
+      await expect(next).resolves.toBe(2);
+    });
+
+    it('is idle only once the last sync has answered its callers', async () => {
+      const disk = manualSync();
+      const commits = new GroupCommit(countingConnection(db).connection, { batch: true, durable: disk.durable });
+      const pending = commits.run(insert(1));
+      let idle = false;
+      const waiting = commits.idle().then(() => (idle = true));
+      await turn();
+      await turn();
+      expect(idle).toBe(false);
+      disk.finish();
+      await waiting;
+      await expect(pending).resolves.toBe(1);
+    });
+  });
 });
