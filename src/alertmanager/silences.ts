@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { loadUndici } from '../lazy-clients.js';
 import { SilenceApiError, type NewSilence, type SilenceApi } from '../core/silence-api.js';
 
 const TIMEOUT_MS = 5_000;
@@ -27,6 +27,7 @@ export function createAlertmanagerSilences(baseUrl: string): SilenceApi {
     async create(silence: NewSilence): Promise<string> {
       let res;
       try {
+        const { request } = await loadUndici();
         res = await request(`${base}/api/v2/silences`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -48,6 +49,7 @@ export function createAlertmanagerSilences(baseUrl: string): SilenceApi {
     async expire(id: string): Promise<void> {
       let res;
       try {
+        const { request } = await loadUndici();
         res = await request(`${base}/api/v2/silence/${encodeURIComponent(id)}`, { method: 'DELETE', headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
       } catch (error) {
         throw describeFailure('expire the silence', error);

@@ -125,9 +125,9 @@ describe('architecture boundaries', () => {
   it('finds the core and runbook sources and their imports', () => {
     expect(coreFiles.map(rel)).toEqual(expect.arrayContaining(['src/core/engine.ts', 'src/core/executor.ts', 'src/runbooks/loader.ts', 'src/runbooks/actions/exec.ts']));
     const refs = coreFiles.map((f) => parse(f)).flatMap(importsOf);
-    // The parser sees what is there: core uses the store port as types, the exec action imports execa.
+    // The parser sees what is there: core uses the store port as types, the loader imports js-yaml.
     expect(refs.some((r) => r.specifier === '../store/store.js' && r.typeOnly)).toBe(true);
-    expect(refs.some((r) => r.specifier === 'execa' && !r.typeOnly)).toBe(true);
+    expect(refs.some((r) => r.specifier === 'js-yaml' && !r.typeOnly)).toBe(true);
   });
 
   it('keeps chat SDKs, database drivers, the chat adapter and the SQLite store out of src/core and src/runbooks', () => {

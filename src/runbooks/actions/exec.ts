@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { loadExeca } from '../../lazy-clients.js';
 import type { ExecStep } from '../schema.js';
 import { renderTemplate } from '../template.js';
 import { formatDuration, outputTail } from './output.js';
@@ -43,6 +43,7 @@ export function renderCwd(step: ExecStep, params: Record<string, string>): strin
 export async function runExec(step: ExecStep, params: Record<string, string>, ctx: ActionContext): Promise<StepResult> {
   const [program, ...args] = renderArgv(step, params);
   const cwd = renderCwd(step, params);
+  const { execa } = await loadExeca();
   const result = await execa(program, args, {
     shell: false,
     cwd,

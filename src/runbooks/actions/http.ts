@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { loadUndici } from '../../lazy-clients.js';
 import { quoteValue } from '../param-value.js';
 import type { HttpStep } from '../schema.js';
 import { renderTemplate } from '../template.js';
@@ -39,6 +39,7 @@ export async function runHttp(step: HttpStep, params: Record<string, string>, ct
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   try {
+    const { request } = await loadUndici();
     const response = await request(url, {
       method: step.with.method,
       signal: AbortSignal.any([ctx.signal, timeout]),

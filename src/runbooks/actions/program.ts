@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { loadExeca } from '../../lazy-clients.js';
 import type { Redactor } from '../../core/redact.js';
 import { formatDuration, outputTail } from './output.js';
 import type { StepResult } from './types.js';
@@ -36,6 +36,7 @@ export interface ProgramRun {
  */
 export async function runProgram(argv: readonly [string, ...string[]], o: ProgramOptions): Promise<ProgramRun> {
   const [program, ...args] = argv;
+  const { execa } = await loadExeca();
   const r = await execa(program, args, {
     shell: false,
     cwd: o.cwd,

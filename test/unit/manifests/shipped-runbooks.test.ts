@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { load as loadPlainYaml } from 'js-yaml';
 import { parse } from 'yaml';
 import { offersFor, type StepOffer } from '../../../src/core/offers.js';
 import { describeStep, loadRunbooks, matchingRunbooks, renderTemplate, resolveParams } from '../../../src/runbooks/index.js';
@@ -217,6 +218,18 @@ let runbooks: Runbook[];
 
 beforeAll(async () => {
   runbooks = await loadRunbooks(RUNBOOKS_DIR);
+});
+
+describe('shipped manifests read by both YAML parsers', () => {
+  // The loader reads plain manifests with js-yaml and falls back to yaml: on these files both must give the same data.
+  it('give the same data from js-yaml and from yaml', () => {
+    const files = readdirSync(RUNBOOKS_DIR).filter((name) => /\.ya?ml$/.test(name));
+    expect(files.length).toBeGreaterThan(20);
+    for (const name of files) {
+      const text = readFileSync(path.join(RUNBOOKS_DIR, name), 'utf8');
+      expect(loadPlainYaml(text, { maxAliases: 0 }), name).toEqual(parse(text));
+    }
+  });
 });
 
 describe('shipped runbooks: loading', () => {

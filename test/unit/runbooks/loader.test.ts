@@ -176,6 +176,20 @@ describe('loadRunbooks', () => {
     expect(duplicateKey.message).toMatch(new RegExp(`^${escape(duplicateKey.file)}: YAML syntax error at line 2: .*unique`));
   });
 
+  it('reads aliases and complex keys as yaml does, and bounds alias expansion', async () => {
+    const expanded = withSteps('  - { id: a, title: A, action: exec, run: ["echo", "hi"] }\n  - { id: b, title: B, action: exec, run: ["echo", "hi"] }');
+    const aliased = withSteps('  - { id: a, title: A, action: exec, run: &argv ["echo", "hi"] }\n  - { id: b, title: B, action: exec, run: *argv }');
+    expect(parseRunbook(aliased, 'aliased.yaml')).toEqual(parseRunbook(expanded, 'expanded.yaml'));
+
+    const complexKey = await loadError('name: x\nmatch: {}\n? [a, b]\n: 1\nsteps: [{ id: a, title: A, action: exec, run: ["true"] }]\n');
+    expect(complexKey.message).toBe(`${complexKey.file}: (top level): Unrecognized key: "[ a, b ]"`);
+
+    const laughs = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
+    for (const name of 'bcdefghi') laughs.push(`${name}: &${name} [${Array(9).fill(`*${String.fromCharCode(name.charCodeAt(0) - 1)}`).join(', ')}]`);
+    const billion = await loadError(`${laughs.join('\n')}\nname: x\n`);
+    expect(billion.message).toMatch(new RegExp(`^${escape(billion.file)}: YAML error: .*alias`, 'i'));
+  });
+
   it('rejects unknown keys, so a typo cannot silently drop a safety setting', async () => {
     const { message, file } = await loadError(withSteps('  - { id: a, title: A, action: exec, run: ["true"], change: true }'));
     expect(message).toBe(`${file}: steps.0: Unrecognized key: "change"`);

@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { request } from 'undici';
+import { loadUndici } from '../../../lazy-clients.js';
 import { z } from 'zod';
 import { quoteValue } from '../../param-value.js';
 import { parseHttpUrl } from '../http.js';
@@ -209,6 +209,7 @@ interface Answer {
 async function get(url: URL, signal: AbortSignal, timeoutMs: number, maxBytes: number, accept?: string): Promise<Answer> {
   const timeout = AbortSignal.timeout(timeoutMs);
   try {
+    const { request } = await loadUndici();
     const response = await request(url, {
       method: 'GET',
       signal: AbortSignal.any([signal, timeout]),
