@@ -1,20 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach } from 'vitest';
+import { afterEach } from 'vitest';
 
-/** A fresh directory for each test of the calling suite, removed after it; call the result for its path. */
-export function useTempDir(prefix: string): () => string {
-  let dir: string | undefined;
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
-  });
+/** Makes fresh directories under the OS temp dir (`<prefix>-…`), each removed after the current test. */
+export function useTempDirs(prefix: string): () => Promise<string> {
+  const made: string[] = [];
   afterEach(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-    dir = undefined;
+    await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
   });
-  return () => {
-    if (!dir) throw new Error('useTempDir: the directory exists only while a test runs');
+  return async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
+    made.push(dir);
     return dir;
   };
 }

@@ -1,22 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach } from 'vitest';
+import { useTempDirs as useSharedTempDirs } from '../../support/temp-dir.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { parseRunbook, type ActionContext, type Runbook } from '../../../src/runbooks/index.js';
 
-/** A fresh directory under the OS temp dir, removed after the current test. */
-export function useTempDirs(): () => Promise<string> {
-  const made: string[] = [];
-  afterEach(async () => {
-    await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-  });
-  return async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'runbooks-test-'));
-    made.push(dir);
-    return dir;
-  };
-}
+/** Temp dirs for runbook tests, removed after each test. */
+export const useTempDirs = (): (() => Promise<string>) => useSharedTempDirs('runbooks-test');
 
 /** The manifest from the runbook docs; tests vary it. */
 export const EXAMPLE_MANIFEST = `

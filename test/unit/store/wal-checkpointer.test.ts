@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { useTempDir } from '../../support/temp-dir.js';
+import { useTempDirs } from '../../support/temp-dir.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { WalCheckpointer } from '../../../src/store/wal-checkpointer.js';
 
 describe('WAL checkpoints in a thread of their own', () => {
-  const tempDir = useTempDir('wal-checkpoint');
+  const tempDir = useTempDirs('wal-checkpoint');
 
   /** Writes `rounds` transactions of ~100 KB each, pausing between them, and returns the WAL's size. */
   async function writeAndMeasure(store: SqliteStore, file: string, rounds: number): Promise<number> {
@@ -20,7 +20,7 @@ describe('WAL checkpoints in a thread of their own', () => {
   }
 
   it('keeps the WAL from growing: the thread copies it into the database and SQLite starts it again', async () => {
-    const file = path.join(tempDir(), 'bot.db');
+    const file = path.join(await tempDir(), 'bot.db');
     const failures: Error[] = [];
     const store = new SqliteStore(file, { checkpointThread: { everyMs: 20, onFailure: (e) => failures.push(e) } });
     const written = 40 * 100_000;
@@ -32,7 +32,8 @@ describe('WAL checkpoints in a thread of their own', () => {
   });
 
   it('reports a thread that cannot open the database', async () => {
-    const failed = new Promise<Error>((resolve) => new WalCheckpointer(path.join(tempDir(), 'missing.db'), 20, resolve));
+    const missing = path.join(await tempDir(), 'missing.db');
+    const failed = new Promise<Error>((resolve) => new WalCheckpointer(missing, 20, resolve));
     const error = await failed;
     expect(String(error)).toMatch(/unable to open database file|does not exist|SQLITE_CANTOPEN/i);
   });

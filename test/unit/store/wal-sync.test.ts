@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { useTempDir } from '../../support/temp-dir.js';
+import { useTempDirs } from '../../support/temp-dir.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { CoalescedSync, WalSync } from '../../../src/store/wal-sync.js';
 
@@ -62,10 +62,10 @@ describe('CoalescedSync', () => {
 });
 
 describe('WalSync and the SQLite store', () => {
-  const tempDir = useTempDir('wal-sync');
+  const tempDir = useTempDirs('wal-sync');
 
   it('syncs the WAL of a real database after its commits', async () => {
-    const file = path.join(tempDir(), 'x.db');
+    const file = path.join(await tempDir(), 'x.db');
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -83,13 +83,13 @@ describe('WalSync and the SQLite store', () => {
   });
 
   it('fails clearly when the database has no WAL', async () => {
-    const wal = WalSync.forDatabase(path.join(tempDir(), 'missing.db'));
+    const wal = WalSync.forDatabase(path.join(await tempDir(), 'missing.db'));
     await expect(wal.sync()).rejects.toThrow(/ENOENT.*missing\.db-wal/);
     await wal.close();
   });
 
   it('the file store answers group-committed transactions after their sync, and has them all on disk', async () => {
-    const file = path.join(tempDir(), 'bot.db');
+    const file = path.join(await tempDir(), 'bot.db');
     const store = new SqliteStore(file, { groupCommit: true });
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => store.transaction((tx) => tx.enqueueOutbox({ platform: 'slack', channel: 'C1', incidentId: null, kind: 'post', payload: { text: `m${i}` }, at: '2026-12-02T00:00:00.000Z' }))),
