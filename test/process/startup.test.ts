@@ -238,9 +238,8 @@ steps:
         env: { SLACK_BOT_TOKEN: 'xoxb-1111111111-unreachable', SLACK_SIGNING_SECRET: 'signing-secret-unreachable', SLACK_ALERT_CHANNEL: 'C0ALERTS', SLACK_API_URL: `http://127.0.0.1:${closedPort}/api/` },
       }),
     );
-    // The Slack client gives up after its retries within ~1 s; the bot must outlive that (the outbox retries later).
-    // (Fails at the time of writing: Bolt's eager auth.test in src/bot/slack/slack-app.ts rejects unhandled and
-    // the process dies with exit 1.)
+    // The Slack client gives up after its retries within ~1 s; the bot must outlive that (the outbox
+    // retries later). Bolt's own auth.test at construction once rejected unhandled here and killed the process.
     const until = Date.now() + 2500;
     while (Date.now() < until && !bot.exited()) await new Promise((r) => setTimeout(r, 100));
     expect(bot.exited(), `the bot exited; stderr:\n${bot.stderr().slice(0, 600)}`).toBeUndefined();

@@ -40,20 +40,22 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
     retryConfig: { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 },
     timeout: 10_000,
   };
+  // Bolt's single-token mode (`token`) asks Slack who the bot is (auth.test) at construction, and
+  // with that check off, again before every listener runs: each press waited a Slack round trip
+  // for its ack and spent auth.test's rate limit. The listeners need only the token, so Bolt is
+  // given an authorize that answers with it, and the bot's own client makes the API calls.
   const app = new App({
-    token: config.botToken,
     receiver,
     logger: boltLogger(log),
-    // Bolt would call auth.test at construction and crash the process on an unhandled rejection
-    // when Slack is unreachable; the bot must start anyway and let the outbox retry.
-    tokenVerificationEnabled: false,
+    authorize: () => Promise.resolve({ botToken: config.botToken }),
     clientOptions,
   });
+  const client = new webApi.WebClient(config.botToken, { ...clientOptions, logger: boltLogger(log) });
   // chat.postMessage has no idempotency key: a client retry after a timeout or a lost answer posts
   // the message a second time. Posts go through a client that never retries by itself; the outbox
   // retries them, after looking for the first one (SlackPlatform.findDelivered).
   const postClient = new webApi.WebClient(config.botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger: boltLogger(log) });
-  const platform = new SlackPlatform(app.client, { postClient, log });
+  const platform = new SlackPlatform(client, { postClient, log });
 
   app.action(/.*/, async ({ ack, body, action }) => {
     await ack();
