@@ -139,7 +139,9 @@ export class Engine {
 
   async ingest(notification: AlertmanagerNotification): Promise<RecordedNotification> {
     const now = this.o.clock().toISOString();
-    const result = await this.o.store.transaction((tx) => recordNotification(tx, notification, now, this.o.route(notification.commonLabels)));
+    const targets = this.o.route(notification.commonLabels);
+    // Recording touches only the group's own incidents: PostgreSQL stores different groups at once.
+    const result = await this.o.store.transaction((tx) => recordNotification(tx, notification, now, targets), { group: notification.groupKey });
     if (!result.duplicate) this.outbox.nudge(result.targets);
     return result;
   }

@@ -1,6 +1,32 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Row } from './rows.js';
 import type { Dialect, SqlDriver } from './sql-driver.js';
+
+interface Prepared {
+  name: string;
+  text: string;
+  placeholders: number;
+}
+
+/**
+ * SqlTx's statements as PostgreSQL takes them, by SQL text: numbered placeholders, and a name, so
+ * that each connection parses and plans a statement once and then only binds and runs it (unnamed,
+ * every call was parsed and planned again: most of the server's time while ingesting). The texts
+ * are SqlTx's fixed statements and a few shapes of them, so the map stays small.
+ */
+const prepared = new Map<string, Prepared>();
+
+function prepare(sql: string, count: number): Prepared {
+  let statement = prepared.get(sql);
+  if (!statement) {
+    const text = numberPlaceholders(sql, count);
+    statement = { name: `chatops_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text, placeholders: count };
+    prepared.set(sql, statement);
+  }
+  if (statement.placeholders !== count) throw new Error(`SQL has ${statement.placeholders} placeholders for ${count} parameters: ${sql}`);
+  return statement;
+}
 
 /**
  * SqlTx's statements on one PostgreSQL transaction's own client. PostgreSQL numbers its
@@ -33,7 +59,8 @@ export class PostgresDriver implements SqlDriver {
   private async query(sql: string, params: unknown[]): Promise<pg.QueryResult<Row>> {
     // A callback that kept `tx` and used it later would otherwise run outside any transaction, or inside someone else's.
     if (this.ended) throw new Error('store transaction already ended: statements must run inside its callback');
-    return this.client.query<Row>(numberPlaceholders(sql, params.length), params);
+    const { name, text } = prepare(sql, params.length);
+    return this.client.query<Row>({ name, text, values: params });
   }
 }
 

@@ -1,13 +1,33 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PostgresDriver } from './postgres-driver.js';
 import { postgresMigrations } from './postgres-migrations.js';
 import { SqlTx } from './sql-tx.js';
-import type { Store, StoreTx } from './store.js';
+import type { Store, StoreTx, TransactionScope } from './store.js';
 
 /** A fixed 64-bit advisory lock key, spelled as 8 ASCII characters so it is recognisable in pg_locks. */
 const lockKey = (name: string): string => BigInt(`0x${Buffer.from(name, 'ascii').toString('hex')}`).toString();
-/** Held by every store transaction (transaction-scoped). */
+/** Held by every store transaction (transaction-scoped): exclusively, or shared by a group's. */
 const TRANSACTION_LOCK = lockKey('chatopsT');
+/**
+ * The first key of a group's lock, in the two-integer key space (which never meets the one-bigint
+ * keys above); the second is 32 bits of a hash of the group key. Two groups whose hashes collide
+ * only take turns.
+ */
+const GROUP_LOCK_CLASS = Buffer.from('chog', 'ascii').readInt32BE(0);
+const groupLockKey = (group: string): number => createHash('sha256').update(group).digest().readInt32BE(0);
+
+/**
+ * BEGIN and the locks in one round trip (the simple query protocol runs several statements; the
+ * keys are numbers computed here, not input). READ COMMITTED whatever the server's default: under
+ * REPEATABLE READ the snapshot would be taken by the lock statement itself, before the lock is
+ * granted, and miss the previous holder's writes.
+ */
+function beginStatements(scope: TransactionScope): string {
+  const begin = 'BEGIN ISOLATION LEVEL READ COMMITTED';
+  if (scope.group === undefined) return `${begin}; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK})`;
+  return `${begin}; SELECT pg_advisory_xact_lock_shared(${TRANSACTION_LOCK}); SELECT pg_advisory_xact_lock(${GROUP_LOCK_CLASS}, ${groupLockKey(scope.group)})`;
+}
 /** Held while a process migrates the schema (session-scoped). */
 const MIGRATION_LOCK = lockKey('chatopsM');
 
@@ -33,8 +53,14 @@ types.setTypeParser(pg.types.builtins.INT8, (value: string) => {
  * fixed transaction-scoped advisory lock, so store transactions run one at a time across all the
  * replicas sharing the database, exactly as in SQLite: no serialization failures to retry, no
  * deadlocks, and each statement (READ COMMITTED, so the snapshot is taken after the lock is held)
- * sees everything committed before. The price is that writes go at the pace of one writer, which
- * suits the bot's short transactions (the callback only awaits store calls, never the network).
+ * sees everything committed before.
+ *
+ * Except for transactions scoped to one Alertmanager group (recording a notification): those take
+ * the store lock shared and their group's lock exclusively, so notifications of different groups
+ * are stored at the same time, on as many connections as the pool has, while two of one group
+ * (an HA pair's duplicates) still take turns, and any unscoped transaction waits until none is
+ * running (and new ones queue behind it, so it is not starved). A notification is about a dozen
+ * statements, each a round trip: one at a time, ingest stopped at 200 to 250 a second.
  */
 export class PostgresStore implements Store {
   private closing: Promise<void> | undefined;
@@ -75,7 +101,7 @@ export class PostgresStore implements Store {
     return new PostgresStore(pool);
   }
 
-  async transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: StoreTx) => Promise<T>, scope: TransactionScope = {}): Promise<T> {
     const client = await this.pool.connect();
     const driver = new PostgresDriver(client);
     const tx = new SqlTx(driver);
@@ -88,15 +114,16 @@ export class PostgresStore implements Store {
     };
     client.on('error', onError);
     try {
-      // READ COMMITTED whatever the server's default: under REPEATABLE READ the snapshot would be
-      // taken by the lock statement itself, before the lock is granted, and miss the previous holder's writes.
-      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [TRANSACTION_LOCK]);
+      await client.query(beginStatements(scope));
       const result = await work(tx);
       await client.query('COMMIT');
       return result;
     } catch (error) {
       broken ??= await rollback(client);
+      // A statement this connection prepared before another replica migrated the schema can no
+      // longer run (its `SELECT *` now returns other columns): the session goes, and with it its
+      // prepared statements, so the next transaction prepares them again. This one fails, as any.
+      if (!broken && isStalePreparedStatement(error)) broken = error as Error;
       throw error;
     } finally {
       driver.end();
@@ -116,6 +143,11 @@ export class PostgresStore implements Store {
     this.closing ??= this.pool.end();
     await this.closing;
   }
+}
+
+/** PostgreSQL's "cached plan must not change result type" (feature_not_supported). */
+function isStalePreparedStatement(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === '0A000' && /cached plan/i.test(error.message);
 }
 
 /** Rolls back; returns the error when even that failed. */

@@ -7,7 +7,7 @@ import { SqlTx } from './sql-tx.js';
 import { SqliteDriver } from './sqlite-driver.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { WalSync } from './wal-sync.js';
-import type { Store, StoreTx } from './store.js';
+import type { Store, StoreTx, TransactionScope } from './store.js';
 
 /** A checkpoint thread copies the WAL this often: about a thousand pages at a storm's write rate. */
 const CHECKPOINT_EVERY_MS = 250;
@@ -77,7 +77,8 @@ export class SqliteStore implements Store {
     }
   }
 
-  transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
+  /** One connection runs one transaction at a time, whatever its scope. */
+  transaction<T>(work: (tx: StoreTx) => Promise<T>, _scope?: TransactionScope): Promise<T> {
     return this.commits.run(() => work(this.tx));
   }
 

@@ -20,12 +20,26 @@ import type {
 } from '../core/domain.js';
 
 /**
+ * What a transaction promises to touch, so that a store may run it beside others.
+ *
+ * `group`: the transaction reads and writes only what belongs to this Alertmanager group key: its
+ * incidents, their alerts, notifications, audit chains and queued messages (recording a webhook
+ * notification). Transactions of different groups cannot see each other's writes, so a store may
+ * run them at the same time; two of the same group, and every transaction without a scope, still
+ * run alone, as if one at a time.
+ */
+export interface TransactionScope {
+  group?: string;
+}
+
+/**
  * The storage port. Every read and write happens inside `transaction`, which is atomic and
- * isolated; the callback must only await store calls (no network), so transactions stay short.
- * SQLite implements it now; a PostgreSQL implementation passes the same contract tests later.
+ * isolated (serialisable: as if transactions ran one at a time); the callback must only await
+ * store calls (no network), so transactions stay short. SQLite and PostgreSQL implement it and
+ * pass the same contract tests.
  */
 export interface Store {
-  transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: StoreTx) => Promise<T>, scope?: TransactionScope): Promise<T>;
   /** Cheap round trip for readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
 import { appendAudit, firstBrokenLink } from '../../../src/core/audit.js';
+import { recordNotification } from '../../../src/core/notifications.js';
 import { sqliteMigrations } from '../../../src/store/migrations.js';
 import { postgresMigrations } from '../../../src/store/postgres-migrations.js';
 import { PostgresStore } from '../../../src/store/postgres.js';
@@ -8,6 +9,7 @@ import { SqliteStore } from '../../../src/store/sqlite.js';
 import type { Store, StoreTx } from '../../../src/store/store.js';
 import { createTestDatabase, postgresUrl } from '../../support/postgres.js';
 import { probePostgres, requireService } from '../../support/services.js';
+import { alert, notification } from '../core/factories.js';
 import { at, newIncident, newStepRun, storeContract, type StoreHarness } from './store-contract.js';
 
 const server = await requireService('PostgreSQL at 127.0.0.1:5432', probePostgres);
@@ -64,6 +66,86 @@ server.describe('PostgresStore', () => {
     const seen = await Promise.all(Array.from({ length: 30 }, (_, k) => increment(k % 2 === 0 ? a : b)));
     expect((await b.transaction((t) => t.getIncident(incident.id)))?.truncatedAlerts).toBe(30);
     expect(new Set(seen).size).toBe(30);
+  });
+
+  it('runs transactions of different groups at once; those of one group, and unscoped ones, wait for each other', async () => {
+    const { stores } = await replicas(2);
+    const [a, b] = stores as [Store, Store];
+    const incident = await a.transaction((t) => t.insertIncident(newIncident('group-a')));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const finished: string[] = [];
+    const track = <T>(name: string, p: Promise<T>) => p.then((v) => (finished.push(name), v));
+
+    // Holds group A's lock (and the store lock, shared) until released, after a write of its own.
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const first = track('A first', a.transaction(async (t) => {
+      await t.updateIncident(incident.id, { truncatedAlerts: 7 });
+      holding();
+      await gate;
+    }, { group: 'group-a' }));
+    await held;
+
+    // Another group goes through while A's transaction is open.
+    const other = await b.transaction((t) => t.insertIncident(newIncident('group-b')), { group: 'group-b' });
+    expect(other.groupKey).toBe('group-b');
+    // The same group, and a transaction without a scope, must wait for it.
+    const sameGroup = track('A second', b.transaction(async (t) => (await t.getIncident(incident.id))?.truncatedAlerts, { group: 'group-a' }));
+    const unscoped = track('unscoped', b.transaction(async (t) => (await t.getIncident(incident.id))?.truncatedAlerts));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(finished).toEqual([]);
+
+    release();
+    await first;
+    // Both waited, so both see the committed write.
+    expect(await sameGroup).toBe(7);
+    expect(await unscoped).toBe(7);
+    expect(finished[0]).toBe('A first');
+  });
+
+  it('stores an HA pair delivering many groups to three replicas at once: one incident, one card and one whole chain per group', async () => {
+    const { stores } = await replicas(3);
+    const groups = Array.from({ length: 12 }, (_, g) => `{}:{alertname="HighLatency", service="svc-${g}"}`);
+    const targets = [{ platform: 'slack' as const, channel: 'C0ALERTS' }];
+    // Each group fires, then gains an alert; every notification is delivered by two peers, to different replicas.
+    const deliveries = groups.flatMap((groupKey, g) => {
+      const first = notification([alert(`svc-${g}-1:80`)], { groupKey });
+      const second = notification([alert(`svc-${g}-1:80`), alert(`svc-${g}-2:80`)], { groupKey });
+      return [first, first, second, second].map((n, k) => ({ n, replica: (g + k) % 3, later: k >= 2 }));
+    });
+    const send = (d: (typeof deliveries)[number]) =>
+      stores[d.replica]!.transaction((t) => recordNotification(t, d.n, at(d.later ? 10 : 0), targets), { group: d.n.groupKey });
+    const early = await Promise.all(deliveries.filter((d) => !d.later).map(send));
+    const late = await Promise.all(deliveries.filter((d) => d.later).map(send));
+    expect(early.filter((r) => r.duplicate)).toHaveLength(groups.length);
+    expect(late.filter((r) => r.duplicate)).toHaveLength(groups.length);
+
+    const incidents = await stores[0]!.transaction((t) => t.listIncidents({ limit: 100 }));
+    const outbox = await stores[2]!.transaction((t) => t.pendingOutbox(1000));
+    expect(incidents.map((i) => i.groupKey).sort()).toEqual([...groups].sort());
+    for (const incident of incidents) {
+      const [alerts, trail] = await stores[1]!.transaction(async (t) => [await t.listAlerts(incident.id), await t.listAudit(incident.id)] as const);
+      expect(alerts).toHaveLength(2);
+      expect(trail.map((e) => e.kind)).toEqual(['alert.received', 'alert.joined']);
+      expect(firstBrokenLink(trail)).toBeUndefined();
+      expect(outbox.filter((m) => m.incidentId === incident.id && m.kind === 'card')).toHaveLength(1);
+    }
+  });
+
+  it('recovers when another replica changes the schema under its prepared statements: one transaction fails, the next prepares again', async () => {
+    const harness = await pgHarness();
+    cleanups.push(() => harness.dispose());
+    // One connection, so the second transaction runs on the session that prepared the statement.
+    const store = await PostgresStore.open(harness.url, { poolSize: 1 });
+    cleanups.push(() => store.close());
+    const incident = await store.transaction((t) => t.insertIncident(newIncident('migrated')));
+    expect((await store.transaction((t) => t.getIncident(incident.id)))?.id).toBe(incident.id);
+
+    await harness.sql('ALTER TABLE incidents ADD COLUMN added_by_a_newer_release TEXT');
+    await expect(store.transaction((t) => t.getIncident(incident.id))).rejects.toThrow(/cached plan/);
+    expect((await store.transaction((t) => t.getIncident(incident.id)))?.id).toBe(incident.id);
+    expect((await store.transaction((t) => t.getIncident(incident.id)))?.groupKey).toBe('migrated');
   });
 
   it('keeps one audit chain across replicas appending at once', async () => {
