@@ -34,6 +34,11 @@ const MAX_ROUNDS_PER_TICK = 50;
  * another, each in a store transaction. Ticks nudged while one ran start this long after it.
  */
 const NUDGED_TICK_GAP_MS = 20;
+/**
+ * Channels sent to at once. Each is paced to its own limit; this bounds the API calls in flight
+ * (Discord also counts about 50 requests a second per bot, which its client queues for).
+ */
+const CHANNELS_AT_ONCE = 8;
 /** Send a little under the platform's rate: its clock and ours differ by the network's jitter. */
 const PACING_MARGIN = 0.9;
 
@@ -95,15 +100,20 @@ export class OutboxWorker {
       const now = this.o.clock().toISOString();
       const heads = await this.o.store.transaction((tx) => tx.dueThreadHeads(now, this.o.batchSize ?? 200));
       let sent = 0;
-      for (const message of heads) {
-        // A channel over its pace waits until it may send again; its threads keep their order.
-        if (!this.takeToken(message)) {
-          const now = this.o.clock().getTime();
-          this.wakeAt(this.nextSendAt(message.platform, message.channel, now), now);
-          continue;
+      // Channels are sent to side by side, each channel's heads one after another (its cards stay
+      // in order, and its pace is counted before each send). One at a time across all channels,
+      // the whole bot sent at most one message per API round trip.
+      await eachConcurrently(byChannel(heads), CHANNELS_AT_ONCE, async (lane) => {
+        for (const message of lane) {
+          // A channel over its pace waits until it may send again; its threads keep their order.
+          if (!this.takeToken(message)) {
+            const now = this.o.clock().getTime();
+            this.wakeAt(this.nextSendAt(message.platform, message.channel, now), now);
+            continue;
+          }
+          if (await this.deliver(message)) sent += 1;
         }
-        if (await this.deliver(message)) sent += 1;
-      }
+      });
       if (sent === 0) return;
     }
   }
@@ -263,6 +273,39 @@ export class OutboxWorker {
       throw error;
     }
   }
+}
+
+/** Heads grouped by (platform, channel), in the order they came. */
+function byChannel(heads: readonly OutboxMessage[]): OutboxMessage[][] {
+  const lanes = new Map<string, OutboxMessage[]>();
+  for (const m of heads) {
+    const key = `${m.platform}\u0000${m.channel}`;
+    const lane = lanes.get(key);
+    if (lane) lane.push(m);
+    else lanes.set(key, [m]);
+  }
+  return [...lanes.values()];
+}
+
+/**
+ * Runs `work` on every item, at most `limit` at a time. Settles only when all have: a failure
+ * never leaves others running on after the caller went on; the first one is then thrown.
+ */
+async function eachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const failures: unknown[] = [];
+  const runner = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
+  if (failures.length > 0) throw failures[0];
 }
 
 /** A card or reply: a message of an incident's card and thread. */

@@ -265,6 +265,43 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
     expect(slack.threadReplies(CHANNEL, card!.ts).map((m) => m.text)).toEqual(healthy.texts);
   });
 
+  it('sends to several channels at once, one message at a time per channel, each thread in order', async () => {
+    const channels = ['C0TEAM1', 'C0TEAM2', 'C0TEAM3', 'C0TEAM4'];
+    await slack.close();
+    // Every call takes 50 ms, as from a well-connected region: sent one by one, these 16 messages take 0.8 s.
+    slack = await startFakeSlack({ rateLimit: false, channels, latencyMs: 50 });
+    const opened = [];
+    for (const [i, channel] of channels.entries()) opened.push(await openIncident(`team-${i}`, ['second', 'third'], [{ platform: 'slack', channel }]));
+
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const perChannel = new Map<string, number>();
+    let mostInOneChannel = 0;
+    const counting: webApi.FetchFunction = async (url, init) => {
+      const channel = new URLSearchParams(typeof init?.body === 'string' ? init.body : '').get('channel') ?? '';
+      inFlight += 1;
+      perChannel.set(channel, (perChannel.get(channel) ?? 0) + 1);
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      mostInOneChannel = Math.max(mostInOneChannel, perChannel.get(channel) ?? 0);
+      try {
+        return await fetch(url, init);
+      } finally {
+        inFlight -= 1;
+        perChannel.set(channel, (perChannel.get(channel) ?? 1) - 1);
+      }
+    };
+    await drive(makeWorker({ fetch: counting }));
+
+    expect(mostInFlight).toBeGreaterThan(1);
+    expect(mostInOneChannel).toBe(1);
+    for (const [i, channel] of channels.entries()) {
+      const cards = slack.topLevel(channel);
+      expect(cards, `one card in ${channel}`).toHaveLength(1);
+      expect(slack.threadReplies(channel, cards[0]!.ts).map((m) => m.text)).toEqual(opened[i]!.texts);
+    }
+    expect(posts().every((call) => call.status === 200)).toBe(true);
+  });
+
   it('honours Retry-After with the loop running on the real clock', async () => {
     await openIncident('g1', ['second']);
     slack.failNext('chat.postMessage', 1, { status: 429, retryAfter: 1 });
