@@ -9,6 +9,8 @@ import type { Store, StoreTx, TransactionScope } from './store.js';
 const lockKey = (name: string): string => BigInt(`0x${Buffer.from(name, 'ascii').toString('hex')}`).toString();
 /** Held by every store transaction (transaction-scoped): exclusively, or shared by a group's. */
 const TRANSACTION_LOCK = lockKey('chatopsT');
+/** Held while a process migrates the schema (session-scoped). */
+const MIGRATION_LOCK = lockKey('chatopsM');
 /**
  * The first key of a group's lock, in the two-integer key space (which never meets the one-bigint
  * keys above); the second is 32 bits of a hash of the group key. Two groups whose hashes collide
@@ -28,8 +30,6 @@ function beginStatements(scope: TransactionScope): string {
   if (scope.group === undefined) return `${begin}; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK})`;
   return `${begin}; SELECT pg_advisory_xact_lock_shared(${TRANSACTION_LOCK}); SELECT pg_advisory_xact_lock(${GROUP_LOCK_CLASS}, ${groupLockKey(scope.group)})`;
 }
-/** Held while a process migrates the schema (session-scoped). */
-const MIGRATION_LOCK = lockKey('chatopsM');
 
 /**
  * BIGINT (ids, COUNT(*)) arrives as a string by default, since it can exceed 2^53; the domain uses
