@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Card, ThreadMessage } from './card.js';
+import { mapConcurrently } from './concurrently.js';
 import { certainlyNotDelivered, ChatDeliveryError, type ChatPacing, type ChatPlatform, type MessageRef, type PostOptions } from './chat-platform.js';
 import type { DeliveryTarget, OutboxMessage } from './domain.js';
 import type { Redactor } from './redact.js';
@@ -103,7 +104,7 @@ export class OutboxWorker {
       // Channels are sent to side by side, each channel's heads one after another (its cards stay
       // in order, and its pace is counted before each send). One at a time across all channels,
       // the whole bot sent at most one message per API round trip.
-      await eachConcurrently(byChannel(heads), CHANNELS_AT_ONCE, async (lane) => {
+      await mapConcurrently(byChannel(heads), CHANNELS_AT_ONCE, async (lane) => {
         for (const message of lane) {
           // A channel over its pace waits until it may send again; its threads keep their order.
           if (!this.takeToken(message)) {
@@ -285,27 +286,6 @@ function byChannel(heads: readonly OutboxMessage[]): OutboxMessage[][] {
     else lanes.set(key, [m]);
   }
   return [...lanes.values()];
-}
-
-/**
- * Runs `work` on every item, at most `limit` at a time. Settles only when all have: a failure
- * never leaves others running on after the caller went on; the first one is then thrown.
- */
-async function eachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const failures: unknown[] = [];
-  const runner = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
-  if (failures.length > 0) throw failures[0];
 }
 
 /** A card or reply: a message of an incident's card and thread. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { load as loadPlainYaml } from 'js-yaml';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { mapConcurrently } from '../core/concurrently.js';
 import { RunbookError } from '../core/errors.js';
 import { runbookSchema, type Runbook } from './schema.js';
 
@@ -76,8 +77,7 @@ export async function loadRunbooks(dirs: string | readonly string[]): Promise<Ru
   for (const dir of typeof dirs === 'string' ? [dirs] : dirs) files.push(...(await manifestFiles(dir)));
 
   // Read several at a time (not one disk round trip after another), then parsed in order.
-  const texts: Awaited<ReturnType<typeof readManifest>>[] = [];
-  for (let i = 0; i < files.length; i += READ_AT_ONCE) texts.push(...(await Promise.all(files.slice(i, i + READ_AT_ONCE).map(readManifest))));
+  const texts = await mapConcurrently(files, READ_AT_ONCE, readManifest);
   const problems: string[] = [];
   const runbooks: Runbook[] = [];
   const fileOf = new Map<string, string>();

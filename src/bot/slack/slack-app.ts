@@ -26,10 +26,11 @@ export interface SlackApp {
  * lazily because it needs the platform this function creates.
  */
 export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log: Logger): SlackApp {
+  const logger = boltLogger(log);
   const receiver = new HTTPReceiver({
     signingSecret: config.signingSecret,
     endpoints: '/slack/events',
-    logger: boltLogger(log),
+    logger,
     // Ack first, work after: Slack wants the answer within 3 seconds.
     processBeforeResponse: false,
   });
@@ -46,15 +47,15 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
   // given an authorize that answers with it, and the bot's own client makes the API calls.
   const app = new App({
     receiver,
-    logger: boltLogger(log),
+    logger,
     authorize: () => Promise.resolve({ botToken: config.botToken }),
     clientOptions,
   });
-  const client = new webApi.WebClient(config.botToken, { ...clientOptions, logger: boltLogger(log) });
+  const client = new webApi.WebClient(config.botToken, { ...clientOptions, logger });
   // chat.postMessage has no idempotency key: a client retry after a timeout or a lost answer posts
   // the message a second time. Posts go through a client that never retries by itself; the outbox
   // retries them, after looking for the first one (SlackPlatform.findDelivered).
-  const postClient = new webApi.WebClient(config.botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger: boltLogger(log) });
+  const postClient = new webApi.WebClient(config.botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger });
   const platform = new SlackPlatform(client, { postClient, log });
 
   app.action(/.*/, async ({ ack, body, action }) => {
