@@ -74,7 +74,10 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const escalation = await loadEscalation(config.escalationFile);
   const store = await openStore(config.database, log);
   const replica = options.replica ?? { id: newReplicaId(), ...(config.database.kind === 'postgres' ? { orphanAfterMs: REPLICA_ORPHAN_AFTER_MS } : {}) };
-  const metrics = createMetrics(() => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length));
+  const metrics = createMetrics(
+    () => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length),
+    () => store.transaction((tx) => tx.countQueuedNotifications()),
+  );
 
   const platforms: ChatPlatform[] = [];
   /** Each enabled platform's default channel; routes by labels may choose others. */
@@ -145,6 +148,8 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     leadership,
     replica,
     ...(options.escalationPollMs ? { escalationPollMs: options.escalationPollMs } : {}),
+    ingestQueueAbove: config.ingestQueueAbove,
+    inboxLimit: config.inboxLimit,
   });
   engineRef.current = ready;
 

@@ -32,6 +32,8 @@ export const envSchema = z
       .refine((dirs) => dirs.length > 0, 'must name at least one directory'),
     ALERTMANAGER_WEBHOOK_TOKEN: optionalSecret,
     WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+    INGEST_QUEUE_ABOVE: z.coerce.number().int().min(0).default(4),
+    INBOX_LIMIT: z.coerce.number().int().positive().default(100_000),
     SLACK_BOT_TOKEN: optionalSecret,
     SLACK_SIGNING_SECRET: optionalSecret,
     SLACK_ALERT_CHANNEL: optionalSecret,
@@ -154,6 +156,10 @@ export interface Config {
   runbooksDirs: string[];
   webhookToken: string | undefined;
   webhookMaxBytes: number;
+  /** More webhook notifications than this being recorded at once, and new ones are acknowledged into the inbox first (0: always). */
+  ingestQueueAbove: number;
+  /** Notifications waiting in the inbox past which the webhook answers 503. */
+  inboxLimit: number;
   slack: SlackConfig | undefined;
   discord: DiscordConfig | undefined;
   /** Channel routing by alert labels (YAML); none: the default channels. */
@@ -218,6 +224,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     runbooksDirs: env.RUNBOOKS_DIR,
     webhookToken: env.ALERTMANAGER_WEBHOOK_TOKEN,
     webhookMaxBytes: env.WEBHOOK_MAX_BYTES,
+    ingestQueueAbove: env.INGEST_QUEUE_ABOVE,
+    inboxLimit: env.INBOX_LIMIT,
     slack,
     discord,
     routesFile: env.ROUTES_FILE,

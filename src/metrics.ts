@@ -1,14 +1,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The bot's own Prometheus metrics, on a registry of its own so tests can create several bots. */
-export function createMetrics(openIncidents: () => Promise<number>) {
+export function createMetrics(openIncidents: () => Promise<number>, inbox: () => Promise<{ waiting: number; failed: number }> = () => Promise.resolve({ waiting: 0, failed: 0 })) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'chatops_bot_' });
   return {
     registry,
     notificationsReceived: new Counter({
       name: 'chatops_notifications_received_total',
-      help: 'Alertmanager notifications received, by result (stored, duplicate, rejected).',
+      help: 'Alertmanager notifications received, by result (stored, duplicate, rejected, queued: acknowledged into the inbox; counted again as stored or duplicate once recorded).',
       labelNames: ['result'] as const,
       registers: [registry],
     }),
@@ -18,6 +18,17 @@ export function createMetrics(openIncidents: () => Promise<number>) {
       registers: [registry],
       async collect() {
         this.set(await openIncidents());
+      },
+    }),
+    inboxNotifications: new Gauge({
+      name: 'chatops_inbox_notifications',
+      help: 'Notifications in the inbox, by state (waiting: acknowledged, to be recorded; failed: put aside after repeated failures).',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      async collect() {
+        const counts = await inbox();
+        this.set({ state: 'waiting' }, counts.waiting);
+        this.set({ state: 'failed' }, counts.failed);
       },
     }),
     stepRuns: new Counter({

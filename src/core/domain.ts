@@ -157,6 +157,19 @@ export interface OutboxMessage {
   sendingSince?: string | undefined;
 }
 
+/**
+ * A notification acknowledged while the bot was busy, waiting in the inbox to be recorded: the
+ * request body exactly as received (it passed validation before it was acknowledged).
+ */
+export interface QueuedNotification {
+  seq: number;
+  groupKey: string;
+  receivedAt: string;
+  body: string;
+  /** Attempts to record it that failed (a failure is retried until the worker gives up). */
+  attempts: number;
+}
+
 /** One option of a picker posted in a thread (a backup to restore); pressing it requests the step with `param = value`. */
 export interface Choice {
   id: number;

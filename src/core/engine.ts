@@ -12,6 +12,7 @@ import type { EscalationConfig } from './escalation-schema.js';
 import { alwaysLeader, type Leadership } from './leadership.js';
 import type { ReplicaSettings } from './replica.js';
 import { recordNotification, type RecordedNotification } from './notifications.js';
+import { InboxWorker } from './inbox-worker.js';
 import { OutboxWorker } from './outbox-worker.js';
 import type { Actor } from './policy.js';
 import type { Redactor } from './redact.js';
@@ -68,7 +69,22 @@ export interface EngineOptions {
   /** This process among the replicas sharing the store; default: the only one. */
   replica?: ReplicaSettings;
   escalationPollMs?: number;
+  /**
+   * A webhook notification is recorded before it is answered, unless more than this many are
+   * being recorded already: then it is acknowledged once in the inbox, and recorded right after
+   * (0: always). Default 4.
+   */
+  ingestQueueAbove?: number;
+  /** Past this many waiting in the inbox, notifications are refused (503) so that Alertmanager retries later. */
+  inboxLimit?: number;
+  inboxPollMs?: number;
 }
+
+/** A webhook within this long means more are coming (a storm): the inbox records in small slices meanwhile. */
+const RECENT_WEBHOOK_MS = 50;
+
+/** What became of a webhook notification: recorded at once, queued in the inbox, or refused because the inbox is full. */
+export type Accepted = ({ outcome: 'recorded' } & RecordedNotification) | { outcome: 'queued'; seq: number } | { outcome: 'inbox_full'; waiting: number };
 
 /** A backup file offered in a picker: its path and a short label for the button. */
 export type BackupLister = (dir: string, prefix: string, limit: number) => Promise<Array<{ path: string; label: string }>>;
@@ -81,8 +97,30 @@ export class Engine {
   readonly outbox: OutboxWorker;
   readonly executor: StepExecutor;
   readonly escalation: EscalationWorker | undefined;
+  readonly inbox: InboxWorker;
+  /** Webhook notifications being stored right now, in this process. */
+  private ingesting = 0;
+  /** Waiting in the inbox, as last counted plus those this process queued since. */
+  private inboxWaiting = 0;
+  private lastAcceptAt = -Infinity;
 
   constructor(private readonly o: EngineOptions) {
+    this.inbox = new InboxWorker({
+      store: o.store,
+      record: (tx, n, now) => recordNotification(tx, n, now, o.route(n.commonLabels)),
+      onRecorded: (result) => {
+        o.metrics.notificationsReceived.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
+        if (!result.duplicate) this.outbox.nudge(result.targets);
+      },
+      // Webhooks keep coming while one arrived lately: the inbox then waits between small slices.
+      busy: () => this.ingesting > 0 || performance.now() - this.lastAcceptAt < RECENT_WEBHOOK_MS,
+      onCounted: (waiting) => {
+        this.inboxWaiting = waiting;
+      },
+      clock: o.clock,
+      log: o.log.child({ worker: 'inbox' }),
+      ...(o.inboxPollMs ? { pollMs: o.inboxPollMs } : {}),
+    });
     this.outbox = new OutboxWorker({
       store: o.store,
       platforms: new Map(o.platforms.map((p) => [p.name, p])),
@@ -124,6 +162,7 @@ export class Engine {
   async start(): Promise<void> {
     const interrupted = await this.executor.markInterrupted();
     if (interrupted > 0) this.o.log.warn({ interrupted }, 'steps interrupted by the previous shutdown were marked, not re-run');
+    this.inbox.start();
     this.outbox.start();
     this.executor.start();
     this.escalation?.start();
@@ -131,6 +170,9 @@ export class Engine {
 
   /** Stops executing (grace period for running steps), then sends what is still queued once. */
   async stop(graceMs: number): Promise<void> {
+    // Webhooks no longer come in: record what they queued, for up to the grace period. Anything
+    // left stays in the inbox, durable, for the next start (or another replica).
+    await this.inbox.drain(graceMs).catch((error: unknown) => this.o.log.warn({ err: error }, 'inbox drain at shutdown failed'));
     await this.escalation?.stop();
     await this.executor.stop(graceMs);
     await this.outbox.stop();
@@ -144,6 +186,46 @@ export class Engine {
     const result = await this.o.store.transaction((tx) => recordNotification(tx, notification, now, targets), { group: notification.groupKey });
     if (!result.duplicate) this.outbox.nudge(result.targets);
     return result;
+  }
+
+  /**
+   * A notification from the webhook (already validated; `body` is the request body it came in).
+   * A quiet bot records it at once, as `ingest` does. A busy one (more than `ingestQueueAbove`
+   * being recorded) only puts it in the inbox, one small insert, so that Alertmanager is answered
+   * fast under a storm; so does any bot while an older notification of the same group waits
+   * there, so that a group's notifications are recorded in the order they came.
+   */
+  async accept(notification: AlertmanagerNotification, body: string): Promise<Accepted> {
+    const limit = this.o.inboxLimit ?? 100_000;
+    if (this.inboxWaiting >= limit) return { outcome: 'inbox_full', waiting: this.inboxWaiting };
+    const queueFirst = this.busy();
+    this.ingesting += 1;
+    this.lastAcceptAt = performance.now();
+    try {
+      const now = this.o.clock().toISOString();
+      const accepted = await this.o.store.transaction(
+        async (tx): Promise<Accepted> => {
+          if (!queueFirst && !(await tx.hasQueuedNotification(notification.groupKey))) {
+            return { outcome: 'recorded', ...(await recordNotification(tx, notification, now, this.o.route(notification.commonLabels))) };
+          }
+          return { outcome: 'queued', seq: await tx.queueNotification({ groupKey: notification.groupKey, receivedAt: now, body }) };
+        },
+        { group: notification.groupKey },
+      );
+      if (accepted.outcome === 'queued') {
+        this.inboxWaiting += 1;
+        this.inbox.nudge();
+      } else if (accepted.outcome === 'recorded' && !accepted.duplicate) {
+        this.outbox.nudge(accepted.targets);
+      }
+      return accepted;
+    } finally {
+      this.ingesting -= 1;
+    }
+  }
+
+  private busy(): boolean {
+    return this.ingesting >= (this.o.ingestQueueAbove ?? 4);
   }
 
   /**

@@ -23,10 +23,13 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return timingSafeEqual(digest(presented), digest(token));
 }
 
+const INBOX_FULL_RETRY_AFTER_S = 10;
+
 /**
- * POST /webhooks/alertmanager. Answers 2xx only once the notification is durably stored. Only
- * truly invalid requests get a 4xx, because Alertmanager drops those for good; a storage failure
- * answers 5xx so that Alertmanager retries.
+ * POST /webhooks/alertmanager. Answers 2xx only once the notification is durably stored: 200 when
+ * it was recorded (incident, alerts, chat messages), 202 when the bot was busy and it waits in the
+ * inbox to be recorded right after. Only truly invalid requests get a 4xx, because Alertmanager
+ * drops those for good; a storage failure or a full inbox answers 5xx so that Alertmanager retries.
  */
 export async function handleAlertmanagerWebhook(req: IncomingMessage, res: ServerResponse, deps: WebhookDeps): Promise<void> {
   const started = process.hrtime.bigint();
@@ -49,9 +52,10 @@ export async function handleAlertmanagerWebhook(req: IncomingMessage, res: Serve
     }
     throw error;
   }
+  const text = body.toString('utf8');
   let json: unknown;
   try {
-    json = JSON.parse(body.toString('utf8'));
+    json = JSON.parse(text);
   } catch (error) {
     return reject(400, 'invalid_json', `body is not valid JSON: ${(error as Error).message}`);
   }
@@ -62,8 +66,14 @@ export async function handleAlertmanagerWebhook(req: IncomingMessage, res: Serve
     return reject(400, 'invalid_payload', `invalid Alertmanager payload: ${first ? `${first.path}: ${first.message}` : 'unknown problem'}`, { issues });
   }
 
-  const result = await deps.engine.ingest(parsed.data);
-  deps.metrics.notificationsReceived.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
+  const accepted = await deps.engine.accept(parsed.data, text);
+  if (accepted.outcome === 'inbox_full') {
+    // Alertmanager retries a 5xx; by then the inbox has room again.
+    res.setHeader('retry-after', String(INBOX_FULL_RETRY_AFTER_S));
+    return reject(503, 'inbox_full', `${accepted.waiting} notifications are waiting to be recorded; try again later`);
+  }
+  deps.metrics.notificationsReceived.inc({ result: accepted.outcome === 'queued' ? 'queued' : accepted.duplicate ? 'duplicate' : 'stored' });
   deps.metrics.ingestDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-  sendJson(res, 200, { status: result.duplicate ? 'duplicate' : 'stored', incidentId: result.incidentId, created: result.created });
+  if (accepted.outcome === 'queued') return sendJson(res, 202, { status: 'queued', seq: accepted.seq });
+  sendJson(res, 200, { status: accepted.duplicate ? 'duplicate' : 'stored', incidentId: accepted.incidentId, created: accepted.created });
 }

@@ -233,4 +233,24 @@ export const sqliteMigrations: Migration[] = [
     name: 'outbox: index of pending channel posts',
     sql: `CREATE INDEX outbox_post_heads ON outbox(state, platform, channel, id) WHERE incident_id IS NULL;`,
   },
+  {
+    version: 10,
+    // Notifications acknowledged while the bot was busy wait here, exactly as received, until the
+    // inbox worker records them (oldest first, in order within each group). \`seq\` has no
+    // AUTOINCREMENT: a reused number is still higher than every row left, which is all order needs.
+    // A notification that cannot be recorded is kept with its error (\`failed_at\`), out of the way.
+    name: 'inbox: notifications acknowledged before they are recorded',
+    sql: `
+      CREATE TABLE inbox (
+        seq INTEGER PRIMARY KEY,
+        group_key TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        failed_at TEXT
+      );
+      CREATE INDEX inbox_waiting_by_group ON inbox(group_key, seq) WHERE failed_at IS NULL;
+    `,
+  },
 ];

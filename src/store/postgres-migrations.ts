@@ -209,4 +209,20 @@ export const postgresMigrations: Migration[] = [
     name: 'outbox: index of pending channel posts',
     sql: `CREATE INDEX outbox_post_heads ON outbox(state, platform, channel, id) WHERE incident_id IS NULL;`,
   },
+  {
+    version: 10,
+    name: 'inbox: notifications acknowledged before they are recorded',
+    sql: `
+      CREATE TABLE inbox (
+        seq BIGSERIAL PRIMARY KEY,
+        group_key TEXT COLLATE "C" NOT NULL,
+        received_at TEXT COLLATE "C" NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        failed_at TEXT COLLATE "C"
+      );
+      CREATE INDEX inbox_waiting_by_group ON inbox(group_key, seq) WHERE failed_at IS NULL;
+    `,
+  },
 ];

@@ -4,7 +4,7 @@
  * gives both stores exactly the same domain objects: same fields, null where SQL has NULL.
  */
 import type { StepState, ThreadMessage } from '../core/card.js';
-import type { Approval, AuditEvent, CardMessage, Choice, Incident, JobRun, OutboxMessage, StepRun, StoredAlert } from '../core/domain.js';
+import type { Approval, AuditEvent, CardMessage, Choice, Incident, JobRun, OutboxMessage, QueuedNotification, StepRun, StoredAlert } from '../core/domain.js';
 import type { DeliveredReply, IncidentPatch } from './store.js';
 
 export type Row = Record<string, unknown>;
@@ -157,6 +157,10 @@ export function toOutbox(r: Row): OutboxMessage {
     // Absent rather than undefined when no attempt is in doubt, so toEqual against a literal holds.
     ...(r.sending_since !== null && r.sending_since !== undefined ? { sendingSince: str(r.sending_since) } : {}),
   };
+}
+
+export function toQueuedNotification(r: Row): QueuedNotification {
+  return { seq: Number(r.seq), groupKey: str(r.group_key), receivedAt: str(r.received_at), body: str(r.body), attempts: Number(r.attempts) };
 }
 
 /** A delivered reply from the columns id, payload, created_at and sent_at of an outbox row. */

@@ -15,6 +15,7 @@ import {
   toIncident,
   toJobRun,
   toOutbox,
+  toQueuedNotification,
   toRun,
   type Row,
 } from './rows.js';
@@ -42,6 +43,38 @@ export class SqlTx implements StoreTx {
 
   async insertNotification(key: string, incidentId: number, at: string) {
     await this.db.run('INSERT INTO notifications (dedupe_key, incident_id, received_at) VALUES (?, ?, ?)', [key, incidentId, at]);
+  }
+
+  async queueNotification(n: { groupKey: string; receivedAt: string; body: string }) {
+    const { seq } = await this.inserted('INSERT INTO inbox (group_key, received_at, body) VALUES (?, ?, ?) RETURNING seq', [n.groupKey, n.receivedAt, n.body]);
+    return Number(seq);
+  }
+
+  async hasQueuedNotification(groupKey: string) {
+    return (await this.db.get('SELECT 1 FROM inbox WHERE group_key = ? AND failed_at IS NULL LIMIT 1', [groupKey])) !== undefined;
+  }
+
+  async queuedNotifications(limit: number) {
+    const rows = await this.db.all('SELECT seq, group_key, received_at, body, attempts FROM inbox WHERE failed_at IS NULL ORDER BY seq LIMIT ?', [limit]);
+    return rows.map(toQueuedNotification);
+  }
+
+  async takeQueuedNotification(seq: number, groupKey: string) {
+    const taken = await this.db.run(
+      `DELETE FROM inbox WHERE seq = ? AND failed_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM inbox older WHERE older.group_key = ? AND older.seq < ? AND older.failed_at IS NULL)`,
+      [seq, groupKey, seq],
+    );
+    return taken > 0;
+  }
+
+  async failQueuedNotification(seq: number, error: string, at: string, giveUp: boolean) {
+    await this.db.run('UPDATE inbox SET attempts = attempts + 1, last_error = ?, failed_at = ? WHERE seq = ?', [error, giveUp ? at : null, seq]);
+  }
+
+  async countQueuedNotifications() {
+    const row = await this.db.get('SELECT COUNT(*) - COUNT(failed_at) AS waiting, COUNT(failed_at) AS failed FROM inbox');
+    return { waiting: Number(row?.waiting ?? 0), failed: Number(row?.failed ?? 0) };
   }
 
   async insertIncident(i: NewIncident) {

@@ -15,6 +15,7 @@ import type {
   NewStepRun,
   OutboxKind,
   OutboxMessage,
+  QueuedNotification,
   StepRun,
   StoredAlert,
 } from '../core/domain.js';
@@ -62,6 +63,22 @@ export interface DeliveredReply {
 export interface StoreTx {
   hasNotification(key: string): Promise<boolean>;
   insertNotification(key: string, incidentId: number, at: string): Promise<void>;
+
+  /** Puts a notification in the inbox, after every one there; returns its place (seq). */
+  queueNotification(n: { groupKey: string; receivedAt: string; body: string }): Promise<number>;
+  /** Whether a notification of this group waits in the inbox (so a new one must wait behind it). */
+  hasQueuedNotification(groupKey: string): Promise<boolean>;
+  /** Waiting notifications, oldest first (those given up on excluded). */
+  queuedNotifications(limit: number): Promise<QueuedNotification[]>;
+  /**
+   * Removes a waiting notification so that it is recorded in this transaction; false when it is
+   * gone (another worker recorded it) or an older one of its group still waits (order within a
+   * group is the order received).
+   */
+  takeQueuedNotification(seq: number, groupKey: string): Promise<boolean>;
+  /** Records a failed attempt; with `giveUp`, the notification stops waiting (kept with its error). */
+  failQueuedNotification(seq: number, error: string, at: string, giveUp: boolean): Promise<void>;
+  countQueuedNotifications(): Promise<{ waiting: number; failed: number }>;
 
   insertIncident(incident: NewIncident): Promise<Incident>;
   updateIncident(id: number, patch: IncidentPatch): Promise<void>;

@@ -45,12 +45,12 @@ async function sleep(ms: number): Promise<void> {
 }
 
 /** One bot and one fake Slack per describe block, so incident numbers start at 1 in each. */
-function useBot(): { slack: () => FakeSlack; t: () => TestBot } {
+function useBot(env: Record<string, string> = {}): { slack: () => FakeSlack; t: () => TestBot } {
   let slack: FakeSlack | undefined;
   let t: TestBot | undefined;
   beforeAll(async () => {
     slack = await startFakeSlack({ rateLimit: false });
-    t = await startTestBot({ slack, runbooks: RUNBOOKS });
+    t = await startTestBot({ slack, runbooks: RUNBOOKS, env });
   });
   afterAll(async () => {
     await t?.stop();
@@ -91,10 +91,11 @@ function views(ctx: { slack: () => FakeSlack; t: () => TestBot }) {
       ctx.slack().waitFor(() => replies(card).find((m) => pattern.test(m.text)), 10_000, description),
     waitForCardText: (card: StoredMessage, pattern: RegExp, description: string) =>
       ctx.slack().waitFor(() => (pattern.test(messageText(current(card))) ? current(card) : undefined), 10_000, description),
-    /** Waits until nothing is queued for chat, so that counts of messages are final. */
+    /** Waits until no notification waits in the inbox and nothing is queued for chat, so that counts are final. */
     drained: async () => {
       const deadline = Date.now() + 10_000;
-      while ((await ctx.t().bot.store.transaction((tx) => tx.countPendingOutbox())) > 0) {
+      const waiting = () => ctx.t().bot.store.transaction(async (tx) => (await tx.countQueuedNotifications()).waiting + (await tx.countPendingOutbox()));
+      while ((await waiting()) > 0) {
         if (Date.now() > deadline) throw new Error('outbox not drained');
         await sleep(20);
       }
@@ -166,8 +167,10 @@ describe('replay firing-single: one card, duplicates absorbed', () => {
 
   it('absorbs 10 concurrent duplicates: still one incident and one card', async () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => ctx.t().postWebhook(fixture('firing-single.json'))));
-    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
-    expect(results.map((r) => r.json.status)).toEqual(Array(10).fill('duplicate'));
+    // Each is recognised at once (200), or acknowledged into the inbox when they pile up (202).
+    for (const r of results) expect([`${r.status} duplicate`, `${r.status} queued`]).toContain(`${r.status} ${String(r.json.status)}`);
+    expect(results.filter((r) => r.json.status === 'duplicate').every((r) => r.status === 200 && r.json.incidentId === 1)).toBe(true);
+    await v.drained();
     await sleep(300);
     expect(await v.incidents()).toHaveLength(1);
     expect(v.cards()).toHaveLength(1);
@@ -177,12 +180,18 @@ describe('replay firing-single: one card, duplicates absorbed', () => {
   it('stores a first delivery that arrives 10 times at once exactly once', async () => {
     const n = fixture('firing-single.json');
     n.groupKey = '{}:{alertname="GitCortexDown", service="gitcortex", dc="two"}';
+    const stored = async () => (await fetch(`${ctx.t().url}/metrics`)).text();
+    const before = await stored();
     const results = await Promise.all(Array.from({ length: 10 }, () => ctx.t().postWebhook(n)));
-    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
-    const statuses = results.map((r) => r.json.status);
-    expect(statuses.filter((s) => s === 'stored')).toHaveLength(1);
-    expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(9);
-    expect(new Set(results.map((r) => r.json.incidentId))).toEqual(new Set([2]));
+    // Recorded at once (200) or acknowledged into the inbox because they pile up (202): either
+    // way exactly one of the ten is stored, the other nine are recognised as duplicates.
+    for (const r of results) expect(r.status === 200 ? ['stored', 'duplicate'] : ['queued']).toContain(r.json.status);
+    expect(results.filter((r) => r.json.status === 'stored').length).toBeLessThanOrEqual(1);
+    expect(new Set(results.filter((r) => r.status === 200).map((r) => r.json.incidentId))).toEqual(new Set(results.some((r) => r.status === 200) ? [2] : []));
+    await v.drained();
+    const count = (text: string, result: string) => Number(new RegExp(`result="${result}"} (\\d+)`).exec(text)?.[1] ?? 0);
+    const after = await stored();
+    expect([count(after, 'stored') - count(before, 'stored'), count(after, 'duplicate') - count(before, 'duplicate')]).toEqual([1, 9]);
     const second = await v.waitForCard(2);
     await v.waitForReply(second, /Incident #2 opened/, 'the opening message of #2');
     await v.drained();
@@ -351,5 +360,32 @@ describe('replay a resolved notification for a group never seen', () => {
     const card = await v.waitForCard(1);
     expect(card.text).toMatch(/^\[RESOLVED\]/);
     expect(field(card, 'Status')).toBe('resolved');
+  });
+});
+
+describe('replay through the inbox (INGEST_QUEUE_ABOVE=0: acknowledged first, always)', () => {
+  const ctx = useBot({ INGEST_QUEUE_ABOVE: '0' });
+  const v = views(ctx);
+
+  it('answers 202 at once, then shows the group as it would have: one card, the resolved alert in the thread', async () => {
+    const first = await ctx.t().postWebhook(fixture('firing-group-of-3.json'));
+    const repeat = await ctx.t().postWebhook(fixture('firing-group-of-3.json'));
+    const second = await ctx.t().postWebhook(fixture('firing-group-one-resolved.json'));
+    for (const res of [first, repeat, second]) expect([res.status, res.json.status]).toEqual([202, 'queued']);
+    const seqs = [first, repeat, second].map((r) => Number(r.json.seq));
+    expect([...seqs].sort((a, b) => a - b), 'inbox places in the order received').toEqual(seqs);
+
+    const card = await v.waitForCard(1);
+    await v.waitForReply(card, /1 alert resolved: approval-3:8080\./, 'the resolved-alert message');
+    await v.drained();
+    expect(v.cards()).toHaveLength(1);
+    expect(await v.incidents()).toHaveLength(1);
+    expect(field(v.current(card), 'Status')).toBe('firing (2 of 3)');
+    expect((await v.audit(1)).map((e) => e.kind)).toEqual(['alert.received', 'alert.resolved']);
+    const metrics = await (await fetch(`${ctx.t().url}/metrics`)).text();
+    expect(metrics).toMatch(/^chatops_notifications_received_total\{result="queued"\} 3$/m);
+    expect(metrics).toMatch(/^chatops_notifications_received_total\{result="stored"\} 2$/m);
+    expect(metrics).toMatch(/^chatops_notifications_received_total\{result="duplicate"\} 1$/m);
+    expect(metrics).toMatch(/^chatops_inbox_notifications\{state="waiting"\} 0$/m);
   });
 });

@@ -155,11 +155,20 @@ describe('kill -9 of the bot process while webhooks arrive', { timeout: 90_000 }
       cards: db.prepare("SELECT incident_id AS incidentId, channel, message_id AS messageId FROM card_messages WHERE platform = 'slack'").all() as Array<{ incidentId: number; channel: string; messageId: string }>,
       received: db.prepare("SELECT incident_id AS incidentId FROM audit_events WHERE kind = 'alert.received'").all() as Array<{ incidentId: number }>,
       pendingReplies: db.prepare("SELECT incident_id AS incidentId, payload FROM outbox WHERE state = 'pending' AND kind = 'reply'").all() as Array<{ incidentId: number; payload: string }>,
+      inbox: db.prepare('SELECT seq, group_key AS groupKey FROM inbox').all() as Array<{ seq: number; groupKey: string }>,
     }));
     const storedByGroup = new Map(atDeath.incidents.map((r) => [r.groupKey, r.id]));
+    const queuedAtDeath = new Map(atDeath.inbox.map((r) => [r.seq, r.groupKey]));
     for (const d of ok) {
-      expect(d.answer.json.status, `delivery ${d.i}`).toBe('stored');
-      expect(storedByGroup.get(d.groupKey), `incident of acknowledged notification ${d.i} in the store after kill -9`).toBe(d.answer.json.incidentId);
+      if (d.answer.status === 200) {
+        expect(d.answer.json.status, `delivery ${d.i}`).toBe('stored');
+        expect(storedByGroup.get(d.groupKey), `incident of acknowledged notification ${d.i} in the store after kill -9`).toBe(d.answer.json.incidentId);
+      } else {
+        // Acknowledged into the inbox: after kill -9 it is recorded already, or still waits there.
+        expect([d.answer.status, d.answer.json.status], `delivery ${d.i}`).toEqual([202, 'queued']);
+        const seq = Number(d.answer.json.seq);
+        expect(storedByGroup.has(d.groupKey) || queuedAtDeath.get(seq) === d.groupKey, `notification ${d.i} (inbox ${seq}) in the store after kill -9`).toBe(true);
+      }
     }
     expect(new Set(atDeath.received.map((r) => r.incidentId)).size).toBe(atDeath.incidents.length);
     const storedButUnanswered = lost.filter((d) => storedByGroup.has(d.groupKey)).length;
@@ -178,9 +187,13 @@ describe('kill -9 of the bot process while webhooks arrive', { timeout: 90_000 }
     // --- restart on the same database ------------------------------------------------------------
     const second = await startBotProcess({ dir, env });
     bots.push(second);
+    // What waited in the inbox is recorded after the restart.
+    const inboxEmpty = () => readDb(second.dbPath, (db) => (db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n === 0);
+    await pollUntil(inboxEmpty, 20_000, 'the inbox to be recorded after the restart');
+    const afterRestart = new Map(readDb(second.dbPath, (db) => db.prepare('SELECT id, group_key AS groupKey FROM incidents').all() as Array<{ id: number; groupKey: string }>).map((r) => [r.groupKey, r.id]));
 
     for (const d of ok) {
-      const id = Number(d.answer.json.incidentId);
+      const id = d.answer.status === 200 ? Number(d.answer.json.incidentId) : (afterRestart.get(d.groupKey) ?? -1);
       const { status, body } = await getJson<{ events: AuditEvent[] }>(`${second.url}/incidents/${id}/audit`);
       expect(status, `audit of incident ${id}`).toBe(200);
       const opened = body.events.filter((e) => e.kind === 'alert.received');
@@ -193,11 +206,12 @@ describe('kill -9 of the bot process while webhooks arrive', { timeout: 90_000 }
       lost.map(async (d) => ({ d, answer: await httpPost(`${second.url}/webhooks/alertmanager`, JSON.stringify(notifications[d.i]), { headers: AUTH, timeoutMs: 10_000 }) })),
     );
     for (const { d, answer } of redelivered) {
-      expect(answer.status, `redelivery of ${d.i}: ${answer.text}`).toBe(200);
-      const before = storedByGroup.get(d.groupKey);
-      if (before !== undefined) expect(answer.json, `redelivery of ${d.i}`).toMatchObject({ status: 'duplicate', incidentId: before });
-      else expect(answer.json, `redelivery of ${d.i}`).toMatchObject({ status: 'stored', created: true });
+      const before = afterRestart.get(d.groupKey);
+      if (answer.status === 202) expect(answer.json, `redelivery of ${d.i}`).toMatchObject({ status: 'queued' });
+      else if (before !== undefined) expect([answer.status, answer.json], `redelivery of ${d.i}: ${answer.text}`).toMatchObject([200, { status: 'duplicate', incidentId: before }]);
+      else expect([answer.status, answer.json], `redelivery of ${d.i}: ${answer.text}`).toMatchObject([200, { status: 'stored', created: true }]);
     }
+    await pollUntil(inboxEmpty, 20_000, 'the redeliveries to be recorded');
 
     const ids = readDb(second.dbPath, (db) => (db.prepare('SELECT id FROM incidents ORDER BY id').all() as Array<{ id: number }>).map((r) => r.id));
     expect(ids).toHaveLength(TOTAL);
@@ -252,7 +266,7 @@ describe('kill -9 of the bot process while webhooks arrive', { timeout: 90_000 }
       .filter((t) => t.opening !== 1 || t.replies !== 1);
 
     const mine: FaultCounts = {
-      sent: ok.length + redelivered.filter((r) => r.answer.status === 200).length,
+      sent: ok.length + redelivered.filter((r) => r.answer.status === 200 || r.answer.status === 202).length,
       stored: ids.length,
       posted: slack.allMessages().filter((m) => m.thread_ts === undefined).length,
       faults: 1 + lost.length,
@@ -260,7 +274,7 @@ describe('kill -9 of the bot process while webhooks arrive', { timeout: 90_000 }
     };
     add(mine);
     console.log(
-      `crash details: killed ${killDelay} ms after posting began, after ${ok.length} acknowledged and ${killedAtIndex} sent of ${TOTAL}; ${lost.length} deliveries got no answer (${storedButUnanswered} of them were stored before the kill); ` +
+      `crash details: killed ${killDelay} ms after posting began, after ${ok.length} acknowledged (${ok.filter((d) => d.answer.status === 202).length} of them into the inbox) and ${killedAtIndex} sent of ${TOTAL}; ${lost.length} deliveries got no answer (${storedButUnanswered} of them were stored before the kill); ` +
         `at the kill ${atDeath.cards.length} cards had a saved ref, ${slackAtDeath.size} incidents had a card on Slack, ${postedUnsaved.length} posted without a saved ref ` +
         `${JSON.stringify(postedUnsaved)}, ${repliesPostedUnmarked} thread replies posted but still pending; all shown ${drainedMs} ms after the restart`,
     );

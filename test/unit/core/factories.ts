@@ -11,7 +11,11 @@ import {
   type AlertmanagerNotification,
 } from '../../../src/core/alertmanager-payload.js';
 import type { Labels } from '../../../src/core/domain.js';
+import { Engine, type EngineOptions } from '../../../src/core/engine.js';
 import type { Actor } from '../../../src/core/policy.js';
+import { defaultPolicy } from '../../../src/core/policy-schema.js';
+import { createRedactor } from '../../../src/core/redact.js';
+import { createMetrics } from '../../../src/metrics.js';
 import { parseRunbook } from '../../../src/runbooks/loader.js';
 import type { Runbook } from '../../../src/runbooks/schema.js';
 
@@ -150,4 +154,22 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, timeoutMs = 50
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** An engine on `store` with no runbooks or platforms, routing every incident to one Slack channel, silent; `overrides` replace any option. */
+export function testEngine(store: EngineOptions['store'], overrides: Partial<EngineOptions> = {}): Engine {
+  return new Engine({
+    store,
+    runbooks: [],
+    platforms: [],
+    route: () => [{ platform: 'slack', channel: 'C0ALERTS' }],
+    policy: defaultPolicy([]),
+    clock: () => new Date(),
+    log: silentLog,
+    redact: createRedactor([]),
+    env: {},
+    metrics: createMetrics(() => Promise.resolve(0)),
+    listBackups: () => Promise.resolve([]),
+    ...overrides,
+  });
 }

@@ -1,13 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildCard } from '../../../src/core/card-builder.js';
-import { Engine } from '../../../src/core/engine.js';
+import type { Engine } from '../../../src/core/engine.js';
 import { NotAllowedError } from '../../../src/core/errors.js';
-import { defaultPolicy } from '../../../src/core/policy-schema.js';
-import { createRedactor } from '../../../src/core/redact.js';
 import { SilenceApiError, type NewSilence, type SilenceApi } from '../../../src/core/silence-api.js';
-import { createMetrics } from '../../../src/metrics.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
-import { ALICE, BOB, alert, at, manualClock, notification, silentLog } from './factories.js';
+import { ALICE, BOB, alert, at, manualClock, notification, testEngine } from './factories.js';
 
 /** An in-memory Alertmanager silences port: records what the engine asks, can be made to fail. */
 function memorySilences() {
@@ -45,20 +42,7 @@ describe('resolving by hand and silencing through the engine', () => {
     clock.set(Date.parse(at(0)));
     store = new SqliteStore(':memory:');
     silences = memorySilences();
-    engine = new Engine({
-      store,
-      runbooks: [],
-      platforms: [],
-      route: () => [{ platform: 'slack', channel: 'C0ALERTS' }],
-      policy: defaultPolicy([]),
-      clock: clock.now,
-      log: silentLog,
-      redact: createRedactor([]),
-      env: {},
-      metrics: createMetrics(() => Promise.resolve(0)),
-      listBackups: () => Promise.resolve([]),
-      silences: silences.api,
-    });
+    engine = testEngine(store, { clock: clock.now, silences: silences.api });
     ({ incidentId } = await engine.ingest(notification([alert('gitcortex-1:3001')])));
   });
   afterEach(() => store.close());

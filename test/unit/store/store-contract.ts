@@ -426,6 +426,58 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       });
     });
 
+    describe('inbox', () => {
+      const queue = (groupKey: string, n: number) => tx((t) => t.queueNotification({ groupKey, receivedAt: at(n), body: `{"n":${n}}` }));
+
+      it('keeps queued notifications in the order received, and a group waits behind its oldest', async () => {
+        const a1 = await queue('a', 1);
+        const b1 = await queue('b', 2);
+        const a2 = await queue('a', 3);
+        expect([a1 < b1, b1 < a2]).toEqual([true, true]);
+        expect((await tx((t) => t.queuedNotifications(10))).map((q) => [q.seq, q.groupKey, q.receivedAt, q.body, q.attempts])).toEqual([
+          [a1, 'a', at(1), '{"n":1}', 0],
+          [b1, 'b', at(2), '{"n":2}', 0],
+          [a2, 'a', at(3), '{"n":3}', 0],
+        ]);
+        expect(await tx((t) => Promise.all([t.hasQueuedNotification('a'), t.hasQueuedNotification('c')]))).toEqual([true, false]);
+
+        // a2 cannot be taken while a1 waits; b1 can (another group).
+        expect(await tx((t) => t.takeQueuedNotification(a2, 'a'))).toBe(false);
+        expect(await tx((t) => t.takeQueuedNotification(b1, 'b'))).toBe(true);
+        expect(await tx((t) => t.takeQueuedNotification(b1, 'b')), 'taken twice').toBe(false);
+        expect(await tx((t) => t.takeQueuedNotification(a1, 'a'))).toBe(true);
+        expect(await tx((t) => t.takeQueuedNotification(a2, 'a'))).toBe(true);
+        expect(await tx((t) => t.countQueuedNotifications())).toEqual({ waiting: 0, failed: 0 });
+        expect(await tx((t) => t.hasQueuedNotification('a'))).toBe(false);
+      });
+
+      it('a take rolled back with its transaction leaves the notification waiting', async () => {
+        const seq = await queue('a', 1);
+        const failure = await tx(async (t) => {
+          expect(await t.takeQueuedNotification(seq, 'a')).toBe(true);
+          throw new Error('recording failed');
+        }).catch((e: unknown) => e);
+        expect((failure as Error).message).toBe('recording failed');
+        expect((await tx((t) => t.queuedNotifications(10))).map((q) => q.seq)).toEqual([seq]);
+      });
+
+      it('counts failed attempts, and one given up on stops holding its group back', async () => {
+        const a1 = await queue('a', 1);
+        const a2 = await queue('a', 2);
+        await tx((t) => t.failQueuedNotification(a1, 'disk I/O error', at(3), false));
+        expect((await tx((t) => t.queuedNotifications(10))).map((q) => [q.seq, q.attempts])).toEqual([[a1, 1], [a2, 0]]);
+        expect(await tx((t) => t.takeQueuedNotification(a2, 'a'))).toBe(false);
+
+        await tx((t) => t.failQueuedNotification(a1, 'still failing', at(4), true));
+        expect((await tx((t) => t.queuedNotifications(10))).map((q) => q.seq)).toEqual([a2]);
+        expect(await tx((t) => t.countQueuedNotifications())).toEqual({ waiting: 1, failed: 1 });
+        expect(await tx((t) => t.takeQueuedNotification(a1, 'a')), 'a notification put aside is not taken').toBe(false);
+        expect(await tx((t) => t.takeQueuedNotification(a2, 'a'))).toBe(true);
+        const kept = await harness.sql(`SELECT attempts, last_error, failed_at FROM inbox WHERE seq = ${a1}`);
+        expect(kept.map((r) => [Number(r.attempts), r.last_error, r.failed_at])).toEqual([[2, 'still failing', at(4)]]);
+      });
+    });
+
     describe('scheduled jobs', () => {
       it('claims each slot once, records an overlapping slot as skipped, and keeps the first slot it was given', async () => {
         await tx((t) => t.initJobRun('backup', at(0)));
