@@ -21,6 +21,8 @@ export interface LoadResult {
   perSecond: number;
   latency: LatencySummary;
   ok: number;
+  /** Of the 2xx answers, those that were 202 (the bot stored the notification in its inbox, to record it right after). */
+  accepted: number;
   errors: number;
   /** Status (or error name) → count, for everything that was not 2xx. */
   failures: Record<string, number>;
@@ -30,11 +32,12 @@ export interface LoadResult {
 interface Recorder {
   samples: number[];
   ok: number;
+  accepted: number;
   errors: number;
   failures: Record<string, number>;
 }
 
-const newRecorder = (): Recorder => ({ samples: [], ok: 0, errors: 0, failures: {} });
+const newRecorder = (): Recorder => ({ samples: [], ok: 0, accepted: 0, errors: 0, failures: {} });
 
 async function send(pool: Pool, target: LoadTarget, since: number, rec: Recorder | undefined): Promise<void> {
   try {
@@ -43,6 +46,7 @@ async function send(pool: Pool, target: LoadTarget, since: number, rec: Recorder
     if (!rec) return;
     if (res.statusCode >= 200 && res.statusCode < 300) {
       rec.ok += 1;
+      if (res.statusCode === 202) rec.accepted += 1;
       rec.samples.push(performance.now() - since);
     } else {
       rec.errors += 1;
@@ -57,7 +61,7 @@ async function send(pool: Pool, target: LoadTarget, since: number, rec: Recorder
 }
 
 function result(rec: Recorder, seconds: number): LoadResult {
-  return { perSecond: rec.ok / seconds, latency: summarize(rec.samples), ok: rec.ok, errors: rec.errors, failures: rec.failures, seconds };
+  return { perSecond: rec.ok / seconds, latency: summarize(rec.samples), ok: rec.ok, accepted: rec.accepted, errors: rec.errors, failures: rec.failures, seconds };
 }
 
 /** Back-to-back requests on every connection: warm-up first (not recorded), then the measured window. */

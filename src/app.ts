@@ -75,7 +75,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const store = await openStore(config.database, log);
   const replica = options.replica ?? { id: newReplicaId(), ...(config.database.kind === 'postgres' ? { orphanAfterMs: REPLICA_ORPHAN_AFTER_MS } : {}) };
   const metrics = createMetrics(
-    () => store.transaction(async (tx) => (await tx.listIncidents({ status: 'firing', limit: 100_000 })).length),
+    () => store.transaction((tx) => tx.countIncidents('firing')),
     () => store.transaction((tx) => tx.countQueuedNotifications()),
   );
 

@@ -19,6 +19,21 @@ export interface IngestConfig {
   nodeFlags?: string[];
 }
 
+/**
+ * What the bot's inbox did in one phase: how many notifications were recorded (those answered 202
+ * after their answer), and how long recording went on once the load stopped.
+ */
+export interface InboxPhase {
+  /** Recorded in the phase and its drain (stored + duplicates). */
+  recorded: number;
+  /** From the end of the load until nothing waited in the inbox, in s. */
+  drainSeconds: number;
+  /** Load time plus drain time, in s. */
+  seconds: number;
+}
+
+type Phase = 'max' | 'fixed' | 'half';
+
 export interface IngestColumn {
   name: 'bare Node (ceiling)' | 'bot on SQLite' | 'bot on PostgreSQL';
   /** Why the column has no numbers (e.g. the store is not in this build). */
@@ -27,15 +42,55 @@ export interface IngestColumn {
   fixed?: LoadResult;
   /** A fixed rate at half the column's own maximum: latency when the server is not saturated. */
   half?: LoadResult;
+  /** The bot's inbox in each phase (bots only). */
+  inbox?: Record<Phase, InboxPhase>;
 }
 
-async function measure(url: string, seed: number, cfg: IngestConfig): Promise<Pick<IngestColumn, 'max' | 'fixed' | 'half'>> {
+/** The bot's notification counters, from /metrics. */
+async function counters(url: string): Promise<{ recorded: number; waiting: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  return {
+    recorded: value(/^chatops_notifications_received_total\{result="stored"\} (\d+)/m) + value(/^chatops_notifications_received_total\{result="duplicate"\} (\d+)/m),
+    waiting: value(/^chatops_inbox_notifications\{state="waiting"\} (\d+)/m),
+  };
+}
+
+/** Runs one phase against a bot, then waits until its inbox is empty, so the next phase starts clean. */
+async function withInbox(url: string, run: () => Promise<LoadResult>, drainTimeoutMs: number): Promise<{ load: LoadResult; inbox: InboxPhase }> {
+  const before = await counters(url);
+  const began = performance.now();
+  const load = await run();
+  const loadEnded = performance.now();
+  let after = await counters(url);
+  while (after.waiting > 0 && performance.now() - loadEnded < drainTimeoutMs) {
+    // Not much more often: every scrape is work for the bot too.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    after = await counters(url);
+  }
+  if (after.waiting > 0) throw new Error(`${after.waiting} notifications still waited in the inbox ${drainTimeoutMs / 1000} s after the load`);
+  const ended = performance.now();
+  return {
+    load,
+    inbox: { recorded: after.recorded - before.recorded, drainSeconds: (ended - loadEnded) / 1000, seconds: (ended - began) / 1000 },
+  };
+}
+
+const DRAIN_TIMEOUT_MS = 180_000;
+
+async function measure(url: string, seed: number, cfg: IngestConfig, bot: boolean): Promise<Pick<IngestColumn, 'max' | 'fixed' | 'half' | 'inbox'>> {
   const mix = new NotificationMix(seed, `ingest${seed}`);
   const target = webhookTarget(url, () => mix.next());
-  const max = await closedLoop(target, { connections: cfg.connections, warmupMs: cfg.warmupMs, durationMs: cfg.durationMs });
-  const fixed = await fixedRate(target, { rate: cfg.fixedRate, connections: cfg.connections, durationMs: cfg.durationMs });
-  const half = await fixedRate(target, { rate: Math.max(1, Math.round(max.perSecond / 2)), connections: cfg.connections, durationMs: cfg.durationMs });
-  return { max, fixed, half };
+  const phase = async (run: () => Promise<LoadResult>) => (bot ? withInbox(url, run, DRAIN_TIMEOUT_MS) : { load: await run(), inbox: undefined });
+  const max = await phase(() => closedLoop(target, { connections: cfg.connections, warmupMs: cfg.warmupMs, durationMs: cfg.durationMs }));
+  const fixed = await phase(() => fixedRate(target, { rate: cfg.fixedRate, connections: cfg.connections, durationMs: cfg.durationMs }));
+  const half = await phase(() => fixedRate(target, { rate: Math.max(1, Math.round(max.load.perSecond / 2)), connections: cfg.connections, durationMs: cfg.durationMs }));
+  return {
+    max: max.load,
+    fixed: fixed.load,
+    half: half.load,
+    ...(max.inbox && fixed.inbox && half.inbox ? { inbox: { max: max.inbox, fixed: fixed.inbox, half: half.inbox } } : {}),
+  };
 }
 
 async function botColumn(name: IngestColumn['name'], slack: FakeSlack, cfg: IngestConfig, seed: number, databaseUrl?: string): Promise<IngestColumn> {
@@ -50,7 +105,7 @@ async function botColumn(name: IngestColumn['name'], slack: FakeSlack, cfg: Inge
     return { name, unavailable: `the bot did not start${databaseUrl ? ' on PostgreSQL' : ''}: ${why}` };
   }
   try {
-    return { name, ...(await measure(bot.url, seed, cfg)) };
+    return { name, ...(await measure(bot.url, seed, cfg, true)) };
   } finally {
     await bot.stop();
   }
@@ -60,7 +115,7 @@ export async function benchIngest(slack: FakeSlack, cfg: IngestConfig): Promise<
   const columns: IngestColumn[] = [];
   const bare = await startBareServer();
   try {
-    columns.push({ name: 'bare Node (ceiling)', ...(await measure(bare.url, 1, cfg)) });
+    columns.push({ name: 'bare Node (ceiling)', ...(await measure(bare.url, 1, cfg, false)) });
   } finally {
     await bare.stop();
   }

@@ -179,26 +179,18 @@ export class Engine {
     await this.outbox.runOnce().catch((error: unknown) => this.o.log.warn({ err: error }, 'final outbox drain failed'));
   }
 
-  async ingest(notification: AlertmanagerNotification): Promise<RecordedNotification> {
-    const now = this.o.clock().toISOString();
-    const targets = this.o.route(notification.commonLabels);
-    // Recording touches only the group's own incidents: PostgreSQL stores different groups at once.
-    const result = await this.o.store.transaction((tx) => recordNotification(tx, notification, now, targets), { group: notification.groupKey });
-    if (!result.duplicate) this.outbox.nudge(result.targets);
-    return result;
-  }
-
   /**
    * A notification from the webhook (already validated; `body` is the request body it came in).
    * A quiet bot records it at once, as `ingest` does. A busy one (more than `ingestQueueAbove`
    * being recorded) only puts it in the inbox, one small insert, so that Alertmanager is answered
    * fast under a storm; so does any bot while an older notification of the same group waits
-   * there, so that a group's notifications are recorded in the order they came.
+   * there, so that a group's notifications are recorded in the order they came. `atOnce`: record
+   * now however busy the bot is (the console's sample alert), still behind its group's queue.
    */
-  async accept(notification: AlertmanagerNotification, body: string): Promise<Accepted> {
+  async accept(notification: AlertmanagerNotification, body: string, options: { atOnce?: boolean } = {}): Promise<Accepted> {
     const limit = this.o.inboxLimit ?? 100_000;
     if (this.inboxWaiting >= limit) return { outcome: 'inbox_full', waiting: this.inboxWaiting };
-    const queueFirst = this.busy();
+    const queueFirst = !options.atOnce && this.busy();
     this.ingesting += 1;
     this.lastAcceptAt = performance.now();
     try {

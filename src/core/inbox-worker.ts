@@ -51,6 +51,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => realSetTim
  */
 export class InboxWorker {
   private readonly loop: WorkerLoop;
+  private stopping = false;
 
   constructor(private readonly o: InboxWorkerOptions) {
     this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 250, (error) => o.log.error({ err: error }, 'inbox tick failed'));
@@ -78,13 +79,17 @@ export class InboxWorker {
    * an attempt fails or `ms` have passed. What is left stays in the inbox, for the next start.
    */
   async drain(ms: number): Promise<void> {
+    const until = performance.now() + ms;
+    // A tick working through a long backlog ends after its current slice, not at the end of the backlog.
+    this.stopping = true;
     await this.loop.stop();
-    await this.tick(performance.now() + ms);
+    this.stopping = false;
+    await this.tick(until);
   }
 
   private async tick(until = Infinity): Promise<void> {
     let first = true;
-    for (; performance.now() < until; ) {
+    for (; performance.now() < until && !this.stopping; ) {
       const size = this.o.busy() ? BUSY_SLICE : SLICE;
       const slice = await this.o.store.transaction(async (tx) => {
         if (first) this.o.onCounted((await tx.countQueuedNotifications()).waiting);
@@ -110,16 +115,43 @@ export class InboxWorker {
       if (group) group.push(queued);
       else byGroup.set(queued.groupKey, [queued]);
     }
-    const outcomes = await Promise.all(
-      [...byGroup.values()].map(async (group) => {
-        for (const queued of group) {
-          // The rest of the group waits behind a notification that failed.
-          if (!(await this.recordOne(queued))) return false;
-        }
-        return true;
-      }),
-    );
+    const outcomes = await Promise.all([...byGroup.values()].map((group) => this.recordGroup(group)));
     return outcomes.includes(false);
+  }
+
+  /**
+   * A group's notifications of one slice, in order, in one transaction: on SQLite every group of
+   * the slice then shares one commit. When anything in it fails, the group is recorded again one
+   * notification at a time, so that only the one that fails is retried or put aside.
+   */
+  private async recordGroup(group: QueuedNotification[]): Promise<boolean> {
+    if (group.length > 1) {
+      const now = this.o.clock().toISOString();
+      const together = await this.o.store
+        .transaction(
+          async (tx) => {
+            const results: RecordedNotification[] = [];
+            for (const queued of group) {
+              const notification = notificationSchema.parse(JSON.parse(queued.body));
+              // Taken by another worker, or behind an older one still waiting: the rest must wait too.
+              if (!(await tx.takeQueuedNotification(queued.seq, queued.groupKey))) break;
+              results.push(await this.o.record(tx, notification, now));
+            }
+            return results;
+          },
+          { group: group[0]!.groupKey },
+        )
+        .catch(() => undefined);
+      if (together) {
+        for (const result of together) this.o.onRecorded(result);
+        return true;
+      }
+    }
+    for (const queued of group) {
+      // The rest of the group waits behind a notification that failed.
+      if (!(await this.recordOne(queued))) return false;
+    }
+    return true;
   }
 
   private async recordOne(queued: QueuedNotification): Promise<boolean> {

@@ -134,6 +134,10 @@ export class SqlTx implements StoreTx {
     return rows.map(toIncident);
   }
 
+  async countIncidents(status: Incident['status']) {
+    return Number((await this.db.get('SELECT COUNT(*) AS n FROM incidents WHERE status = ?', [status]))?.n ?? 0);
+  }
+
   async advanceEscalation(id: number, fromLevel: number, toLevel: number, at: string) {
     const changed = await this.db.run(
       `UPDATE incidents SET escalation = ?, updated_at = ?

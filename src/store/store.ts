@@ -88,6 +88,7 @@ export interface StoreTx {
   /** The newest incident (highest episode) of an Alertmanager group. */
   latestIncidentOfGroup(groupKey: string): Promise<Incident | undefined>;
   listIncidents(filter: { status?: Incident['status']; limit: number }): Promise<Incident[]>;
+  countIncidents(status: Incident['status']): Promise<number>;
   /**
    * Moves a firing, unacknowledged incident's escalation from level `fromLevel` (0: never escalated)
    * to `toLevel` at `at`; false when it is resolved, acknowledged or at another level already (another

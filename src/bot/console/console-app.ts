@@ -271,9 +271,15 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     const form = await readForm(ctx);
     if (!form) return;
     const notification = notificationSchema.parse(sampleAlert({ now: o.clock(), demoPort: o.demoPort }));
-    const recorded = await o.getEngine().ingest(notification);
-    log.info({ incidentId: recorded.incidentId, user: ctx.viewer.user }, 'console: sample alert ingested');
-    redirect(ctx, `/console/incidents/${recorded.incidentId}`);
+    const accepted = await o.getEngine().accept(notification, JSON.stringify(notification), { atOnce: true });
+    if (accepted.outcome === 'inbox_full') return refuse(ctx, 503, 'Busy', `${accepted.waiting} notifications are waiting to be recorded; try again in a moment.`);
+    if (accepted.outcome === 'queued') {
+      // Behind an earlier notification of the same group that still waits: shown once recorded.
+      log.info({ seq: accepted.seq, user: ctx.viewer.user }, 'console: sample alert queued');
+      return redirect(ctx, '/');
+    }
+    log.info({ incidentId: accepted.incidentId, user: ctx.viewer.user }, 'console: sample alert ingested');
+    redirect(ctx, `/console/incidents/${accepted.incidentId}`);
   };
 
   const switchUser = async (ctx: RequestContext) => {

@@ -12,6 +12,7 @@ import {
 } from '../../../src/core/alertmanager-payload.js';
 import type { Labels } from '../../../src/core/domain.js';
 import { Engine, type EngineOptions } from '../../../src/core/engine.js';
+import type { RecordedNotification } from '../../../src/core/notifications.js';
 import type { Actor } from '../../../src/core/policy.js';
 import { defaultPolicy } from '../../../src/core/policy-schema.js';
 import { createRedactor } from '../../../src/core/redact.js';
@@ -172,4 +173,11 @@ export function testEngine(store: EngineOptions['store'], overrides: Partial<Eng
     listBackups: () => Promise.resolve([]),
     ...overrides,
   });
+}
+
+/** Records a notification through the engine at once (as a quiet bot does a webhook's), failing the test if it was queued instead. */
+export async function recordNow(engine: Engine, n: AlertmanagerNotification): Promise<RecordedNotification> {
+  const accepted = await engine.accept(n, JSON.stringify(n), { atOnce: true });
+  if (accepted.outcome !== 'recorded') throw new Error(`expected the notification to be recorded at once, got ${JSON.stringify(accepted)}`);
+  return accepted;
 }

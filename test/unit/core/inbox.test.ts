@@ -92,6 +92,21 @@ describe('the inbox: notifications acknowledged first, recorded right after', ()
     expect(kept?.last_error).toMatch(/version/);
   });
 
+  it('at shutdown stops a long backlog after the current slice; what is left waits for the next start', async () => {
+    const groups = Array.from({ length: 600 }, (_, k) => `group-${k}`);
+    for (const groupKey of groups) await engine.accept(...delivered(notification([alert(`${groupKey}:1`)], { groupKey })));
+    engine.inbox.start();
+    await engine.inbox.drain(0);
+    const left = (await waiting()).waiting;
+    expect(left, 'the running tick stopped early').toBeGreaterThan(0);
+    expect((await incidents()).length).toBe(600 - left);
+
+    const next = makeEngine();
+    await next.inbox.runOnce();
+    expect(await waiting()).toEqual({ waiting: 0, failed: 0 });
+    expect(new Set((await store.transaction((tx) => tx.listIncidents({ limit: 1000 }))).map((i) => i.groupKey))).toEqual(new Set(groups));
+  });
+
   it('refuses new notifications once the inbox holds its limit, and takes them again when it drained', async () => {
     const small = makeEngine({ inboxLimit: 2 });
     for (const instance of ['a:1', 'b:1']) {

@@ -4,7 +4,7 @@ import type { Engine } from '../../../src/core/engine.js';
 import { NotAllowedError } from '../../../src/core/errors.js';
 import { SilenceApiError, type NewSilence, type SilenceApi } from '../../../src/core/silence-api.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
-import { ALICE, BOB, alert, at, manualClock, notification, testEngine } from './factories.js';
+import { ALICE, BOB, alert, at, manualClock, notification, recordNow, testEngine } from './factories.js';
 
 /** An in-memory Alertmanager silences port: records what the engine asks, can be made to fail. */
 function memorySilences() {
@@ -43,7 +43,7 @@ describe('resolving by hand and silencing through the engine', () => {
     store = new SqliteStore(':memory:');
     silences = memorySilences();
     engine = testEngine(store, { clock: clock.now, silences: silences.api });
-    ({ incidentId } = await engine.ingest(notification([alert('gitcortex-1:3001')])));
+    ({ incidentId } = await recordNow(engine, notification([alert('gitcortex-1:3001')])));
   });
   afterEach(() => store.close());
 
@@ -67,10 +67,10 @@ describe('resolving by hand and silencing through the engine', () => {
 
   it('a group still firing after a hand resolve: the same notification is a duplicate, a changed one opens a linked incident', async () => {
     await engine.resolve(ALICE, incidentId, '');
-    const again = await engine.ingest(notification([alert('gitcortex-1:3001')]));
+    const again = await recordNow(engine, notification([alert('gitcortex-1:3001')]));
     expect(again).toMatchObject({ incidentId, duplicate: true, created: false });
     expect((await incident()).status).toBe('resolved');
-    const changed = await engine.ingest(notification([alert('gitcortex-1:3001'), alert('gitcortex-2:3001')]));
+    const changed = await recordNow(engine, notification([alert('gitcortex-1:3001'), alert('gitcortex-2:3001')]));
     expect(changed.created).toBe(true);
     const next = await store.transaction(async (tx) => (await tx.getIncident(changed.incidentId))!);
     expect(next).toMatchObject({ status: 'firing', previousIncidentId: incidentId, episode: 2, resolution: null });

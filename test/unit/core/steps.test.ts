@@ -14,7 +14,7 @@ import { parseRunbook } from '../../../src/runbooks/loader.js';
 import type { Runbook } from '../../../src/runbooks/schema.js';
 import { defaultPolicy } from '../../../src/core/policy-schema.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
-import { ALICE, BOB, CAROL, DAVE, actor, alert, at, gitcortexRunbook, notification, silentLog, waitFor } from './factories.js';
+import { ALICE, BOB, CAROL, DAVE, actor, alert, at, gitcortexRunbook, notification, recordNow, silentLog, waitFor } from './factories.js';
 
 const TARGETS: DeliveryTarget[] = [{ platform: 'slack', channel: 'C0ALERTS' }];
 
@@ -365,7 +365,7 @@ steps:
     const engine = makeEngine([writerRunbook(out)]);
     await engine.start();
 
-    const { incidentId, created } = await engine.ingest(notification([alert('gitcortex-1:3001')]));
+    const { incidentId, created } = await recordNow(engine, notification([alert('gitcortex-1:3001')]));
     expect(created).toBe(true);
 
     const requested = (await engine.requestStep(ALICE, incidentId, 'writer', 'write'))!;
@@ -425,7 +425,7 @@ steps:
     );
     const engine = makeEngine([rb]);
     await engine.start();
-    const { incidentId } = await engine.ingest(notification([alert('gitcortex-1:3001')]));
+    const { incidentId } = await recordNow(engine, notification([alert('gitcortex-1:3001')]));
     const r = (await engine.requestStep(DAVE, incidentId, 'reader', 'look'))!;
     expect(r.state).toBe('approved');
     await waitFor(async () => (await stateOf(r.id)) === 'succeeded', 10_000, 'the read-only step');

@@ -216,6 +216,13 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
     });
 
     describe('incidents, alerts, notifications, cards', () => {
+      it('counts incidents by status', async () => {
+        await seedIncident('a');
+        await seedIncident('b');
+        await tx((t) => t.insertIncident(newIncident('c', 1, { status: 'resolved', resolvedAt: at(5) })));
+        expect(await tx((t) => Promise.all([t.countIncidents('firing'), t.countIncidents('resolved')]))).toEqual([2, 1]);
+      });
+
       it('finds the latest episode of a group and lists incidents newest first', async () => {
         const e1 = await seedIncident('g1', 1);
         const other = await seedIncident('g2', 1);
