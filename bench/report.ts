@@ -74,7 +74,7 @@ function inboxRows(r: BenchResults): string[] {
     return (['max', 'fixed', 'half'] as const).map((phase) => {
       const p = c.inbox![phase];
       const load = c[phase];
-      return `| ${c.name} | ${phase} | ${n0(load?.accepted ?? Number.NaN)} | ${n1(((load?.accepted ?? Number.NaN) / (load?.ok ?? Number.NaN)) * 100)} % | ${n1(p.drainSeconds)} | ${n0(p.recorded / p.seconds)} |`;
+      return `| ${c.name}, ${phase} | ${n0(load?.accepted ?? Number.NaN)} | ${n1(((load?.accepted ?? Number.NaN) / (load?.ok ?? Number.NaN)) * 100)} % | ${n1(p.drainSeconds)} | ${n0(p.recorded / p.seconds)} |`;
     });
   });
 }
@@ -117,13 +117,15 @@ Latencies in ms, to the 2xx.
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${ingestRows(r).join('\n')}
 
+## Webhook ingest: the inbox
+
 A busy bot answers 202 once a notification is stored in its inbox and records it right after (see
 the README's Performance section). Below: how many of each phase's measured answers were 202, how
 long recording went on after the load stopped, and the rate at which notifications were recorded
 over the phase (warm-up included) and that drain. The next phase starts once the inbox is empty.
 
-| server | phase | answered 202 | share | recording after the load (s) | recorded /s (phase + drain) |
-| --- | --- | --- | --- | --- | --- |
+| server, phase | answered 202 | share | recording after the load (s) | recorded /s (phase + drain) |
+| --- | --- | --- | --- | --- |
 ${inboxRows(r).join('\n')}
 
 ## Alert storm

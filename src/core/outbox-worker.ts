@@ -187,10 +187,16 @@ export class OutboxWorker {
   }
 
   private async syncCard(platform: ChatPlatform, message: IncidentMessage, attempt: Attempt): Promise<void> {
-    const { ref, card } = await this.o.store.transaction(async (tx) => ({
-      ref: await tx.getCardMessage(message.incidentId, message.platform, message.channel),
-      card: redactCard(await this.o.renderCard(tx, message.incidentId), this.o.redact),
-    }));
+    const { ref, card } = await this.o.store.transaction(async (tx) => {
+      // Marked as being sent in the transaction that renders it: a change recorded from now on
+      // queues a sync of its own (see pendingCardSync) instead of relying on this one, which
+      // shows the card as it is now.
+      await tx.markSending(message.id, this.o.clock().toISOString());
+      return {
+        ref: await tx.getCardMessage(message.incidentId, message.platform, message.channel),
+        card: redactCard(await this.o.renderCard(tx, message.incidentId), this.o.redact),
+      };
+    });
     if (ref && (await this.updateCard(platform, message, ref, card))) return;
     // No card yet, or it was deleted. An earlier attempt of this message may have posted it already.
     const found = await this.findEarlierPost(platform, message, attempt);

@@ -327,7 +327,7 @@ export class SqlTx implements StoreTx {
 
   async pendingCardSync(platform: string, channel: string, incidentId: number) {
     const row = await this.db.get(
-      `SELECT id FROM outbox WHERE state = 'pending' AND kind = 'card' AND platform = ? AND channel = ? AND incident_id = ?
+      `SELECT id FROM outbox WHERE state = 'pending' AND kind = 'card' AND platform = ? AND channel = ? AND incident_id = ? AND sending_since IS NULL
        ORDER BY id DESC LIMIT 1`,
       [platform, channel, incidentId],
     );

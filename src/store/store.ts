@@ -137,7 +137,10 @@ export interface StoreTx {
 
   /** Queues a message; `incidentId` is null exactly for kind 'post' (a channel message of its own). */
   enqueueOutbox(message: { platform: string; channel: string; incidentId: number | null; kind: OutboxKind; payload: unknown; at: string }): Promise<number>;
-  /** A card sync still waiting to be sent for this card, if any (so one is never queued twice). */
+  /**
+   * A card sync still waiting for this card and not yet being sent, if any: a change joins it
+   * rather than queue another. One being sent was rendered before the change, so it does not count.
+   */
   pendingCardSync(platform: string, channel: string, incidentId: number): Promise<number | undefined>;
   /** Unsent messages, oldest first, due or not. */
   pendingOutbox(limit: number): Promise<OutboxMessage[]>;

@@ -380,7 +380,7 @@ describe('replay through the inbox (INGEST_QUEUE_ABOVE=0: acknowledged first, al
     await v.drained();
     expect(v.cards()).toHaveLength(1);
     expect(await v.incidents()).toHaveLength(1);
-    expect(field(v.current(card), 'Status')).toBe('firing (2 of 3)');
+    await v.waitForCardText(card, /firing \(2 of 3\)/, 'the card with the new firing count');
     expect((await v.audit(1)).map((e) => e.kind)).toEqual(['alert.received', 'alert.resolved']);
     const metrics = await (await fetch(`${ctx.t().url}/metrics`)).text();
     expect(metrics).toMatch(/^chatops_notifications_received_total\{result="queued"\} 3$/m);

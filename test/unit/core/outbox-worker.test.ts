@@ -2,7 +2,7 @@ import { webApi } from '@slack/bolt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildCard } from '../../../src/core/card-builder.js';
 import type { DeliveryTarget } from '../../../src/core/events.js';
-import { recordEvent } from '../../../src/core/events.js';
+import { recordEvent, syncCard } from '../../../src/core/events.js';
 import { recordNotification } from '../../../src/core/notifications.js';
 import { offersFor } from '../../../src/core/offers.js';
 import { deliveryKey, OutboxWorker } from '../../../src/core/outbox-worker.js';
@@ -197,6 +197,30 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
     expect(slack.topLevel(CHANNEL)).toHaveLength(1);
     expect(slack.callsTo('chat.update')).toHaveLength(1);
     expect(slack.threadReplies(CHANNEL, slack.topLevel(CHANNEL)[0]!.ts).map((m) => m.text)).toHaveLength(2);
+  });
+
+  it('sends a change recorded while an update of the card is on its way: the card never stays stale', async () => {
+    const { incidentId } = await openIncident('g1', []);
+    await drive(makeWorker());
+    const retitle = (title: string) =>
+      store.transaction(async (tx) => {
+        await tx.updateIncident(incidentId, { title });
+        await syncCard(tx, incidentId, clock.now().toISOString());
+      });
+    await retitle('First change');
+    // While Slack handles the update of "First change", a second change is recorded.
+    let hooked = false;
+    const fetchDuringUpdate: webApi.FetchFunction = async (url, init) => {
+      if (!hooked && String(url).endsWith('/chat.update')) {
+        hooked = true;
+        await retitle('Second change');
+      }
+      return fetch(url, init);
+    };
+    await drive(makeWorker({ fetch: fetchDuringUpdate }));
+    expect(hooked).toBe(true);
+    expect(slack.callsTo('chat.update')).toHaveLength(2);
+    expect(slack.topLevel(CHANNEL)[0]?.text).toContain('Second change');
   });
 
   it('posts the card again, with a new thread, when the posted card was deleted', async () => {
