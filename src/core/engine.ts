@@ -190,7 +190,7 @@ export class Engine {
   async accept(notification: AlertmanagerNotification, body: string, options: { atOnce?: boolean } = {}): Promise<Accepted> {
     const limit = this.o.inboxLimit ?? 100_000;
     if (this.inboxWaiting >= limit) return { outcome: 'inbox_full', waiting: this.inboxWaiting };
-    const queueFirst = !options.atOnce && this.busy();
+    const queueFirst = !options.atOnce && this.recordingMany();
     this.ingesting += 1;
     this.lastAcceptAt = performance.now();
     try {
@@ -216,7 +216,8 @@ export class Engine {
     }
   }
 
-  private busy(): boolean {
+  /** More webhook notifications than `ingestQueueAbove` are being stored at once in this process. */
+  private recordingMany(): boolean {
     return this.ingesting >= (this.o.ingestQueueAbove ?? 4);
   }
 

@@ -11,7 +11,7 @@ export interface InboxWorkerOptions {
   record: (tx: StoreTx, notification: AlertmanagerNotification, now: string) => Promise<RecordedNotification>;
   /** Told of each notification recorded from the inbox (queue its chat messages' delivery, count it). */
   onRecorded: (result: RecordedNotification) => void;
-  /** True while the bot is answering more webhooks than it records at once: the worker then takes a slice per poll. */
+  /** True while webhooks keep coming: the worker then records small slices with pauses between them. */
   busy: () => boolean;
   /** Told how many wait in the inbox, counted at the start of each poll and 0 once it is empty (the webhook refuses new ones past a limit). */
   onCounted: (waiting: number) => void;
@@ -22,9 +22,9 @@ export interface InboxWorkerOptions {
 }
 
 /**
- * Notifications taken per store read; each is recorded in its own transaction, and a slice's
- * transactions share a commit (one disk sync). Small while webhooks are being answered, so that a
- * slice holds the event loop for a few milliseconds only.
+ * Notifications taken per store read. Each group's share of a slice is recorded in one
+ * transaction, and on SQLite the slice's transactions share a commit (one disk sync). Small while
+ * webhooks are being answered, so that a slice holds the event loop for a few milliseconds only.
  */
 const SLICE = 64;
 const BUSY_SLICE = 8;
@@ -46,8 +46,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => realSetTim
  * received (a notification is only taken once no older one of its group waits). Different groups
  * are recorded side by side.
  *
- * The worker yields between slices, so webhooks read meanwhile are answered first; while the bot
- * is busy it records one slice per poll, leaving the event loop to the requests.
+ * The worker yields between slices, so webhooks read meanwhile are answered first; while they
+ * keep coming it records small slices with a pause after each, leaving most of the event loop to
+ * the requests, and catches up as soon as they ease.
  */
 export class InboxWorker {
   private readonly loop: WorkerLoop;
@@ -141,6 +142,7 @@ export class InboxWorker {
           },
           { group: group[0]!.groupKey },
         )
+        // Nothing of it was kept; the pass one at a time below finds, reports and counts the failure.
         .catch(() => undefined);
       if (together) {
         for (const result of together) this.o.onRecorded(result);
