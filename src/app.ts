@@ -8,6 +8,7 @@ import { CONSOLE_CHANNEL } from './bot/console/platform.js';
 import { describeDatabase, type Config } from './config.js';
 import type { ChatPlatform } from './core/chat-platform.js';
 import { Engine } from './core/engine.js';
+import { LogThrottle } from './core/log-throttle.js';
 import { createRedactor } from './core/redact.js';
 import { handleAlertmanagerWebhook } from './handlers/alertmanager-webhook.js';
 import { handleIncidentAudit, handleIncidentTimeline } from './handlers/incident-audit.js';
@@ -50,6 +51,9 @@ export interface BotOptions {
   replica?: ReplicaSettings;
 }
 
+/** A refused webhook is logged once per kind of refusal, then at most this often (with the count left out). */
+const REJECTION_LOG_EVERY_MS = 10_000;
+
 /** A replica on PostgreSQL silent for this long is taken for dead, and the steps it was running are reported. */
 const REPLICA_ORPHAN_AFTER_MS = 30_000;
 
@@ -74,6 +78,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const escalation = await loadEscalation(config.escalationFile);
   const store = await openStore(config.database, log);
   const replica = options.replica ?? { id: newReplicaId(), ...(config.database.kind === 'postgres' ? { orphanAfterMs: REPLICA_ORPHAN_AFTER_MS } : {}) };
+  const webhookRejections = new LogThrottle(REJECTION_LOG_EVERY_MS);
   const metrics = createMetrics(
     () => store.transaction((tx) => tx.countIncidents('firing')),
     () => store.transaction((tx) => tx.countQueuedNotifications()),
@@ -193,7 +198,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     {
       method: 'POST',
       path: '/webhooks/alertmanager',
-      handle: (req, res) => handleAlertmanagerWebhook(req, res, { engine: ready, token: config.webhookToken, maxBytes: config.webhookMaxBytes, metrics, log }),
+      handle: (req, res) => handleAlertmanagerWebhook(req, res, { engine: ready, token: config.webhookToken, maxBytes: config.webhookMaxBytes, metrics, log, rejections: webhookRejections }),
     },
     { method: 'GET', path: /^\/incidents\/([^/]+)\/audit$/, handle: (_req, res, [id]) => handleIncidentAudit(res, ready, id ?? '') },
     { method: 'GET', path: /^\/incidents\/([^/]+)\/timeline$/, handle: (_req, res, [id]) => handleIncidentTimeline(res, ready, id ?? '') },

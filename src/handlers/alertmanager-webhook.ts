@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { notificationSchema } from '../core/alertmanager-payload.js';
 import type { Engine } from '../core/engine.js';
 import { InputError } from '../core/errors.js';
+import type { LogThrottle } from '../core/log-throttle.js';
 import { readBody } from '../http/read-body.js';
 import { sendError, sendJson } from '../http/respond.js';
 import type { Metrics } from '../metrics.js';
@@ -14,6 +15,8 @@ export interface WebhookDeps {
   maxBytes: number;
   metrics: Metrics;
   log: Logger;
+  /** Rejections are logged once per kind, then at most every few seconds (see LogThrottle); every one is counted in the metrics. */
+  rejections: LogThrottle;
 }
 
 /** Compares digests, so neither content nor length of the token leaks through timing. The scheme is case-insensitive (RFC 9110). */
@@ -35,7 +38,9 @@ export async function handleAlertmanagerWebhook(req: IncomingMessage, res: Serve
   const started = process.hrtime.bigint();
   const reject = (status: number, error: string, message: string, extra?: Record<string, unknown>) => {
     deps.metrics.notificationsReceived.inc({ result: 'rejected' });
-    deps.log.warn({ status, error, message }, 'alertmanager notification rejected');
+    deps.rejections.run(error, (suppressed) =>
+      deps.log.warn({ status, error, message, ...(suppressed > 0 ? { suppressed } : {}) }, 'alertmanager notification rejected'),
+    );
     sendError(res, status, error, message, extra);
   };
 
@@ -70,7 +75,7 @@ export async function handleAlertmanagerWebhook(req: IncomingMessage, res: Serve
   if (accepted.outcome === 'inbox_full') {
     // Alertmanager retries a 5xx; by then the inbox has room again.
     res.setHeader('retry-after', String(INBOX_FULL_RETRY_AFTER_S));
-    return reject(503, 'inbox_full', `${accepted.waiting} notifications are waiting to be recorded; try again later`);
+    return reject(503, 'inbox_full', `the inbox is full (${accepted.waiting} notifications waiting to be recorded); try again later`);
   }
   deps.metrics.notificationsReceived.inc({ result: accepted.outcome === 'queued' ? 'queued' : accepted.duplicate ? 'duplicate' : 'stored' });
   deps.metrics.ingestDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
