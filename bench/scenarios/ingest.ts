@@ -4,10 +4,12 @@
  * column gets the maximum rate (closed loop) and a fixed offered rate (the target rate).
  */
 import type { FakeSlack } from '../../test/fakes/slack-api.js';
+import { metricValue } from '../../test/support/faults-kit.js';
 import { BotStartError, makeDir, startBot, startBareServer } from '../bot.js';
 import { closedLoop, fixedRate, type LoadResult } from '../load.js';
 import { NotificationMix } from '../payloads.js';
 import { botEnv, createPostgresDatabase, webhookTarget } from '../setup.js';
+import { waitUntil } from '../stats.js';
 
 export interface IngestConfig {
   connections: number;
@@ -48,12 +50,9 @@ export interface IngestColumn {
 
 /** The bot's notification counters, from /metrics. */
 async function counters(url: string): Promise<{ recorded: number; waiting: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
-  return {
-    recorded: value(/^chatops_notifications_received_total\{result="stored"\} (\d+)/m) + value(/^chatops_notifications_received_total\{result="duplicate"\} (\d+)/m),
-    waiting: value(/^chatops_inbox_notifications\{state="waiting"\} (\d+)/m),
-  };
+  const page = await (await fetch(`${url}/metrics`)).text();
+  const received = (result: string) => metricValue(page, 'chatops_notifications_received_total', { result });
+  return { recorded: received('stored') + received('duplicate'), waiting: metricValue(page, 'chatops_inbox_notifications', { state: 'waiting' }) };
 }
 
 /** Runs one phase against a bot, then waits until its inbox is empty, so the next phase starts clean. */
@@ -62,13 +61,10 @@ async function withInbox(url: string, run: () => Promise<LoadResult>, drainTimeo
   const began = performance.now();
   const load = await run();
   const loadEnded = performance.now();
-  let after = await counters(url);
-  while (after.waiting > 0 && performance.now() - loadEnded < drainTimeoutMs) {
-    // Not much more often: every scrape is work for the bot too.
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    after = await counters(url);
-  }
-  if (after.waiting > 0) throw new Error(`${after.waiting} notifications still waited in the inbox ${drainTimeoutMs / 1000} s after the load`);
+  let after = before;
+  // Not much more often than every 250 ms: every scrape is work for the bot too.
+  const drained = await waitUntil(async () => (after = await counters(url)).waiting === 0, drainTimeoutMs, 250);
+  if (!drained) throw new Error(`${after.waiting} notifications still waited in the inbox ${drainTimeoutMs / 1000} s after the load`);
   const ended = performance.now();
   return {
     load,

@@ -3,6 +3,7 @@ import type { AlertmanagerNotification } from '../../src/core/alertmanager-paylo
 import type { AuditEvent } from '../../src/core/domain.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from '../fakes/slack-api.js';
 import { ALERT_CHANNEL, buttonIds, messageText, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { metricValue } from '../support/faults-kit.js';
 import { loadFixture } from '../support/fixtures.js';
 
 /**
@@ -189,7 +190,7 @@ describe('replay firing-single: one card, duplicates absorbed', () => {
     expect(results.filter((r) => r.json.status === 'stored').length).toBeLessThanOrEqual(1);
     expect(new Set(results.filter((r) => r.status === 200).map((r) => r.json.incidentId))).toEqual(new Set(results.some((r) => r.status === 200) ? [2] : []));
     await v.drained();
-    const count = (text: string, result: string) => Number(new RegExp(`result="${result}"} (\\d+)`).exec(text)?.[1] ?? 0);
+    const count = (page: string, result: string) => metricValue(page, 'chatops_notifications_received_total', { result });
     const after = await stored();
     expect([count(after, 'stored') - count(before, 'stored'), count(after, 'duplicate') - count(before, 'duplicate')]).toEqual([1, 9]);
     const second = await v.waitForCard(2);

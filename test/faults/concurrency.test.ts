@@ -5,7 +5,7 @@ import type { AuditEvent } from '../../src/core/domain.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from '../fakes/slack-api.js';
 import { ALERT_CHANNEL, startTestBot, type TestBot } from '../support/bot-harness.js';
 import { pollUntil } from '../support/bot-process.js';
-import { cardsByIncident, compressChatPacing, faultSummary, getJson, groupNotification, readDb, sleep, type FaultCounts } from '../support/faults-kit.js';
+import { cardsByIncident, compressChatPacing, faultSummary, getJson, groupNotification, metricValue, readDb, sleep, type FaultCounts } from '../support/faults-kit.js';
 
 /**
  * Races at the bot's two doors:
@@ -112,8 +112,8 @@ async function inboxEmpty(): Promise<void> {
 
 /** Notifications recorded so far (stored, duplicate), from the bot's metrics. */
 async function recorded(): Promise<{ stored: number; duplicate: number }> {
-  const text = await (await fetch(`${t.url}/metrics`)).text();
-  const value = (result: string) => Number(new RegExp(`^chatops_notifications_received_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  const page = await (await fetch(`${t.url}/metrics`)).text();
+  const value = (result: string) => metricValue(page, 'chatops_notifications_received_total', { result });
   return { stored: value('stored'), duplicate: value('duplicate') };
 }
 

@@ -2,6 +2,7 @@ import { afterEach, expect, it } from 'vitest';
 import { firstBrokenLink } from '../../src/core/audit.js';
 import { createMetrics } from '../../src/metrics.js';
 import { PostgresStore } from '../../src/store/postgres.js';
+import { metricValue } from '../support/faults-kit.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { probePostgres, requireService } from '../support/services.js';
 import { alert, at, manualClock, notification, testEngine } from '../unit/core/factories.js';
@@ -63,7 +64,7 @@ server.describe('the inbox shared by replicas on PostgreSQL', () => {
     }
     const counted = async (result: string) => {
       let total = 0;
-      for (const r of replicas) total += Number(new RegExp(`result="${result}"} (\\d+)`).exec(await r.metrics.registry.getSingleMetricAsString('chatops_notifications_received_total'))?.[1] ?? 0);
+      for (const r of replicas) total += metricValue(await r.metrics.registry.metrics(), 'chatops_notifications_received_total', { result });
       return total;
     };
     // Recorded exactly once each: 40 notifications stored, their 40 copies recognised as duplicates.
