@@ -168,7 +168,10 @@ export class Engine {
     this.escalation?.start();
   }
 
-  /** Stops executing (grace period for running steps), then sends what is still queued once. */
+  /**
+   * Records what waits in the inbox (for up to the grace period), stops executing (grace period for
+   * running steps), then sends what is still queued once.
+   */
   async stop(graceMs: number): Promise<void> {
     // Webhooks no longer come in: record what they queued, for up to the grace period. Anything
     // left stays in the inbox, durable, for the next start (or another replica).
@@ -181,7 +184,7 @@ export class Engine {
 
   /**
    * A notification from the webhook (already validated; `body` is the request body it came in).
-   * A quiet bot records it at once, as `ingest` does. A busy one (more than `ingestQueueAbove`
+   * A quiet bot records it at once, in one transaction. A busy one (more than `ingestQueueAbove`
    * being recorded) only puts it in the inbox, one small insert, so that Alertmanager is answered
    * fast under a storm; so does any bot while an older notification of the same group waits
    * there, so that a group's notifications are recorded in the order they came. `atOnce`: record

@@ -39,6 +39,9 @@ const realSetTimeout = globalThis.setTimeout;
 const nextTurn = (): Promise<void> => new Promise((resolve) => realSetImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => realSetTimeout(resolve, ms));
 
+/** The notification as the webhook validated it; throws when the body no longer passes the schema. */
+const parseQueued = (queued: QueuedNotification): AlertmanagerNotification => notificationSchema.parse(JSON.parse(queued.body));
+
 /**
  * Records the notifications that were acknowledged into the inbox while the bot was busy, oldest
  * first. Each is removed from the inbox in the same transaction that records it, so it is recorded
@@ -133,7 +136,7 @@ export class InboxWorker {
           async (tx) => {
             const results: RecordedNotification[] = [];
             for (const queued of group) {
-              const notification = notificationSchema.parse(JSON.parse(queued.body));
+              const notification = parseQueued(queued);
               // Taken by another worker, or behind an older one still waiting: the rest must wait too.
               if (!(await tx.takeQueuedNotification(queued.seq, queued.groupKey))) break;
               results.push(await this.o.record(tx, notification, now));
@@ -160,7 +163,7 @@ export class InboxWorker {
     const now = this.o.clock().toISOString();
     let notification: AlertmanagerNotification;
     try {
-      notification = notificationSchema.parse(JSON.parse(queued.body));
+      notification = parseQueued(queued);
     } catch (error) {
       // It was valid when acknowledged: only a change of the schema since can get here, and no retry helps.
       await this.fail(queued, error, now, true);

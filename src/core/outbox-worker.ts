@@ -206,7 +206,8 @@ export class OutboxWorker {
       await this.o.store.transaction((tx) => tx.saveCardMessage(message.incidentId, found));
       if (await this.updateCard(platform, message, found, card)) return;
     }
-    const posted = await this.post(message, attempt, (options) => platform.postCard(message.channel, card, options));
+    // Marked as being sent already, by the transaction that rendered the card.
+    const posted = await this.post(message, attempt, (options) => platform.postCard(message.channel, card, options), { marked: true });
     // Saving the ref and completing happen together, so a card is never posted twice by this worker.
     await this.o.store.transaction(async (tx) => {
       await tx.saveCardMessage(message.incidentId, posted);
@@ -264,13 +265,14 @@ export class OutboxWorker {
   }
 
   /**
-   * Posts with the message's delivery key. Intent is committed first (`markSending`), so that a
+   * Posts with the message's delivery key. Intent is committed first (`markSending`, or with
+   * `marked` by the caller's own transaction before any call to the platform), so that a
    * crash during the call leaves the message in doubt for the next attempt; so does a failure that
    * is not a certain refusal (a timeout or a lost answer can hide a post that went through).
    */
-  private async post(message: OutboxMessage, attempt: Attempt, send: (options: PostOptions) => Promise<MessageRef>): Promise<MessageRef> {
+  private async post(message: OutboxMessage, attempt: Attempt, send: (options: PostOptions) => Promise<MessageRef>, options: { marked?: boolean } = {}): Promise<MessageRef> {
     const earlierInDoubt = attempt.inDoubt;
-    await this.o.store.transaction((tx) => tx.markSending(message.id, this.o.clock().toISOString()));
+    if (!options.marked) await this.o.store.transaction((tx) => tx.markSending(message.id, this.o.clock().toISOString()));
     attempt.inDoubt = true;
     try {
       return await send({ deliveryKey: deliveryKey(message) });
