@@ -225,4 +225,9 @@ export const postgresMigrations: Migration[] = [
       CREATE INDEX inbox_waiting_by_group ON inbox(group_key, seq) WHERE failed_at IS NULL;
     `,
   },
+  {
+    version: 11,
+    name: 'outbox: pending channel posts in id order',
+    sql: `CREATE INDEX outbox_pending_posts ON outbox(state, id) WHERE incident_id IS NULL;`,
+  },
 ];

@@ -4,6 +4,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { sqliteMigrations } from '../../../src/store/migrations.js';
+import { SqlTx } from '../../../src/store/sql-tx.js';
+import { SqliteDriver } from '../../../src/store/sqlite-driver.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { newIncident, storeContract, type RawRow, type StoreHarness } from './store-contract.js';
 
@@ -92,6 +94,27 @@ describe('SqliteStore specifics', () => {
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+  it('finds the heads of channel posts without walking every pending thread message', async () => {
+    // A channel's pace can leave 100,000 thread messages pending; the query of due heads runs on
+    // every outbox tick, so each of its branches has to reach its rows through an index of its own.
+    const db = new Database(':memory:');
+    try {
+      for (const m of sqliteMigrations) db.exec(m.sql);
+      const statements: Array<{ sql: string; params: unknown[] }> = [];
+      const driver = new SqliteDriver(db);
+      const capturing = Object.assign(Object.create(driver) as SqliteDriver, {
+        all: (sql: string, params: unknown[] = []) => (statements.push({ sql, params }), driver.all(sql, params)),
+      });
+      await new SqlTx(capturing).dueThreadHeads('2026-12-01T00:00:00.000Z', 200);
+      const [heads] = statements;
+      expect(heads).toBeDefined();
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${heads!.sql}`).all(...heads!.params) as Array<{ detail: string }>).map((r) => r.detail);
+      expect(plan).toContain('SEARCH o USING INDEX outbox_pending_posts (state=?)');
+      expect(plan.filter((d) => d === 'SEARCH o USING INDEX outbox_pending (state=?)')).toHaveLength(1);
+    } finally {
+      db.close();
     }
   });
 });
