@@ -19,11 +19,16 @@ export interface WebhookDeps {
   rejections: LogThrottle;
 }
 
+const digest = (s: string) => createHash('sha256').update(s).digest();
+/** The configured token's digest, computed once (a bot has one token; tests make a few). */
+const tokenDigests = new Map<string, Buffer>();
+
 /** Compares digests, so neither content nor length of the token leaks through timing. The scheme is case-insensitive (RFC 9110). */
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
+  let expected = tokenDigests.get(token);
+  if (!expected) tokenDigests.set(token, (expected = digest(token)));
   const presented = /^bearer\s+(.*)$/i.exec(header ?? '')?.[1] ?? '';
-  return timingSafeEqual(digest(presented), digest(token));
+  return timingSafeEqual(digest(presented), expected);
 }
 
 const INBOX_FULL_RETRY_AFTER_S = 10;
