@@ -136,13 +136,18 @@ the last answered ${n1(s.sentWithinS)} s after the first). Every Slack API call 
 round trip from a well-connected region). Incidents are routed by a \`team\` label to
 **${s.channels} Slack channels** (one per team: a storm of this size spans many teams; one channel at
 Slack's ~1 message/s would need ${n0(s.groups * 2)} s or more for the cards and opening messages
-alone). The fake Slack enforces ~1 chat.postMessage/s per channel with bursts of 3, answering 429 +
-Retry-After.
+alone). The fake Slack enforces ~1 chat.postMessage/s per channel with bursts of 3, and 50
+chat.update a minute for the workspace (tier 3) with bursts of 50, answering 429 + Retry-After. The
+bot paces updates apart from posts, at 45 a minute after a burst of 20: an update over that pace
+waits, out of its thread's way, and shows the card as it is when it goes (so it can be minutes
+late in a storm; the cards still waiting when the outbox was empty are counted below).
 
 | measure | value |
 | --- | --- |
 | cards posted | ${n0(s.cardsPosted)} |
 | card updates (chat.update) | ${n0(s.cardUpdates)} |
+| chat.update calls in the busiest minute | ${n0(s.busiestMinuteOfUpdates)} |
+| card updates still waiting for the update pace when the outbox was empty | ${n0(s.updatesStillPutOff)} |
 | thread replies | ${n0(s.threadReplies)} |
 | 429 answers received | ${n0(s.rateLimited429)} |
 | webhook failures | ${n0(s.webhookFailures)} |

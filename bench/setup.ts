@@ -15,11 +15,12 @@ export const DEFAULT_CHANNEL = 'C0INCIDENTS';
 export const SHIPPED_RUNBOOKS = path.join(REPO_ROOT, 'manifests', 'runbooks');
 
 /**
- * A fake Slack with Slack's per-channel chat.postMessage limit (≈1/s, bursts of 3, 429 +
- * Retry-After), answering after `latencyMs` (the round trip to slack.com; 0 = loopback).
+ * A fake Slack with Slack's per-channel chat.postMessage limit (≈1/s, bursts of 3) and its
+ * workspace chat.update limit (tier 3: 50 a minute), both answered 429 + Retry-After, answering
+ * after `latencyMs` (the round trip to slack.com; 0 = loopback).
  */
 export function startSlack(latencyMs = 0): Promise<FakeSlack> {
-  return startFakeSlack({ rateLimit: { postsPerSecondPerChannel: 1, burst: 3 }, latencyMs });
+  return startFakeSlack({ rateLimit: { postsPerSecondPerChannel: 1, burst: 3, updatesPerMinute: 50, updateBurst: 50 }, latencyMs });
 }
 
 /** The bot's environment: Slack (pointed at the fake), the webhook token, the shipped runbooks. */

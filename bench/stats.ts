@@ -21,6 +21,16 @@ export function median(values: readonly number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
 }
 
+/** The most of `times` (ms, ascending) that fall within any `windowMs`. */
+export function busiestWindow(times: readonly number[], windowMs: number): number {
+  let most = 0;
+  for (let first = 0, last = 0; last < times.length; last += 1) {
+    while ((times[last] as number) - (times[first] as number) >= windowMs) first += 1;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` every `everyMs` until it returns true; false when `timeoutMs` passed first. */

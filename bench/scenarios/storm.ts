@@ -2,15 +2,15 @@
  * Alert storm: `groups` groups of `alertsPerGroup` alerts sent through the webhook as Alertmanager
  * would (a first notification with half the group, the whole group a little later, and that one
  * again from the HA peer), routed by team to `channels` Slack channels on a fake Slack that
- * enforces Slack's per-channel rate. Counts cards, updates, replies and 429s, times the last card,
- * and checks every alert is in the store.
+ * enforces Slack's per-channel rate for posts and its workspace rate for updates. Counts cards,
+ * updates, replies and 429s, times the last card, and checks every alert is in the store.
  */
 import Database from 'better-sqlite3';
 import { Pool } from 'undici';
 import { makeDir, startBot } from '../bot.js';
 import { firingAlerts, notification, randomGroup, seededRandom } from '../payloads.js';
 import { botEnv, startSlack, webhookTarget, writeRoutes } from '../setup.js';
-import { sleep, waitUntil } from '../stats.js';
+import { busiestWindow, sleep, waitUntil } from '../stats.js';
 
 export interface StormConfig {
   groups: number;
@@ -39,6 +39,10 @@ export interface StormResult {
   cardsPosted: number;
   threadReplies: number;
   cardUpdates: number;
+  /** The most chat.update calls in any 60 s (Slack counts that method per workspace, tier 3: about 50 a minute). */
+  busiestMinuteOfUpdates: number;
+  /** Cards whose update was put off for the update pace and had not gone yet when the outbox was empty. */
+  updatesStillPutOff: number;
   rateLimited429: number;
   /** First send to the last card posted, seconds. */
   lastCardS: number;
@@ -130,9 +134,11 @@ export async function benchStorm(cfg: StormConfig): Promise<StormResult> {
       cardsPosted: posted.length,
       threadReplies: slack.calls.filter((c) => c.method === 'chat.postMessage' && c.status === 200 && c.args.thread_ts !== undefined).length,
       cardUpdates: slack.calls.filter((c) => c.method === 'chat.update' && c.status === 200).length,
+      busiestMinuteOfUpdates: busiestWindow(slack.calls.filter((c) => c.method === 'chat.update').map((c) => c.at), 60_000),
       rateLimited429: slack.calls.filter((c) => c.status === 429).length,
       lastCardS: posted.length > 0 ? (Math.max(...posted.map((c) => c.at)) - startedWall) / 1000 : Number.NaN,
       drainedS,
+      updatesStillPutOff: count('SELECT count(*) AS n FROM card_messages WHERE refresh_wanted_at IS NOT NULL'),
       incidentsStored: count('SELECT count(*) AS n FROM incidents'),
       alertsStored,
       lostAlerts: alerts - alertsStored,
@@ -143,3 +149,4 @@ export async function benchStorm(cfg: StormConfig): Promise<StormResult> {
     await slack.close();
   }
 }
+

@@ -69,6 +69,12 @@ export interface ChatPlatform {
 export interface ChatPacing {
   messagesPerSecond: number;
   burst: number;
+  /**
+   * A separate limit on card updates, across every channel (Slack's chat.update: about 50 a
+   * minute per workspace), which then do not count against the channel's messages. Without it an
+   * update is paced as one of the channel's messages.
+   */
+  updates?: { perMinute: number; burst: number };
 }
 
 /**

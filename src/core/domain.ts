@@ -69,6 +69,9 @@ export interface StoredAlert {
   generatorUrl: string | null;
 }
 
+/** One card of an incident: where it is (or will be) posted. */
+export type CardTarget = DeliveryTarget & { incidentId: number };
+
 export interface CardMessage extends MessageRef {
   incidentId: number;
 }

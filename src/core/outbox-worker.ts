@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { Card, ThreadMessage } from './card.js';
 import { mapConcurrently } from './concurrently.js';
-import { certainlyNotDelivered, ChatDeliveryError, type ChatPacing, type ChatPlatform, type MessageRef, type PostOptions } from './chat-platform.js';
+import { certainlyNotDelivered, ChatDeliveryError, type ChatPlatform, type MessageRef, type PostOptions } from './chat-platform.js';
 import type { DeliveryTarget, OutboxMessage } from './domain.js';
 import type { Redactor } from './redact.js';
 import { alwaysLeader, type Leadership } from './leadership.js';
+import { TokenBucket } from './token-bucket.js';
 import { WorkerLoop } from './worker-loop.js';
 import type { Metrics } from '../metrics.js';
 import type { Store, StoreTx } from '../store/store.js';
@@ -40,6 +41,8 @@ const NUDGED_TICK_GAP_MS = 20;
  * (Discord also counts about 50 requests a second per bot, which its client queues for).
  */
 const CHANNELS_AT_ONCE = 8;
+/** How often the store is asked for deferred card updates when this process knows of none (another replica may have left some). */
+const DEFERRED_LOOK_MS = 10_000;
 /** Send a little under the platform's rate: its clock and ours differ by the network's jitter. */
 const PACING_MARGIN = 0.9;
 
@@ -56,7 +59,16 @@ const PACING_MARGIN = 0.9;
  */
 export class OutboxWorker {
   private readonly loop: WorkerLoop;
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** Per (platform, channel): its messages' pace. */
+  private readonly buckets = new Map<string, TokenBucket>();
+  /** Per platform with a pace of its own for card updates (Slack's chat.update). */
+  private readonly updateBuckets = new Map<string, TokenBucket>();
+  /**
+   * When the store was last asked for cards whose update was put off, and whether some may be
+   * left (this process put one off since, or the last look did not take them all). A replica that
+   * took over from one that put updates off finds them at the next periodic look.
+   */
+  private deferred = { lookedAt: Number.NEGATIVE_INFINITY, mayBeLeft: true };
   /** A tick asked for when a paced channel may send again (ms since the epoch), and its timer. */
   private wake: { at: number; timer: NodeJS.Timeout } | undefined;
 
@@ -95,6 +107,7 @@ export class OutboxWorker {
 
   private async tick(): Promise<void> {
     if (!(this.o.leadership ?? alwaysLeader).isLeader()) return;
+    await this.requeueDeferredUpdates();
     // Each round sends the head of every due thread; the next message of a thread becomes its head
     // only once the previous one is sent. Rounds stop when nothing could be sent.
     for (let round = 0; round < MAX_ROUNDS_PER_TICK; round += 1) {
@@ -119,30 +132,76 @@ export class OutboxWorker {
     }
   }
 
-  /** Token bucket per (platform, channel), refilled at the platform's pace. */
+  /** Takes one of the channel's tokens (refilled at the platform's pace); true when it has no pace. */
   private takeToken(message: OutboxMessage): boolean {
-    const pacing = this.o.platforms.get(message.platform)?.pacing;
-    if (!pacing) return true;
     const now = this.o.clock().getTime();
-    const bucket = this.refilled(message.platform, message.channel, pacing, now);
-    this.buckets.set(`${message.platform}\u0000${message.channel}`, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  }
-
-  private refilled(platform: string, channel: string, pacing: ChatPacing, now: number): { tokens: number; at: number } {
-    const bucket = this.buckets.get(`${platform}\u0000${channel}`);
-    if (!bucket) return { tokens: pacing.burst, at: now };
-    return { tokens: Math.min(pacing.burst, bucket.tokens + ((now - bucket.at) / 1000) * pacing.messagesPerSecond * PACING_MARGIN), at: now };
+    return this.channelBucket(message.platform, message.channel, now)?.take(now) ?? true;
   }
 
   /** When the channel may send its next message: `now` if it has a token (or no pace). */
   private nextSendAt(platform: string, channel: string, now: number): number {
+    return this.channelBucket(platform, channel, now)?.nextAt(now) ?? now;
+  }
+
+  private channelBucket(platform: string, channel: string, now: number): TokenBucket | undefined {
     const pacing = this.o.platforms.get(platform)?.pacing;
-    if (!pacing) return now;
-    const { tokens } = this.refilled(platform, channel, pacing, now);
-    return tokens >= 1 ? now : now + Math.ceil(((1 - tokens) / (pacing.messagesPerSecond * PACING_MARGIN)) * 1000);
+    if (!pacing) return undefined;
+    const key = `${platform}\u0000${channel}`;
+    let bucket = this.buckets.get(key);
+    if (!bucket) this.buckets.set(key, (bucket = new TokenBucket(pacing.messagesPerSecond * PACING_MARGIN, pacing.burst, now)));
+    return bucket;
+  }
+
+  /** The pace of card updates on a platform that has one apart from its messages (see ChatPacing.updates). */
+  private updateBucket(platform: string, now: number): TokenBucket | undefined {
+    const updates = this.o.platforms.get(platform)?.pacing?.updates;
+    if (!updates) return undefined;
+    let bucket = this.updateBuckets.get(platform);
+    if (!bucket) this.updateBuckets.set(platform, (bucket = new TokenBucket((updates.perMinute / 60) * PACING_MARGIN, updates.burst, now)));
+    return bucket;
+  }
+
+  /**
+   * Whether a posted card may be updated now. On a platform that paces updates apart, the channel
+   * token taken for this message goes back (an update is not one of the channel's messages) and an
+   * update token is taken instead, when there is one.
+   */
+  private mayUpdateCard(message: OutboxMessage, now: number): boolean {
+    const updates = this.updateBucket(message.platform, now);
+    if (!updates) return true;
+    this.channelBucket(message.platform, message.channel, now)?.giveBack(now);
+    return updates.take(now);
+  }
+
+  /**
+   * Cards whose update was put off (deferCardUpdate) get their sync queued again, at the back of
+   * their thread, as many as the platform's update pace allows now; the rest wait for the next
+   * tick. A card with a sync already waiting needs no other.
+   */
+  private async requeueDeferredUpdates(): Promise<void> {
+    const now = this.o.clock();
+    if (!this.deferred.mayBeLeft && now.getTime() - this.deferred.lookedAt < DEFERRED_LOOK_MS) return;
+    let left = false;
+    for (const platform of this.o.platforms.keys()) {
+      const bucket = this.updateBucket(platform, now.getTime());
+      if (!bucket) continue;
+      const room = bucket.available(now.getTime());
+      if (room === 0) {
+        left = true;
+        continue;
+      }
+      const taken = await this.o.store.transaction(async (tx) => {
+        const cards = await tx.cardsWantingRefresh(platform, room);
+        for (const card of cards) {
+          await tx.clearCardRefresh(card);
+          if ((await tx.pendingCardSync(card.platform, card.channel, card.incidentId)) !== undefined) continue;
+          await tx.enqueueOutbox({ ...card, kind: 'card', payload: null, at: now.toISOString() });
+        }
+        return cards.length;
+      });
+      if (taken === room) left = true;
+    }
+    this.deferred = { lookedAt: now.getTime(), mayBeLeft: left };
   }
 
   /** Sets a tick for `at`, unless one is set for earlier. */
@@ -187,16 +246,28 @@ export class OutboxWorker {
   }
 
   private async syncCard(platform: ChatPlatform, message: IncidentMessage, attempt: Attempt): Promise<void> {
-    const { ref, card } = await this.o.store.transaction(async (tx) => {
+    const now = this.o.clock();
+    const prepared = await this.o.store.transaction(async (tx) => {
+      const ref = await tx.getCardMessage(message.incidentId, message.platform, message.channel);
+      if (ref && !this.mayUpdateCard(message, now.getTime())) {
+        // Over the update pace: the card is marked and its sync leaves the thread, whose replies
+        // go on; requeueDeferredUpdates queues it again once an update may go.
+        await tx.deferCardUpdate(message.id, message, now.toISOString());
+        this.deferred.mayBeLeft = true;
+        return undefined;
+      }
       // Marked as being sent in the transaction that renders it: a change recorded from now on
       // queues a sync of its own (see pendingCardSync) instead of relying on this one, which
       // shows the card as it is now.
-      await tx.markSending(message.id, this.o.clock().toISOString());
-      return {
-        ref: await tx.getCardMessage(message.incidentId, message.platform, message.channel),
-        card: redactCard(await this.o.renderCard(tx, message.incidentId), this.o.redact),
-      };
+      await tx.markSending(message.id, now.toISOString());
+      return { ref, card: redactCard(await this.o.renderCard(tx, message.incidentId), this.o.redact) };
     });
+    if (!prepared) {
+      const at = this.updateBucket(message.platform, now.getTime())?.nextAt(now.getTime());
+      if (at !== undefined) this.wakeAt(at, now.getTime());
+      return;
+    }
+    const { ref, card } = prepared;
     if (ref && (await this.updateCard(platform, message, ref, card))) return;
     // No card yet, or it was deleted. An earlier attempt of this message may have posted it already.
     const found = await this.findEarlierPost(platform, message, attempt);

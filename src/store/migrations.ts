@@ -261,4 +261,15 @@ export const sqliteMigrations: Migration[] = [
     name: 'outbox: pending channel posts in id order',
     sql: `CREATE INDEX outbox_pending_posts ON outbox(state, id) WHERE incident_id IS NULL;`,
   },
+  {
+    version: 12,
+    // Slack limits chat.update per workspace (about 50 a minute), apart from posts. An update over
+    // that pace leaves the outbox, so the thread's replies do not wait behind it, and the card is
+    // marked instead: the outbox queues its sync again, at the back of the thread, once it may.
+    name: 'cards waiting for an update the platform would refuse now',
+    sql: `
+      ALTER TABLE card_messages ADD COLUMN refresh_wanted_at TEXT;
+      CREATE INDEX card_messages_refresh_wanted ON card_messages(platform, refresh_wanted_at) WHERE refresh_wanted_at IS NOT NULL;
+    `,
+  },
 ];

@@ -230,4 +230,12 @@ export const postgresMigrations: Migration[] = [
     name: 'outbox: pending channel posts in id order',
     sql: `CREATE INDEX outbox_pending_posts ON outbox(state, id) WHERE incident_id IS NULL;`,
   },
+  {
+    version: 12,
+    name: 'cards waiting for an update the platform would refuse now',
+    sql: `
+      ALTER TABLE card_messages ADD COLUMN refresh_wanted_at TEXT COLLATE "C";
+      CREATE INDEX card_messages_refresh_wanted ON card_messages(platform, refresh_wanted_at) WHERE refresh_wanted_at IS NOT NULL;
+    `,
+  },
 ];

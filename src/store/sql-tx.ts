@@ -1,6 +1,6 @@
 import type { StepState } from '../core/card.js';
 import type { MessageRef } from '../core/chat-platform.js';
-import type { Approval, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, StoredAlert } from '../core/domain.js';
+import type { Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, StoredAlert } from '../core/domain.js';
 import {
   incidentPatchColumns,
   json,
@@ -357,6 +357,31 @@ export class SqlTx implements StoreTx {
       [now, limit, now, limit, limit],
     );
     return rows.map(toOutbox);
+  }
+
+  async deferCardUpdate(outboxId: number, card: CardTarget, at: string) {
+    await this.db.run(`DELETE FROM outbox WHERE id = ? AND state = 'pending'`, [outboxId]);
+    await this.db.run(
+      `UPDATE card_messages SET refresh_wanted_at = COALESCE(refresh_wanted_at, ?) WHERE incident_id = ? AND platform = ? AND channel = ?`,
+      [at, card.incidentId, card.platform, card.channel],
+    );
+  }
+
+  async cardsWantingRefresh(platform: string, limit: number) {
+    const rows = await this.db.all(
+      `SELECT incident_id, platform, channel FROM card_messages WHERE platform = ? AND refresh_wanted_at IS NOT NULL
+       ORDER BY refresh_wanted_at, incident_id, channel LIMIT ?`,
+      [platform, limit],
+    );
+    return rows.map((r) => ({ incidentId: Number(r.incident_id), platform: String(r.platform), channel: String(r.channel) }));
+  }
+
+  async clearCardRefresh(card: CardTarget) {
+    const changed = await this.db.run(
+      'UPDATE card_messages SET refresh_wanted_at = NULL WHERE incident_id = ? AND platform = ? AND channel = ? AND refresh_wanted_at IS NOT NULL',
+      [card.incidentId, card.platform, card.channel],
+    );
+    return changed > 0;
   }
 
   async pendingOutbox(limit: number) {

@@ -4,6 +4,7 @@ import type {
   Approval,
   AuditEvent,
   CardMessage,
+  CardTarget,
   Choice,
   DeliveryTarget,
   Incident,
@@ -142,6 +143,16 @@ export interface StoreTx {
    * rather than queue another. One being sent was rendered before the change, so it does not count.
    */
   pendingCardSync(platform: string, channel: string, incidentId: number): Promise<number | undefined>;
+  /**
+   * An update of a posted card that the platform's pace does not allow now: removes the card sync
+   * `outboxId` from the outbox (the thread's replies no longer wait behind it) and marks the card
+   * as wanting a refresh, keeping the earliest time it was wanted.
+   */
+  deferCardUpdate(outboxId: number, card: CardTarget, at: string): Promise<void>;
+  /** Cards of `platform` marked by deferCardUpdate, the longest waiting first. */
+  cardsWantingRefresh(platform: string, limit: number): Promise<CardTarget[]>;
+  /** Unmarks a card (its sync is queued again); false when it was not marked. */
+  clearCardRefresh(card: CardTarget): Promise<boolean>;
   /** Unsent messages, oldest first, due or not. */
   pendingOutbox(limit: number): Promise<OutboxMessage[]>;
   /**

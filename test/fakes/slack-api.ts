@@ -18,7 +18,9 @@
  *   `slack_webapi_http_error` with statusCode 404.
  * - Block Kit limits: see ./slack-block-kit.ts.
  * - chat.postMessage is rate limited per channel (special tier, ≈ 1 message/s with short bursts):
- *   a token bucket, `burst` deep, refilled at `postsPerSecondPerChannel`.
+ *   a token bucket, `burst` deep, refilled at `postsPerSecondPerChannel`. chat.update is a tier 3
+ *   method, limited for the workspace (all channels together): a bucket `updateBurst` deep,
+ *   refilled at `updatesPerMinute`.
  * - `ts` is the wall clock ("seconds.micros"), unique per workspace, so `oldest`/`latest` work.
  * - Message metadata (`metadata: {event_type, event_payload}` on chat.postMessage, replaced by
  *   chat.update only when given) is stored and returned by conversations.history / .replies only
@@ -62,6 +64,10 @@ export interface RateLimitOptions {
   postsPerSecondPerChannel?: number;
   /** Bucket size: how many posts may go back to back (default 3). */
   burst?: number;
+  /** Sustained chat.update rate for the whole workspace, per minute (tier 3; default 50). */
+  updatesPerMinute?: number;
+  /** How many updates may go back to back (default 50: tier 3 "supports bursts"). */
+  updateBurst?: number;
 }
 
 export interface FakeSlackOptions extends RateLimitOptions {
@@ -73,7 +79,7 @@ export interface FakeSlackOptions extends RateLimitOptions {
   usergroups?: Record<string, string[] | { handle: string; users: string[] }>;
   /** When given, any other channel answers `channel_not_found`. */
   channels?: string[];
-  /** `false` disables the chat.postMessage rate limit. */
+  /** `false` disables the chat.postMessage and chat.update rate limits. */
   rateLimit?: boolean | RateLimitOptions;
   /** See DEFAULT_MAX_BLOCKS_JSON_CHARS; 0 disables the guard. */
   maxBlocksJsonChars?: number;
@@ -323,8 +329,10 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const missingScopes = new Set(opts.missingScopes ?? []);
   const latencyMs = opts.latencyMs ?? 0;
 
-  let rate: { perSecond: number; burst: number } | undefined;
+  let rate: { perSecond: number; burst: number; updatesPerSecond: number; updateBurst: number } | undefined;
   const buckets = new Map<string, Bucket>();
+  /** The chat.update bucket's key in `buckets` (channel ids never contain a space). */
+  const UPDATES = 'workspace updates';
   const setRateLimit = (r: boolean | RateLimitOptions | undefined, base: RateLimitOptions = {}): void => {
     buckets.clear();
     if (r === false) {
@@ -332,9 +340,9 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       return;
     }
     const o = typeof r === 'object' ? { ...base, ...r } : base;
-    rate = { perSecond: o.postsPerSecondPerChannel ?? 1, burst: o.burst ?? 3 };
+    rate = { perSecond: o.postsPerSecondPerChannel ?? 1, burst: o.burst ?? 3, updatesPerSecond: (o.updatesPerMinute ?? 50) / 60, updateBurst: o.updateBurst ?? 50 };
   };
-  setRateLimit(opts.rateLimit, { postsPerSecondPerChannel: opts.postsPerSecondPerChannel, burst: opts.burst });
+  setRateLimit(opts.rateLimit, { postsPerSecondPerChannel: opts.postsPerSecondPerChannel, burst: opts.burst, updatesPerMinute: opts.updatesPerMinute, updateBurst: opts.updateBurst });
 
   const calls: RecordedCall[] = [];
   const messages = new Map<string, StoredMessage[]>();
@@ -350,12 +358,13 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const findMessage = (channel: string, ts: string): StoredMessage | undefined =>
     messages.get(channel)?.find((m) => m.ts === ts);
 
-  /** Refuses if a rate limit bucket is empty; otherwise takes one token. */
+  /** Refuses if a rate limit bucket (a channel's posts, or UPDATES: the workspace's updates) is empty; otherwise takes one token. */
   const takeToken = (channel: string): Reply | undefined => {
     if (!rate) return undefined;
+    const [perSecond, burst] = channel === UPDATES ? [rate.updatesPerSecond, rate.updateBurst] : [rate.perSecond, rate.burst];
     const now = Date.now();
-    const b = buckets.get(channel) ?? { tokens: rate.burst, last: now };
-    b.tokens = Math.min(rate.burst, b.tokens + ((now - b.last) / 1000) * rate.perSecond);
+    const b = buckets.get(channel) ?? { tokens: burst, last: now };
+    b.tokens = Math.min(burst, b.tokens + ((now - b.last) / 1000) * perSecond);
     b.last = now;
     buckets.set(channel, b);
     if (b.tokens >= 1) {
@@ -363,7 +372,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       return undefined;
     }
     rateLimited += 1;
-    const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / rate.perSecond));
+    const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / perSecond));
     return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(retryAfter) } };
   };
 
@@ -499,6 +508,9 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     },
 
     'chat.update': (args) => {
+      // Counted per call, whatever the call asks for, as Slack's tiers count them.
+      const limited = takeToken(UPDATES);
+      if (limited) return limited;
       const ch = checkChannel(args);
       if (isReply(ch)) return ch;
       const ts = str(args.ts);

@@ -225,14 +225,16 @@ export function faultSummary(topic: string, c: FaultCounts): string {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface PacedPlatform {
-  pacing?: { messagesPerSecond: number; burst: number };
+  pacing?: { messagesPerSecond: number; burst: number; updates?: { perMinute: number; burst: number } };
 }
 
 /**
  * Raises the chat pacing of an in-process bot. The outbox paces each channel at Slack's rate
  * (1 message/s after a burst of 3), so 20 incidents take about a minute to show; fault tests care
- * about what arrives (once, in order), not the pace, so they compress it. Reaches into the outbox's
- * options (there is no setting for it) and fails loudly if that shape changed.
+ * about what arrives (once, in order), not the pace, so they compress it (card updates, paced on
+ * their own, as much). Call it before the bot sends anything: the outbox reads the pace when it
+ * first sends to a channel. Reaches into the outbox's options (there is no setting for it) and
+ * fails loudly if that shape changed.
  */
 export function compressChatPacing(bot: { engine: { outbox: unknown } }, messagesPerSecond: number, burst: number): void {
   const outbox = bot.engine.outbox as { o?: { platforms?: Map<string, PacedPlatform> } };
@@ -241,6 +243,7 @@ export function compressChatPacing(bot: { engine: { outbox: unknown } }, message
   if (!platform.pacing) return;
   platform.pacing.messagesPerSecond = messagesPerSecond;
   platform.pacing.burst = burst;
+  if (platform.pacing.updates) platform.pacing.updates = { perMinute: messagesPerSecond * 60, burst };
 }
 
 /** The value of a counter on a Prometheus text page, summed over the label sets matching `labels`. */

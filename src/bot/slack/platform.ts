@@ -1,7 +1,7 @@
 import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Card, ThreadMessage } from '../../core/card.js';
-import type { ChatPlatform, ChatUser, MessageRef, PostOptions } from '../../core/chat-platform.js';
+import type { ChatPacing, ChatPlatform, ChatUser, MessageRef, PostOptions } from '../../core/chat-platform.js';
 import { deliveryMetadata, findByDeliveryKey } from './delivery.js';
 import { toDeliveryError } from './errors.js';
 import { cardFallbackText, renderCardBlocks, renderThreadMessage } from './render.js';
@@ -18,13 +18,21 @@ export interface SlackPlatformOptions {
   clock?: () => number;
   /** Told once when earlier posts cannot be looked up (missing scope, bot not in the channel). */
   log?: Pick<Logger, 'warn'> | undefined;
+  /** Slack's limits (slackPacing) unless given: tests scale them down to see them at work quickly. */
+  pacing?: ChatPacing | undefined;
 }
+
+/**
+ * chat.postMessage is limited to about one message per second per channel, with short bursts;
+ * chat.update is a tier 3 method (about 50 calls a minute for the workspace, bursts allowed).
+ * A new object each time: each platform owns its own.
+ */
+export const slackPacing = (): ChatPacing => ({ messagesPerSecond: 1, burst: 3, updates: { perMinute: 50, burst: 20 } });
 
 /** The ChatPlatform on Slack's Web API. Every call goes through the given WebClient (its base URL is configurable). */
 export class SlackPlatform implements ChatPlatform {
   readonly name = 'slack';
-  /** chat.postMessage is limited to about one message per second per channel, with short bursts. */
-  readonly pacing = { messagesPerSecond: 1, burst: 3 };
+  readonly pacing: ChatPacing;
   private readonly users = new Map<string, { user: ChatUser; until: number }>();
   private groups: { members: Map<string, string[]>; until: number } | undefined;
   private readonly postClient: webApi.WebClient;
@@ -38,6 +46,7 @@ export class SlackPlatform implements ChatPlatform {
   ) {
     this.postClient = options.postClient ?? client;
     this.clock = options.clock ?? Date.now;
+    this.pacing = options.pacing ?? slackPacing();
   }
 
   private async call<T>(operation: string, work: () => Promise<T>): Promise<T> {

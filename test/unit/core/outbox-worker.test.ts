@@ -7,6 +7,7 @@ import { recordNotification } from '../../../src/core/notifications.js';
 import { offersFor } from '../../../src/core/offers.js';
 import { deliveryKey, OutboxWorker } from '../../../src/core/outbox-worker.js';
 import { SlackPlatform } from '../../../src/bot/slack/platform.js';
+import type { ChatPacing } from '../../../src/core/chat-platform.js';
 import { createMetrics } from '../../../src/metrics.js';
 import type { StoreTx } from '../../../src/store/store.js';
 import { createRedactor } from '../../../src/core/redact.js';
@@ -34,7 +35,9 @@ async function renderCard(tx: StoreTx, incidentId: number) {
   return buildCard({ incident, alerts: await tx.listAlerts(incidentId), runs: await tx.listStepRuns(incidentId), offers, unavailable });
 }
 
-function makeWorker(options: { clock?: () => Date; pollMs?: number; fetch?: webApi.FetchFunction; warn?: (...args: unknown[]) => void; leadership?: Leadership } = {}): OutboxWorker {
+function makeWorker(
+  options: { clock?: () => Date; pollMs?: number; fetch?: webApi.FetchFunction; warn?: (...args: unknown[]) => void; leadership?: Leadership; pacing?: ChatPacing } = {},
+): OutboxWorker {
   const client = new webApi.WebClient(slack.token, {
     slackApiUrl: slack.url,
     rejectRateLimitedCalls: true,
@@ -45,7 +48,7 @@ function makeWorker(options: { clock?: () => Date; pollMs?: number; fetch?: webA
   const log = options.warn ? { warn: options.warn } : undefined;
   return new OutboxWorker({
     store,
-    platforms: new Map([['slack', new SlackPlatform(client, { log })]]),
+    platforms: new Map([['slack', new SlackPlatform(client, { log, pacing: options.pacing })]]),
     renderCard,
     clock: options.clock ?? clock.now,
     log: silentLog,
@@ -382,6 +385,52 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
       store = real;
     }
   }, 10_000);
+
+  it('paces card updates to the workspace limit apart from posts: no 429, replies never wait behind a put-off update, every card ends current', async () => {
+    // Scaled down from Slack's (chat.update: ~50 a minute for the workspace) so it shows in seconds.
+    slack.setRateLimit({ postsPerSecondPerChannel: 50, burst: 50, updatesPerMinute: 120, updateBurst: 2 });
+    const pacing: ChatPacing = { messagesPerSecond: 50, burst: 50, updates: { perMinute: 120, burst: 2 } };
+    const groups = Array.from({ length: 6 }, (_, i) => `upd-${i}`);
+    const ids: number[] = [];
+    for (const g of groups) ids.push((await openIncident(g, [])).incidentId);
+    let worker = makeWorker({ clock: () => new Date(), pollMs: 20, pacing });
+    worker.start();
+    try {
+      await waitFor(async () => (await pending()) === 0, 5_000, 'the cards and first replies');
+    } finally {
+      await worker.stop();
+    }
+    expect(slack.callsTo('chat.update')).toHaveLength(0);
+
+    // Each incident changes (a second alert joins: a card update), then gets a thread reply.
+    for (const [i, g] of groups.entries()) {
+      const n = notification([alert(`${g}-1:3001`), alert(`${g}-2:3002`)], { groupKey: g });
+      await store.transaction((tx) => recordNotification(tx, n, new Date().toISOString(), [SLACK]));
+      await store.transaction((tx) => recordEvent(tx, { at: new Date().toISOString(), incidentId: ids[i]!, actor: 'system', kind: 'test.note', text: `after the change ${i}`, data: {} }));
+    }
+    const started = Date.now();
+    worker = makeWorker({ clock: () => new Date(), pollMs: 20, pacing });
+    worker.start();
+    try {
+      const current = () => slack.topLevel(CHANNEL).filter((card) => JSON.stringify(card.blocks).includes('-2:3002')).length;
+      await waitFor(async () => (await pending()) === 0 && current() === groups.length, 15_000, 'every card brought up to date');
+    } finally {
+      await worker.stop();
+    }
+    const updates = slack.callsTo('chat.update');
+    const replies = posts().filter((c) => typeof c.args.text === 'string' && c.args.text.startsWith('after the change'));
+    expect(slack.rateLimited).toBe(0);
+    expect(updates.every((c) => c.status === 200)).toBe(true);
+    expect(replies).toHaveLength(groups.length);
+    // 6 updates at 2 back to back, then under 2 a second: the last is seconds in; the replies
+    // queued behind the updates went out at once instead of waiting for them.
+    const lastUpdate = Math.max(...updates.map((c) => c.at));
+    expect(lastUpdate - started).toBeGreaterThan(1500);
+    expect(Math.max(...replies.map((c) => c.at))).toBeLessThan(lastUpdate - 1000);
+    // Nothing left marked or queued, and each card was updated, not posted again.
+    expect(await store.transaction((tx) => tx.cardsWantingRefresh('slack', 10))).toEqual([]);
+    expect(slack.topLevel(CHANNEL)).toHaveLength(groups.length);
+  }, 25_000);
 
   it('redacts secrets from thread messages and cards before they leave', async () => {
     const { incidentId } = await openIncident('g-secret', [`output: token=${SECRET} and xoxb-1234567890-abcdefghij`]);

@@ -259,6 +259,23 @@ describe('fake Slack Web API driven by the real WebClient', () => {
     expect(last).toMatchObject({ method: 'chat.postMessage', status: 429, response: { ok: false, error: 'ratelimited' } });
   });
 
+  it('rate limits chat.update for the whole workspace (tier 3), apart from posts, with 429 + Retry-After', async () => {
+    const rejecting = clientFor(slack, slack.token, { rejectRateLimitedCalls: true });
+    const a = await rejecting.chat.postMessage({ channel: CHANNEL, text: 'a' });
+    const b = await rejecting.chat.postMessage({ channel: 'C0OTHER', text: 'b' });
+    slack.setRateLimit({ postsPerSecondPerChannel: 1, burst: 1, updatesPerMinute: 30, updateBurst: 2 });
+    // Updates do not spend the channel's posts, and count across channels.
+    await rejecting.chat.update({ channel: CHANNEL, ts: a.ts!, text: 'a1' });
+    await rejecting.chat.update({ channel: 'C0OTHER', ts: b.ts!, text: 'b1' });
+    const err = await rejection<WebAPIRateLimitedError>(rejecting.chat.update({ channel: CHANNEL, ts: a.ts!, text: 'a2' }));
+    expect(err.code).toBe(ErrorCode.RateLimitedError);
+    expect(err.retryAfter).toBe(2); // one update every 2 s at 30 a minute
+    expect(slack.rateLimited).toBe(1);
+    expect(slack.topLevel(CHANNEL)[0]?.text).toBe('a1');
+    await rejecting.chat.postMessage({ channel: CHANNEL, text: 'a post still goes' });
+    expect(slack.rateLimited).toBe(1);
+  });
+
   it('lets a retrying WebClient wait out the 429 and succeed', async () => {
     slack.setRateLimit({ postsPerSecondPerChannel: 1, burst: 1 });
     const retrying = clientFor(slack, slack.token, { retryConfig: { retries: 2, minTimeout: 0, maxTimeout: 0 } });

@@ -431,6 +431,50 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         await tx((t) => t.completeOutbox(card, at(61)));
         expect(await tx((t) => t.pendingCardSync('slack', 'C1', a.id))).toBeUndefined();
       });
+
+      it('a deferred card update leaves the outbox and marks its card, the earliest time kept, until cleared', async () => {
+        const a = await seedIncident('a');
+        const b = await seedIncident('b');
+        for (const [incident, channel, ts] of [[a, 'C1', '1.1'], [a, 'C2', '2.1'], [b, 'C1', '3.1']] as const) {
+          await tx((t) => t.saveCardMessage(incident.id, { platform: 'slack', channel, messageId: ts, threadId: ts }));
+        }
+        const enqueue = (incidentId: number, kind: 'card' | 'reply', channel = 'C1') =>
+          tx((t) => t.enqueueOutbox({ platform: 'slack', channel, incidentId, kind, payload: kind === 'card' ? null : { text: 'x' }, at: at(0) }));
+        const cardOfB = await enqueue(b.id, 'card');
+        const replyOfB = await enqueue(b.id, 'reply');
+        const cardOfA = await enqueue(a.id, 'card', 'C2');
+        expect(await tx((t) => t.cardsWantingRefresh('slack', 10))).toEqual([]);
+
+        await tx((t) => t.deferCardUpdate(cardOfB, { platform: 'slack', channel: 'C1', incidentId: b.id }, at(5)));
+        await tx((t) => t.deferCardUpdate(cardOfA, { platform: 'slack', channel: 'C2', incidentId: a.id }, at(7)));
+        // Deferred again later (a new sync was put off too): it keeps its place in the queue.
+        await tx((t) => t.deferCardUpdate(-1, { platform: 'slack', channel: 'C1', incidentId: b.id }, at(9)));
+        expect((await tx((t) => t.pendingOutbox(10))).map((m) => m.id)).toEqual([replyOfB]);
+        expect(await tx((t) => t.pendingCardSync('slack', 'C1', b.id))).toBeUndefined();
+        expect(await tx((t) => t.cardsWantingRefresh('slack', 10))).toEqual([
+          { platform: 'slack', channel: 'C1', incidentId: b.id },
+          { platform: 'slack', channel: 'C2', incidentId: a.id },
+        ]);
+        expect(await tx((t) => t.cardsWantingRefresh('slack', 1))).toEqual([{ platform: 'slack', channel: 'C1', incidentId: b.id }]);
+        expect(await tx((t) => t.cardsWantingRefresh('discord', 10))).toEqual([]);
+        // The card itself is untouched.
+        expect(await tx((t) => t.getCardMessage(b.id, 'slack', 'C1'))).toEqual({ incidentId: b.id, platform: 'slack', channel: 'C1', messageId: '3.1', threadId: '3.1' });
+
+        expect(await tx((t) => t.clearCardRefresh({ platform: 'slack', channel: 'C1', incidentId: b.id }))).toBe(true);
+        expect(await tx((t) => t.clearCardRefresh({ platform: 'slack', channel: 'C1', incidentId: b.id }))).toBe(false);
+        expect(await tx((t) => t.cardsWantingRefresh('slack', 10))).toEqual([{ platform: 'slack', channel: 'C2', incidentId: a.id }]);
+      });
+
+      it('deferring a card update never removes a message that was sent', async () => {
+        const a = await seedIncident('a');
+        await tx((t) => t.saveCardMessage(a.id, { platform: 'slack', channel: 'C1', messageId: '1.1', threadId: '1.1' }));
+        const card = await tx((t) => t.enqueueOutbox({ platform: 'slack', channel: 'C1', incidentId: a.id, kind: 'card', payload: null, at: at(0) }));
+        await tx((t) => t.completeOutbox(card, at(1)));
+        await tx((t) => t.deferCardUpdate(card, { platform: 'slack', channel: 'C1', incidentId: a.id }, at(2)));
+        expect(await tx((t) => t.countPendingOutbox())).toBe(0);
+        const [done] = await harness.sql(`SELECT state FROM outbox WHERE id = ${card}`);
+        expect(done).toEqual({ state: 'done' });
+      });
     });
 
     describe('inbox', () => {
