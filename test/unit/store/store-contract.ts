@@ -447,8 +447,9 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
 
         await tx((t) => t.deferCardUpdate(cardOfB, { platform: 'slack', channel: 'C1', incidentId: b.id }, at(5)));
         await tx((t) => t.deferCardUpdate(cardOfA, { platform: 'slack', channel: 'C2', incidentId: a.id }, at(7)));
-        // Deferred again later (a new sync was put off too): it keeps its place in the queue.
-        await tx((t) => t.deferCardUpdate(-1, { platform: 'slack', channel: 'C1', incidentId: b.id }, at(9)));
+        // A later sync of the same card put off too: the card keeps its place in the queue.
+        const laterCardOfB = await enqueue(b.id, 'card');
+        await tx((t) => t.deferCardUpdate(laterCardOfB, { platform: 'slack', channel: 'C1', incidentId: b.id }, at(9)));
         expect((await tx((t) => t.pendingOutbox(10))).map((m) => m.id)).toEqual([replyOfB]);
         expect(await tx((t) => t.pendingCardSync('slack', 'C1', b.id))).toBeUndefined();
         expect(await tx((t) => t.cardsWantingRefresh('slack', 10))).toEqual([
