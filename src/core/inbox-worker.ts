@@ -95,10 +95,15 @@ export class InboxWorker {
     let first = true;
     for (; performance.now() < until && !this.stopping; ) {
       const size = this.o.busy() ? BUSY_SLICE : SLICE;
-      const slice = await this.o.store.transaction(async (tx) => {
-        if (first) this.o.onCounted((await tx.countQueuedNotifications()).waiting);
-        return tx.queuedNotifications(size);
-      });
+      // Read only, beside the transactions recording other groups: each row is taken by its
+      // group's own transaction, which checks again that it is still there and first in line.
+      const slice = await this.o.store.transaction(
+        async (tx) => {
+          if (first) this.o.onCounted((await tx.countQueuedNotifications()).waiting);
+          return tx.queuedNotifications(size);
+        },
+        { readOnly: true },
+      );
       first = false;
       if (slice.length === 0) return this.o.onCounted(0);
       const failed = await this.recordSlice(slice);

@@ -27,6 +27,8 @@ const groupLockKey = (group: string): number => createHash('sha256').update(grou
  */
 function beginStatements(scope: TransactionScope): string {
   const begin = 'BEGIN ISOLATION LEVEL READ COMMITTED';
+  // A read-only look beside group transactions: the store lock shared, no group's lock.
+  if (scope.readOnly) return `${begin} READ ONLY; SELECT pg_advisory_xact_lock_shared(${TRANSACTION_LOCK})`;
   if (scope.group === undefined) return `${begin}; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK})`;
   return `${begin}; SELECT pg_advisory_xact_lock_shared(${TRANSACTION_LOCK}); SELECT pg_advisory_xact_lock(${GROUP_LOCK_CLASS}, ${groupLockKey(scope.group)})`;
 }

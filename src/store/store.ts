@@ -29,9 +29,15 @@ import type {
  * notification). Transactions of different groups cannot see each other's writes, so a store may
  * run them at the same time; two of the same group, and every transaction without a scope, still
  * run alone, as if one at a time.
+ *
+ * `readOnly`: the transaction writes nothing, and may see group transactions' writes as of each
+ * statement rather than as of one point in time (a look at what waits in the inbox, whose rows
+ * are then taken one by one by group transactions that check again). A store may run it beside
+ * group transactions.
  */
 export interface TransactionScope {
   group?: string;
+  readOnly?: boolean;
 }
 
 /**

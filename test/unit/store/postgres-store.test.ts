@@ -104,6 +104,50 @@ server.describe('PostgresStore', () => {
     expect(finished[0]).toBe('A first');
   });
 
+  it('runs a read-only look beside an open group transaction, refuses writes in it, and an unscoped transaction waits for it', async () => {
+    const { stores } = await replicas(2);
+    const [a, b] = stores as [Store, Store];
+    await a.transaction((t) => t.queueNotification({ groupKey: 'group-a', receivedAt: at(0), body: '{}' }));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    // A group transaction that has queued a second notification, not yet committed.
+    const group = a.transaction(async (t) => {
+      await t.queueNotification({ groupKey: 'group-a', receivedAt: at(1), body: '{}' });
+      holding();
+      await gate;
+    }, { group: 'group-a' });
+    await held;
+
+    // The look goes through while the group's transaction is open, and sees what was committed.
+    const seen = await b.transaction((t) => t.queuedNotifications(10), { readOnly: true });
+    expect(seen.map((q) => q.receivedAt)).toEqual([at(0)]);
+    await expect(b.transaction((t) => t.queueNotification({ groupKey: 'group-b', receivedAt: at(2), body: '{}' }), { readOnly: true })).rejects.toThrow(/read-only/);
+
+    // A look holds the store lock shared: an unscoped transaction waits until it ends.
+    let releaseLook!: () => void;
+    const lookGate = new Promise<void>((resolve) => (releaseLook = resolve));
+    release();
+    await group;
+    let looking!: () => void;
+    const lookHeld = new Promise<void>((resolve) => (looking = resolve));
+    const look = b.transaction(async (t) => {
+      const rows = await t.queuedNotifications(10);
+      looking();
+      await lookGate;
+      return rows.length;
+    }, { readOnly: true });
+    await lookHeld;
+    let unscopedDone = false;
+    const unscoped = a.transaction((t) => t.countQueuedNotifications()).then((c) => ((unscopedDone = true), c));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(unscopedDone).toBe(false);
+    releaseLook();
+    expect(await look).toBe(2);
+    expect((await unscoped).waiting).toBe(2);
+  });
+
   it('stores an HA pair delivering many groups to three replicas at once: one incident, one card and one whole chain per group', async () => {
     const { stores } = await replicas(3);
     const groups = Array.from({ length: 12 }, (_, g) => `{}:{alertname="HighLatency", service="svc-${g}"}`);
