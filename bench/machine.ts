@@ -36,3 +36,29 @@ export function describeMachine(): Machine {
     date: new Date().toISOString(),
   };
 }
+
+/** The machine's CPU time so far, from /proc/stat (in clock ticks): all of it, and the part the hypervisor took (steal). */
+export interface CpuTimes {
+  total: number;
+  steal: number;
+}
+
+export function cpuTimes(): CpuTimes | undefined {
+  try {
+    const fields = (fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { total, steal: fields[7] ?? 0 };
+  } catch {
+    return undefined; // not Linux
+  }
+}
+
+/**
+ * The share of the machine's CPU time the hypervisor gave to others between two readings (steal):
+ * on a shared virtual machine the numbers move with it. NaN when it cannot be read.
+ */
+export function stolenShare(before: CpuTimes | undefined, after: CpuTimes | undefined): number {
+  if (!before || !after || after.total <= before.total) return Number.NaN;
+  return (after.steal - before.steal) / (after.total - before.total);
+}

@@ -8,6 +8,8 @@ import type { StormResult } from './scenarios/storm.js';
 
 export interface BenchResults {
   machine: Machine;
+  /** Share of the machine's CPU time taken by the hypervisor (steal) during the ingest scenario and the whole run. */
+  steal: { ingest: number; run: number };
   quick: boolean;
   connections: number;
   ingestSeconds: number;
@@ -27,6 +29,7 @@ export interface Verdict {
 
 const n0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
 const n1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+const pct = (share: number) => (Number.isFinite(share) ? `${(share * 100).toFixed(1)} %` : 'n/a');
 const ms = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
 
 function failures(r: LoadResult): string {
@@ -97,6 +100,7 @@ Written by \`npm run bench${r.quick ? ' -- --quick' : ''}\` on ${r.machine.date}
 | RAM | ${n1(r.machine.ramGiB)} GiB |
 | Node.js | ${r.machine.node} |
 | OS | ${r.machine.os} |
+| CPU time taken by the hypervisor (steal): ingest / whole run | ${pct(r.steal.ingest)} / ${pct(r.steal.run)} |
 
 The bot runs as production runs it (\`node dist/src/main.js\`, built first, \`LOG_LEVEL=info\` to a
 file), in its own process; the load comes from the bench process over loopback.

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../test/support/bot-process.js';
 import { MAIN_JS, removeDirs } from './bot.js';
-import { describeMachine } from './machine.js';
+import { cpuTimes, describeMachine, stolenShare } from './machine.js';
 import { renderResults, verdicts, type BenchResults } from './report.js';
 import { benchButtons } from './scenarios/buttons.js';
 import { benchIngest } from './scenarios/ingest.js';
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   if (!fs.existsSync(MAIN_JS)) throw new Error(`${path.relative(REPO_ROOT, MAIN_JS)} is missing: run \`npm run build\` first (npm run bench does)`);
   const began = performance.now();
   const machine = describeMachine();
+  const cpuAtStart = cpuTimes();
 
   step('webhook ingest: bare server, SQLite, PostgreSQL');
   const slack = await startSlack();
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
   } finally {
     await slack.close();
   }
+  const cpuAfterIngest = cpuTimes();
   step('alert storm');
   const storm = await benchStorm(CONFIG.storm);
   step('button to result');
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
     buttons,
     memory,
     totalSeconds: (performance.now() - began) / 1000,
+    steal: { ingest: stolenShare(cpuAtStart, cpuAfterIngest), run: stolenShare(cpuAtStart, cpuTimes()) },
   };
   fs.writeFileSync(out, renderResults(results));
   for (const v of verdicts(results)) process.stdout.write(`${v.pass ? 'PASS' : 'MISS'}  ${v.target}: ${v.measured}\n`);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { cpuTimes, stolenShare } from '../../bench/machine.js';
 import { busiestWindow, percentile } from '../../bench/stats.js';
 
 describe('bench statistics', () => {
@@ -15,5 +16,16 @@ describe('bench statistics', () => {
     expect(percentile(sorted, 50)).toBe(50);
     expect(percentile(sorted, 99)).toBe(99);
     expect(percentile([], 50)).toBeNaN();
+  });
+
+  it('reads the machine CPU time and the share the hypervisor took between two readings', () => {
+    const now = cpuTimes();
+    expect(now).toBeDefined();
+    expect(now!.total).toBeGreaterThan(0);
+    expect(now!.steal).toBeGreaterThanOrEqual(0);
+    expect(now!.steal).toBeLessThanOrEqual(now!.total);
+    expect(stolenShare({ total: 100, steal: 10 }, { total: 300, steal: 30 })).toBeCloseTo(0.1);
+    expect(stolenShare(undefined, now)).toBeNaN();
+    expect(stolenShare(now, now)).toBeNaN();
   });
 });
