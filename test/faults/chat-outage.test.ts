@@ -91,7 +91,13 @@ beforeAll(async () => {
   proxy = await startFaultProxy(slack.url);
   routesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-routes-'));
   fs.writeFileSync(path.join(routesDir, 'routes.yaml'), shardRoutes(SHARDS, 'C0OUT'));
-  t = await startTestBot({ slack, runbooks: { 'outage.yaml': RUNBOOK }, env: { SLACK_API_URL: proxy.url, ROUTES_FILE: path.join(routesDir, 'routes.yaml') } });
+  // A phase sends up to five notifications at once and reads each incident id from its answer,
+  // so every one is recorded before its answer (not acknowledged into the inbox past four at once).
+  t = await startTestBot({
+    slack,
+    runbooks: { 'outage.yaml': RUNBOOK },
+    env: { SLACK_API_URL: proxy.url, ROUTES_FILE: path.join(routesDir, 'routes.yaml'), INGEST_QUEUE_ABOVE: '100' },
+  });
 });
 
 afterAll(async () => {
