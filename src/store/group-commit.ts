@@ -45,6 +45,11 @@ export class GroupCommit {
   /** Commits made but not yet durable: their callers are answered when `durable` resolves. */
   private readonly settling = new Set<Promise<void>>();
 
+  /** The batch being run, if any. */
+  private current: Promise<void> | undefined;
+  /** Set by `hold`: no batch starts until it resolves. */
+  private held: Promise<void> | undefined;
+
   /**
    * `batch: false`: every transaction commits at once, alone (no waiting for the next turn).
    * `durable`: resolves once every commit made before the call is on disk (see WalSync), for a
@@ -62,6 +67,23 @@ export class GroupCommit {
     });
   }
 
+  /**
+   * Holds back every transaction not yet started, and resolves once the one in progress, if any,
+   * has committed; the returned function lets them go on. The event loop goes on meanwhile: new
+   * transactions queue, and share the next commit. (The WAL checkpoint thread uses this to copy
+   * the WAL's last frames while nothing writes, so that SQLite can start the WAL again.)
+   */
+  async hold(): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    this.held = held;
+    await this.current;
+    return () => {
+      if (this.held === held) this.held = undefined;
+      release();
+    };
+  }
+
   /** Resolves once nothing is queued or running (before closing the connection). */
   async idle(): Promise<void> {
     while (this.draining || this.settling.size > 0) {
@@ -74,8 +96,11 @@ export class GroupCommit {
     try {
       for (;;) {
         if (this.committedThisTurn) await nextTurn();
+        while (this.held) await this.held;
         if (this.queue.length === 0) return;
-        await this.batch(this.queue.splice(0, this.options.batch ? MAX_BATCH : 1));
+        this.current = this.batch(this.queue.splice(0, this.options.batch ? MAX_BATCH : 1));
+        await this.current;
+        this.current = undefined;
         this.markCommitted();
       }
     } finally {

@@ -11,6 +11,12 @@ import type { Store, StoreTx, TransactionScope } from './store.js';
 
 /** A checkpoint thread copies the WAL this often: about a thousand pages at a storm's write rate. */
 const CHECKPOINT_EVERY_MS = 250;
+/**
+ * Past this size the checkpoint thread briefly holds commits so that the WAL can start again
+ * (see WalCheckpointer), and SQLite truncates the file back to it once it does: disk use stays
+ * bounded through a storm of any length.
+ */
+const WAL_LIMIT_BYTES = 256 * 1024 * 1024;
 const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
 
 /**
@@ -32,7 +38,10 @@ export class SqliteStore implements Store {
    * `checkpointThread`: checkpoint the WAL from a worker thread (see WalCheckpointer) instead of
    * inside commits; `onFailure` hears when that thread fails and the store went back to the latter.
    */
-  constructor(file: string, options: { groupCommit?: boolean; checkpointThread?: { everyMs?: number; onFailure: (error: Error) => void } } = {}) {
+  constructor(
+    file: string,
+    options: { groupCommit?: boolean; checkpointThread?: { everyMs?: number; walLimitBytes?: number; onFailure: (error: Error) => void } } = {},
+  ) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file);
     const inMemory = this.db.memory || file === '';
@@ -44,21 +53,26 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
-    if (!inMemory) {
-      this.db.pragma('synchronous = NORMAL');
-      this.wal = WalSync.forDatabase(path.resolve(file));
-      const thread = options.checkpointThread;
-      if (thread) {
-        this.db.pragma('wal_autocheckpoint = 0');
-        this.checkpointer = new WalCheckpointer(path.resolve(file), thread.everyMs ?? CHECKPOINT_EVERY_MS, (error) => {
-          if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
-          thread.onFailure(error);
-        });
-      }
-    }
-    this.tx = new SqlTx(new SqliteDriver(this.db));
+    if (!inMemory) this.db.pragma('synchronous = NORMAL');
+    this.wal = inMemory ? undefined : WalSync.forDatabase(path.resolve(file));
     const wal = this.wal;
     this.commits = new GroupCommit(this.db, { batch: options.groupCommit ?? false, ...(wal ? { durable: () => wal.sync() } : {}) });
+    const thread = options.checkpointThread;
+    if (!inMemory && thread) {
+      const walLimitBytes = thread.walLimitBytes ?? WAL_LIMIT_BYTES;
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.db.pragma(`journal_size_limit = ${walLimitBytes}`);
+      this.checkpointer = new WalCheckpointer(path.resolve(file), {
+        everyMs: thread.everyMs ?? CHECKPOINT_EVERY_MS,
+        walLimitBytes,
+        hold: () => this.commits.hold(),
+        onFailure: (error) => {
+          if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
+          thread.onFailure(error);
+        },
+      });
+    }
+    this.tx = new SqlTx(new SqliteDriver(this.db));
   }
 
   private migrate() {
@@ -93,8 +107,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.commits.idle();
+    // The thread first: a hold of its own must not keep the last commits waiting.
     await this.checkpointer?.stop();
+    await this.commits.idle();
     await this.wal?.close();
     if (this.db.open) this.db.close();
   }

@@ -10,32 +10,73 @@ import { Worker } from 'node:worker_threads';
  * PASSIVE checkpoints never wait for, nor block, the main connection; SQLite restarts the WAL from
  * its top at the next write after one has copied everything. If the worker fails, the main
  * connection is told to checkpoint itself again (`onFailure`), so the WAL never grows unbounded.
+ *
+ * Under sustained writes no checkpoint ever copies everything, since commits add frames while it
+ * copies: the WAL then grew by every page written (1.5 GB in a 20 s burst of webhooks), and
+ * commits slowed as it did. So once the WAL passes `walLimitBytes`, the thread asks the main
+ * connection to `hold` its commits (the event loop goes on), copies the few frames written since
+ * its last pass, and lets them go; the next commit starts the WAL again. A hold ends after
+ * MAX_HOLD_MS whatever happens in the thread.
  */
+export interface WalCheckpointerOptions {
+  everyMs: number;
+  walLimitBytes: number;
+  /** Holds back the main connection's commits until the returned function is called (GroupCommit.hold). */
+  hold: () => Promise<() => void>;
+  onFailure: (error: Error) => void;
+}
+
+/** The longest the main connection's commits are held for one checkpoint (it takes a few ms). */
+const MAX_HOLD_MS = 200;
+
 export class WalCheckpointer {
   private readonly worker: Worker;
   private stopped = false;
+  private release: (() => void) | undefined;
 
-  constructor(file: string, everyMs: number, onFailure: (error: Error) => void) {
+  constructor(file: string, o: WalCheckpointerOptions) {
     // The worker is plain JavaScript given as text, so it runs the same from sources and from the
     // build; it loads the same better-sqlite3 as this module.
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, everyMs } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, everyMs: o.everyMs, walLimitBytes: o.walLimitBytes } });
     this.worker.unref();
     const fail = (error: Error) => {
+      this.letGo();
       if (this.stopped) return;
       this.stopped = true;
-      onFailure(error);
+      o.onFailure(error);
     };
     // An error thrown in the thread can arrive as a plain object (SQLite's error class does not cross).
     this.worker.on('error', (error: unknown) => fail(error instanceof Error ? error : new Error(`WAL checkpoint thread failed: ${describe(error)}`)));
-    this.worker.on('message', (m: { error?: string }) => {
+    this.worker.on('message', (m: { error?: string; hold?: true; release?: true }) => {
       if (m.error) fail(new Error(`WAL checkpoint failed: ${m.error}`));
+      if (m.hold) void this.holdCommits(o.hold);
+      if (m.release) this.letGo();
     });
     this.worker.on('exit', (code) => fail(new Error(`the WAL checkpoint thread exited (code ${code})`)));
   }
 
+  private async holdCommits(hold: () => Promise<() => void>): Promise<void> {
+    if (this.stopped || this.release) return;
+    const release = await hold();
+    const timer = setTimeout(() => this.letGo(), MAX_HOLD_MS);
+    this.release = () => {
+      clearTimeout(timer);
+      release();
+    };
+    if (this.stopped) return this.letGo();
+    this.worker.postMessage('held');
+  }
+
+  private letGo(): void {
+    const release = this.release;
+    this.release = undefined;
+    release?.();
+  }
+
   /** Ends the thread after its current checkpoint; the database is then closed by its owner. */
   async stop(): Promise<void> {
+    this.letGo();
     if (this.stopped) return;
     this.stopped = true;
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
@@ -61,14 +102,38 @@ try {
   parentPort.postMessage({ error: 'cannot open ' + workerData.file + ': ' + String(error && error.message || error) });
   process.exit(1);
 }
-const timer = setInterval(() => {
+const pageSize = db.pragma('page_size', { simple: true });
+let asked = false;
+// The WAL's length in frames at the previous pass: when it has not changed, that pass copied
+// everything and the next commit starts the WAL again by itself.
+let lastLog = -1;
+function checkpoint() {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+    const grew = result.log !== lastLog;
+    lastLog = result.log;
+    return grew && result.log * pageSize > workerData.walLimitBytes;
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message || error) });
+    return false;
   }
+}
+const timer = setInterval(() => {
+  if (asked || !checkpoint()) return;
+  // Once more first: this pass only copies what came during the last, so the held one, which
+  // the main connection waits for, has even less to copy.
+  checkpoint();
+  asked = true;
+  parentPort.postMessage({ hold: true });
 }, workerData.everyMs);
 parentPort.on('message', (message) => {
+  if (message === 'held') {
+    // Nothing writes now: this pass copies the rest, and the next commit starts the WAL again.
+    checkpoint();
+    asked = false;
+    parentPort.postMessage({ release: true });
+    return;
+  }
   if (message !== 'stop') return;
   clearInterval(timer);
   db.close();

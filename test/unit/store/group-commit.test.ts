@@ -119,6 +119,39 @@ describe('GroupCommit', () => {
     await expect(pending).resolves.toBe(1);
   });
 
+  it('hold: lets the transaction in progress commit, starts none until released, then commits what queued together', async () => {
+    const { connection, seen } = countingConnection(db);
+    const commits = new GroupCommit(connection);
+    let reachedAwait!: () => void;
+    let finishWork!: () => void;
+    const reached = new Promise<void>((resolve) => (reachedAwait = resolve));
+    // A transaction that is inside its batch, between two statements, when the hold comes.
+    const inProgress = commits.run(async () => {
+      db.prepare('INSERT INTO t (v) VALUES (?)').run(0);
+      reachedAwait();
+      await new Promise<void>((resolve) => (finishWork = resolve));
+      return 0;
+    });
+    await reached;
+    let holding = false;
+    const held = commits.hold().then((release) => ((holding = true), release));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(holding).toBe(false);
+    finishWork();
+    const release = await held;
+    await expect(inProgress).resolves.toBe(0);
+    expect(seen.commits).toBe(1);
+
+    const queued = Array.from({ length: 5 }, (_, i) => commits.run(insert(i + 1)));
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.commits).toBe(1);
+    expect(values()).toEqual([0]);
+    release();
+    expect(await Promise.all(queued)).toEqual([1, 2, 3, 4, 5]);
+    expect(seen.commits).toBe(2);
+    expect(values()).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
   describe('with a sync after the commit (durable)', () => {
     /** A disk sync the test finishes by hand: how many were asked for, and a way to end the oldest. */
     function manualSync() {

@@ -31,9 +31,37 @@ describe('WAL checkpoints in a thread of their own', () => {
     expect(walSize).toBeLessThan(written / 4);
   });
 
+  it('keeps the WAL bounded under writes that never pause: commits are held while the thread copies the last frames', async () => {
+    const file = path.join(await tempDir(), 'bot.db');
+    const failures: Error[] = [];
+    const walLimitBytes = 1 << 20;
+    const store = new SqliteStore(file, { groupCommit: true, checkpointThread: { everyMs: 10, walLimitBytes, onFailure: (e) => failures.push(e) } });
+    const payload = { text: 'y'.repeat(20_000) };
+    const rowsPerWriter = 400;
+    let largestWal = 0;
+    // Eight writers back to back, as webhooks in a storm: there is always a commit in progress or queued.
+    const writer = async () => {
+      for (let i = 0; i < rowsPerWriter; i++) {
+        await store.transaction((tx) => tx.enqueueOutbox({ platform: 'slack', channel: 'C1', incidentId: null, kind: 'post', payload, at: '2026-12-04T00:00:00.000Z' }));
+        largestWal = Math.max(largestWal, fs.statSync(`${file}-wal`).size);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, writer));
+    const written = 8 * rowsPerWriter * payload.text.length;
+    const rows = await store.transaction((tx) => tx.countPendingOutbox());
+    await store.close();
+    expect(failures).toEqual([]);
+    expect(rows).toBe(8 * rowsPerWriter);
+    // 64 MB were written: without the holds the WAL keeps every page of it.
+    expect(written).toBeGreaterThan(60 * walLimitBytes);
+    expect(largestWal).toBeLessThan(8 * walLimitBytes);
+  });
+
   it('reports a thread that cannot open the database', async () => {
     const missing = path.join(await tempDir(), 'missing.db');
-    const failed = new Promise<Error>((resolve) => new WalCheckpointer(missing, 20, resolve));
+    const failed = new Promise<Error>(
+      (resolve) => new WalCheckpointer(missing, { everyMs: 20, walLimitBytes: 1 << 20, hold: () => Promise.resolve(() => undefined), onFailure: resolve }),
+    );
     const error = await failed;
     expect(String(error)).toMatch(/unable to open database file|does not exist|SQLITE_CANTOPEN/i);
   });
