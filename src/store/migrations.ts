@@ -272,4 +272,12 @@ export const sqliteMigrations: Migration[] = [
       CREATE INDEX card_messages_refresh_wanted ON card_messages(platform, refresh_wanted_at) WHERE refresh_wanted_at IS NOT NULL;
     `,
   },
+  {
+    version: 13,
+    // Counting the inbox (every /metrics scrape, every inbox tick) read every row, bodies and all:
+    // 80 ms of blocked event loop with 100,000 notifications waiting. Waiting rows are counted on
+    // inbox_waiting_by_group, failed ones on this (few rows, small).
+    name: 'inbox: notifications put aside, for counting them',
+    sql: `CREATE INDEX inbox_failed ON inbox(seq) WHERE failed_at IS NOT NULL;`,
+  },
 ];

@@ -238,4 +238,9 @@ export const postgresMigrations: Migration[] = [
       CREATE INDEX card_messages_refresh_wanted ON card_messages(platform, refresh_wanted_at) WHERE refresh_wanted_at IS NOT NULL;
     `,
   },
+  {
+    version: 13,
+    name: 'inbox: notifications put aside, for counting them',
+    sql: `CREATE INDEX inbox_failed ON inbox(seq) WHERE failed_at IS NOT NULL;`,
+  },
 ];

@@ -117,4 +117,25 @@ describe('SqliteStore specifics', () => {
       db.close();
     }
   });
+  it('counts the inbox on its indexes, without reading the bodies of the notifications waiting', async () => {
+    // Every /metrics scrape and inbox tick counts it; a count over the table read every body.
+    const db = new Database(':memory:');
+    try {
+      for (const m of sqliteMigrations) db.exec(m.sql);
+      const statements: string[] = [];
+      const driver = new SqliteDriver(db);
+      const capturing = Object.assign(Object.create(driver) as SqliteDriver, {
+        get: (sql: string, params: unknown[] = []) => (statements.push(sql), driver.get(sql, params)),
+      });
+      db.prepare("INSERT INTO inbox (group_key, received_at, body) VALUES ('g', 'a', '{}'), ('g', 'b', '{}')").run();
+      db.prepare("UPDATE inbox SET failed_at = 'c' WHERE seq = 1").run();
+      expect(await new SqlTx(capturing).countQueuedNotifications()).toEqual({ waiting: 1, failed: 1 });
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${statements[0]!}`).all() as Array<{ detail: string }>).map((r) => r.detail);
+      expect(plan).toContain('SCAN inbox USING INDEX inbox_waiting_by_group');
+      expect(plan).toContain('SCAN inbox USING INDEX inbox_failed');
+      expect(plan).not.toContain('SCAN inbox');
+    } finally {
+      db.close();
+    }
+  });
 });
