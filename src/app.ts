@@ -76,7 +76,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const policy = await loadPolicy(config.policyFile, config.approvers);
   const channelRoutes = await loadRoutes(config.routesFile);
   const escalation = await loadEscalation(config.escalationFile);
-  const store = await openStore(config.database, log);
+  const store = await openStore(config.database, log, { sqliteWalLimitMb: config.sqliteWalLimitMb });
   const replica = options.replica ?? { id: newReplicaId(), ...(config.database.kind === 'postgres' ? { orphanAfterMs: REPLICA_ORPHAN_AFTER_MS } : {}) };
   const webhookRejections = new LogThrottle(REJECTION_LOG_EVERY_MS);
   const metrics = createMetrics(

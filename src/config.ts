@@ -34,6 +34,7 @@ export const envSchema = z
     WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
     INGEST_QUEUE_ABOVE: z.coerce.number().int().min(0).default(4),
     INBOX_LIMIT: z.coerce.number().int().positive().default(100_000),
+    SQLITE_WAL_LIMIT_MB: z.coerce.number().int().min(16).default(1024),
     SLACK_BOT_TOKEN: optionalSecret,
     SLACK_SIGNING_SECRET: optionalSecret,
     SLACK_ALERT_CHANNEL: optionalSecret,
@@ -160,6 +161,8 @@ export interface Config {
   ingestQueueAbove: number;
   /** Notifications waiting in the inbox past which the webhook answers 503. */
   inboxLimit: number;
+  /** SQLite: the size past which the WAL is started again under sustained writes (see SqliteStore), in MB. */
+  sqliteWalLimitMb: number;
   slack: SlackConfig | undefined;
   discord: DiscordConfig | undefined;
   /** Channel routing by alert labels (YAML); none: the default channels. */
@@ -226,6 +229,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     webhookMaxBytes: env.WEBHOOK_MAX_BYTES,
     ingestQueueAbove: env.INGEST_QUEUE_ABOVE,
     inboxLimit: env.INBOX_LIMIT,
+    sqliteWalLimitMb: env.SQLITE_WAL_LIMIT_MB,
     slack,
     discord,
     routesFile: env.ROUTES_FILE,

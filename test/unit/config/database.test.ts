@@ -31,3 +31,12 @@ describe('DATABASE_URL', () => {
     expect(describeDatabase(loadConfig({}).database)).toBe('./data/bot.db');
   });
 });
+
+describe('SQLITE_WAL_LIMIT_MB', () => {
+  it('defaults to 1 GB, takes a number of MB, and refuses one too small to be worth a hold, naming the variable', () => {
+    expect(loadConfig({}).sqliteWalLimitMb).toBe(1024);
+    expect(loadConfig({ SQLITE_WAL_LIMIT_MB: '256' }).sqliteWalLimitMb).toBe(256);
+    expect(() => loadConfig({ SQLITE_WAL_LIMIT_MB: '8' })).toThrow(/SQLITE_WAL_LIMIT_MB: .*16/);
+    expect(() => loadConfig({ SQLITE_WAL_LIMIT_MB: '1g' })).toThrow(/SQLITE_WAL_LIMIT_MB/);
+  });
+});

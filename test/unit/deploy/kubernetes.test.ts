@@ -242,6 +242,14 @@ describe('manifests/kubernetes', () => {
     expect(d.spec.template.spec.volumes.find((v) => v.name === tmp?.name)?.emptyDir).toBeDefined();
   });
 
+  it('sizes the claim for the WAL a storm may grow to, with as much again for the database', () => {
+    const storage = /^(\d+)(Mi|Gi)$/.exec(pvc().spec.resources.requests.storage);
+    expect(storage, 'storage in Mi or Gi').not.toBeNull();
+    const claimMb = Number(storage![1]) * (storage![2] === 'Gi' ? 1024 : 1);
+    const walLimitMb = loadConfig(plainEnv(container())).sqliteWalLimitMb;
+    expect(claimMb).toBeGreaterThanOrEqual(2 * walLimitMb);
+  });
+
   it('sets requests and a memory limit', () => {
     const { requests, limits } = container().resources;
     expect(Object.keys(requests)).toEqual(expect.arrayContaining(['cpu', 'memory']));

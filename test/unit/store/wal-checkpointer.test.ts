@@ -3,7 +3,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../support/temp-dir.js';
+import { openStore } from '../../../src/store/open.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
+import type { Store } from '../../../src/store/store.js';
 import { WalCheckpointer } from '../../../src/store/wal-checkpointer.js';
 
 describe('WAL checkpoints in a thread of their own', () => {
@@ -31,15 +33,13 @@ describe('WAL checkpoints in a thread of their own', () => {
     expect(walSize).toBeLessThan(written / 4);
   });
 
-  it('keeps the WAL bounded under writes that never pause: commits are held while the thread copies the last frames', async () => {
-    const file = path.join(await tempDir(), 'bot.db');
-    const failures: Error[] = [];
-    const walLimitBytes = 1 << 20;
-    const store = new SqliteStore(file, { groupCommit: true, checkpointThread: { everyMs: 10, walLimitBytes, onFailure: (e) => failures.push(e) } });
-    const payload = { text: 'y'.repeat(20_000) };
-    const rowsPerWriter = 400;
+  /**
+   * Eight writers back to back, as webhooks in a storm: there is always a commit in progress or
+   * queued. Returns the largest WAL seen after any commit, and how many rows were stored.
+   */
+  async function writeNonStop(store: Store, file: string, rowsPerWriter: number, payloadBytes: number) {
+    const payload = { text: 'y'.repeat(payloadBytes) };
     let largestWal = 0;
-    // Eight writers back to back, as webhooks in a storm: there is always a commit in progress or queued.
     const writer = async () => {
       for (let i = 0; i < rowsPerWriter; i++) {
         await store.transaction((tx) => tx.enqueueOutbox({ platform: 'slack', channel: 'C1', incidentId: null, kind: 'post', payload, at: '2026-12-04T00:00:00.000Z' }));
@@ -47,14 +47,36 @@ describe('WAL checkpoints in a thread of their own', () => {
       }
     };
     await Promise.all(Array.from({ length: 8 }, writer));
-    const written = 8 * rowsPerWriter * payload.text.length;
     const rows = await store.transaction((tx) => tx.countPendingOutbox());
+    return { largestWal, rows, written: 8 * rowsPerWriter * payloadBytes };
+  }
+
+  it('keeps the WAL bounded under writes that never pause: commits are held while the thread copies the last frames', async () => {
+    const file = path.join(await tempDir(), 'bot.db');
+    const failures: Error[] = [];
+    const walLimitBytes = 1 << 20;
+    const store = new SqliteStore(file, { groupCommit: true, checkpointThread: { everyMs: 10, walLimitBytes, onFailure: (e) => failures.push(e) } });
+    const { largestWal, rows, written } = await writeNonStop(store, file, 400, 20_000);
     await store.close();
     expect(failures).toEqual([]);
-    expect(rows).toBe(8 * rowsPerWriter);
+    expect(rows).toBe(8 * 400);
     // 64 MB were written: without the holds the WAL keeps every page of it.
     expect(written).toBeGreaterThan(60 * walLimitBytes);
     expect(largestWal).toBeLessThan(8 * walLimitBytes);
+  });
+
+  it("applies the bot's SQLITE_WAL_LIMIT_MB (through openStore)", async () => {
+    const file = path.join(await tempDir(), 'bot.db');
+    const errors: unknown[] = [];
+    const store = await openStore({ kind: 'sqlite', path: file }, { error: (e: unknown) => errors.push(e) }, { sqliteWalLimitMb: 16 });
+    const { largestWal, rows, written } = await writeNonStop(store, file, 400, 100_000);
+    await store.close();
+    expect(errors).toEqual([]);
+    expect(rows).toBe(8 * 400);
+    // Under the default 1 GB limit the WAL would hold all 320 MB. Checkpoints come every 250 ms
+    // here, and a fast disk writes a lot in that time, so the bound is loose.
+    expect(written).toBeGreaterThan(300 * 2 ** 20);
+    expect(largestWal).toBeLessThan(written / 2);
   });
 
   it('reports a thread that cannot open the database', async () => {
