@@ -16,7 +16,8 @@ import { Worker } from 'node:worker_threads';
  * commits slowed as it did. So once the WAL passes `walLimitBytes`, the thread asks the main
  * connection to `hold` its commits (the event loop goes on), copies the few frames written since
  * its last pass, and lets them go; the next commit starts the WAL again. A hold ends after
- * MAX_HOLD_MS whatever happens in the thread.
+ * MAX_HOLD_MS whatever happens in the thread. While another connection keeps a snapshot open
+ * (a backup, an audit export), the WAL cannot start again, and the holds back off.
  */
 export interface WalCheckpointerOptions {
   everyMs: number;
@@ -28,6 +29,8 @@ export interface WalCheckpointerOptions {
 
 /** The longest the main connection's commits are held for one checkpoint (it takes a few ms). */
 const MAX_HOLD_MS = 200;
+/** After a hold that could not copy everything (a reader's old snapshot), the wait before the next: doubling, up to max. */
+const HOLD_BACKOFF_MS = { first: 1000, max: 30_000 };
 
 export class WalCheckpointer {
   private readonly worker: Worker;
@@ -107,19 +110,25 @@ let asked = false;
 // The WAL's length in frames at the previous pass: when it has not changed, that pass copied
 // everything and the next commit starts the WAL again by itself.
 let lastLog = -1;
+// A reader that keeps an old snapshot (a backup, an export) stops a held pass from copying
+// everything, and holding again would not help until it ends: wait, longer each time. (A reader
+// whose snapshot is the latest lets the pass finish but keeps SQLite from starting the WAL
+// again; its snapshot is old by the next hold, which then backs off.)
+let backoffMs = ${HOLD_BACKOFF_MS.first};
+let noHoldBefore = 0;
 function checkpoint() {
   try {
     const [result] = db.pragma('wal_checkpoint(PASSIVE)');
     const grew = result.log !== lastLog;
     lastLog = result.log;
-    return grew && result.log * pageSize > workerData.walLimitBytes;
+    return { ...result, overLimit: grew && result.log * pageSize > workerData.walLimitBytes };
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message || error) });
-    return false;
+    return undefined;
   }
 }
 const timer = setInterval(() => {
-  if (asked || !checkpoint()) return;
+  if (asked || !checkpoint()?.overLimit || Date.now() < noHoldBefore) return;
   // Once more first: this pass only copies what came during the last, so the held one, which
   // the main connection waits for, has even less to copy.
   checkpoint();
@@ -129,9 +138,15 @@ const timer = setInterval(() => {
 parentPort.on('message', (message) => {
   if (message === 'held') {
     // Nothing writes now: this pass copies the rest, and the next commit starts the WAL again.
-    checkpoint();
+    const result = checkpoint();
     asked = false;
     parentPort.postMessage({ release: true });
+    if (result && result.checkpointed < result.log) {
+      noHoldBefore = Date.now() + backoffMs;
+      backoffMs = Math.min(backoffMs * 2, ${HOLD_BACKOFF_MS.max});
+    } else if (result) {
+      backoffMs = ${HOLD_BACKOFF_MS.first};
+    }
     return;
   }
   if (message !== 'stop') return;

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../support/temp-dir.js';
+import Database from 'better-sqlite3';
+import { GroupCommit } from '../../../src/store/group-commit.js';
 import { openStore } from '../../../src/store/open.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import type { Store } from '../../../src/store/store.js';
@@ -77,6 +79,60 @@ describe('WAL checkpoints in a thread of their own', () => {
     // here, and a fast disk writes a lot in that time, so the bound is loose.
     expect(written).toBeGreaterThan(300 * 2 ** 20);
     expect(largestWal).toBeLessThan(written / 2);
+  });
+
+  it('backs off while a reader keeps a snapshot (the WAL cannot start again), and bounds the WAL again once it ends', async () => {
+    const file = path.join(await tempDir(), 'bot.db');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('wal_autocheckpoint = 0');
+    db.exec('CREATE TABLE t (v TEXT)');
+    const commits = new GroupCommit(db);
+    let holds = 0;
+    const failures: Error[] = [];
+    const walLimitBytes = 1 << 20;
+    const checkpointer = new WalCheckpointer(file, {
+      everyMs: 10,
+      walLimitBytes,
+      hold: () => ((holds += 1), commits.hold()),
+      onFailure: (e) => failures.push(e),
+    });
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const row = 'z'.repeat(4_000);
+    const writeFor = async (ms: number) => {
+      const until = performance.now() + ms;
+      const writer = async () => {
+        while (performance.now() < until) await commits.run(() => Promise.resolve(insert.run(row)));
+      };
+      await Promise.all(Array.from({ length: 4 }, writer));
+    };
+    // What the WAL holds now, in frames (a passive checkpoint on a third connection reports it).
+    const walFrames = () => {
+      const probe = new Database(file);
+      try {
+        return (probe.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>)[0]!.log;
+      } finally {
+        probe.close();
+      }
+    };
+    const reader = new Database(file, { readonly: true });
+    try {
+      reader.exec('BEGIN');
+      reader.prepare('SELECT COUNT(*) FROM t').get();
+      await writeFor(1000);
+      // Held every few ms, a reader's snapshot would cost the writers most of their time.
+      expect(holds).toBeGreaterThanOrEqual(1);
+      expect(holds).toBeLessThanOrEqual(2);
+      reader.exec('COMMIT');
+      await writeFor(2500);
+      expect(walFrames() * 4096).toBeLessThan(16 * walLimitBytes);
+      expect(failures).toEqual([]);
+    } finally {
+      reader.close();
+      await checkpointer.stop();
+      await commits.idle();
+      db.close();
+    }
   });
 
   it('reports a thread that cannot open the database', async () => {
