@@ -34,6 +34,9 @@ export const envSchema = z
     WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
     INGEST_QUEUE_ABOVE: z.coerce.number().int().min(0).default(4),
     INBOX_LIMIT: z.coerce.number().int().positive().default(100_000),
+    // A hold of commits so that the WAL can start again costs the webhooks waiting through it 5 to
+    // 60 ms: at 256 MB, ingest at 2,000/s (80 MB of WAL a second) met one every 3 s and its p99 went
+    // from about 16 to 26 ms; at 1 GB it is one every 12 s, under the p99.
     SQLITE_WAL_LIMIT_MB: z.coerce.number().int().min(16).default(1024),
     SLACK_BOT_TOKEN: optionalSecret,
     SLACK_SIGNING_SECRET: optionalSecret,

@@ -11,14 +11,6 @@ import type { Store, StoreTx, TransactionScope } from './store.js';
 
 /** A checkpoint thread copies the WAL this often: about a thousand pages at a storm's write rate. */
 const CHECKPOINT_EVERY_MS = 250;
-/**
- * Past this size (SQLITE_WAL_LIMIT_MB) the checkpoint thread briefly holds commits so that the WAL
- * can start again (see WalCheckpointer), and SQLite truncates the file back to it once it does:
- * disk use stays bounded through a storm of any length. A hold costs the webhooks waiting
- * meanwhile 5 to 60 ms; at 256 MB, ingest at 2,000/s (80 MB of WAL a second) met one every 3 s
- * and its p99 went from about 16 to 26 ms; at 1 GB it is one every 12 s, under the p99.
- */
-const WAL_LIMIT_BYTES = 1024 * 1024 * 1024;
 const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
 
 /**
@@ -42,7 +34,7 @@ export class SqliteStore implements Store {
    */
   constructor(
     file: string,
-    options: { groupCommit?: boolean; checkpointThread?: { everyMs?: number; walLimitBytes?: number; onFailure: (error: Error) => void } } = {},
+    options: { groupCommit?: boolean; checkpointThread?: { everyMs?: number; walLimitBytes: number; onFailure: (error: Error) => void } } = {},
   ) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file);
@@ -61,7 +53,10 @@ export class SqliteStore implements Store {
     this.commits = new GroupCommit(this.db, { batch: options.groupCommit ?? false, ...(wal ? { durable: () => wal.sync() } : {}) });
     const thread = options.checkpointThread;
     if (!inMemory && thread) {
-      const walLimitBytes = thread.walLimitBytes ?? WAL_LIMIT_BYTES;
+      // Past walLimitBytes the thread briefly holds commits so that the WAL can start again (see
+      // WalCheckpointer), and SQLite truncates the file back to it once it does: disk use stays
+      // bounded through a storm of any length.
+      const { walLimitBytes } = thread;
       this.db.pragma('wal_autocheckpoint = 0');
       this.db.pragma(`journal_size_limit = ${walLimitBytes}`);
       this.checkpointer = new WalCheckpointer(path.resolve(file), {

@@ -26,7 +26,7 @@ describe('WAL checkpoints in a thread of their own', () => {
   it('keeps the WAL from growing: the thread copies it into the database and SQLite starts it again', async () => {
     const file = path.join(await tempDir(), 'bot.db');
     const failures: Error[] = [];
-    const store = new SqliteStore(file, { checkpointThread: { everyMs: 20, onFailure: (e) => failures.push(e) } });
+    const store = new SqliteStore(file, { checkpointThread: { everyMs: 20, walLimitBytes: 1024 * 1024 * 1024, onFailure: (e) => failures.push(e) } });
     const written = 40 * 100_000;
     const walSize = await writeAndMeasure(store, file, 40);
     await store.close();
