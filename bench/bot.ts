@@ -155,16 +155,34 @@ async function inspectorCall(wsUrl: string, method: string): Promise<void> {
 }
 
 /** The ceiling: a bare Node HTTP server that reads and JSON-parses each body, then answers 200. */
-export async function startBareServer(): Promise<{ url: string; stop(): Promise<void> }> {
+export function startBareServer(): Promise<ReferenceServer> {
+  return startReferenceServer('bare-server.ts', {});
+}
+
+/**
+ * The yardstick for durability (see durable-server.ts): validates each notification and appends it
+ * to a SQLite inbox in `dir`, answering once the WAL is synced.
+ */
+export function startDurableServer(dir: string, token: string): Promise<ReferenceServer> {
+  return startReferenceServer('durable-server.ts', { DB_FILE: path.join(dir, 'durable.db'), WEBHOOK_TOKEN: token });
+}
+
+export interface ReferenceServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** One of the bench's own servers (bench/<script>, run with tsx), listening on a free port. */
+async function startReferenceServer(script: string, env: Record<string, string>): Promise<ReferenceServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench', 'bare-server.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench', script)], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
     child.stdout?.setEncoding('utf8').on('data', (s: string) => s.includes('listening') && resolve());
-    child.once('exit', (code) => reject(new Error(`bare server exited (${code})`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited (${code})`)));
   });
   const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {

@@ -40,7 +40,9 @@ function failures(r: LoadResult): string {
 export function verdicts(r: BenchResults): Verdict[] {
   const sqlite = r.ingest.find((c) => c.name === 'bot on SQLite');
   const bare = r.ingest.find((c) => c.name === 'bare Node (ceiling)');
+  const durable = r.ingest.find((c) => c.name === 'minimal durable server');
   const ratio = sqlite?.max && bare?.max ? sqlite.max.perSecond / bare.max.perSecond : Number.NaN;
+  const durableRatio = durable?.max && bare?.max ? durable.max.perSecond / bare.max.perSecond : Number.NaN;
   const maxRate = sqlite?.max?.perSecond ?? Number.NaN;
   const fixedP99 = sqlite?.fixed?.latency.p99 ?? Number.NaN;
   const fixedOk = sqlite?.fixed ? sqlite.fixed.errors === 0 : false;
@@ -48,7 +50,7 @@ export function verdicts(r: BenchResults): Verdict[] {
   return [
     { target: 'ingest on SQLite ≥ 2,000 notifications/s (maximum rate)', measured: `${n0(maxRate)}/s`, pass: maxRate >= 2000 },
     { target: `ingest on SQLite p99 < 25 ms at ${n0(r.fixedRate)}/s offered`, measured: `p99 ${ms(fixedP99)} ms, ${sqlite?.fixed ? failures(sqlite.fixed) : 'n/a'} errors`, pass: fixedP99 < 25 && fixedOk },
-    { target: 'ingest on SQLite ≥ half of the bare-server ceiling', measured: `${n1(ratio * 100)} % of the ceiling`, pass: ratio >= 0.5 },
+    { target: 'ingest on SQLite ≥ half of the bare-server ceiling', measured: `${n1(ratio * 100)} % of the ceiling (the minimal durable server: ${n1(durableRatio * 100)} %)`, pass: ratio >= 0.5 },
     { target: 'storm: zero 429s from Slack', measured: `${r.storm.rateLimited429} × 429`, pass: r.storm.rateLimited429 === 0 },
     { target: 'storm: zero lost alerts', measured: `${r.storm.alertsStored} of ${r.storm.alerts} alerts stored, ${r.storm.webhookFailures} webhook failures`, pass: r.storm.lostAlerts === 0 && r.storm.webhookFailures === 0 },
     ...r.buttons.map((b) => ({
@@ -115,7 +117,10 @@ for ${n0(r.ingestSeconds)} s after a warm-up (latency there is about connections
 **Fixed**: ${n0(r.fixedRate)}/s offered for ${n0(r.ingestSeconds)} s, latency from each request's scheduled time
 (a server more than a second behind gets no more until it catches up: those count as skipped).
 **Half**: the same at half the server's own maximum, its latency when not saturated.
-Latencies in ms, to the 2xx.
+Latencies in ms, to the 2xx. The **minimal durable server** (\`bench/durable-server.ts\`) does only
+what acknowledging durably takes: the token, the body parsed and checked with the bot's schema, one
+row appended to an inbox table like the bot's, a commit shared per event-loop turn and a WAL sync
+before the answer. It shows what is left of the ceiling once durability alone is paid for here.
 
 | server | max /s | p50 | p99 | fixed: achieved /s | p50 | p99 | half: achieved /s | p50 | p99 | errors (max / fixed / half) | max vs ceiling |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |

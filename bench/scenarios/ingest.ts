@@ -1,14 +1,15 @@
 /**
  * Webhook ingest: notifications per second and latency to the 2xx, for the bot on SQLite and on
- * PostgreSQL, beside a bare Node server reading and parsing the same bodies (the ceiling). Each
+ * PostgreSQL, beside a bare Node server reading and parsing the same bodies (the ceiling) and a
+ * minimal server that only validates and durably appends them (what durability alone costs). Each
  * column gets the maximum rate (closed loop) and a fixed offered rate (the target rate).
  */
 import type { FakeSlack } from '../../test/fakes/slack-api.js';
 import { metricValue } from '../../test/support/faults-kit.js';
-import { BotStartError, makeDir, startBot, startBareServer } from '../bot.js';
+import { BotStartError, makeDir, startBot, startBareServer, startDurableServer, type ReferenceServer } from '../bot.js';
 import { closedLoop, fixedRate, type LoadResult } from '../load.js';
 import { NotificationMix } from '../payloads.js';
-import { botEnv, createPostgresDatabase, webhookTarget } from '../setup.js';
+import { WEBHOOK_TOKEN, botEnv, createPostgresDatabase, webhookTarget } from '../setup.js';
 import { waitUntil } from '../stats.js';
 
 export interface IngestConfig {
@@ -37,7 +38,7 @@ export interface InboxPhase {
 type Phase = 'max' | 'fixed' | 'half';
 
 export interface IngestColumn {
-  name: 'bare Node (ceiling)' | 'bot on SQLite' | 'bot on PostgreSQL';
+  name: 'bare Node (ceiling)' | 'minimal durable server' | 'bot on SQLite' | 'bot on PostgreSQL';
   /** Why the column has no numbers (e.g. the store is not in this build). */
   unavailable?: string;
   max?: LoadResult;
@@ -107,14 +108,21 @@ async function botColumn(name: IngestColumn['name'], slack: FakeSlack, cfg: Inge
   }
 }
 
+/** A column of one of the bench's own servers (no inbox: they answer and are done). */
+async function referenceColumn(name: IngestColumn['name'], start: () => Promise<ReferenceServer>, cfg: IngestConfig, seed: number): Promise<IngestColumn> {
+  const server = await start();
+  try {
+    return { name, ...(await measure(server.url, seed, cfg, false)) };
+  } finally {
+    await server.stop();
+  }
+}
+
 export async function benchIngest(slack: FakeSlack, cfg: IngestConfig): Promise<IngestColumn[]> {
   const columns: IngestColumn[] = [];
-  const bare = await startBareServer();
-  try {
-    columns.push({ name: 'bare Node (ceiling)', ...(await measure(bare.url, 1, cfg, false)) });
-  } finally {
-    await bare.stop();
-  }
+  columns.push(await referenceColumn('bare Node (ceiling)', startBareServer, cfg, 1));
+  const durableDir = await makeDir('durable');
+  columns.push(await referenceColumn('minimal durable server', () => startDurableServer(durableDir, WEBHOOK_TOKEN), cfg, 4));
   columns.push(await botColumn('bot on SQLite', slack, cfg, 2));
   let db;
   try {

@@ -50,7 +50,7 @@ describe('npm run bench -- --quick', () => {
       }
     }
     const ingest = tableRows(md, 'Webhook ingest').map((r) => r[0]);
-    expect(ingest).toEqual(['bare Node (ceiling)', 'bot on SQLite', 'bot on PostgreSQL']);
+    expect(ingest).toEqual(['bare Node (ceiling)', 'minimal durable server', 'bot on SQLite', 'bot on PostgreSQL']);
     expect(tableRows(md, 'Webhook ingest: the inbox').map((r) => r[0])).toEqual(['bot on SQLite', 'bot on PostgreSQL'].flatMap((bot) => ['max', 'fixed', 'half'].map((phase) => `${bot}, ${phase}`)));
     const verdicts = tableRows(md, 'Targets').map((r) => r[2]);
     expect(verdicts.length).toBe(10);
