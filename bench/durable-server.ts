@@ -22,9 +22,10 @@ if (!file || !token) throw new Error('DB_FILE and WEBHOOK_TOKEN are required');
 const db = new Database(file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
-// Checkpoints as SQLite makes them by default (inside a commit, every 1,000 WAL pages). None at all
-// is slower, not faster: the WAL then grows through the run, and every page read searches it.
-// The bot's inbox (migration 12), with its index of waiting rows by group.
+// Checkpoints as SQLite makes them by default (inside a commit, every 1,000 WAL pages): none at
+// all, or ten times rarer, did not make it faster (bench/README.md, item 12).
+
+// The bot's inbox (migration 10), with its index of waiting rows by group.
 db.exec(`
   CREATE TABLE IF NOT EXISTS inbox (
     seq INTEGER PRIMARY KEY, group_key TEXT NOT NULL, received_at TEXT NOT NULL, body TEXT NOT NULL,
