@@ -9,11 +9,12 @@
  * It tells how much of the bare server's rate is left once durability alone is paid for on this
  * machine, so the bot's share of the ceiling can be read against what any durable server gets.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import Database from 'better-sqlite3';
 import { notificationSchema } from '../src/core/alertmanager-payload.js';
+import { tokenMatches } from '../src/handlers/alertmanager-webhook.js';
+import { sendJson } from '../src/http/respond.js';
 
 const file = process.env.DB_FILE;
 const token = process.env.WEBHOOK_TOKEN;
@@ -38,21 +39,12 @@ const begin = db.prepare('BEGIN IMMEDIATE');
 const commit = db.prepare('COMMIT');
 let walFd: number | undefined;
 
-const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
-const expected = digest(token);
-
 interface Pending {
   groupKey: string;
   body: string;
   res: ServerResponse;
 }
 let pending: Pending[] = [];
-
-function answer(res: ServerResponse, status: number, body: object): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 /** Commits what this turn read, then answers it once a sync begun after the commit is done. */
 function commitTurn(): void {
@@ -64,26 +56,25 @@ function commitTurn(): void {
   commit.run();
   walFd ??= fs.openSync(`${file}-wal`, 'r');
   fs.fdatasync(walFd, (error) => {
-    batch.forEach((p, i) => (error ? answer(p.res, 500, { error: 'sync_failed' }) : answer(p.res, 202, { status: 'queued', seq: seqs[i] })));
+    batch.forEach((p, i) => (error ? sendJson(p.res, 500, { error: 'sync_failed' }) : sendJson(p.res, 202, { status: 'queued', seq: seqs[i] })));
   });
 }
 
 const server = createServer((req, res) => {
-  const presented = /^bearer\s+(.*)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-  const authorized = crypto.timingSafeEqual(digest(presented), expected);
+  const authorized = tokenMatches(req.headers.authorization, token);
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    if (!authorized) return answer(res, 401, { error: 'unauthorized' });
+    if (!authorized) return sendJson(res, 401, { error: 'unauthorized' });
     const body = Buffer.concat(chunks).toString('utf8');
     let json: unknown;
     try {
       json = JSON.parse(body);
     } catch {
-      return answer(res, 400, { error: 'invalid_json' });
+      return sendJson(res, 400, { error: 'invalid_json' });
     }
     const parsed = notificationSchema.safeParse(json);
-    if (!parsed.success) return answer(res, 400, { error: 'invalid_payload' });
+    if (!parsed.success) return sendJson(res, 400, { error: 'invalid_payload' });
     pending.push({ groupKey: parsed.data.groupKey, body, res });
     if (pending.length === 1) setImmediate(commitTurn);
   });

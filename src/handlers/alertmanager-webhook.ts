@@ -24,7 +24,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 const tokenDigests = new Map<string, Buffer>();
 
 /** Compares digests, so neither content nor length of the token leaks through timing. The scheme is case-insensitive (RFC 9110). */
-function tokenMatches(header: string | undefined, token: string): boolean {
+export function tokenMatches(header: string | undefined, token: string): boolean {
   let expected = tokenDigests.get(token);
   if (!expected) tokenDigests.set(token, (expected = digest(token)));
   const presented = /^bearer\s+(.*)$/i.exec(header ?? '')?.[1] ?? '';
