@@ -3,6 +3,7 @@ import { makeButton } from './button-codec.js';
 import type { Incident, StepRun, StoredAlert } from './domain.js';
 import type { StepOffer, UnavailableRunbook } from './offers.js';
 import { isSilenced } from './silence.js';
+import { describePinnedFile, pinnedFiles } from './chosen-pins.js';
 import { formatDuration, formatTime } from './time.js';
 
 export interface CardInput {
@@ -49,11 +50,12 @@ function stepStates(runs: StepRun[]): CardStepState[] {
   // The latest run of each step tells its state; older runs are in the thread.
   const latest = new Map<string, StepRun>();
   for (const run of runs) latest.set(`${run.runbook}/${run.step}`, run);
-  return [...latest.values()].map((run) => ({
-    title: run.stepTitle,
-    state: run.state,
-    ...(run.result ? { detail: run.result.summary } : {}),
-  }));
+  return [...latest.values()].map((run) => {
+    // Until it has a result, a run on a chosen file names that file: what is being approved.
+    const files = pinnedFiles(run.params).map(describePinnedFile).join('; ');
+    const detail = run.result ? run.result.summary : files || undefined;
+    return { title: run.stepTitle, state: run.state, ...(detail !== undefined ? { detail } : {}) };
+  });
 }
 
 /** Builds the neutral card for an incident from what the store holds. Pure: same input, same card. */

@@ -16,6 +16,7 @@ import { InboxWorker } from './inbox-worker.js';
 import { OutboxWorker } from './outbox-worker.js';
 import type { Actor } from './policy.js';
 import type { Redactor } from './redact.js';
+import { vetChoices, vetPickedChoice, vetRollback, type BackupLister, type ChoiceDeps } from './chosen.js';
 import { auditRefusal, decideStep, requestChoice, requestRollback, requestStep, type StepContext } from './steps.js';
 import { makeButton } from './button-codec.js';
 import { recordEvent } from './events.js';
@@ -87,7 +88,7 @@ const RECENT_WEBHOOK_MS = 50;
 export type Accepted = ({ outcome: 'recorded' } & RecordedNotification) | { outcome: 'queued'; seq: number } | { outcome: 'inbox_full'; waiting: number };
 
 /** A backup file offered in a picker: its path and a short label for the button. */
-export type BackupLister = (dir: string, prefix: string, limit: number) => Promise<Array<{ path: string; label: string }>>;
+export type { BackupLister } from './chosen.js';
 
 /**
  * The platform-agnostic core: turns notifications and button presses into stored intent (one
@@ -239,17 +240,37 @@ export class Engine {
       this.outbox.nudge();
       return undefined;
     }
-    return this.afterRequest(await this.auditingRefusals(actor, (c) => this.o.store.transaction((tx) => requestStep(tx, c, actor, incidentId, runbook, step, choices))));
+    return this.afterRequest(
+      await this.auditingRefusals(actor, async (c) => {
+        // Chosen values (typed in a command) are checked against what the picker offers, outside the transaction.
+        const pinned = lookup?.ok === true ? await vetChoices(this.choiceDeps(), incidentId, lookup.offer, { kind: 'command' }) : [];
+        return this.o.store.transaction((tx) => requestStep(tx, c, actor, incidentId, runbook, step, choices, pinned));
+      }),
+    );
+  }
+
+  private choiceDeps(): ChoiceDeps {
+    return { store: this.o.store, runbooks: this.o.runbooks, listBackups: this.o.listBackups };
   }
 
   /** A press on a picker option. */
   async requestChoice(actor: Actor, choiceId: number): Promise<StepRun> {
-    return this.afterRequest(await this.auditingRefusals(actor, (c) => this.o.store.transaction((tx) => requestChoice(tx, c, actor, choiceId))));
+    return this.afterRequest(
+      await this.auditingRefusals(actor, async (c) => {
+        const pinned = await vetPickedChoice(this.choiceDeps(), choiceId);
+        return this.o.store.transaction((tx) => requestChoice(tx, c, actor, choiceId, pinned));
+      }),
+    );
   }
 
   /** "Roll back" to the snapshot a step took before it ran. */
   async requestRollback(actor: Actor, runId: number): Promise<StepRun> {
-    return this.afterRequest(await this.auditingRefusals(actor, (c) => this.o.store.transaction((tx) => requestRollback(tx, c, actor, runId))));
+    return this.afterRequest(
+      await this.auditingRefusals(actor, async (c) => {
+        const pinned = await vetRollback(this.choiceDeps(), runId);
+        return this.o.store.transaction((tx) => requestRollback(tx, c, actor, runId, pinned));
+      }),
+    );
   }
 
   private afterRequest(run: StepRun): StepRun {

@@ -10,6 +10,7 @@ import type { Runbook, RunbookStep } from '../runbooks/schema.js';
 import { makeButton } from './button-codec.js';
 import type { Policy } from './policy-schema.js';
 import { expireStaleRequests } from './steps.js';
+import { pinnedFiles } from './chosen-pins.js';
 import { formatBytes } from '../runbooks/actions/data/common.js';
 import type { Store } from '../store/store.js';
 import { singleProcess, type ReplicaSettings } from './replica.js';
@@ -157,7 +158,8 @@ export class StepExecutor {
 
   private async runSafely(step: RunbookStep, run: StepRun, signal: AbortSignal): Promise<StepResult> {
     try {
-      return await runStep(step, run.params, { signal, redact: this.o.redact, env: this.o.env, settings: this.o.settings });
+      const pins = pinnedFiles(run.params).map((f) => ({ path: f.path, sha256: f.sha256 }));
+      return await runStep(step, run.params, { signal, redact: this.o.redact, env: this.o.env, settings: this.o.settings, pins });
     } catch (error) {
       // Executors report failures as results; a throw is a bug, but the run must still end.
       this.o.log.error({ err: error, runId: run.id }, 'step executor threw');

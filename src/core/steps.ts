@@ -6,6 +6,8 @@ import { findOffer } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
 import type { Policy } from './policy-schema.js';
 import { appendAudit } from './audit.js';
+import { uncheckedChoice } from './chosen.js';
+import { describePinnedFile, pinParams, type PinnedFile } from './chosen-pins.js';
 import type { Runbook } from '../runbooks/schema.js';
 import type { StoreTx } from '../store/store.js';
 
@@ -36,6 +38,8 @@ export async function auditRefusal(tx: StoreTx, actor: Actor, error: NotAllowedE
 /**
  * A button press or command asking to run a step. Read-only steps are approved at once; steps that
  * change a system wait for approvals. A step already requested or running is never queued twice.
+ * Chosen values must come with their files checked beforehand (`pinned`, see chosen.ts): the
+ * request names each file and records its hash for the executor to check again.
  */
 export async function requestStep(
   tx: StoreTx,
@@ -45,18 +49,23 @@ export async function requestStep(
   runbook: string,
   stepId: string,
   choices: Record<string, string> = {},
+  pinned: readonly PinnedFile[] = [],
 ): Promise<StepRun> {
   const incident = await tx.getIncident(incidentId);
   if (!incident) return refuse(null, 'step.refused', `Incident #${incidentId} does not exist.`, { incidentId });
   const found = findOffer(ctx.runbooks, incident.commonLabels, runbook, stepId, choices);
   if (found.ok === 'pick') return refuse(incidentId, 'step.refused', `"${found.offer.step.title}" needs a backup chosen first.`, { runbook, step: stepId });
   if (!found.ok) return refuse(incidentId, 'step.refused', found.reason, { runbook, step: stepId });
+  const unchecked = uncheckedChoice(found.offer, pinned);
+  if (unchecked) return refuse(incidentId, 'step.refused', unchecked, { runbook, step: stepId });
   const active = await tx.activeStepRun(incidentId, runbook, stepId);
   if (active) {
     return refuse(incidentId, 'step.refused', `"${active.stepTitle}" was already requested by ${active.requestedByName} and is ${active.state} (run ${active.id}).`, { runbook, step: stepId, runId: active.id });
   }
 
-  const { step, params } = found.offer;
+  const step = found.offer.step;
+  const params = { ...found.offer.params, ...pinParams(pinned) };
+  const files = pinned.map((f) => `\n📄 ${f.param}: ${describePinnedFile(f)}`).join('');
   const sp = stepPolicy(ctx.policy, runbook, step, incident.commonLabels);
   if (step.changes) {
     const refusal = requestRefusal(actor, step.title, sp) ?? freezeRefusal(ctx.policy, ctx.now, incident.commonLabels, step.title);
@@ -78,7 +87,7 @@ export async function requestStep(
     state: needsApproval ? 'requested' : 'approved',
     createdAt: ctx.now,
   });
-  const base = { at: ctx.now, incidentId, actor: actorId(actor), data: { runId: run.id, runbook, step: step.id, params } };
+  const base = { at: ctx.now, incidentId, actor: actorId(actor), data: { runId: run.id, runbook, step: step.id, params, ...(pinned.length > 0 ? { files: pinned } : {}) } };
   if (needsApproval) {
     const n = run.requiredApprovals;
     const who = sp.approverRoles ? ` from ${sp.approverRoles.join(' or ')}` : '';
@@ -87,7 +96,7 @@ export async function requestStep(
     await recordEvent(tx, {
         ...base,
         kind: 'step.requested',
-        text: `🙋 ${actor.name} asks to run *${step.title}*${env} — needs ${n} approval${n === 1 ? '' : 's'}${who}${step.danger ? ', not counting the requester' : ''}. The request expires in ${ttl} min.`,
+        text: `🙋 ${actor.name} asks to run *${step.title}*${env} — needs ${n} approval${n === 1 ? '' : 's'}${who}${step.danger ? ', not counting the requester' : ''}. The request expires in ${ttl} min.${files}`,
       },
       {
         refreshCard: true,
@@ -98,7 +107,7 @@ export async function requestStep(
       },
     );
   } else {
-    await recordEvent(tx, { ...base, kind: 'step.requested', text: `🔎 ${actor.name} runs *${step.title}* (read-only, no approval needed).` }, { refreshCard: true });
+    await recordEvent(tx, { ...base, kind: 'step.requested', text: `🔎 ${actor.name} runs *${step.title}* (read-only, no approval needed).${files}` }, { refreshCard: true });
   }
   return run;
 }
@@ -163,14 +172,14 @@ export async function expireStaleRequests(tx: StoreTx, ctx: Pick<StepContext, 'p
 }
 
 /** A press on one option of a picker: requests the picker's step with the chosen value. */
-export async function requestChoice(tx: StoreTx, ctx: StepContext, actor: Actor, choiceId: number): Promise<StepRun> {
+export async function requestChoice(tx: StoreTx, ctx: StepContext, actor: Actor, choiceId: number, pinned: readonly PinnedFile[] = []): Promise<StepRun> {
   const choice = await tx.getChoice(choiceId);
   if (!choice) return refuse(null, 'step.refused', `Choice ${choiceId} does not exist.`, { choiceId });
-  return requestStep(tx, ctx, actor, choice.incidentId, choice.runbook, choice.step, { [choice.param]: choice.value });
+  return requestStep(tx, ctx, actor, choice.incidentId, choice.runbook, choice.step, { [choice.param]: choice.value }, pinned);
 }
 
 /** "Roll back" after a step with a pre-change checkpoint: requests the declared rollback step bound to that snapshot. */
-export async function requestRollback(tx: StoreTx, ctx: StepContext, actor: Actor, runId: number): Promise<StepRun> {
+export async function requestRollback(tx: StoreTx, ctx: StepContext, actor: Actor, runId: number, pinned: readonly PinnedFile[] = []): Promise<StepRun> {
   const run = await tx.getStepRun(runId);
   const step = run && ctx.runbooks.find((r) => r.name === run.runbook)?.steps.find((s) => s.id === run.step);
   const checkpoint = step?.checkpoint;
@@ -178,5 +187,5 @@ export async function requestRollback(tx: StoreTx, ctx: StepContext, actor: Acto
   if (!run || !checkpoint || !snapshot) {
     return refuse(run?.incidentId ?? null, 'step.refused', `Run ${runId} has no pre-change checkpoint to roll back to.`, { runId });
   }
-  return requestStep(tx, ctx, actor, run.incidentId, run.runbook, checkpoint.rollback, { [checkpoint.param]: snapshot.path });
+  return requestStep(tx, ctx, actor, run.incidentId, run.runbook, checkpoint.rollback, { [checkpoint.param]: snapshot.path }, pinned);
 }

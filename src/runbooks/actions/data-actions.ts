@@ -23,6 +23,7 @@ interface BoundEngine {
   backupMethod: string;
   restoreMethod: string;
   afterwards: string | undefined;
+  besideLive: string | undefined;
   backup(plan: { dir: string; prefix: string; keep?: KeepRule | undefined }, job: Job): ReturnType<typeof writeBackup>;
   restore(plan: RestorePlan, job: Job): Promise<string>;
 }
@@ -35,6 +36,7 @@ function bind<T, P>(backup: BackupEngine<T>, restore: RestoreEngine<T, P>, targe
     backupMethod: backup.method(target),
     restoreMethod: restore.method(target),
     afterwards: restore.afterwards,
+    besideLive: backup.besideLive?.(target),
     backup: (plan, job) => writeBackup(backup, target, { ...plan, kind: 'backup' }, job),
     restore: (plan, job) => runRestore(backup, restore, target, plan, job),
   };
@@ -104,7 +106,7 @@ export const restoreAction = defineAction({
     const engine = engineFor(inputs);
     const prefix = inputs.prefix ?? engine.defaultPrefix;
     const from = inputs.from ?? `the newest verified ${prefix}-<UTC time>.${engine.ext} in ${inputs.dir ?? '?'}`;
-    const safetyDir = inputs.safetyDir ?? inputs.dir ?? `the backup's directory`;
+    const safetyDir = inputs.safetyDir ?? engine.besideLive ?? inputs.dir ?? `the backup's directory`;
     const afterwards = engine.afterwards !== undefined ? `; ${engine.afterwards}` : '';
     return `will restore ${engine.what} from ${from} (${engine.restoreMethod}), after a safety backup to ${safetyDir}${afterwards}`;
   },

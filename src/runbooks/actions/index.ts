@@ -1,4 +1,5 @@
 import type { RunbookStep } from '../schema.js';
+import { pinProblem } from '../chosen-file.js';
 import { formatArgv, renderArgv, renderCwd, runExec } from './exec.js';
 import { httpTimeoutSeconds, runHttp } from './http.js';
 import { describeTypedStep, runTypedStep } from './run-typed.js';
@@ -19,6 +20,11 @@ const _everyActionListed: [Exclude<RunbookStep['action'], (typeof ACTION_NAMES)[
  */
 export async function runStep(step: RunbookStep, params: Record<string, string>, ctx: ActionContext): Promise<StepResult> {
   try {
+    // A restore checks its pinned backup itself, in the same read as its sidecar check.
+    if (ctx.pins !== undefined && ctx.pins.length > 0 && step.action !== 'restore') {
+      const problem = await pinProblem(ctx.pins, ctx.signal);
+      if (problem !== undefined) return { status: 'failed', summary: ctx.redact(problem), durationMs: 0, outputTail: '' };
+    }
     switch (step.action) {
       case 'exec':
         return await runExec(step, params, ctx);

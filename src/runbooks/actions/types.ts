@@ -10,6 +10,11 @@ export interface ActionContext {
   env: NodeJS.ProcessEnv;
   /** Bot settings some actions default to. */
   settings?: ActionSettings | undefined;
+  /**
+   * Files chosen in chat with the hash they had when the step was requested: a step refuses to
+   * run when one changed since (swapped between approval and run).
+   */
+  pins?: ReadonlyArray<{ path: string; sha256: string }> | undefined;
 }
 
 export interface ActionSettings {

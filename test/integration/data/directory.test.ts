@@ -87,7 +87,11 @@ describe('directory backup and restore', () => {
     const target = path.join(root, 'data');
     await mkdir(target);
     await writeFile(path.join(root, 'fake.tar.gz'), 'not gzip');
-    const wrong = await run('restore', { engine: 'directory', target, from: path.join(root, 'fake.tar.gz') });
+    const unchecked = await run('restore', { engine: 'directory', target, from: path.join(root, 'fake.tar.gz') });
+    expect(unchecked.status).toBe('failed');
+    expect(unchecked.summary).toMatch(/^backup \S+fake\.tar\.gz has no \.sha256 sidecar .*refusing to restore it/);
+    // Told not to verify, the restore reaches tar, which refuses it.
+    const wrong = await run('restore', { engine: 'directory', target, from: path.join(root, 'fake.tar.gz'), verify: false });
     expect(wrong.status).toBe('failed');
     expect(wrong.summary).toMatch(/^tar -tzf of fake\.tar\.gz: tar exited 2/);
 

@@ -303,7 +303,7 @@ describe('SQLite restore', () => {
 
     expect(result.status, show(result)).toBe('succeeded');
     expect(result.description).toBe(
-      `will restore SQLite ${db} from the newest verified sqlite-orders-<UTC time>.db.gz in ${backups} (gunzip next to the database, integrity_check, rename over it (previous database kept)), after a safety backup to ${backups} (timeout 60s)`,
+      `will restore SQLite ${db} from the newest verified sqlite-orders-<UTC time>.db.gz in ${backups} (gunzip next to the database, integrity_check, rename over it (previous database kept)), after a safety backup to ${dir} (timeout 60s)`,
     );
     expect(count(db)).toBe(500);
     expect(integrity(db)).toBe('ok');
@@ -311,6 +311,8 @@ describe('SQLite restore', () => {
     expect(fact(result, 'restored rows per table')).toBe('items=500, notes=1');
 
     const safety = result.artefacts?.find((a) => a.kind === 'safety-backup');
+    // Beside the live database, not among the backups it was restored from.
+    expect(path.dirname(safety?.path ?? '')).toBe(dir);
     expect(safety?.path).toMatch(/\/sqlite-orders-safety-\d{8}T\d{6}Z\.db\.gz$/);
     expect(await sha256(safety?.path ?? '')).toBe(safety?.sha256);
     expect(existsSync(`${safety?.path ?? ''}.sha256`)).toBe(true);

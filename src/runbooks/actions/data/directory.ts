@@ -48,6 +48,7 @@ export const directoryBackup: BackupEngine<DirectoryTarget> = {
   method: () => 'tar -czf, verified with tar -tzf',
   defaultPrefix: (t) => `dir-${prefixPart(path.basename(t.path))}`,
   validate: (t) => check(pathProblem(t.path, 'directory')),
+  besideLive: (t) => path.dirname(path.resolve(t.path)),
   async absent(t) {
     return (await lstatOrUndefined(t.path)) === undefined;
   },

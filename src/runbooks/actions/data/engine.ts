@@ -24,6 +24,11 @@ export interface BackupEngine<T> {
    */
   absent?(target: T): Promise<boolean>;
   /**
+   * For the safety backup before a restore: the directory beside the live data, where it goes
+   * unless the step names one. Undefined for data with no local file (a database server).
+   */
+  besideLive?(target: T): string;
+  /**
    * For the safety backup before a restore, when `produce` fails because the current state is
    * damaged (the usual reason to restore): an as-is copy that keeps the damaged state.
    */

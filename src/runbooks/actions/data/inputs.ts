@@ -72,8 +72,16 @@ const restoreSource = {
   latest: z.boolean().optional(),
   dir: text.optional(),
   prefix: text.optional(),
-  /** Where the safety backup of the current state goes; default `dir`, else the backup's directory. */
+  /**
+   * Where the safety backup of the current state goes; default: beside the live data (SQLite, a
+   * directory), else `dir`, else the backup's directory.
+   */
   safetyDir: text.optional(),
+  /**
+   * `false` restores an explicit backup even without a matching `.sha256` sidecar. Default: a
+   * backup whose sidecar is missing or does not match is refused.
+   */
+  verify: z.boolean().default(true),
 };
 
 export const restoreInputs = z

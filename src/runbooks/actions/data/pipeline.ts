@@ -6,6 +6,7 @@ import { applyRetention, latestVerifiedBackup, publish, readSidecar, sidecarPath
 import { ActionError, check, formatBytes, fsProblem, pathProblem, prefixProblem, utcStamp, type Job, type KeepRule } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { sha256File, statOrUndefined } from './files.js';
+import { changedSinceRequest } from '../../chosen-file.js';
 
 /*
  * The two procedures every engine shares.
@@ -134,27 +135,38 @@ export interface RestorePlan {
   dir?: string | undefined;
   prefix?: string | undefined;
   safetyDir?: string | undefined;
+  /** false: an explicit backup is restored without a matching sidecar. */
+  verify?: boolean | undefined;
 }
 
-/** The backup file to restore, after its sidecar check. */
+/**
+ * The backup file to restore, after its checks: an explicit one must have a matching `.sha256`
+ * sidecar (unless `verify` is false) and, when it was chosen in chat, still the hash it had when
+ * the step was requested (`job.ctx.pins`), so a file swapped after approval is never restored.
+ */
 async function locateBackup(ext: string, prefix: string, plan: RestorePlan, job: Job): Promise<string> {
   if (plan.from !== undefined) {
-    check(pathProblem(plan.from, 'from'));
-    const info = await statOrUndefined(plan.from).catch((error: unknown) => {
-      throw new ActionError(`backup ${plan.from}: ${fsProblem(error)}`);
+    const from = plan.from;
+    check(pathProblem(from, 'from'));
+    const info = await statOrUndefined(from).catch((error: unknown) => {
+      throw new ActionError(`backup ${from}: ${fsProblem(error)}`);
     });
-    if (info === undefined) throw new ActionError(`backup ${plan.from} does not exist`);
-    if (!info.isFile()) throw new ActionError(`backup ${plan.from} is not a file`);
-    const recorded = await readSidecar(plan.from);
-    if (recorded === undefined) {
-      job.fact('sha256', 'no .sha256 sidecar: not checked against a recorded hash');
-    } else {
-      const { sha256 } = await sha256File(plan.from, job.signal);
-      if (sha256 !== recorded) throw new ActionError(`backup ${plan.from} does not match its sidecar ${sidecarPath(plan.from)} (sha256 ${sha256.slice(0, 12)}…, recorded ${recorded.slice(0, 12)}…): refusing to restore it`);
-      job.fact('sha256', `${sha256} (matches the sidecar)`);
+    if (info === undefined) throw new ActionError(`backup ${from} does not exist`);
+    if (!info.isFile()) throw new ActionError(`backup ${from} is not a file`);
+    const verify = plan.verify !== false;
+    const recorded = await readSidecar(from);
+    if (recorded === undefined && verify) {
+      throw new ActionError(`backup ${from} has no .sha256 sidecar ${sidecarPath(from)}, so it cannot be checked: refusing to restore it (verify: false in the runbook allows it)`);
     }
-    job.fact('backup', `${plan.from} (${formatBytes(info.size)})`);
-    return plan.from;
+    const { sha256 } = await sha256File(from, job.signal);
+    const pinned = job.ctx.pins?.find((p) => p.path === from)?.sha256;
+    if (pinned !== undefined && pinned !== sha256) throw new ActionError(changedSinceRequest(from, sha256, pinned));
+    if (recorded !== undefined && verify && sha256 !== recorded) {
+      throw new ActionError(`backup ${from} does not match its sidecar ${sidecarPath(from)} (sha256 ${sha256.slice(0, 12)}…, recorded ${recorded.slice(0, 12)}…): refusing to restore it`);
+    }
+    job.fact('sha256', `${sha256} (${!verify ? 'not checked: verify is false' : 'matches the sidecar'}${pinned !== undefined ? ', the file requested' : ''})`);
+    job.fact('backup', `${from} (${formatBytes(info.size)})`);
+    return from;
   }
   const dir = plan.dir ?? '';
   check(pathProblem(dir, 'dir'));
@@ -180,7 +192,9 @@ export async function runRestore<T, P>(backupEngine: BackupEngine<T>, restoreEng
   const backup = await locateBackup(backupEngine.ext, prefix, plan, job);
   const prepared = await restoreEngine.prepare(target, backup, job);
 
-  const safetyDir = plan.safetyDir ?? plan.dir ?? path.dirname(backup);
+  // Beside the live data when it has a place on disk: the copy of the current state never lands
+  // beside the backup being restored, wherever that came from.
+  const safetyDir = plan.safetyDir ?? backupEngine.besideLive?.(target) ?? plan.dir ?? path.dirname(backup);
   if (backupEngine.absent !== undefined && (await backupEngine.absent(target))) {
     job.fact('safety backup', `none: ${backupEngine.what(target)} does not exist, there is no current state to keep`);
   } else {

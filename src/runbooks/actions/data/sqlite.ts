@@ -164,6 +164,7 @@ export const sqliteBackup: BackupEngine<SqliteTarget> = {
   method: () => 'VACUUM INTO a snapshot, integrity_check and row counts, gzip',
   defaultPrefix: (t) => `sqlite-${prefixPart(path.basename(t.path).replace(/\.(db|sqlite3?|db3)$/iu, ''))}`,
   validate,
+  besideLive: (t) => path.dirname(t.path),
   async absent(t) {
     return (await lstatOrUndefined(t.path)) === undefined;
   },
