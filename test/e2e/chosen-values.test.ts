@@ -215,7 +215,7 @@ const UNVERIFIED = RUNBOOK.replace('name: appdb', 'name: appdb-unverified').repl
   "with: { engine: sqlite, path: '{{db}}', from: '{{backup}}', verify: false }",
 );
 
-describe('picker options and verify: false on slack', () => {
+describe('picker options, Roll back snapshots and verify: false on slack', () => {
   let chat: ChatDriver;
   let t: TestBot;
   let card: ChatMessage;
@@ -301,5 +301,20 @@ describe('picker options and verify: false on slack', () => {
     await chat.press('bob', request.buttonIds.find((b) => b.startsWith('approve:'))!, request, card);
     const done = await waitForReply(/Restore database\* succeeded|Restore database succeeded/, 'the unverified restore', before);
     expect(done.text).toMatch(/not checked: verify is false/);
+  });
+
+  it('refuses a Roll back whose snapshot was replaced after it was taken, even with a matching sidecar', async () => {
+    const before = replies().length;
+    await chat.press('alice', `run-step:${id}:appdb:migrate`, card, card);
+    const request = await waitForReply(/asks to run Run migration/, 'the migration request', before);
+    await chat.press('bob', request.buttonIds.find((b) => b.startsWith('approve:'))!, request, card);
+    const finished = await waitForReply(/Run migration\* succeeded|Run migration succeeded/, 'the migration', before);
+    const rollback = finished.buttonIds.find((b) => b.startsWith('rollback:'))!;
+    const checkpoint = (await runs()).find((r) => r.step === 'migrate')?.result?.artefacts?.find((a) => a.kind === 'checkpoint');
+    expect(checkpoint).toBeDefined();
+    writeBackup(checkpoint!.path, 8);
+    await chat.press('alice', rollback, finished, card);
+    await chat.waitFor(() => chat.privateTexts('alice').find((x) => /has changed since it was taken/.test(x)), 15_000, 'the refused Roll back');
+    expect((await runs()).filter((r) => r.step === 'undo')).toEqual([]);
   });
 });
