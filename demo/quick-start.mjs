@@ -10,22 +10,35 @@
 // Ctrl-C stops the bot, then the shop (only if this script started it). With credentials it runs
 // the bot alone, exactly as `node dist/src/main.js` does; production deployments run that directly.
 //
-// COMMAND defaults to `node dist/src/main.js` (what `npm run build` produces). The demo's data
+// COMMAND defaults to `node dist/src/main.js`, built first with `npm run build`'s compiler when a
+// source is newer than the last build (a warm start then skips the 10-20 s of tsc). The demo's data
 // (shop.db, backups, logs) lives in DIR, default data/demo.
+//
+// Settings come from the environment, then from ENV_FILE or ./.env when present (real environment
+// variables win), so a copied .env.example works.
+//
+// Stopping: package.json runs this script with `exec`, so npm's signal reaches it directly (no shell
+// in between to die and orphan it). SIGINT and SIGTERM are passed to the bot once; the bot stops
+// gracefully, then the shop is stopped. If npm itself dies without a signal, this script notices it
+// was orphaned and stops the same way.
 import { spawn, spawnSync } from 'node:child_process';
 import console from 'node:console';
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
+import { setInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const ctl = path.join(root, 'demo', 'service', 'ctl.mjs');
+const builtMain = path.join(root, 'dist', 'src', 'main.js');
+const buildStamp = path.join(root, 'dist', '.build-stamp');
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
   let dataDir = path.join(root, 'data', 'demo');
-  let command = [process.execPath, path.join(root, 'dist', 'src', 'main.js')];
+  /** @type {string[] | undefined} */
+  let command;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--data-dir' && argv[i + 1]) dataDir = path.resolve(String(argv[++i]));
@@ -38,6 +51,44 @@ function parseArgs(argv) {
     }
   }
   return { dataDir, command };
+}
+
+/** ENV_FILE when set (it must exist), else ./.env when present; variables already set are kept. */
+function loadEnvFile() {
+  const explicit = (process.env.ENV_FILE ?? '').trim();
+  const file = explicit || '.env';
+  if (!explicit && !fs.existsSync(file)) return;
+  try {
+    process.loadEnvFile(file);
+  } catch (error) {
+    console.error(`quick-start: cannot read ENV_FILE ${JSON.stringify(file)}: ${/** @type {Error} */ (error).message}`);
+    process.exit(2);
+  }
+}
+
+/** The newest modification time under `dir` (files only), 0 when missing. @param {string} dir @returns {number} */
+function newestUnder(dir) {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ unless the last successful build is newer than every source and build setting. */
+function buildIfStale() {
+  const stamp = fs.existsSync(buildStamp) && fs.existsSync(builtMain) ? fs.statSync(buildStamp).mtimeMs : 0;
+  const inputs = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'].map((f) => path.join(root, f)).filter((f) => fs.existsSync(f));
+  const newest = Math.max(newestUnder(path.join(root, 'src')), ...inputs.map((f) => fs.statSync(f).mtimeMs));
+  if (stamp > newest) return;
+  console.log('quick-start: building (sources changed since the last build)');
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+  if (result.status !== 0) {
+    console.error(`quick-start: the build failed${result.signal ? ` (${result.signal})` : ''}; fix the errors above and run npm start again`);
+    process.exit(result.status ?? 1);
+  }
+  fs.writeFileSync(buildStamp, `${new Date().toISOString()}\n`);
 }
 
 /** Whether the shop recorded in this data folder is running (so it was not ours to stop). @param {string} dataDir */
@@ -59,12 +110,19 @@ function runCtl(command, dataDir) {
   return result.status === 0;
 }
 
-const { dataDir, command } = parseArgs(process.argv.slice(2));
+loadEnvFile();
+const parsed = parseArgs(process.argv.slice(2));
+const dataDir = parsed.dataDir;
+let stopRequested = /** @type {NodeJS.Signals | undefined} */ (undefined);
+// A signal during the build or the shop's start-up: remember it, and stop before starting the bot.
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) process.on(signal, () => (stopRequested ??= signal));
+if (!parsed.command) buildIfStale();
+const command = parsed.command ?? [process.execPath, builtMain];
 const chat = ['SLACK_BOT_TOKEN', 'DISCORD_BOT_TOKEN'].some((name) => (process.env[name] ?? '').trim() !== '');
 const env = { ...process.env };
 let startedShop = false;
 
-if (!chat && fs.existsSync(ctl)) {
+if (!chat && fs.existsSync(ctl) && !stopRequested) {
   fs.mkdirSync(dataDir, { recursive: true });
   const wasRunning = shopRunning(dataDir);
   if (!runCtl('start', dataDir)) {
@@ -73,19 +131,44 @@ if (!chat && fs.existsSync(ctl)) {
     startedShop = !wasRunning;
     const shipped = (env.RUNBOOKS_DIR ?? '').trim() || 'manifests/runbooks';
     env.RUNBOOKS_DIR = `${shipped},${path.join(dataDir, 'runbooks')}`;
+    const rel = path.relative(process.cwd(), dataDir);
+    const ctlHint = rel === path.join('data', 'demo') ? '' : ` --data-dir ${rel}`;
     console.log('quick-start: demo workspace ready. Open the console, press "Fire a sample alert" (or run `npm run demo:alert`),');
-    console.log('             and break the shop first with `node demo/service/ctl.mjs break --data-dir ' + path.relative(process.cwd(), dataDir) + '` to see a fix verified.');
+    console.log(`             and break the shop first with \`node demo/service/ctl.mjs break${ctlHint}\` to see a fix verified.`);
   }
+}
+
+if (stopRequested) {
+  if (startedShop) runCtl('stop', dataDir);
+  process.exit(0);
 }
 
 const [program, ...args] = command;
 const bot = spawn(String(program), args, { stdio: 'inherit', env });
-// The terminal sends Ctrl-C to the whole foreground group; a `kill` of this script alone is passed on.
-for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
-  process.on(signal, () => {
-    if (bot.exitCode === null) bot.kill(signal);
-  });
+let forwarded = false;
+/** Passes the first stop request on; the bot's own graceful stop is bounded by SHUTDOWN_TIMEOUT_MS. @param {NodeJS.Signals} signal */
+function stop(signal) {
+  if (forwarded || bot.exitCode !== null) return;
+  forwarded = true;
+  bot.kill(signal);
 }
+// The terminal's Ctrl-C reaches the whole foreground group (the bot too); npm's SIGTERM or SIGINT
+// reaches only this script. Either way the bot gets one signal: a second would not speed it up.
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+  process.removeAllListeners(signal);
+  process.on(signal, () => stop(signal));
+}
+// npm killed with SIGKILL leaves this script orphaned (its parent becomes pid 1 or a subreaper).
+const parent = process.ppid;
+const orphanCheck = setInterval(() => {
+  if (process.ppid !== parent) stop('SIGTERM');
+}, 1000);
+orphanCheck.unref();
+bot.once('error', (error) => {
+  console.error(`quick-start: cannot start ${JSON.stringify(program)}: ${error.message}`);
+  if (startedShop) runCtl('stop', dataDir);
+  process.exit(1);
+});
 bot.once('exit', (code, signal) => {
   if (startedShop) runCtl('stop', dataDir);
   process.exit(code ?? (signal ? 1 : 0));

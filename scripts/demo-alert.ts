@@ -8,19 +8,24 @@
  *
  * The bot is http://127.0.0.1:${PORT:-3000} unless --url is given; ALERTMANAGER_WEBHOOK_TOKEN,
  * when set, is sent as the Bearer token. The alert's `instance` label is the shop's address:
- * 127.0.0.1 and DEMO_PORT, else the port the shop was started on (demo/data/service.port), else 3080.
+ * 127.0.0.1 and DEMO_PORT, else the port the shop was started on (data/demo/service.port, or under
+ * DEMO_DATA_DIR), else 3080.
  *
  * Every firing notification goes to the same Alertmanager group, so sending it again refreshes the
  * open incident rather than opening a second one; after --resolve, the next firing opens a new one.
+ * As Alertmanager does, every notification of one firing episode carries the same `startsAt` (kept
+ * in the data folder's alert.startsAt until --resolve), so the incident's duration is right.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { notificationSchema, ZERO_TIME, type AlertmanagerNotification } from '../src/core/alertmanager-payload.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CTL = 'node demo/service/ctl.mjs';
+/** Where `npm start` and ctl.mjs keep the shop's files. */
+const dataDirOf = (env: NodeJS.ProcessEnv) => path.resolve(REPO_ROOT, env.DEMO_DATA_DIR?.trim() || path.join('data', 'demo'));
 const USAGE = 'usage: npm run demo:alert [-- --resolve] [-- --url http://127.0.0.1:3000]';
 
 /** The same labels every time: Alertmanager's fingerprint and group depend only on them. */
@@ -29,7 +34,7 @@ export function demoLabels(demoPort: number): Record<string, string> {
 }
 
 /** A ShopDown notification for the demo shop on `demoPort`, firing or resolved, sent at `now`. */
-export function demoAlert(options: { status: 'firing' | 'resolved'; demoPort: number; now: Date }): AlertmanagerNotification {
+export function demoAlert(options: { status: 'firing' | 'resolved'; demoPort: number; now: Date; startsAt?: string }): AlertmanagerNotification {
   const labels = demoLabels(options.demoPort);
   const annotations = {
     summary: 'The demo shop is down',
@@ -56,7 +61,7 @@ export function demoAlert(options: { status: 'firing' | 'resolved'; demoPort: nu
         status: options.status,
         labels,
         annotations,
-        startsAt: at,
+        startsAt: options.startsAt ?? at,
         endsAt: options.status === 'resolved' ? at : ZERO_TIME,
         generatorURL: '',
         fingerprint: createHash('sha256').update(sorted).digest('hex').slice(0, 16),
@@ -91,7 +96,7 @@ function parseArgs(args: string[], env: NodeJS.ProcessEnv): Options {
 function demoPort(env: NodeJS.ProcessEnv): number {
   const fromFile = (() => {
     try {
-      return readFileSync(path.join(REPO_ROOT, 'demo', 'data', 'service.port'), 'utf8').trim();
+      return readFileSync(path.join(dataDirOf(env), 'service.port'), 'utf8').trim();
     } catch {
       return undefined;
     }
@@ -100,6 +105,16 @@ function demoPort(env: NodeJS.ProcessEnv): number {
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`DEMO_PORT must be a port number, not ${JSON.stringify(raw)}`);
   return port;
+}
+
+/** The `startsAt` of the episode in progress, if a firing alert was sent and not yet resolved. */
+function readStartsAt(file: string): string | undefined {
+  try {
+    const value = readFileSync(file, 'utf8').trim();
+    return Number.isNaN(Date.parse(value)) ? undefined : value;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What the shop answers right now, in words (the alert is sent whatever it says). */
@@ -116,7 +131,10 @@ async function shopState(port: number): Promise<'healthy' | 'broken' | 'down'> {
 async function main(env: NodeJS.ProcessEnv, args: string[]): Promise<void> {
   const options = parseArgs(args, env);
   const port = demoPort(env);
-  const payload = notificationSchema.parse(demoAlert({ status: options.status, demoPort: port, now: new Date() }));
+  const now = new Date();
+  const episode = path.join(dataDirOf(env), 'alert.startsAt');
+  const startsAt = readStartsAt(episode) ?? now.toISOString();
+  const payload = notificationSchema.parse(demoAlert({ status: options.status, demoPort: port, now, startsAt }));
   const token = env.ALERTMANAGER_WEBHOOK_TOKEN?.trim();
   const webhook = `${options.botUrl}/webhooks/alertmanager`;
 
@@ -131,10 +149,18 @@ async function main(env: NodeJS.ProcessEnv, args: string[]): Promise<void> {
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);
     throw new Error(
-      `cannot reach the bot at ${webhook} (${cause}).\n  Start it with the demo runbook:  RUNBOOKS_DIR=demo/runbooks npm start\n  (or pass --url, or set PORT to the bot's port)`,
+      `cannot reach the bot at ${webhook} (${cause}).\n  Start it with \`npm start\` (it runs the demo shop and its runbook),\n  or set PORT to the port the bot listens on, or pass --url`,
     );
   }
   const text = await res.text();
+  if (res.status === 200) {
+    // The episode ends with its resolution; the next firing starts a new one.
+    if (options.status === 'resolved') rmSync(episode, { force: true });
+    else {
+      mkdirSync(path.dirname(episode), { recursive: true });
+      writeFileSync(episode, `${startsAt}\n`);
+    }
+  }
   if (res.status === 401) {
     throw new Error(`the bot refused the alert (401): set ALERTMANAGER_WEBHOOK_TOKEN to the bot's webhook token${token ? ' (the one set is wrong)' : ''}`);
   }
@@ -156,7 +182,7 @@ async function main(env: NodeJS.ProcessEnv, args: string[]): Promise<void> {
     return;
   }
   if (state === 'down') {
-    console.log(`The shop is not running on 127.0.0.1:${port}: start it with \`${CTL} start\`, then break it with \`${CTL} break\`.`);
+    console.log(`The shop is not running on 127.0.0.1:${port}: \`npm start\` starts it (or \`${CTL} start\`); then break it with \`${CTL} break\`.`);
   } else if (state === 'healthy') {
     console.log(`The shop is healthy right now, so the health check will pass. To see it fail: \`${CTL} break\`.`);
   } else {

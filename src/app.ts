@@ -1,11 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { createAlertmanagerSilences } from './alertmanager/silences.js';
 import { resolveConsole } from './bot/console/access.js';
 import { createConsole } from './bot/console/console-app.js';
 import { CONSOLE_CHANNEL } from './bot/console/platform.js';
 import { describeDatabase, type Config } from './config.js';
+import { BotError } from './core/errors.js';
 import type { ChatPlatform } from './core/chat-platform.js';
 import { Engine } from './core/engine.js';
 import { LogThrottle } from './core/log-throttle.js';
@@ -49,6 +50,8 @@ export interface BotOptions {
   leaderCheckMs?: number;
   /** This process among the replicas; default: a new id, and on PostgreSQL orphans after 30 s. */
   replica?: ReplicaSettings;
+  /** Where the default logger writes (stdout when unset); ignored with `logger`. */
+  logDestination?: DestinationStream;
 }
 
 /** A refused webhook is logged once per kind of refusal, then at most this often (with the count left out). */
@@ -62,6 +65,8 @@ export interface Bot {
   store: Store;
   server: http.Server;
   log: Logger;
+  /** The console's address once listening, when it is served. */
+  consoleUrl: string | undefined;
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
   listen(): Promise<AddressInfo>;
   /** Graceful stop: no new requests, in-flight ones finish, running steps get a grace period, the store closes. */
@@ -71,7 +76,7 @@ export interface Bot {
 /** The composition root: config → store → runbooks → platforms → engine → HTTP routes. */
 export async function createBot(config: Config, options: BotOptions = {}): Promise<Bot> {
   const redact = createRedactor(config.secrets);
-  const log = options.logger ?? createLogger(config.logLevel, redact);
+  const log = options.logger ?? createLogger(config.logLevel, redact, options.logDestination);
   const runbooks = await loadRunbooks(config.runbooksDirs);
   const policy = await loadPolicy(config.policyFile, config.approvers);
   const channelRoutes = await loadRoutes(config.routesFile);
@@ -221,26 +226,28 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   server.headersTimeout = 10_000;
 
   let stopping: Promise<void> | undefined;
-  return {
+  const bot: Bot = {
     engine: ready,
     store,
     server,
     log,
+    consoleUrl: undefined,
     async listen() {
       await leadership.start();
       await ready.start();
       await scheduler.start();
       discord?.start();
       await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
+        server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, config.host, config.port)));
         server.listen(config.port, config.host, () => resolve());
       });
       const address = server.address() as AddressInfo;
       log.info({ port: address.port, host: address.address }, 'listening');
       if (consoleSetup.mode !== 'off') {
+        bot.consoleUrl = webConsole.url(address, config.host);
         log.info(
           { console: consoleSetup.mode, reason: consoleSetup.reason, tokenRequired: consoleSetup.token !== undefined },
-          `console at ${webConsole.url(address, config.host)} (${consoleSetup.mode}${consoleSetup.token !== undefined ? ', token required' : ''})`,
+          `console at ${bot.consoleUrl} (${consoleSetup.mode}${consoleSetup.token !== undefined ? ', token required' : ''})`,
         );
       }
       return address;
@@ -261,6 +268,17 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
       return stopping;
     },
   };
+  return bot;
+}
+
+/** A listen failure as a sentence naming the setting to change, instead of a raw stack. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (error.code === 'EADDRINUSE') {
+    return new BotError('port_in_use', `Cannot listen on ${host}:${port}: the port is in use by another program. Set PORT to a free port (e.g. PORT=${port === 3000 ? 3001 : port + 1}), or stop the program that holds it.`, { cause: error });
+  }
+  if (error.code === 'EACCES') return new BotError('port_denied', `Cannot listen on ${host}:${port}: permission denied. Set PORT to a port above 1023.`, { cause: error });
+  if (error.code === 'EADDRNOTAVAIL') return new BotError('host_unavailable', `Cannot listen on ${host}:${port}: no such local address. Set HOST to an address of this machine (or 0.0.0.0).`, { cause: error });
+  return error;
 }
 
 /** The PostgreSQL leader election (loaded only on PostgreSQL); a new leader sends what is queued at once. */

@@ -24,6 +24,10 @@ export const envSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().min(1).default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    // Read by the entry point before this schema (it says where the other settings come from);
+    // listed here so that it is documented and validated like the rest.
+    ENV_FILE: z.string().min(1).optional(),
     DATABASE_URL: z.string().min(1).default('sqlite:./data/bot.db'),
     RUNBOOKS_DIR: z
       .string()
@@ -155,6 +159,8 @@ export interface Config {
   port: number;
   host: string;
   logLevel: Env['LOG_LEVEL'];
+  /** auto: human-readable lines on a terminal, JSON otherwise. */
+  logFormat: Env['LOG_FORMAT'];
   database: DatabaseConfig;
   /** Runbook manifest directories, loaded in order (names unique across them). */
   runbooksDirs: string[];
@@ -226,6 +232,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     port: env.PORT,
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
     database: databaseConfig(env.DATABASE_URL),
     runbooksDirs: env.RUNBOOKS_DIR,
     webhookToken: env.ALERTMANAGER_WEBHOOK_TOKEN,

@@ -30,3 +30,13 @@ export function createLogger(level: string, redact: Redactor, destination?: pino
     destination,
   );
 }
+
+/**
+ * Human-readable logs for a terminal (LOG_FORMAT=pretty, or auto on a TTY): one coloured line per
+ * event. Loaded only then; JSON stays the format for collectors. Synchronous, so the last lines
+ * before an exit are not lost.
+ */
+export async function prettyDestination(): Promise<pino.DestinationStream> {
+  const { default: pretty } = await import('pino-pretty');
+  return pretty({ sync: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' });
+}

@@ -4,13 +4,14 @@
 //   node demo/service/ctl.mjs start     set up (see below), then start the shop in the background
 //   node demo/service/ctl.mjs stop      stop it (SIGTERM, then SIGKILL after 5 s)
 //   node demo/service/ctl.mjs restart   stop, then start on the same port
-//   node demo/service/ctl.mjs break     make /health answer 500 (creates the flag file data/broken)
+//   node demo/service/ctl.mjs break     make /health answer 500 (creates the flag file broken in the data folder)
 //   node demo/service/ctl.mjs fix       remove the flag file, then restart
 //   node demo/service/ctl.mjs status    running? healthy? how many orders?
 //   node demo/service/ctl.mjs setup     create the data folder and write the runbook (start does this too)
 //
-// Options: --data-dir DIR (default demo/data, or DEMO_DATA_DIR), --runbooks-dir DIR (where setup
-// writes demo-shop.yaml; default demo/runbooks, or DEMO_RUNBOOKS_DIR). The port is DEMO_PORT
+// Options: --data-dir DIR (default data/demo, or DEMO_DATA_DIR: the folder `npm start` uses, so the
+// commands reach the shop it started), --runbooks-dir DIR (where setup writes demo-shop.yaml;
+// default DIR/runbooks, or DEMO_RUNBOOKS_DIR). The port is DEMO_PORT
 // (default 3080) on the first start; restart and fix keep the port the shop was started with.
 //
 // Everything lives in the data folder: shop.db, backups/, service.pid, service.port, service.log
@@ -26,16 +27,17 @@ import { fileURLToPath } from 'node:url';
 const { fetch, AbortSignal } = globalThis;
 const serviceDir = path.dirname(fileURLToPath(import.meta.url));
 const demoDir = path.dirname(serviceDir);
+const repoRoot = path.dirname(demoDir);
 
 const USAGE = 'usage: node demo/service/ctl.mjs start|stop|restart|break|fix|status|setup [--data-dir DIR] [--runbooks-dir DIR]';
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  /** @type {{ command: string | undefined, dataDir: string, runbooksDir: string }} */
+  /** @type {{ command: string | undefined, dataDir: string, runbooksDir: string | undefined }} */
   const options = {
     command: undefined,
-    dataDir: process.env.DEMO_DATA_DIR || path.join(demoDir, 'data'),
-    runbooksDir: process.env.DEMO_RUNBOOKS_DIR || path.join(demoDir, 'runbooks'),
+    dataDir: process.env.DEMO_DATA_DIR || path.join(repoRoot, 'data', 'demo'),
+    runbooksDir: process.env.DEMO_RUNBOOKS_DIR || undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -50,9 +52,8 @@ function parseArgs(argv) {
       fail(`unexpected argument ${JSON.stringify(arg)}\n${USAGE}`);
     }
   }
-  options.dataDir = path.resolve(options.dataDir);
-  options.runbooksDir = path.resolve(options.runbooksDir);
-  return options;
+  const dataDir = path.resolve(options.dataDir);
+  return { command: options.command, dataDir, runbooksDir: path.resolve(options.runbooksDir ?? path.join(dataDir, 'runbooks')) };
 }
 
 /** @param {string} message @returns {never} */
@@ -198,6 +199,22 @@ async function stop() {
   console.log(`demo-shop: stopped (pid ${pid})`);
 }
 
+/** Sets the flag, then checks that the running shop reads it: a success message for a shop that stays healthy would mislead. */
+async function breakShop() {
+  fs.mkdirSync(options.dataDir, { recursive: true });
+  fs.writeFileSync(files.broken, `broken at ${new Date().toISOString()}\n`);
+  const pid = runningPid();
+  if (pid === undefined) {
+    fail(`no shop is running from ${options.dataDir} (flag file written; the shop will start broken). Start it with \`npm start\`, or pass the --data-dir it runs from.`);
+  }
+  const port = portToUse(true);
+  const answer = await health(port);
+  if (answer?.status !== 500) fail(`flag file written, but the shop on http://127.0.0.1:${port} still answers ${answer ? answer.status : 'nothing'} on /health`);
+  console.log(`demo-shop: broken: http://127.0.0.1:${port}/health now answers 500 (flag file ${files.broken}).`);
+  console.log('  Next: fire the alert with `npm run demo:alert` (or the console\'s "Fire a sample alert"),');
+  console.log('  then press "Health check" on the card, and "Fix the shop" (a second person approves).');
+}
+
 async function status() {
   const pid = runningPid();
   if (pid === undefined) {
@@ -226,11 +243,7 @@ switch (options.command) {
     await start({ keepPort: true });
     break;
   case 'break':
-    fs.mkdirSync(options.dataDir, { recursive: true });
-    fs.writeFileSync(files.broken, `broken at ${new Date().toISOString()}\n`);
-    console.log(`demo-shop: broken: /health now answers 500 (flag file ${files.broken}).`);
-    console.log('  Next: fire the alert with `npm run demo:alert` (or the console\'s "fire a sample alert"),');
-    console.log('  then press "Health check" on the card, and "Fix the shop" (a second person approves).');
+    await breakShop();
     break;
   case 'fix':
     fs.rmSync(files.broken, { force: true });

@@ -9,7 +9,7 @@
 // dependency. While healthy it takes a simulated order every few seconds, so the WAL grows and a
 // checkpoint or a backup has something to do. Start and stop it with ctl.mjs, not by hand.
 //
-// Environment: DEMO_PORT (default 3080), DEMO_DATA_DIR (default demo/data). It listens on
+// Environment: DEMO_PORT (default 3080), DEMO_DATA_DIR (default data/demo). It listens on
 // 127.0.0.1 only.
 import console from 'node:console';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { fileURLToPath, URL } from 'node:url';
 import Database from 'better-sqlite3';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const dataDir = path.resolve(process.env.DEMO_DATA_DIR ?? path.join(here, '..', 'data'));
+const dataDir = path.resolve(process.env.DEMO_DATA_DIR ?? path.join(here, '..', '..', 'data', 'demo'));
 const port = Number(process.env.DEMO_PORT ?? '3080');
 const brokenFlag = path.join(dataDir, 'broken');
 const ITEMS = ['tea', 'coffee', 'mug', 'teapot', 'biscuits', 'kettle'];
@@ -66,7 +66,7 @@ const server = http.createServer((req, res) => {
   try {
     if (req.method === 'GET' && url.pathname === '/health') {
       if (broken()) {
-        send(res, 500, { status: 'error', error: 'orders database unavailable (demo: the flag file data/broken exists)' });
+        send(res, 500, { status: 'error', error: 'orders database unavailable (demo: the flag file `broken` exists in the data folder)' });
         return;
       }
       db.prepare('SELECT 1').get();
@@ -119,7 +119,8 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 server.on('error', (error) => {
-  console.error(`${new Date().toISOString()} demo-shop: cannot listen on 127.0.0.1:${port}: ${error.message}`);
+  const hint = /** @type {NodeJS.ErrnoException} */ (error).code === 'EADDRINUSE' ? ': the port is in use; set DEMO_PORT to a free port' : '';
+  console.error(`${new Date().toISOString()} demo-shop: cannot listen on 127.0.0.1:${port}: ${error.message}${hint}`);
   process.exit(1);
 });
 server.listen(port, '127.0.0.1', () => {

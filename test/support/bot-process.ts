@@ -13,7 +13,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -56,7 +56,12 @@ export interface SpawnBotOptions {
   runbooks?: Record<string, string>;
   /** Reuse a folder (database and runbooks) of an earlier bot process, e.g. to restart after a crash. */
   dir?: string;
+  /** The working directory (default: the repository), e.g. to test what the bot reads from it. */
+  cwd?: string;
 }
+
+/** tsx's loader by path, so that the bot starts from any working directory. */
+const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 /** A port that was free a moment ago on 127.0.0.1 (the bot cannot report PORT=0 back, so we pick). */
 export async function freePort(): Promise<number> {
@@ -98,8 +103,8 @@ export async function spawnBot(opts: SpawnBotOptions = {}): Promise<BotProcess> 
     RUNBOOKS_DIR: runbooksDir,
     ...opts.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: REPO_ROOT,
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(REPO_ROOT, 'src', 'main.ts')], {
+    cwd: opts.cwd ?? REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so a crash test can kill the bot together with the steps it started.
