@@ -106,4 +106,17 @@ describeWithAlertmanager('a resolved incident takes no more changes by default',
     await reply(/Clean up succeeded/, 'the confirmed step result');
     expect(fs.readFileSync(file('cleaned.txt'), 'utf8')).toBe('cleaned');
   });
+
+  it('expires a pending request when someone resolves the incident by hand', async () => {
+    await am.fireAlerts([shopAlert]);
+    const second = await chat.waitFor(() => chat.cards()[1], 20_000, 'the card of the incident firing again');
+    await chat.press('alice', 'run-step:2:shop:restart', second, second);
+    const request = await chat.waitFor(() => chat.replies(second).find((m) => /alice asks to run Restart shop/.test(m.text)), 10_000, 'the request');
+    const resolved = await chat.command('carol', 'incident', 'resolve 2 fixed by hand');
+    expect(resolved.reply).toMatch(/#2/);
+    await chat.waitFor(() => chat.replies(second).find((m) => /The request for Restart shop expired: incident #2 was resolved/.test(m.text)), 10_000, 'the expiry note');
+    await chat.press('bob', request.buttonIds[0] ?? '', request, second);
+    await told('bob', /Restart shop" is already expired/, 'the refusal');
+    expect(fs.existsSync(file('restarted.txt'))).toBe(false);
+  });
 });
