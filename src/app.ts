@@ -125,6 +125,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     log: log.child({ platform: 'console' }),
     redact,
     clock: options.clock ?? (() => new Date()),
+    chatPlatforms,
   });
   if (consoleSetup.mode === 'interactive') {
     platforms.push(webConsole.platform);

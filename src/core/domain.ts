@@ -108,16 +108,21 @@ export interface StepRun {
   result: StepResultRecord | null;
   /** The replica that claimed the run to execute it (null until it runs). */
   runner: string | null;
+  /** The console browser session (a digest) the request came from; absent from chat platforms. */
+  requestedSession?: string | null | undefined;
 }
 
 export type NewStepRun = Omit<StepRun, 'id' | 'startedAt' | 'finishedAt' | 'result' | 'updatedAt' | 'runner'>;
 
 export interface Approval {
   runId: number;
+  /** Who, as `platform:userId` (older records: the bare id, on the run's platform). */
   approver: string;
   approverName: string;
   decision: 'approve' | 'deny';
   at: string;
+  /** The console browser session (a digest) the decision came from; absent from chat platforms. */
+  session?: string | null | undefined;
 }
 
 export interface AuditEvent {

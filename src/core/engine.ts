@@ -229,7 +229,14 @@ export class Engine {
    * A step button. A step that needs a backup chosen first gets a picker in the thread instead
    * (listing files happens outside any transaction); everything else becomes a step run.
    */
-  async requestStep(actor: Actor, incidentId: number, runbook: string, step: string, choices: Record<string, string> = {}): Promise<StepRun | undefined> {
+  async requestStep(
+    actor: Actor,
+    incidentId: number,
+    runbook: string,
+    step: string,
+    choices: Record<string, string> = {},
+    options: { confirmAfterResolve?: boolean } = {},
+  ): Promise<StepRun | undefined> {
     const ctx = this.context();
     const lookup = await this.o.store.transaction(async (tx) => {
       const incident = await tx.getIncident(incidentId);
@@ -240,11 +247,12 @@ export class Engine {
       this.outbox.nudge();
       return undefined;
     }
+    const confirmAfterResolve = options.confirmAfterResolve === true;
     return this.afterRequest(
       await this.auditingRefusals(actor, async (c) => {
         // Chosen values (typed in a command) are checked against what the picker offers, outside the transaction.
         const pinned = lookup?.ok === true ? await vetChoices(this.choiceDeps(), incidentId, lookup.offer, { kind: 'command' }) : [];
-        return this.o.store.transaction((tx) => requestStep(tx, c, actor, incidentId, runbook, step, choices, pinned));
+        return this.o.store.transaction((tx) => requestStep(tx, { ...c, confirmAfterResolve }, actor, incidentId, runbook, step, choices, pinned));
       }),
     );
   }

@@ -4,6 +4,7 @@ import { ZERO_TIME } from './alertmanager-payload.js';
 import type { Incident, StoredAlert } from './domain.js';
 import { recordEvent, syncCard, type DeliveryTarget } from './events.js';
 import { highestSeverity } from './severity.js';
+import { expireChangesOnResolve } from './step-guards.js';
 import { formatDuration } from './time.js';
 import type { StoreTx } from '../store/store.js';
 
@@ -156,6 +157,7 @@ export async function recordNotification(
     await recordEvent(tx, { ...event, kind: 'incident.resolved', text: `✅ Incident #${incident.id} resolved after ${duration}.`, data: { durationMs: Date.parse(now) - Date.parse(incident.createdAt) } },
       { refreshCard: true },
     );
+    await expireChangesOnResolve(tx, incident.id, now);
   }
   if (!startsNewEpisode && joined.length === 0 && resolvedAlerts.length === 0 && !becameResolved) {
     // A changed notification with nothing to announce (annotations moved, say): refresh the card quietly.

@@ -35,6 +35,8 @@ export const policySchema = z
           request: roleList.optional(),
           approve: roleList.optional(),
           approvers: approverCount.optional(),
+          /** Changing steps it matches may still be requested on a resolved incident, when the requester confirms. */
+          afterResolve: z.boolean().optional(),
         }),
       )
       .default([]),

@@ -6,6 +6,16 @@ import type { RunbookStep } from '../runbooks/schema.js';
 /** Someone acting through a chat platform. */
 export interface Actor extends ChatUser {
   platform: string;
+  /**
+   * The browser session behind a name nobody vouches for (the console's, as a digest): one session
+   * is one person, whatever names it types.
+   */
+  session?: string | undefined;
+  /**
+   * Counts as an approver only where a policy role lists it by its platform prefix: the console
+   * beside Slack or Discord, whose typed names must not stand in for the people those platforms know.
+   */
+  listedOnly?: boolean | undefined;
 }
 
 export const actorId = (a: Pick<Actor, 'platform' | 'id'>): string => `${a.platform}:${a.id}`;
@@ -23,6 +33,8 @@ export interface StepPolicy {
   selfApprove: boolean;
   /** The environment the labels put the incident in, if the policy scopes by environment. */
   environment: string | undefined;
+  /** Whether a changing step may still be requested once the incident is resolved (with a confirmation). */
+  afterResolve: boolean;
 }
 
 function glob(pattern: string, value: string): boolean {
@@ -34,10 +46,28 @@ function members(policy: Policy, roles: readonly string[] | undefined): string[]
   return roles === undefined ? undefined : roles.flatMap((r) => policy.roles[r] ?? []);
 }
 
-/** Whether an actor is one of `ids` (a user id, one of their groups, or either pinned to a platform). */
+const PREFIXED = /^([a-z][a-z0-9-]{0,31}):(.+)$/;
+const SNOWFLAKE = /^\d{15,21}$/;
+
+/**
+ * The platform and id a policy entry names. `platform:id` names that platform. An unprefixed entry
+ * keeps meaning what APPROVERS always documented, on its own platform only: a numeric snowflake is
+ * a Discord user or role id, anything else a Slack user or group id (U…, W…, S…). Unprefixed
+ * entries never name console users: those are typed names, so they are listed as `console:alice`.
+ */
+export function policyEntry(entry: string): { platform: string; id: string } {
+  const m = PREFIXED.exec(entry);
+  if (m) return { platform: m[1] ?? '', id: m[2] ?? '' };
+  return { platform: SNOWFLAKE.test(entry) ? 'discord' : 'slack', id: entry };
+}
+
+/** Whether an actor is one of `ids`: its own platform's entry for its user id or one of its groups. */
 export function isMember(actor: Actor, ids: readonly string[]): boolean {
   const own = [actor.id, ...actor.groups];
-  return ids.some((id) => own.includes(id) || own.some((o) => id === `${actor.platform}:${o}`));
+  return ids.some((entry) => {
+    const { platform, id } = policyEntry(entry);
+    return platform === actor.platform && own.includes(id);
+  });
 }
 
 export function environmentOf(policy: Policy, labels: Labels): string | undefined {
@@ -45,7 +75,7 @@ export function environmentOf(policy: Policy, labels: Labels): string | undefine
   return label === undefined ? undefined : labels[label];
 }
 
-export function stepPolicy(policy: Policy, runbook: string, step: Pick<RunbookStep, 'id' | 'changes' | 'danger' | 'approval'>, labels: Labels): StepPolicy {
+export function stepPolicy(policy: Policy, runbook: string, step: Pick<RunbookStep, 'id' | 'changes' | 'danger' | 'approval'> & { afterResolve?: boolean | undefined }, labels: Labels): StepPolicy {
   const rule = policy.rules.find((r) => glob(r.runbook, runbook) && glob(r.step, step.id));
   const environment = environmentOf(policy, labels);
   const scope = environment !== undefined ? policy.environments?.scopes[environment] : undefined;
@@ -61,6 +91,7 @@ export function stepPolicy(policy: Policy, runbook: string, step: Pick<RunbookSt
     requiredApprovals: required,
     selfApprove: !step.danger && (step.approval?.selfApprove ?? true),
     environment,
+    afterResolve: rule?.afterResolve ?? step.afterResolve ?? false,
   };
 }
 
@@ -86,13 +117,20 @@ export function freezeRefusal(policy: Policy, now: string, labels: Labels, title
  * withdraw. Returns the reason for a refusal, or undefined when allowed.
  */
 export function approvalRefusal(actor: Actor, run: StepRun, p: Pick<StepPolicy, 'approvers' | 'approverRoles'>, decision: 'approve' | 'deny'): string | undefined {
-  const isRequester = actor.platform === run.platform && actor.id === run.requestedBy;
+  // The same console browser under another name is still the requester.
+  const sameSession = actor.session !== undefined && actor.session === run.requestedSession;
+  const isRequester = (actor.platform === run.platform && actor.id === run.requestedBy) || sameSession;
   if (decision === 'deny' && isRequester) return undefined;
   if (decision === 'approve' && isRequester && !run.selfApprove) {
     return `You requested "${run.stepTitle}", so you cannot approve it: a teammate must.`;
   }
+  // Role names, never member ids: a refusal must not hand out the ids that would pass.
+  const roles = p.approverRoles?.length ? `the ${p.approverRoles.join(' or ')} role${p.approverRoles.length === 1 ? '' : 's'}` : 'the approvers the policy lists';
   if (p.approvers !== undefined && !isMember(actor, p.approvers)) {
-    return `You are not an approver for "${run.stepTitle}". Approvers: ${p.approvers.join(', ') || 'nobody (the policy lists no members)'}.`;
+    return `You are not an approver for "${run.stepTitle}": approvals come from ${roles}${actor.listedOnly ? `, and ${actor.platform} users count only where a role lists them as ${actor.platform}:<name>` : ''}.`;
+  }
+  if (p.approvers === undefined && actor.listedOnly && decision === 'approve') {
+    return `Approvals from ${actor.platform} count only where a policy role lists ${actor.platform} users (${actor.platform}:<name>); approve "${run.stepTitle}" in the chat platform's thread.`;
   }
   return undefined;
 }

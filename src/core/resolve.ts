@@ -1,6 +1,7 @@
 import type { Incident } from './domain.js';
 import { NotAllowedError } from './errors.js';
 import { recordEvent } from './events.js';
+import { expireChangesOnResolve } from './step-guards.js';
 import { actorId, type Actor } from './policy.js';
 import { timelineFigures, timelineSummary } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
@@ -46,5 +47,6 @@ export async function resolveIncident(tx: StoreTx, actor: Actor, incidentId: num
     },
     { refreshCard: true },
   );
+  await expireChangesOnResolve(tx, incidentId, now);
   return resolved;
 }

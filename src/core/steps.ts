@@ -8,6 +8,7 @@ import type { Policy } from './policy-schema.js';
 import { appendAudit } from './audit.js';
 import { uncheckedChoice } from './chosen.js';
 import { describePinnedFile, pinParams, type PinnedFile } from './chosen-pins.js';
+import { requestedBeforeResolution, resolvedRefusal, sameSessionRefusal } from './step-guards.js';
 import type { Runbook } from '../runbooks/schema.js';
 import type { StoreTx } from '../store/store.js';
 
@@ -15,6 +16,8 @@ export interface StepContext {
   runbooks: readonly Runbook[];
   policy: Policy;
   now: string;
+  /** The requester confirmed a changing step on a resolved incident (`--confirm`). */
+  confirmAfterResolve?: boolean | undefined;
 }
 
 function refuse(incidentId: number | null, kind: RefusalAudit['kind'], reason: string, data: Record<string, unknown> = {}): never {
@@ -68,7 +71,8 @@ export async function requestStep(
   const files = pinned.map((f) => `\n📄 ${f.param}: ${describePinnedFile(f)}`).join('');
   const sp = stepPolicy(ctx.policy, runbook, step, incident.commonLabels);
   if (step.changes) {
-    const refusal = requestRefusal(actor, step.title, sp) ?? freezeRefusal(ctx.policy, ctx.now, incident.commonLabels, step.title);
+    const refusal =
+      resolvedRefusal(incident, step, runbook, sp, ctx.confirmAfterResolve === true) ?? requestRefusal(actor, step.title, sp) ?? freezeRefusal(ctx.policy, ctx.now, incident.commonLabels, step.title);
     if (refusal) return refuse(incidentId, 'step.refused', refusal, { runbook, step: stepId });
   }
   const needsApproval = sp.requiredApprovals > 0;
@@ -81,6 +85,7 @@ export async function requestStep(
     platform: actor.platform,
     requestedBy: actor.id,
     requestedByName: actor.name,
+    requestedSession: actor.session ?? null,
     changes: step.changes,
     requiredApprovals: sp.requiredApprovals,
     selfApprove: sp.selfApprove,
@@ -124,20 +129,26 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
   if (run.state !== 'requested') {
     return refuse(run.incidentId, 'approval.refused', `"${run.stepTitle}" is already ${run.state}; nothing to ${decision}.`, { runId, decision });
   }
-  const labels = (await tx.getIncident(run.incidentId))?.commonLabels ?? {};
+  const incident = await tx.getIncident(run.incidentId);
+  if (decision === 'approve' && requestedBeforeResolution(incident, run)) {
+    return refuse(run.incidentId, 'approval.refused', `Incident #${run.incidentId} was resolved after "${run.stepTitle}" was requested, so it is not approved now.`, { runId, decision });
+  }
+  const labels = incident?.commonLabels ?? {};
   const step = ctx.runbooks.find((r) => r.name === run.runbook)?.steps.find((s) => s.id === run.step);
   const sp = stepPolicy(ctx.policy, run.runbook, step ?? { id: run.step, changes: run.changes, danger: false, approval: { approvers: run.requiredApprovals, selfApprove: run.selfApprove } }, labels);
   const refusal =
     approvalRefusal(actor, run, sp, decision) ?? (decision === 'approve' && run.changes ? freezeRefusal(ctx.policy, ctx.now, labels, run.stepTitle) : undefined);
-  if (refusal) return refuse(run.incidentId, 'approval.refused', refusal, { runId, decision });
+  const sessionRefusal = refusal ?? (await sameSessionRefusal(tx, actor, run));
+  if (sessionRefusal) return refuse(run.incidentId, 'approval.refused', sessionRefusal, { runId, decision });
 
-  const inserted = await tx.insertApproval({ runId, approver: actor.id, approverName: actor.name, decision, at: ctx.now });
+  // Counted per namespaced identity: Slack's U1 and Discord's U1 are two people.
+  const inserted = await tx.insertApproval({ runId, approver: actorId(actor), approverName: actor.name, decision, at: ctx.now, session: actor.session ?? null });
   if (!inserted) return refuse(run.incidentId, 'approval.refused', `You already decided on "${run.stepTitle}".`, { runId, decision });
 
   const base = { at: ctx.now, incidentId: run.incidentId, actor: actorId(actor) };
   if (decision === 'deny') {
     await tx.transitionStepRun(runId, ['requested'], 'denied', ctx.now);
-    const verb = actor.id === run.requestedBy ? 'withdrew' : 'denied';
+    const verb = actor.platform === run.platform && actor.id === run.requestedBy ? 'withdrew' : 'denied';
     await recordEvent(tx, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*.`, data: { runId } }, { refreshCard: true });
   } else {
     const approvals = (await tx.listApprovals(runId)).filter((a) => a.decision === 'approve');

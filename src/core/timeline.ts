@@ -81,7 +81,8 @@ export function buildTimelineMarkdown(input: TimelineInput, redact: Redactor): s
   for (const run of input.runs) names.set(`${run.platform}:${run.requestedBy}`, run.requestedByName);
   for (const a of input.approvals) {
     const run = input.runs.find((r) => r.id === a.runId);
-    if (run) names.set(`${run.platform}:${a.approver}`, a.approverName);
+    // Approvals record `platform:id`; records from before that, the bare id on the run's platform.
+    if (run) names.set(a.approver.includes(':') ? a.approver : `${run.platform}:${a.approver}`, a.approverName);
   }
   for (const p of [incident.acknowledgement, incident.silence, incident.resolution]) if (p) names.set(p.by, p.byName);
 

@@ -18,6 +18,10 @@ export interface ButtonPress {
    * without it the platform's `tellUser` is used (Slack's ephemeral message).
    */
   tellPrivately?: ((text: string) => Promise<void>) | undefined;
+  /** The browser session behind a typed name (the console's), so one session counts as one person. */
+  session?: string | undefined;
+  /** The presser counts as an approver only where a policy role lists it with its platform prefix. */
+  listedOnly?: boolean | undefined;
 }
 
 /**
@@ -39,7 +43,7 @@ export async function handleButtonPress(engine: Engine, platform: ChatPlatform, 
   }
   try {
     const user = press.user ?? (await platform.resolveUser(press.userId));
-    const actor = { ...user, platform: platform.name };
+    const actor = { ...user, platform: platform.name, session: press.session, listedOnly: press.listedOnly };
     switch (target.action) {
       case 'run-step':
         await engine.requestStep(actor, target.incidentId, target.runbook, target.step);

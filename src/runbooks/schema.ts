@@ -94,6 +94,8 @@ const commonStepFields = {
   description: z.string().optional(),
   changes: z.boolean().default(false),
   danger: z.boolean().default(false),
+  /** A changing step that may still be requested once its incident is resolved (the requester confirms). */
+  afterResolve: z.boolean().optional(),
   timeoutSeconds: timeoutSeconds.default(60),
   approval: approvalSchema.optional(),
 };

@@ -280,4 +280,15 @@ export const sqliteMigrations: Migration[] = [
     name: 'inbox: notifications put aside, for counting them',
     sql: `CREATE INDEX inbox_failed ON inbox(seq) WHERE failed_at IS NOT NULL;`,
   },
+  {
+    version: 17,
+    // The console's names are typed, not vouched for: one browser could approve as alice, then as
+    // bob. Approvals and requests keep a digest of the browser session they came from (null from
+    // chat platforms, whose users the platform identifies), so one session counts as one person.
+    name: 'approvals and step requests: the console browser session behind them',
+    sql: `
+      ALTER TABLE approvals ADD COLUMN session TEXT;
+      ALTER TABLE step_runs ADD COLUMN requested_session TEXT;
+    `,
+  },
 ];

@@ -243,4 +243,12 @@ export const postgresMigrations: Migration[] = [
     name: 'inbox: notifications put aside, for counting them',
     sql: `CREATE INDEX inbox_failed ON inbox(seq) WHERE failed_at IS NOT NULL;`,
   },
+  {
+    version: 17,
+    name: 'approvals and step requests: the console browser session behind them',
+    sql: `
+      ALTER TABLE approvals ADD COLUMN session TEXT COLLATE "C";
+      ALTER TABLE step_runs ADD COLUMN requested_session TEXT COLLATE "C";
+    `,
+  },
 ];

@@ -92,6 +92,7 @@ export function toRun(r: Row): StepRun {
     finishedAt: strOrNull(r.finished_at),
     result: parseOrNull(r.result),
     runner: strOrNull(r.runner),
+    requestedSession: strOrNull(r.requested_session),
   };
 }
 
@@ -115,6 +116,7 @@ export function toApproval(r: Row): Approval {
     approverName: str(r.approver_name),
     decision: str(r.decision) as Approval['decision'],
     at: str(r.at),
+    session: strOrNull(r.session),
   };
 }
 

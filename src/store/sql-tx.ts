@@ -188,8 +188,8 @@ export class SqlTx implements StoreTx {
   async insertStepRun(r: NewStepRun) {
     const row = await this.inserted(
       `INSERT INTO step_runs (incident_id, runbook, step, step_title, params, platform, requested_by, requested_by_name,
-         changes, required_approvals, self_approve, state, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+         changes, required_approvals, self_approve, state, created_at, updated_at, requested_session)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       [
         r.incidentId,
         r.runbook,
@@ -205,6 +205,7 @@ export class SqlTx implements StoreTx {
         r.state,
         r.createdAt,
         r.createdAt,
+        r.requestedSession ?? null,
       ],
     );
     return toRun(row);
@@ -270,8 +271,8 @@ export class SqlTx implements StoreTx {
 
   async insertApproval(a: Approval) {
     const inserted = await this.db.run(
-      'INSERT INTO approvals (run_id, approver, approver_name, decision, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-      [a.runId, a.approver, a.approverName, a.decision, a.at],
+      'INSERT INTO approvals (run_id, approver, approver_name, decision, at, session) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [a.runId, a.approver, a.approverName, a.decision, a.at, a.session ?? null],
     );
     return inserted === 1;
   }

@@ -29,6 +29,11 @@ export interface ConsoleOptions {
   log: Logger;
   redact: Redactor;
   clock: () => Date;
+  /**
+   * The chat platforms configured beside the console. With any, console approvals count only where
+   * a policy role lists console users (`console:alice`): typed names must not stand in for them.
+   */
+  chatPlatforms?: readonly string[] | undefined;
 }
 
 export interface ConsoleApp {
@@ -94,6 +99,8 @@ interface RequestContext {
   viewer: Viewer;
   /** Cookies to set with the response (a new session id). */
   cookies: string[];
+  /** This browser's session id; `fresh` when the request carried none (one was just made up). */
+  session: { id: string; fresh: boolean };
 }
 
 /** Where a form may send the browser back to: the list or an incident page, nothing else. */
@@ -166,7 +173,7 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
         readOnlyReason,
         nonce: randomBytes(16).toString('base64'),
       };
-      const ctx: RequestContext = { req, res, url, params, viewer, cookies };
+      const ctx: RequestContext = { req, res, url, params, viewer, cookies, session: { id: session.id, fresh: session.setCookie !== undefined } };
       if (options.acts && !interactive) {
         return refuse(ctx, 403, 'The console is read-only', `${readOnlyReason} Buttons are pressed in the chat platform's threads.`);
       }
@@ -248,6 +255,8 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     if (!form) return;
     const user = userFrom(form, ctx.viewer);
     if (user === undefined) return refuse(ctx, 400, 'Bad name', 'A console user name is 1–32 letters, digits, dots, dashes or underscores.');
+    // Approvals are tied to the browser session; a press without one could be a new "person" each time.
+    if (ctx.session.fresh) return refuse(ctx, 403, 'Reload the page', 'This press came without the console session cookie: reload the page and press again.');
     const buttonId = (form.get('buttonId') ?? '').slice(0, 200);
     const target = decodeButtonId(buttonId);
     const incidentField = form.get('incident') ?? '';
@@ -261,6 +270,9 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
         threadId: incident,
         buttonId,
         tellPrivately: (text) => platform.tellUser(user, { channel: CONSOLE_CHANNEL, ...(incident ? { threadId: incident } : {}) }, text),
+        // A digest: the session id is the key of the form token and stays out of the store.
+        session: createHash('sha256').update(`console-session:${ctx.session.id}`).digest('base64url').slice(0, 22),
+        listedOnly: (o.chatPlatforms ?? []).length > 0,
       },
       log,
     );

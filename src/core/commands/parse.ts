@@ -2,7 +2,7 @@ import { commandSchemas, isCommandKey, type Command, type CommandInput, type Com
 import { usageError } from './usage.js';
 
 /** How a subcommand's words map to options when typed as text (Slack): positional names, then the rest of the line. */
-const POSITIONAL: Record<CommandKey, { args: string[]; rest?: string; flags?: string[] }> = {
+const POSITIONAL: Record<CommandKey, { args: string[]; rest?: string; flags?: string[]; switches?: string[] }> = {
   'incident list': { args: [] },
   'incident show': { args: ['id'] },
   'incident ack': { args: ['id'] },
@@ -11,14 +11,15 @@ const POSITIONAL: Record<CommandKey, { args: string[]; rest?: string; flags?: st
   'incident silence': { args: ['id', 'duration'] },
   'runbook list': { args: [] },
   'runbook show': { args: ['name'] },
-  'runbook run': { args: ['name', 'step'], rest: 'params', flags: ['incident'] },
+  'runbook run': { args: ['name', 'step'], rest: 'params', flags: ['incident'], switches: ['confirm'] },
   'runbook dry-run': { args: ['name', 'step'], rest: 'params', flags: ['incident'] },
 };
 
 /**
  * A command typed as text, e.g. `/incident resolve 12 restarted the pool`, as the same input
  * Discord's options give. Words are split on spaces; the last field of resolve (note) and run
- * (params) takes the rest of the line. `--incident 12` (or `--incident=12`) may stand anywhere.
+ * (params) takes the rest of the line. `--incident 12` (or `--incident=12`) and the switch `--confirm`
+ * may stand anywhere.
  */
 export function parseCommandText(name: string, text: string): CommandInput {
   const words = text.trim().split(/\s+/).filter(Boolean);
@@ -31,6 +32,10 @@ export function parseCommandText(name: string, text: string): CommandInput {
   for (let i = 0; i < words.length; i++) {
     const word = words[i] ?? '';
     const flag = /^--([a-z]+)(?:=(.*))?$/.exec(word);
+    if (flag && flag[2] === undefined && spec.switches?.includes(flag[1] ?? '')) {
+      options[flag[1] ?? ''] = true;
+      continue;
+    }
     if (flag && spec.flags?.includes(flag[1] ?? '')) {
       const value = flag[2] ?? words[++i];
       if (value !== undefined) options[flag[1] ?? ''] = value;

@@ -54,7 +54,7 @@ async function run(c: CommandContext, args: StepArgs): Promise<string> {
   const runbook = findRunbook(c, args.name);
   const choices = choicesFrom(runbook, args.params);
   const incident = await incidentForCommand(c, args.incident);
-  const requested = await c.engine.requestStep(c.actor, incident.id, runbook.name, args.step, choices);
+  const requested = await c.engine.requestStep(c.actor, incident.id, runbook.name, args.step, choices, { confirmAfterResolve: args.confirm === true });
   if (!requested) return `"${args.step}" needs a backup chosen first: pick one in incident #${incident.id}'s thread.`;
   const what = requested.state === 'requested' ? `it needs ${requested.requiredApprovals} approval(s) in the thread before it runs` : 'it runs now';
   return `Requested ${runbook.name} ${args.step} for incident #${incident.id} (run ${requested.id}): ${what}.`;

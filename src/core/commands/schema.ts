@@ -76,7 +76,8 @@ export const commandSchemas = {
   'incident silence': z.strictObject({ id: incidentId, duration }),
   'runbook list': z.strictObject({}),
   'runbook show': z.strictObject({ name: runbookName }),
-  'runbook run': z.strictObject(stepOptions),
+  /** `confirm`: run a changing step on a resolved incident, where the step or policy allows it (afterResolve). */
+  'runbook run': z.strictObject({ ...stepOptions, confirm: z.boolean().optional() }),
   'runbook dry-run': z.strictObject(stepOptions),
 } as const;
 
@@ -94,7 +95,7 @@ export const USAGE: Record<CommandKey, { args: string; what: string }> = {
   'incident silence': { args: '<id> <duration>', what: "silence the group's alerts in Alertmanager (30m, 2h, 1d; at most 7d)" },
   'runbook list': { args: '', what: 'the runbooks and their steps' },
   'runbook show': { args: '<name>', what: 'one runbook: params, steps, approvals' },
-  'runbook run': { args: '<name> <step> [param=value…] [--incident <id>]', what: 'request a step (changing steps still need approval)' },
+  'runbook run': { args: '<name> <step> [param=value…] [--incident <id>] [--confirm]', what: 'request a step (changing steps still need approval; --confirm: on a resolved incident, where allowed)' },
   'runbook dry-run': { args: '<name> <step> [param=value…] [--incident <id>]', what: 'show exactly what a step would run, without running it' },
 };
 

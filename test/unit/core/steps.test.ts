@@ -163,7 +163,7 @@ describe('requestStep / decideStep', () => {
         kind: 'step.approved',
         actor: 'slack:U0BOB',
         text: '👍 bob approved *Restart GitCortex* (1/1). Running it now.',
-        data: { runId: r.id, approvals: ['U0BOB'] },
+        data: { runId: r.id, approvals: ['slack:U0BOB'] },
       });
     });
 
@@ -178,7 +178,8 @@ describe('requestStep / decideStep', () => {
       const c = ctx({ policy: defaultPolicy(approvers) });
       const r1 = await request(ALICE, 'restart', c);
       const error = await refusal(decide(DAVE, r1.id, 'approve', c));
-      expect(error.message).toBe('You are not an approver for "Restart GitCortex". Approvers: U0BOB, S0SRE.');
+      // The refusal names the role, never the ids that would pass.
+      expect(error.message).toBe('You are not an approver for "Restart GitCortex": approvals come from the approvers role.');
       expect(error.audit?.kind).toBe('approval.refused');
       // A non-approver cannot deny either.
       await refusal(decide(DAVE, r1.id, 'deny', c));
@@ -207,7 +208,7 @@ describe('requestStep / decideStep', () => {
       const afterCarol = await decide(CAROL, r.id, 'approve');
       expect(afterCarol.state).toBe('approved');
       expect((await audit()).at(-1)?.text).toBe('👍 carol approved *Migrate schema* (2/2). Running it now.');
-      expect((await approvals(r.id)).map((a) => a.approver)).toEqual(['U0BOB', 'U0CAROL']);
+      expect((await approvals(r.id)).map((a) => a.approver)).toEqual(['slack:U0BOB', 'slack:U0CAROL']);
     });
 
     it('treats a deny by the requester as a withdrawal, and a deny by someone else as a denial', async () => {

@@ -319,7 +319,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       it('inserts a run with nothing started or finished yet', async () => {
         const i = await seedIncident();
         const run = await tx((t) => t.insertStepRun(newStepRun(i.id)));
-        expect(run).toEqual({ ...newStepRun(i.id), id: run.id, updatedAt: at(1), startedAt: null, finishedAt: null, result: null, runner: null });
+        expect(run).toEqual({ ...newStepRun(i.id), id: run.id, updatedAt: at(1), startedAt: null, finishedAt: null, result: null, runner: null, requestedSession: null });
         expect(await tx((t) => t.getStepRun(run.id))).toEqual(run);
         expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart'))).toEqual(run);
       });
@@ -377,6 +377,23 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(approvals.map((a) => [a.approver, a.decision])).toEqual([
           ['U0BOB', 'approve'],
           ['U0CAROL', 'approve'],
+        ]);
+      });
+
+      it('keeps the console session behind a request and behind each approval, and namespaced approvers apart', async () => {
+        const i = await seedIncident();
+        const run = await tx((t) => t.insertStepRun(newStepRun(i.id, { platform: 'console', requestedBy: 'alice', requestedSession: 'sess-a', requiredApprovals: 2 })));
+        expect((await tx((t) => t.getStepRun(run.id)))?.requestedSession).toBe('sess-a');
+        const approve = (approver: string, session: string | null) => tx((t) => t.insertApproval({ runId: run.id, approver, approverName: approver, decision: 'approve', at: at(2), session }));
+        expect(await approve('slack:U1', null)).toBe(true);
+        // The same id on another platform is another person.
+        expect(await approve('discord:U1', null)).toBe(true);
+        expect(await approve('console:bob', 'sess-b')).toBe(true);
+        const approvals = await tx((t) => t.listApprovals(run.id));
+        expect(approvals.map((a) => [a.approver, a.session])).toEqual([
+          ['console:bob', 'sess-b'],
+          ['discord:U1', null],
+          ['slack:U1', null],
         ]);
       });
     });
