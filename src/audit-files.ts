@@ -34,10 +34,16 @@ export async function loadOrCreateAuditKey(config: AuditSealConfig): Promise<{ k
   const existing = await readKeyFile(config.keyFile);
   if (existing !== undefined) return { key: existing, source: 'file' };
   await fs.mkdir(path.dirname(config.keyFile), { recursive: true });
+  // Written aside, then linked into place: the key file never exists half-written, and a link
+  // onto an existing file fails, so of two processes starting at once the second reads the first's key.
+  const aside = `${config.keyFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await fs.writeFile(config.keyFile, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
+    await fs.writeFile(aside, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
+    await fs.link(aside, config.keyFile);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the audit key file ${config.keyFile}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await fs.rm(aside, { force: true });
   }
   const key = await readKeyFile(config.keyFile);
   if (key === undefined) throw new Error(`the audit key file ${config.keyFile} vanished right after it was written`);
