@@ -31,6 +31,9 @@ import { loadRunbooks } from './runbooks/loader.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import { newReplicaId, type ReplicaSettings } from './core/replica.js';
+import { loadOrCreateAuditKey, parseSealFile, readSealFile, SealFile } from './audit-files.js';
+import { sealKey } from './core/audit-seal.js';
+import { AuditSealer } from './core/audit-sealer.js';
 
 export interface BotOptions {
   /** The environment steps may take allowlisted variables from (PATH at least, to find programs). */
@@ -52,7 +55,12 @@ export interface BotOptions {
   replica?: ReplicaSettings;
   /** Where the default logger writes (stdout when unset); ignored with `logger`. */
   logDestination?: DestinationStream;
+  /** How often the leader seals the audit chains that changed (ms); tests shorten it. */
+  auditSealMs?: number;
 }
+
+/** The leader seals the audit chains that changed this often: records newer than the last seal can be cut unseen. */
+const AUDIT_SEAL_EVERY_MS = 5_000;
 
 /** A refused webhook is logged once per kind of refusal, then at most this often (with the count left out). */
 const REJECTION_LOG_EVERY_MS = 10_000;
@@ -164,13 +172,40 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   });
   engineRef.current = ready;
 
+  const auditKey = await loadOrCreateAuditKey(config.audit);
+  const sealKeyed = sealKey(auditKey.key);
+  if (auditKey.source === 'generated') log.info({ keyFile: config.audit.keyFile }, `generated the audit key at ${config.audit.keyFile}: keep it (audit:verify needs it) and keep it out of database backups`);
+  if (config.database.kind === 'postgres' && auditKey.source !== 'environment') {
+    log.warn(
+      { keyFile: config.audit.keyFile, sealFile: config.audit.sealFile },
+      'AUDIT_KEY is not set: the audit trail is sealed with the key in a file of this host; every replica must seal with the same key, so set AUDIT_KEY (from a secret) on all of them',
+    );
+  }
+  const sealFileText = await readSealFile(config.audit.sealFile);
+  const sealFile = await SealFile.open(config.audit.sealFile);
+  const existingSeals = parseSealFile(sealFileText ?? '', sealKeyed);
+  if (existingSeals.problems.length > 0) {
+    log.error({ sealFile: config.audit.sealFile, problems: existingSeals.problems }, 'the audit seal file does not verify with the audit key: audit:verify will report it; sealing continues after its last good line');
+  }
+  const sealer = new AuditSealer({
+    store,
+    key: sealKeyed,
+    sealLog: sealFile,
+    existing: existingSeals.lines,
+    leadership,
+    clock: options.clock ?? (() => new Date()),
+    log: log.child({ worker: 'audit-sealer' }),
+    intervalMs: options.auditSealMs ?? AUDIT_SEAL_EVERY_MS,
+    onPosted: () => ready.outbox.nudge(),
+  });
+
   const schedules = await loadSchedules(config.schedulesFile, runbooks, platforms.map((p) => p.name));
   const clock = options.clock ?? (() => new Date());
   const scheduler = new Scheduler({
     store,
     jobs: schedules.jobs,
     timer: (job) => cronTimer(job, log.child({ worker: 'scheduler' })),
-    run: (job, signal) => runJob(job, { store, runbooks, redact, env: options.env ?? {}, settings: { prometheusUrl: config.prometheusUrl }, clock }, signal),
+    run: (job, signal) => runJob(job, { store, runbooks, redact, env: options.env ?? {}, settings: { prometheusUrl: config.prometheusUrl }, clock, auditKey: sealKeyed }, signal),
     leadership,
     clock,
     log: log.child({ worker: 'scheduler' }),
@@ -237,6 +272,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
       await leadership.start();
       await ready.start();
       await scheduler.start();
+      sealer.start();
       discord?.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, config.host, config.port)));
@@ -262,6 +298,8 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
         await discord?.stop();
         await scheduler.stop(config.shutdownTimeoutMs);
         await ready.stop(config.shutdownTimeoutMs);
+        // Nothing writes audit records any more: seal what the last pass did not see, while still leader.
+        await sealer.stop();
         await leadership.stop();
         await store.close();
         log.info('stopped');

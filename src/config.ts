@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './core/errors.js';
 
@@ -74,6 +75,14 @@ export const envSchema = z
       .transform((v) => (v === '' ? undefined : v))
       .optional(),
     DEMO_PORT: z.coerce.number().int().min(1).max(65535).default(3080),
+    AUDIT_KEY: z
+      .string()
+      .trim()
+      .refine((v) => v === '' || v.length >= 32, 'must be at least 32 characters (it seals the audit trail; e.g. openssl rand -hex 32)')
+      .transform((v) => (v === '' ? undefined : v))
+      .optional(),
+    AUDIT_KEY_FILE: z.string().min(1).optional(),
+    AUDIT_SEAL_FILE: z.string().min(1).optional(),
   });
 
 const SLACK_VARIABLES = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT_CHANNEL'] as const;
@@ -155,6 +164,18 @@ export interface ConsoleConfig {
   demoPort: number;
 }
 
+/**
+ * Sealing the audit trail (src/core/audit-seal.ts): the key and the seal file live outside the
+ * database, so that whoever can rewrite the database cannot make the rewrite verify.
+ */
+export interface AuditSealConfig {
+  /** AUDIT_KEY; when unset, the key is read from (or generated into) `keyFile`. */
+  key: string | undefined;
+  keyFile: string;
+  /** The append-only file of sealed chain heads. */
+  sealFile: string;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -190,6 +211,7 @@ export interface Config {
   /** Alertmanager base URL for silences made from chat; none: no silence button or command. */
   alertmanagerUrl: string | undefined;
   console: ConsoleConfig;
+  audit: AuditSealConfig;
   /** Values that must never appear in output, logs or chat. */
   secrets: string[];
 }
@@ -251,9 +273,26 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     prometheusUrl: env.PROMETHEUS_URL,
     alertmanagerUrl: env.ALERTMANAGER_URL,
     console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT },
-    secrets: [env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN, databasePassword(env.DATABASE_URL)].filter(
+    audit: auditSealConfig(env),
+    secrets: [env.AUDIT_KEY, env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN, databasePassword(env.DATABASE_URL)].filter(
       (v): v is string => v !== undefined,
     ),
+  };
+}
+
+/**
+ * Where the audit key and seals are kept when not configured: beside the SQLite file (not inside
+ * it); for PostgreSQL, whose database is elsewhere, in the working directory's data folder. An
+ * in-memory database keeps them in the working directory's data folder too.
+ */
+function auditSealConfig(env: Env): AuditSealConfig {
+  const database = databaseConfig(env.DATABASE_URL);
+  const beside = database.kind === 'sqlite' && database.path !== ':memory:' ? database.path : undefined;
+  const base = beside ?? path.join('data', 'bot');
+  return {
+    key: env.AUDIT_KEY,
+    keyFile: path.resolve(env.AUDIT_KEY_FILE ?? `${base}.audit-key`),
+    sealFile: path.resolve(env.AUDIT_SEAL_FILE ?? `${base}.audit-seals`),
   };
 }
 

@@ -4,11 +4,15 @@
  */
 import { auditHash } from '../core/audit.js';
 import { RETENTION_KIND } from '../core/retention.js';
+import type { AuditEvent } from '../core/domain.js';
 import { toAuditEvent, type AuditRow } from './audit-store.js';
 
 export interface AuditProblem {
-  /** chain: a record of one chain; gap: seqs missing; sequence: the seq numbering disagrees with SQLite's counter. */
-  kind: 'chain' | 'gap' | 'sequence';
+  /**
+   * chain: a record of one chain; gap: seqs missing; sequence: the seq numbering disagrees with
+   * SQLite's counter; seal: a chain disagrees with its seal, or the seals themselves are wrong.
+   */
+  kind: 'chain' | 'gap' | 'sequence' | 'seal';
   /** The chain (kind chain): an incident id, or null for the events without an incident. */
   incidentId?: number | null;
   /** The first missing seq of a gap, or the seq of the record where the problem shows. */
@@ -33,6 +37,7 @@ export function formatProblem(p: AuditProblem): string {
     return `BROKEN seq ${range} missing: ${p.message}`;
   }
   if (p.kind === 'sequence') return `BROKEN seq ${p.seq}: ${p.message}`;
+  if (p.kind === 'seal') return p.incidentId === undefined ? `BROKEN seals: ${p.message}` : `BROKEN ${chainName(p.incidentId)} sealed: ${p.message}`;
   return `BROKEN ${chainName(p.incidentId ?? null)} at seq ${p.seq}: ${p.message}`;
 }
 
@@ -121,19 +126,25 @@ function seqGaps(rows: readonly AuditRow[], sequenceCounter: number, retained: R
 }
 
 /**
- * The seqs that retention deleted, from its checkpoints (src/core/retention.ts). Only checkpoints
- * whose own hash verifies count: an edited checkpoint excuses nothing (and is reported as edited).
+ * The retention checkpoints (src/core/retention.ts) whose own hash verifies and that `trusted`
+ * accepts (with an audit key: whose seal verifies): an edited or forged checkpoint excuses nothing.
  */
-function retainedRanges(rows: readonly AuditRow[]): Array<[number, number]> {
-  const ranges: Array<[number, number]> = [];
-  for (const row of rows) {
-    if (row.kind !== RETENTION_KIND || row.incidentId !== null) continue;
+export function validCheckpoints(rows: readonly AuditRow[], trusted: (event: AuditEvent) => boolean): AuditEvent[] {
+  return rows.flatMap((row) => {
+    if (row.kind !== RETENTION_KIND || row.incidentId !== null) return [];
     const event = toAuditEvent(row);
-    if (!event || event.hash !== auditHash(event.prevHash, event)) continue;
+    return event && event.hash === auditHash(event.prevHash, event) && trusted(event) ? [event] : [];
+  });
+}
+
+/** The seqs that retention deleted, from the valid checkpoints. */
+function retainedRanges(checkpoints: readonly AuditEvent[]): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  for (const event of checkpoints) {
     const deleted = event.data.deleted;
     if (!Array.isArray(deleted)) continue;
     for (const range of deleted) {
-      if (Array.isArray(range) && Number.isInteger(range[0]) && Number.isInteger(range[1]) && (range[1] as number) < row.seq) ranges.push([range[0] as number, range[1] as number]);
+      if (Array.isArray(range) && Number.isInteger(range[0]) && Number.isInteger(range[1]) && (range[1] as number) < event.seq) ranges.push([range[0] as number, range[1] as number]);
     }
   }
   return ranges.sort((a, b) => a[0] - b[0]);
@@ -153,8 +164,12 @@ function uncovered(from: number, to: number, ranges: ReadonlyArray<[number, numb
   return parts;
 }
 
-/** Verifies every chain and the seq numbering of the whole table (rows in seq order). */
-export function verifyAudit(rows: readonly AuditRow[], sequenceCounter: number): AuditVerification {
+/**
+ * Verifies every chain and, given SQLite's sequence counter, the seq numbering of the whole table
+ * (rows in seq order). PostgreSQL hands out seqs from a sequence that a rolled-back transaction
+ * still uses up, so there gaps prove nothing and only the chains (and their seals) are checked.
+ */
+export function verifyAudit(rows: readonly AuditRow[], sequenceCounter: number | undefined, trustCheckpoint: (event: AuditEvent) => boolean = () => true): AuditVerification {
   const chains = new Map<number | null, AuditRow[]>();
   for (const row of rows) {
     const chain = chains.get(row.incidentId);
@@ -163,7 +178,8 @@ export function verifyAudit(rows: readonly AuditRow[], sequenceCounter: number):
   }
   const byHash = new Map<string, AuditRow>();
   for (const row of rows) if (!byHash.has(row.hash)) byHash.set(row.hash, row);
-  const problems = [...seqGaps(rows, sequenceCounter, retainedRanges(rows)), ...[...chains].flatMap(([incidentId, chain]) => verifyChain(incidentId, chain, byHash))];
+  const gaps = sequenceCounter === undefined ? [] : seqGaps(rows, sequenceCounter, retainedRanges(validCheckpoints(rows, trustCheckpoint)));
+  const problems = [...gaps, ...[...chains].flatMap(([incidentId, chain]) => verifyChain(incidentId, chain, byHash))];
   problems.sort((a, b) => a.seq - b.seq);
   return { events: rows.length, chains: chains.size, problems };
 }
@@ -172,6 +188,8 @@ export function verifyAudit(rows: readonly AuditRow[], sequenceCounter: number):
 export function formatSummary(v: AuditVerification): string {
   const counts = `${v.events} event${v.events === 1 ? '' : 's'} in ${v.chains} chain${v.chains === 1 ? '' : 's'}`;
   if (v.problems.length === 0) return `audit verified: ${counts}, 0 problems`;
-  const where = [...new Set(v.problems.map((p) => (p.kind === 'chain' ? chainName(p.incidentId ?? null) : 'seq numbering')))];
+  const where = [
+    ...new Set(v.problems.map((p) => (p.kind === 'chain' || (p.kind === 'seal' && p.incidentId !== undefined) ? chainName(p.incidentId ?? null) : p.kind === 'seal' ? 'seals' : 'seq numbering'))),
+  ];
   return `audit BROKEN: ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'} in ${counts} (${where.join(', ')})`;
 }

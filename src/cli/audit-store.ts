@@ -1,6 +1,6 @@
 /**
  * Shared by the operator commands `audit:verify` and `audit:export`: argument and path handling,
- * and read-only access to the bot's SQLite file.
+ * and read-only access to the bot's SQLite file (and, for audit:verify, to a PostgreSQL store).
  *
  * The commands are tools outside the bot's core, so they use the SQLite driver directly instead of
  * adding "list every audit event" to the Store port: the database is opened read-only and must
@@ -72,6 +72,33 @@ export function toAuditEvent(row: AuditRow): AuditEvent | undefined {
   }
   const { rawData: _rawData, ...rest } = row;
   return { ...rest, data: data as AuditEvent['data'] };
+}
+
+/**
+ * Every audit row of a PostgreSQL store, in seq order, as one snapshot (a read-only REPEATABLE
+ * READ transaction, so a bot writing meanwhile is seen at a single point in time).
+ */
+export async function readAuditPostgres(url: string): Promise<AuditRow[]> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new CliError(`cannot connect to the PostgreSQL database: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const table = await client.query<{ t: string | null }>(`SELECT to_regclass('audit_events')::text AS t`);
+    if (!table.rows[0]?.t) throw new CliError(`the PostgreSQL database is not the bot's database: it has no audit_events table`);
+    const rows = await client.query<Record<string, unknown>>('SELECT * FROM audit_events ORDER BY seq');
+    await client.query('COMMIT');
+    return rows.rows.map(toRow);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`cannot read the audit events: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await client.end();
+  }
 }
 
 /**

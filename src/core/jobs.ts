@@ -1,3 +1,4 @@
+import type { SealKey } from './audit-seal.js';
 import { ICON, resultDetails } from './executor.js';
 import type { Redactor } from './redact.js';
 import { pruneAuditBatch } from './retention.js';
@@ -45,6 +46,8 @@ export interface JobRunnerOptions {
   env: NodeJS.ProcessEnv;
   settings?: ActionSettings | undefined;
   clock: () => Date;
+  /** Seals retention checkpoints (src/core/retention.ts). */
+  auditKey?: SealKey | undefined;
 }
 
 export interface JobOutcome {
@@ -130,7 +133,7 @@ async function runRetention(job: Extract<ScheduledJob, { kind: 'retention' }>, o
   let chains = 0;
   let events = 0;
   for (;;) {
-    const batch = await o.store.transaction((tx) => pruneAuditBatch(tx, before, o.clock().toISOString(), SCHEDULER_ACTOR));
+    const batch = await o.store.transaction((tx) => pruneAuditBatch(tx, before, o.clock().toISOString(), SCHEDULER_ACTOR, o.auditKey));
     if (batch.chains === 0) break;
     chains += batch.chains;
     events += batch.events;

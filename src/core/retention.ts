@@ -1,4 +1,5 @@
 import { appendAudit } from './audit.js';
+import { checkpointMac, type SealKey } from './audit-seal.js';
 import type { StoreTx } from '../store/store.js';
 
 /** The audit kind of a retention checkpoint; audit:verify accepts exactly the seqs such a record lists as deleted. */
@@ -14,6 +15,12 @@ export interface RetentionCheckpoint {
   deleted: Array<[number, number]>;
   /** Each deleted chain: its incident, how many records it had, and its last hash (to compare with a copy kept elsewhere). */
   chains: Array<{ incidentId: number; events: number; lastHash: string }>;
+  /**
+   * A MAC with the audit key over before, deleted and chains (src/core/audit-seal.ts): whoever can
+   * write the database can append a checkpoint of their own that hashes correctly, but not this.
+   * audit:verify lets a checkpoint excuse missing chains and seqs only when it verifies.
+   */
+  seal?: string;
 }
 
 /**
@@ -21,9 +28,10 @@ export interface RetentionCheckpoint {
  * `before`: whole chains only, so every remaining chain still verifies from its first record. The
  * deletion is recorded, in the same transaction, as a checkpoint in the chain of events without an
  * incident: it lists the deleted seqs (which audit:verify would otherwise report as gaps) and each
- * deleted chain's last hash. Returns what one batch deleted; zero chains when nothing is left.
+ * deleted chain's last hash, sealed with the audit key when one is given. Returns what one batch
+ * deleted; zero chains when nothing is left.
  */
-export async function pruneAuditBatch(tx: StoreTx, before: string, now: string, actor: string): Promise<{ chains: number; events: number }> {
+export async function pruneAuditBatch(tx: StoreTx, before: string, now: string, actor: string, key?: SealKey): Promise<{ chains: number; events: number }> {
   const ids = await tx.listExpiredAuditChains(before, BATCH);
   if (ids.length === 0) return { chains: 0, events: 0 };
   const seqs: number[] = [];
@@ -37,6 +45,7 @@ export async function pruneAuditBatch(tx: StoreTx, before: string, now: string, 
     await tx.deleteAudit(incidentId);
   }
   const checkpoint: RetentionCheckpoint = { before, deleted: toRanges(seqs), chains };
+  if (key) checkpoint.seal = checkpointMac(key, checkpoint);
   await appendAudit(tx, {
     at: now,
     incidentId: null,

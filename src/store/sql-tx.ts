@@ -1,5 +1,6 @@
 import type { StepState } from '../core/card.js';
 import type { MessageRef } from '../core/chat-platform.js';
+import type { AuditHead } from '../core/audit-seal.js';
 import type { Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, StoredAlert } from '../core/domain.js';
 import {
   incidentPatchColumns,
@@ -319,6 +320,25 @@ export class SqlTx implements StoreTx {
 
   async deleteAudit(incidentId: number) {
     return this.db.run('DELETE FROM audit_events WHERE incident_id = ?', [incidentId]);
+  }
+
+  async auditHeads(afterSeq: number, limit: number) {
+    // MAX(seq) over the rows above afterSeq is the chain's newest record; the count then stops at
+    // that seq, so a record appended meanwhile cannot make the count and the head disagree.
+    const touched = await this.db.all('SELECT incident_id, MAX(seq) AS head_seq FROM audit_events WHERE seq > ? GROUP BY incident_id ORDER BY head_seq LIMIT ?', [afterSeq, limit]);
+    const heads: AuditHead[] = [];
+    for (const t of touched) {
+      const incidentId = t.incident_id === null ? null : Number(t.incident_id);
+      const headSeq = Number(t.head_seq);
+      const counted =
+        incidentId === null
+          ? await this.db.get('SELECT COUNT(*) AS n FROM audit_events WHERE incident_id IS NULL AND seq <= ?', [headSeq])
+          : await this.db.get('SELECT COUNT(*) AS n FROM audit_events WHERE incident_id = ? AND seq <= ?', [incidentId, headSeq]);
+      const head = await this.db.get('SELECT hash, kind, at FROM audit_events WHERE seq = ?', [headSeq]);
+      if (!head || !counted) continue;
+      heads.push({ incidentId, seq: headSeq, count: Number(counted.n), hash: str(head.hash), kind: str(head.kind), at: str(head.at) });
+    }
+    return heads;
   }
 
   async enqueueOutbox(m: { platform: string; channel: string; incidentId: number | null; kind: OutboxMessage['kind']; payload: unknown; at: string }) {

@@ -1,3 +1,4 @@
+import type { AuditHead } from '../core/audit-seal.js';
 import type { StepState, ThreadMessage } from '../core/card.js';
 import type { MessageRef } from '../core/chat-platform.js';
 import type {
@@ -141,6 +142,11 @@ export interface StoreTx {
   listExpiredAuditChains(before: string, limit: number): Promise<number[]>;
   /** Deletes every audit record of one incident (retention of whole chains); returns how many. */
   deleteAudit(incidentId: number): Promise<number>;
+  /**
+   * The head of each chain that has a record with a seq above `afterSeq`: its newest record (hash,
+   * seq, kind, time) and how many records the chain has up to it; ordered by head seq, at most `limit`.
+   */
+  auditHeads(afterSeq: number, limit: number): Promise<AuditHead[]>;
 
   /** Queues a message; `incidentId` is null exactly for kind 'post' (a channel message of its own). */
   enqueueOutbox(message: { platform: string; channel: string; incidentId: number | null; kind: OutboxKind; payload: unknown; at: string }): Promise<number>;

@@ -4,15 +4,21 @@
  * runs it) still passes; deletions the checkpoint does not list are still reported.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../src/cli/audit-chains.js';
 import { openReadOnly, readAudit } from '../../src/cli/audit-store.js';
+import { SealFile } from '../../src/audit-files.js';
 import { appendAudit } from '../../src/core/audit.js';
+import { sealKey } from '../../src/core/audit-seal.js';
+import { AuditSealer } from '../../src/core/audit-sealer.js';
+import { alwaysLeader } from '../../src/core/leadership.js';
 import { pruneAuditBatch, toRanges } from '../../src/core/retention.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { newIncident } from '../unit/store/store-contract.js';
@@ -108,6 +114,36 @@ describe('audit retention', () => {
     }
     const proc = await verifyProcess(file);
     expect(proc.code).toBe(1);
+  });
+
+  it('with seals: a checkpoint sealed with the audit key lets the sealed chains it lists go; one without the key excuses nothing', async () => {
+    // The bot's files beside the database: the key, and the seal file its sealer writes.
+    const secret = randomBytes(32).toString('hex');
+    await fs.writeFile(`${file}.audit-key`, `${secret}\n`, { mode: 0o600 });
+    const key = sealKey(secret);
+    const sealer = new AuditSealer({
+      store,
+      key,
+      sealLog: await SealFile.open(`${file}.audit-seals`),
+      existing: [],
+      leadership: alwaysLeader,
+      clock: () => new Date(NOW),
+      log: pino({ level: 'silent' }),
+      intervalMs: 60_000,
+    });
+    expect(await sealer.sealChanged()).toHaveLength(5);
+    await store.transaction((tx) => pruneAuditBatch(tx, daysAgo(180), new Date(NOW).toISOString(), 'system:scheduler', key));
+    await sealer.sealChanged();
+    const sealed = await verifyProcess(file);
+    expect(sealed.stdout).toContain('seals: 6 seal lines in 1 file, 5 chains sealed, no record after its last seal\naudit verified: 8 events in 3 chains, 0 problems');
+    expect(sealed.code).toBe(0);
+
+    // The same deletion by someone without the key: the chain of "recent" goes, with a checkpoint that hashes correctly.
+    await store.transaction((tx) => pruneAuditBatch(tx, daysAgo(-1), new Date(NOW).toISOString(), 'system:scheduler'));
+    const forged = await verifyProcess(file);
+    expect(forged.stdout).toMatch(new RegExp(`^BROKEN incident ${ids.recent} sealed: seal \\d+ of .* covers 3 records, none is left`, 'm'));
+    expect(forged.stdout).toMatch(/^BROKEN no-incident chain sealed: retention checkpoint is not sealed with the audit key/m);
+    expect(forged.code).toBe(1);
   });
 
   it('compresses seqs into ranges', () => {

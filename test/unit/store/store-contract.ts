@@ -663,6 +663,26 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(await tx((t) => t.listExpiredAuditChains(at(60), 10))).toEqual([recent.id]);
       });
 
+      it('gives the head and record count of each chain written to after a seq (audit seals)', async () => {
+        const a = await seedIncident('heads-a');
+        const b = await seedIncident('heads-b');
+        const a1 = await tx((t) => appendAudit(t, auditEvent(a.id, 1)));
+        await tx((t) => appendAudit(t, auditEvent(b.id, 2)));
+        const none = await tx((t) => appendAudit(t, auditEvent(null, 3, { kind: 'step.refused' })));
+        const a2 = await tx((t) => appendAudit(t, auditEvent(a.id, 4)));
+        const heads = await tx((t) => t.auditHeads(a1.seq, 10));
+        const mine = heads.filter((h) => h.incidentId === a.id || h.incidentId === b.id || h.incidentId === null);
+        expect(mine.filter((h) => h.incidentId !== null || h.seq === none.seq)).toEqual([
+          expect.objectContaining({ incidentId: b.id, count: 1 }),
+          { incidentId: null, seq: none.seq, count: expect.any(Number) as number, hash: none.hash, kind: 'step.refused', at: none.at },
+          { incidentId: a.id, seq: a2.seq, count: 2, hash: a2.hash, kind: a2.kind, at: a2.at },
+        ]);
+        // Only chains with a record above the seq; the oldest head first, at most `limit`.
+        expect((await tx((t) => t.auditHeads(none.seq, 10))).map((h) => h.incidentId)).toEqual([a.id]);
+        expect(await tx((t) => t.auditHeads(a2.seq, 10))).toEqual([]);
+        expect(await tx((t) => t.auditHeads(a1.seq, 1))).toHaveLength(1);
+      });
+
       it("lets one incident's trail be verified while other incidents' events interleave", async () => {
         // The chain is global (lastAuditHash ignores the incident) but listAudit returns one
         // incident's records, so the second incident's first record links to the first incident's.
