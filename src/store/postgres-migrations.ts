@@ -243,4 +243,16 @@ export const postgresMigrations: Migration[] = [
     name: 'inbox: notifications put aside, for counting them',
     sql: `CREATE INDEX inbox_failed ON inbox(seq) WHERE failed_at IS NOT NULL;`,
   },
+  {
+    version: 14,
+    name: 'step runs: the process group each runs, and when it ended',
+    sql: `
+      ALTER TABLE step_runs ADD COLUMN proc_pid INTEGER;
+      ALTER TABLE step_runs ADD COLUMN proc_pgid INTEGER;
+      ALTER TABLE step_runs ADD COLUMN proc_started_at TEXT COLLATE "C";
+      ALTER TABLE step_runs ADD COLUMN proc_host TEXT COLLATE "C";
+      ALTER TABLE step_runs ADD COLUMN proc_ended_at TEXT COLLATE "C";
+      CREATE INDEX step_runs_leftovers ON step_runs(runbook, step) WHERE state = 'interrupted' AND proc_pid IS NOT NULL AND proc_ended_at IS NULL;
+    `,
+  },
 ];

@@ -1,4 +1,5 @@
 import type { Redactor } from '../../core/redact.js';
+import type { OnSpawn } from './process-group.js';
 
 /** What an executor needs from its caller. */
 export interface ActionContext {
@@ -10,6 +11,8 @@ export interface ActionContext {
   env: NodeJS.ProcessEnv;
   /** Bot settings some actions default to. */
   settings?: ActionSettings | undefined;
+  /** Records each program's process group before it runs, so a restarted bot can stop what a crash left running. */
+  onSpawn?: OnSpawn | undefined;
 }
 
 export interface ActionSettings {

@@ -276,6 +276,7 @@ describe('approvalRefusal', () => {
     finishedAt: null,
     result: null,
     runner: null,
+    process: null,
     ...over,
   });
 

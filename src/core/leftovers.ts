@@ -1,0 +1,76 @@
+import type { Logger } from 'pino';
+import type { RecordedProcess, StepRun } from './domain.js';
+import { recordEvent } from './events.js';
+import type { Store, StoreTx } from '../store/store.js';
+import { processHost, stopLeftoverGroup } from '../runbooks/actions/process-group.js';
+
+/**
+ * Steps whose bot died under them (kill -9, OOM) leave their process group running. The run is
+ * marked interrupted; its recorded group is then stopped by a bot on the same host (pids mean
+ * nothing on another), and until then a changing step on the same target is refused, so the
+ * leftover and a new run never overlap.
+ *
+ * "The same target" is the same runbook, step and params, on any incident: a step's params come
+ * from the alert's labels (service, instance, ...), so two incidents about one service share them.
+ */
+
+const sameParams = (a: Record<string, string>, b: Record<string, string>) => {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+};
+
+/** Why a changing step may not be requested now (a run of it may still be executing), or undefined. */
+export async function leftoverRefusal(tx: StoreTx, runbook: string, step: { id: string; title: string }, params: Record<string, string>): Promise<string | undefined> {
+  const busy = (await tx.stepRunsThatMayRun(runbook, step.id)).find((run) => sameParams(run.params, params));
+  if (!busy) return undefined;
+  if (busy.state === 'running') {
+    return `"${step.title}" is running with the same parameters for incident #${busy.incidentId} (run ${busy.id}); wait until it finishes.`;
+  }
+  const where = busy.process ? ` (process group ${busy.process.pgid} on ${busy.process.host.split(' ')[0] ?? 'its host'})` : '';
+  return `"${step.title}" may still be running: run ${busy.id} was interrupted and its processes${where} have not been stopped yet. Try again once its thread says they were.`;
+}
+
+export interface LeftoverOptions {
+  store: Store;
+  clock: () => Date;
+  log: Logger;
+  onQueued: () => void;
+  /** Between SIGTERM and SIGKILL. */
+  graceMs?: number;
+  /** Why the run was interrupted, for the thread. */
+  cause: (run: StepRun) => string;
+}
+
+/**
+ * Stops the process groups of interrupted runs recorded on this host, one run at a time; says so
+ * in the thread when something was still running. Returns how many groups were killed.
+ */
+export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
+  const runs = await o.store.transaction((tx) => tx.leftoverStepRuns(processHost(), 100));
+  let killed = 0;
+  for (const run of runs) {
+    const proc = run.process as RecordedProcess;
+    const outcome = await stopLeftoverGroup(proc, o.graceMs);
+    const at = o.clock().toISOString();
+    await o.store.transaction(async (tx) => {
+      if (!(await tx.endStepProcess(run.id, at))) return;
+      if (outcome === 'gone') return;
+      await recordEvent(tx, {
+          at,
+          incidentId: run.incidentId,
+          actor: 'system',
+          kind: 'step.stopped',
+          text: `🛑 *${run.stepTitle}* was stopped: process group ${proc.pgid} killed after ${o.cause(run)}. Check the system before requesting it again.`,
+          data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
+        },
+        { refreshCard: true },
+      );
+    });
+    if (outcome === 'killed') {
+      killed += 1;
+      o.log.warn({ runId: run.id, pgid: proc.pgid }, 'the process group of an interrupted step was still running and was killed');
+    }
+  }
+  if (killed > 0) o.onQueued();
+  return killed;
+}
