@@ -138,7 +138,7 @@ export class StepExecutor {
   private stopLeftovers(): void {
     if (this.cleaning) return;
     const cause = (run: StepRun) => (this.replica.orphanAfterMs === undefined ? 'a bot restart' : `the loss of the replica running it (${run.runner ?? 'unknown'})`);
-    this.cleaning = stopLeftovers({ store: this.o.store, clock: this.o.clock, log: this.o.log, onQueued: this.o.onQueued, cause })
+    this.cleaning = stopLeftovers({ store: this.o.store, clock: this.o.clock, log: this.o.log, onQueued: this.o.onQueued, cause, onlyBot: this.replica.orphanAfterMs === undefined })
       .then(() => undefined, (error: unknown) => this.o.log.error({ err: error }, 'stopping the processes of interrupted steps failed'))
       .finally(() => (this.cleaning = undefined));
   }

@@ -39,6 +39,12 @@ export interface LeftoverOptions {
   graceMs?: number;
   /** Why the run was interrupted, for the thread. */
   cause: (run: StepRun) => string;
+  /**
+   * The only bot on this store (SQLite): groups recorded on another host or pid namespace (an
+   * earlier container, whose processes died with it) are released with a warning in the thread,
+   * since no bot could ever check them. With replicas they wait for a replica on their host.
+   */
+  onlyBot: boolean;
 }
 
 /**
@@ -46,10 +52,15 @@ export interface LeftoverOptions {
  * in the thread when something was still running. Returns how many groups were killed.
  */
 export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
-  const runs = await o.store.transaction((tx) => tx.leftoverStepRuns(processHost(), 100));
+  const here = processHost();
+  const runs = await o.store.transaction((tx) => tx.leftoverStepRuns(o.onlyBot ? null : here, 100));
   let killed = 0;
   for (const run of runs) {
     const proc = run.process as RecordedProcess;
+    if (proc.host !== here) {
+      await release(o, run, proc);
+      continue;
+    }
     const outcome = await stopLeftoverGroup(proc, o.graceMs);
     const at = o.clock().toISOString();
     await o.store.transaction(async (tx) => {
@@ -73,4 +84,22 @@ export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
   }
   if (killed > 0) o.onQueued();
   return killed;
+}
+
+/** A group recorded where this bot cannot see it: not signalled (its pids mean other processes here), released with a warning. */
+async function release(o: LeftoverOptions, run: StepRun, proc: RecordedProcess): Promise<void> {
+  const at = o.clock().toISOString();
+  await o.store.transaction(async (tx) => {
+    if (!(await tx.endStepProcess(run.id, at))) return;
+    await recordEvent(tx, {
+      at,
+      incidentId: run.incidentId,
+      actor: 'system',
+      kind: 'step.unchecked',
+      text: `⚠️ *${run.stepTitle}*: its process group ${proc.pgid} was recorded on ${proc.host}, not where this bot runs (${processHost()}), so it could not be checked or stopped. Make sure nothing of it still runs there before requesting it again.`,
+      data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
+    });
+  });
+  o.onQueued();
+  o.log.warn({ runId: run.id, host: proc.host }, 'the process group of an interrupted step was recorded on another host and could not be checked');
 }

@@ -251,11 +251,12 @@ export class SqlTx implements StoreTx {
     return changed === 1;
   }
 
-  async leftoverStepRuns(host: string, limit: number) {
+  async leftoverStepRuns(host: string | null, limit: number) {
     const rows = await this.db.all(
-      `SELECT * FROM step_runs WHERE state = 'interrupted' AND proc_pid IS NOT NULL AND proc_ended_at IS NULL AND proc_host = ?
+      `SELECT * FROM step_runs WHERE state = 'interrupted' AND proc_pid IS NOT NULL AND proc_ended_at IS NULL
+         AND (CAST(? AS TEXT) IS NULL OR proc_host = ?)
        ORDER BY id LIMIT ?`,
-      [host, limit],
+      [host, host, limit],
     );
     return rows.map(toRun);
   }

@@ -128,8 +128,8 @@ export interface StoreTx {
    * of its previous program); false when the run is no longer running, and then it must not start.
    */
   recordStepProcess(id: number, process: Omit<RecordedProcess, 'endedAt'>): Promise<boolean>;
-  /** Interrupted runs whose recorded process group on `host` has not been found ended yet. */
-  leftoverStepRuns(host: string, limit: number): Promise<StepRun[]>;
+  /** Interrupted runs whose recorded process group (on `host`; null: anywhere) has not been found ended yet. */
+  leftoverStepRuns(host: string | null, limit: number): Promise<StepRun[]>;
   /** Marks a leftover's process group as ended (found gone, or stopped); false when it was already. */
   endStepProcess(id: number, at: string): Promise<boolean>;
   /**

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
 import { readDb } from '../support/faults-kit.js';
@@ -46,6 +47,36 @@ function alive(pid: number): boolean {
 const readPid = (file: string) => Number(fs.readFileSync(file, 'utf8').trim());
 const runStates = (dbPath: string) => readDb(dbPath, (db) => (db.prepare('SELECT state FROM step_runs ORDER BY id').all() as Array<{ state: string }>).map((r) => r.state));
 
+/**
+ * Starts the bot, has alice request the changing step and bob approve it, waits for the step's
+ * child, then kills the bot alone with SIGKILL and checks the hole: the step's processes live on.
+ */
+async function crashDuringStep(chat: ChatDriver, dir: string, env: Record<string, string>, bots: BotProcess[], pids: number[]) {
+  const first = await startBotProcess({ dir, env });
+  bots.push(first);
+  chat.attach(first.url);
+  expect((await postWebhook(first.url, loadFixture<object>('firing-single.json'), AUTH)).status).toBe(200);
+  const card: ChatMessage = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
+  await chat.press('alice', 'run-step:1:stuck:fix', card, card);
+  const request = await chat.waitFor(() => chat.replies(card).find((m) => /asks to run Fix it/.test(m.text)), 15_000, 'the request');
+  await chat.press('bob', 'approve:1', request, card);
+
+  const sleepPidFile = path.join(dir, 'sleep.pid');
+  await pollUntil(() => fs.existsSync(sleepPidFile) && fs.readFileSync(sleepPidFile, 'utf8').endsWith('\n'), 15_000, 'the step to start its child');
+  const shellPid = readPid(path.join(dir, 'shell.pid'));
+  const sleepPid = readPid(sleepPidFile);
+  pids.push(shellPid, sleepPid);
+
+  // The bot alone, as a crash of the bot's process would (its steps are not in its process group).
+  first.kill('SIGKILL');
+  expect(await first.waitForExit()).toEqual({ code: null, signal: 'SIGKILL' });
+  // The hole: the step's processes outlive the bot.
+  expect(alive(shellPid), 'the step shell after kill -9 of the bot').toBe(true);
+  expect(alive(sleepPid), 'the step child after kill -9 of the bot').toBe(true);
+  expect(runStates(first.dbPath)).toEqual(['running']);
+  return { card, shellPid, sleepPid };
+}
+
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -71,29 +102,7 @@ describe('a step whose bot was killed with kill -9', { timeout: 60_000 }, () => 
     });
     const env = { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN };
 
-    const first = await startBotProcess({ dir, env });
-    bots.push(first);
-    chat.attach(first.url);
-    expect((await postWebhook(first.url, loadFixture<object>('firing-single.json'), AUTH)).status).toBe(200);
-    const card: ChatMessage = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
-    await chat.press('alice', 'run-step:1:stuck:fix', card, card);
-    const request = await chat.waitFor(() => chat.replies(card).find((m) => /asks to run Fix it/.test(m.text)), 15_000, 'the request');
-    await chat.press('bob', 'approve:1', request, card);
-
-    const shellPidFile = path.join(dir, 'shell.pid');
-    const sleepPidFile = path.join(dir, 'sleep.pid');
-    await pollUntil(() => fs.existsSync(sleepPidFile) && fs.readFileSync(sleepPidFile, 'utf8').endsWith('\n'), 15_000, 'the step to start its child');
-    const shellPid = readPid(shellPidFile);
-    const sleepPid = readPid(sleepPidFile);
-    pids.push(shellPid, sleepPid);
-
-    // The bot alone, as a crash of the bot's process would (its steps are not in its process group).
-    first.kill('SIGKILL');
-    expect(await first.waitForExit()).toEqual({ code: null, signal: 'SIGKILL' });
-    // The hole: the step's processes outlive the bot.
-    expect(alive(shellPid), 'the step shell after kill -9 of the bot').toBe(true);
-    expect(alive(sleepPid), 'the step child after kill -9 of the bot').toBe(true);
-    expect(runStates(first.dbPath)).toEqual(['running']);
+    const { card, shellPid, sleepPid } = await crashDuringStep(chat, dir, env, bots, pids);
 
     const second = await startBotProcess({ dir, env });
     bots.push(second);
@@ -119,6 +128,39 @@ describe('a step whose bot was killed with kill -9', { timeout: 60_000 }, () => 
 
     second.kill('SIGTERM');
     expect(await second.waitForExit()).toEqual({ code: 0, signal: null });
+  });
+
+  it('never signals a group recorded on another host or pid namespace; it warns in the thread instead', async () => {
+    const chat: ChatDriver = await slackDriver();
+    const dir = await makeBotDir({ 'stuck.yaml': RUNBOOK });
+    const bots: BotProcess[] = [];
+    const pids: number[] = [];
+    cleanups.push(async () => {
+      for (const b of bots) await b.dispose();
+      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+      await chat.close();
+    });
+    const env = { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN };
+    const { card, shellPid, sleepPid } = await crashDuringStep(chat, dir, env, bots, pids);
+    // As if the database had moved with its volume from an earlier container: the pids are not ours to signal.
+    const db = new Database(path.join(dir, 'bot.db'));
+    try {
+      expect(db.prepare("UPDATE step_runs SET proc_host = 'old-container pid:[4026530001]'").run().changes).toBe(1);
+    } finally {
+      db.close();
+    }
+
+    const second = await startBotProcess({ dir, env });
+    bots.push(second);
+    chat.attach(second.url);
+    const warning = await chat.waitFor(() => chat.replies(card).find((m) => /could not be checked or stopped/.test(m.text)), 15_000, 'the warning in the thread');
+    expect(warning.text).toContain(`process group ${shellPid} was recorded on old-container`);
+    expect(alive(shellPid) && alive(sleepPid), 'processes of another namespace are left alone').toBe(true);
+    expect(chat.replies(card).some((m) => /was stopped/.test(m.text))).toBe(false);
+
+    await chat.press('alice', 'run-step:1:stuck:fix', card, card);
+    await chat.waitFor(() => chat.replies(card).filter((m) => /asks to run Fix it/.test(m.text)).length === 2, 10_000, 'the request after the warning');
   });
 });
 

@@ -380,6 +380,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(await tx((t) => t.transitionStepRun(run.id, ['running'], 'interrupted', at(5), { finishedAt: at(5) }))).toBe(true);
         expect((await tx((t) => t.leftoverStepRuns(proc.host, 10))).map((r) => r.id)).toEqual([run.id]);
         expect(await tx((t) => t.leftoverStepRuns('host-b pid:[1]', 10))).toEqual([]);
+        expect((await tx((t) => t.leftoverStepRuns(null, 10))).map((r) => r.id)).toEqual([run.id]);
         expect((await tx((t) => t.stepRunsThatMayRun('gitcortex', 'restart'))).map((r) => r.id)).toEqual([run.id]);
 
         expect(await tx((t) => t.endStepProcess(run.id, at(6)))).toBe(true);
