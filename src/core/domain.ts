@@ -110,9 +110,26 @@ export interface StepRun {
   runner: string | null;
   /** The console browser session (a digest) the request came from; absent from chat platforms. */
   requestedSession?: string | null | undefined;
+  /** The process group of the program the run started last (null until one started). */
+  process: RecordedProcess | null;
 }
 
-export type NewStepRun = Omit<StepRun, 'id' | 'startedAt' | 'finishedAt' | 'result' | 'updatedAt' | 'runner'>;
+/**
+ * A step's process group as recorded before its program ran: enough for a bot restarted on the
+ * same host to tell whether it is still alive (pid and start time) and to stop it.
+ */
+export interface RecordedProcess {
+  pid: number;
+  pgid: number;
+  /** Boot id and start time of the process (a reused pid has another). */
+  startedAt: string;
+  /** Host name and pid namespace where the pid means something. */
+  host: string;
+  /** When it was found gone or was stopped after the run was interrupted; null while it may still run. */
+  endedAt: string | null;
+}
+
+export type NewStepRun = Omit<StepRun, 'id' | 'startedAt' | 'finishedAt' | 'result' | 'updatedAt' | 'runner' | 'process'>;
 
 export interface Approval {
   runId: number;

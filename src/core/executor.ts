@@ -14,6 +14,8 @@ import { pinnedFiles } from './chosen-pins.js';
 import { formatBytes } from '../runbooks/actions/data/common.js';
 import type { Store } from '../store/store.js';
 import { singleProcess, type ReplicaSettings } from './replica.js';
+import { stopLeftovers } from './leftovers.js';
+import type { StepProcess } from '../runbooks/actions/process-group.js';
 
 export interface ExecutorOptions {
   store: Store;
@@ -54,6 +56,8 @@ export class StepExecutor {
   private readonly replica: ReplicaSettings;
   /** When this replica last recorded its heartbeat and last looked for orphaned runs (ms). */
   private lastHeartbeat = 0;
+  /** Stopping the process groups interrupted runs left on this host, while it lasts. */
+  private cleaning: Promise<void> | undefined;
 
   constructor(private readonly o: ExecutorOptions) {
     this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 1000, (error) => o.log.error({ err: error }, 'executor tick failed'));
@@ -62,6 +66,7 @@ export class StepExecutor {
 
   start(): void {
     this.loop.start();
+    this.stopLeftovers();
   }
 
   nudge(): void {
@@ -71,6 +76,7 @@ export class StepExecutor {
   /** Stops claiming; waits for running steps up to `graceMs`, then aborts them (they finish as failed). */
   async stop(graceMs: number): Promise<void> {
     await this.loop.stop();
+    await this.cleaning;
     const all = () => Promise.all([...this.inFlight.values()].map((r) => r.done));
     const timedOut = await Promise.race([all().then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
     if (timedOut) {
@@ -123,6 +129,25 @@ export class StepExecutor {
     if (orphanAfterMs === undefined || this.o.clock().getTime() - this.lastHeartbeat < orphanAfterMs / 5) return;
     const interrupted = await this.markInterrupted();
     if (interrupted > 0) this.o.log.warn({ interrupted }, 'steps of a replica that stopped were marked interrupted, not re-run');
+    this.stopLeftovers();
+  }
+
+  /**
+   * Stops, in the background (a group gets a grace period between SIGTERM and SIGKILL), the process
+   * groups that interrupted runs left on this host; requests for those steps are refused meanwhile.
+   */
+  private stopLeftovers(): void {
+    if (this.cleaning) return;
+    const cause = (run: StepRun) => (this.replica.orphanAfterMs === undefined ? 'a bot restart' : `the loss of the replica running it (${run.runner ?? 'unknown'})`);
+    this.cleaning = stopLeftovers({ store: this.o.store, clock: this.o.clock, log: this.o.log, onQueued: this.o.onQueued, cause, onlyBot: this.replica.orphanAfterMs === undefined })
+      .then(() => undefined, (error: unknown) => this.o.log.error({ err: error }, 'stopping the processes of interrupted steps failed'))
+      .finally(() => (this.cleaning = undefined));
+  }
+
+  /** Records the process group a step's program is about to run in; the program does not start unless it was. */
+  private async recordProcess(run: StepRun, proc: StepProcess): Promise<void> {
+    const recorded = await this.o.store.transaction((tx) => tx.recordStepProcess(run.id, proc));
+    if (!recorded) throw new Error(`run ${run.id} is no longer running (reported interrupted), so its program was not started`);
   }
 
   private async tick(): Promise<void> {
@@ -159,7 +184,7 @@ export class StepExecutor {
   private async runSafely(step: RunbookStep, run: StepRun, signal: AbortSignal): Promise<StepResult> {
     try {
       const pins = pinnedFiles(run.params).map((f) => ({ path: f.path, sha256: f.sha256 }));
-      return await runStep(step, run.params, { signal, redact: this.o.redact, env: this.o.env, settings: this.o.settings, pins });
+      return await runStep(step, run.params, { signal, redact: this.o.redact, env: this.o.env, settings: this.o.settings, pins, onSpawn: (proc) => this.recordProcess(run, proc) });
     } catch (error) {
       // Executors report failures as results; a throw is a bug, but the run must still end.
       this.o.log.error({ err: error, runId: run.id }, 'step executor threw');

@@ -2,6 +2,7 @@ import { makeButton } from './button-codec.js';
 import type { StepRun } from './domain.js';
 import { NotAllowedError, type RefusalAudit } from './errors.js';
 import { recordEvent } from './events.js';
+import { leftoverRefusal } from './leftovers.js';
 import { findOffer } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
 import type { Policy } from './policy-schema.js';
@@ -72,7 +73,10 @@ export async function requestStep(
   const sp = stepPolicy(ctx.policy, runbook, step, incident.commonLabels);
   if (step.changes) {
     const refusal =
-      resolvedRefusal(incident, step, runbook, sp, ctx.confirmAfterResolve === true) ?? requestRefusal(actor, step.title, sp) ?? freezeRefusal(ctx.policy, ctx.now, incident.commonLabels, step.title);
+      resolvedRefusal(incident, step, runbook, sp, ctx.confirmAfterResolve === true) ??
+      requestRefusal(actor, step.title, sp) ??
+      freezeRefusal(ctx.policy, ctx.now, incident.commonLabels, step.title) ??
+      (await leftoverRefusal(tx, runbook, step, params));
     if (refusal) return refuse(incidentId, 'step.refused', refusal, { runbook, step: stepId });
   }
   const needsApproval = sp.requiredApprovals > 0;

@@ -281,6 +281,22 @@ export const sqliteMigrations: Migration[] = [
     sql: `CREATE INDEX inbox_failed ON inbox(seq) WHERE failed_at IS NOT NULL;`,
   },
   {
+    version: 14,
+    // A step's program runs in a process group of its own, recorded here before the program starts:
+    // after a kill -9 of the bot, the restarted bot on the same host (pids mean nothing elsewhere)
+    // finds a group still alive by pid and start time, stops it, and sets \`proc_ended_at\`. Until
+    // then the step is refused, so a leftover never overlaps a new run.
+    name: 'step runs: the process group each runs, and when it ended',
+    sql: `
+      ALTER TABLE step_runs ADD COLUMN proc_pid INTEGER;
+      ALTER TABLE step_runs ADD COLUMN proc_pgid INTEGER;
+      ALTER TABLE step_runs ADD COLUMN proc_started_at TEXT;
+      ALTER TABLE step_runs ADD COLUMN proc_host TEXT;
+      ALTER TABLE step_runs ADD COLUMN proc_ended_at TEXT;
+      CREATE INDEX step_runs_leftovers ON step_runs(runbook, step) WHERE state = 'interrupted' AND proc_pid IS NOT NULL AND proc_ended_at IS NULL;
+    `,
+  },
+  {
     version: 17,
     // The console's names are typed, not vouched for: one browser could approve as alice, then as
     // bob. Approvals and requests keep a digest of the browser session they came from (null from

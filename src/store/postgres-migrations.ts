@@ -244,6 +244,18 @@ export const postgresMigrations: Migration[] = [
     sql: `CREATE INDEX inbox_failed ON inbox(seq) WHERE failed_at IS NOT NULL;`,
   },
   {
+    version: 14,
+    name: 'step runs: the process group each runs, and when it ended',
+    sql: `
+      ALTER TABLE step_runs ADD COLUMN proc_pid INTEGER;
+      ALTER TABLE step_runs ADD COLUMN proc_pgid INTEGER;
+      ALTER TABLE step_runs ADD COLUMN proc_started_at TEXT COLLATE "C";
+      ALTER TABLE step_runs ADD COLUMN proc_host TEXT COLLATE "C";
+      ALTER TABLE step_runs ADD COLUMN proc_ended_at TEXT COLLATE "C";
+      CREATE INDEX step_runs_leftovers ON step_runs(runbook, step) WHERE state = 'interrupted' AND proc_pid IS NOT NULL AND proc_ended_at IS NULL;
+    `,
+  },
+  {
     version: 17,
     name: 'approvals and step requests: the console browser session behind them',
     sql: `

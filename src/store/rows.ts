@@ -93,6 +93,10 @@ export function toRun(r: Row): StepRun {
     result: parseOrNull(r.result),
     runner: strOrNull(r.runner),
     requestedSession: strOrNull(r.requested_session),
+    process:
+      r.proc_pid === null || r.proc_pid === undefined
+        ? null
+        : { pid: Number(r.proc_pid), pgid: Number(r.proc_pgid), startedAt: str(r.proc_started_at), host: str(r.proc_host), endedAt: strOrNull(r.proc_ended_at) },
   };
 }
 

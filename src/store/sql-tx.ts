@@ -1,7 +1,7 @@
 import type { StepState } from '../core/card.js';
 import type { MessageRef } from '../core/chat-platform.js';
 import type { AuditHead } from '../core/audit-seal.js';
-import type { Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, StoredAlert } from '../core/domain.js';
+import type { Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, RecordedProcess, StoredAlert } from '../core/domain.js';
 import {
   incidentPatchColumns,
   json,
@@ -240,6 +240,39 @@ export class SqlTx implements StoreTx {
          AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.id = s.runner AND r.seen_at >= ?)
        ORDER BY s.id LIMIT ?`,
       [staleBefore, limit],
+    );
+    return rows.map(toRun);
+  }
+
+  async recordStepProcess(id: number, p: Omit<RecordedProcess, 'endedAt'>) {
+    const changed = await this.db.run(
+      `UPDATE step_runs SET proc_pid = ?, proc_pgid = ?, proc_started_at = ?, proc_host = ?, proc_ended_at = NULL
+       WHERE id = ? AND state = 'running'`,
+      [p.pid, p.pgid, p.startedAt, p.host, id],
+    );
+    return changed === 1;
+  }
+
+  async leftoverStepRuns(host: string | null, limit: number) {
+    const rows = await this.db.all(
+      `SELECT * FROM step_runs WHERE state = 'interrupted' AND proc_pid IS NOT NULL AND proc_ended_at IS NULL
+         AND (CAST(? AS TEXT) IS NULL OR proc_host = ?)
+       ORDER BY id LIMIT ?`,
+      [host, host, limit],
+    );
+    return rows.map(toRun);
+  }
+
+  async endStepProcess(id: number, at: string) {
+    return (await this.db.run('UPDATE step_runs SET proc_ended_at = ? WHERE id = ? AND proc_pid IS NOT NULL AND proc_ended_at IS NULL', [at, id])) === 1;
+  }
+
+  async stepRunsThatMayRun(runbook: string, step: string) {
+    const rows = await this.db.all(
+      `SELECT * FROM step_runs WHERE runbook = ? AND step = ?
+         AND (state = 'running' OR (state = 'interrupted' AND proc_pid IS NOT NULL AND proc_ended_at IS NULL))
+       ORDER BY id`,
+      [runbook, step],
     );
     return rows.map(toRun);
   }

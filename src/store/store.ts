@@ -18,6 +18,7 @@ import type {
   OutboxKind,
   OutboxMessage,
   QueuedNotification,
+  RecordedProcess,
   StepRun,
   StoredAlert,
 } from '../core/domain.js';
@@ -123,6 +124,20 @@ export interface StoreTx {
    * replica died mid-step, so nobody will finish them.
    */
   orphanedRuns(staleBefore: string, limit: number): Promise<StepRun[]>;
+  /**
+   * Records the process group a running run is about to start its program in (replacing the one
+   * of its previous program); false when the run is no longer running, and then it must not start.
+   */
+  recordStepProcess(id: number, process: Omit<RecordedProcess, 'endedAt'>): Promise<boolean>;
+  /** Interrupted runs whose recorded process group (on `host`; null: anywhere) has not been found ended yet. */
+  leftoverStepRuns(host: string | null, limit: number): Promise<StepRun[]>;
+  /** Marks a leftover's process group as ended (found gone, or stopped); false when it was already. */
+  endStepProcess(id: number, at: string): Promise<boolean>;
+  /**
+   * Runs of this step (any incident) that may still be executing: running, or interrupted with a
+   * recorded process group not yet found ended.
+   */
+  stepRunsThatMayRun(runbook: string, step: string): Promise<StepRun[]>;
   /** Moves a run to `to` only if it is in one of `from`; false when another actor got there first. */
   transitionStepRun(id: number, from: readonly StepState[], to: StepState, at: string, patch?: StepRunPatch): Promise<boolean>;
 

@@ -9,6 +9,7 @@
  *   await bot.waitForExit();
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -42,7 +43,11 @@ export interface BotProcess {
   waitForExit(timeoutMs?: number): Promise<ExitStatus>;
   /** Polls `GET /healthz` until it answers 200; fails early if the process exits. */
   waitForReady(timeoutMs?: number): Promise<void>;
-  /** Sends a signal to the bot, or with `group` to its whole process group (the bot and the steps it runs). */
+  /**
+   * Sends a signal to the bot, or with `group` to everything it started as well, as a container
+   * runtime stopping the container would: its process group, and the process groups of the steps
+   * it runs (each step runs in a group of its own).
+   */
   kill(signal: NodeJS.Signals, opts?: { group?: boolean }): void;
   exited(): ExitStatus | undefined;
   /** Kills the process group if still alive and waits for the exit. Keeps the folder unless `removeDir`. */
@@ -83,6 +88,44 @@ export async function makeBotDir(runbooks: Record<string, string> = {}): Promise
   await fs.mkdir(runbooksDir);
   for (const [name, yaml] of Object.entries(runbooks)) await fs.writeFile(path.join(runbooksDir, name), yaml.replaceAll('{{DIR}}', dir));
   return dir;
+}
+
+/** The process groups of `pid` and of every process descending from it (read from /proc). */
+function descendantGroups(pid: number): number[] {
+  const parentOf = new Map<number, { ppid: number; pgid: number }>();
+  for (const entry of fsSync.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fsSync.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parentOf.set(Number(entry), { ppid: Number(fields[1]), pgid: Number(fields[2]) });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const groups = new Set<number>([pid]);
+  const tree = new Set<number>([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [p, { ppid, pgid }] of parentOf) {
+      if (tree.has(p) || !tree.has(ppid)) continue;
+      tree.add(p);
+      groups.add(pgid);
+      grew = true;
+    }
+  }
+  return [...groups];
+}
+
+/** Signals the process group of `pid` and those of all its descendants. */
+function killTree(pid: number, signal: NodeJS.Signals): void {
+  for (const pgid of descendantGroups(pid)) {
+    try {
+      process.kill(-pgid, signal);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** Starts the bot process without waiting for it to be ready (use for start-up failures). */
@@ -214,17 +257,13 @@ export async function spawnBot(opts: SpawnBotOptions = {}): Promise<BotProcess> 
     },
     kill(signal, killOpts = {}) {
       if (exit || child.pid === undefined) return;
-      if (killOpts.group) process.kill(-child.pid, signal);
+      if (killOpts.group) killTree(child.pid, signal);
       else child.kill(signal);
     },
     exited: () => exit,
     async dispose(disposeOpts = {}) {
       if (!exit && child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
+        killTree(child.pid, 'SIGKILL');
         await exitPromise;
       }
       if (disposeOpts.removeDir) await fs.rm(dir, { recursive: true, force: true });

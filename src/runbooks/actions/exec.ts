@@ -1,7 +1,7 @@
-import { loadExeca } from '../../lazy-clients.js';
 import type { ExecStep } from '../schema.js';
 import { renderTemplate } from '../template.js';
 import { formatDuration, outputTail } from './output.js';
+import { runInGroup } from './process-group.js';
 import type { ActionContext, StepResult } from './types.js';
 
 /** Output kept in memory per stream; a command printing more than this is stopped and fails. */
@@ -34,32 +34,27 @@ export function buildEnv(step: ExecStep, params: Record<string, string>, source:
   return Object.fromEntries(env);
 }
 
-/** Runs an exec step: argv only, no shell, minimal environment, bounded time and output. */
 /** The working directory, rendered (the loader allows only default-valued params in it). */
 export function renderCwd(step: ExecStep, params: Record<string, string>): string | undefined {
   return step.cwd === undefined ? undefined : renderTemplate(step.cwd, params);
 }
 
+/** Runs an exec step: argv only, no shell, minimal environment, bounded time and output, in a process group of its own. */
 export async function runExec(step: ExecStep, params: Record<string, string>, ctx: ActionContext): Promise<StepResult> {
   const [program, ...args] = renderArgv(step, params);
   const cwd = renderCwd(step, params);
-  const { execa } = await loadExeca();
-  const result = await execa(program, args, {
-    shell: false,
+  const result = await runInGroup(program, args, {
     cwd,
-    extendEnv: false,
     env: buildEnv(step, params, ctx.env),
-    timeout: step.timeoutSeconds * 1000,
-    cancelSignal: ctx.signal,
-    reject: false,
-    stdin: 'ignore',
-    all: true,
+    timeoutMs: step.timeoutSeconds * 1000,
+    signal: ctx.signal,
     maxBuffer: MAX_BUFFER,
+    onSpawn: ctx.onSpawn,
   });
 
   const durationMs = result.durationMs;
   const took = formatDuration(durationMs);
-  const base = { durationMs, outputTail: outputTail(result.all ?? '', ctx.redact) };
+  const base = { durationMs, outputTail: outputTail(result.all, ctx.redact) };
   const exitCode = result.exitCode;
   const withExit = exitCode === undefined ? {} : { exitCode };
 

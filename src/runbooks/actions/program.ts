@@ -1,6 +1,6 @@
-import { loadExeca } from '../../lazy-clients.js';
 import type { Redactor } from '../../core/redact.js';
 import { formatDuration, outputTail } from './output.js';
+import { runInGroup, type OnSpawn } from './process-group.js';
 import type { StepResult } from './types.js';
 
 /** Output kept in memory per stream; a command printing more than this is stopped and fails. */
@@ -14,6 +14,8 @@ export interface ProgramOptions {
   cwd?: string | undefined;
   /** Written to the program's stdin (e.g. a password-less SQL script); stdin is closed otherwise. */
   input?: string | undefined;
+  /** Records the program's process group before it runs (the executor's, for crash recovery). */
+  onSpawn?: OnSpawn | undefined;
 }
 
 export interface ProgramRun {
@@ -33,23 +35,11 @@ export interface ProgramRun {
 /**
  * Runs one program: argv only, no shell, explicit environment, bounded time and output. Typed
  * actions compose several of these (dump, then verify, then list) and never build a shell line.
+ * Each runs in a process group of its own (see process-group.ts).
  */
 export async function runProgram(argv: readonly [string, ...string[]], o: ProgramOptions): Promise<ProgramRun> {
   const [program, ...args] = argv;
-  const { execa } = await loadExeca();
-  const r = await execa(program, args, {
-    shell: false,
-    cwd: o.cwd,
-    extendEnv: false,
-    env: o.env,
-    timeout: o.timeoutMs,
-    cancelSignal: o.signal,
-    reject: false,
-    ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
-    all: true,
-    maxBuffer: MAX_BUFFER,
-    stripFinalNewline: true,
-  });
+  const r = await runInGroup(program, args, { cwd: o.cwd, env: o.env, timeoutMs: o.timeoutMs, signal: o.signal, input: o.input, maxBuffer: MAX_BUFFER, onSpawn: o.onSpawn });
   const took = formatDuration(r.durationMs);
   let failure: string | undefined;
   if (r.timedOut) failure = `${program} timed out after ${formatDuration(o.timeoutMs)}`;
@@ -62,8 +52,8 @@ export async function runProgram(argv: readonly [string, ...string[]], o: Progra
     argv,
     ok: failure === undefined,
     exitCode: r.exitCode,
-    stdout: typeof r.stdout === 'string' ? r.stdout : '',
-    output: typeof r.all === 'string' ? r.all : '',
+    stdout: r.stdout,
+    output: r.all,
     durationMs: r.durationMs,
     failure,
     timedOut: r.timedOut,

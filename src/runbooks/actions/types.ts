@@ -1,4 +1,5 @@
 import type { Redactor } from '../../core/redact.js';
+import type { OnSpawn } from './process-group.js';
 
 /** What an executor needs from its caller. */
 export interface ActionContext {
@@ -15,6 +16,8 @@ export interface ActionContext {
    * run when one changed since (swapped between approval and run).
    */
   pins?: ReadonlyArray<{ path: string; sha256: string }> | undefined;
+  /** Records each program's process group before it runs, so a restarted bot can stop what a crash left running. */
+  onSpawn?: OnSpawn | undefined;
 }
 
 export interface ActionSettings {

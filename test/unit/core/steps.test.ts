@@ -277,6 +277,7 @@ describe('approvalRefusal', () => {
     finishedAt: null,
     result: null,
     runner: null,
+    process: null,
     ...over,
   });
 

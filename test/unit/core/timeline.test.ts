@@ -54,6 +54,7 @@ const run: StepRun = {
   finishedAt: at(600),
   result: { status: 'succeeded', summary: 'exit 0 in 1.2s', durationMs: 1200, outputTail: '' },
   runner: 'replica-a',
+  process: null,
 };
 const approvals: Approval[] = [
   { runId: 3, approver: 'U0BOB', approverName: 'bob', decision: 'approve', at: at(540) },

@@ -219,6 +219,7 @@ describe('renderCardBlocks on a card from buildCard', () => {
     changes: false, requiredApprovals: 0, selfApprove: true, state: 'succeeded', createdAt: at(10), updatedAt: at(12), startedAt: at(11), finishedAt: at(12),
     result: { status: 'succeeded', summary: 'exit 0 in 0.3s', exitCode: 0, durationMs: 300, outputTail: '' },
     runner: 'replica-a',
+    process: null,
   };
   const { offers, unavailable } = offersFor([runbook], labels);
   const card = buildCard({ incident, alerts, runs: [run], offers, unavailable });

@@ -319,7 +319,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       it('inserts a run with nothing started or finished yet', async () => {
         const i = await seedIncident();
         const run = await tx((t) => t.insertStepRun(newStepRun(i.id)));
-        expect(run).toEqual({ ...newStepRun(i.id), id: run.id, updatedAt: at(1), startedAt: null, finishedAt: null, result: null, runner: null, requestedSession: null });
+        expect(run).toEqual({ ...newStepRun(i.id), id: run.id, updatedAt: at(1), startedAt: null, finishedAt: null, result: null, runner: null, requestedSession: null, process: null });
         expect(await tx((t) => t.getStepRun(run.id))).toEqual(run);
         expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart'))).toEqual(run);
       });
@@ -357,6 +357,42 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect((await tx((t) => t.listStepRuns(i.id))).map((r) => r.id)).toEqual(runs.map((r) => r.id));
         expect((await tx((t) => t.listStepRunsInState('approved', 10))).map((r) => r.step)).toEqual(['s0', 's2']);
         expect((await tx((t) => t.listStepRunsInState('approved', 1))).map((r) => r.step)).toEqual(['s0']);
+      });
+
+      it('records a running run\'s process group, and keeps an interrupted run\'s until it is marked ended', async () => {
+        const i = await seedIncident();
+        const proc = { pid: 4242, pgid: 4242, startedAt: 'boot-a:1234', host: 'host-a pid:[1]' };
+        const queued = await tx((t) => t.insertStepRun(newStepRun(i.id, { state: 'approved' })));
+        // Only a running run may start a program.
+        expect(await tx((t) => t.recordStepProcess(queued.id, proc))).toBe(false);
+        expect(await tx((t) => t.stepRunsThatMayRun('gitcortex', 'restart'))).toEqual([]);
+
+        const run = await tx((t) => t.insertStepRun(newStepRun(i.id, { state: 'running' })));
+        expect(await tx((t) => t.recordStepProcess(run.id, proc))).toBe(true);
+        expect((await tx((t) => t.getStepRun(run.id)))?.process).toEqual({ ...proc, endedAt: null });
+        // The next program of the same step replaces it.
+        const next = { ...proc, pid: 4300, pgid: 4300, startedAt: 'boot-a:1300' };
+        expect(await tx((t) => t.recordStepProcess(run.id, next))).toBe(true);
+        expect((await tx((t) => t.stepRunsThatMayRun('gitcortex', 'restart'))).map((r) => [r.id, r.process?.pid])).toEqual([[run.id, 4300]]);
+        expect(await tx((t) => t.stepRunsThatMayRun('gitcortex', 'other'))).toEqual([]);
+        // Running runs are not leftovers; interrupted ones are, on their own host only.
+        expect(await tx((t) => t.leftoverStepRuns(proc.host, 10))).toEqual([]);
+        expect(await tx((t) => t.transitionStepRun(run.id, ['running'], 'interrupted', at(5), { finishedAt: at(5) }))).toBe(true);
+        expect((await tx((t) => t.leftoverStepRuns(proc.host, 10))).map((r) => r.id)).toEqual([run.id]);
+        expect(await tx((t) => t.leftoverStepRuns('host-b pid:[1]', 10))).toEqual([]);
+        expect((await tx((t) => t.leftoverStepRuns(null, 10))).map((r) => r.id)).toEqual([run.id]);
+        expect((await tx((t) => t.stepRunsThatMayRun('gitcortex', 'restart'))).map((r) => r.id)).toEqual([run.id]);
+
+        expect(await tx((t) => t.endStepProcess(run.id, at(6)))).toBe(true);
+        expect(await tx((t) => t.endStepProcess(run.id, at(7)))).toBe(false);
+        expect((await tx((t) => t.getStepRun(run.id)))?.process).toEqual({ ...next, endedAt: at(6) });
+        expect(await tx((t) => t.leftoverStepRuns(proc.host, 10))).toEqual([]);
+        expect(await tx((t) => t.stepRunsThatMayRun('gitcortex', 'restart'))).toEqual([]);
+        // An interrupted run that never started a program leaves nothing that may run.
+        const early = await tx((t) => t.insertStepRun(newStepRun(i.id, { state: 'running' })));
+        await tx((t) => t.transitionStepRun(early.id, ['running'], 'interrupted', at(8)));
+        expect(await tx((t) => t.stepRunsThatMayRun('gitcortex', 'restart'))).toEqual([]);
+        expect(await tx((t) => t.endStepProcess(early.id, at(9)))).toBe(false);
       });
 
       it('insertApproval is unique per run and approver', async () => {

@@ -199,7 +199,7 @@ export class Job {
     this.throwIfAborted();
     this.note(`$ ${formatArgv(argv)}`);
     const timeoutMs = Math.max(1, Math.min(call.timeoutMs ?? Infinity, this.remainingMs()));
-    const run = await runProgram(argv, { timeoutMs, signal: this.signal, env: { ...this.ctx.programEnv, ...call.env }, input: call.input });
+    const run = await runProgram(argv, { timeoutMs, signal: this.signal, env: { ...this.ctx.programEnv, ...call.env }, input: call.input, onSpawn: this.ctx.onSpawn });
     if (run.output !== '') this.note(run.output);
     if (!run.ok && call.allowFailure !== true) {
       const detail = errorLine(run.output);

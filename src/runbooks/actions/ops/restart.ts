@@ -172,7 +172,7 @@ export async function restartPhases(i: RestartInputs, ctx: TypedActionContext, b
 }
 
 function programOptions(ctx: TypedActionContext, budget: Budget, cwd?: string) {
-  return { timeoutMs: Math.max(1, budget.remainingMs()), signal: ctx.signal, env: ctx.programEnv, cwd };
+  return { timeoutMs: Math.max(1, budget.remainingMs()), signal: ctx.signal, env: ctx.programEnv, cwd, onSpawn: ctx.onSpawn };
 }
 
 async function restartOnly(i: RestartInputs, ctx: TypedActionContext, budget: Budget): Promise<Phase[]> {

@@ -232,7 +232,7 @@ export async function rollbackPhases(i: RollbackInputs, ctx: TypedActionContext,
     switched = await switchPhase(i);
   } else {
     const argv: [string, ...string[]] = [i.run[0] ?? '', ...i.run.slice(1)];
-    const run = await runProgram(argv, { timeoutMs: Math.max(1, budget.remainingMs()), signal: ctx.signal, env: ctx.programEnv, cwd: i.cwd });
+    const run = await runProgram(argv, { timeoutMs: Math.max(1, budget.remainingMs()), signal: ctx.signal, env: ctx.programEnv, cwd: i.cwd, onSpawn: ctx.onSpawn });
     const where = i.cwd !== undefined ? ` in ${i.cwd}` : '';
     const facts: StepFact[] = [{ label: 'rollback command', value: `${quoteArgv(argv)}${where}` }];
     if (run.exitCode !== undefined) facts.push({ label: 'rollback exit code', value: String(run.exitCode) });

@@ -356,7 +356,7 @@ function sqlCheck(v: SqlVerify, ctx: TypedActionContext): Check | string {
   return async (timeoutMs) => {
     const connectTimeout = Math.max(1, Math.floor(timeoutMs / 1000));
     const env = v.engine === 'postgres' ? { ...ctx.programEnv, PGCONNECT_TIMEOUT: String(connectTimeout) } : ctx.programEnv;
-    const options = { timeoutMs, signal: ctx.signal, env };
+    const options = { timeoutMs, signal: ctx.signal, env, onSpawn: ctx.onSpawn };
     let run = await runProgram(sqlArgv(v, connectTimeout, mysqlClient), options);
     // MySQL hosts ship `mysql` without the `mariadb` name; use whichever client is installed.
     if (v.engine === 'mysql' && mysqlClient === 'mariadb' && run.failure?.startsWith('could not start') === true) {

@@ -1,0 +1,105 @@
+import type { Logger } from 'pino';
+import type { RecordedProcess, StepRun } from './domain.js';
+import { recordEvent } from './events.js';
+import type { Store, StoreTx } from '../store/store.js';
+import { processHost, stopLeftoverGroup } from '../runbooks/actions/process-group.js';
+
+/**
+ * Steps whose bot died under them (kill -9, OOM) leave their process group running. The run is
+ * marked interrupted; its recorded group is then stopped by a bot on the same host (pids mean
+ * nothing on another), and until then a changing step on the same target is refused, so the
+ * leftover and a new run never overlap.
+ *
+ * "The same target" is the same runbook, step and params, on any incident: a step's params come
+ * from the alert's labels (service, instance, ...), so two incidents about one service share them.
+ */
+
+const sameParams = (a: Record<string, string>, b: Record<string, string>) => {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+};
+
+/** Why a changing step may not be requested now (a run of it may still be executing), or undefined. */
+export async function leftoverRefusal(tx: StoreTx, runbook: string, step: { id: string; title: string }, params: Record<string, string>): Promise<string | undefined> {
+  const busy = (await tx.stepRunsThatMayRun(runbook, step.id)).find((run) => sameParams(run.params, params));
+  if (!busy) return undefined;
+  if (busy.state === 'running') {
+    return `"${step.title}" is running with the same parameters for incident #${busy.incidentId} (run ${busy.id}); wait until it finishes.`;
+  }
+  const where = busy.process ? ` (process group ${busy.process.pgid} on ${busy.process.host.split(' ')[0] ?? 'its host'})` : '';
+  return `"${step.title}" may still be running: run ${busy.id} was interrupted and its processes${where} have not been stopped yet. Try again once its thread says they were.`;
+}
+
+export interface LeftoverOptions {
+  store: Store;
+  clock: () => Date;
+  log: Logger;
+  onQueued: () => void;
+  /** Between SIGTERM and SIGKILL. */
+  graceMs?: number;
+  /** Why the run was interrupted, for the thread. */
+  cause: (run: StepRun) => string;
+  /**
+   * The only bot on this store (SQLite): groups recorded on another host or pid namespace (an
+   * earlier container, whose processes died with it) are released with a warning in the thread,
+   * since no bot could ever check them. With replicas they wait for a replica on their host.
+   */
+  onlyBot: boolean;
+}
+
+/**
+ * Stops the process groups of interrupted runs recorded on this host, one run at a time; says so
+ * in the thread when something was still running. Returns how many groups were killed.
+ */
+export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
+  const here = processHost();
+  const runs = await o.store.transaction((tx) => tx.leftoverStepRuns(o.onlyBot ? null : here, 100));
+  let killed = 0;
+  for (const run of runs) {
+    const proc = run.process as RecordedProcess;
+    if (proc.host !== here) {
+      await release(o, run, proc);
+      continue;
+    }
+    const outcome = await stopLeftoverGroup(proc, o.graceMs);
+    const at = o.clock().toISOString();
+    await o.store.transaction(async (tx) => {
+      if (!(await tx.endStepProcess(run.id, at))) return;
+      if (outcome === 'gone') return;
+      await recordEvent(tx, {
+          at,
+          incidentId: run.incidentId,
+          actor: 'system',
+          kind: 'step.stopped',
+          text: `🛑 *${run.stepTitle}* was stopped: process group ${proc.pgid} killed after ${o.cause(run)}. Check the system before requesting it again.`,
+          data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
+        },
+        { refreshCard: true },
+      );
+    });
+    if (outcome === 'killed') {
+      killed += 1;
+      o.log.warn({ runId: run.id, pgid: proc.pgid }, 'the process group of an interrupted step was still running and was killed');
+    }
+  }
+  if (killed > 0) o.onQueued();
+  return killed;
+}
+
+/** A group recorded where this bot cannot see it: not signalled (its pids mean other processes here), released with a warning. */
+async function release(o: LeftoverOptions, run: StepRun, proc: RecordedProcess): Promise<void> {
+  const at = o.clock().toISOString();
+  await o.store.transaction(async (tx) => {
+    if (!(await tx.endStepProcess(run.id, at))) return;
+    await recordEvent(tx, {
+      at,
+      incidentId: run.incidentId,
+      actor: 'system',
+      kind: 'step.unchecked',
+      text: `⚠️ *${run.stepTitle}*: its process group ${proc.pgid} was recorded on ${proc.host}, not where this bot runs (${processHost()}), so it could not be checked or stopped. Make sure nothing of it still runs there before requesting it again.`,
+      data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
+    });
+  });
+  o.onQueued();
+  o.log.warn({ runId: run.id, host: proc.host }, 'the process group of an interrupted step was recorded on another host and could not be checked');
+}

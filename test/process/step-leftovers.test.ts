@@ -1,0 +1,194 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
+import { readDb } from '../support/faults-kit.js';
+import { makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from '../support/bot-process.js';
+import { loadFixture } from '../support/fixtures.js';
+
+/**
+ * kill -9 of the bot alone (not its process group) while an approved, changing step runs: the
+ * step's processes outlive the bot. The step is a shell that ignores SIGTERM and waits for a child
+ * `sleep 30` (which inherits the ignored SIGTERM), so only a SIGKILL of the whole group stops it,
+ * and the restarted bot's cleanup takes its full grace period: long enough to show that a request
+ * for the same step made meanwhile is refused.
+ */
+
+const TOKEN = 'step-leftovers-webhook-token';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+const RUNBOOK = `
+name: stuck
+match: { service: gitcortex }
+steps:
+  - id: fix
+    title: Fix it
+    action: exec
+    run: [sh, -c, 'trap "" TERM; echo $$ > {{DIR}}/shell.pid; sleep 30 & echo $! > {{DIR}}/sleep.pid; wait']
+    changes: true
+    timeoutSeconds: 60
+  - id: look
+    title: Look around
+    action: exec
+    run: [sh, -c, 'sleep 30 & echo $! > {{DIR}}/look.pid; wait']
+`;
+
+/** Alive, and not a zombie waiting for a parent that will never reap it. */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+const readPid = (file: string) => Number(fs.readFileSync(file, 'utf8').trim());
+const runStates = (dbPath: string) => readDb(dbPath, (db) => (db.prepare('SELECT state FROM step_runs ORDER BY id').all() as Array<{ state: string }>).map((r) => r.state));
+
+/**
+ * Starts the bot, has alice request the changing step and bob approve it, waits for the step's
+ * child, then kills the bot alone with SIGKILL and checks the hole: the step's processes live on.
+ */
+async function crashDuringStep(chat: ChatDriver, dir: string, env: Record<string, string>, bots: BotProcess[], pids: number[]) {
+  const first = await startBotProcess({ dir, env });
+  bots.push(first);
+  chat.attach(first.url);
+  expect((await postWebhook(first.url, loadFixture<object>('firing-single.json'), AUTH)).status).toBe(200);
+  const card: ChatMessage = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
+  await chat.press('alice', 'run-step:1:stuck:fix', card, card);
+  const request = await chat.waitFor(() => chat.replies(card).find((m) => /asks to run Fix it/.test(m.text)), 15_000, 'the request');
+  await chat.press('bob', 'approve:1', request, card);
+
+  const sleepPidFile = path.join(dir, 'sleep.pid');
+  await pollUntil(() => fs.existsSync(sleepPidFile) && fs.readFileSync(sleepPidFile, 'utf8').endsWith('\n'), 15_000, 'the step to start its child');
+  const shellPid = readPid(path.join(dir, 'shell.pid'));
+  const sleepPid = readPid(sleepPidFile);
+  pids.push(shellPid, sleepPid);
+
+  // The bot alone, as a crash of the bot's process would (its steps are not in its process group).
+  first.kill('SIGKILL');
+  expect(await first.waitForExit()).toEqual({ code: null, signal: 'SIGKILL' });
+  // The hole: the step's processes outlive the bot.
+  expect(alive(shellPid), 'the step shell after kill -9 of the bot').toBe(true);
+  expect(alive(sleepPid), 'the step child after kill -9 of the bot').toBe(true);
+  expect(runStates(first.dbPath)).toEqual(['running']);
+  return { card, shellPid, sleepPid };
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe('a step whose bot was killed with kill -9', { timeout: 60_000 }, () => {
+  it('is stopped by the restarted bot, which says so in the thread and refuses the step until then', async () => {
+    const chat: ChatDriver = await slackDriver();
+    const dir = await makeBotDir({ 'stuck.yaml': RUNBOOK });
+    const bots: BotProcess[] = [];
+    const pids: number[] = [];
+    cleanups.push(async () => {
+      for (const b of bots) await b.dispose();
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+      await chat.close();
+    });
+    const env = { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN };
+
+    const { card, shellPid, sleepPid } = await crashDuringStep(chat, dir, env, bots, pids);
+
+    const second = await startBotProcess({ dir, env });
+    bots.push(second);
+    chat.attach(second.url);
+
+    // Before the cleanup is done (the leftover ignores SIGTERM, so it needs the KILL after the grace):
+    // a new request for the same changing step is refused.
+    expect((await chat.press('alice', 'run-step:1:stuck:fix', card, card)).status).toBe(200);
+    const refusal = await chat.waitFor(() => chat.privateTexts('alice').find((t) => /Fix it/.test(t)), 10_000, 'the answer to the second request');
+    expect(refusal).toMatch(/may still be running/);
+    expect(alive(sleepPid), 'the leftover was still there when the request was refused').toBe(true);
+    expect(chat.replies(card).some((m) => /was stopped/.test(m.text))).toBe(false);
+    expect(runStates(second.dbPath)).toEqual(['interrupted']);
+
+    const stopped = await chat.waitFor(() => chat.replies(card).find((m) => /Fix it was stopped: process group \d+ killed after a bot restart/.test(m.text)), 20_000, 'the stopped message in the thread');
+    expect(stopped.text).toContain(`process group ${shellPid} killed`);
+    await pollUntil(() => !alive(shellPid) && !alive(sleepPid), 5_000, 'the leftover processes to be gone');
+
+    // After the cleanup, the step may be requested again.
+    await chat.press('alice', 'run-step:1:stuck:fix', card, card);
+    await chat.waitFor(() => chat.replies(card).filter((m) => /asks to run Fix it/.test(m.text)).length === 2, 10_000, 'the request after the cleanup');
+    expect(runStates(second.dbPath)).toEqual(['interrupted', 'requested']);
+
+    second.kill('SIGTERM');
+    expect(await second.waitForExit()).toEqual({ code: 0, signal: null });
+  });
+
+  it('never signals a group recorded on another host or pid namespace; it warns in the thread instead', async () => {
+    const chat: ChatDriver = await slackDriver();
+    const dir = await makeBotDir({ 'stuck.yaml': RUNBOOK });
+    const bots: BotProcess[] = [];
+    const pids: number[] = [];
+    cleanups.push(async () => {
+      for (const b of bots) await b.dispose();
+      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+      await chat.close();
+    });
+    const env = { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN };
+    const { card, shellPid, sleepPid } = await crashDuringStep(chat, dir, env, bots, pids);
+    // As if the database had moved with its volume from an earlier container: the pids are not ours to signal.
+    const db = new Database(path.join(dir, 'bot.db'));
+    try {
+      expect(db.prepare("UPDATE step_runs SET proc_host = 'old-container pid:[4026530001]'").run().changes).toBe(1);
+    } finally {
+      db.close();
+    }
+
+    const second = await startBotProcess({ dir, env });
+    bots.push(second);
+    chat.attach(second.url);
+    const warning = await chat.waitFor(() => chat.replies(card).find((m) => /could not be checked or stopped/.test(m.text)), 15_000, 'the warning in the thread');
+    expect(warning.text).toContain(`process group ${shellPid} was recorded on old-container`);
+    expect(alive(shellPid) && alive(sleepPid), 'processes of another namespace are left alone').toBe(true);
+    expect(chat.replies(card).some((m) => /was stopped/.test(m.text))).toBe(false);
+
+    await chat.press('alice', 'run-step:1:stuck:fix', card, card);
+    await chat.waitFor(() => chat.replies(card).filter((m) => /asks to run Fix it/.test(m.text)).length === 2, 10_000, 'the request after the warning');
+  });
+});
+
+describe('a step running when the bot is stopped', { timeout: 30_000 }, () => {
+  it('is cancelled with its whole process group, children included', async () => {
+    const chat: ChatDriver = await slackDriver();
+    const dir = await makeBotDir({ 'stuck.yaml': RUNBOOK });
+    let sleepPid = 0;
+    const bot = await startBotProcess({ dir, env: { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN, SHUTDOWN_TIMEOUT_MS: '300' } });
+    cleanups.push(async () => {
+      await bot.dispose();
+      if (sleepPid > 0 && alive(sleepPid)) process.kill(sleepPid, 'SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+      await chat.close();
+    });
+    chat.attach(bot.url);
+    expect((await postWebhook(bot.url, loadFixture<object>('firing-single.json'), AUTH)).status).toBe(200);
+    const card = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
+    await chat.press('alice', 'run-step:1:stuck:look', card, card);
+    const pidFile = path.join(dir, 'look.pid');
+    await pollUntil(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'), 15_000, 'the step to start its child');
+    sleepPid = readPid(pidFile);
+
+    bot.kill('SIGTERM');
+    expect(await bot.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(runStates(bot.dbPath)).toEqual(['failed']);
+    // Nothing of the step is left behind: the shell's background child went with it.
+    await pollUntil(() => !alive(sleepPid), 2_000, 'the step child to be gone after a graceful stop').catch(() => undefined);
+    expect(alive(sleepPid), 'the step child after a graceful stop').toBe(false);
+  });
+});
