@@ -28,3 +28,30 @@ export function createRedactor(secretValues: Iterable<string | undefined>): Reda
     return out;
   };
 }
+
+/** Redacts every string (keys too) of a JSON value. */
+function redactStrings(value: unknown, redact: Redactor): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, redact));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), redactStrings(v, redact)]));
+  }
+  return value;
+}
+
+/**
+ * Redacts JSON data in two passes: every string on its own (a known secret anywhere in a value),
+ * then the serialised form, where shapes spanning key and value (`"token":"…"`) are visible —
+ * the way the logger redacts objects. If the second pass would break the JSON, the first stands.
+ */
+export function redactData(data: unknown, redact: Redactor): unknown {
+  const strings = redactStrings(data, redact);
+  const serialised = JSON.stringify(strings);
+  const again = redact(serialised);
+  if (again === serialised) return strings;
+  try {
+    return JSON.parse(again) as unknown;
+  } catch {
+    return strings;
+  }
+}

@@ -1,5 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Route } from '../../http/router.js';
+import { sendError } from '../../http/respond.js';
 
 export type ConsoleMode = 'interactive' | 'read-only' | 'off';
 
@@ -151,4 +153,39 @@ export class ConsoleAccess {
     if (sid !== undefined && field !== null && constantTimeEqual(field, this.csrfToken(sid))) return true;
     return site === 'same-origin' || originMatches;
   }
+}
+
+export interface RouteGate {
+  access: ConsoleAccess;
+  /** The bot listens beyond loopback: without a token the route is refused outright, as the console is off then. */
+  beyondLoopback: boolean;
+  /** The variable that holds the token, named in refusals. */
+  tokenName: string;
+}
+
+/**
+ * The console's gate around a route that is not a console page but shows incidents all the same
+ * (the audit trail, the timeline, metrics): the same token, cookie and loopback-Host rules. Beyond
+ * loopback without a token it refuses: the Host rule stops a rebinding browser, not a client that
+ * forges the Host header, and the console itself is off in that configuration.
+ */
+export function guardRoute(gate: RouteGate, handle: Route['handle']): Route['handle'] {
+  return async (req, res, params) => {
+    if (gate.beyondLoopback && !gate.access.requiresToken) {
+      return sendError(res, 403, 'token_required', `this route is refused: the bot listens beyond loopback and ${gate.tokenName} is not set`);
+    }
+    const url = new URL(req.url ?? '/', 'http://bot.invalid');
+    const auth = gate.access.check(req, url);
+    if (!auth.ok) {
+      res.setHeader('www-authenticate', 'Bearer realm="chatops-console"');
+      res.setHeader('cache-control', 'no-store');
+      return sendError(res, auth.status, 'unauthorized', auth.message.replaceAll('CONSOLE_TOKEN', gate.tokenName));
+    }
+    if (auth.redirectTo !== undefined) {
+      res.writeHead(303, { location: auth.redirectTo, 'cache-control': 'no-store', ...(auth.setCookie ? { 'set-cookie': auth.setCookie } : {}) });
+      res.end();
+      return;
+    }
+    await handle(req, res, params);
+  };
 }
