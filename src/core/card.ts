@@ -2,6 +2,8 @@
  * The neutral incident card: what every chat platform shows for an incident. Adapters render it
  * (Block Kit, Discord embeds, HTML) and enforce their own platform's limits while doing so.
  */
+import type { Redactor } from './redact.js';
+
 export type Severity = 'critical' | 'warning' | 'info' | 'none';
 
 export type StepState =
@@ -86,4 +88,23 @@ export interface ThreadMessage {
   text: string;
   buttons?: CardButton[];
   mentions?: Mention[];
+}
+
+/**
+ * The card as it may leave the process: every text an alert or a step put in it redacted, links
+ * too (a runbook_url, generatorURL or Alertmanager address can carry a token or a password). The
+ * one copy, used by the outbox (Slack, Discord) and the console alike.
+ */
+export function redactCard(card: Card, redact: Redactor): Card {
+  return {
+    ...card,
+    title: redact(card.title),
+    statusLine: redact(card.statusLine),
+    ...(card.summary !== undefined ? { summary: redact(card.summary) } : {}),
+    ...(card.description !== undefined ? { description: redact(card.description) } : {}),
+    fields: card.fields.map((f) => ({ label: redact(f.label), value: redact(f.value) })),
+    links: card.links.map((l) => ({ label: redact(l.label), url: redact(l.url) })),
+    steps: card.steps.map((s) => ({ ...s, title: redact(s.title), ...(s.detail !== undefined ? { detail: redact(s.detail) } : {}) })),
+    fallbackText: redact(card.fallbackText),
+  };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Card, ThreadMessage } from './card.js';
+import { redactCard, type Card, type ThreadMessage } from './card.js';
 import { mapConcurrently } from './concurrently.js';
 import { certainlyNotDelivered, ChatDeliveryError, type ChatPlatform, type MessageRef, type PostOptions } from './chat-platform.js';
 import type { DeliveryTarget, OutboxMessage } from './domain.js';
@@ -386,18 +386,6 @@ interface Attempt {
  */
 export function deliveryKey(message: Pick<OutboxMessage, 'id' | 'createdAt'>): string {
   return `outbox:${message.id}@${message.createdAt}`;
-}
-
-function redactCard(card: Card, redact: Redactor): Card {
-  return {
-    ...card,
-    title: redact(card.title),
-    ...(card.summary !== undefined ? { summary: redact(card.summary) } : {}),
-    ...(card.description !== undefined ? { description: redact(card.description) } : {}),
-    fields: card.fields.map((f) => ({ label: f.label, value: redact(f.value) })),
-    steps: card.steps.map((s) => (s.detail !== undefined ? { ...s, detail: redact(s.detail) } : s)),
-    fallbackText: redact(card.fallbackText),
-  };
 }
 
 class CardNotPostedYet extends Error {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { notificationSchema } from '../../core/alertmanager-payload.js';
 import { decodeButtonId } from '../../core/button-codec.js';
-import type { Card } from '../../core/card.js';
+import { redactCard } from '../../core/card.js';
 import type { Engine } from '../../core/engine.js';
 import { InputError } from '../../core/errors.js';
 import type { Redactor } from '../../core/redact.js';
@@ -70,19 +70,6 @@ export function securityHeaders(nonce: string): Record<string, string> {
     // Links to Prometheus or runbooks get no referrer; the console's own forms keep their Origin.
     'referrer-policy': 'same-origin',
     'cache-control': 'no-store',
-  };
-}
-
-function redactCard(card: Card, redact: Redactor): Card {
-  return {
-    ...card,
-    title: redact(card.title),
-    ...(card.summary !== undefined ? { summary: redact(card.summary) } : {}),
-    ...(card.description !== undefined ? { description: redact(card.description) } : {}),
-    fields: card.fields.map((f) => ({ label: f.label, value: redact(f.value) })),
-    links: card.links.map((l) => ({ label: l.label, url: redact(l.url) })),
-    steps: card.steps.map((s) => (s.detail !== undefined ? { ...s, detail: redact(s.detail) } : s)),
-    fallbackText: redact(card.fallbackText),
   };
 }
 
