@@ -112,6 +112,9 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const chatPlatforms = platforms.map((p) => p.name);
   const consoleSetup = resolveConsole({ setting: config.console.mode, token: config.console.token, host: config.host, chatPlatforms });
   if (consoleSetup.warning) log.warn(consoleSetup.warning);
+  if (config.webhookToken === undefined && !isLoopbackHost(config.host)) {
+    log.warn(`the Alertmanager webhook accepts anyone: the bot listens on ${config.host} (beyond loopback) and ALERTMANAGER_WEBHOOK_TOKEN is not set`);
+  }
   const webConsole = createConsole({
     setup: consoleSetup,
     demoPort: config.console.demoPort,

@@ -280,4 +280,14 @@ export const sqliteMigrations: Migration[] = [
     name: 'inbox: notifications put aside, for counting them',
     sql: `CREATE INDEX inbox_failed ON inbox(seq) WHERE failed_at IS NOT NULL;`,
   },
+  {
+    version: 16,
+    // Slack and Discord requests are signed and accepted for 5 minutes: one captured in that window
+    // could be sent again. Each is remembered here (by every replica) until it could no longer be.
+    name: 'chat requests seen, to recognise a replay',
+    sql: `
+      CREATE TABLE seen_requests (request_key TEXT PRIMARY KEY, expires_at TEXT NOT NULL);
+      CREATE INDEX seen_requests_expiry ON seen_requests(expires_at);
+    `,
+  },
 ];

@@ -243,4 +243,12 @@ export const postgresMigrations: Migration[] = [
     name: 'inbox: notifications put aside, for counting them',
     sql: `CREATE INDEX inbox_failed ON inbox(seq) WHERE failed_at IS NOT NULL;`,
   },
+  {
+    version: 16,
+    name: 'chat requests seen, to recognise a replay',
+    sql: `
+      CREATE TABLE seen_requests (request_key TEXT COLLATE "C" PRIMARY KEY, expires_at TEXT COLLATE "C" NOT NULL);
+      CREATE INDEX seen_requests_expiry ON seen_requests(expires_at);
+    `,
+  },
 ];

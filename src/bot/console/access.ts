@@ -59,12 +59,28 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return cookies;
 }
 
-export function cookie(name: string, value: string, options: { httpOnly?: boolean; maxAgeSeconds?: number } = {}): string {
+export function cookie(name: string, value: string, options: { httpOnly?: boolean; maxAgeSeconds?: number; secure?: boolean } = {}): string {
   const parts = [`${name}=${encodeURIComponent(value)}`, 'Path=/', 'SameSite=Strict'];
   if (options.httpOnly !== false) parts.push('HttpOnly');
+  if (options.secure) parts.push('Secure');
   if (options.maxAgeSeconds !== undefined) parts.push(`Max-Age=${options.maxAgeSeconds}`);
   return parts.join('; ');
 }
+
+/**
+ * Whether the browser reached the console over https: the connection is TLS, or a proxy in front
+ * says so (`X-Forwarded-Proto: https`, its first value). The header is trusted as it is: a client
+ * that forges it only gets cookies its own browser will not send back over plain http.
+ */
+export function servedOverHttps(req: IncomingMessage): boolean {
+  if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted === true) return true;
+  const forwarded = req.headers['x-forwarded-proto'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+  return first === 'https';
+}
+
+/** The console's sign-in and session cookies expire after this (a shared or lost browser does not keep access). */
+export const CONSOLE_COOKIE_SECONDS = 12 * 3600;
 
 export const AUTH_COOKIE = 'console_auth';
 export const SESSION_COOKIE = 'console_sid';
@@ -109,7 +125,8 @@ export class ConsoleAccess {
     if (query !== null) {
       if (!constantTimeEqual(query, this.token)) return { ok: false, status: 401, message: 'Wrong console token.' };
       url.searchParams.delete('token');
-      return { ok: true, setCookie: cookie(AUTH_COOKIE, this.cookieValue), redirectTo: `${url.pathname}${url.search}` };
+      const setCookie = cookie(AUTH_COOKIE, this.cookieValue, { maxAgeSeconds: CONSOLE_COOKIE_SECONDS, secure: servedOverHttps(req) });
+      return { ok: true, setCookie, redirectTo: `${url.pathname}${url.search}` };
     }
     const bearer = /^bearer\s+(.*)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (bearer !== undefined) {
@@ -127,7 +144,7 @@ export class ConsoleAccess {
     const existing = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
     if (existing && /^[A-Za-z0-9_-]{16,64}$/.test(existing)) return { id: existing };
     const id = randomBytes(18).toString('base64url');
-    return { id, setCookie: cookie(SESSION_COOKIE, id) };
+    return { id, setCookie: cookie(SESSION_COOKIE, id, { maxAgeSeconds: CONSOLE_COOKIE_SECONDS, secure: servedOverHttps(req) }) };
   }
 
   /** The anti-forgery token of a session, put into every form. */

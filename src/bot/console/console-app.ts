@@ -13,7 +13,7 @@ import { readBody } from '../../http/read-body.js';
 import { sendError } from '../../http/respond.js';
 import type { Route } from '../../http/router.js';
 import type { Store } from '../../store/store.js';
-import { ConsoleAccess, cookie, parseCookies, USER_COOKIE, type ConsoleSetup } from './access.js';
+import { ConsoleAccess, cookie, parseCookies, servedOverHttps, USER_COOKIE, type ConsoleSetup } from './access.js';
 import type { Html } from './html.js';
 import { CONSOLE_CHANNEL, CONSOLE_PLATFORM, ConsolePlatform } from './platform.js';
 import { incidentMain, layout, listMain, messagePage, type ThreadView, type Viewer } from './render.js';
@@ -274,7 +274,7 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     if (!form) return;
     const user = (form.get('user') ?? '').trim();
     if (!USER_NAME.test(user)) return refuse(ctx, 400, 'Bad name', 'A console user name is 1–32 letters, digits, dots, dashes or underscores.');
-    redirect(ctx, safeBack(form.get('back')), [cookie(USER_COOKIE, user, { maxAgeSeconds: 365 * 24 * 3600 })]);
+    redirect(ctx, safeBack(form.get('back')), [cookie(USER_COOKIE, user, { maxAgeSeconds: 365 * 24 * 3600, secure: servedOverHttps(ctx.req) })]);
   };
 
   const dismiss = async (ctx: RequestContext) => {
