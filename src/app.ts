@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
 import { createAlertmanagerSilences } from './alertmanager/silences.js';
-import { resolveConsole } from './bot/console/access.js';
+import { ConsoleAccess, guardRoute, isLoopbackHost, resolveConsole, type RouteGate } from './bot/console/access.js';
 import { createConsole } from './bot/console/console-app.js';
 import { CONSOLE_CHANNEL } from './bot/console/platform.js';
 import { describeDatabase, type Config } from './config.js';
@@ -125,6 +125,9 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const chatPlatforms = platforms.map((p) => p.name);
   const consoleSetup = resolveConsole({ setting: config.console.mode, token: config.console.token, host: config.host, chatPlatforms });
   if (consoleSetup.warning) log.warn(consoleSetup.warning);
+  if (config.webhookToken === undefined && !isLoopbackHost(config.host)) {
+    log.warn(`the Alertmanager webhook accepts anyone: the bot listens on ${config.host} (beyond loopback) and ALERTMANAGER_WEBHOOK_TOKEN is not set`);
+  }
   const webConsole = createConsole({
     setup: consoleSetup,
     demoPort: config.console.demoPort,
@@ -213,6 +216,18 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   });
   if (schedules.jobs.length > 0) log.info({ jobs: schedules.jobs.map((j) => `${j.name} (${j.cron} ${j.timezone})`) }, `scheduled jobs: ${schedules.jobs.length}`);
 
+  // The audit trail, the timeline and metrics show incidents: the console's gate guards them too.
+  const beyondLoopback = !isLoopbackHost(config.host);
+  const incidentGate: RouteGate = { access: new ConsoleAccess(config.console.token), beyondLoopback, tokenName: 'CONSOLE_TOKEN' };
+  const metricsToken = config.metricsToken ?? config.console.token;
+  const metricsGate: RouteGate = { access: new ConsoleAccess(metricsToken), beyondLoopback, tokenName: config.metricsToken ? 'METRICS_TOKEN' : 'METRICS_TOKEN (or CONSOLE_TOKEN)' };
+  if (beyondLoopback && config.console.token === undefined) {
+    log.warn(`/incidents/:id/audit and /incidents/:id/timeline are refused: the bot listens on ${config.host} (beyond loopback) and CONSOLE_TOKEN is not set`);
+  }
+  if (beyondLoopback && metricsToken === undefined) {
+    log.warn(`/metrics is refused: the bot listens on ${config.host} (beyond loopback) and neither METRICS_TOKEN nor CONSOLE_TOKEN is set`);
+  }
+
   const routes: Route[] = [
     { method: 'GET', path: '/healthz', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
     {
@@ -230,19 +245,19 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     {
       method: 'GET',
       path: '/metrics',
-      handle: async (_req, res) => {
+      handle: guardRoute(metricsGate, async (_req, res) => {
         const body = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(body);
-      },
+      }),
     },
     {
       method: 'POST',
       path: '/webhooks/alertmanager',
       handle: (req, res) => handleAlertmanagerWebhook(req, res, { engine: ready, token: config.webhookToken, maxBytes: config.webhookMaxBytes, metrics, log, rejections: webhookRejections }),
     },
-    { method: 'GET', path: /^\/incidents\/([^/]+)\/audit$/, handle: (_req, res, [id]) => handleIncidentAudit(res, ready, id ?? '') },
-    { method: 'GET', path: /^\/incidents\/([^/]+)\/timeline$/, handle: (_req, res, [id]) => handleIncidentTimeline(res, ready, id ?? '') },
+    { method: 'GET', path: /^\/incidents\/([^/]+)\/audit$/, handle: guardRoute(incidentGate, (_req, res, [id]) => handleIncidentAudit(res, ready, id ?? '', redact)) },
+    { method: 'GET', path: /^\/incidents\/([^/]+)\/timeline$/, handle: guardRoute(incidentGate, (_req, res, [id]) => handleIncidentTimeline(res, ready, id ?? '')) },
     {
       method: 'POST',
       path: '/discord/interactions',

@@ -74,6 +74,12 @@ export const envSchema = z
       .refine((v) => v === '' || v.length >= 16, 'must be at least 16 characters (it guards the console when the bot listens beyond loopback)')
       .transform((v) => (v === '' ? undefined : v))
       .optional(),
+    METRICS_TOKEN: z
+      .string()
+      .trim()
+      .refine((v) => v === '' || v.length >= 16, 'must be at least 16 characters (it guards /metrics)')
+      .transform((v) => (v === '' ? undefined : v))
+      .optional(),
     DEMO_PORT: z.coerce.number().int().min(1).max(65535).default(3080),
     AUDIT_KEY: z
       .string()
@@ -212,6 +218,8 @@ export interface Config {
   alertmanagerUrl: string | undefined;
   console: ConsoleConfig;
   audit: AuditSealConfig;
+  /** The bearer token /metrics needs; none: the console's token (CONSOLE_TOKEN) guards it. */
+  metricsToken: string | undefined;
   /** Values that must never appear in output, logs or chat. */
   secrets: string[];
 }
@@ -274,7 +282,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     alertmanagerUrl: env.ALERTMANAGER_URL,
     console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT },
     audit: auditSealConfig(env),
-    secrets: [env.AUDIT_KEY, env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN, databasePassword(env.DATABASE_URL)].filter(
+    metricsToken: env.METRICS_TOKEN,
+    secrets: [env.AUDIT_KEY, env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN, env.METRICS_TOKEN, databasePassword(env.DATABASE_URL)].filter(
       (v): v is string => v !== undefined,
     ),
   };

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import type { Redactor } from './core/redact.js';
+import { redactData, type Redactor } from './core/redact.js';
 
 /**
  * JSON logs on stdout. Known secret-bearing keys are censored by path, and every string argument
@@ -22,7 +22,7 @@ export function createLogger(level: string, redact: Redactor, destination?: pino
       formatters: {
         log(object) {
           // Error messages and free-form fields can carry secrets too (a command line with a token, say).
-          return JSON.parse(redact(JSON.stringify(object))) as Record<string, unknown>;
+          return redactData(object, redact) as Record<string, unknown>;
         },
       },
       serializers: { err: pino.stdSerializers.err },

@@ -7,7 +7,7 @@
  * chain itself is verified on the database with `audit:verify`, not on an export.
  */
 import type { AuditEvent } from '../core/domain.js';
-import type { Redactor } from '../core/redact.js';
+import { redactData, type Redactor } from '../core/redact.js';
 import type { AuditRow } from './audit-store.js';
 
 export type ExportedEvent = Omit<AuditEvent, 'data'> & {
@@ -16,33 +16,6 @@ export type ExportedEvent = Omit<AuditEvent, 'data'> & {
   /** Whether redaction changed text or data (then `hash` no longer matches the exported content). */
   redacted: boolean;
 };
-
-/** Redacts every string (keys too) of a JSON value. */
-function redactStrings(value: unknown, redact: Redactor): unknown {
-  if (typeof value === 'string') return redact(value);
-  if (Array.isArray(value)) return value.map((v) => redactStrings(v, redact));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), redactStrings(v, redact)]));
-  }
-  return value;
-}
-
-/**
- * Redacts JSON data in two passes: every string on its own (a known secret anywhere in a value),
- * then the serialised form, where shapes spanning key and value (`"token":"…"`) are visible —
- * the way the logger redacts objects. If the second pass would break the JSON, the first stands.
- */
-function redactData(data: unknown, redact: Redactor): unknown {
-  const strings = redactStrings(data, redact);
-  const serialised = JSON.stringify(strings);
-  const again = redact(serialised);
-  if (again === serialised) return strings;
-  try {
-    return JSON.parse(again) as unknown;
-  } catch {
-    return strings;
-  }
-}
 
 export function exportedEvent(row: AuditRow, redact: Redactor): ExportedEvent {
   let stored: unknown;

@@ -98,6 +98,8 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
   if (annotations.runbook_url) links.push({ label: 'Runbook', url: annotations.runbook_url });
   const am = alertmanagerLink(incident);
   if (am) links.push(am);
+  // A link from an alert is clicked by responders: javascript:, data: and other schemes are dropped.
+  const safeLinks = links.filter((l) => /^https?:\/\/[^\s]+$/i.test(l.url));
 
   const stepButtons: CardButton[] = offers.map(({ runbook, step }) =>
     makeButton(
@@ -135,7 +137,7 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
     ...(annotations.summary ? { summary: annotations.summary } : {}),
     ...(description ? { description } : {}),
     fields,
-    links,
+    links: safeLinks,
     steps: stepStates(runs),
     buttons: [...lifecycleButtons(incident, silencing, now), ...stepButtons],
     fallbackText: `[${incident.status.toUpperCase()}] ${incident.severity}: ${title}${annotations.summary ? ` — ${annotations.summary}` : ''}`,

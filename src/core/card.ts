@@ -2,6 +2,8 @@
  * The neutral incident card: what every chat platform shows for an incident. Adapters render it
  * (Block Kit, Discord embeds, HTML) and enforce their own platform's limits while doing so.
  */
+import type { Redactor } from './redact.js';
+
 export type Severity = 'critical' | 'warning' | 'info' | 'none';
 
 export type StepState =
@@ -86,4 +88,37 @@ export interface ThreadMessage {
   text: string;
   buttons?: CardButton[];
   mentions?: Mention[];
+}
+
+/** Bidi overrides and isolates, LRM/RLM, and C0/C1 controls but newline and tab. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROLS = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/**
+ * Shows invisible controls as `\u202E`: a label with a right-to-left override could make chat
+ * show a different name, instance or command than the one it holds.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+}
+
+/**
+ * The card as it may leave the process: every text an alert or a step put in it redacted, links
+ * too (a runbook_url, generatorURL or Alertmanager address can carry a token or a password). The
+ * one copy, used by the outbox (Slack, Discord) and the console alike. Invisible controls in
+ * them are shown escaped (see escapeControls).
+ */
+export function redactCard(card: Card, secrets: Redactor): Card {
+  const redact = (text: string) => escapeControls(secrets(text));
+  return {
+    ...card,
+    title: redact(card.title),
+    statusLine: redact(card.statusLine),
+    ...(card.summary !== undefined ? { summary: redact(card.summary) } : {}),
+    ...(card.description !== undefined ? { description: redact(card.description) } : {}),
+    fields: card.fields.map((f) => ({ label: redact(f.label), value: redact(f.value) })),
+    links: card.links.map((l) => ({ label: redact(l.label), url: redact(l.url) })),
+    steps: card.steps.map((s) => ({ ...s, title: redact(s.title), ...(s.detail !== undefined ? { detail: redact(s.detail) } : {}) })),
+    fallbackText: redact(card.fallbackText),
+  };
 }

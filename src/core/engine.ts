@@ -36,6 +36,9 @@ import { SilenceApiError, type SilenceApi } from './silence-api.js';
 import { buildTimelineMarkdown } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
 
+/** How long a chat request's replay key is kept: the 5-minute signature window both ways (clock skew). */
+const REPLAY_MEMORY_MS = 10 * 60_000;
+
 /** Silences made from a card's button last this long; the command chooses its own. */
 export const BUTTON_SILENCE_MS = 3_600_000;
 
@@ -416,6 +419,17 @@ export class Engine {
 
   now(): string {
     return this.o.clock().toISOString();
+  }
+
+  /**
+   * Whether a signed chat request is new: its key is remembered (in the store, so every replica
+   * knows it) for longer than the platform's 5-minute signature window, in which a captured
+   * request could be sent again. A replay is acknowledged as usual but not handled.
+   */
+  async firstSighting(key: string): Promise<boolean> {
+    const now = this.o.clock();
+    const expires = new Date(now.getTime() + REPLAY_MEMORY_MS).toISOString();
+    return this.o.store.transaction((tx) => tx.firstSighting(key, now.toISOString(), expires));
   }
 
   /** The audit trail of one incident, oldest first; undefined when the incident does not exist. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Card, ThreadMessage } from './card.js';
+import { escapeControls, redactCard, type Card, type ThreadMessage } from './card.js';
 import { mapConcurrently } from './concurrently.js';
 import { certainlyNotDelivered, ChatDeliveryError, type ChatPlatform, type MessageRef, type PostOptions } from './chat-platform.js';
 import type { DeliveryTarget, OutboxMessage } from './domain.js';
@@ -304,7 +304,7 @@ export class OutboxWorker {
   private async postToChannel(platform: ChatPlatform, message: OutboxMessage, attempt: Attempt): Promise<void> {
     const post = message.payload as ThreadMessage;
     const found = await this.findEarlierPost(platform, message, attempt);
-    if (!found) await this.post(message, attempt, (options) => platform.postMessage(message.channel, { ...post, text: this.o.redact(post.text) }, options));
+    if (!found) await this.post(message, attempt, (options) => platform.postMessage(message.channel, { ...post, text: escapeControls(this.o.redact(post.text)) }, options));
     await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
   }
 
@@ -313,7 +313,7 @@ export class OutboxWorker {
     if (!ref) throw new CardNotPostedYet();
     const reply = message.payload as ThreadMessage;
     const found = await this.findEarlierPost(platform, message, attempt, ref);
-    if (!found) await this.post(message, attempt, (options) => platform.reply(ref, { ...reply, text: this.o.redact(reply.text) }, options));
+    if (!found) await this.post(message, attempt, (options) => platform.reply(ref, { ...reply, text: escapeControls(this.o.redact(reply.text)) }, options));
     await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
   }
 
@@ -386,18 +386,6 @@ interface Attempt {
  */
 export function deliveryKey(message: Pick<OutboxMessage, 'id' | 'createdAt'>): string {
   return `outbox:${message.id}@${message.createdAt}`;
-}
-
-function redactCard(card: Card, redact: Redactor): Card {
-  return {
-    ...card,
-    title: redact(card.title),
-    ...(card.summary !== undefined ? { summary: redact(card.summary) } : {}),
-    ...(card.description !== undefined ? { description: redact(card.description) } : {}),
-    fields: card.fields.map((f) => ({ label: f.label, value: redact(f.value) })),
-    steps: card.steps.map((s) => (s.detail !== undefined ? { ...s, detail: redact(s.detail) } : s)),
-    fallbackText: redact(card.fallbackText),
-  };
 }
 
 class CardNotPostedYet extends Error {

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Engine } from '../core/engine.js';
+import { redactData, type Redactor } from '../core/redact.js';
 import { sendError, sendJson } from '../http/respond.js';
 
 /** The incident id of a route, or undefined after answering 400. */
@@ -9,13 +10,17 @@ function routeIncidentId(res: ServerResponse, rawId: string): number | undefined
   return undefined;
 }
 
-/** GET /incidents/:id/audit: the incident's audit trail as JSON, oldest first. */
-export async function handleIncidentAudit(res: ServerResponse, engine: Engine, rawId: string): Promise<void> {
+/**
+ * GET /incidents/:id/audit: the incident's audit trail as JSON, oldest first, redacted like the
+ * timeline and the export (the stored records and their hashes stay as written: a redacted event
+ * no longer hashes to its `hash`; audit:verify checks the chains on the database).
+ */
+export async function handleIncidentAudit(res: ServerResponse, engine: Engine, rawId: string, redact: Redactor): Promise<void> {
   const id = routeIncidentId(res, rawId);
   if (id === undefined) return;
   const events = await engine.auditTrail(id);
   if (!events) return sendError(res, 404, 'not_found', `incident ${rawId} does not exist`);
-  sendJson(res, 200, { incidentId: id, events });
+  sendJson(res, 200, { incidentId: id, events: events.map((e) => ({ ...e, text: redact(e.text), data: redactData(e.data, redact) })) });
 }
 
 /** GET /incidents/:id/timeline: the incident's timeline as Markdown (redacted), for a post-incident review. */

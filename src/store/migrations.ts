@@ -297,6 +297,16 @@ export const sqliteMigrations: Migration[] = [
     `,
   },
   {
+    version: 16,
+    // Slack and Discord requests are signed and accepted for 5 minutes: one captured in that window
+    // could be sent again. Each is remembered here (by every replica) until it could no longer be.
+    name: 'chat requests seen, to recognise a replay',
+    sql: `
+      CREATE TABLE seen_requests (request_key TEXT PRIMARY KEY, expires_at TEXT NOT NULL);
+      CREATE INDEX seen_requests_expiry ON seen_requests(expires_at);
+    `,
+  },
+  {
     version: 17,
     // The console's names are typed, not vouched for: one browser could approve as alice, then as
     // bob. Approvals and requests keep a digest of the browser session they came from (null from

@@ -256,6 +256,14 @@ export const postgresMigrations: Migration[] = [
     `,
   },
   {
+    version: 16,
+    name: 'chat requests seen, to recognise a replay',
+    sql: `
+      CREATE TABLE seen_requests (request_key TEXT COLLATE "C" PRIMARY KEY, expires_at TEXT COLLATE "C" NOT NULL);
+      CREATE INDEX seen_requests_expiry ON seen_requests(expires_at);
+    `,
+  },
+  {
     version: 17,
     name: 'approvals and step requests: the console browser session behind them',
     sql: `

@@ -38,6 +38,12 @@ export class SqlTx implements StoreTx {
     return row;
   }
 
+  async firstSighting(key: string, now: string, expiresAt: string) {
+    await this.db.run('DELETE FROM seen_requests WHERE expires_at <= ?', [now]);
+    const row = await this.db.get('INSERT INTO seen_requests (request_key, expires_at) VALUES (?, ?) ON CONFLICT (request_key) DO NOTHING RETURNING request_key', [key, expiresAt]);
+    return row !== undefined;
+  }
+
   async hasNotification(key: string) {
     return (await this.db.get('SELECT 1 FROM notifications WHERE dedupe_key = ?', [key])) !== undefined;
   }

@@ -70,6 +70,12 @@ export interface DeliveredReply {
 }
 
 export interface StoreTx {
+  /**
+   * Remembers a chat request (its replay key) until `expiresAt`, and forgets those expired by
+   * `now`. True when the key was not remembered yet: a false answer means a replay.
+   */
+  firstSighting(key: string, now: string, expiresAt: string): Promise<boolean>;
+
   hasNotification(key: string): Promise<boolean>;
   insertNotification(key: string, incidentId: number, at: string): Promise<void>;
 

@@ -1,5 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Route } from '../../http/router.js';
+import { sendError } from '../../http/respond.js';
 
 export type ConsoleMode = 'interactive' | 'read-only' | 'off';
 
@@ -57,12 +59,28 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return cookies;
 }
 
-export function cookie(name: string, value: string, options: { httpOnly?: boolean; maxAgeSeconds?: number } = {}): string {
+export function cookie(name: string, value: string, options: { httpOnly?: boolean; maxAgeSeconds?: number; secure?: boolean } = {}): string {
   const parts = [`${name}=${encodeURIComponent(value)}`, 'Path=/', 'SameSite=Strict'];
   if (options.httpOnly !== false) parts.push('HttpOnly');
+  if (options.secure) parts.push('Secure');
   if (options.maxAgeSeconds !== undefined) parts.push(`Max-Age=${options.maxAgeSeconds}`);
   return parts.join('; ');
 }
+
+/**
+ * Whether the browser reached the console over https: the connection is TLS, or a proxy in front
+ * says so (`X-Forwarded-Proto: https`, its first value). The header is trusted as it is: a client
+ * that forges it only gets cookies its own browser will not send back over plain http.
+ */
+export function servedOverHttps(req: IncomingMessage): boolean {
+  if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted === true) return true;
+  const forwarded = req.headers['x-forwarded-proto'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+  return first === 'https';
+}
+
+/** The console's sign-in and session cookies expire after this (a shared or lost browser does not keep access). */
+export const CONSOLE_COOKIE_SECONDS = 12 * 3600;
 
 export const AUTH_COOKIE = 'console_auth';
 export const SESSION_COOKIE = 'console_sid';
@@ -107,7 +125,8 @@ export class ConsoleAccess {
     if (query !== null) {
       if (!constantTimeEqual(query, this.token)) return { ok: false, status: 401, message: 'Wrong console token.' };
       url.searchParams.delete('token');
-      return { ok: true, setCookie: cookie(AUTH_COOKIE, this.cookieValue), redirectTo: `${url.pathname}${url.search}` };
+      const setCookie = cookie(AUTH_COOKIE, this.cookieValue, { maxAgeSeconds: CONSOLE_COOKIE_SECONDS, secure: servedOverHttps(req) });
+      return { ok: true, setCookie, redirectTo: `${url.pathname}${url.search}` };
     }
     const bearer = /^bearer\s+(.*)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (bearer !== undefined) {
@@ -125,7 +144,7 @@ export class ConsoleAccess {
     const existing = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
     if (existing && /^[A-Za-z0-9_-]{16,64}$/.test(existing)) return { id: existing };
     const id = randomBytes(18).toString('base64url');
-    return { id, setCookie: cookie(SESSION_COOKIE, id) };
+    return { id, setCookie: cookie(SESSION_COOKIE, id, { maxAgeSeconds: CONSOLE_COOKIE_SECONDS, secure: servedOverHttps(req) }) };
   }
 
   /** The anti-forgery token of a session, put into every form. */
@@ -151,4 +170,39 @@ export class ConsoleAccess {
     if (sid !== undefined && field !== null && constantTimeEqual(field, this.csrfToken(sid))) return true;
     return site === 'same-origin' || originMatches;
   }
+}
+
+export interface RouteGate {
+  access: ConsoleAccess;
+  /** The bot listens beyond loopback: without a token the route is refused outright, as the console is off then. */
+  beyondLoopback: boolean;
+  /** The variable that holds the token, named in refusals. */
+  tokenName: string;
+}
+
+/**
+ * The console's gate around a route that is not a console page but shows incidents all the same
+ * (the audit trail, the timeline, metrics): the same token, cookie and loopback-Host rules. Beyond
+ * loopback without a token it refuses: the Host rule stops a rebinding browser, not a client that
+ * forges the Host header, and the console itself is off in that configuration.
+ */
+export function guardRoute(gate: RouteGate, handle: Route['handle']): Route['handle'] {
+  return async (req, res, params) => {
+    if (gate.beyondLoopback && !gate.access.requiresToken) {
+      return sendError(res, 403, 'token_required', `this route is refused: the bot listens beyond loopback and ${gate.tokenName} is not set`);
+    }
+    const url = new URL(req.url ?? '/', 'http://bot.invalid');
+    const auth = gate.access.check(req, url);
+    if (!auth.ok) {
+      res.setHeader('www-authenticate', 'Bearer realm="chatops-console"');
+      res.setHeader('cache-control', 'no-store');
+      return sendError(res, auth.status, 'unauthorized', auth.message.replaceAll('CONSOLE_TOKEN', gate.tokenName));
+    }
+    if (auth.redirectTo !== undefined) {
+      res.writeHead(303, { location: auth.redirectTo, 'cache-control': 'no-store', ...(auth.setCookie ? { 'set-cookie': auth.setCookie } : {}) });
+      res.end();
+      return;
+    }
+    await handle(req, res, params);
+  };
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { notificationSchema } from '../../core/alertmanager-payload.js';
 import { decodeButtonId } from '../../core/button-codec.js';
-import type { Card } from '../../core/card.js';
+import { redactCard } from '../../core/card.js';
 import type { Engine } from '../../core/engine.js';
 import { InputError } from '../../core/errors.js';
 import type { Redactor } from '../../core/redact.js';
@@ -13,7 +13,7 @@ import { readBody } from '../../http/read-body.js';
 import { sendError } from '../../http/respond.js';
 import type { Route } from '../../http/router.js';
 import type { Store } from '../../store/store.js';
-import { ConsoleAccess, cookie, parseCookies, USER_COOKIE, type ConsoleSetup } from './access.js';
+import { ConsoleAccess, cookie, parseCookies, servedOverHttps, USER_COOKIE, type ConsoleSetup } from './access.js';
 import type { Html } from './html.js';
 import { CONSOLE_CHANNEL, CONSOLE_PLATFORM, ConsolePlatform } from './platform.js';
 import { incidentMain, layout, listMain, messagePage, type ThreadView, type Viewer } from './render.js';
@@ -75,19 +75,6 @@ export function securityHeaders(nonce: string): Record<string, string> {
     // Links to Prometheus or runbooks get no referrer; the console's own forms keep their Origin.
     'referrer-policy': 'same-origin',
     'cache-control': 'no-store',
-  };
-}
-
-function redactCard(card: Card, redact: Redactor): Card {
-  return {
-    ...card,
-    title: redact(card.title),
-    ...(card.summary !== undefined ? { summary: redact(card.summary) } : {}),
-    ...(card.description !== undefined ? { description: redact(card.description) } : {}),
-    fields: card.fields.map((f) => ({ label: f.label, value: redact(f.value) })),
-    links: card.links.map((l) => ({ label: l.label, url: redact(l.url) })),
-    steps: card.steps.map((s) => (s.detail !== undefined ? { ...s, detail: redact(s.detail) } : s)),
-    fallbackText: redact(card.fallbackText),
   };
 }
 
@@ -299,7 +286,7 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     if (!form) return;
     const user = (form.get('user') ?? '').trim();
     if (!USER_NAME.test(user)) return refuse(ctx, 400, 'Bad name', 'A console user name is 1–32 letters, digits, dots, dashes or underscores.');
-    redirect(ctx, safeBack(form.get('back')), [cookie(USER_COOKIE, user, { maxAgeSeconds: 365 * 24 * 3600 })]);
+    redirect(ctx, safeBack(form.get('back')), [cookie(USER_COOKIE, user, { maxAgeSeconds: 365 * 24 * 3600, secure: servedOverHttps(ctx.req) })]);
   };
 
   const dismiss = async (ctx: RequestContext) => {

@@ -78,6 +78,16 @@ export function createDiscordInteractionsHandler(o: DiscordInteractionsOptions):
     running.add(done);
   };
 
+  /**
+   * A signed interaction sent again within Discord's signature window carries the same id: it gets
+   * the usual answer and nothing else. Remembered in the store, so every replica recognises it.
+   */
+  const firstSighting = async (interactionId: string): Promise<boolean> => {
+    const first = await o.getEngine().firstSighting(`discord:${interactionId}`);
+    if (!first) o.log.warn({ interactionId }, 'discord interaction replayed: acknowledged, not handled again');
+    return first;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let rawBody: Buffer;
     try {
@@ -110,13 +120,15 @@ export function createDiscordInteractionsHandler(o: DiscordInteractionsOptions):
         const { token } = interaction;
         const tellPrivately = (text: string) => followUp(token, text);
         later(
-          () =>
-            handleButtonPress(
+          async () => {
+            if (!(await firstSighting(interaction.interactionId))) return;
+            await handleButtonPress(
               o.getEngine(),
               o.platform,
               { userId: interaction.userId, channel: interaction.channelId, threadId: interaction.threadId, buttonId: interaction.customId, user: interaction.user, tellPrivately },
               o.log,
-            ),
+            );
+          },
           async (error) => {
             o.log.error({ err: error, buttonId: interaction.customId, user: interaction.userId }, 'discord button press failed');
             await tellPrivately('Something went wrong handling that button; it has been logged. Please try again.');
@@ -132,6 +144,7 @@ export function createDiscordInteractionsHandler(o: DiscordInteractionsOptions):
         const answer = (text: string) => editOriginal(token, text);
         later(
           async () => {
+            if (!(await firstSighting(interaction.interactionId))) return;
             const input = { name: interaction.name, subcommand: interaction.subcommand, options: interaction.options };
             const request = { userId: interaction.userId, user: interaction.user, channel: interaction.channelId, input, maxReplyChars: DISCORD_REPLY_CHARS };
             await answer(await handleCommand(o.getEngine(), o.platform, request, o.log));

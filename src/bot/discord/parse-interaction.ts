@@ -23,6 +23,8 @@ export type ParsedInteraction =
       customId: string;
       token: string;
       applicationId: string;
+      /** Unique to the interaction (its token when Discord sends no id): a replay carries the same. */
+      interactionId: string;
     }
   | {
       kind: 'command';
@@ -35,6 +37,7 @@ export type ParsedInteraction =
       user: ChatUser;
       channelId: string;
       token: string;
+      interactionId: string;
     }
   | { kind: 'unsupported'; type: number }
   | { kind: 'invalid'; reason: string };
@@ -43,6 +46,7 @@ const User = z.looseObject({ id: z.string().min(1), username: z.string().optiona
 const Member = z.looseObject({ user: User.optional(), nick: z.string().nullish(), roles: z.array(z.string()).optional() });
 
 const Envelope = z.looseObject({
+  id: z.string().min(1).optional(),
   type: z.number().int(),
   application_id: z.string().min(1).optional(),
   token: z.string().min(1).optional(),
@@ -125,13 +129,14 @@ function parse(json: unknown): ParsedInteraction {
       customId: data.data.custom_id,
       token: e.token,
       applicationId: e.application_id,
+      interactionId: e.id ?? e.token,
     };
   }
   if (e.type === INTERACTION_TYPE.applicationCommand) {
     const data = CommandData.safeParse(e.data);
     if (!data.success) return { kind: 'invalid', reason: 'command without a name' };
     if (!user || !channelId || !e.token) return { kind: 'invalid', reason: 'command without user, channel or token' };
-    return { kind: 'command', name: data.data.name, ...flattenOptions(data.data.options), userId: user.id, user, channelId, token: e.token };
+    return { kind: 'command', name: data.data.name, ...flattenOptions(data.data.options), userId: user.id, user, channelId, token: e.token, interactionId: e.id ?? e.token };
   }
   return { kind: 'unsupported', type: e.type };
 }

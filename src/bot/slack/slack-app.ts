@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import { App, HTTPReceiver, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
@@ -61,6 +62,7 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
   app.action(/.*/, async ({ ack, body, action }) => {
     await ack();
     if (body.type !== 'block_actions' || !('action_id' in action)) return;
+    if (!(await isFirstSighting(getEngine(), 'action', [body.trigger_id, 'action_ts' in action ? action.action_ts : undefined, action.action_id, body.user.id], log))) return;
     const message = ('message' in body ? body.message : undefined) as { ts?: unknown; thread_ts?: unknown } | undefined;
     const threadId = typeof message?.thread_ts === 'string' ? message.thread_ts : typeof message?.ts === 'string' ? message.ts : undefined;
     const container = body.container as { channel_id?: string } | undefined;
@@ -77,6 +79,7 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
   for (const name of COMMAND_NAMES) {
     app.command(`/${name}`, async ({ ack, command, respond }) => {
       await ack();
+      if (!(await isFirstSighting(getEngine(), 'command', [command.trigger_id, command.command, command.text, command.user_id], log))) return;
       const text = await handleCommand(
         getEngine(),
         platform,
@@ -106,4 +109,16 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
       receiver.requestListener(req, res);
     },
   };
+}
+
+/**
+ * Whether this request is new. A signed request replayed within Slack's 5-minute window carries
+ * the same trigger_id (unique to each interaction), action ts and payload: it gets the usual ack
+ * and nothing else. Remembered in the store, so a replay sent to another replica is caught too.
+ */
+async function isFirstSighting(engine: Engine, kind: string, identity: Array<string | undefined>, log: Logger): Promise<boolean> {
+  const key = `slack:${kind}:${createHash('sha256').update(JSON.stringify(identity)).digest('base64url')}`;
+  const first = await engine.firstSighting(key);
+  if (!first) log.warn({ kind, triggerId: identity[0] }, 'slack request replayed: acknowledged, not handled again');
+  return first;
 }

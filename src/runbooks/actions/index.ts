@@ -1,3 +1,4 @@
+import { withSecretValues } from '../../core/redact.js';
 import type { RunbookStep } from '../schema.js';
 import { pinProblem } from '../chosen-file.js';
 import { formatArgv, renderArgv, renderCwd, runExec } from './exec.js';
@@ -18,7 +19,10 @@ const _everyActionListed: [Exclude<RunbookStep['action'], (typeof ACTION_NAMES)[
  * Runs one step with already-resolved params. Never rejects: the caller is an approval flow that
  * must always record an outcome, so even an unexpected error becomes a `failed` result.
  */
-export async function runStep(step: RunbookStep, params: Record<string, string>, ctx: ActionContext): Promise<StepResult> {
+export async function runStep(step: RunbookStep, params: Record<string, string>, context: ActionContext): Promise<StepResult> {
+  // What the step is given from the bot's environment is redacted, exactly, from all it reports.
+  const passed = 'env' in step ? step.env.map((name) => (Object.hasOwn(context.env, name) ? context.env[name] : undefined)) : [];
+  const ctx: ActionContext = { ...context, redact: withSecretValues(context.redact, passed) };
   try {
     // A restore checks its pinned backup itself, in the same read as its sidecar check.
     if (ctx.pins !== undefined && ctx.pins.length > 0 && step.action !== 'restore') {

@@ -77,7 +77,7 @@ describe('console access with a token', () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.redirectTo).toBe('/console/incidents/3?fragment=1');
-    expect(result.setCookie).toMatch(new RegExp(`^${AUTH_COOKIE}=[A-Za-z0-9_-]+; Path=/; SameSite=Strict; HttpOnly$`));
+    expect(result.setCookie).toMatch(new RegExp(`^${AUTH_COOKIE}=[A-Za-z0-9_-]+; Path=/; SameSite=Strict; HttpOnly; Max-Age=43200$`));
     expect(result.setCookie).not.toContain(TOKEN);
     const value = parseCookies(result.setCookie!.split(';')[0]).get(AUTH_COOKIE)!;
     expect(access.check(request({ host, cookie: `other=1; ${AUTH_COOKIE}=${value}` }), url()).ok).toBe(true);

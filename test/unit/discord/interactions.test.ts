@@ -48,6 +48,8 @@ function fakeEngine() {
       requestStep: (...args: unknown[]) => record('requestStep', args),
       decide: (...args: unknown[]) => record('decide', args),
       acknowledge: (...args: unknown[]) => record('acknowledge', args),
+      // Every interaction of these tests is new (replays are tested end to end, on the store).
+      firstSighting: () => Promise.resolve(true),
     } as unknown as Engine,
     hold() {
       gate = new Promise((resolve) => (release = resolve));

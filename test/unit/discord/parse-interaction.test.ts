@@ -31,6 +31,7 @@ describe('parseInteraction', () => {
       customId: 'approve:12',
       token: 'tok-1',
       applicationId: '1100000000000000001',
+      interactionId: '1400000000000000001',
     });
   });
 
@@ -70,6 +71,7 @@ describe('parseInteraction', () => {
       user: { id: '1200000000000000001', name: 'Alice Oncall', groups: ['1300000000000000001', '1300000000000000002'] },
       channelId: guildChannel.id,
       token: 'tok-1',
+      interactionId: '1400000000000000001',
     });
     expect(parseInteraction({ ...command, data: { name: 'runbook', options: [{ name: 'list', type: 1 }] } })).toMatchObject({ subcommand: 'list', options: {} });
   });
