@@ -9,8 +9,9 @@ import { chromiumMissing, IN_CI, openBrowser, requireChromium, waitForText, type
 /**
  * The web console in a real browser (headless Chromium): what a newcomer does on first contact.
  * The list → "Fire a sample alert" → the card → alice presses a changing step (and confirms) →
- * she says she is bob in the "you are" box → bob approves → the step runs, and the page shows it
- * by itself (the event stream) → the audit trail. The final page is saved as
+ * she says she is bob in the "you are" box, but her browser is still the requester's → bob, in a
+ * browser of his own, approves → the step runs, and the page shows it by itself (the event
+ * stream) → the audit trail. The final page is saved as
  * test-output/console.png and, when every check passed, as docs/console.png for the README.
  */
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -58,7 +59,7 @@ describe.skipIf(missing !== undefined && !IN_CI)('web console in a browser: aler
 
   afterAll(async () => {
     // Whatever failed, leave a picture of where it stopped.
-    if (browser && passed < 6) await browser.page.screenshot({ path: path.join(OUTPUT_DIR, 'console-failure.png') }).catch(() => undefined);
+    if (browser && passed < 7) await browser.page.screenshot({ path: path.join(OUTPUT_DIR, 'console-failure.png') }).catch(() => undefined);
     await browser?.close();
     await t?.stop();
   });
@@ -119,8 +120,23 @@ describe.skipIf(missing !== undefined && !IN_CI)('web console in a browser: aler
     passed++;
   });
 
-  it('runs the step when bob approves; the page shows the result without a reload', async () => {
+  it("refuses the approval of a new name in the requester's browser: one browser is one person", async () => {
+    await thread().getByRole('button', { name: 'Approve' }).click();
+    await waitForText(main(), /You requested "Restart the shop", so you cannot approve it/);
+    expect(await thread().innerText()).not.toMatch(/bob approved/);
+    expect(fs.existsSync(path.join(t.dir, 'restarted.txt'))).toBe(false);
+    passed++;
+  });
+
+  it('runs the step when bob approves from his own browser; the page shows the result without a reload', async () => {
+    const mine = browser;
+    browser = await openBrowser({ viewport: { width: 1280, height: 800 } });
+    await mine.close();
     const { page } = browser;
+    await page.goto(`${t.url}/console/incidents/1`);
+    await userBox().fill('bob');
+    await page.getByRole('button', { name: 'Switch' }).click();
+    await page.waitForURL(/\/console\/incidents\/1$/);
     await thread().getByRole('button', { name: 'Approve' }).click();
     const text = await waitForText(thread(), /Restart the shop succeeded/, 20_000);
     expect(text).toMatch(/bob approved Restart the shop \(1\/1\)\. Running it now\./);
@@ -129,6 +145,10 @@ describe.skipIf(missing !== undefined && !IN_CI)('web console in a browser: aler
     expect(text.indexOf('Started Restart the shop')).toBeLessThan(text.indexOf('Restart the shop succeeded'));
     await waitForText(card(), /Restart the shop — succeeded/);
     expect(fs.readFileSync(path.join(t.dir, 'restarted.txt'), 'utf8')).toBe('restarted');
+    // Private answers go to a name, so bob's page shows the refusal alice's browser got as bob:
+    // dismiss it, as he would, before the picture.
+    const dismiss = page.getByRole('button', { name: 'Dismiss' });
+    if ((await dismiss.count()) > 0) await dismiss.first().click();
     // The whole page, card and thread, for the picture.
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(browser.errors).toEqual([]);
@@ -140,7 +160,9 @@ describe.skipIf(missing !== undefined && !IN_CI)('web console in a browser: aler
     await page.getByRole('link', { name: /Audit trail/ }).click();
     await page.waitForURL(/\/incidents\/1\/audit$/);
     const { events } = JSON.parse(await page.locator('body').innerText()) as { events: AuditEvent[] };
-    expect(events.map((e) => e.kind)).toEqual(['alert.received', 'step.requested', 'step.approved', 'step.started', 'step.finished']);
+    expect(events.map((e) => e.kind)).toEqual(['alert.received', 'step.requested', 'approval.refused', 'step.approved', 'step.started', 'step.finished']);
+    // The refused approval from the requester's browser is on the record too, under the name it gave.
+    expect(events.find((e) => e.kind === 'approval.refused')?.actor).toBe('console:bob');
     expect(events.find((e) => e.kind === 'step.requested')?.actor).toBe('console:alice');
     expect(events.find((e) => e.kind === 'step.approved')?.actor).toBe('console:bob');
     passed++;
