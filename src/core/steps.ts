@@ -155,7 +155,7 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
     await tx.transitionStepRun(runId, ['requested'], 'denied', ctx.now);
     const verb = actor.platform === run.platform && actor.id === run.requestedBy ? 'withdrew' : 'denied';
     await recordEvent(tx, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*.`, data: { runId } }, { refreshCard: true });
-    await settleRequest(tx, run.incidentId, runId, `${verb} by ${actor.name}`, ctx.now);
+    await settleRequest(tx, run.incidentId, runId, `${verb === 'withdrew' ? 'withdrawn' : 'denied'} by ${actor.name}`, ctx.now);
   } else {
     const approvals = (await tx.listApprovals(runId)).filter((a) => a.decision === 'approve');
     const enough = approvals.length >= run.requiredApprovals;
