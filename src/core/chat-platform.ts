@@ -42,8 +42,13 @@ export interface ChatPlatform {
    * without a thread).
    */
   postMessage(channel: string, message: ThreadMessage, options?: PostOptions): Promise<MessageRef>;
-  /** Posts into the card's thread. */
+  /** Posts into the card's thread; the ref returned is where the reply is, for updateMessage. */
   reply(thread: MessageRef, message: ThreadMessage, options?: PostOptions): Promise<MessageRef>;
+  /**
+   * Replaces a posted reply's text and buttons (none: its buttons are removed). Paced like a card
+   * update. Throws a ChatDeliveryError with `messageGone` when the message was deleted.
+   */
+  updateMessage(ref: MessageRef, message: ThreadMessage): Promise<void>;
   /**
    * Optional. Finds a message posted with this delivery key: a top-level message of `channel`, or
    * a reply in `thread` when given. `queuedAt` says when the message was queued (nothing with this
@@ -70,9 +75,9 @@ export interface ChatPacing {
   messagesPerSecond: number;
   burst: number;
   /**
-   * A separate limit on card updates, across every channel (Slack's chat.update: about 50 a
-   * minute per workspace), which then do not count against the channel's messages. Without it an
-   * update is paced as one of the channel's messages.
+   * A separate limit on updates of cards and replies, across every channel (Slack's chat.update:
+   * about 50 a minute per workspace), which then do not count against the channel's messages.
+   * Without it an update is paced as one of the channel's messages.
    */
   updates?: { perMinute: number; burst: number };
 }

@@ -158,8 +158,12 @@ export interface AuditEvent {
 
 export type NewAuditEvent = Omit<AuditEvent, 'seq' | 'prevHash' | 'hash'>;
 
-/** card and reply belong to an incident's card and thread; post is a message of its own in a channel (scheduled jobs), with no incident. */
-export type OutboxKind = 'card' | 'reply' | 'post';
+/**
+ * card and reply belong to an incident's card and thread; edit replaces a reply already queued in
+ * the same thread (the one with its `subject`), so it goes out after it; post is a message of its
+ * own in a channel (scheduled jobs), with no incident.
+ */
+export type OutboxKind = 'card' | 'reply' | 'post' | 'edit';
 
 export interface OutboxMessage {
   id: number;
@@ -180,6 +184,11 @@ export interface OutboxMessage {
    * certain refusal (timeout, lost answer, 5xx). Absent when no attempt is in doubt.
    */
   sendingSince?: string | undefined;
+  /**
+   * What a reply is about, so that it can be edited once that is settled (`run:<id>`: a request for
+   * approval); for an edit, the subject of the reply it replaces. Absent on other messages.
+   */
+  subject?: string | undefined;
 }
 
 /**

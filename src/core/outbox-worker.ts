@@ -162,11 +162,11 @@ export class OutboxWorker {
   }
 
   /**
-   * Whether a posted card may be updated now. On a platform that paces updates apart, the channel
-   * token taken for this message goes back (an update is not one of the channel's messages) and an
-   * update token is taken instead, when there is one.
+   * Whether a posted card or reply may be updated now. On a platform that paces updates apart, the
+   * channel token taken for this message goes back (an update is not one of the channel's
+   * messages) and an update token is taken instead, when there is one.
    */
-  private mayUpdateCard(message: OutboxMessage, now: number): boolean {
+  private mayUpdate(message: OutboxMessage, now: number): boolean {
     const updates = this.updateBucket(message.platform, now);
     if (!updates) return true;
     this.channelBucket(message.platform, message.channel, now)?.giveBack(now);
@@ -224,6 +224,7 @@ export class OutboxWorker {
       if (message.kind === 'post') await this.postToChannel(platform, message, attempt);
       else if (!ofIncident(message)) throw new ChatDeliveryError(`outbox ${message.kind} ${message.id} has no incident`, { permanent: true });
       else if (message.kind === 'card') await this.syncCard(platform, message, attempt);
+      else if (message.kind === 'edit') return await this.editReply(platform, message);
       else await this.reply(platform, message, attempt);
       return true;
     } catch (error) {
@@ -249,7 +250,7 @@ export class OutboxWorker {
     const now = this.o.clock();
     const prepared = await this.o.store.transaction(async (tx) => {
       const ref = await tx.getCardMessage(message.incidentId, message.platform, message.channel);
-      if (ref && !this.mayUpdateCard(message, now.getTime())) {
+      if (ref && !this.mayUpdate(message, now.getTime())) {
         // Over the update pace: the card is marked and its sync leaves the thread, whose replies
         // go on; requeueDeferredUpdates queues it again once an update may go.
         await tx.deferCardUpdate(message.id, message, now.toISOString());
@@ -313,8 +314,41 @@ export class OutboxWorker {
     if (!ref) throw new CardNotPostedYet();
     const reply = message.payload as ThreadMessage;
     const found = await this.findEarlierPost(platform, message, attempt, ref);
-    if (!found) await this.post(message, attempt, (options) => platform.reply(ref, { ...reply, text: escapeControls(this.o.redact(reply.text)) }, options));
+    const posted = found ?? (await this.post(message, attempt, (options) => platform.reply(ref, { ...reply, text: escapeControls(this.o.redact(reply.text)) }, options)));
+    // A reply with a subject may be edited later (editReply): where it landed is kept with it.
+    await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString(), message.subject === undefined ? undefined : posted));
+  }
+
+  /**
+   * Edits the reply of the same subject in this thread, which was sent before (it was queued first,
+   * and a thread goes in order). Paced as an update. Editing twice shows the same, so a retry
+   * needs no look-up. False when the update pace does not allow it yet: it stays at the head of its
+   * thread until it does.
+   */
+  private async editReply(platform: ChatPlatform, message: IncidentMessage): Promise<boolean> {
+    const now = this.o.clock().getTime();
+    if (!this.mayUpdate(message, now)) {
+      const at = this.updateBucket(message.platform, now)?.nextAt(now);
+      if (at !== undefined) this.wakeAt(at, now);
+      return false;
+    }
+    const subject = message.subject;
+    const ref = subject === undefined ? undefined : await this.o.store.transaction((tx) => tx.postedReply(message.platform, message.channel, message.incidentId, subject));
+    const log = { outboxId: message.id, platform: message.platform, incidentId: message.incidentId, subject };
+    if (!ref) {
+      // Sent before replies kept where they landed: it cannot be found to be edited.
+      this.o.log.warn(log, 'no posted reply to edit; it stays as it was');
+    } else {
+      const edit = message.payload as ThreadMessage;
+      try {
+        await platform.updateMessage(ref, { ...edit, text: escapeControls(this.o.redact(edit.text)) });
+      } catch (error) {
+        if (!(error instanceof ChatDeliveryError && error.details.messageGone)) throw error;
+        this.o.log.warn(log, 'the reply to edit was deleted; nothing to edit');
+      }
+    }
     await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
+    return true;
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Incident, StepRun } from './domain.js';
-import { recordEvent } from './events.js';
+import { recordEvent, settleRequest } from './events.js';
 import { actorId, type Actor, type StepPolicy } from './policy.js';
 import type { StoreTx } from '../store/store.js';
 
@@ -62,6 +62,7 @@ export async function expireChangesOnResolve(tx: StoreTx, incidentId: number, no
       { at: now, incidentId, actor: 'system', kind: 'step.expired', text: `⌛ The ${what} *${run.stepTitle}* expired: incident #${incidentId} was resolved, so it will not run.`, data: { runId: run.id, reason: 'resolved', was: run.state } },
       { refreshCard: true },
     );
+    if (run.state === 'requested') await settleRequest(tx, incidentId, run.id, 'expired: the incident was resolved', now);
   }
   return expired;
 }

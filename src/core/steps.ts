@@ -1,7 +1,7 @@
 import { makeButton } from './button-codec.js';
 import type { StepRun } from './domain.js';
 import { NotAllowedError, type RefusalAudit } from './errors.js';
-import { recordEvent } from './events.js';
+import { recordEvent, requestSubject, settleRequest } from './events.js';
 import { leftoverRefusal } from './leftovers.js';
 import { findOffer } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
@@ -109,6 +109,7 @@ export async function requestStep(
       },
       {
         refreshCard: true,
+        subject: requestSubject(run.id),
         buttons: [
           makeButton({ action: 'approve', runId: run.id }, 'Approve', { style: 'primary' }),
           makeButton({ action: 'deny', runId: run.id }, 'Deny', { style: 'danger' }),
@@ -154,6 +155,7 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
     await tx.transitionStepRun(runId, ['requested'], 'denied', ctx.now);
     const verb = actor.platform === run.platform && actor.id === run.requestedBy ? 'withdrew' : 'denied';
     await recordEvent(tx, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*.`, data: { runId } }, { refreshCard: true });
+    await settleRequest(tx, run.incidentId, runId, `${verb === 'withdrew' ? 'withdrawn' : 'denied'} by ${actor.name}`, ctx.now);
   } else {
     const approvals = (await tx.listApprovals(runId)).filter((a) => a.decision === 'approve');
     const enough = approvals.length >= run.requiredApprovals;
@@ -161,7 +163,9 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
     await recordEvent(tx, { ...base, kind: 'step.approved', text: `👍 ${actor.name} approved *${run.stepTitle}* (${count}).${enough ? ' Running it now.' : ''}`, data: { runId, approvals: approvals.map((a) => a.approver) } },
       { refreshCard: true },
     );
-    if (enough) await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now);
+    if (enough && (await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now))) {
+      await settleRequest(tx, run.incidentId, runId, `approved by ${approvals.map((a) => a.approverName).join(', ')} ${clockTime(ctx.now)}`, ctx.now);
+    }
   }
   const updated = await tx.getStepRun(runId);
   if (!updated) throw new Error(`run ${runId} vanished`);
@@ -177,6 +181,12 @@ async function expireRun(tx: StoreTx, ctx: Pick<StepContext, 'policy' | 'now'>, 
   await recordEvent(tx, { at: ctx.now, incidentId: run.incidentId, actor: 'system', kind: 'step.expired', text: `⌛ The request for *${run.stepTitle}* expired: not approved within ${ctx.policy.defaults.approvalTtlMinutes} min.`, data: { runId: run.id } },
     { refreshCard: true },
   );
+  await settleRequest(tx, run.incidentId, run.id, `expired: not approved within ${ctx.policy.defaults.approvalTtlMinutes} min`, ctx.now);
+}
+
+/** "11:01:45 UTC": when a request was decided, on its message (the day is the thread's). */
+function clockTime(iso: string): string {
+  return `${new Date(iso).toISOString().slice(11, 19)} UTC`;
 }
 
 /** Expires requests that waited longer than the policy allows; returns how many. */

@@ -317,4 +317,42 @@ export const sqliteMigrations: Migration[] = [
       ALTER TABLE step_runs ADD COLUMN requested_session TEXT;
     `,
   },
+  {
+    version: 18,
+    // A request for approval is edited once decided: its buttons go, its outcome is added. The edit
+    // is an outbox row of kind 'edit' in the request's thread (so it goes out after the request),
+    // naming the reply it edits by \`subject\` ('run:<id>'); each posted reply keeps its ref
+    // (\`posted_ref\`) for the platform call. SQLite cannot change a CHECK in place: the table is
+    // rebuilt with its rows and ids, and its indexes made again.
+    name: 'outbox: edits of posted replies',
+    sql: `
+      CREATE TABLE outbox_v18 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        incident_id INTEGER REFERENCES incidents(id),
+        kind TEXT NOT NULL CHECK (kind IN ('card', 'reply', 'post', 'edit')),
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        sending_since TEXT,
+        subject TEXT,
+        posted_ref TEXT,
+        CHECK ((kind = 'post') = (incident_id IS NULL))
+      );
+      INSERT INTO outbox_v18 (id, platform, channel, incident_id, kind, payload, state, attempts, next_attempt_at, last_error, created_at, sent_at, sending_since)
+        SELECT id, platform, channel, incident_id, kind, payload, state, attempts, next_attempt_at, last_error, created_at, sent_at, sending_since FROM outbox;
+      DROP TABLE outbox;
+      ALTER TABLE outbox_v18 RENAME TO outbox;
+      CREATE INDEX outbox_pending ON outbox(state, id);
+      CREATE INDEX outbox_thread ON outbox(state, platform, channel, incident_id, id);
+      CREATE INDEX outbox_post_heads ON outbox(state, platform, channel, id) WHERE incident_id IS NULL;
+      CREATE INDEX outbox_pending_posts ON outbox(state, id) WHERE incident_id IS NULL;
+      CREATE INDEX outbox_subject ON outbox(incident_id, subject) WHERE subject IS NOT NULL;
+    `,
+  },
 ];

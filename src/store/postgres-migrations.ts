@@ -271,4 +271,15 @@ export const postgresMigrations: Migration[] = [
       ALTER TABLE step_runs ADD COLUMN requested_session TEXT COLLATE "C";
     `,
   },
+  {
+    version: 18,
+    name: 'outbox: edits of posted replies',
+    sql: `
+      ALTER TABLE outbox DROP CONSTRAINT outbox_kind;
+      ALTER TABLE outbox ADD CONSTRAINT outbox_kind CHECK (kind IN ('card', 'reply', 'post', 'edit'));
+      ALTER TABLE outbox ADD COLUMN subject TEXT COLLATE "C";
+      ALTER TABLE outbox ADD COLUMN posted_ref TEXT COLLATE "C";
+      CREATE INDEX outbox_subject ON outbox(incident_id, subject) WHERE subject IS NOT NULL;
+    `,
+  },
 ];

@@ -162,6 +162,7 @@ export function toOutbox(r: Row): OutboxMessage {
     createdAt: str(r.created_at),
     // Absent rather than undefined when no attempt is in doubt, so toEqual against a literal holds.
     ...(r.sending_since !== null && r.sending_since !== undefined ? { sendingSince: str(r.sending_since) } : {}),
+    ...(r.subject !== null && r.subject !== undefined ? { subject: str(r.subject) } : {}),
   };
 }
 

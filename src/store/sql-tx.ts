@@ -1,4 +1,4 @@
-import type { StepState } from '../core/card.js';
+import type { StepState, ThreadMessage } from '../core/card.js';
 import type { MessageRef } from '../core/chat-platform.js';
 import type { AuditHead } from '../core/audit-seal.js';
 import type { Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, RecordedProcess, StoredAlert } from '../core/domain.js';
@@ -21,7 +21,7 @@ import {
   type Row,
 } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
-import type { DeliveredReply, IncidentPatch, StoreTx, StepRunPatch } from './store.js';
+import type { DeliveredReply, IncidentPatch, QueuedReply, StoreTx, StepRunPatch } from './store.js';
 
 /**
  * The statements of one transaction, written once for SQLite and PostgreSQL: the SQL both accept,
@@ -380,12 +380,29 @@ export class SqlTx implements StoreTx {
     return heads;
   }
 
-  async enqueueOutbox(m: { platform: string; channel: string; incidentId: number | null; kind: OutboxMessage['kind']; payload: unknown; at: string }) {
+  async enqueueOutbox(m: { platform: string; channel: string; incidentId: number | null; kind: OutboxMessage['kind']; payload: unknown; at: string; subject?: string | undefined }) {
     const { id } = await this.inserted(
-      'INSERT INTO outbox (platform, channel, incident_id, kind, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
-      [m.platform, m.channel, m.incidentId, m.kind, json(m.payload ?? null), m.at, m.at],
+      'INSERT INTO outbox (platform, channel, incident_id, kind, payload, next_attempt_at, created_at, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      [m.platform, m.channel, m.incidentId, m.kind, json(m.payload ?? null), m.at, m.at, m.subject ?? null],
     );
     return Number(id);
+  }
+
+  async repliesAbout(incidentId: number, subject: string): Promise<QueuedReply[]> {
+    const rows = await this.db.all(`SELECT id, platform, channel, payload FROM outbox WHERE incident_id = ? AND subject = ? AND kind = 'reply' ORDER BY id`, [
+      incidentId,
+      subject,
+    ]);
+    return rows.map((r) => ({ id: Number(r.id), platform: str(r.platform), channel: str(r.channel), message: parse<ThreadMessage>(r.payload) }));
+  }
+
+  async postedReply(platform: string, channel: string, incidentId: number, subject: string) {
+    const row = await this.db.get(
+      `SELECT posted_ref FROM outbox WHERE incident_id = ? AND subject = ? AND kind = 'reply' AND platform = ? AND channel = ? AND posted_ref IS NOT NULL
+       ORDER BY id LIMIT 1`,
+      [incidentId, subject, platform, channel],
+    );
+    return row ? parse<MessageRef>(row.posted_ref) : undefined;
   }
 
   async pendingCardSync(platform: string, channel: string, incidentId: number) {
@@ -455,8 +472,12 @@ export class SqlTx implements StoreTx {
     await this.db.run('UPDATE outbox SET sending_since = ? WHERE id = ?', [at, id]);
   }
 
-  async completeOutbox(id: number, at: string) {
-    await this.db.run(`UPDATE outbox SET state = 'done', sent_at = ?, attempts = attempts + 1, sending_since = NULL WHERE id = ?`, [at, id]);
+  async completeOutbox(id: number, at: string, posted?: MessageRef) {
+    await this.db.run(`UPDATE outbox SET state = 'done', sent_at = ?, attempts = attempts + 1, sending_since = NULL, posted_ref = ? WHERE id = ?`, [
+      at,
+      posted ? json(posted) : null,
+      id,
+    ]);
   }
 
   async retryOutbox(id: number, nextAttemptAt: string, error: string, options: { mayHaveBeenDelivered?: boolean } = {}) {
@@ -475,12 +496,26 @@ export class SqlTx implements StoreTx {
   }
 
   async listDeliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]> {
+    // One thread per (platform, channel); an edit replaces the reply of its subject in its own thread.
     const rows = await this.db.all(
-      `SELECT id, payload, created_at, sent_at FROM outbox
-       WHERE platform = ? AND incident_id = ? AND kind = 'reply' AND state = 'done' ORDER BY id`,
+      `SELECT id, channel, kind, subject, payload, created_at, sent_at FROM outbox
+       WHERE platform = ? AND incident_id = ? AND kind IN ('reply', 'edit') AND state = 'done' ORDER BY id`,
       [platform, incidentId],
     );
-    return rows.map(toDeliveredReply);
+    const replies: DeliveredReply[] = [];
+    const bySubject = new Map<string, DeliveredReply>();
+    for (const r of rows) {
+      const key = `${str(r.channel)}\u0000${String(r.subject)}`;
+      if (r.kind === 'edit') {
+        const edited = bySubject.get(key);
+        if (edited) edited.message = parse<ThreadMessage>(r.payload);
+        continue;
+      }
+      const reply = toDeliveredReply(r);
+      if (r.subject !== null && r.subject !== undefined && !bySubject.has(key)) bySubject.set(key, reply);
+      replies.push(reply);
+    }
+    return replies;
   }
 
   async touchReplica(id: string, at: string) {

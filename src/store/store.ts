@@ -61,6 +61,14 @@ export type IncidentPatch = Partial<
 
 export type StepRunPatch = Partial<Pick<StepRun, 'startedAt' | 'finishedAt' | 'result' | 'runner'>>;
 
+/** A reply queued for a thread: its outbox row, the thread it goes to, and the message. */
+export interface QueuedReply {
+  id: number;
+  platform: string;
+  channel: string;
+  message: ThreadMessage;
+}
+
 /** A thread message that was delivered to a platform: its outbox row id, when it was queued and sent. */
 export interface DeliveredReply {
   id: number;
@@ -169,8 +177,18 @@ export interface StoreTx {
    */
   auditHeads(afterSeq: number, limit: number): Promise<AuditHead[]>;
 
-  /** Queues a message; `incidentId` is null exactly for kind 'post' (a channel message of its own). */
-  enqueueOutbox(message: { platform: string; channel: string; incidentId: number | null; kind: OutboxKind; payload: unknown; at: string }): Promise<number>;
+  /**
+   * Queues a message; `incidentId` is null exactly for kind 'post' (a channel message of its own).
+   * `subject`: see OutboxMessage.subject.
+   */
+  enqueueOutbox(message: { platform: string; channel: string; incidentId: number | null; kind: OutboxKind; payload: unknown; at: string; subject?: string | undefined }): Promise<number>;
+  /** The replies of an incident queued with this subject (sent or not), one per thread they went to, oldest first. */
+  repliesAbout(incidentId: number, subject: string): Promise<QueuedReply[]>;
+  /**
+   * Where the reply with this subject in this thread was posted: undefined when there is no such
+   * reply, or it was sent without its ref being recorded (before edits existed).
+   */
+  postedReply(platform: string, channel: string, incidentId: number, subject: string): Promise<MessageRef | undefined>;
   /**
    * A card sync still waiting for this card and not yet being sent, if any: a change joins it
    * rather than queue another. One being sent was rendered before the change, so it does not count.
@@ -198,15 +216,18 @@ export interface StoreTx {
    * platform is called: if the process dies mid-send, the next attempt knows it may be there already.
    */
   markSending(id: number, at: string): Promise<void>;
-  /** Marks the message sent (and no longer in doubt). */
-  completeOutbox(id: number, at: string): Promise<void>;
+  /** Marks the message sent (and no longer in doubt); `posted`: where a reply landed, kept for editing it later. */
+  completeOutbox(id: number, at: string, posted?: MessageRef): Promise<void>;
   /**
    * Schedules another attempt. `sendingSince` is cleared, unless `mayHaveBeenDelivered`: the attempt
    * failed in a way that does not say whether the platform took the message.
    */
   retryOutbox(id: number, nextAttemptAt: string, error: string, options?: { mayHaveBeenDelivered?: boolean }): Promise<void>;
   countPendingOutbox(): Promise<number>;
-  /** The thread messages delivered to `platform` for this incident, in the order they were queued (the web console renders its threads from these). */
+  /**
+   * The thread messages delivered to `platform` for this incident, in the order they were queued,
+   * each as its newest delivered edit left it (the web console renders its threads from these).
+   */
   listDeliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]>;
 
   /** Records that replica `id` is alive at `at` (its first call records when it started). */

@@ -169,6 +169,15 @@ describe('web console: the whole loop without chat credentials', () => {
     await waitFor(async () => /Restart shop — succeeded/.test(textOf(sectionOf(await page(bob), 'card'))), 10_000, 'the card step state');
   });
 
+  it('shows the decided request without its Approve and Deny forms, and with its outcome', async () => {
+    const thread = await waitFor(async () => {
+      const section = sectionOf(await page(alice), 'thread');
+      return /alice asks to run Restart shop[^\n]*\s+→ approved by bob \d\d:\d\d:\d\d UTC/.test(textOf(section)) && section;
+    }, 10_000, 'the request edited to its outcome');
+    expect(formsOf(thread).filter((f) => /^(approve|deny):/.test(f.fields.buttonId ?? ''))).toEqual([]);
+    expect(textOf(thread).match(/alice asks to run Restart shop/g)).toHaveLength(1);
+  });
+
   it('lists every event in the audit trail', async () => {
     const res = await fetch(`${t.url}/incidents/1/audit`);
     expect(res.status).toBe(200);

@@ -71,6 +71,13 @@ describeWithAlertmanager('a resolved incident takes no more changes by default',
     await am.resolveAlerts([shopAlert]);
     await reply(/Incident #1 resolved after/, 'the resolution');
     await reply(/The request for Restart shop expired: incident #1 was resolved/, 'the expiry note');
+    // The request itself is edited: its buttons go, and it says why.
+    const expired = await chat.waitFor(
+      () => chat.replies(card).find((m) => m.id === request.id && m.buttonIds.length === 0 && /→ expired: the incident was resolved/.test(m.text)),
+      10_000,
+      'the request edited to its expiry',
+    );
+    expect(expired.text).toMatch(/asks to run Restart shop/);
 
     // bob is an approver (S0ONCALL), but the request is gone.
     await chat.press('bob', 'approve:1', request, card);

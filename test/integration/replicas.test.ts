@@ -159,6 +159,10 @@ describeWithAlertmanager('replicas on PostgreSQL', () => {
       await sleep(1500);
       expect(await readLines(path.join(shared, 'restarted.txt'))).toEqual(['restarted replica-shop']);
       expect(chat.replies(card).filter((m) => /Started Restart shop/.test(m.text))).toHaveLength(1);
+      // The request is edited once by the leader, whichever replica took the approval: no buttons left, nothing posted twice.
+      const decided = await chat.waitFor(() => chat.replies(card).find((m) => m.id === request.id && m.buttonIds.length === 0), 15_000, 'the request edited to its outcome');
+      expect(decided.text).toMatch(/→ approved by bob/i);
+      expect(chat.replies(card).filter((m) => /asks to run Restart shop/.test(m.text))).toHaveLength(1);
       const runs = await db.query<{ state: string; runner: string }>("SELECT state, runner FROM step_runs WHERE step = 'restart'");
       expect(runs).toHaveLength(1);
       expect(runs[0]?.state).toBe('succeeded');

@@ -114,6 +114,12 @@ export class ConsolePlatform implements ChatPlatform {
     return Promise.resolve({ platform: this.name, channel: thread.channel, messageId, threadId: thread.threadId });
   }
 
+  /** The page shows the reply as its newest delivered edit (the outbox marks the edit done): browsers only need telling. */
+  updateMessage(ref: MessageRef, _message: ThreadMessage): Promise<void> {
+    this.changed(ref.threadId);
+    return Promise.resolve();
+  }
+
   tellUser(user: string, where: { channel: string; threadId?: string }, text: string): Promise<void> {
     this.privateIds += 1;
     const list = this.inbox.get(user) ?? [];

@@ -140,6 +140,11 @@ export class DiscordPlatform implements ChatPlatform {
     await this.call('edit message', () => this.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body: renderCard(card) }), z.unknown());
   }
 
+  /** Edits a reply in place; `components: []` removes its buttons. */
+  async updateMessage(ref: MessageRef, message: ThreadMessage): Promise<void> {
+    await this.call('edit message', () => this.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body: renderThreadMessage(message) }), z.unknown());
+  }
+
   /**
    * Posts into the card's thread (a thread is a channel whose id is the card's message id). When the
    * thread is missing (never started, or deleted) it is started now; when no thread can exist there
@@ -149,7 +154,13 @@ export class DiscordPlatform implements ChatPlatform {
   async reply(thread: MessageRef, message: ThreadMessage, options: PostOptions = {}): Promise<MessageRef> {
     // The same nonce wherever the reply goes: only one of the places below ever takes it.
     const body = { ...renderThreadMessage(message), ...deliveryNonce(options.deliveryKey) };
-    const sent = (m: { id: string }): MessageRef => ({ platform: this.name, channel: thread.channel, messageId: m.id, threadId: thread.threadId });
+    // The ref names the channel the reply is in (the thread is a channel of its own), for updateMessage.
+    const sent = (m: { id: string; channel_id?: string | undefined }, where: string): MessageRef => ({
+      platform: this.name,
+      channel: m.channel_id ?? where,
+      messageId: m.id,
+      threadId: thread.threadId,
+    });
     const inChannel = async () =>
       sent(
         await this.post(
@@ -158,8 +169,9 @@ export class DiscordPlatform implements ChatPlatform {
           { ...body, message_reference: { message_id: thread.messageId, fail_if_not_exists: false } },
           Message,
         ),
+        thread.channel,
       );
-    const inThread = async () => sent(await this.post('send thread message', Routes.channelMessages(thread.threadId), body, Message));
+    const inThread = async () => sent(await this.post('send thread message', Routes.channelMessages(thread.threadId), body, Message), thread.threadId);
 
     if (this.threadless.has(thread.threadId)) return inChannel();
     try {

@@ -104,6 +104,12 @@ export class SlackPlatform implements ChatPlatform {
     return { platform: this.name, channel: thread.channel, messageId: res.ts ?? '', threadId: thread.threadId };
   }
 
+  /** Edits a reply in place; `blocks: []` clears its buttons (chat.update keeps blocks left out). */
+  async updateMessage(ref: MessageRef, message: ThreadMessage): Promise<void> {
+    const rendered = renderThreadMessage(message);
+    await this.call('chat.update', () => this.client.chat.update({ channel: ref.channel, ts: ref.messageId, text: rendered.text, blocks: rendered.blocks ?? [] }));
+  }
+
   /**
    * The card (channel history) or thread reply (the thread's replies) posted with `key`. A refusal
    * to read (missing_scope, not_in_channel, …) means "cannot tell": undefined, logged once, and the

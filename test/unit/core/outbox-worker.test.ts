@@ -1,8 +1,9 @@
 import { webApi } from '@slack/bolt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildCard } from '../../../src/core/card-builder.js';
+import type { CardButton } from '../../../src/core/card.js';
 import type { DeliveryTarget } from '../../../src/core/events.js';
-import { recordEvent, syncCard } from '../../../src/core/events.js';
+import { recordEvent, requestSubject, settleRequest, syncCard } from '../../../src/core/events.js';
 import { recordNotification } from '../../../src/core/notifications.js';
 import { offersFor } from '../../../src/core/offers.js';
 import { deliveryKey, OutboxWorker } from '../../../src/core/outbox-worker.js';
@@ -614,3 +615,78 @@ function dropFirstPostOfChannel(): { fetch: webApi.FetchFunction; dropped: () =>
   });
   return { fetch, dropped: () => dropped };
 }
+
+describe('OutboxWorker: edits of a settled request', () => {
+  beforeEach(() => clock.set(Date.now()));
+  const APPROVE: CardButton[] = [{ action: 'approve', id: 'approve:7', label: 'Approve', value: 'approve:7' }];
+  /** Queues a request with buttons (subject run:7) in the incident's thread. */
+  const ask = (incidentId: number, text = 'alice asks to run Restart') =>
+    store.transaction((tx) =>
+      recordEvent(tx, { at: clock.now().toISOString(), incidentId, actor: 'slack:U1', kind: 'step.requested', text, data: {} }, { buttons: APPROVE, subject: requestSubject(7) }),
+    );
+  const settle = (incidentId: number, outcome: string) => store.transaction((tx) => settleRequest(tx, incidentId, 7, outcome, clock.now().toISOString()));
+  const requestOf = (ts: string) => slack.threadReplies(CHANNEL, ts).filter((m) => m.text.startsWith('alice asks'));
+
+  it('posts a request settled before it went out once, with its buttons, and edits it right after', async () => {
+    const { incidentId } = await openIncident('settled-early', []);
+    await ask(incidentId);
+    await settle(incidentId, 'approved by bob 11:01:45 UTC');
+    await drive(makeWorker());
+
+    const [card] = slack.topLevel(CHANNEL);
+    const [request] = requestOf(card!.ts);
+    expect(requestOf(card!.ts)).toHaveLength(1);
+    expect(request).toMatchObject({ text: 'alice asks to run Restart\n→ approved by bob 11:01:45 UTC', blocks: [] });
+    expect(request!.history).toHaveLength(1);
+    expect(slack.callsTo('chat.update').filter((c) => c.args.ts === request!.ts)).toHaveLength(1);
+  });
+
+  it('edits the request an earlier attempt posted when its answer was lost: adopted, not posted again', async () => {
+    const { incidentId } = await openIncident('settled-lost', []);
+    await ask(incidentId);
+    let dropped = 0;
+    const fetch = losingAnswers((method, args) => method === 'chat.postMessage' && (args.get('text') ?? '').startsWith('alice asks') && dropped++ === 0);
+    await settle(incidentId, 'denied by carol');
+    await drive(makeWorker({ fetch }));
+
+    expect(dropped).toBeGreaterThan(0);
+    const [card] = slack.topLevel(CHANNEL);
+    expect(requestOf(card!.ts)).toHaveLength(1);
+    expect(requestOf(card!.ts)[0]).toMatchObject({ text: 'alice asks to run Restart\n→ denied by carol', blocks: [] });
+  });
+
+  it('paces edits with card updates under the workspace chat.update limit: no 429, every request edited', async () => {
+    slack.setRateLimit({ postsPerSecondPerChannel: 50, burst: 50, updatesPerMinute: 120, updateBurst: 2 });
+    const pacing: ChatPacing = { messagesPerSecond: 50, burst: 50, updates: { perMinute: 120, burst: 2 } };
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const { incidentId } = await openIncident(`paced-edit-${i}`, []);
+      await ask(incidentId);
+      ids.push(incidentId);
+    }
+    let worker = makeWorker({ clock: () => new Date(), pollMs: 20, pacing });
+    worker.start();
+    try {
+      await waitFor(async () => (await pending()) === 0, 5_000, 'the cards and requests');
+    } finally {
+      await worker.stop();
+    }
+    for (const id of ids) await settle(id, 'expired: the incident was resolved');
+    const started = Date.now();
+    worker = makeWorker({ clock: () => new Date(), pollMs: 20, pacing });
+    worker.start();
+    try {
+      await waitFor(async () => (await pending()) === 0, 10_000, 'every edit');
+    } finally {
+      await worker.stop();
+    }
+    const edits = slack.callsTo('chat.update');
+    expect(slack.rateLimited).toBe(0);
+    expect(edits).toHaveLength(ids.length);
+    // 5 edits at 2 back to back, then under 2 a second.
+    expect(Math.max(...edits.map((c) => c.at)) - started).toBeGreaterThan(1000);
+    for (const card of slack.topLevel(CHANNEL)) {
+      expect(requestOf(card.ts)).toMatchObject([{ text: 'alice asks to run Restart\n→ expired: the incident was resolved', blocks: [] }]);
+    }
+  }, 20_000);
+});

@@ -221,6 +221,31 @@ describe('requestStep / decideStep', () => {
       expect((await audit()).at(-1)).toMatchObject({ kind: 'step.denied', actor: 'slack:U0BOB', text: '🚫 bob denied *Restart GitCortex*.' });
     });
 
+    it('queues an edit of the request, its buttons gone, once it is settled: approved, withdrawn, denied or expired', async () => {
+      const edits = async () =>
+        (await store.transaction((tx) => tx.pendingOutbox(1000))).filter((m) => m.kind === 'edit').map((m) => ({ subject: m.subject, ...(m.payload as { text: string; buttons?: unknown[] }) }));
+      const migrate = await request(ALICE, 'migrate');
+      const asked = (await replies()).at(-1)?.text;
+      await decide(BOB, migrate.id, 'approve');
+      expect(await edits()).toEqual([]);
+      await decide(CAROL, migrate.id, 'approve', ctx({ now: at(165) }));
+      expect(await edits()).toEqual([{ subject: `run:${migrate.id}`, text: `${asked}\n→ approved by bob, carol ${at(165).slice(11, 19)} UTC` }]);
+
+      const withdrawn = await request(ALICE, 'restart');
+      await decide(ALICE, withdrawn.id, 'deny');
+      const denied = await request(ALICE, 'restart');
+      await decide(BOB, denied.id, 'deny');
+      // The request waits past its 15 minutes: the next press expires it.
+      const stale = await request(ALICE, 'restart', ctx({ now: at(200) }));
+      expect((await decide(BOB, stale.id, 'approve', ctx({ now: at(200 + 15 * 60) }))).state).toBe('expired');
+      expect((await edits()).slice(1).map((e) => [e.subject, e.text.split('\n').at(-1)])).toEqual([
+        [`run:${withdrawn.id}`, '→ withdrawn by alice'],
+        [`run:${denied.id}`, '→ denied by bob'],
+        [`run:${stale.id}`, '→ expired: not approved within 15 min'],
+      ]);
+      expect((await edits()).every((e) => !('buttons' in e))).toBe(true);
+    });
+
     it('refuses decisions on runs that are no longer waiting, or do not exist', async () => {
       const denied = await request(ALICE, 'restart');
       await decide(BOB, denied.id, 'deny');

@@ -119,7 +119,8 @@ describe('DiscordPlatform against the fake Discord API, with the real REST clien
     const ref = await platform.postCard(CHANNEL, card());
     const first = await platform.reply(ref, { text: `▶️ Started *Restart GitCortex*: ${INJECTION}` });
     await platform.reply(ref, { text: '🙋 alice asks to run *Restore*', buttons: buttons(2, 'Approve') });
-    expect(first).toEqual({ platform: 'discord', channel: CHANNEL, messageId: first.messageId, threadId: ref.threadId });
+    // The thread is the channel the reply is in: where updateMessage finds it.
+    expect(first).toEqual({ platform: 'discord', channel: ref.threadId, messageId: first.messageId, threadId: ref.threadId });
     const thread = discord.thread(ref.threadId);
     expect(thread).toHaveLength(2);
     expect(thread[0]?.content.startsWith('▶️ Started **Restart GitCortex**: @\u200beveryone @\u200bhere \\<@123456789012345678>')).toBe(true);
@@ -131,6 +132,18 @@ describe('DiscordPlatform against the fake Discord API, with the real REST clien
     }
     // Nothing landed in the channel itself but the card.
     expect(discord.messages(CHANNEL)).toHaveLength(1);
+  });
+
+  it('edits a reply in its thread, removing its buttons', async () => {
+    fresh();
+    const ref = await platform.postCard(CHANNEL, card());
+    const asked = await platform.reply(ref, { text: '🙋 alice asks to run *Restore*', buttons: buttons(2, 'Approve') });
+    await platform.updateMessage(asked, { text: '🙋 alice asks to run *Restore*\n→ approved by bob 11:01:45 UTC' });
+    const stored = discord.message(asked.messageId);
+    expect(stored?.content).toBe('🙋 alice asks to run **Restore**\n→ approved by bob 11:01:45 UTC');
+    expect(stored?.components).toEqual([]);
+    expect(stored?.history).toHaveLength(1);
+    expect(discord.callsTo('PATCH /channels/:id/messages/:id').at(-1)?.path).toContain(`/channels/${ref.threadId}/messages/${asked.messageId}`);
   });
 
   it('updates the card in place, clearing its buttons once resolved', async () => {

@@ -529,6 +529,50 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         const [done] = await harness.sql(`SELECT state FROM outbox WHERE id = ${card}`);
         expect(done).toEqual({ state: 'done' });
       });
+
+      it('finds a reply by subject, keeps where it was posted, and lists it as its newest delivered edit', async () => {
+        const a = await seedIncident('a');
+        const b = await seedIncident('b');
+        const request = { text: 'alice asks', buttons: [{ action: 'approve', id: 'approve:7', label: 'Approve', value: 'approve:7' }] };
+        const queue = (incidentId: number, channel: string, kind: 'reply' | 'edit', payload: object, subject?: string) =>
+          tx((t) => t.enqueueOutbox({ platform: 'slack', channel, incidentId, kind, payload, at: at(0), subject }));
+        const plain = await queue(a.id, 'C1', 'reply', { text: 'opened' });
+        const asked = await queue(a.id, 'C1', 'reply', request, 'run:7');
+        const elsewhere = await queue(a.id, 'C2', 'reply', request, 'run:7');
+        await queue(b.id, 'C1', 'reply', request, 'run:7');
+
+        expect(await tx((t) => t.repliesAbout(a.id, 'run:7'))).toEqual([
+          { id: asked, platform: 'slack', channel: 'C1', message: request },
+          { id: elsewhere, platform: 'slack', channel: 'C2', message: request },
+        ]);
+        expect(await tx((t) => t.repliesAbout(a.id, 'run:8'))).toEqual([]);
+        expect((await tx((t) => t.pendingOutbox(10))).find((m) => m.id === asked)?.subject).toBe('run:7');
+        expect((await tx((t) => t.pendingOutbox(10))).find((m) => m.id === plain)).not.toHaveProperty('subject');
+
+        // Not posted yet: nowhere to edit.
+        expect(await tx((t) => t.postedReply('slack', 'C1', a.id, 'run:7'))).toBeUndefined();
+        const ref = { platform: 'slack', channel: 'C1', messageId: '5.5', threadId: '1.1' };
+        await tx((t) => t.completeOutbox(plain, at(1)));
+        await tx((t) => t.completeOutbox(asked, at(1), ref));
+        expect(await tx((t) => t.postedReply('slack', 'C1', a.id, 'run:7'))).toEqual(ref);
+        expect(await tx((t) => t.postedReply('slack', 'C2', a.id, 'run:7'))).toBeUndefined();
+        expect(await tx((t) => t.postedReply('discord', 'C1', a.id, 'run:7'))).toBeUndefined();
+
+        // An edit shows once delivered, in its own thread only; the newest wins.
+        const edit = await queue(a.id, 'C1', 'edit', { text: 'alice asks\n→ approved by bob' }, 'run:7');
+        const listed = () => tx((t) => t.listDeliveredReplies('slack', a.id));
+        expect((await listed()).map((r) => r.message)).toEqual([{ text: 'opened' }, request]);
+        await tx((t) => t.completeOutbox(edit, at(2)));
+        await tx((t) => t.completeOutbox(elsewhere, at(2)));
+        expect((await listed()).map((r) => [r.id, r.message])).toEqual([
+          [plain, { text: 'opened' }],
+          [asked, { text: 'alice asks\n→ approved by bob' }],
+          [elsewhere, request],
+        ]);
+        const later = await queue(a.id, 'C1', 'edit', { text: 'alice asks\n→ later' }, 'run:7');
+        await tx((t) => t.completeOutbox(later, at(3)));
+        expect((await listed())[1]?.message).toEqual({ text: 'alice asks\n→ later' });
+      });
     });
 
     describe('inbox', () => {
