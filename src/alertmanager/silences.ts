@@ -1,4 +1,4 @@
-import { loadUndici } from '../lazy-clients.js';
+import { loadUndici } from '../runbooks/actions/lazy-clients.js';
 import { SilenceApiError, type NewSilence, type SilenceApi } from '../core/silence-api.js';
 
 const TIMEOUT_MS = 5_000;

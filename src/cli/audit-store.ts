@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import Database from 'better-sqlite3';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../settings/config.js';
 import type { AuditEvent } from '../core/domain.js';
 import { BotError } from '../core/errors.js';
 

@@ -8,7 +8,7 @@ import { acknowledgeIncident } from './acknowledge.js';
 import type { DeliveryTarget } from './events.js';
 import { StepExecutor } from './executor.js';
 import { EscalationWorker } from './escalation.js';
-import type { EscalationConfig } from './escalation-schema.js';
+import type { EscalationConfig } from '../settings/escalation.js';
 import { alwaysLeader, type Leadership } from './leadership.js';
 import type { ReplicaSettings } from './replica.js';
 import { recordNotification, type RecordedNotification } from './notifications.js';
@@ -26,7 +26,7 @@ import { renderTemplate } from '../runbooks/template.js';
 import type { RunbookStep } from '../runbooks/schema.js';
 import { NotAllowedError } from './errors.js';
 import type { Metrics } from '../metrics.js';
-import type { Policy } from './policy-schema.js';
+import type { Policy } from '../settings/policy.js';
 import type { ActionSettings } from '../runbooks/actions/types.js';
 import type { Runbook } from '../runbooks/schema.js';
 import type { Store, StoreTx } from '../store/store.js';
@@ -48,7 +48,7 @@ export interface EngineOptions {
   platforms: readonly ChatPlatform[];
   /** Where a new incident is shown (one card and thread per target), from its labels. */
   route: (labels: Labels) => DeliveryTarget[];
-  /** Who may request and approve what; see policy-schema.ts. */
+  /** Who may request and approve what; see settings/policy.ts. */
   policy: Policy;
   clock: () => Date;
   log: Logger;

@@ -8,7 +8,7 @@ import { describeStep, runStep } from '../runbooks/actions/index.js';
 import type { ActionSettings, StepArtefact, StepResult } from '../runbooks/actions/types.js';
 import type { Runbook, RunbookStep } from '../runbooks/schema.js';
 import { makeButton } from './button-codec.js';
-import type { Policy } from './policy-schema.js';
+import type { Policy } from '../settings/policy.js';
 import { expireStaleRequests } from './steps.js';
 import { pinnedFiles } from './chosen-pins.js';
 import { formatBytes } from '../runbooks/actions/data/common.js';

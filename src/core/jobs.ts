@@ -2,7 +2,7 @@ import type { SealKey } from './audit-seal.js';
 import { ICON, resultDetails } from './executor.js';
 import type { Redactor } from './redact.js';
 import { pruneAuditBatch } from './retention.js';
-import type { ScheduledJob, StepRef } from './schedules-schema.js';
+import type { ScheduledJob, StepRef } from '../settings/schedules.js';
 import { describeStep, runStep } from '../runbooks/actions/index.js';
 import type { ActionSettings, StepResult } from '../runbooks/actions/types.js';
 import { backupRetention } from '../runbooks/actions/data-actions.js';

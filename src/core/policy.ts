@@ -1,6 +1,6 @@
 import type { ChatUser } from './chat-platform.js';
 import type { Labels, StepRun } from './domain.js';
-import type { Policy } from './policy-schema.js';
+import type { Policy } from '../settings/policy.js';
 import type { RunbookStep } from '../runbooks/schema.js';
 
 /** Someone acting through a chat platform. */

@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import { appendAudit } from './audit.js';
 import { SCHEDULER_ACTOR, type JobOutcome } from './jobs.js';
 import type { Leadership } from './leadership.js';
-import type { ScheduledJob } from './schedules-schema.js';
+import type { ScheduledJob } from '../settings/schedules.js';
 import type { Store, StoreTx } from '../store/store.js';
 
-/** One job's cron timing, as the cron library provides it (src/cron.ts). */
+/** One job's cron timing, as the cron library provides it (src/core/cron.ts). */
 export interface CronTimer {
   /** Starts calling `fire` at each slot (the scheduled time, whole minutes in the job's time zone). */
   start(fire: (slot: Date) => void): void;

@@ -5,7 +5,7 @@ import { recordEvent } from './events.js';
 import { leftoverRefusal } from './leftovers.js';
 import { findOffer } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
-import type { Policy } from './policy-schema.js';
+import type { Policy } from '../settings/policy.js';
 import { appendAudit } from './audit.js';
 import { uncheckedChoice } from './chosen.js';
 import { describePinnedFile, pinParams, type PinnedFile } from './chosen-pins.js';

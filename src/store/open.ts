@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DatabaseConfig } from '../config.js';
+import type { DatabaseConfig } from '../settings/config.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './store.js';
 

@@ -169,8 +169,8 @@ describe('architecture boundaries', () => {
     expect(envReadsOf(env).map((h) => h.split(':')[1])).toEqual(['2', '3', '4', '5']);
   });
 
-  it('reads the environment only in entry points (src/main.ts, src/cli/*), which hand it to src/config.ts', () => {
-    const allowed = new Set(['src/config.ts', 'src/main.ts']);
+  it('reads the environment only in entry points (src/main.ts, src/cli/*), which hand it to src/settings/config.ts', () => {
+    const allowed = new Set(['src/settings/config.ts', 'src/main.ts']);
     const offenders = tsFiles(SRC)
       .filter((file) => !allowed.has(rel(file)) && !rel(file).startsWith('src/cli/'))
       .flatMap((file) => envReadsOf(parse(file)));

@@ -1,6 +1,6 @@
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
-import type { DiscordConfig } from '../../config.js';
+import type { DiscordConfig } from '../../settings/config.js';
 import type { Engine } from '../../core/engine.js';
 import { startDiscordGateway } from './gateway.js';
 import { createDiscordInteractionsHandler } from './interactions.js';

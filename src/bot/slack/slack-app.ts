@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import { App, HTTPReceiver, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { SlackConfig } from '../../config.js';
+import type { SlackConfig } from '../../settings/config.js';
 import type { Engine } from '../../core/engine.js';
 import { parseCommandText } from '../../core/commands/parse.js';
 import { COMMAND_NAMES } from '../../core/commands/schema.js';

@@ -1,4 +1,4 @@
-import { loadUndici } from '../../lazy-clients.js';
+import { loadUndici } from './lazy-clients.js';
 import { quoteValue } from '../param-value.js';
 import type { HttpStep } from '../schema.js';
 import { renderTemplate } from '../template.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeDatabase, loadConfig } from '../../../src/config.js';
+import { describeDatabase, loadConfig } from '../../../src/settings/config.js';
 import { createRedactor } from '../../../src/core/redact.js';
 
 describe('DATABASE_URL', () => {

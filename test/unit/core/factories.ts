@@ -14,7 +14,7 @@ import type { Labels } from '../../../src/core/domain.js';
 import { Engine, type EngineOptions } from '../../../src/core/engine.js';
 import type { RecordedNotification } from '../../../src/core/notifications.js';
 import type { Actor } from '../../../src/core/policy.js';
-import { defaultPolicy } from '../../../src/core/policy-schema.js';
+import { defaultPolicy } from '../../../src/settings/policy.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { parseRunbook } from '../../../src/runbooks/loader.js';

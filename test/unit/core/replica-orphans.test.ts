@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StepExecutor } from '../../../src/core/executor.js';
 import { recordNotification } from '../../../src/core/notifications.js';
-import { defaultPolicy } from '../../../src/core/policy-schema.js';
+import { defaultPolicy } from '../../../src/settings/policy.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';

@@ -12,7 +12,7 @@ import { auditRefusal, decideStep, requestStep, type StepContext } from '../../.
 import { createMetrics } from '../../../src/metrics.js';
 import { parseRunbook } from '../../../src/runbooks/loader.js';
 import type { Runbook } from '../../../src/runbooks/schema.js';
-import { defaultPolicy } from '../../../src/core/policy-schema.js';
+import { defaultPolicy } from '../../../src/settings/policy.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { ALICE, BOB, CAROL, DAVE, actor, alert, at, gitcortexRunbook, notification, recordNow, silentLog, waitFor } from './factories.js';
 

@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { loadUndici } from '../../../lazy-clients.js';
+import { loadUndici } from '../lazy-clients.js';
 import { z } from 'zod';
 import { quoteValue } from '../../param-value.js';
 import { parseHttpUrl } from '../http.js';
