@@ -7,7 +7,8 @@ import { createConsole } from './bot/console/console-app.js';
 import { CONSOLE_CHANNEL } from './bot/console/platform.js';
 import { describeDatabase, type Config } from './settings/config.js';
 import { BotError } from './core/errors.js';
-import type { ChatPlatform } from './core/chat-platform.js';
+import type { ChatPlatform } from './core/ports/chat-platform.js';
+import { systemClock } from './core/ports/clock.js';
 import { Engine } from './core/engine.js';
 import { LogThrottle } from './core/log-throttle.js';
 import { createRedactor } from './core/redact.js';
@@ -24,12 +25,12 @@ import { loadSchedules } from './settings/schedules.js';
 import { cronTimer } from './core/cron.js';
 import { runJob } from './core/jobs.js';
 import { Scheduler } from './core/scheduler.js';
-import { alwaysLeader, type Leadership } from './core/leadership.js';
+import { alwaysLeader, type Leadership } from './core/ports/leadership.js';
 import { createRouter as createChannelRouter } from './core/routing.js';
 import { listBackupChoices } from './runbooks/backup-choices.js';
 import { loadRunbooks } from './runbooks/loader.js';
 import { openStore } from './store/open.js';
-import type { Store } from './store/store.js';
+import type { Store } from './core/ports/store.js';
 import { newReplicaId, type ReplicaSettings } from './core/replica.js';
 import { loadOrCreateAuditKey, parseSealFile, readSealFile, SealFile } from './audit-files.js';
 import { sealKey } from './core/audit-seal.js';
@@ -135,7 +136,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     getEngine,
     log: log.child({ platform: 'console' }),
     redact,
-    clock: options.clock ?? (() => new Date()),
+    clock: options.clock ?? systemClock,
     chatPlatforms,
   });
   if (consoleSetup.mode === 'interactive') {
@@ -156,7 +157,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     platforms,
     route: createChannelRouter(channelRoutes, defaultChannels),
     policy,
-    clock: options.clock ?? (() => new Date()),
+    clock: options.clock ?? systemClock,
     log,
     redact,
     env: options.env ?? {},
@@ -196,14 +197,14 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     sealLog: sealFile,
     existing: existingSeals.lines,
     leadership,
-    clock: options.clock ?? (() => new Date()),
+    clock: options.clock ?? systemClock,
     log: log.child({ worker: 'audit-sealer' }),
     intervalMs: options.auditSealMs ?? AUDIT_SEAL_EVERY_MS,
     onPosted: () => ready.outbox.nudge(),
   });
 
   const schedules = await loadSchedules(config.schedulesFile, runbooks, platforms.map((p) => p.name));
-  const clock = options.clock ?? (() => new Date());
+  const clock = options.clock ?? systemClock;
   const scheduler = new Scheduler({
     store,
     jobs: schedules.jobs,

@@ -1,5 +1,5 @@
 import { loadUndici } from '../runbooks/actions/lazy-clients.js';
-import { SilenceApiError, type NewSilence, type SilenceApi } from '../core/silence-api.js';
+import { SilenceApiError, type NewSilence, type SilenceApi } from '../core/ports/silence-api.js';
 
 const TIMEOUT_MS = 5_000;
 

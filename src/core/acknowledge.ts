@@ -3,7 +3,7 @@ import { NotAllowedError } from './errors.js';
 import { recordEvent } from './events.js';
 import { actorId, type Actor } from './policy.js';
 import { formatDuration, formatTime } from './time.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 function refuse(incidentId: number | null, reason: string): never {
   throw new NotAllowedError(reason, { incidentId, kind: 'incident.refused', data: { action: 'ack' } });

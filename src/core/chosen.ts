@@ -5,7 +5,7 @@ import { quoteValue } from '../runbooks/param-value.js';
 import { inspectChosenFile, type ChosenFile } from '../runbooks/chosen-file.js';
 import type { Runbook, RunbookStep } from '../runbooks/schema.js';
 import { renderTemplate } from '../runbooks/template.js';
-import type { Store } from '../store/store.js';
+import type { Store } from './ports/store.js';
 
 /*
  * A value chosen in chat stays chosen from what the bot offered. A value typed in a command must

@@ -2,14 +2,14 @@ import type { Logger } from 'pino';
 import type { AlertmanagerNotification } from './alertmanager-payload.js';
 import type { Card } from './card.js';
 import { buildCard } from './card-builder.js';
-import type { ChatPlatform } from './chat-platform.js';
+import type { ChatPlatform } from './ports/chat-platform.js';
 import type { AuditEvent, Incident, Labels, StepRun } from './domain.js';
 import { acknowledgeIncident } from './acknowledge.js';
 import type { DeliveryTarget } from './events.js';
 import { StepExecutor } from './executor.js';
 import { EscalationWorker } from './escalation.js';
 import type { EscalationConfig } from '../settings/escalation.js';
-import { alwaysLeader, type Leadership } from './leadership.js';
+import { alwaysLeader, type Leadership } from './ports/leadership.js';
 import type { ReplicaSettings } from './replica.js';
 import { recordNotification, type RecordedNotification } from './notifications.js';
 import { InboxWorker } from './inbox-worker.js';
@@ -29,12 +29,13 @@ import type { Metrics } from '../metrics.js';
 import type { Policy } from '../settings/policy.js';
 import type { ActionSettings } from '../runbooks/actions/types.js';
 import type { Runbook } from '../runbooks/schema.js';
-import type { Store, StoreTx } from '../store/store.js';
+import type { Store, StoreTx } from './ports/store.js';
 import { resolveIncident } from './resolve.js';
 import { recordSilence, recordUnsilence, silenceable, silenceMatchers, unsilenceable } from './silence.js';
-import { SilenceApiError, type SilenceApi } from './silence-api.js';
+import { SilenceApiError, type SilenceApi } from './ports/silence-api.js';
 import { buildTimelineMarkdown } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
+import type { Clock } from './ports/clock.js';
 
 /** How long a chat request's replay key is kept: the 5-minute signature window both ways (clock skew). */
 const REPLAY_MEMORY_MS = 10 * 60_000;
@@ -50,7 +51,7 @@ export interface EngineOptions {
   route: (labels: Labels) => DeliveryTarget[];
   /** Who may request and approve what; see settings/policy.ts. */
   policy: Policy;
-  clock: () => Date;
+  clock: Clock;
   log: Logger;
   redact: Redactor;
   env: NodeJS.ProcessEnv;

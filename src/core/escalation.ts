@@ -4,10 +4,11 @@ import type { EscalationConfig, EscalationTargets } from '../settings/escalation
 import type { Mention, Severity } from './card.js';
 import { labelsMatch } from './label-match.js';
 import { recordEvent } from './events.js';
-import type { Leadership } from './leadership.js';
+import type { Leadership } from './ports/leadership.js';
 import { formatDuration } from './time.js';
 import { WorkerLoop } from './worker-loop.js';
-import type { Store, StoreTx } from '../store/store.js';
+import type { Store, StoreTx } from './ports/store.js';
+import type { Clock } from './ports/clock.js';
 
 const MINUTE = 60_000;
 export const DEFAULT_TIMING: Record<Severity, { after: number; every: number } | null> = {
@@ -53,7 +54,7 @@ export interface EscalationWorkerOptions {
   store: Store;
   config: EscalationConfig;
   leadership: Leadership;
-  clock: () => Date;
+  clock: Clock;
   log: Logger;
   /** Called after escalations were queued for chat. */
   onQueued: () => void;

@@ -12,15 +12,16 @@ import type { Policy } from '../settings/policy.js';
 import { expireStaleRequests } from './steps.js';
 import { pinnedFiles } from './chosen-pins.js';
 import { formatBytes } from '../runbooks/actions/data/common.js';
-import type { Store } from '../store/store.js';
+import type { Store } from './ports/store.js';
 import { singleProcess, type ReplicaSettings } from './replica.js';
 import { stopLeftovers } from './leftovers.js';
 import type { StepProcess } from '../runbooks/actions/process-group.js';
+import type { Clock } from './ports/clock.js';
 
 export interface ExecutorOptions {
   store: Store;
   runbooks: readonly Runbook[];
-  clock: () => Date;
+  clock: Clock;
   log: Logger;
   redact: Redactor;
   /** The environment exec steps may take allowlisted variables from. */

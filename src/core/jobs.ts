@@ -10,7 +10,8 @@ import { applyRetention } from '../runbooks/actions/data/backup-files.js';
 import { renderInputs } from '../runbooks/actions/render-inputs.js';
 import { resolveParams } from '../runbooks/params.js';
 import type { Runbook, RunbookStep } from '../runbooks/schema.js';
-import type { Store } from '../store/store.js';
+import type { Store } from './ports/store.js';
+import type { Clock } from './ports/clock.js';
 
 /** Who scheduled runs are audited as: an operator declared them in the schedules file. */
 export const SCHEDULER_ACTOR = 'system:scheduler';
@@ -45,7 +46,7 @@ export interface JobRunnerOptions {
   redact: Redactor;
   env: NodeJS.ProcessEnv;
   settings?: ActionSettings | undefined;
-  clock: () => Date;
+  clock: Clock;
   /** Seals retention checkpoints (src/core/retention.ts). */
   auditKey?: SealKey | undefined;
 }

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { RecordedProcess, StepRun } from './domain.js';
 import { recordEvent } from './events.js';
-import type { Store, StoreTx } from '../store/store.js';
+import type { Store, StoreTx } from './ports/store.js';
 import { processHost, stopLeftoverGroup } from '../runbooks/actions/process-group.js';
+import type { Clock } from './ports/clock.js';
 
 /**
  * Steps whose bot died under them (kill -9, OOM) leave their process group running. The run is
@@ -32,7 +33,7 @@ export async function leftoverRefusal(tx: StoreTx, runbook: string, step: { id: 
 
 export interface LeftoverOptions {
   store: Store;
-  clock: () => Date;
+  clock: Clock;
   log: Logger;
   onQueued: () => void;
   /** Between SIGTERM and SIGKILL. */

@@ -1,4 +1,4 @@
-import type { ChatUser } from './chat-platform.js';
+import type { ChatUser } from './ports/chat-platform.js';
 import type { Labels, StepRun } from './domain.js';
 import type { Policy } from '../settings/policy.js';
 import type { RunbookStep } from '../runbooks/schema.js';

@@ -5,7 +5,7 @@ import { expireChangesOnResolve } from './step-guards.js';
 import { actorId, type Actor } from './policy.js';
 import { timelineFigures, timelineSummary } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 export const MAX_NOTE_LENGTH = 500;
 

@@ -11,7 +11,7 @@ import { uncheckedChoice } from './chosen.js';
 import { describePinnedFile, pinParams, type PinnedFile } from './chosen-pins.js';
 import { requestedBeforeResolution, resolvedRefusal, sameSessionRefusal } from './step-guards.js';
 import type { Runbook } from '../runbooks/schema.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 export interface StepContext {
   runbooks: readonly Runbook[];

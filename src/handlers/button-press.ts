@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { decodeButtonId } from '../core/button-codec.js';
-import type { ChatPlatform, ChatUser } from '../core/chat-platform.js';
+import type { ChatPlatform, ChatUser } from '../core/ports/chat-platform.js';
 import { BUTTON_SILENCE_MS, type Engine } from '../core/engine.js';
 import { BotError, NotAllowedError } from '../core/errors.js';
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ChatPlatform, ChatUser } from '../core/chat-platform.js';
+import type { ChatPlatform, ChatUser } from '../core/ports/chat-platform.js';
 import { executeCommand } from '../core/commands/execute.js';
 import type { CommandInput } from '../core/commands/schema.js';
 import type { Engine } from '../core/engine.js';

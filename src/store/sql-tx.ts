@@ -1,7 +1,5 @@
-import type { StepState } from '../core/card.js';
-import type { MessageRef } from '../core/chat-platform.js';
-import type { AuditHead } from '../core/audit-seal.js';
-import type { Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, RecordedProcess, StoredAlert } from '../core/domain.js';
+import type { MessageRef } from '../core/ports/chat-platform.js';
+import type { AuditHead, StepState, Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, RecordedProcess, StoredAlert } from '../core/domain.js';
 import {
   incidentPatchColumns,
   json,
@@ -21,7 +19,7 @@ import {
   type Row,
 } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
-import type { DeliveredReply, IncidentPatch, StoreTx, StepRunPatch } from './store.js';
+import type { DeliveredReply, IncidentPatch, StoreTx, StepRunPatch } from '../core/ports/store.js';
 
 /**
  * The statements of one transaction, written once for SQLite and PostgreSQL: the SQL both accept,

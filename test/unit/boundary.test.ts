@@ -125,8 +125,8 @@ describe('architecture boundaries', () => {
   it('finds the core and runbook sources and their imports', () => {
     expect(coreFiles.map(rel)).toEqual(expect.arrayContaining(['src/core/engine.ts', 'src/core/executor.ts', 'src/runbooks/loader.ts', 'src/runbooks/actions/exec.ts']));
     const refs = coreFiles.map((f) => parse(f)).flatMap(importsOf);
-    // The parser sees what is there: core uses the store port as types, the loader imports js-yaml.
-    expect(refs.some((r) => r.specifier === '../store/store.js' && r.typeOnly)).toBe(true);
+    // The parser sees what is there: core uses its store port as types, the loader imports js-yaml.
+    expect(refs.some((r) => r.specifier === './ports/store.js' && r.typeOnly)).toBe(true);
     expect(refs.some((r) => r.specifier === 'js-yaml' && !r.typeOnly)).toBe(true);
   });
 

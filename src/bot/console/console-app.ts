@@ -12,7 +12,7 @@ import { handleButtonPress } from '../../handlers/button-press.js';
 import { readBody } from '../../http/read-body.js';
 import { sendError } from '../../http/respond.js';
 import type { Route } from '../../http/router.js';
-import type { Store } from '../../store/store.js';
+import type { Store } from '../../core/ports/store.js';
 import { ConsoleAccess, cookie, parseCookies, servedOverHttps, USER_COOKIE, type ConsoleSetup } from './access.js';
 import type { Html } from './html.js';
 import { CONSOLE_CHANNEL, CONSOLE_PLATFORM, ConsolePlatform } from './platform.js';

@@ -1,7 +1,7 @@
 import type { Card, CardButton, StepState } from '../../core/card.js';
 import type { AuditEvent, Incident } from '../../core/domain.js';
 import { formatTime } from '../../core/time.js';
-import type { DeliveredReply } from '../../store/store.js';
+import type { DeliveredReply } from '../../core/ports/store.js';
 import { formatMessage, html, Html, safeHref } from './html.js';
 import type { PrivateMessage } from './platform.js';
 

@@ -1,6 +1,6 @@
 import { Client, Events, GatewayIntentBits, MessageFlags } from 'discord.js';
 import type { Logger } from 'pino';
-import type { ChatPlatform, ChatUser } from '../../core/chat-platform.js';
+import type { ChatPlatform, ChatUser } from '../../core/ports/chat-platform.js';
 import type { Engine } from '../../core/engine.js';
 import { handleButtonPress, type ButtonPress } from '../../handlers/button-press.js';
 import { handleCommand, type CommandRequest } from '../../handlers/command.js';

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { REST } from '@discordjs/rest';
 import { InteractionResponseType, MessageFlags, Routes } from 'discord-api-types/v10';
 import type { Logger } from 'pino';
-import type { ChatPlatform } from '../../core/chat-platform.js';
+import type { ChatPlatform } from '../../core/ports/chat-platform.js';
 import type { Engine } from '../../core/engine.js';
 import { InputError } from '../../core/errors.js';
 import { handleButtonPress } from '../../handlers/button-press.js';

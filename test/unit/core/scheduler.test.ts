@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SlackPlatform } from '../../../src/bot/slack/platform.js';
 import { runJob, type JobOutcome } from '../../../src/core/jobs.js';
-import { alwaysLeader, type Leadership } from '../../../src/core/leadership.js';
+import { alwaysLeader, type Leadership } from '../../../src/core/ports/leadership.js';
 import { OutboxWorker } from '../../../src/core/outbox-worker.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { Scheduler } from '../../../src/core/scheduler.js';

@@ -6,7 +6,7 @@ import { sqliteMigrations } from '../../../src/store/migrations.js';
 import { postgresMigrations } from '../../../src/store/postgres-migrations.js';
 import { PostgresStore } from '../../../src/store/postgres.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
-import type { Store, StoreTx } from '../../../src/store/store.js';
+import type { Store, StoreTx } from '../../../src/core/ports/store.js';
 import { createTestDatabase, postgresUrl } from '../../support/postgres.js';
 import { probePostgres, requireService } from '../../support/services.js';
 import { alert, notification } from '../core/factories.js';
