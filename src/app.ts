@@ -6,12 +6,12 @@ import { ConsoleAccess, guardRoute, isLoopbackHost, resolveConsole, type RouteGa
 import { createConsole } from './bot/console/console-app.js';
 import { CONSOLE_CHANNEL } from './bot/console/platform.js';
 import { describeDatabase, type Config } from './settings/config.js';
-import { BotError } from './core/errors.js';
+import { BotError } from './domain/errors.js';
 import type { ChatPlatform } from './core/ports/chat-platform.js';
 import { systemClock } from './core/ports/clock.js';
 import { Engine } from './core/engine.js';
 import { LogThrottle } from './core/log-throttle.js';
-import { createRedactor } from './core/redact.js';
+import { createRedactor } from './domain/redact.js';
 import { handleAlertmanagerWebhook } from './handlers/alertmanager-webhook.js';
 import { handleIncidentAudit, handleIncidentTimeline } from './handlers/incident-audit.js';
 import { sendError, sendJson } from './http/respond.js';
@@ -27,8 +27,7 @@ import { runJob } from './core/jobs.js';
 import { Scheduler } from './core/scheduler.js';
 import { alwaysLeader, type Leadership } from './core/ports/leadership.js';
 import { createRouter as createChannelRouter } from './core/routing.js';
-import { listBackupChoices } from './runbooks/backup-choices.js';
-import { loadRunbooks } from './runbooks/loader.js';
+import { listBackupChoices, loadRunbooks, localStepRunner } from './runbooks/index.js';
 import { openStore } from './store/open.js';
 import type { Store } from './core/ports/store.js';
 import { newReplicaId, type ReplicaSettings } from './core/replica.js';
@@ -154,6 +153,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const ready = new Engine({
     store,
     runbooks,
+    runner: localStepRunner,
     platforms,
     route: createChannelRouter(channelRoutes, defaultChannels),
     policy,
@@ -209,7 +209,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     store,
     jobs: schedules.jobs,
     timer: (job) => cronTimer(job, log.child({ worker: 'scheduler' })),
-    run: (job, signal) => runJob(job, { store, runbooks, redact, env: options.env ?? {}, settings: { prometheusUrl: config.prometheusUrl }, clock, auditKey: sealKeyed }, signal),
+    run: (job, signal) => runJob(job, { store, runner: localStepRunner, runbooks, redact, env: options.env ?? {}, settings: { prometheusUrl: config.prometheusUrl }, clock, auditKey: sealKeyed }, signal),
     leadership,
     clock,
     log: log.child({ worker: 'scheduler' }),

@@ -1,4 +1,4 @@
-import { loadUndici } from '../runbooks/actions/lazy-clients.js';
+import { loadUndici } from '../runbooks/index.js';
 import { SilenceApiError, type NewSilence, type SilenceApi } from '../core/ports/silence-api.js';
 
 const TIMEOUT_MS = 5_000;

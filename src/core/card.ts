@@ -2,7 +2,7 @@
  * The neutral incident card: what every chat platform shows for an incident. Adapters render it
  * (Block Kit, Discord embeds, HTML) and enforce their own platform's limits while doing so.
  */
-import type { Redactor } from './redact.js';
+import type { Redactor } from '../domain/redact.js';
 
 export type Severity = 'critical' | 'warning' | 'info' | 'none';
 

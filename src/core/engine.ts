@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { renderTemplate, type ActionSettings, type Runbook, type RunbookStep } from './ports/runbooks.js';
 import type { AlertmanagerNotification } from './alertmanager-payload.js';
 import type { Card } from './card.js';
 import { buildCard } from './card-builder.js';
@@ -15,21 +16,18 @@ import { recordNotification, type RecordedNotification } from './notifications.j
 import { InboxWorker } from './inbox-worker.js';
 import { OutboxWorker } from './outbox-worker.js';
 import type { Actor } from './policy.js';
-import type { Redactor } from './redact.js';
+import type { Redactor } from '../domain/redact.js';
 import { vetChoices, vetPickedChoice, vetRollback, type BackupLister, type ChoiceDeps } from './chosen.js';
 import { auditRefusal, decideStep, requestChoice, requestRollback, requestStep, type StepContext } from './steps.js';
 import { makeButton } from './button-codec.js';
 import { recordEvent } from './events.js';
 import { findOffer, offersFor, type StepOffer } from './offers.js';
 import { actorId } from './policy.js';
-import { renderTemplate } from '../runbooks/template.js';
-import type { RunbookStep } from '../runbooks/schema.js';
-import { NotAllowedError } from './errors.js';
+import { NotAllowedError } from '../domain/errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Policy } from '../settings/policy.js';
-import type { ActionSettings } from '../runbooks/actions/types.js';
-import type { Runbook } from '../runbooks/schema.js';
 import type { Store, StoreTx } from './ports/store.js';
+import type { StepRunner } from './ports/step-runner.js';
 import { resolveIncident } from './resolve.js';
 import { recordSilence, recordUnsilence, silenceable, silenceMatchers, unsilenceable } from './silence.js';
 import { SilenceApiError, type SilenceApi } from './ports/silence-api.js';
@@ -46,6 +44,8 @@ export const BUTTON_SILENCE_MS = 3_600_000;
 export interface EngineOptions {
   store: Store;
   runbooks: readonly Runbook[];
+  /** Where the steps run (the local runbook actions in production). */
+  runner: StepRunner;
   platforms: readonly ChatPlatform[];
   /** Where a new incident is shown (one card and thread per target), from its labels. */
   route: (labels: Labels) => DeliveryTarget[];
@@ -139,6 +139,7 @@ export class Engine {
     });
     this.executor = new StepExecutor({
       store: o.store,
+      runner: o.runner,
       runbooks: o.runbooks,
       clock: o.clock,
       log: o.log.child({ worker: 'executor' }),
@@ -408,6 +409,10 @@ export class Engine {
   /** A read-only look at the store, for commands that show things. */
   read<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
     return this.o.store.transaction(work);
+  }
+
+  get runner(): StepRunner {
+    return this.o.runner;
   }
 
   get runbooks(): readonly Runbook[] {

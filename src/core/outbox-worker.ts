@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { escapeControls, redactCard, type Card, type ThreadMessage } from './card.js';
-import { mapConcurrently } from './concurrently.js';
+import { mapConcurrently } from '../domain/concurrently.js';
 import { certainlyNotDelivered, ChatDeliveryError, type ChatPlatform, type MessageRef, type PostOptions } from './ports/chat-platform.js';
 import type { DeliveryTarget, OutboxMessage } from './domain.js';
-import type { Redactor } from './redact.js';
+import type { Redactor } from '../domain/redact.js';
 import { alwaysLeader, type Leadership } from './ports/leadership.js';
 import { TokenBucket } from './token-bucket.js';
 import { WorkerLoop } from './worker-loop.js';

@@ -1,5 +1,5 @@
 import type { Incident } from './domain.js';
-import { NotAllowedError } from './errors.js';
+import { NotAllowedError } from '../domain/errors.js';
 import { recordEvent } from './events.js';
 import { actorId, type Actor } from './policy.js';
 import type { SilenceMatcher } from './ports/silence-api.js';

@@ -1,6 +1,7 @@
 import { makeButton } from './button-codec.js';
+import type { Runbook } from './ports/runbooks.js';
 import type { StepRun } from './domain.js';
-import { NotAllowedError, type RefusalAudit } from './errors.js';
+import { NotAllowedError, type RefusalAudit } from '../domain/errors.js';
 import { recordEvent } from './events.js';
 import { leftoverRefusal } from './leftovers.js';
 import { findOffer } from './offers.js';
@@ -10,7 +11,6 @@ import { appendAudit } from './audit.js';
 import { uncheckedChoice } from './chosen.js';
 import { describePinnedFile, pinParams, type PinnedFile } from './chosen-pins.js';
 import { requestedBeforeResolution, resolvedRefusal, sameSessionRefusal } from './step-guards.js';
-import type { Runbook } from '../runbooks/schema.js';
 import type { StoreTx } from './ports/store.js';
 
 export interface StepContext {

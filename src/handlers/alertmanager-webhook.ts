@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { notificationSchema } from '../core/alertmanager-payload.js';
 import type { Engine } from '../core/engine.js';
-import { InputError } from '../core/errors.js';
+import { InputError } from '../domain/errors.js';
 import type { LogThrottle } from '../core/log-throttle.js';
 import { readBody } from '../http/read-body.js';
 import { sendError, sendJson } from '../http/respond.js';

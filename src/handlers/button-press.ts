@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { decodeButtonId } from '../core/button-codec.js';
 import type { ChatPlatform, ChatUser } from '../core/ports/chat-platform.js';
 import { BUTTON_SILENCE_MS, type Engine } from '../core/engine.js';
-import { BotError, NotAllowedError } from '../core/errors.js';
+import { BotError, NotAllowedError } from '../domain/errors.js';
 
 /** A button press, as every platform adapter reports it after verifying and acknowledging it. */
 export interface ButtonPress {

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Engine } from '../core/engine.js';
-import { redactData, type Redactor } from '../core/redact.js';
+import { redactData, type Redactor } from '../domain/redact.js';
 import { sendError, sendJson } from '../http/respond.js';
 
 /** The incident id of a route, or undefined after answering 400. */

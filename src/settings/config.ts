@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../domain/errors.js';
 
 /**
  * Every setting the bot reads, validated at start-up. This is the only module that knows the

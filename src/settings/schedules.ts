@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../domain/errors.js';
 import { resolveStepRef } from '../core/jobs.js';
 import { validCron } from '../core/cron.js';
-import type { Runbook } from '../runbooks/schema.js';
+import type { Runbook } from '../runbooks/index.js';
 import { loadYamlFile } from './yaml-file.js';
 
 /**

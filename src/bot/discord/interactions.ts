@@ -4,7 +4,7 @@ import { InteractionResponseType, MessageFlags, Routes } from 'discord-api-types
 import type { Logger } from 'pino';
 import type { ChatPlatform } from '../../core/ports/chat-platform.js';
 import type { Engine } from '../../core/engine.js';
-import { InputError } from '../../core/errors.js';
+import { InputError } from '../../domain/errors.js';
 import { handleButtonPress } from '../../handlers/button-press.js';
 import { handleCommand } from '../../handlers/command.js';
 import { readBody } from '../../http/read-body.js';

@@ -10,3 +10,5 @@ export { alwaysLeader } from './leadership.js';
 export type { NewSilence, SilenceApi, SilenceMatcher } from './silence-api.js';
 export { SilenceApiError } from './silence-api.js';
 export type { Store, StoreTx, TransactionScope } from './store.js';
+export type { StepRunner } from './step-runner.js';
+export type { Runbook, RunbookStep, StepResult } from './runbooks.js';

@@ -10,7 +10,7 @@ import { SlackPlatform } from '../../../src/bot/slack/platform.js';
 import type { ChatPacing } from '../../../src/core/ports/chat-platform.js';
 import { createMetrics } from '../../../src/metrics.js';
 import type { StoreTx } from '../../../src/core/ports/store.js';
-import { createRedactor } from '../../../src/core/redact.js';
+import { createRedactor } from '../../../src/domain/redact.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import type { Leadership } from '../../../src/core/ports/leadership.js';
 import { startFakeSlack, type FakeSlack, type RecordedCall } from '../../fakes/slack-api.js';

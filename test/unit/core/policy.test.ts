@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NotAllowedError } from '../../../src/core/errors.js';
+import { NotAllowedError } from '../../../src/domain/errors.js';
 import type { DeliveryTarget } from '../../../src/core/events.js';
 import { recordNotification } from '../../../src/core/notifications.js';
 import { stepPolicy } from '../../../src/core/policy.js';
