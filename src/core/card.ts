@@ -17,6 +17,19 @@ export type StepState =
   | 'denied'
   | 'expired';
 
+/** How every renderer shows a step's state (Slack, Discord and the console alike). */
+export const STEP_STATE_ICON: Readonly<Record<StepState, string>> = {
+  requested: '🙋',
+  approved: '👍',
+  running: '⏳',
+  succeeded: '✅',
+  failed: '❌',
+  timed_out: '⏱️',
+  interrupted: '⚠️',
+  denied: '🚫',
+  expired: '⌛',
+};
+
 export interface CardField {
   label: string;
   value: string;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PostgresDriver } from './postgres-driver.js';
-import { postgresMigrations } from './postgres-migrations.js';
+import { postgresMigrations } from './migrations.js';
 import { SqlTx } from './sql-tx.js';
 import type { Store, StoreTx, TransactionScope } from '../core/ports/store.js';
 
