@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { notificationSchema } from '../../core/alertmanager-payload.js';
 import { decodeButtonId } from '../../core/button-codec.js';
 import { redactCard } from '../../core/card.js';
-import type { Engine } from '../../core/engine.js';
+import type { IncidentUseCases } from '../../core/use-cases.js';
 import { InputError } from '../../domain/errors.js';
 import type { Redactor } from '../../domain/redact.js';
 import { handleButtonPress } from '../../handlers/button-press.js';
@@ -25,7 +25,7 @@ export interface ConsoleOptions {
   demoPort: number;
   store: Store;
   /** The engine is created after the platform it needs; looked up per request. */
-  getEngine: () => Engine;
+  getEngine: () => IncidentUseCases;
   log: Logger;
   redact: Redactor;
   clock: () => Date;
@@ -211,11 +211,11 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     const raw = ctx.params[0] ?? '';
     if (!INCIDENT_ID.test(raw)) return refuse(ctx, 404, 'No such incident', `"${raw.slice(0, 40)}" is not an incident number.`);
     const id = Number(raw);
-    const engine = o.getEngine();
+    const shown = await o.getEngine().incidentCard(id);
     const data = await store.transaction(async (tx) => {
       const incident = await tx.getIncident(id);
-      if (!incident) return undefined;
-      const card = redactCard(await engine.renderCard(tx, id), o.redact);
+      if (!incident || !shown) return undefined;
+      const card = redactCard(shown, o.redact);
       const hasThread = interactive && incident.targets.some((t) => t.platform === CONSOLE_PLATFORM);
       let thread: ThreadView;
       if (hasThread) {
