@@ -39,9 +39,6 @@ import type { Clock } from './ports/clock.js';
 /** How long a chat request's replay key is kept: the 5-minute signature window both ways (clock skew). */
 const REPLAY_MEMORY_MS = 10 * 60_000;
 
-/** Silences made from a card's button last this long; the command chooses its own. */
-export const BUTTON_SILENCE_MS = 3_600_000;
-
 export interface EngineOptions {
   store: Store;
   runbooks: readonly Runbook[];

@@ -7,6 +7,9 @@ import type { Runbook } from './ports/runbooks.js';
 import type { StepRunner } from './ports/step-runner.js';
 import type { Policy } from '../settings/policy.js';
 
+/** Silences made from a card's button last this long; the command chooses its own. */
+export const BUTTON_SILENCE_MS = 3_600_000;
+
 /** An incident with what its `show` command and card need: its alerts and step runs. */
 export interface IncidentDetails {
   incident: Incident;

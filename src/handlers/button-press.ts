@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import { decodeButtonId } from '../core/button-codec.js';
 import type { ChatPlatform, ChatUser } from '../core/ports/chat-platform.js';
-import { BUTTON_SILENCE_MS } from '../core/engine.js';
-import type { IncidentUseCases } from '../core/use-cases.js';
+import { BUTTON_SILENCE_MS, type IncidentUseCases } from '../core/use-cases.js';
 import { BotError, NotAllowedError } from '../domain/errors.js';
 
 /** A button press, as every platform adapter reports it after verifying and acknowledging it. */
