@@ -35,6 +35,9 @@ import { loadOrCreateAuditKey, parseSealFile, readSealFile, SealFile } from './a
 import { sealKey } from './core/audit-seal.js';
 import { AuditSealer } from './core/audit-sealer.js';
 
+// Over 300 lines: the composition root wires every part in one place (store, runbooks, platforms,
+// engine, workers, HTTP routes) so that start-up and shutdown order can be read top to bottom.
+
 export interface BotOptions {
   /** The environment steps may take allowlisted variables from (PATH at least, to find programs). */
   env?: NodeJS.ProcessEnv;

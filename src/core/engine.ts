@@ -36,6 +36,9 @@ import { buildTimelineMarkdown } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
 import type { Clock } from './ports/clock.js';
 
+// Over 300 lines: each use case of IncidentUseCases is a short method here; the workers are in
+// runtime.ts and the card renderer in card-builder.ts.
+
 /** How long a chat request's replay key is kept: the 5-minute signature window both ways (clock skew). */
 const REPLAY_MEMORY_MS = 10 * 60_000;
 

@@ -11,6 +11,9 @@ import type { Metrics } from '../metrics.js';
 import type { Store, StoreTx } from './ports/store.js';
 import type { Clock } from './ports/clock.js';
 
+// Over 300 lines: ordering, pacing, retries and the unknown-outcome recovery of chat deliveries
+// depend on each other's state; split, the invariants between them would no longer be in view.
+
 export interface OutboxWorkerOptions {
   store: Store;
   platforms: ReadonlyMap<string, ChatPlatform>;

@@ -1,7 +1,5 @@
-/**
- * Runbooks: manifests that map alerts to approved, audited steps, and the actions that run them.
- * The only way into this folder; it imports nothing from the rest of src except src/domain.
- */
+// Runbooks: manifests that map alerts to approved, audited steps, the actions that run them and the local step runner.
+// May import src/domain only (a lower layer); this index is the only way in, for the core through src/core/ports.
 export { loadRunbooks, parseRunbook } from './loader.js';
 export { matchingRunbooks, runbookMatches } from './match.js';
 export { resolveParams, type ParamResolution } from './params.js';

@@ -21,6 +21,9 @@ import {
 import type { SqlDriver } from './sql-driver.js';
 import type { DeliveredReply, IncidentPatch, StoreTx, StepRunPatch } from '../core/ports/store.js';
 
+// Over 300 lines: one implementation of the StoreTx port for both SQL dialects; it mirrors the
+// port method by method, which is easier to check against it than several partial files.
+
 /**
  * The statements of one transaction, written once for SQLite and PostgreSQL: the SQL both accept,
  * `?` placeholders, and the driver's dialect where they differ. SQLite and PostgreSQL keep the same

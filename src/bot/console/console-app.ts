@@ -19,6 +19,9 @@ import { CONSOLE_CHANNEL, CONSOLE_PLATFORM, ConsolePlatform } from './platform.j
 import { incidentMain, layout, listMain, messagePage, type ThreadView, type Viewer } from './render.js';
 import { sampleAlert } from './sample-alert.js';
 
+// Over 300 lines: the console's routes share one request context (session, CSRF nonce, access
+// gate); keeping them together keeps every route visibly behind the same checks.
+
 export interface ConsoleOptions {
   setup: ConsoleSetup;
   /** The demo shop's port, for the sample alert's `instance` label. */

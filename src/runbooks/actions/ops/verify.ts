@@ -23,6 +23,9 @@ import {
   type PollOutcome,
 } from './common.js';
 
+// Over 300 lines: the three kinds of verify (HTTP, SQL, Prometheus) share the retry budget and
+// result shape of one action.
+
 /*
  * verify: is the system healthy? Polls one check until it passes or the deadline. Used on its own
  * and after a restart or rollback (`verify:`), where its result decides the step's outcome.
