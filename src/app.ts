@@ -134,7 +134,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const webConsole = createConsole({
     setup: consoleSetup,
     demoPort: config.console.demoPort,
-    store,
+    settle: () => store.ping(),
     getEngine,
     log: log.child({ platform: 'console' }),
     redact,

@@ -27,7 +27,7 @@ import { actorId } from './policy.js';
 import { NotAllowedError } from '../domain/errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Policy } from '../settings/policy.js';
-import type { Store, StoreTx } from './ports/store.js';
+import type { DeliveredReply, Store, StoreTx } from './ports/store.js';
 import type { StepRunner } from './ports/step-runner.js';
 import { resolveIncident } from './resolve.js';
 import { recordSilence, recordUnsilence, silenceable, silenceMatchers, unsilenceable } from './silence.js';
@@ -345,6 +345,14 @@ export class Engine implements IncidentUseCases {
 
   async incident(id: number): Promise<Incident | undefined> {
     return this.o.store.transaction((tx) => tx.getIncident(id));
+  }
+
+  async recentIncidents(limit: number): Promise<Incident[]> {
+    return this.o.store.transaction((tx) => tx.listIncidents({ limit }));
+  }
+
+  async deliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]> {
+    return this.o.store.transaction((tx) => tx.listDeliveredReplies(platform, incidentId));
   }
 
   async openIncidents(limit: number): Promise<Incident[]> {

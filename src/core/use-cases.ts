@@ -5,6 +5,7 @@ import type { Accepted } from './engine.js';
 import type { Actor } from './policy.js';
 import type { Runbook } from './ports/runbooks.js';
 import type { StepRunner } from './ports/step-runner.js';
+import type { DeliveredReply } from './ports/store.js';
 import type { Policy } from '../settings/policy.js';
 
 /** Silences made from a card's button last this long; the command chooses its own. */
@@ -47,6 +48,8 @@ export interface IncidentUseCases {
 
   // Read an incident.
   incident(id: number): Promise<Incident | undefined>;
+  /** The latest incidents, open or resolved, newest first. */
+  recentIncidents(limit: number): Promise<Incident[]>;
   /** Open incidents, newest first. */
   openIncidents(limit: number): Promise<Incident[]>;
   incidentDetails(id: number): Promise<IncidentDetails | undefined>;
@@ -54,6 +57,8 @@ export interface IncidentUseCases {
   cardMessages(incidentId: number): Promise<CardMessage[]>;
   /** The incident's card as it is now; undefined when the incident does not exist. */
   incidentCard(id: number): Promise<Card | undefined>;
+  /** The replies delivered to the incident's thread on one platform, oldest first. */
+  deliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]>;
   auditTrail(incidentId: number): Promise<AuditEvent[] | undefined>;
   timeline(incidentId: number): Promise<string | undefined>;
 
