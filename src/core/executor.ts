@@ -4,6 +4,7 @@ import type { StepRun } from './domain.js';
 import { recordEvent } from './events.js';
 import type { Redactor } from '../domain/redact.js';
 import { WorkerLoop } from './worker-loop.js';
+import { STEP_STATE_ICON } from './card.js';
 import type { Metrics } from '../metrics.js';
 import { makeButton } from './button-codec.js';
 import type { Policy } from '../settings/policy.js';
@@ -37,7 +38,8 @@ export interface ExecutorOptions {
   replica?: ReplicaSettings;
 }
 
-export const ICON: Record<StepResult['status'], string> = { succeeded: '✅', failed: '❌', timed_out: '⏱️' };
+/** A result's icon in thread messages: the card's icon for the state the result leaves the step in. */
+export const ICON: Readonly<Record<StepResult['status'], string>> = STEP_STATE_ICON;
 
 /** The structured part of a result for the thread: findings, produced files, then the output's end. */
 export function resultDetails(result: StepResult): string {
