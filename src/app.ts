@@ -5,35 +5,38 @@ import { createAlertmanagerSilences } from './alertmanager/silences.js';
 import { ConsoleAccess, guardRoute, isLoopbackHost, resolveConsole, type RouteGate } from './bot/console/access.js';
 import { createConsole } from './bot/console/console-app.js';
 import { CONSOLE_CHANNEL } from './bot/console/platform.js';
-import { describeDatabase, type Config } from './config.js';
-import { BotError } from './core/errors.js';
-import type { ChatPlatform } from './core/chat-platform.js';
+import { describeDatabase, type Config } from './settings/config.js';
+import { BotError } from './domain/errors.js';
+import type { ChatPlatform } from './core/ports/chat-platform.js';
+import { systemClock } from './core/ports/clock.js';
 import { Engine } from './core/engine.js';
 import { LogThrottle } from './core/log-throttle.js';
-import { createRedactor } from './core/redact.js';
+import { createRedactor } from './domain/redact.js';
 import { handleAlertmanagerWebhook } from './handlers/alertmanager-webhook.js';
 import { handleIncidentAudit, handleIncidentTimeline } from './handlers/incident-audit.js';
 import { sendError, sendJson } from './http/respond.js';
 import { createRouter, type Route } from './http/router.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import { loadPolicy } from './policy-file.js';
-import { loadRoutes } from './routes-file.js';
-import { loadEscalation } from './escalation-file.js';
-import { loadSchedules } from './schedules-file.js';
-import { cronTimer } from './cron.js';
+import { loadPolicy } from './settings/policy.js';
+import { loadRoutes } from './settings/routes.js';
+import { loadEscalation } from './settings/escalation.js';
+import { loadSchedules } from './settings/schedules.js';
+import { cronTimer } from './core/cron.js';
 import { runJob } from './core/jobs.js';
 import { Scheduler } from './core/scheduler.js';
-import { alwaysLeader, type Leadership } from './core/leadership.js';
+import { alwaysLeader, type Leadership } from './core/ports/leadership.js';
 import { createRouter as createChannelRouter } from './core/routing.js';
-import { listBackupChoices } from './runbooks/backup-choices.js';
-import { loadRunbooks } from './runbooks/loader.js';
+import { listBackupChoices, loadRunbooks, localStepRunner } from './runbooks/index.js';
 import { openStore } from './store/open.js';
-import type { Store } from './store/store.js';
+import type { Store } from './core/ports/store.js';
 import { newReplicaId, type ReplicaSettings } from './core/replica.js';
 import { loadOrCreateAuditKey, parseSealFile, readSealFile, SealFile } from './audit-files.js';
 import { sealKey } from './core/audit-seal.js';
 import { AuditSealer } from './core/audit-sealer.js';
+
+// Over 300 lines: the composition root wires every part in one place (store, runbooks, platforms,
+// engine, workers, HTTP routes) so that start-up and shutdown order can be read top to bottom.
 
 export interface BotOptions {
   /** The environment steps may take allowlisted variables from (PATH at least, to find programs). */
@@ -131,11 +134,11 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const webConsole = createConsole({
     setup: consoleSetup,
     demoPort: config.console.demoPort,
-    store,
+    settle: () => store.ping(),
     getEngine,
     log: log.child({ platform: 'console' }),
     redact,
-    clock: options.clock ?? (() => new Date()),
+    clock: options.clock ?? systemClock,
     chatPlatforms,
   });
   if (consoleSetup.mode === 'interactive') {
@@ -153,10 +156,11 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const ready = new Engine({
     store,
     runbooks,
+    runner: localStepRunner,
     platforms,
     route: createChannelRouter(channelRoutes, defaultChannels),
     policy,
-    clock: options.clock ?? (() => new Date()),
+    clock: options.clock ?? systemClock,
     log,
     redact,
     env: options.env ?? {},
@@ -196,19 +200,19 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     sealLog: sealFile,
     existing: existingSeals.lines,
     leadership,
-    clock: options.clock ?? (() => new Date()),
+    clock: options.clock ?? systemClock,
     log: log.child({ worker: 'audit-sealer' }),
     intervalMs: options.auditSealMs ?? AUDIT_SEAL_EVERY_MS,
     onPosted: () => ready.outbox.nudge(),
   });
 
   const schedules = await loadSchedules(config.schedulesFile, runbooks, platforms.map((p) => p.name));
-  const clock = options.clock ?? (() => new Date());
+  const clock = options.clock ?? systemClock;
   const scheduler = new Scheduler({
     store,
     jobs: schedules.jobs,
     timer: (job) => cronTimer(job, log.child({ worker: 'scheduler' })),
-    run: (job, signal) => runJob(job, { store, runbooks, redact, env: options.env ?? {}, settings: { prometheusUrl: config.prometheusUrl }, clock, auditKey: sealKeyed }, signal),
+    run: (job, signal) => runJob(job, { store, runner: localStepRunner, runbooks, redact, env: options.env ?? {}, settings: { prometheusUrl: config.prometheusUrl }, clock, auditKey: sealKeyed }, signal),
     leadership,
     clock,
     log: log.child({ worker: 'scheduler' }),

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { AuditSealConfig } from './config.js';
+import type { AuditSealConfig } from './settings/config.js';
 import { sealLineSchema, sealMac, type SealKey, type SealLine } from './core/audit-seal.js';
 import type { SealLog } from './core/audit-sealer.js';
 

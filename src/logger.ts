@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { redactData, type Redactor } from './core/redact.js';
+import { redactData, type Redactor } from './domain/redact.js';
 
 /**
  * JSON logs on stdout. Known secret-bearing keys are censored by path, and every string argument

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { createBot } from './app.js';
-import { loadConfig } from './config.js';
-import { BotError, ConfigError } from './core/errors.js';
+import { loadConfig } from './settings/config.js';
+import { BotError, ConfigError } from './domain/errors.js';
 import { prettyDestination } from './logger.js';
 
 /**

@@ -1,5 +1,5 @@
-import { loadUndici } from '../lazy-clients.js';
-import { SilenceApiError, type NewSilence, type SilenceApi } from '../core/silence-api.js';
+import { loadUndici } from '../runbooks/index.js';
+import { SilenceApiError, type NewSilence, type SilenceApi } from '../core/ports/silence-api.js';
 
 const TIMEOUT_MS = 5_000;
 

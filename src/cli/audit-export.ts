@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createRedactor } from '../core/redact.js';
+import { createRedactor } from '../domain/redact.js';
 import { exportedEvent } from './audit-jsonl.js';
 import { CliError, configFrom, databasePath, EXIT, iterateAudit, openReadOnly, parseCommandLine, reportFailure, type AuditFilter } from './audit-store.js';
 

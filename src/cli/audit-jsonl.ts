@@ -7,7 +7,7 @@
  * chain itself is verified on the database with `audit:verify`, not on an export.
  */
 import type { AuditEvent } from '../core/domain.js';
-import { redactData, type Redactor } from '../core/redact.js';
+import { redactData, type Redactor } from '../domain/redact.js';
 import type { AuditRow } from './audit-store.js';
 
 export type ExportedEvent = Omit<AuditEvent, 'data'> & {

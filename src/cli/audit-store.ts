@@ -12,9 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import Database from 'better-sqlite3';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../settings/config.js';
 import type { AuditEvent } from '../core/domain.js';
-import { BotError } from '../core/errors.js';
+import { BotError } from '../domain/errors.js';
 
 /** Exit codes shared by the audit commands. */
 export const EXIT = { ok: 0, broken: 1, usage: 2 } as const;

@@ -7,7 +7,7 @@
  */
 import { readKeyFile, readSealFile } from '../audit-files.js';
 import { sealKey, type SealKey } from '../core/audit-seal.js';
-import type { Config } from '../config.js';
+import type { Config } from '../settings/config.js';
 import { formatProblem, formatSummary, verifyAudit } from './audit-chains.js';
 import { checkpointSealed, formatSeals, verifySeals, type SealFileInput } from './audit-seals.js';
 import { CliError, configFrom, databasePath, EXIT, openReadOnly, parseCommandLine, readAudit, readAuditPostgres, reportFailure, type AuditRow } from './audit-store.js';

@@ -1,9 +1,9 @@
 import type { Incident } from './domain.js';
-import { NotAllowedError } from './errors.js';
+import { NotAllowedError } from '../domain/errors.js';
 import { recordEvent } from './events.js';
 import { actorId, type Actor } from './policy.js';
 import { formatDuration, formatTime } from './time.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 function refuse(incidentId: number | null, reason: string): never {
   throw new NotAllowedError(reason, { incidentId, kind: 'incident.refused', data: { action: 'ack' } });

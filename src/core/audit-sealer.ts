@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { sealedText, sealMac, type AuditHead, type SealKey, type SealLine } from './audit-seal.js';
-import type { Leadership } from './leadership.js';
+import type { Leadership } from './ports/leadership.js';
 import { WorkerLoop } from './worker-loop.js';
-import type { Store } from '../store/store.js';
+import type { Store } from './ports/store.js';
+import type { Clock } from './ports/clock.js';
 
 /** Where seal lines go: an append-only file, written durably before `append` resolves. */
 export interface SealLog {
@@ -16,7 +17,7 @@ export interface AuditSealerOptions {
   /** The seal file's lines as read at start (trusted ones), to continue its chain. */
   existing: readonly SealLine[];
   leadership: Leadership;
-  clock: () => Date;
+  clock: Clock;
   log: Pick<Logger, 'warn' | 'error' | 'debug'>;
   intervalMs: number;
   /** Called after "Audit sealed" messages were queued (to send them now). */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent, NewAuditEvent } from './domain.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 /**
  * Each incident's audit events form a hash chain: a record's hash covers the previous record's

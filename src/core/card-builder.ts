@@ -1,7 +1,9 @@
 import type { Card, CardButton, CardField, CardLink, CardStepState } from './card.js';
 import { makeButton } from './button-codec.js';
 import type { Incident, StepRun, StoredAlert } from './domain.js';
-import type { StepOffer, UnavailableRunbook } from './offers.js';
+import { offersFor, type StepOffer, type UnavailableRunbook } from './offers.js';
+import type { Runbook } from './ports/runbooks.js';
+import type { StoreTx } from './ports/store.js';
 import { isSilenced } from './silence.js';
 import { describePinnedFile, pinnedFiles } from './chosen-pins.js';
 import { formatDuration, formatTime } from './time.js';
@@ -142,4 +144,20 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
     buttons: [...lifecycleButtons(incident, silencing, now), ...stepButtons],
     fallbackText: `[${incident.status.toUpperCase()}] ${incident.severity}: ${title}${annotations.summary ? ` — ${annotations.summary}` : ''}`,
   };
+}
+
+/** The card of one incident as it is now: its alerts, runs, and the steps its runbooks offer. */
+export async function renderIncidentCard(tx: StoreTx, incidentId: number, o: { runbooks: readonly Runbook[]; silencing: boolean; now: string }): Promise<Card> {
+  const incident = await tx.getIncident(incidentId);
+  if (!incident) throw new Error(`incident ${incidentId} does not exist`);
+  const { offers, unavailable } = offersFor(o.runbooks, incident.commonLabels);
+  return buildCard({
+    incident,
+    alerts: await tx.listAlerts(incidentId),
+    runs: await tx.listStepRuns(incidentId),
+    offers,
+    unavailable,
+    silencing: o.silencing,
+    now: o.now,
+  });
 }

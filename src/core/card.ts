@@ -2,7 +2,7 @@
  * The neutral incident card: what every chat platform shows for an incident. Adapters render it
  * (Block Kit, Discord embeds, HTML) and enforce their own platform's limits while doing so.
  */
-import type { Redactor } from './redact.js';
+import type { Redactor } from '../domain/redact.js';
 
 export type Severity = 'critical' | 'warning' | 'info' | 'none';
 
@@ -16,6 +16,19 @@ export type StepState =
   | 'interrupted'
   | 'denied'
   | 'expired';
+
+/** How every renderer shows a step's state (Slack, Discord and the console alike). */
+export const STEP_STATE_ICON: Readonly<Record<StepState, string>> = {
+  requested: '🙋',
+  approved: '👍',
+  running: '⏳',
+  succeeded: '✅',
+  failed: '❌',
+  timed_out: '⏱️',
+  interrupted: '⚠️',
+  denied: '🚫',
+  expired: '⌛',
+};
 
 export interface CardField {
   label: string;

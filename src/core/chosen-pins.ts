@@ -1,6 +1,6 @@
 import type { Labels } from './domain.js';
 import type { StepOffer } from './offers.js';
-import { formatBytes } from '../runbooks/actions/data/common.js';
+import { formatBytes } from '../domain/format.js';
 
 /*
  * A chosen file, once checked, is recorded with the run as reserved params beside its value:

@@ -1,11 +1,8 @@
 import { chosenParams, type PinnedFile } from './chosen-pins.js';
-import { NotAllowedError } from './errors.js';
+import { inspectChosenFile, quoteValue, renderTemplate, type ChosenFile, type Runbook, type RunbookStep } from './ports/runbooks.js';
+import { NotAllowedError } from '../domain/errors.js';
 import { findOffer, type StepOffer } from './offers.js';
-import { quoteValue } from '../runbooks/param-value.js';
-import { inspectChosenFile, type ChosenFile } from '../runbooks/chosen-file.js';
-import type { Runbook, RunbookStep } from '../runbooks/schema.js';
-import { renderTemplate } from '../runbooks/template.js';
-import type { Store } from '../store/store.js';
+import type { Store } from './ports/store.js';
 
 /*
  * A value chosen in chat stays chosen from what the bot offered. A value typed in a command must

@@ -1,5 +1,10 @@
 import type { Severity, StepState } from './card.js';
-import type { MessageRef } from './chat-platform.js';
+import type { MessageRef } from './ports/chat-platform.js';
+
+// Shared value types the store port and the stores speak in, re-exported so that src/store needs
+// no other core module than this one and the ports.
+export type { AuditHead } from './audit-seal.js';
+export type { StepState, ThreadMessage } from './card.js';
 
 /**
  * The records the core keeps. Incidents and alerts mirror Alertmanager's groups; step runs,

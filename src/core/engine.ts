@@ -1,56 +1,58 @@
 import type { Logger } from 'pino';
+import { renderTemplate, type ActionSettings, type Runbook, type RunbookStep } from './ports/runbooks.js';
 import type { AlertmanagerNotification } from './alertmanager-payload.js';
 import type { Card } from './card.js';
-import { buildCard } from './card-builder.js';
-import type { ChatPlatform } from './chat-platform.js';
-import type { AuditEvent, Incident, Labels, StepRun } from './domain.js';
+import { renderIncidentCard } from './card-builder.js';
+import { EngineRuntime } from './runtime.js';
+import type { IncidentDetails, IncidentUseCases } from './use-cases.js';
+import type { ChatPlatform } from './ports/chat-platform.js';
+import type { AuditEvent, CardMessage, Incident, Labels, StepRun } from './domain.js';
 import { acknowledgeIncident } from './acknowledge.js';
 import type { DeliveryTarget } from './events.js';
-import { StepExecutor } from './executor.js';
-import { EscalationWorker } from './escalation.js';
-import type { EscalationConfig } from './escalation-schema.js';
-import { alwaysLeader, type Leadership } from './leadership.js';
+import type { StepExecutor } from './executor.js';
+import type { EscalationConfig } from '../settings/escalation.js';
+import type { Leadership } from './ports/leadership.js';
 import type { ReplicaSettings } from './replica.js';
 import { recordNotification, type RecordedNotification } from './notifications.js';
-import { InboxWorker } from './inbox-worker.js';
-import { OutboxWorker } from './outbox-worker.js';
+import type { InboxWorker } from './inbox-worker.js';
+import type { OutboxWorker } from './outbox-worker.js';
 import type { Actor } from './policy.js';
-import type { Redactor } from './redact.js';
+import type { Redactor } from '../domain/redact.js';
 import { vetChoices, vetPickedChoice, vetRollback, type BackupLister, type ChoiceDeps } from './chosen.js';
 import { auditRefusal, decideStep, requestChoice, requestRollback, requestStep, type StepContext } from './steps.js';
 import { makeButton } from './button-codec.js';
 import { recordEvent } from './events.js';
-import { findOffer, offersFor, type StepOffer } from './offers.js';
+import { findOffer, type StepOffer } from './offers.js';
 import { actorId } from './policy.js';
-import { renderTemplate } from '../runbooks/template.js';
-import type { RunbookStep } from '../runbooks/schema.js';
-import { NotAllowedError } from './errors.js';
+import { NotAllowedError } from '../domain/errors.js';
 import type { Metrics } from '../metrics.js';
-import type { Policy } from './policy-schema.js';
-import type { ActionSettings } from '../runbooks/actions/types.js';
-import type { Runbook } from '../runbooks/schema.js';
-import type { Store, StoreTx } from '../store/store.js';
+import type { Policy } from '../settings/policy.js';
+import type { DeliveredReply, Store, StoreTx } from './ports/store.js';
+import type { StepRunner } from './ports/step-runner.js';
 import { resolveIncident } from './resolve.js';
 import { recordSilence, recordUnsilence, silenceable, silenceMatchers, unsilenceable } from './silence.js';
-import { SilenceApiError, type SilenceApi } from './silence-api.js';
+import { SilenceApiError, type SilenceApi } from './ports/silence-api.js';
 import { buildTimelineMarkdown } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
+import type { Clock } from './ports/clock.js';
+
+// Over 300 lines: each use case of IncidentUseCases is a short method here; the workers are in
+// runtime.ts and the card renderer in card-builder.ts.
 
 /** How long a chat request's replay key is kept: the 5-minute signature window both ways (clock skew). */
 const REPLAY_MEMORY_MS = 10 * 60_000;
 
-/** Silences made from a card's button last this long; the command chooses its own. */
-export const BUTTON_SILENCE_MS = 3_600_000;
-
 export interface EngineOptions {
   store: Store;
   runbooks: readonly Runbook[];
+  /** Where the steps run (the local runbook actions in production). */
+  runner: StepRunner;
   platforms: readonly ChatPlatform[];
   /** Where a new incident is shown (one card and thread per target), from its labels. */
   route: (labels: Labels) => DeliveryTarget[];
-  /** Who may request and approve what; see policy-schema.ts. */
+  /** Who may request and approve what; see settings/policy.ts. */
   policy: Policy;
-  clock: () => Date;
+  clock: Clock;
   log: Logger;
   redact: Redactor;
   env: NodeJS.ProcessEnv;
@@ -84,9 +86,6 @@ export interface EngineOptions {
   inboxPollMs?: number;
 }
 
-/** A webhook within this long means more are coming (a storm): the inbox records in small slices meanwhile. */
-const RECENT_WEBHOOK_MS = 50;
-
 /** What became of a webhook notification: recorded at once, queued in the inbox, or refused because the inbox is full. */
 export type Accepted = ({ outcome: 'recorded' } & RecordedNotification) | { outcome: 'queued'; seq: number } | { outcome: 'inbox_full'; waiting: number };
 
@@ -94,96 +93,38 @@ export type Accepted = ({ outcome: 'recorded' } & RecordedNotification) | { outc
 export type { BackupLister } from './chosen.js';
 
 /**
- * The platform-agnostic core: turns notifications and button presses into stored intent (one
- * transaction each), and owns the workers that post to chat and execute approved steps.
+ * The platform-agnostic core: the use cases adapters call (IncidentUseCases: notifications, button
+ * presses, commands, reading incidents), each stored intent in one transaction. The workers that
+ * post to chat and execute approved steps are the runtime's (EngineRuntime).
  */
-export class Engine {
-  readonly outbox: OutboxWorker;
-  readonly executor: StepExecutor;
-  readonly escalation: EscalationWorker | undefined;
-  readonly inbox: InboxWorker;
-  /** Webhook notifications being stored right now, in this process. */
-  private ingesting = 0;
-  /** Waiting in the inbox, as last counted plus those this process queued since. */
-  private inboxWaiting = 0;
-  private lastAcceptAt = -Infinity;
+export class Engine implements IncidentUseCases {
+  /** The workers: inbox, outbox, executor, escalation. */
+  private readonly runtime: EngineRuntime;
 
   constructor(private readonly o: EngineOptions) {
-    this.inbox = new InboxWorker({
-      store: o.store,
-      record: (tx, n, now) => recordNotification(tx, n, now, o.route(n.commonLabels)),
-      onRecorded: (result) => {
-        o.metrics.notificationsReceived.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
-        if (!result.duplicate) this.outbox.nudge(result.targets);
-      },
-      // Webhooks keep coming while one arrived lately: the inbox then waits between small slices.
-      busy: () => this.ingesting > 0 || performance.now() - this.lastAcceptAt < RECENT_WEBHOOK_MS,
-      onCounted: (waiting) => {
-        this.inboxWaiting = waiting;
-      },
-      clock: o.clock,
-      log: o.log.child({ worker: 'inbox' }),
-      ...(o.inboxPollMs ? { pollMs: o.inboxPollMs } : {}),
-    });
-    this.outbox = new OutboxWorker({
-      store: o.store,
-      platforms: new Map(o.platforms.map((p) => [p.name, p])),
-      renderCard: (tx, id) => this.renderCard(tx, id),
-      clock: o.clock,
-      log: o.log.child({ worker: 'outbox' }),
-      metrics: o.metrics,
-      redact: o.redact,
-      ...(o.leadership ? { leadership: o.leadership } : {}),
-      ...(o.outboxPollMs ? { pollMs: o.outboxPollMs } : {}),
-    });
-    this.executor = new StepExecutor({
-      store: o.store,
-      runbooks: o.runbooks,
-      clock: o.clock,
-      log: o.log.child({ worker: 'executor' }),
-      redact: o.redact,
-      env: o.env,
-      settings: o.actionSettings,
-      policy: o.policy,
-      metrics: o.metrics,
-      onQueued: () => this.outbox.nudge(),
-      ...(o.executorPollMs ? { pollMs: o.executorPollMs } : {}),
-      ...(o.replica ? { replica: o.replica } : {}),
-    });
-    this.escalation = o.escalation
-      ? new EscalationWorker({
-          store: o.store,
-          config: o.escalation,
-          leadership: o.leadership ?? alwaysLeader,
-          clock: o.clock,
-          log: o.log.child({ worker: 'escalation' }),
-          onQueued: () => this.outbox.nudge(),
-          ...(o.escalationPollMs ? { pollMs: o.escalationPollMs } : {}),
-        })
-      : undefined;
+    this.runtime = new EngineRuntime(o, (tx, id) => this.renderCard(tx, id));
   }
 
-  async start(): Promise<void> {
-    const interrupted = await this.executor.markInterrupted();
-    if (interrupted > 0) this.o.log.warn({ interrupted }, 'steps interrupted by the previous shutdown were marked, not re-run');
-    this.inbox.start();
-    this.outbox.start();
-    this.executor.start();
-    this.escalation?.start();
+  /** Starts the workers (see EngineRuntime). */
+  start(): Promise<void> {
+    return this.runtime.start();
   }
 
-  /**
-   * Records what waits in the inbox (for up to the grace period), stops executing (grace period for
-   * running steps), then sends what is still queued once.
-   */
-  async stop(graceMs: number): Promise<void> {
-    // Webhooks no longer come in: record what they queued, for up to the grace period. Anything
-    // left stays in the inbox, durable, for the next start (or another replica).
-    await this.inbox.drain(graceMs).catch((error: unknown) => this.o.log.warn({ err: error }, 'inbox drain at shutdown failed'));
-    await this.escalation?.stop();
-    await this.executor.stop(graceMs);
-    await this.outbox.stop();
-    await this.outbox.runOnce().catch((error: unknown) => this.o.log.warn({ err: error }, 'final outbox drain failed'));
+  /** Stops the workers, letting running steps finish for up to `graceMs` (see EngineRuntime). */
+  stop(graceMs: number): Promise<void> {
+    return this.runtime.stop(graceMs);
+  }
+
+  get inbox(): InboxWorker {
+    return this.runtime.inbox;
+  }
+
+  get outbox(): OutboxWorker {
+    return this.runtime.outbox;
+  }
+
+  get executor(): StepExecutor {
+    return this.runtime.executor;
   }
 
   /**
@@ -196,10 +137,9 @@ export class Engine {
    */
   async accept(notification: AlertmanagerNotification, body: string, options: { atOnce?: boolean } = {}): Promise<Accepted> {
     const limit = this.o.inboxLimit ?? 100_000;
-    if (this.inboxWaiting >= limit) return { outcome: 'inbox_full', waiting: this.inboxWaiting };
+    if (this.runtime.inboxWaiting >= limit) return { outcome: 'inbox_full', waiting: this.runtime.inboxWaiting };
     const queueFirst = !options.atOnce && this.recordingMany();
-    this.ingesting += 1;
-    this.lastAcceptAt = performance.now();
+    this.runtime.beginIngest();
     try {
       const now = this.o.clock().toISOString();
       const accepted = await this.o.store.transaction(
@@ -212,20 +152,19 @@ export class Engine {
         { group: notification.groupKey },
       );
       if (accepted.outcome === 'queued') {
-        this.inboxWaiting += 1;
-        this.inbox.nudge();
+        this.runtime.queued();
       } else if (accepted.outcome === 'recorded' && !accepted.duplicate) {
         this.outbox.nudge(accepted.targets);
       }
       return accepted;
     } finally {
-      this.ingesting -= 1;
+      this.runtime.endIngest();
     }
   }
 
   /** More webhook notifications than `ingestQueueAbove` are being stored at once in this process. */
   private recordingMany(): boolean {
-    return this.ingesting >= (this.o.ingestQueueAbove ?? 4);
+    return this.runtime.ingesting >= (this.o.ingestQueueAbove ?? 4);
   }
 
   /**
@@ -404,9 +343,39 @@ export class Engine {
     return input && buildTimelineMarkdown(input, this.o.redact);
   }
 
-  /** A read-only look at the store, for commands that show things. */
-  read<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.o.store.transaction(work);
+  async incident(id: number): Promise<Incident | undefined> {
+    return this.o.store.transaction((tx) => tx.getIncident(id));
+  }
+
+  async recentIncidents(limit: number): Promise<Incident[]> {
+    return this.o.store.transaction((tx) => tx.listIncidents({ limit }));
+  }
+
+  async deliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]> {
+    return this.o.store.transaction((tx) => tx.listDeliveredReplies(platform, incidentId));
+  }
+
+  async openIncidents(limit: number): Promise<Incident[]> {
+    return this.o.store.transaction((tx) => tx.listIncidents({ status: 'firing', limit }));
+  }
+
+  async incidentDetails(id: number): Promise<IncidentDetails | undefined> {
+    return this.o.store.transaction(async (tx) => {
+      const incident = await tx.getIncident(id);
+      return incident && { incident, alerts: await tx.listAlerts(id), runs: await tx.listStepRuns(id) };
+    });
+  }
+
+  async cardMessages(incidentId: number): Promise<CardMessage[]> {
+    return this.o.store.transaction((tx) => tx.listCardMessages(incidentId));
+  }
+
+  async incidentCard(id: number): Promise<Card | undefined> {
+    return this.o.store.transaction(async (tx) => ((await tx.getIncident(id)) ? this.renderCard(tx, id) : undefined));
+  }
+
+  get runner(): StepRunner {
+    return this.o.runner;
   }
 
   get runbooks(): readonly Runbook[] {
@@ -437,19 +406,9 @@ export class Engine {
     return this.o.store.transaction(async (tx) => ((await tx.getIncident(incidentId)) ? tx.listAudit(incidentId) : undefined));
   }
 
-  async renderCard(tx: StoreTx, incidentId: number): Promise<Card> {
-    const incident = await tx.getIncident(incidentId);
-    if (!incident) throw new Error(`incident ${incidentId} does not exist`);
-    const { offers, unavailable } = offersFor(this.o.runbooks, incident.commonLabels);
-    return buildCard({
-      incident,
-      alerts: await tx.listAlerts(incidentId),
-      runs: await tx.listStepRuns(incidentId),
-      offers,
-      unavailable,
-      silencing: this.silencing,
-      now: this.o.clock().toISOString(),
-    });
+  /** The card of an incident as it is now (the outbox posts and updates it). */
+  renderCard(tx: StoreTx, incidentId: number): Promise<Card> {
+    return renderIncidentCard(tx, incidentId, { runbooks: this.o.runbooks, silencing: this.silencing, now: this.o.clock().toISOString() });
   }
 
   /** Runs a step transaction; a refusal rolls it back, then is audited on its own and rethrown for the user. */

@@ -1,17 +1,60 @@
 import type { Logger } from 'pino';
 import type { Incident } from './domain.js';
-import { dueLevel, escalationPlan, type EscalationConfig, type EscalationPlan } from './escalation-schema.js';
+import type { EscalationConfig, EscalationTargets } from '../settings/escalation.js';
+import type { Mention, Severity } from './card.js';
+import { labelsMatch } from './label-match.js';
 import { recordEvent } from './events.js';
-import type { Leadership } from './leadership.js';
+import type { Leadership } from './ports/leadership.js';
 import { formatDuration } from './time.js';
 import { WorkerLoop } from './worker-loop.js';
-import type { Store, StoreTx } from '../store/store.js';
+import type { Store, StoreTx } from './ports/store.js';
+import type { Clock } from './ports/clock.js';
+
+const MINUTE = 60_000;
+export const DEFAULT_TIMING: Record<Severity, { after: number; every: number } | null> = {
+  critical: { after: 5 * MINUTE, every: 10 * MINUTE },
+  warning: { after: 30 * MINUTE, every: 30 * MINUTE },
+  info: null,
+  none: null,
+};
+
+export interface EscalationPlan {
+  after: number;
+  every: number;
+  mentions: Mention[];
+}
+
+export function mentionsOf(targets: EscalationTargets): Mention[] {
+  const named = (name: string | undefined) => (name !== undefined ? { name } : {});
+  return [
+    ...targets.slack.map((t): Mention => ('user' in t ? { platform: 'slack', kind: 'user', id: t.user, ...named(t.name) } : { platform: 'slack', kind: 'group', id: t.group, ...named(t.name) })),
+    ...targets.discord.map((t): Mention => ('user' in t ? { platform: 'discord', kind: 'user', id: t.user, ...named(t.name) } : { platform: 'discord', kind: 'role', id: t.role, ...named(t.name) })),
+  ];
+}
+
+/** How this incident escalates, from its common labels and severity; undefined when it never does. */
+export function escalationPlan(config: EscalationConfig, incident: Pick<Incident, 'severity' | 'commonLabels'>): EscalationPlan | undefined {
+  const rule = config.rules.find((r) => labelsMatch(r.match, incident.commonLabels));
+  if (rule && !rule.escalate) return undefined;
+  const configured = config.severities[incident.severity];
+  const base = configured === undefined ? DEFAULT_TIMING[incident.severity] : configured;
+  const after = rule?.after ?? base?.after;
+  const every = rule?.every ?? base?.every ?? after;
+  if (after === undefined || every === undefined) return undefined;
+  return { after, every, mentions: mentionsOf(rule?.targets ?? config.targets) };
+}
+
+/** The escalation level due at `now` (0: none yet): level 1 at `after`, level n at `after + (n-1)·every`. */
+export function dueLevel(plan: Pick<EscalationPlan, 'after' | 'every'>, openedAt: string, now: string): number {
+  const elapsed = Date.parse(now) - Date.parse(openedAt);
+  return elapsed < plan.after ? 0 : Math.floor((elapsed - plan.after) / plan.every) + 1;
+}
 
 export interface EscalationWorkerOptions {
   store: Store;
   config: EscalationConfig;
   leadership: Leadership;
-  clock: () => Date;
+  clock: Clock;
   log: Logger;
   /** Called after escalations were queued for chat. */
   onQueued: () => void;

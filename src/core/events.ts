@@ -1,7 +1,7 @@
 import type { Mention, ThreadMessage } from './card.js';
 import type { DeliveryTarget, NewAuditEvent } from './domain.js';
 import { appendAudit } from './audit.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 export type { DeliveryTarget } from './domain.js';
 

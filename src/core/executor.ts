@@ -1,26 +1,28 @@
 import type { Logger } from 'pino';
+import type { ActionSettings, Runbook, RunbookStep, StepArtefact, StepProcess, StepResult } from './ports/runbooks.js';
 import type { StepRun } from './domain.js';
 import { recordEvent } from './events.js';
-import type { Redactor } from './redact.js';
+import type { Redactor } from '../domain/redact.js';
 import { WorkerLoop } from './worker-loop.js';
+import { STEP_STATE_ICON } from './card.js';
 import type { Metrics } from '../metrics.js';
-import { describeStep, runStep } from '../runbooks/actions/index.js';
-import type { ActionSettings, StepArtefact, StepResult } from '../runbooks/actions/types.js';
-import type { Runbook, RunbookStep } from '../runbooks/schema.js';
 import { makeButton } from './button-codec.js';
-import type { Policy } from './policy-schema.js';
+import type { Policy } from '../settings/policy.js';
 import { expireStaleRequests } from './steps.js';
 import { pinnedFiles } from './chosen-pins.js';
-import { formatBytes } from '../runbooks/actions/data/common.js';
-import type { Store } from '../store/store.js';
+import { formatBytes } from '../domain/format.js';
+import type { Store } from './ports/store.js';
 import { singleProcess, type ReplicaSettings } from './replica.js';
 import { stopLeftovers } from './leftovers.js';
-import type { StepProcess } from '../runbooks/actions/process-group.js';
+import type { Clock } from './ports/clock.js';
+import type { StepRunner } from './ports/step-runner.js';
 
 export interface ExecutorOptions {
   store: Store;
+  /** Where the steps run. */
+  runner: StepRunner;
   runbooks: readonly Runbook[];
-  clock: () => Date;
+  clock: Clock;
   log: Logger;
   redact: Redactor;
   /** The environment exec steps may take allowlisted variables from. */
@@ -36,7 +38,8 @@ export interface ExecutorOptions {
   replica?: ReplicaSettings;
 }
 
-export const ICON: Record<StepResult['status'], string> = { succeeded: '✅', failed: '❌', timed_out: '⏱️' };
+/** A result's icon in thread messages: the card's icon for the state the result leaves the step in. */
+export const ICON: Readonly<Record<StepResult['status'], string>> = STEP_STATE_ICON;
 
 /** The structured part of a result for the thread: findings, produced files, then the output's end. */
 export function resultDetails(result: StepResult): string {
@@ -139,7 +142,7 @@ export class StepExecutor {
   private stopLeftovers(): void {
     if (this.cleaning) return;
     const cause = (run: StepRun) => (this.replica.orphanAfterMs === undefined ? 'a bot restart' : `the loss of the replica running it (${run.runner ?? 'unknown'})`);
-    this.cleaning = stopLeftovers({ store: this.o.store, clock: this.o.clock, log: this.o.log, onQueued: this.o.onQueued, cause, onlyBot: this.replica.orphanAfterMs === undefined })
+    this.cleaning = stopLeftovers({ store: this.o.store, runner: this.o.runner, clock: this.o.clock, log: this.o.log, onQueued: this.o.onQueued, cause, onlyBot: this.replica.orphanAfterMs === undefined })
       .then(() => undefined, (error: unknown) => this.o.log.error({ err: error }, 'stopping the processes of interrupted steps failed'))
       .finally(() => (this.cleaning = undefined));
   }
@@ -161,7 +164,7 @@ export class StepExecutor {
       for (const run of ready) {
         if (!(await tx.transitionStepRun(run.id, ['approved'], 'running', now, { startedAt: now, runner: this.replica.id }))) continue;
         const step = this.findStep(run);
-        const what = step ? describeStep(step, run.params) : 'the step is no longer in the runbooks';
+        const what = step ? this.o.runner.describe(step, run.params) : 'the step is no longer in the runbooks';
         await recordEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text: `▶️ Started *${run.stepTitle}*: ${this.o.redact(what)}`, data: { runId: run.id } },
           { refreshCard: true },
         );
@@ -184,7 +187,7 @@ export class StepExecutor {
   private async runSafely(step: RunbookStep, run: StepRun, signal: AbortSignal): Promise<StepResult> {
     try {
       const pins = pinnedFiles(run.params).map((f) => ({ path: f.path, sha256: f.sha256 }));
-      return await runStep(step, run.params, { signal, redact: this.o.redact, env: this.o.env, settings: this.o.settings, pins, onSpawn: (proc) => this.recordProcess(run, proc) });
+      return await this.o.runner.run(step, run.params, { signal, redact: this.o.redact, env: this.o.env, settings: this.o.settings, pins, onSpawn: (proc) => this.recordProcess(run, proc) });
     } catch (error) {
       // Executors report failures as results; a throw is a bug, but the run must still end.
       this.o.log.error({ err: error, runId: run.id }, 'step executor threw');

@@ -3,7 +3,8 @@ import { notificationSchema, type AlertmanagerNotification } from './alertmanage
 import type { QueuedNotification } from './domain.js';
 import type { RecordedNotification } from './notifications.js';
 import { WorkerLoop } from './worker-loop.js';
-import type { Store, StoreTx } from '../store/store.js';
+import type { Store, StoreTx } from './ports/store.js';
+import type { Clock } from './ports/clock.js';
 
 export interface InboxWorkerOptions {
   store: Store;
@@ -15,7 +16,7 @@ export interface InboxWorkerOptions {
   busy: () => boolean;
   /** Told how many wait in the inbox, counted at the start of each poll and 0 once it is empty (the webhook refuses new ones past a limit). */
   onCounted: (waiting: number) => void;
-  clock: () => Date;
+  clock: Clock;
   log: Logger;
   /** How often the inbox is looked at when nobody nudges (rows queued by other replicas, retries). */
   pollMs?: number;

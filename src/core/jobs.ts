@@ -1,16 +1,12 @@
 import type { SealKey } from './audit-seal.js';
+import { resolveParams, type ActionSettings, type Runbook, type RunbookStep, type StepResult } from './ports/runbooks.js';
 import { ICON, resultDetails } from './executor.js';
-import type { Redactor } from './redact.js';
+import type { Redactor } from '../domain/redact.js';
 import { pruneAuditBatch } from './retention.js';
-import type { ScheduledJob, StepRef } from './schedules-schema.js';
-import { describeStep, runStep } from '../runbooks/actions/index.js';
-import type { ActionSettings, StepResult } from '../runbooks/actions/types.js';
-import { backupRetention } from '../runbooks/actions/data-actions.js';
-import { applyRetention } from '../runbooks/actions/data/backup-files.js';
-import { renderInputs } from '../runbooks/actions/render-inputs.js';
-import { resolveParams } from '../runbooks/params.js';
-import type { Runbook, RunbookStep } from '../runbooks/schema.js';
-import type { Store } from '../store/store.js';
+import type { ScheduledJob, StepRef } from '../settings/schedules.js';
+import type { Store } from './ports/store.js';
+import type { Clock } from './ports/clock.js';
+import type { StepRunner } from './ports/step-runner.js';
 
 /** Who scheduled runs are audited as: an operator declared them in the schedules file. */
 export const SCHEDULER_ACTOR = 'system:scheduler';
@@ -41,11 +37,13 @@ export function resolveStepRef(runbooks: readonly Runbook[], ref: StepRef, purpo
 
 export interface JobRunnerOptions {
   store: Store;
+  /** Runs and describes the steps, and expires backups. */
+  runner: StepRunner;
   runbooks: readonly Runbook[];
   redact: Redactor;
   env: NodeJS.ProcessEnv;
   settings?: ActionSettings | undefined;
-  clock: () => Date;
+  clock: Clock;
   /** Seals retention checkpoints (src/core/retention.ts). */
   auditKey?: SealKey | undefined;
 }
@@ -73,8 +71,8 @@ export async function runJob(job: ScheduledJob, o: JobRunnerOptions, signal: Abo
 async function runRef(ref: StepRef, purpose: 'step' | 'checklist', o: JobRunnerOptions, signal: AbortSignal): Promise<{ title: string; what: string; result: StepResult }> {
   const found = resolveStepRef(o.runbooks, ref, purpose);
   if (!found.ok) return { title: `${ref.runbook}/${ref.step}`, what: '', result: { status: 'failed', summary: found.problem, durationMs: 0, outputTail: '' } };
-  const result = await runStep(found.step, found.params, { signal, redact: o.redact, env: o.env, settings: o.settings });
-  return { title: found.step.title, what: o.redact(describeStep(found.step, found.params)), result };
+  const result = await o.runner.run(found.step, found.params, { signal, redact: o.redact, env: o.env, settings: o.settings });
+  return { title: found.step.title, what: o.redact(o.runner.describe(found.step, found.params)), result };
 }
 
 async function runScheduledStep(job: Extract<ScheduledJob, { kind: 'step' }>, o: JobRunnerOptions, signal: AbortSignal): Promise<JobOutcome> {
@@ -110,16 +108,15 @@ async function expireBackups(refs: readonly StepRef[], o: JobRunnerOptions): Pro
       const found = resolveStepRef(o.runbooks, ref, 'step');
       if (!found.ok) throw new Error(found.problem);
       if (found.step.action !== 'backup') throw new Error(`step ${name} is not a backup step`);
-      const plan = backupRetention(renderInputs(found.step.with, found.params));
-      if (!plan.keep) {
+      const outcome = await o.runner.expireBackups(found.step, found.params, o.clock());
+      if (!outcome) {
         lines.push(`• ${name}: no keep rule, nothing expires`);
         continue;
       }
-      const outcome = await applyRetention(plan.dir, plan.prefix, plan.ext, plan.keep, '', o.clock());
       deleted += outcome.deleted.length;
       failed ||= outcome.problems.length > 0;
       const problems = outcome.problems.length > 0 ? `; problems: ${outcome.problems.join('; ')}` : '';
-      lines.push(`• ${name}: deleted ${outcome.deleted.length} expired backup${outcome.deleted.length === 1 ? '' : 's'} in ${plan.dir}, kept ${outcome.kept}${problems}`);
+      lines.push(`• ${name}: deleted ${outcome.deleted.length} expired backup${outcome.deleted.length === 1 ? '' : 's'} in ${outcome.dir}, kept ${outcome.kept}${problems}`);
     } catch (error) {
       failed = true;
       lines.push(`• ${name}: ${o.redact(error instanceof Error ? error.message : String(error))}`);

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
+import type {  } from './ports/runbooks.js';
 import type { RecordedProcess, StepRun } from './domain.js';
 import { recordEvent } from './events.js';
-import type { Store, StoreTx } from '../store/store.js';
-import { processHost, stopLeftoverGroup } from '../runbooks/actions/process-group.js';
+import type { Store, StoreTx } from './ports/store.js';
+import type { Clock } from './ports/clock.js';
+import type { StepRunner } from './ports/step-runner.js';
 
 /**
  * Steps whose bot died under them (kill -9, OOM) leave their process group running. The run is
@@ -32,7 +34,9 @@ export async function leftoverRefusal(tx: StoreTx, runbook: string, step: { id: 
 
 export interface LeftoverOptions {
   store: Store;
-  clock: () => Date;
+  /** Knows this host and stops the recorded process groups. */
+  runner: StepRunner;
+  clock: Clock;
   log: Logger;
   onQueued: () => void;
   /** Between SIGTERM and SIGKILL. */
@@ -52,7 +56,7 @@ export interface LeftoverOptions {
  * in the thread when something was still running. Returns how many groups were killed.
  */
 export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
-  const here = processHost();
+  const here = o.runner.host();
   const runs = await o.store.transaction((tx) => tx.leftoverStepRuns(o.onlyBot ? null : here, 100));
   let killed = 0;
   for (const run of runs) {
@@ -61,7 +65,7 @@ export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
       await release(o, run, proc);
       continue;
     }
-    const outcome = await stopLeftoverGroup(proc, o.graceMs);
+    const outcome = await o.runner.stopLeftover(proc, o.graceMs);
     const at = o.clock().toISOString();
     await o.store.transaction(async (tx) => {
       if (!(await tx.endStepProcess(run.id, at))) return;
@@ -96,7 +100,7 @@ async function release(o: LeftoverOptions, run: StepRun, proc: RecordedProcess):
       incidentId: run.incidentId,
       actor: 'system',
       kind: 'step.unchecked',
-      text: `⚠️ *${run.stepTitle}*: its process group ${proc.pgid} was recorded on ${proc.host}, not where this bot runs (${processHost()}), so it could not be checked or stopped. Make sure nothing of it still runs there before requesting it again.`,
+      text: `⚠️ *${run.stepTitle}*: its process group ${proc.pgid} was recorded on ${proc.host}, not where this bot runs (${o.runner.host()}), so it could not be checked or stopped. Make sure nothing of it still runs there before requesting it again.`,
       data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
     });
   });

@@ -6,7 +6,7 @@ import { recordEvent, syncCard, type DeliveryTarget } from './events.js';
 import { highestSeverity } from './severity.js';
 import { expireChangesOnResolve } from './step-guards.js';
 import { formatDuration } from './time.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 export interface RecordedNotification {
   incidentId: number;

@@ -1,7 +1,5 @@
 import type { Labels } from './domain.js';
-import { matchingRunbooks } from '../runbooks/match.js';
-import { resolveParams } from '../runbooks/params.js';
-import { stepParamNames, type Runbook, type RunbookStep } from '../runbooks/schema.js';
+import { matchingRunbooks, resolveParams, stepParamNames, type Runbook, type RunbookStep } from './ports/runbooks.js';
 
 export interface StepOffer {
   runbook: Runbook;

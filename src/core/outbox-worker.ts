@@ -1,21 +1,25 @@
 import type { Logger } from 'pino';
 import { escapeControls, redactCard, type Card, type ThreadMessage } from './card.js';
-import { mapConcurrently } from './concurrently.js';
-import { certainlyNotDelivered, ChatDeliveryError, type ChatPlatform, type MessageRef, type PostOptions } from './chat-platform.js';
+import { mapConcurrently } from '../domain/concurrently.js';
+import { certainlyNotDelivered, ChatDeliveryError, type ChatPlatform, type MessageRef, type PostOptions } from './ports/chat-platform.js';
 import type { DeliveryTarget, OutboxMessage } from './domain.js';
-import type { Redactor } from './redact.js';
-import { alwaysLeader, type Leadership } from './leadership.js';
+import type { Redactor } from '../domain/redact.js';
+import { alwaysLeader, type Leadership } from './ports/leadership.js';
 import { TokenBucket } from './token-bucket.js';
 import { WorkerLoop } from './worker-loop.js';
 import type { Metrics } from '../metrics.js';
-import type { Store, StoreTx } from '../store/store.js';
+import type { Store, StoreTx } from './ports/store.js';
+import type { Clock } from './ports/clock.js';
+
+// Over 300 lines: ordering, pacing, retries and the unknown-outcome recovery of chat deliveries
+// depend on each other's state; split, the invariants between them would no longer be in view.
 
 export interface OutboxWorkerOptions {
   store: Store;
   platforms: ReadonlyMap<string, ChatPlatform>;
   /** Renders the card from the current state, inside the caller's transaction. */
   renderCard: (tx: StoreTx, incidentId: number) => Promise<Card>;
-  clock: () => Date;
+  clock: Clock;
   log: Logger;
   metrics: Metrics;
   /** Applied to everything sent: alert text and step output can carry secrets. */

@@ -1,7 +1,7 @@
-import type { ChatUser } from './chat-platform.js';
+import type { ChatUser } from './ports/chat-platform.js';
+import type { RunbookStep } from './ports/runbooks.js';
 import type { Labels, StepRun } from './domain.js';
-import type { Policy } from './policy-schema.js';
-import type { RunbookStep } from '../runbooks/schema.js';
+import type { Policy } from '../settings/policy.js';
 
 /** Someone acting through a chat platform. */
 export interface Actor extends ChatUser {

@@ -1,11 +1,11 @@
 import type { Incident } from './domain.js';
-import { NotAllowedError } from './errors.js';
+import { NotAllowedError } from '../domain/errors.js';
 import { recordEvent } from './events.js';
 import { expireChangesOnResolve } from './step-guards.js';
 import { actorId, type Actor } from './policy.js';
 import { timelineFigures, timelineSummary } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 export const MAX_NOTE_LENGTH = 500;
 

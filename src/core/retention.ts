@@ -1,6 +1,6 @@
 import { appendAudit } from './audit.js';
 import { checkpointMac, type SealKey } from './audit-seal.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 /** The audit kind of a retention checkpoint; audit:verify accepts exactly the seqs such a record lists as deleted. */
 export const RETENTION_KIND = 'audit.retention';

@@ -1,6 +1,6 @@
-import { z } from 'zod';
 import type { DeliveryTarget, Labels } from './domain.js';
-import { labelMatchSchema, labelsMatch } from './label-match.js';
+import { labelsMatch } from './label-match.js';
+import type { Routes } from '../settings/routes.js';
 
 /**
  * Which channels an incident goes to, by its labels: every route whose `match` fits adds its
@@ -8,22 +8,6 @@ import { labelMatchSchema, labelsMatch } from './label-match.js';
  * A deployment can so send database alerts to #db on Slack and #ops on Discord, and everything
  * else to the defaults.
  */
-const channels = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((c) => (Array.isArray(c) ? c : [c]));
-
-export const routesSchema = z.strictObject({
-  routes: z
-    .array(
-      z.strictObject({
-        match: labelMatchSchema,
-        slack: channels.optional(),
-        discord: channels.optional(),
-      }),
-    )
-    .default([]),
-});
-
-export type Routes = z.output<typeof routesSchema>;
-
 /** Builds the router for the enabled platforms; `defaults` maps each enabled platform to its default channel. */
 export function createRouter(routes: Routes, defaults: Readonly<Record<string, string>>): (labels: Labels) => DeliveryTarget[] {
   return (labels) => {

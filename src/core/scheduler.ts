@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { appendAudit } from './audit.js';
 import { SCHEDULER_ACTOR, type JobOutcome } from './jobs.js';
-import type { Leadership } from './leadership.js';
-import type { ScheduledJob } from './schedules-schema.js';
-import type { Store, StoreTx } from '../store/store.js';
+import type { Leadership } from './ports/leadership.js';
+import type { ScheduledJob } from '../settings/schedules.js';
+import type { Store, StoreTx } from './ports/store.js';
+import type { Clock } from './ports/clock.js';
 
-/** One job's cron timing, as the cron library provides it (src/cron.ts). */
+/** One job's cron timing, as the cron library provides it (src/core/cron.ts). */
 export interface CronTimer {
   /** Starts calling `fire` at each slot (the scheduled time, whole minutes in the job's time zone). */
   start(fire: (slot: Date) => void): void;
@@ -20,7 +21,7 @@ export interface SchedulerOptions {
   timer: (job: ScheduledJob) => CronTimer;
   run: (job: ScheduledJob, signal: AbortSignal) => Promise<JobOutcome>;
   leadership: Leadership;
-  clock: () => Date;
+  clock: Clock;
   log: Logger;
   /** Called after messages were queued for chat. */
   onQueued: () => void;

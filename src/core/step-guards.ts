@@ -1,7 +1,7 @@
 import type { Incident, StepRun } from './domain.js';
 import { recordEvent, settleRequest } from './events.js';
 import { actorId, type Actor, type StepPolicy } from './policy.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 /**
  * A second name typed in the same console browser is not a second person: a decision from a

@@ -1,17 +1,17 @@
 import { makeButton } from './button-codec.js';
+import type { Runbook } from './ports/runbooks.js';
 import type { StepRun } from './domain.js';
-import { NotAllowedError, type RefusalAudit } from './errors.js';
+import { NotAllowedError, type RefusalAudit } from '../domain/errors.js';
 import { recordEvent, requestSubject, settleRequest } from './events.js';
 import { leftoverRefusal } from './leftovers.js';
 import { findOffer } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
-import type { Policy } from './policy-schema.js';
+import type { Policy } from '../settings/policy.js';
 import { appendAudit } from './audit.js';
 import { uncheckedChoice } from './chosen.js';
 import { describePinnedFile, pinParams, type PinnedFile } from './chosen-pins.js';
 import { requestedBeforeResolution, resolvedRefusal, sameSessionRefusal } from './step-guards.js';
-import type { Runbook } from '../runbooks/schema.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 export interface StepContext {
   runbooks: readonly Runbook[];

@@ -1,6 +1,6 @@
 import type { Approval, Incident } from './domain.js';
 import type { TimelineInput } from './timeline.js';
-import type { StoreTx } from '../store/store.js';
+import type { StoreTx } from './ports/store.js';
 
 /** Reads what a timeline is built from. Sequential reads: a transaction runs one statement at a time. */
 export async function gatherTimeline(tx: StoreTx, incident: Incident): Promise<TimelineInput> {

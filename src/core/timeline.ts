@@ -1,5 +1,5 @@
 import type { Approval, AuditEvent, Incident, StepRun, StoredAlert } from './domain.js';
-import type { Redactor } from './redact.js';
+import type { Redactor } from '../domain/redact.js';
 import { formatDuration, formatTime } from './time.js';
 
 /** Everything the timeline of one incident is built from, as the store holds it. */

@@ -2,15 +2,15 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { notificationSchema } from '../core/alertmanager-payload.js';
-import type { Engine } from '../core/engine.js';
-import { InputError } from '../core/errors.js';
+import type { IncidentUseCases } from '../core/use-cases.js';
+import { InputError } from '../domain/errors.js';
 import type { LogThrottle } from '../core/log-throttle.js';
 import { readBody } from '../http/read-body.js';
 import { sendError, sendJson } from '../http/respond.js';
 import type { Metrics } from '../metrics.js';
 
 export interface WebhookDeps {
-  engine: Engine;
+  engine: IncidentUseCases;
   token: string | undefined;
   maxBytes: number;
   metrics: Metrics;

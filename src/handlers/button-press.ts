@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { decodeButtonId } from '../core/button-codec.js';
-import type { ChatPlatform, ChatUser } from '../core/chat-platform.js';
-import { BUTTON_SILENCE_MS, type Engine } from '../core/engine.js';
-import { BotError, NotAllowedError } from '../core/errors.js';
+import type { ChatPlatform, ChatUser } from '../core/ports/chat-platform.js';
+import { BUTTON_SILENCE_MS, type IncidentUseCases } from '../core/use-cases.js';
+import { BotError, NotAllowedError } from '../domain/errors.js';
 
 /** A button press, as every platform adapter reports it after verifying and acknowledging it. */
 export interface ButtonPress {
@@ -28,7 +28,7 @@ export interface ButtonPress {
  * Turns a press into a step request or an approval decision. Refusals and errors are told to the
  * presser privately; nothing here waits on a step (the executor runs it).
  */
-export async function handleButtonPress(engine: Engine, platform: ChatPlatform, press: ButtonPress, log: Logger): Promise<void> {
+export async function handleButtonPress(engine: IncidentUseCases, platform: ChatPlatform, press: ButtonPress, log: Logger): Promise<void> {
   const where = { channel: press.channel, ...(press.threadId ? { threadId: press.threadId } : {}) };
   const tell = (text: string) =>
     (press.tellPrivately ? press.tellPrivately(text) : platform.tellUser(press.userId, where, text)).catch((error: unknown) =>

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { ChatPlatform, ChatUser } from '../core/chat-platform.js';
+import type { ChatPlatform, ChatUser } from '../core/ports/chat-platform.js';
 import { executeCommand } from '../core/commands/execute.js';
 import type { CommandInput } from '../core/commands/schema.js';
-import type { Engine } from '../core/engine.js';
+import type { IncidentUseCases } from '../core/use-cases.js';
 
 /** A slash command, as every platform adapter reports it after verifying and acknowledging it. */
 export interface CommandRequest {
@@ -16,7 +16,7 @@ export interface CommandRequest {
 }
 
 /** Runs a command for a platform and returns the private reply; never throws. */
-export async function handleCommand(engine: Engine, platform: ChatPlatform, request: CommandRequest, log: Logger): Promise<string> {
+export async function handleCommand(engine: IncidentUseCases, platform: ChatPlatform, request: CommandRequest, log: Logger): Promise<string> {
   let user: ChatUser;
   try {
     user = request.user ?? (await platform.resolveUser(request.userId));

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { Engine } from '../core/engine.js';
-import { redactData, type Redactor } from '../core/redact.js';
+import type { IncidentUseCases } from '../core/use-cases.js';
+import { redactData, type Redactor } from '../domain/redact.js';
 import { sendError, sendJson } from '../http/respond.js';
 
 /** The incident id of a route, or undefined after answering 400. */
@@ -15,7 +15,7 @@ function routeIncidentId(res: ServerResponse, rawId: string): number | undefined
  * timeline and the export (the stored records and their hashes stay as written: a redacted event
  * no longer hashes to its `hash`; audit:verify checks the chains on the database).
  */
-export async function handleIncidentAudit(res: ServerResponse, engine: Engine, rawId: string, redact: Redactor): Promise<void> {
+export async function handleIncidentAudit(res: ServerResponse, engine: IncidentUseCases, rawId: string, redact: Redactor): Promise<void> {
   const id = routeIncidentId(res, rawId);
   if (id === undefined) return;
   const events = await engine.auditTrail(id);
@@ -24,7 +24,7 @@ export async function handleIncidentAudit(res: ServerResponse, engine: Engine, r
 }
 
 /** GET /incidents/:id/timeline: the incident's timeline as Markdown (redacted), for a post-incident review. */
-export async function handleIncidentTimeline(res: ServerResponse, engine: Engine, rawId: string): Promise<void> {
+export async function handleIncidentTimeline(res: ServerResponse, engine: IncidentUseCases, rawId: string): Promise<void> {
   const id = routeIncidentId(res, rawId);
   if (id === undefined) return;
   const markdown = await engine.timeline(id);

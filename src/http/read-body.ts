@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { InputError } from '../core/errors.js';
+import { InputError } from '../domain/errors.js';
 
 /**
  * Reads a request body up to `limit` bytes. A larger body is refused as soon as it is known to be

@@ -1,4 +1,4 @@
-import { formatBytes } from './actions/data/common.js';
+import { formatBytes } from '../domain/format.js';
 import { listBackups } from './actions/data/backup-files.js';
 
 export interface BackupChoice {

@@ -1,12 +1,21 @@
-/** Runbooks: manifests that map alerts to approved, audited steps. The public surface of this folder. */
+// Runbooks: manifests that map alerts to approved, audited steps, the actions that run them and the local step runner.
+// May import src/domain only (a lower layer); this index is the only way in, for the core through src/core/ports.
 export { loadRunbooks, parseRunbook } from './loader.js';
 export { matchingRunbooks, runbookMatches } from './match.js';
 export { resolveParams, type ParamResolution } from './params.js';
+export { quoteValue } from './param-value.js';
 export { renderTemplate, templateNames } from './template.js';
+export { inspectChosenFile, type ChosenFile } from './chosen-file.js';
+export { listBackupChoices } from './backup-choices.js';
 export { ACTION_NAMES, describeStep, runStep, type ActionContext, type StepResult } from './actions/index.js';
+export type { ActionSettings, StepArtefact } from './actions/types.js';
+export type { StepProcess } from './actions/process-group.js';
+export { loadExeca, loadUndici } from './actions/lazy-clients.js';
+export { localStepRunner, type BackupExpiry } from './runner.js';
 export {
   paramSpecSchema,
   runbookSchema,
+  stepParamNames,
   stepSchema,
   type ExecStep,
   type HttpStep,

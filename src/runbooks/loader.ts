@@ -3,8 +3,8 @@ import path from 'node:path';
 import { load as loadPlainYaml } from 'js-yaml';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { mapConcurrently } from '../core/concurrently.js';
-import { RunbookError } from '../core/errors.js';
+import { mapConcurrently } from '../domain/concurrently.js';
+import { RunbookError } from '../domain/errors.js';
 import { runbookSchema, type Runbook } from './schema.js';
 
 const MANIFEST_FILE = /\.ya?ml$/;

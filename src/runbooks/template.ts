@@ -1,4 +1,4 @@
-import { RunbookError } from '../core/errors.js';
+import { RunbookError } from '../domain/errors.js';
 
 /**
  * `{{ name }}` with optional spaces inside the braces. The name part excludes braces so that

@@ -1,6 +1,11 @@
 /**
  * Versioned schema changes, applied in order at start-up and recorded in `schema_migrations`.
  * Never edit a released migration: add a new one.
+ *
+ * One list for both stores, so that a migration cannot be added to one only: each has one version
+ * and one name (`schema_migrations` reads the same in both), and either one `sql` both dialects
+ * run or a `sqlite` and a `postgres` text where they differ. (Over 300 lines: it is the whole
+ * schema history, which must stay as released.)
  */
 export interface Migration {
   version: number;
@@ -8,11 +13,21 @@ export interface Migration {
   sql: string;
 }
 
-export const sqliteMigrations: Migration[] = [
+type MigrationSource = { version: number; name: string } & ({ sql: string } | { sqlite: string; postgres: string });
+
+/*
+ * PostgreSQL: the encodings are SQLite's, so both stores share their row mappers (rows.ts) and round-trip
+ * values byte for byte: ISO timestamps and JSON are TEXT, booleans are 0/1 integers. Every TEXT
+ * column is COLLATE "C": SQLite compares and sorts text byte by byte (BINARY), while a PostgreSQL
+ * database's default collation is usually a language's (en_US: 'b' < 'C'), which would reorder
+ * listings and change range comparisons. Ids are BIGSERIAL (64-bit like SQLite's rowids).
+ */
+
+const MIGRATIONS: MigrationSource[] = [
   {
     version: 1,
     name: 'core loop: incidents, alerts, cards, step runs, approvals, audit, outbox',
-    sql: `
+    sqlite: `
       CREATE TABLE incidents (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         group_key TEXT NOT NULL,
@@ -123,6 +138,118 @@ export const sqliteMigrations: Migration[] = [
       );
       CREATE INDEX outbox_pending ON outbox(state, id);
     `,
+    postgres: `
+      CREATE TABLE incidents (
+        id BIGSERIAL PRIMARY KEY,
+        group_key TEXT COLLATE "C" NOT NULL,
+        episode INTEGER NOT NULL,
+        status TEXT COLLATE "C" NOT NULL CHECK (status IN ('firing', 'resolved')),
+        severity TEXT COLLATE "C" NOT NULL,
+        title TEXT COLLATE "C" NOT NULL,
+        receiver TEXT COLLATE "C" NOT NULL,
+        group_labels TEXT COLLATE "C" NOT NULL,
+        common_labels TEXT COLLATE "C" NOT NULL,
+        common_annotations TEXT COLLATE "C" NOT NULL,
+        external_url TEXT COLLATE "C" NOT NULL,
+        truncated_alerts INTEGER NOT NULL DEFAULT 0,
+        previous_incident_id BIGINT REFERENCES incidents(id),
+        created_at TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT COLLATE "C" NOT NULL,
+        last_seen_at TEXT COLLATE "C" NOT NULL,
+        resolved_at TEXT COLLATE "C",
+        UNIQUE (group_key, episode)
+      );
+      CREATE INDEX incidents_status ON incidents(status, id);
+
+      CREATE TABLE notifications (
+        dedupe_key TEXT COLLATE "C" PRIMARY KEY,
+        incident_id BIGINT NOT NULL REFERENCES incidents(id),
+        received_at TEXT COLLATE "C" NOT NULL
+      );
+
+      CREATE TABLE alerts (
+        incident_id BIGINT NOT NULL REFERENCES incidents(id),
+        fingerprint TEXT COLLATE "C" NOT NULL,
+        status TEXT COLLATE "C" NOT NULL,
+        labels TEXT COLLATE "C" NOT NULL,
+        annotations TEXT COLLATE "C" NOT NULL,
+        starts_at TEXT COLLATE "C" NOT NULL,
+        ends_at TEXT COLLATE "C",
+        generator_url TEXT COLLATE "C",
+        PRIMARY KEY (incident_id, fingerprint)
+      );
+
+      CREATE TABLE card_messages (
+        incident_id BIGINT NOT NULL REFERENCES incidents(id),
+        platform TEXT COLLATE "C" NOT NULL,
+        channel TEXT COLLATE "C" NOT NULL,
+        message_id TEXT COLLATE "C" NOT NULL,
+        thread_id TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (incident_id, platform, channel)
+      );
+
+      CREATE TABLE step_runs (
+        id BIGSERIAL PRIMARY KEY,
+        incident_id BIGINT NOT NULL REFERENCES incidents(id),
+        runbook TEXT COLLATE "C" NOT NULL,
+        step TEXT COLLATE "C" NOT NULL,
+        step_title TEXT COLLATE "C" NOT NULL,
+        params TEXT COLLATE "C" NOT NULL,
+        platform TEXT COLLATE "C" NOT NULL,
+        requested_by TEXT COLLATE "C" NOT NULL,
+        requested_by_name TEXT COLLATE "C" NOT NULL,
+        changes INTEGER NOT NULL,
+        required_approvals INTEGER NOT NULL,
+        self_approve INTEGER NOT NULL,
+        state TEXT COLLATE "C" NOT NULL,
+        created_at TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT COLLATE "C" NOT NULL,
+        started_at TEXT COLLATE "C",
+        finished_at TEXT COLLATE "C",
+        result TEXT COLLATE "C"
+      );
+      CREATE INDEX step_runs_incident ON step_runs(incident_id, runbook, step);
+      CREATE INDEX step_runs_state ON step_runs(state, id);
+
+      CREATE TABLE approvals (
+        run_id BIGINT NOT NULL REFERENCES step_runs(id),
+        approver TEXT COLLATE "C" NOT NULL,
+        approver_name TEXT COLLATE "C" NOT NULL,
+        decision TEXT COLLATE "C" NOT NULL CHECK (decision IN ('approve', 'deny')),
+        at TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (run_id, approver)
+      );
+
+      CREATE TABLE audit_events (
+        seq BIGSERIAL PRIMARY KEY,
+        at TEXT COLLATE "C" NOT NULL,
+        incident_id BIGINT REFERENCES incidents(id),
+        actor TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        text TEXT COLLATE "C" NOT NULL,
+        data TEXT COLLATE "C" NOT NULL,
+        prev_hash TEXT COLLATE "C" NOT NULL,
+        hash TEXT COLLATE "C" NOT NULL
+      );
+      CREATE INDEX audit_events_incident ON audit_events(incident_id, seq);
+
+      -- The kind check is named so that migration 7 can replace it.
+      CREATE TABLE outbox (
+        id BIGSERIAL PRIMARY KEY,
+        platform TEXT COLLATE "C" NOT NULL,
+        channel TEXT COLLATE "C" NOT NULL,
+        incident_id BIGINT NOT NULL REFERENCES incidents(id),
+        kind TEXT COLLATE "C" NOT NULL CONSTRAINT outbox_kind CHECK (kind IN ('card', 'reply')),
+        payload TEXT COLLATE "C" NOT NULL,
+        state TEXT COLLATE "C" NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT COLLATE "C" NOT NULL,
+        last_error TEXT COLLATE "C",
+        created_at TEXT COLLATE "C" NOT NULL,
+        sent_at TEXT COLLATE "C"
+      );
+      CREATE INDEX outbox_pending ON outbox(state, id);
+    `,
   },
   {
     version: 2,
@@ -135,7 +262,7 @@ export const sqliteMigrations: Migration[] = [
   {
     version: 3,
     name: 'choices offered in chat (backup pickers)',
-    sql: `
+    sqlite: `
       CREATE TABLE choices (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         incident_id INTEGER NOT NULL REFERENCES incidents(id),
@@ -147,28 +274,48 @@ export const sqliteMigrations: Migration[] = [
         created_at TEXT NOT NULL
       );
     `,
+    postgres: `
+      CREATE TABLE choices (
+        id BIGSERIAL PRIMARY KEY,
+        incident_id BIGINT NOT NULL REFERENCES incidents(id),
+        runbook TEXT COLLATE "C" NOT NULL,
+        step TEXT COLLATE "C" NOT NULL,
+        param TEXT COLLATE "C" NOT NULL,
+        value TEXT COLLATE "C" NOT NULL,
+        label TEXT COLLATE "C" NOT NULL,
+        created_at TEXT COLLATE "C" NOT NULL
+      );
+    `,
   },
   {
     version: 4,
     name: 'per-incident delivery targets (routing by labels)',
-    sql: `ALTER TABLE incidents ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';`,
+    sqlite: `ALTER TABLE incidents ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';`,
+    postgres: `ALTER TABLE incidents ADD COLUMN targets TEXT COLLATE "C" NOT NULL DEFAULT '[]';`,
   },
   {
     version: 5,
     // Recorded before a post is sent, so a crash or a lost answer leaves a trace: the next attempt
     // then looks for the message on the platform before posting it again.
     name: 'outbox: posts whose outcome is not known yet',
-    sql: `ALTER TABLE outbox ADD COLUMN sending_since TEXT;`,
+    sqlite: `ALTER TABLE outbox ADD COLUMN sending_since TEXT;`,
+    postgres: `ALTER TABLE outbox ADD COLUMN sending_since TEXT COLLATE "C";`,
   },
   {
     version: 6,
     // Each is a small JSON object or NULL (see Incident in core/domain.ts); none is ever queried by content.
     name: 'incident lifecycle: acknowledgement, silence, manual resolution, escalation',
-    sql: `
+    sqlite: `
       ALTER TABLE incidents ADD COLUMN acknowledgement TEXT;
       ALTER TABLE incidents ADD COLUMN silence TEXT;
       ALTER TABLE incidents ADD COLUMN resolution TEXT;
       ALTER TABLE incidents ADD COLUMN escalation TEXT;
+    `,
+    postgres: `
+      ALTER TABLE incidents ADD COLUMN acknowledgement TEXT COLLATE "C";
+      ALTER TABLE incidents ADD COLUMN silence TEXT COLLATE "C";
+      ALTER TABLE incidents ADD COLUMN resolution TEXT COLLATE "C";
+      ALTER TABLE incidents ADD COLUMN escalation TEXT COLLATE "C";
     `,
   },
   {
@@ -178,7 +325,7 @@ export const sqliteMigrations: Migration[] = [
     // job_runs keeps each scheduled job's last slot and whether a run is in progress, so that a job
     // runs once per slot, never overlaps itself, and a slot missed while the bot was down is noticed.
     name: 'scheduled jobs: channel posts without an incident, last run of each job',
-    sql: `
+    sqlite: `
       CREATE TABLE outbox_v7 (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         platform TEXT NOT NULL,
@@ -210,6 +357,22 @@ export const sqliteMigrations: Migration[] = [
         last_status TEXT
       );
     `,
+    // SQLite rebuilds the outbox to drop NOT NULL; PostgreSQL alters it in place, keeping rows, ids,
+    // indexes and the id sequence as they are.
+    postgres: `
+      ALTER TABLE outbox ALTER COLUMN incident_id DROP NOT NULL;
+      ALTER TABLE outbox DROP CONSTRAINT outbox_kind;
+      ALTER TABLE outbox ADD CONSTRAINT outbox_kind CHECK (kind IN ('card', 'reply', 'post'));
+      ALTER TABLE outbox ADD CONSTRAINT outbox_post_without_incident CHECK ((kind = 'post') = (incident_id IS NULL));
+
+      CREATE TABLE job_runs (
+        job TEXT COLLATE "C" PRIMARY KEY,
+        last_slot TEXT COLLATE "C" NOT NULL,
+        running_since TEXT COLLATE "C",
+        last_finished_at TEXT COLLATE "C",
+        last_status TEXT COLLATE "C"
+      );
+    `,
   },
   {
     version: 8,
@@ -217,12 +380,20 @@ export const sqliteMigrations: Migration[] = [
     // replica's heartbeat, so a step left running by a dead replica is reported, while those of live
     // replicas are left alone.
     name: 'replicas: who runs each step, and each replica heartbeat',
-    sql: `
+    sqlite: `
       ALTER TABLE step_runs ADD COLUMN runner TEXT;
       CREATE TABLE replicas (
         id TEXT PRIMARY KEY,
         started_at TEXT NOT NULL,
         seen_at TEXT NOT NULL
+      );
+    `,
+    postgres: `
+      ALTER TABLE step_runs ADD COLUMN runner TEXT COLLATE "C";
+      CREATE TABLE replicas (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        started_at TEXT COLLATE "C" NOT NULL,
+        seen_at TEXT COLLATE "C" NOT NULL
       );
     `,
   },
@@ -240,7 +411,7 @@ export const sqliteMigrations: Migration[] = [
     // AUTOINCREMENT: a reused number is still higher than every row left, which is all order needs.
     // A notification that cannot be recorded is kept with its error (\`failed_at\`), out of the way.
     name: 'inbox: notifications acknowledged before they are recorded',
-    sql: `
+    sqlite: `
       CREATE TABLE inbox (
         seq INTEGER PRIMARY KEY,
         group_key TEXT NOT NULL,
@@ -249,6 +420,18 @@ export const sqliteMigrations: Migration[] = [
         attempts INTEGER NOT NULL DEFAULT 0,
         last_error TEXT,
         failed_at TEXT
+      );
+      CREATE INDEX inbox_waiting_by_group ON inbox(group_key, seq) WHERE failed_at IS NULL;
+    `,
+    postgres: `
+      CREATE TABLE inbox (
+        seq BIGSERIAL PRIMARY KEY,
+        group_key TEXT COLLATE "C" NOT NULL,
+        received_at TEXT COLLATE "C" NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        failed_at TEXT COLLATE "C"
       );
       CREATE INDEX inbox_waiting_by_group ON inbox(group_key, seq) WHERE failed_at IS NULL;
     `,
@@ -267,8 +450,12 @@ export const sqliteMigrations: Migration[] = [
     // that pace leaves the outbox, so the thread's replies do not wait behind it, and the card is
     // marked instead: the outbox queues its sync again, at the back of the thread, once it may.
     name: 'cards waiting for an update the platform would refuse now',
-    sql: `
+    sqlite: `
       ALTER TABLE card_messages ADD COLUMN refresh_wanted_at TEXT;
+      CREATE INDEX card_messages_refresh_wanted ON card_messages(platform, refresh_wanted_at) WHERE refresh_wanted_at IS NOT NULL;
+    `,
+    postgres: `
+      ALTER TABLE card_messages ADD COLUMN refresh_wanted_at TEXT COLLATE "C";
       CREATE INDEX card_messages_refresh_wanted ON card_messages(platform, refresh_wanted_at) WHERE refresh_wanted_at IS NOT NULL;
     `,
   },
@@ -287,12 +474,20 @@ export const sqliteMigrations: Migration[] = [
     // finds a group still alive by pid and start time, stops it, and sets \`proc_ended_at\`. Until
     // then the step is refused, so a leftover never overlaps a new run.
     name: 'step runs: the process group each runs, and when it ended',
-    sql: `
+    sqlite: `
       ALTER TABLE step_runs ADD COLUMN proc_pid INTEGER;
       ALTER TABLE step_runs ADD COLUMN proc_pgid INTEGER;
       ALTER TABLE step_runs ADD COLUMN proc_started_at TEXT;
       ALTER TABLE step_runs ADD COLUMN proc_host TEXT;
       ALTER TABLE step_runs ADD COLUMN proc_ended_at TEXT;
+      CREATE INDEX step_runs_leftovers ON step_runs(runbook, step) WHERE state = 'interrupted' AND proc_pid IS NOT NULL AND proc_ended_at IS NULL;
+    `,
+    postgres: `
+      ALTER TABLE step_runs ADD COLUMN proc_pid INTEGER;
+      ALTER TABLE step_runs ADD COLUMN proc_pgid INTEGER;
+      ALTER TABLE step_runs ADD COLUMN proc_started_at TEXT COLLATE "C";
+      ALTER TABLE step_runs ADD COLUMN proc_host TEXT COLLATE "C";
+      ALTER TABLE step_runs ADD COLUMN proc_ended_at TEXT COLLATE "C";
       CREATE INDEX step_runs_leftovers ON step_runs(runbook, step) WHERE state = 'interrupted' AND proc_pid IS NOT NULL AND proc_ended_at IS NULL;
     `,
   },
@@ -301,8 +496,12 @@ export const sqliteMigrations: Migration[] = [
     // Slack and Discord requests are signed and accepted for 5 minutes: one captured in that window
     // could be sent again. Each is remembered here (by every replica) until it could no longer be.
     name: 'chat requests seen, to recognise a replay',
-    sql: `
+    sqlite: `
       CREATE TABLE seen_requests (request_key TEXT PRIMARY KEY, expires_at TEXT NOT NULL);
+      CREATE INDEX seen_requests_expiry ON seen_requests(expires_at);
+    `,
+    postgres: `
+      CREATE TABLE seen_requests (request_key TEXT COLLATE "C" PRIMARY KEY, expires_at TEXT COLLATE "C" NOT NULL);
       CREATE INDEX seen_requests_expiry ON seen_requests(expires_at);
     `,
   },
@@ -312,9 +511,13 @@ export const sqliteMigrations: Migration[] = [
     // bob. Approvals and requests keep a digest of the browser session they came from (null from
     // chat platforms, whose users the platform identifies), so one session counts as one person.
     name: 'approvals and step requests: the console browser session behind them',
-    sql: `
+    sqlite: `
       ALTER TABLE approvals ADD COLUMN session TEXT;
       ALTER TABLE step_runs ADD COLUMN requested_session TEXT;
+    `,
+    postgres: `
+      ALTER TABLE approvals ADD COLUMN session TEXT COLLATE "C";
+      ALTER TABLE step_runs ADD COLUMN requested_session TEXT COLLATE "C";
     `,
   },
   {
@@ -325,7 +528,7 @@ export const sqliteMigrations: Migration[] = [
     // (\`posted_ref\`) for the platform call. SQLite cannot change a CHECK in place: the table is
     // rebuilt with its rows and ids, and its indexes made again.
     name: 'outbox: edits of posted replies',
-    sql: `
+    sqlite: `
       CREATE TABLE outbox_v18 (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         platform TEXT NOT NULL,
@@ -354,5 +557,18 @@ export const sqliteMigrations: Migration[] = [
       CREATE INDEX outbox_pending_posts ON outbox(state, id) WHERE incident_id IS NULL;
       CREATE INDEX outbox_subject ON outbox(incident_id, subject) WHERE subject IS NOT NULL;
     `,
+    postgres: `
+      ALTER TABLE outbox DROP CONSTRAINT outbox_kind;
+      ALTER TABLE outbox ADD CONSTRAINT outbox_kind CHECK (kind IN ('card', 'reply', 'post', 'edit'));
+      ALTER TABLE outbox ADD COLUMN subject TEXT COLLATE "C";
+      ALTER TABLE outbox ADD COLUMN posted_ref TEXT COLLATE "C";
+      CREATE INDEX outbox_subject ON outbox(incident_id, subject) WHERE subject IS NOT NULL;
+    `,
   },
 ];
+
+const forDialect = (dialect: 'sqlite' | 'postgres'): Migration[] =>
+  MIGRATIONS.map((m) => ({ version: m.version, name: m.name, sql: 'sql' in m ? m.sql : m[dialect] }));
+
+export const sqliteMigrations: Migration[] = forDialect('sqlite');
+export const postgresMigrations: Migration[] = forDialect('postgres');

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { DatabaseConfig } from '../config.js';
+import type { DatabaseConfig } from '../settings/config.js';
 import { SqliteStore } from './sqlite.js';
-import type { Store } from './store.js';
+import type { Store } from '../core/ports/store.js';
 
 /** Opens the configured store, migrated. The PostgreSQL driver is loaded only when it is used. */
 export async function openStore(database: DatabaseConfig, log: Pick<Logger, 'error'> | undefined, options: { sqliteWalLimitMb: number }): Promise<Store> {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Leadership } from '../core/leadership.js';
+import type { Leadership } from '../core/ports/leadership.js';
 
 /**
  * The leader's advisory lock, in PostgreSQL's two-key space ('chat', 1), which never meets the

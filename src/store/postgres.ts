@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PostgresDriver } from './postgres-driver.js';
-import { postgresMigrations } from './postgres-migrations.js';
+import { postgresMigrations } from './migrations.js';
 import { SqlTx } from './sql-tx.js';
-import type { Store, StoreTx, TransactionScope } from './store.js';
+import type { Store, StoreTx, TransactionScope } from '../core/ports/store.js';
 
 /** A fixed 64-bit advisory lock key, spelled as 8 ASCII characters so it is recognisable in pg_locks. */
 const lockKey = (name: string): string => BigInt(`0x${Buffer.from(name, 'ascii').toString('hex')}`).toString();

@@ -3,9 +3,8 @@
  * the same encodings (ISO timestamps and JSON as text, booleans as 0/1), so one set of mappers
  * gives both stores exactly the same domain objects: same fields, null where SQL has NULL.
  */
-import type { StepState, ThreadMessage } from '../core/card.js';
-import type { Approval, AuditEvent, CardMessage, Choice, Incident, JobRun, OutboxMessage, QueuedNotification, StepRun, StoredAlert } from '../core/domain.js';
-import type { DeliveredReply, IncidentPatch } from './store.js';
+import type { StepState, ThreadMessage, Approval, AuditEvent, CardMessage, Choice, Incident, JobRun, OutboxMessage, QueuedNotification, StepRun, StoredAlert } from '../core/domain.js';
+import type { DeliveredReply, IncidentPatch } from '../core/ports/store.js';
 
 export type Row = Record<string, unknown>;
 

@@ -1,7 +1,6 @@
-import type { StepState, ThreadMessage } from '../core/card.js';
-import type { MessageRef } from '../core/chat-platform.js';
-import type { AuditHead } from '../core/audit-seal.js';
-import type { Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, RecordedProcess, StoredAlert } from '../core/domain.js';
+import type { MessageRef } from '../core/ports/chat-platform.js';
+import type { ThreadMessage } from '../core/card.js';
+import type { AuditHead, StepState, Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, RecordedProcess, StoredAlert } from '../core/domain.js';
 import {
   incidentPatchColumns,
   json,
@@ -21,7 +20,10 @@ import {
   type Row,
 } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
-import type { DeliveredReply, IncidentPatch, QueuedReply, StoreTx, StepRunPatch } from './store.js';
+import type { DeliveredReply, IncidentPatch, QueuedReply, StoreTx, StepRunPatch } from '../core/ports/store.js';
+
+// Over 300 lines: one implementation of the StoreTx port for both SQL dialects; it mirrors the
+// port method by method, which is easier to check against it than several partial files.
 
 /**
  * The statements of one transaction, written once for SQLite and PostgreSQL: the SQL both accept,

@@ -7,7 +7,7 @@ import { SqlTx } from './sql-tx.js';
 import { SqliteDriver } from './sqlite-driver.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { WalSync } from './wal-sync.js';
-import type { Store, StoreTx, TransactionScope } from './store.js';
+import type { Store, StoreTx, TransactionScope } from '../core/ports/store.js';
 
 /** A checkpoint thread copies the WAL this often: about a thousand pages at a storm's write rate. */
 const CHECKPOINT_EVERY_MS = 250;

@@ -18,7 +18,7 @@ import { SealFile } from '../../src/audit-files.js';
 import { appendAudit } from '../../src/core/audit.js';
 import { sealKey } from '../../src/core/audit-seal.js';
 import { AuditSealer } from '../../src/core/audit-sealer.js';
-import { alwaysLeader } from '../../src/core/leadership.js';
+import { alwaysLeader } from '../../src/core/ports/leadership.js';
 import { pruneAuditBatch, toRanges } from '../../src/core/retention.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { newIncident } from '../unit/store/store-contract.js';

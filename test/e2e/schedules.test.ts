@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBot, type Bot } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/settings/config.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { FakeDiscord } from '../fakes/discord-api.js';
 import { DEFAULT_CHANNEL_ID } from '../fakes/discord-signing.js';

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notificationSchema } from '../../src/core/alertmanager-payload.js';
 import type { AuditEvent } from '../../src/core/domain.js';
-import { RunbookError } from '../../src/core/errors.js';
+import { RunbookError } from '../../src/domain/errors.js';
 import { renderTemplate } from '../../src/runbooks/template.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-api.js';
 import { ALERT_CHANNEL, WEBHOOK_TOKEN, startTestBot, type TestBot } from '../support/bot-harness.js';

@@ -46,7 +46,7 @@ describe('bot process start-up', { timeout: 30_000 }, () => {
     const stderr = bot.stderr();
     expect(stderr).toMatch(/Invalid configuration/);
     // Each problem is named, in the one message, so a deploy shows everything to fix at once.
-    // (Fails at the time of writing: src/config.ts's superRefine, which reports the missing Slack
+    // (Fails at the time of writing: src/settings/config.ts's superRefine, which reports the missing Slack
     // variables, is skipped by zod when PORT or LOG_LEVEL already failed.)
     for (const name of ['PORT', 'LOG_LEVEL', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT_CHANNEL']) {
       expect(stderr, `stderr names ${name}`).toMatch(new RegExp(`\\b${name}\\b`));

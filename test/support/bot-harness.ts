@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createBot, type Bot } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/settings/config.js';
 import type { FakeSlack } from '../fakes/slack-api.js';
 import { blockActionsBody, signSlackRequest } from '../fakes/slack-signing.js';
 

@@ -1,5 +1,5 @@
 import type { Card, ThreadMessage } from '../../core/card.js';
-import type { ChatPlatform, ChatUser, MessageRef } from '../../core/chat-platform.js';
+import type { ChatPlatform, ChatUser, MessageRef } from '../../core/ports/chat-platform.js';
 
 export const CONSOLE_PLATFORM = 'console';
 export const CONSOLE_CHANNEL = 'console';

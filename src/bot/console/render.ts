@@ -1,7 +1,7 @@
-import type { Card, CardButton, StepState } from '../../core/card.js';
+import { type Card, type CardButton, STEP_STATE_ICON } from '../../core/card.js';
 import type { AuditEvent, Incident } from '../../core/domain.js';
 import { formatTime } from '../../core/time.js';
-import type { DeliveredReply } from '../../store/store.js';
+import type { DeliveredReply } from '../../core/ports/store.js';
 import { formatMessage, html, Html, safeHref } from './html.js';
 import type { PrivateMessage } from './platform.js';
 
@@ -22,17 +22,6 @@ export interface Viewer {
   nonce: string;
 }
 
-const STATE_ICON: Record<StepState, string> = {
-  requested: '🙋',
-  approved: '👍',
-  running: '⏳',
-  succeeded: '✅',
-  failed: '❌',
-  timed_out: '⏱️',
-  interrupted: '⚠️',
-  denied: '🚫',
-  expired: '⌛',
-};
 const SEVERITY_ICON: Record<Card['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵', none: '⚪' };
 
 const STYLE = `
@@ -207,7 +196,7 @@ export function cardHtml(viewer: Viewer, card: Card): Html {
   }
   ${
     card.steps.length > 0
-      ? html`<ul class="steps">${card.steps.map((s) => html`<li>${STATE_ICON[s.state]} <strong>${s.title}</strong> — ${s.state.replace('_', ' ')}${s.detail ? html`: ${s.detail}` : ''}</li>`)}</ul>`
+      ? html`<ul class="steps">${card.steps.map((s) => html`<li>${STEP_STATE_ICON[s.state]} <strong>${s.title}</strong> — ${s.state.replace('_', ' ')}${s.detail ? html`: ${s.detail}` : ''}</li>`)}</ul>`
       : ''
   }
   ${buttonsHtml(viewer, card.buttons, card.incidentId)}

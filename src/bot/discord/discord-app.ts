@@ -1,7 +1,7 @@
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
-import type { DiscordConfig } from '../../config.js';
-import type { Engine } from '../../core/engine.js';
+import type { DiscordConfig } from '../../settings/config.js';
+import type { IncidentUseCases } from '../../core/use-cases.js';
 import { startDiscordGateway } from './gateway.js';
 import { createDiscordInteractionsHandler } from './interactions.js';
 import { createDiscordRest, DiscordPlatform } from './platform.js';
@@ -20,7 +20,7 @@ export interface DiscordApp {
  * (verified with the public key) or over the gateway (for deployments without a public URL).
  * Discord delivers interactions one way or the other, never both.
  */
-export function createDiscord(config: DiscordConfig, getEngine: () => Engine, log: Logger): DiscordApp {
+export function createDiscord(config: DiscordConfig, getEngine: () => IncidentUseCases, log: Logger): DiscordApp {
   const rest = createDiscordRest({ botToken: config.botToken, apiUrl: config.apiUrl });
   const platform = new DiscordPlatform(rest, { guildId: config.guildId, log });
   if (config.mode === 'gateway') {

@@ -1,5 +1,5 @@
 import { DiscordAPIError, HTTPError, RateLimitError } from '@discordjs/rest';
-import { ChatDeliveryError } from '../../core/chat-platform.js';
+import { ChatDeliveryError } from '../../core/ports/chat-platform.js';
 
 /** Discord JSON error codes (discord.com/developers/docs/topics/opcodes-and-status-codes#json). */
 export const DISCORD_ERROR = {

@@ -1,7 +1,7 @@
 import { Client, Events, GatewayIntentBits, MessageFlags } from 'discord.js';
 import type { Logger } from 'pino';
-import type { ChatPlatform, ChatUser } from '../../core/chat-platform.js';
-import type { Engine } from '../../core/engine.js';
+import type { ChatPlatform, ChatUser } from '../../core/ports/chat-platform.js';
+import type { IncidentUseCases } from '../../core/use-cases.js';
 import { handleButtonPress, type ButtonPress } from '../../handlers/button-press.js';
 import { handleCommand, type CommandRequest } from '../../handlers/command.js';
 import { DISCORD_REPLY_CHARS } from './interactions.js';
@@ -65,7 +65,7 @@ export interface DiscordGatewayOptions {
   token: string;
   /** API base URL override (without the version), like DISCORD_API_URL. */
   apiUrl?: string | undefined;
-  getEngine: () => Engine;
+  getEngine: () => IncidentUseCases;
   platform: ChatPlatform;
   log: Logger;
 }

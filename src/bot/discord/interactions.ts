@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { REST } from '@discordjs/rest';
 import { InteractionResponseType, MessageFlags, Routes } from 'discord-api-types/v10';
 import type { Logger } from 'pino';
-import type { ChatPlatform } from '../../core/chat-platform.js';
-import type { Engine } from '../../core/engine.js';
-import { InputError } from '../../core/errors.js';
+import type { ChatPlatform } from '../../core/ports/chat-platform.js';
+import type { IncidentUseCases } from '../../core/use-cases.js';
+import { InputError } from '../../domain/errors.js';
 import { handleButtonPress } from '../../handlers/button-press.js';
 import { handleCommand } from '../../handlers/command.js';
 import { readBody } from '../../http/read-body.js';
@@ -29,7 +29,7 @@ export interface DiscordInteractionsOptions {
   /** Used for follow-up messages, which authenticate with the interaction token, not the bot token. */
   rest: Pick<REST, 'post' | 'patch'>;
   /** Looked up per press: the engine needs the platform, which is created before it. */
-  getEngine: () => Engine;
+  getEngine: () => IncidentUseCases;
   platform: ChatPlatform;
   log: Logger;
   bodyLimit?: number | undefined;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ChatUser } from '../../core/chat-platform.js';
+import type { ChatUser } from '../../core/ports/chat-platform.js';
 
 /** Interaction types (discord.com/developers/docs/interactions/receiving-and-responding). */
 export const INTERACTION_TYPE = { ping: 1, applicationCommand: 2, messageComponent: 3 } as const;

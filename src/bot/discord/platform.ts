@@ -4,7 +4,7 @@ import { Routes } from 'discord-api-types/v10';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Card, ThreadMessage } from '../../core/card.js';
-import { ChatDeliveryError, type ChatPlatform, type ChatUser, type MessageRef, type PostOptions } from '../../core/chat-platform.js';
+import { ChatDeliveryError, type ChatPlatform, type ChatUser, type MessageRef, type PostOptions } from '../../core/ports/chat-platform.js';
 import { DISCORD_ERROR, discordErrorCode, toDeliveryError } from './errors.js';
 import { renderCard, renderPrivateText, renderThreadMessage, threadName } from './render.js';
 

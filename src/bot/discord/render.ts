@@ -6,7 +6,7 @@ import {
   type APIEmbed,
   type APIEmbedField,
 } from 'discord-api-types/v10';
-import type { Card, CardButton, CardLink, StepState, ThreadMessage } from '../../core/card.js';
+import { type Card, type CardButton, type CardLink, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
 import { DISCORD_LIMITS as L, escapeMarkdown, joinLines, truncate } from './limits.js';
 import { toDiscordMarkdown, truncateMarkdown } from './markdown.js';
 
@@ -29,18 +29,6 @@ export interface DiscordMessageBody {
 export const SEVERITY_COLOUR: Record<Card['severity'], number> = { critical: 0xe01e5a, warning: 0xecb22e, info: 0x36c5f0, none: 0x95a5a6 };
 export const RESOLVED_COLOUR = 0x2eb67d;
 const SEVERITY_ICON: Record<Card['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵', none: '⚪' };
-const STATE_ICON: Record<StepState, string> = {
-  requested: '🙋',
-  approved: '👍',
-  running: '⏳',
-  succeeded: '✅',
-  failed: '❌',
-  timed_out: '⏱️',
-  interrupted: '⚠️',
-  denied: '🚫',
-  expired: '⌛',
-};
-
 /** Discord has no confirmation dialogs: a danger button says so in its label (the approval flow is the guard). */
 const DANGER_PREFIX = '⚠️ ';
 const MAX_BUTTONS = L.actionRows * L.buttonsPerRow;
@@ -110,7 +98,7 @@ function fieldSpecs(card: Card, hiddenButtons: number): FieldSpec[] {
   }
   if (card.steps.length > 0) {
     const lines = card.steps.map(
-      (s) => `${STATE_ICON[s.state]} **${escapeMarkdown(truncate(s.title, 200))}** — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeMarkdown(truncate(s.detail, 300))}` : ''}`,
+      (s) => `${STEP_STATE_ICON[s.state]} **${escapeMarkdown(truncate(s.title, 200))}** — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeMarkdown(truncate(s.detail, 300))}` : ''}`,
     );
     tail.push({ name: 'Steps', own: false, value: (max) => joinLines(lines, max), inline: false });
   }

@@ -1,4 +1,4 @@
-import { ChatDeliveryError } from '../../core/chat-platform.js';
+import { ChatDeliveryError } from '../../core/ports/chat-platform.js';
 
 /** Slack answers that retrying the same call cannot fix. */
 const PERMANENT = new Set([

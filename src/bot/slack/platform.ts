@@ -1,7 +1,7 @@
 import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Card, ThreadMessage } from '../../core/card.js';
-import type { ChatPacing, ChatPlatform, ChatUser, MessageRef, PostOptions } from '../../core/chat-platform.js';
+import type { ChatPacing, ChatPlatform, ChatUser, MessageRef, PostOptions } from '../../core/ports/chat-platform.js';
 import { deliveryMetadata, findByDeliveryKey } from './delivery.js';
 import { toDeliveryError } from './errors.js';
 import { cardFallbackText, renderCardBlocks, renderThreadMessage } from './render.js';

@@ -1,23 +1,11 @@
 import type { types } from '@slack/bolt';
-import type { Card, CardButton, ThreadMessage } from '../../core/card.js';
+import { type Card, type CardButton, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
 import { SLACK_LIMITS as L, escapeMrkdwn, truncate } from './limits.js';
 
 type Block = types.KnownBlock;
 type Button = types.Button;
 
 const SEVERITY_ICON: Record<Card['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵', none: '⚪' };
-const STATE_ICON: Record<Card['steps'][number]['state'], string> = {
-  requested: '🙋',
-  approved: '👍',
-  running: '⏳',
-  succeeded: '✅',
-  failed: '❌',
-  timed_out: '⏱️',
-  interrupted: '⚠️',
-  denied: '🚫',
-  expired: '⌛',
-};
-
 const mrkdwn = (text: string, max: number = L.sectionText): types.MrkdwnElement => ({ type: 'mrkdwn', text: truncate(text, max) });
 const plain = (text: string, max: number): types.PlainTextElement => ({ type: 'plain_text', text: truncate(text, max), emoji: true });
 
@@ -97,7 +85,7 @@ function buildCardBlocks(card: Card, tier: Tier, maxButtons: number): Block[] {
   const links = linkText(card.links);
   if (links) blocks.push({ type: 'context', elements: [mrkdwn(links)] });
   if (card.steps.length > 0) {
-    const lines = card.steps.map((s) => `${STATE_ICON[s.state]} *${escapeMrkdwn(s.title)}* — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeMrkdwn(s.detail)}` : ''}`);
+    const lines = card.steps.map((s) => `${STEP_STATE_ICON[s.state]} *${escapeMrkdwn(s.title)}* — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeMrkdwn(s.detail)}` : ''}`);
     blocks.push({ type: 'section', text: mrkdwn(lines.join('\n'), tier.text) });
   }
   const hidden = card.buttons.length - maxButtons;

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import { App, HTTPReceiver, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { SlackConfig } from '../../config.js';
-import type { Engine } from '../../core/engine.js';
+import type { SlackConfig } from '../../settings/config.js';
+import type { IncidentUseCases } from '../../core/use-cases.js';
 import { parseCommandText } from '../../core/commands/parse.js';
 import { COMMAND_NAMES } from '../../core/commands/schema.js';
 import { handleButtonPress } from '../../handlers/button-press.js';
@@ -26,7 +26,7 @@ export interface SlackApp {
  * listener is mounted on our server instead of starting a second one. The engine is looked up
  * lazily because it needs the platform this function creates.
  */
-export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log: Logger): SlackApp {
+export function createSlackApp(config: SlackConfig, getEngine: () => IncidentUseCases, log: Logger): SlackApp {
   const logger = boltLogger(log);
   const receiver = new HTTPReceiver({
     signingSecret: config.signingSecret,
@@ -116,7 +116,7 @@ export function createSlackApp(config: SlackConfig, getEngine: () => Engine, log
  * the same trigger_id (unique to each interaction), action ts and payload: it gets the usual ack
  * and nothing else. Remembered in the store, so a replay sent to another replica is caught too.
  */
-async function isFirstSighting(engine: Engine, kind: string, identity: Array<string | undefined>, log: Logger): Promise<boolean> {
+async function isFirstSighting(engine: IncidentUseCases, kind: string, identity: Array<string | undefined>, log: Logger): Promise<boolean> {
   const key = `slack:${kind}:${createHash('sha256').update(JSON.stringify(identity)).digest('base64url')}`;
   const first = await engine.firstSighting(key);
   if (!first) log.warn({ kind, triggerId: identity[0] }, 'slack request replayed: acknowledged, not handled again');

@@ -1,9 +1,9 @@
-import type { Engine } from '../engine.js';
+import type { IncidentUseCases } from '../use-cases.js';
 import type { Actor } from '../policy.js';
 
 /** Where a command was typed and by whom; the reply goes back to that person privately. */
 export interface CommandContext {
-  engine: Engine;
+  engine: IncidentUseCases;
   actor: Actor;
   /** The channel the command was typed in (its incidents are the default context of `runbook run`). */
   channel: string;

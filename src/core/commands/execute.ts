@@ -1,4 +1,4 @@
-import { BotError, NotAllowedError } from '../errors.js';
+import { BotError, NotAllowedError } from '../../domain/errors.js';
 import type { CommandContext } from './context.js';
 import { runIncidentCommand } from './incident-commands.js';
 import { validateCommand } from './parse.js';

@@ -23,7 +23,7 @@ function listLine(incident: Incident, now: string): string {
 }
 
 async function list(c: CommandContext): Promise<string> {
-  const open = await c.engine.read((tx) => tx.listIncidents({ status: 'firing', limit: LIST_LIMIT + 1 }));
+  const open = await c.engine.openIncidents(LIST_LIMIT + 1);
   if (open.length === 0) return 'No open incidents.';
   const now = c.engine.now();
   const more = open.length > LIST_LIMIT ? `\n…and more; the ${LIST_LIMIT} newest are shown.` : '';
@@ -31,10 +31,7 @@ async function list(c: CommandContext): Promise<string> {
 }
 
 async function show(c: CommandContext, id: number): Promise<string> {
-  const found = await c.engine.read(async (tx) => {
-    const incident = await tx.getIncident(id);
-    return incident && { incident, alerts: await tx.listAlerts(id), runs: await tx.listStepRuns(id) };
-  });
+  const found = await c.engine.incidentDetails(id);
   if (!found) return `Incident #${id} does not exist.`;
   const { incident, alerts, runs } = found;
   const now = c.engine.now();

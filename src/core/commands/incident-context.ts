@@ -8,7 +8,7 @@ const SCAN_LIMIT = 500;
 async function shownIn(c: CommandContext, incident: Incident): Promise<boolean> {
   const platform = c.actor.platform;
   if (incident.targets.some((t) => t.platform === platform && t.channel === c.channel)) return true;
-  const cards = await c.engine.read((tx) => tx.listCardMessages(incident.id));
+  const cards = await c.engine.cardMessages(incident.id);
   return cards.some((m) => m.platform === platform && m.threadId === c.channel);
 }
 
@@ -19,11 +19,11 @@ async function shownIn(c: CommandContext, incident: Incident): Promise<boolean> 
  */
 export async function incidentForCommand(c: CommandContext, explicit: number | undefined): Promise<Incident> {
   if (explicit !== undefined) {
-    const incident = await c.engine.read((tx) => tx.getIncident(explicit));
+    const incident = await c.engine.incident(explicit);
     if (!incident) throw new UsageError(`Incident #${explicit} does not exist.`);
     return incident;
   }
-  const open = await c.engine.read((tx) => tx.listIncidents({ status: 'firing', limit: SCAN_LIMIT }));
+  const open = await c.engine.openIncidents(SCAN_LIMIT);
   const here: Incident[] = [];
   for (const incident of open) if (await shownIn(c, incident)) here.push(incident);
   if (here.length === 1 && here[0]) return here[0];

@@ -1,6 +1,5 @@
-import { describeStep } from '../../runbooks/actions/index.js';
-import type { Runbook } from '../../runbooks/schema.js';
 import { findOffer } from '../offers.js';
+import type { Runbook } from '../ports/runbooks.js';
 import { freezeRefusal, stepPolicy } from '../policy.js';
 import type { CommandContext } from './context.js';
 import { incidentForCommand } from './incident-context.js';
@@ -73,7 +72,7 @@ async function dryRun(c: CommandContext, args: StepArgs): Promise<string> {
   const approval = sp.requiredApprovals > 0 ? `needs ${sp.requiredApprovals} approval(s)${sp.approverRoles ? ` from ${sp.approverRoles.join(' or ')}` : ''}` : 'read-only: runs at once when requested';
   return [
     `Dry run of ${runbook.name} ${step.id} ("${step.title}") for incident #${incident.id}; nothing was run.`,
-    `It ${describeStep(step, params)}.`,
+    `It ${c.engine.runner.describe(step, params)}.`,
     `Params: ${Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`,
     `Approval: ${approval}.`,
     ...(freeze ? [freeze] : []),

@@ -1,4 +1,4 @@
-import { BotError } from '../errors.js';
+import { BotError } from '../../domain/errors.js';
 import { USAGE, type CommandKey } from './schema.js';
 
 /** The input was not a valid command; the message names what was wrong and shows the usage. */

@@ -1,4 +1,5 @@
-import { Job, formatBytes, type KeepRule } from './data/common.js';
+import { formatBytes } from '../../domain/format.js';
+import { Job, type KeepRule } from './data/common.js';
 import type { BackupEngine, RestoreEngine } from './data/engine.js';
 import { directoryBackup, directoryRestore } from './data/directory.js';
 import { backupInputs, checkpointInputs, restoreInputs, type BackupInputs, type RestoreInputs } from './data/inputs.js';

@@ -1,4 +1,4 @@
-import type { ExecStep } from '../schema.js';
+import type { ExecStepFields as ExecStep } from '../step-schema.js';
 import { renderTemplate } from '../template.js';
 import { formatDuration, outputTail } from './output.js';
 import { runInGroup } from './process-group.js';

@@ -1,6 +1,6 @@
-import { loadUndici } from '../../lazy-clients.js';
+import { loadUndici } from './lazy-clients.js';
 import { quoteValue } from '../param-value.js';
-import type { HttpStep } from '../schema.js';
+import type { HttpStepFields as HttpStep } from '../step-schema.js';
 import { renderTemplate } from '../template.js';
 import { formatDuration, outputTail } from './output.js';
 import type { ActionContext, StepResult } from './types.js';

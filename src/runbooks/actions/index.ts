@@ -1,4 +1,4 @@
-import { withSecretValues } from '../../core/redact.js';
+import { withSecretValues } from '../../domain/redact.js';
 import type { RunbookStep } from '../schema.js';
 import { pinProblem } from '../chosen-file.js';
 import { formatArgv, renderArgv, renderCwd, runExec } from './exec.js';

@@ -1,4 +1,4 @@
-import type { Redactor } from '../../core/redact.js';
+import type { Redactor } from '../../domain/redact.js';
 
 /** Lines of output kept for a step result: enough to see what happened, small enough for a chat message. */
 export const TAIL_MAX_LINES = 20;

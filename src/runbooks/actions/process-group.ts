@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadExeca } from '../../lazy-clients.js';
+import { loadExeca } from './lazy-clients.js';
 
 /**
  * A step's program runs in a process group of its own (a new session, so the group id is the

@@ -1,4 +1,4 @@
-import type { Redactor } from '../../core/redact.js';
+import type { Redactor } from '../../domain/redact.js';
 import { formatDuration, outputTail } from './output.js';
 import { runInGroup, type OnSpawn } from './process-group.js';
 import type { StepResult } from './types.js';

@@ -1,4 +1,4 @@
-import type { Redactor } from '../../core/redact.js';
+import type { Redactor } from '../../domain/redact.js';
 import type { OnSpawn } from './process-group.js';
 
 /** What an executor needs from its caller. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeDatabase, loadConfig } from '../../../src/config.js';
-import { createRedactor } from '../../../src/core/redact.js';
+import { describeDatabase, loadConfig } from '../../../src/settings/config.js';
+import { createRedactor } from '../../../src/domain/redact.js';
 
 describe('DATABASE_URL', () => {
   it('defaults to the embedded SQLite file and accepts sqlite:, file: and plain paths', () => {

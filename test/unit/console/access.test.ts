@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { AUTH_COOKIE, ConsoleAccess, SESSION_COOKIE, isLoopbackHost, parseCookies, resolveConsole } from '../../../src/bot/console/access.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/settings/config.js';
 
 const TOKEN = 'console-token-0123456789';
 

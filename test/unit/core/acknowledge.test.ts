@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acknowledgeIncident } from '../../../src/core/acknowledge.js';
 import { buildCard } from '../../../src/core/card-builder.js';
-import { NotAllowedError } from '../../../src/core/errors.js';
+import { NotAllowedError } from '../../../src/domain/errors.js';
 import { recordNotification } from '../../../src/core/notifications.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { ALICE, BOB, alert, at, notification } from './factories.js';

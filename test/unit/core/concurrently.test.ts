@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapConcurrently } from '../../../src/core/concurrently.js';
+import { mapConcurrently } from '../../../src/domain/concurrently.js';
 
 /** A promise settled from outside, to control when each item's work ends. */
 function deferred<T>() {

@@ -6,10 +6,9 @@ import { acknowledgeIncident } from '../../../src/core/acknowledge.js';
 import { buildCard } from '../../../src/core/card-builder.js';
 import type { ThreadMessage } from '../../../src/core/card.js';
 import { EscalationWorker } from '../../../src/core/escalation.js';
-import { defaultEscalation, escalationSchema, type EscalationConfig } from '../../../src/core/escalation-schema.js';
-import { alwaysLeader, type Leadership } from '../../../src/core/leadership.js';
+import { defaultEscalation, escalationSchema, loadEscalation, type EscalationConfig } from '../../../src/settings/escalation.js';
+import { alwaysLeader, type Leadership } from '../../../src/core/ports/leadership.js';
 import { recordNotification } from '../../../src/core/notifications.js';
-import { loadEscalation } from '../../../src/escalation-file.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { ALICE, T0, alert, manualClock, notification, silentLog } from './factories.js';
 

@@ -14,11 +14,12 @@ import type { Labels } from '../../../src/core/domain.js';
 import { Engine, type EngineOptions } from '../../../src/core/engine.js';
 import type { RecordedNotification } from '../../../src/core/notifications.js';
 import type { Actor } from '../../../src/core/policy.js';
-import { defaultPolicy } from '../../../src/core/policy-schema.js';
-import { createRedactor } from '../../../src/core/redact.js';
+import { defaultPolicy } from '../../../src/settings/policy.js';
+import { createRedactor } from '../../../src/domain/redact.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { parseRunbook } from '../../../src/runbooks/loader.js';
 import type { Runbook } from '../../../src/runbooks/schema.js';
+import { localStepRunner } from '../../../src/runbooks/index.js';
 
 export const T0 = Date.parse('2026-11-22T01:37:37.000Z');
 /** ISO time `s` seconds after T0. */
@@ -162,6 +163,7 @@ export function testEngine(store: EngineOptions['store'], overrides: Partial<Eng
   return new Engine({
     store,
     runbooks: [],
+    runner: localStepRunner,
     platforms: [],
     route: () => [{ platform: 'slack', channel: 'C0ALERTS' }],
     policy: defaultPolicy([]),

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { renderThreadMessage as renderDiscord } from '../../../src/bot/discord/render.js';
 import { renderThreadMessage as renderSlack } from '../../../src/bot/slack/render.js';
 import type { ThreadMessage } from '../../../src/core/card.js';
-import { escalationSchema, mentionsOf } from '../../../src/core/escalation-schema.js';
+import { escalationSchema } from '../../../src/settings/escalation.js';
+import { mentionsOf } from '../../../src/core/escalation.js';
 
 /** The targets of an escalation file, as the escalation worker attaches them to its message. */
 const mentions = mentionsOf(

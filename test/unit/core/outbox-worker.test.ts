@@ -8,12 +8,12 @@ import { recordNotification } from '../../../src/core/notifications.js';
 import { offersFor } from '../../../src/core/offers.js';
 import { deliveryKey, OutboxWorker } from '../../../src/core/outbox-worker.js';
 import { SlackPlatform } from '../../../src/bot/slack/platform.js';
-import type { ChatPacing } from '../../../src/core/chat-platform.js';
+import type { ChatPacing } from '../../../src/core/ports/chat-platform.js';
 import { createMetrics } from '../../../src/metrics.js';
-import type { StoreTx } from '../../../src/store/store.js';
-import { createRedactor } from '../../../src/core/redact.js';
+import type { StoreTx } from '../../../src/core/ports/store.js';
+import { createRedactor } from '../../../src/domain/redact.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
-import type { Leadership } from '../../../src/core/leadership.js';
+import type { Leadership } from '../../../src/core/ports/leadership.js';
 import { startFakeSlack, type FakeSlack, type RecordedCall } from '../../fakes/slack-api.js';
 import { alert, gitcortexRunbook, manualClock, notification, silentLog, waitFor } from './factories.js';
 

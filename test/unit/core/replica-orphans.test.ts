@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StepExecutor } from '../../../src/core/executor.js';
 import { recordNotification } from '../../../src/core/notifications.js';
-import { defaultPolicy } from '../../../src/core/policy-schema.js';
-import { createRedactor } from '../../../src/core/redact.js';
+import { defaultPolicy } from '../../../src/settings/policy.js';
+import { createRedactor } from '../../../src/domain/redact.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { newStepRun } from '../store/store-contract.js';
 import { alert, at, notification, silentLog } from './factories.js';
+import { localStepRunner } from '../../../src/runbooks/index.js';
 
 /**
  * Several replicas share one store: a replica that starts, or sweeps, must report the steps of a
@@ -20,6 +21,7 @@ describe('steps left running by a replica', () => {
   const executor = (replica: { id: string; orphanAfterMs?: number }) =>
     new StepExecutor({
       store,
+      runner: localStepRunner,
       runbooks: [],
       clock: () => now,
       log: silentLog,

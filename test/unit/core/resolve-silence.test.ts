@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildCard } from '../../../src/core/card-builder.js';
 import type { Engine } from '../../../src/core/engine.js';
-import { NotAllowedError } from '../../../src/core/errors.js';
-import { SilenceApiError, type NewSilence, type SilenceApi } from '../../../src/core/silence-api.js';
+import { NotAllowedError } from '../../../src/domain/errors.js';
+import { SilenceApiError, type NewSilence, type SilenceApi } from '../../../src/core/ports/silence-api.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { ALICE, BOB, alert, at, manualClock, notification, recordNow, testEngine } from './factories.js';
 

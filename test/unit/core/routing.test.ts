@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRouter, routesSchema } from '../../../src/core/routing.js';
-import { loadRoutes } from '../../../src/routes-file.js';
+import { createRouter } from '../../../src/core/routing.js';
+import { loadRoutes, routesSchema } from '../../../src/settings/routes.js';
 
 const routes = routesSchema.parse({
   routes: [

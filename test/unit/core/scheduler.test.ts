@@ -7,19 +7,19 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SlackPlatform } from '../../../src/bot/slack/platform.js';
 import { runJob, type JobOutcome } from '../../../src/core/jobs.js';
-import { alwaysLeader, type Leadership } from '../../../src/core/leadership.js';
+import { alwaysLeader, type Leadership } from '../../../src/core/ports/leadership.js';
 import { OutboxWorker } from '../../../src/core/outbox-worker.js';
-import { createRedactor } from '../../../src/core/redact.js';
+import { createRedactor } from '../../../src/domain/redact.js';
 import { Scheduler } from '../../../src/core/scheduler.js';
-import { schedulesSchema, type ScheduledJob } from '../../../src/core/schedules-schema.js';
-import { cronTimer } from '../../../src/cron.js';
+import { loadSchedules, schedulesSchema, type ScheduledJob } from '../../../src/settings/schedules.js';
+import { cronTimer } from '../../../src/core/cron.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { parseRunbook } from '../../../src/runbooks/loader.js';
 import type { Runbook } from '../../../src/runbooks/schema.js';
-import { loadSchedules } from '../../../src/schedules-file.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { startFakeSlack } from '../../fakes/slack-api.js';
 import { silentLog } from './factories.js';
+import { localStepRunner } from '../../../src/runbooks/index.js';
 
 const MIN = 60_000;
 const OPS = { platform: 'slack', channel: 'C0OPS' } as const;
@@ -238,7 +238,7 @@ steps:
         store,
         jobs: [job!],
         timer: (j) => cronTimer(j, silentLog),
-        run: (j, signal) => runJob(j, { store, runbooks, redact, env: { PATH: process.env.PATH ?? '' }, clock: () => new Date() }, signal),
+        run: (j, signal) => runJob(j, { store, runner: localStepRunner, runbooks, redact, env: { PATH: process.env.PATH ?? '' }, clock: () => new Date() }, signal),
         leadership: alwaysLeader,
         clock: () => new Date(),
         log: silentLog,
@@ -286,7 +286,7 @@ steps:
       for (const name of [...names, 'notes.txt']) await writeFile(path.join(backups, name), 'x');
       for (const name of names) await writeFile(path.join(backups, `${name}.sha256`), `${'0'.repeat(64)}  ${name}\n`);
       const [job] = jobs([{ name: 'retention', kind: 'retention', cron: '30 3 * * *', post: OPS, backups: [{ runbook: 'shop', step: 'backup' }] }]);
-      const outcome = await runJob(job!, { store, runbooks: [shopRunbook()], redact: createRedactor([]), env: {}, clock: () => new Date('2026-11-22T03:30:00Z') }, new AbortController().signal);
+      const outcome = await runJob(job!, { store, runner: localStepRunner, runbooks: [shopRunbook()], redact: createRedactor([]), env: {}, clock: () => new Date('2026-11-22T03:30:00Z') }, new AbortController().signal);
       expect(outcome.status).toBe('succeeded');
       expect(outcome.text).toContain(`• shop/backup: deleted 2 expired backups in ${backups}, kept 3`);
       expect((await readdir(backups)).sort()).toEqual([...names.slice(2).flatMap((n) => [n, `${n}.sha256`]), 'notes.txt'].sort());
@@ -311,7 +311,7 @@ steps:
           steps: [{ runbook: 'shop', step: 'health' }, { runbook: 'shop', step: 'health', labels: {} }],
         },
       ]);
-      const outcome = await runJob(job!, { store, runbooks: [shopRunbook()], redact: createRedactor([]), env: {}, clock: () => new Date() }, new AbortController().signal);
+      const outcome = await runJob(job!, { store, runner: localStepRunner, runbooks: [shopRunbook()], redact: createRedactor([]), env: {}, clock: () => new Date() }, new AbortController().signal);
       expect(outcome.status).toBe('succeeded');
       expect(outcome.text.split('\n')).toHaveLength(3);
       expect(outcome.text.split('\n')[0]).toBe('📋 Daily checklist: 2 of 2 checks passed');

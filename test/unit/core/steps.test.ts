@@ -3,18 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/core/engine.js';
-import { NotAllowedError } from '../../../src/core/errors.js';
+import { NotAllowedError } from '../../../src/domain/errors.js';
 import type { DeliveryTarget } from '../../../src/core/events.js';
 import { recordNotification } from '../../../src/core/notifications.js';
 import { approvalRefusal, type Actor } from '../../../src/core/policy.js';
-import { createRedactor } from '../../../src/core/redact.js';
+import { createRedactor } from '../../../src/domain/redact.js';
 import { auditRefusal, decideStep, requestStep, type StepContext } from '../../../src/core/steps.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { parseRunbook } from '../../../src/runbooks/loader.js';
 import type { Runbook } from '../../../src/runbooks/schema.js';
-import { defaultPolicy } from '../../../src/core/policy-schema.js';
+import { defaultPolicy } from '../../../src/settings/policy.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { ALICE, BOB, CAROL, DAVE, actor, alert, at, gitcortexRunbook, notification, recordNow, silentLog, waitFor } from './factories.js';
+import { localStepRunner } from '../../../src/runbooks/index.js';
 
 const TARGETS: DeliveryTarget[] = [{ platform: 'slack', channel: 'C0ALERTS' }];
 
@@ -339,6 +340,7 @@ describe('Engine without a chat platform', () => {
     running = new Engine({
       store,
       runbooks,
+      runner: localStepRunner,
       platforms: [],
       route: () => [],
       policy: defaultPolicy(approvers),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Approval, AuditEvent, Incident, StepRun, StoredAlert } from '../../../src/core/domain.js';
-import { createRedactor } from '../../../src/core/redact.js';
+import { createRedactor } from '../../../src/domain/redact.js';
 import { buildTimelineMarkdown, timelineFigures, timelineSummary, type TimelineInput } from '../../../src/core/timeline.js';
 import { at } from './factories.js';
 

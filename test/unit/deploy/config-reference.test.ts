@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ROOT, schemaDefault, schemaKeys } from './deploy-kit.js';
 
 /*
- * The configuration reference: every variable the bot's zod schema (src/config.ts) reads is
+ * The configuration reference: every variable the bot's zod schema (src/settings/config.ts) reads is
  * documented in README.md's configuration table and in .env.example, and neither documents a
  * variable the schema does not know. Both files and the schema are read when the test runs, so a
  * variable added to the schema fails here until it is documented, with the difference printed.
@@ -78,12 +78,12 @@ describe('configuration reference (README.md, .env.example) against the zod env 
 
   it("README.md's configuration table documents exactly the schema's variables", () => {
     const problems = differences('README.md', readmeVariables(), schema);
-    expect(problems, `README.md configuration table vs src/config.ts envSchema:\n  ${problems.join('\n  ')}\n`).toEqual([]);
+    expect(problems, `README.md configuration table vs src/settings/config.ts envSchema:\n  ${problems.join('\n  ')}\n`).toEqual([]);
   });
 
   it('.env.example lists exactly the schema\'s variables', () => {
     const problems = differences('.env.example', envExampleVariables(), schema);
-    expect(problems, `.env.example vs src/config.ts envSchema:\n  ${problems.join('\n  ')}\n`).toEqual([]);
+    expect(problems, `.env.example vs src/settings/config.ts envSchema:\n  ${problems.join('\n  ')}\n`).toEqual([]);
   });
 
   it('the documented defaults are the schema defaults', () => {
@@ -102,6 +102,6 @@ describe('configuration reference (README.md, .env.example) against the zod env 
       const actual = schemaDefault(line.name);
       if (line.value !== actual) problems.push(`.env.example:${line.line} ${line.name}=${line.value}, schema default ${actual ?? '(none)'}`);
     }
-    expect(problems, `documented defaults vs src/config.ts envSchema:\n  ${problems.join('\n  ')}\n`).toEqual([]);
+    expect(problems, `documented defaults vs src/settings/config.ts envSchema:\n  ${problems.join('\n  ')}\n`).toEqual([]);
   });
 });

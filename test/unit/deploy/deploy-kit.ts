@@ -3,7 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { envSchema } from '../../../src/config.js';
+import { envSchema } from '../../../src/settings/config.js';
 
 /** Helpers shared by the deployment tests: the repository root and what the bot's schema knows. */
 
@@ -40,7 +40,7 @@ export function schemaFields(schema: AnySchema = envSchema): Map<string, AnySche
     const shape: Record<string, unknown> = object.shape;
     for (const [name, field] of Object.entries(shape)) if (isSchema(field)) fields.set(name, field);
   }
-  if (fields.size === 0) throw new Error('found no object schema inside envSchema (src/config.ts)');
+  if (fields.size === 0) throw new Error('found no object schema inside envSchema (src/settings/config.ts)');
   return fields;
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/settings/config.js';
 import { ROOT, schemaKeys } from './deploy-kit.js';
 
 /*

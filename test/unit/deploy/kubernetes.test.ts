@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/settings/config.js';
 import { findExecutable, ROOT, run, schemaDefault, schemaKeys } from './deploy-kit.js';
 
 /*
@@ -261,7 +261,7 @@ describe('manifests/kubernetes', () => {
     const unknown = container()
       .env.map((e) => e.name)
       .filter((name) => !known.includes(name));
-    expect(unknown, `variables in deployment.yaml that src/config.ts does not read: ${unknown.join(', ')}`).toEqual([]);
+    expect(unknown, `variables in deployment.yaml that src/settings/config.ts does not read: ${unknown.join(', ')}`).toEqual([]);
     expect(container().envFrom, 'envFrom would hide which variables are set').toBeUndefined();
     const names = container().env.map((e) => e.name);
     expect(new Set(names).size, 'no variable twice').toBe(names.length);

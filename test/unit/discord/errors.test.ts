@@ -1,7 +1,7 @@
 import { DiscordAPIError, HTTPError, RateLimitError } from '@discordjs/rest';
 import { describe, expect, it } from 'vitest';
 import { toDeliveryError } from '../../../src/bot/discord/errors.js';
-import { ChatDeliveryError } from '../../../src/core/chat-platform.js';
+import { ChatDeliveryError } from '../../../src/core/ports/chat-platform.js';
 
 const request = { body: undefined, files: undefined };
 const apiError = (status: number, code: number, message = 'x', extra: object = {}) =>

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDiscordInteractionsHandler, type DiscordInteractionsHandler } from '../../../src/bot/discord/interactions.js';
 import { createDiscordRest, DiscordPlatform } from '../../../src/bot/discord/platform.js';
 import type { Engine } from '../../../src/core/engine.js';
-import { NotAllowedError } from '../../../src/core/errors.js';
+import { NotAllowedError } from '../../../src/domain/errors.js';
 import { startFakeDiscord, type FakeDiscord } from '../../fakes/discord-api.js';
 import {
   DEFAULT_APPLICATION_ID,

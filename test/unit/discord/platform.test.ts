@@ -2,7 +2,7 @@ import type { REST } from '@discordjs/rest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDiscordRest, deliveryNonce, DiscordPlatform } from '../../../src/bot/discord/platform.js';
 import type { Card } from '../../../src/core/card.js';
-import { ChatDeliveryError } from '../../../src/core/chat-platform.js';
+import { ChatDeliveryError } from '../../../src/core/ports/chat-platform.js';
 import { DEFAULT_ROLE_IDS, startFakeDiscord, type FakeDiscord } from '../../fakes/discord-api.js';
 import { INJECTION, buttons, pathologicalCard } from './cards.js';
 

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeStep, runStep, type RunbookStep } from '../../../src/runbooks/index.js';
-import { REDACTED } from '../../../src/core/redact.js';
+import { REDACTED } from '../../../src/domain/redact.js';
 import { SECRET, context, runbookWith, useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs();

@@ -1,5 +1,5 @@
 import { useTempDirs as useSharedTempDirs } from '../../support/temp-dir.js';
-import { createRedactor } from '../../../src/core/redact.js';
+import { createRedactor } from '../../../src/domain/redact.js';
 import { parseRunbook, type ActionContext, type Runbook } from '../../../src/runbooks/index.js';
 
 /** Temp dirs for runbook tests, removed after each test. */

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDACTED } from '../../../src/core/redact.js';
+import { REDACTED } from '../../../src/domain/redact.js';
 import { describeStep, runStep, type RunbookStep } from '../../../src/runbooks/index.js';
 import { SECRET, context, runbookWith } from './helpers.js';
 

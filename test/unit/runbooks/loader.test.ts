@@ -1,7 +1,7 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RunbookError } from '../../../src/core/errors.js';
+import { RunbookError } from '../../../src/domain/errors.js';
 import { describeStep, runStep } from '../../../src/runbooks/actions/index.js';
 import { loadRunbooks, parseRunbook } from '../../../src/runbooks/index.js';
 import { EXAMPLE_MANIFEST, useTempDirs } from './helpers.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RunbookError } from '../../../src/core/errors.js';
+import { RunbookError } from '../../../src/domain/errors.js';
 import { ACTION_NAMES, matchingRunbooks, parseRunbook, renderTemplate, runbookMatches, templateNames } from '../../../src/runbooks/index.js';
 import { EXAMPLE_MANIFEST } from './helpers.js';
 

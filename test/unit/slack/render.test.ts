@@ -4,7 +4,7 @@ import { buildCard } from '../../../src/core/card-builder.js';
 import type { Card, CardButton, StepState } from '../../../src/core/card.js';
 import type { Incident, StepRun, StoredAlert } from '../../../src/core/domain.js';
 import { offersFor } from '../../../src/core/offers.js';
-import { REDACTED, createRedactor } from '../../../src/core/redact.js';
+import { REDACTED, createRedactor } from '../../../src/domain/redact.js';
 import { DEFAULT_MAX_BLOCKS_JSON_CHARS } from '../../fakes/slack-api.js';
 import { BLOCK_KIT_LIMITS, validateBlocks, type JsonObject } from '../../fakes/slack-block-kit.js';
 import { alert, at, gitcortexRunbook } from '../core/factories.js';

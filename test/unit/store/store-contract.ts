@@ -10,7 +10,7 @@ import { appendAudit, auditHash, firstBrokenLink } from '../../../src/core/audit
 import type { StepState } from '../../../src/core/card.js';
 import type { NewAuditEvent, NewIncident, NewStepRun } from '../../../src/core/domain.js';
 import type { Migration } from '../../../src/store/migrations.js';
-import type { Store, StoreTx } from '../../../src/store/store.js';
+import type { Store, StoreTx } from '../../../src/core/ports/store.js';
 
 export type RawRow = Record<string, unknown>;
 

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { GroupCommit } from '../../../src/store/group-commit.js';
 import { openStore } from '../../../src/store/open.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
-import type { Store } from '../../../src/store/store.js';
+import type { Store } from '../../../src/core/ports/store.js';
 import { WalCheckpointer } from '../../../src/store/wal-checkpointer.js';
 
 describe('WAL checkpoints in a thread of their own', () => {

@@ -95,19 +95,6 @@ export function utcStamp(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/u, 'Z').replaceAll(/[-:]/gu, '');
 }
 
-/** 1234567 → "1.2 MiB (1234567 bytes)"; small sizes stay in bytes. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit] ?? 'TiB'} (${bytes} bytes)`;
-}
-
 /** The first line of program output that reads like an error, else the last non-empty line. */
 export function errorLine(output: string): string | undefined {
   const lines = output

@@ -1,7 +1,8 @@
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ActionError, check, formatBytes, fsProblem, pathProblem, prefixPart, utcStamp, type Job } from './common.js';
+import { formatBytes } from '../../../domain/format.js';
+import { ActionError, check, fsProblem, pathProblem, prefixPart, utcStamp, type Job } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { countLines, lstatOrUndefined, scanLines, statOrUndefined, syncDir } from './files.js';
 

@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { ActionError, check, formatBytes, nameProblem, portProblem, prefixPart, type Job } from './common.js';
+import { formatBytes } from '../../../domain/format.js';
+import { ActionError, check, nameProblem, portProblem, prefixPart, type Job } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { gunzipToBuffer, gzipFile, readTail, scanLines, verifyGzipRoundTrip } from './files.js';
 import type { MysqlTarget } from './inputs.js';

@@ -1,7 +1,8 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ActionError, check, formatBytes, fsProblem, nameProblem, pathProblem, portProblem, type Job } from './common.js';
+import { formatBytes } from '../../../domain/format.js';
+import { ActionError, check, fsProblem, nameProblem, pathProblem, portProblem, type Job } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { copyOwnership, gunzipFile, gzipFile, readHead, statOrUndefined, syncDir, verifyGzipRoundTrip } from './files.js';
 import type { RedisTarget } from './inputs.js';

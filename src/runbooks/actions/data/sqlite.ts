@@ -1,7 +1,8 @@
 import { link, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { StepFact } from '../types.js';
-import { ActionError, check, formatBytes, fsProblem, pathProblem, prefixPart, utcStamp, type Job } from './common.js';
+import { formatBytes } from '../../../domain/format.js';
+import { ActionError, check, fsProblem, pathProblem, prefixPart, utcStamp, type Job } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { copyOwnership, gunzipFile, gzipFile, lstatOrUndefined, statOrUndefined, syncDir, verifyGzipRoundTrip } from './files.js';
 import type { CheckpointInputs } from './inputs.js';

@@ -22,6 +22,9 @@ import {
 } from './common.js';
 import { describeFollowUpVerify, followUpVerifyInputs, verifyPhase } from './verify.js';
 
+// Over 300 lines: the four kinds of restart (systemd, compose, kubernetes, command) share their
+// phases and inputs, and splitting them would scatter one action's rules across files.
+
 /*
  * restart: restarts a service, waits until its manager says it is up, then (with `verify:`) checks
  * that it is actually healthy; the verify result decides the step's outcome.

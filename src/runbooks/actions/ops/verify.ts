@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { loadUndici } from '../../../lazy-clients.js';
+import { loadUndici } from '../lazy-clients.js';
 import { z } from 'zod';
 import { quoteValue } from '../../param-value.js';
 import { parseHttpUrl } from '../http.js';
@@ -22,6 +22,9 @@ import {
   type Phase,
   type PollOutcome,
 } from './common.js';
+
+// Over 300 lines: the three kinds of verify (HTTP, SQL, Prometheus) share the retry budget and
+// result shape of one action.
 
 /*
  * verify: is the system healthy? Polls one check until it passes or the deadline. Used on its own

@@ -1,4 +1,4 @@
-import { BotError } from './errors.js';
+import { BotError } from '../../domain/errors.js';
 
 /**
  * The port to Alertmanager's silences, so the core never speaks HTTP itself. The implementation

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import type { Mention, Severity } from './card.js';
-import type { Incident } from './domain.js';
-import { durationSchema } from './duration.js';
-import { labelsMatch, labelMatchSchema } from './label-match.js';
+import { durationSchema } from '../core/duration.js';
+import { labelMatchSchema } from '../core/label-match.js';
+import { loadYamlFile } from './yaml-file.js';
 
 /**
  * When an unacknowledged incident is escalated, and whom it calls (ESCALATION_FILE). The defaults
@@ -61,45 +60,10 @@ export const escalationSchema = z.strictObject({
 export type EscalationConfig = z.output<typeof escalationSchema>;
 export type EscalationTargets = z.output<typeof escalationTargetsSchema>;
 
-const MINUTE = 60_000;
-export const DEFAULT_TIMING: Record<Severity, { after: number; every: number } | null> = {
-  critical: { after: 5 * MINUTE, every: 10 * MINUTE },
-  warning: { after: 30 * MINUTE, every: 30 * MINUTE },
-  info: null,
-  none: null,
-};
-
 /** The built-in escalation when no file is given: default timings, nobody mentioned. */
 export const defaultEscalation = (): EscalationConfig => escalationSchema.parse({});
 
-export interface EscalationPlan {
-  after: number;
-  every: number;
-  mentions: Mention[];
-}
-
-export function mentionsOf(targets: EscalationTargets): Mention[] {
-  const named = (name: string | undefined) => (name !== undefined ? { name } : {});
-  return [
-    ...targets.slack.map((t): Mention => ('user' in t ? { platform: 'slack', kind: 'user', id: t.user, ...named(t.name) } : { platform: 'slack', kind: 'group', id: t.group, ...named(t.name) })),
-    ...targets.discord.map((t): Mention => ('user' in t ? { platform: 'discord', kind: 'user', id: t.user, ...named(t.name) } : { platform: 'discord', kind: 'role', id: t.role, ...named(t.name) })),
-  ];
-}
-
-/** How this incident escalates, from its common labels and severity; undefined when it never does. */
-export function escalationPlan(config: EscalationConfig, incident: Pick<Incident, 'severity' | 'commonLabels'>): EscalationPlan | undefined {
-  const rule = config.rules.find((r) => labelsMatch(r.match, incident.commonLabels));
-  if (rule && !rule.escalate) return undefined;
-  const configured = config.severities[incident.severity];
-  const base = configured === undefined ? DEFAULT_TIMING[incident.severity] : configured;
-  const after = rule?.after ?? base?.after;
-  const every = rule?.every ?? base?.every ?? after;
-  if (after === undefined || every === undefined) return undefined;
-  return { after, every, mentions: mentionsOf(rule?.targets ?? config.targets) };
-}
-
-/** The escalation level due at `now` (0: none yet): level 1 at `after`, level n at `after + (n-1)·every`. */
-export function dueLevel(plan: Pick<EscalationPlan, 'after' | 'every'>, openedAt: string, now: string): number {
-  const elapsed = Date.parse(now) - Date.parse(openedAt);
-  return elapsed < plan.after ? 0 : Math.floor((elapsed - plan.after) / plan.every) + 1;
+/** Escalation of unacknowledged incidents, from ESCALATION_FILE; none: the built-in timings, nobody mentioned. */
+export async function loadEscalation(file: string | undefined): Promise<EscalationConfig> {
+  return file === undefined ? defaultEscalation() : loadYamlFile(file, escalationSchema, 'escalation');
 }

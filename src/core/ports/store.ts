@@ -1,7 +1,8 @@
-import type { AuditHead } from '../core/audit-seal.js';
-import type { StepState, ThreadMessage } from '../core/card.js';
-import type { MessageRef } from '../core/chat-platform.js';
+import type { MessageRef } from './chat-platform.js';
 import type {
+  AuditHead,
+  StepState,
+  ThreadMessage,
   Approval,
   AuditEvent,
   CardMessage,
@@ -21,7 +22,7 @@ import type {
   RecordedProcess,
   StepRun,
   StoredAlert,
-} from '../core/domain.js';
+} from '../domain.js';
 
 /**
  * What a transaction promises to touch, so that a store may run it beside others.

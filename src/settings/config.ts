@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from './core/errors.js';
+import { ConfigError } from '../domain/errors.js';
+
+// Over 300 lines: every environment variable is validated here, in one schema, so that the
+// README's configuration table can be checked against a single source.
 
 /**
  * Every setting the bot reads, validated at start-up. This is the only module that knows the

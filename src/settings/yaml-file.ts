@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from './core/errors.js';
+import { ConfigError } from '../domain/errors.js';
 
 /** Reads a YAML settings file and validates it; every problem is named with the file and the path inside it. */
 export async function loadYamlFile<S extends z.ZodType>(file: string, schema: S, what: string): Promise<z.output<S>> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { loadYamlFile } from './yaml-file.js';
 
 /**
  * Who may do what: the approval policy, usually read from a YAML file (POLICY_FILE). Roles name
@@ -93,4 +94,9 @@ export type Policy = z.output<typeof policySchema>;
 /** The policy when no file is given: anyone may request, `approvers` (APPROVERS) or anyone but the requester approve. */
 export function defaultPolicy(approvers: readonly string[]): Policy {
   return policySchema.parse(approvers.length > 0 ? { roles: { approvers: [...approvers] }, defaults: { approve: ['approvers'] } } : {});
+}
+
+/** The approval policy: from POLICY_FILE when set, else the built-in default with APPROVERS as the approvers. */
+export async function loadPolicy(file: string | undefined, approvers: readonly string[]): Promise<Policy> {
+  return file === undefined ? defaultPolicy(approvers) : loadYamlFile(file, policySchema, 'policy');
 }

@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import { ConfigError } from '../domain/errors.js';
+import { resolveStepRef } from '../core/jobs.js';
+import { validCron } from '../core/cron.js';
+import type { Runbook } from '../runbooks/index.js';
+import { loadYamlFile } from './yaml-file.js';
 
 /**
  * Scheduled jobs (SCHEDULES_FILE): cron expressions with a time zone each, run on the leader only.
@@ -6,7 +11,7 @@ import { z } from 'zod';
  * A scheduled step has no chat approval: an operator declared it in this file, which is the
  * authorisation. So only steps that need no approval may be scheduled (`changes: false`, which
  * includes backups and checks); a step that changes a system always needs a person in chat, and
- * the loader refuses it here (see schedules-file.ts). Checklists are stricter: read-only steps only.
+ * the loader refuses it here (see loadSchedules below). Checklists are stricter: read-only steps only.
  */
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 /** Five fields (minute hour day-of-month month day-of-week): jobs run at most once a minute. */
@@ -66,3 +71,33 @@ export const schedulesSchema = z
 export type Schedules = z.output<typeof schedulesSchema>;
 export type ScheduledJob = Schedules['jobs'][number];
 export type Destination = z.output<typeof destination>;
+
+/**
+ * Scheduled jobs from SCHEDULES_FILE (none: no jobs), checked against the runbooks and the enabled
+ * platforms: every problem is named with the file and the path inside it, and the bot does not start.
+ */
+export async function loadSchedules(file: string | undefined, runbooks: readonly Runbook[], platforms: readonly string[]): Promise<Schedules> {
+  if (file === undefined) return { jobs: [] };
+  const schedules = await loadYamlFile(file, schedulesSchema, 'schedules');
+  const problems: string[] = [];
+  schedules.jobs.forEach((job, index) => {
+    const at = (where: string, message: string) => problems.push(`${file}: jobs.${index}${where}: ${message}`);
+    if (!validCron(job.cron)) at('.cron', `"${job.cron}" is not a valid cron expression`);
+    job.post.forEach((d, i) => {
+      if (!platforms.includes(d.platform)) at(`.post.${i}.platform`, `${d.platform} is not enabled on this bot (enabled: ${platforms.join(', ') || 'none'})`);
+    });
+    const refs =
+      job.kind === 'step'
+        ? [{ ref: job.step, where: '.step' }]
+        : job.kind === 'checklist'
+          ? job.steps.map((ref, i) => ({ ref, where: `.steps.${i}` }))
+          : job.backups.map((ref, i) => ({ ref, where: `.backups.${i}` }));
+    for (const { ref, where } of refs) {
+      const found = resolveStepRef(runbooks, ref, job.kind === 'checklist' ? 'checklist' : 'step');
+      if (!found.ok) at(where, found.problem);
+      else if (job.kind === 'retention' && found.step.action !== 'backup') at(where, `step "${ref.runbook}/${ref.step}" is a ${found.step.action} step; retention expires the files of backup steps`);
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+  return schedules;
+}

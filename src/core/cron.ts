@@ -1,7 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import type { CronTimer } from './core/scheduler.js';
-import type { ScheduledJob } from './core/schedules-schema.js';
+import type { CronTimer } from './scheduler.js';
+import type { ScheduledJob } from '../settings/schedules.js';
 
 /**
  * A job's timing on the cron library. Overlap is not left to the library (`noOverlap: false`): the

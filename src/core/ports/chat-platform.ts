@@ -1,4 +1,4 @@
-import type { Card, ThreadMessage } from './card.js';
+import type { Card, ThreadMessage } from '../card.js';
 
 /** Where a posted message lives, as the platform identifies it. Opaque to the core. */
 export interface MessageRef {

@@ -1,0 +1,34 @@
+import { describeStep, runStep } from './actions/index.js';
+import { backupRetention } from './actions/data-actions.js';
+import { applyRetention } from './actions/data/backup-files.js';
+import { processHost, stopLeftoverGroup } from './actions/process-group.js';
+import { renderInputs } from './actions/render-inputs.js';
+import type { RunbookStep } from './schema.js';
+
+/** What expiring a backup step's old files did; see `keep:` in the backup action. */
+export interface BackupExpiry {
+  dir: string;
+  kept: number;
+  deleted: string[];
+  problems: string[];
+}
+
+/**
+ * Runs steps here, in this process's host: the step runner the core's executor, scheduler and
+ * leftover cleanup call (the core sees it only as its StepRunner port, src/core/ports/step-runner.ts).
+ */
+export const localStepRunner = {
+  run: runStep,
+  describe: describeStep,
+  /** This host and pid namespace, as recorded with a step's process group. */
+  host: processHost,
+  stopLeftover: stopLeftoverGroup,
+  /** Applies a backup step's `keep:` (the same rule the step applies after a backup); undefined when it has none. */
+  async expireBackups(step: RunbookStep, params: Record<string, string>, now: Date): Promise<BackupExpiry | undefined> {
+    if (step.action !== 'backup') throw new Error(`step ${step.id} is not a backup step`);
+    const plan = backupRetention(renderInputs(step.with, params));
+    if (!plan.keep) return undefined;
+    const outcome = await applyRetention(plan.dir, plan.prefix, plan.ext, plan.keep, '', now);
+    return { dir: plan.dir, kept: outcome.kept, deleted: outcome.deleted, problems: outcome.problems };
+  },
+};
