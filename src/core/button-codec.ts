@@ -12,8 +12,8 @@ export type ButtonTarget =
   | { action: 'pick'; choiceId: number }
   /** "Roll back" after a step that took a pre-change checkpoint. */
   | { action: 'rollback'; runId: number }
-  /** "Acknowledge" on a card: the presser owns the incident. */
-  | { action: 'ack'; incidentId: number }
+  /** "Acknowledge" on a card: the presser owns the incident. "Resolve": closes it by hand, as `/incident resolve`. */
+  | { action: 'ack' | 'resolve'; incidentId: number }
   /** "Silence 1h" / "Unsilence" on a card: an Alertmanager silence for the incident's group. */
   | { action: 'silence' | 'unsilence'; incidentId: number };
 
@@ -47,7 +47,7 @@ export function decodeButtonId(id: string): ButtonTarget | undefined {
   const n = Number(rest[0]);
   if (action === 'approve' || action === 'deny' || action === 'rollback') return { action, runId: n };
   if (action === 'pick') return { action, choiceId: n };
-  if (action === 'ack' || action === 'silence' || action === 'unsilence') return { action, incidentId: n };
+  if (action === 'ack' || action === 'resolve' || action === 'silence' || action === 'unsilence') return { action, incidentId: n };
   return undefined;
 }
 

@@ -58,7 +58,7 @@ export interface CardButton {
   confirm?: CardConfirm;
 }
 
-export type ButtonAction = 'run-step' | 'approve' | 'deny' | 'pick' | 'rollback' | 'ack' | 'silence' | 'unsilence';
+export type ButtonAction = 'run-step' | 'approve' | 'deny' | 'pick' | 'rollback' | 'ack' | 'resolve' | 'silence' | 'unsilence';
 
 export interface CardStepState {
   title: string;

@@ -57,6 +57,9 @@ export async function handleButtonPress(engine: IncidentUseCases, platform: Chat
       case 'ack':
         await engine.acknowledge(actor, target.incidentId);
         break;
+      case 'resolve':
+        await engine.resolve(actor, target.incidentId, '');
+        break;
       case 'silence':
         await engine.silence(actor, target.incidentId, BUTTON_SILENCE_MS);
         break;

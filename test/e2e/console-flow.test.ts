@@ -193,6 +193,21 @@ describe('web console: the whole loop without chat credentials', () => {
     expect(stream.text.match(/event: update/g)?.length ?? 0).toBeGreaterThan(5);
   });
 
+  it('resolves the incident from the console: the card says resolved and the Resolve button is gone', async () => {
+    const resolve = formsOf(await page(alice)).find((f) => f.action === '/console/press' && f.fields.buttonId === 'resolve:1');
+    expect(resolve, 'the Resolve form of a firing incident').toBeDefined();
+    expect((await alice.submit(resolve!)).status).toBe(303);
+    const html = await waitFor(async () => {
+      const current = await page(alice);
+      return /resolved/i.test(textOf(sectionOf(current, 'card'))) && current;
+    }, 10_000, 'the card to say resolved');
+    expect(formsOf(html).filter((f) => f.fields.buttonId === 'resolve:1')).toEqual([]);
+    await waitFor(async () => /alice resolved incident #1 by hand/.test(await threadText(alice)), 10_000, 'the resolution in the thread');
+    const res = await fetch(`${t.url}/incidents/1/audit`);
+    const { events } = (await res.json()) as { events: AuditEvent[] };
+    expect(events.find((e) => e.kind === 'incident.resolved')?.actor).toBe('console:alice');
+  });
+
   it('renders the same card and thread from the store after a restart', async () => {
     await t.bot.stop();
     const again = await createBot({ ...t.config, port: 0 }, { logger: pino({ level: 'silent' }), env: process.env, outboxPollMs: 50, executorPollMs: 50 });

@@ -1,3 +1,4 @@
+import { makeButton } from '../../core/button-codec.js';
 import { type Card, type CardButton, STEP_STATE_ICON } from '../../core/card.js';
 import type { AuditEvent, Incident } from '../../core/domain.js';
 import { formatTime } from '../../core/time.js';
@@ -253,8 +254,21 @@ export function incidentMain(viewer: Viewer, view: IncidentView): Html {
   return html`<p class="muted"><a href="/">← All incidents</a></p>
 ${privateHtml(viewer, view.privateMessages, back)}
 ${cardHtml(viewer, view.card)}
+${resolveHtml(viewer, view.card)}
 ${threadHtml(viewer, id, view.thread)}
 <p><a href="/incidents/${id}/audit">Audit trail (JSON, hash-chained)</a></p>`;
+}
+
+/**
+ * The console's own "Resolve" for a firing incident (as `/incident resolve` in Slack or Discord), so
+ * a console user can end an incident nobody will resolve from Alertmanager, such as a sample alert.
+ */
+function resolveHtml(viewer: Viewer, card: Card): Html | '' {
+  if (!viewer.interactive || card.status !== 'firing') return '';
+  const button = makeButton({ action: 'resolve', incidentId: Number(card.incidentId) }, 'Resolve', {
+    confirm: { title: 'Resolve this incident?', text: 'It is closed by hand; its pending change requests expire.', confirm: 'Resolve', deny: 'Cancel' },
+  });
+  return html`<div class="buttons" id="incident-actions">${pressForm(viewer, button, card.incidentId)}</div>`;
 }
 
 export function listMain(viewer: Viewer, input: { open: readonly Incident[]; recent: readonly Incident[]; privateMessages: readonly PrivateMessage[] }): Html {
