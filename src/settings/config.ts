@@ -15,6 +15,15 @@ const optionalSecret = z
   .transform((v) => (v === '' ? undefined : v))
   .optional();
 
+/** A secret that guards something: empty means unset, anything shorter than `min` is refused, naming why. */
+const longSecret = (min: number, guards: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => v === '' || v.length >= min, `must be at least ${min} characters (${guards})`)
+    .transform((v) => (v === '' ? undefined : v))
+    .optional();
+
 const splitList = (v: string): string[] =>
   v
     .split(',')
@@ -71,25 +80,10 @@ export const envSchema = z
     ALERTMANAGER_URL: z.url().optional(),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
     CONSOLE: z.enum(['auto', 'on', 'off']).default('auto'),
-    CONSOLE_TOKEN: z
-      .string()
-      .trim()
-      .refine((v) => v === '' || v.length >= 16, 'must be at least 16 characters (it guards the console when the bot listens beyond loopback)')
-      .transform((v) => (v === '' ? undefined : v))
-      .optional(),
-    METRICS_TOKEN: z
-      .string()
-      .trim()
-      .refine((v) => v === '' || v.length >= 16, 'must be at least 16 characters (it guards /metrics)')
-      .transform((v) => (v === '' ? undefined : v))
-      .optional(),
+    CONSOLE_TOKEN: longSecret(16, 'it guards the console when the bot listens beyond loopback'),
+    METRICS_TOKEN: longSecret(16, 'it guards /metrics'),
     DEMO_PORT: z.coerce.number().int().min(1).max(65535).default(3080),
-    AUDIT_KEY: z
-      .string()
-      .trim()
-      .refine((v) => v === '' || v.length >= 32, 'must be at least 32 characters (it seals the audit trail; e.g. openssl rand -hex 32)')
-      .transform((v) => (v === '' ? undefined : v))
-      .optional(),
+    AUDIT_KEY: longSecret(32, 'it seals the audit trail; e.g. openssl rand -hex 32'),
     AUDIT_KEY_FILE: z.string().min(1).optional(),
     AUDIT_SEAL_FILE: z.string().min(1).optional(),
   });
