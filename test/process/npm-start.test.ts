@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, freePort } from '../support/bot-process.js';
 import { ConsoleClient, formsOf, sectionOf, textOf, waitFor, type ConsoleForm } from '../support/console-client.js';
+import { alive } from '../support/processes.js';
 
 /** The repository's files as a fresh clone has them (tracked and new, not ignored), node_modules shared. */
 function freshCopy(): string {
@@ -51,15 +52,6 @@ function descendants(root: number): number[] {
   };
   walk(root);
   return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 const portOpen = (port: number) =>

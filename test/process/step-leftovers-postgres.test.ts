@@ -6,6 +6,7 @@ import { makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } 
 import { loadFixture } from '../support/fixtures.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { probePostgres, requireService } from '../support/services.js';
+import { alive, readPid } from '../support/processes.js';
 
 /**
  * The PostgreSQL variant of step-leftovers.test.ts: kill -9 of a replica while its approved step
@@ -32,15 +33,6 @@ steps:
     timeoutSeconds: 120
 `;
 
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-const readPid = (file: string) => Number(fs.readFileSync(file, 'utf8').trim());
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

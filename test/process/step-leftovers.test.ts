@@ -6,6 +6,7 @@ import { slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-
 import { readDb } from '../support/faults-kit.js';
 import { makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from '../support/bot-process.js';
 import { loadFixture } from '../support/fixtures.js';
+import { alive, readPid } from '../support/processes.js';
 
 /**
  * kill -9 of the bot alone (not its process group) while an approved, changing step runs: the
@@ -34,17 +35,6 @@ steps:
     run: [sh, -c, 'sleep 30 & echo $! > {{DIR}}/look.pid; wait']
 `;
 
-/** Alive, and not a zombie waiting for a parent that will never reap it. */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-const readPid = (file: string) => Number(fs.readFileSync(file, 'utf8').trim());
 const runStates = (dbPath: string) => readDb(dbPath, (db) => (db.prepare('SELECT state FROM step_runs ORDER BY id').all() as Array<{ state: string }>).map((r) => r.state));
 
 /**

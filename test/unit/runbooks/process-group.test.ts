@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runStep, type RunbookStep } from '../../../src/runbooks/index.js';
 import type { StepProcess } from '../../../src/runbooks/actions/process-group.js';
 import { context, runbookWith, useTempDirs } from './helpers.js';
+import { alive } from '../../support/processes.js';
 
 /**
  * Exec steps with real processes: each runs in a process group of its own, handed to the caller
@@ -16,16 +17,6 @@ function shellStep(script: string, timeoutSeconds = 30): RunbookStep {
   const [step] = runbook.steps;
   if (!step) throw new Error('no step');
   return step;
-}
-
-/** Alive and not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 const statOf = (pid: number) => {
