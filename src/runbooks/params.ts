@@ -43,3 +43,25 @@ export function resolveParams(runbook: Runbook, labels: Record<string, string>, 
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, params };
 }
+
+/**
+ * Checks params that arrived with a job (on a runner) against this host's own copy of the runbook:
+ * only declared params, every label or default param present, each value passing its pattern and
+ * the rules every value obeys. Returns the problems; empty when the params may be used.
+ */
+export function vetParams(runbook: Runbook, params: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const name of Object.keys(params)) {
+    if (!Object.hasOwn(runbook.params, name)) problems.push(`param ${quoteValue(name)} is not declared by runbook ${runbook.name}`);
+  }
+  for (const [name, spec] of Object.entries(runbook.params)) {
+    const value = Object.hasOwn(params, name) ? params[name] : undefined;
+    if (value === undefined) {
+      if (!spec.chosen) problems.push(`param "${name}" is missing`);
+      continue;
+    }
+    const problem = spec.fromLabel !== undefined && value !== spec.default && value.startsWith('-') ? `value ${quoteValue(value)} starts with "-"` : valueProblem(value, spec.pattern);
+    if (problem !== undefined) problems.push(`param "${name}": ${problem}`);
+  }
+  return problems;
+}

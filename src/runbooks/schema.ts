@@ -3,6 +3,7 @@ import { quoteValue } from './param-value.js';
 import { templateNames } from './template.js';
 import { typedAction } from './actions/registry.js';
 import { TYPED_ACTION_NAMES, type TypedActionName } from './actions/typed-names.js';
+import { runOnSchema, runOnTemplates } from './run-on.js';
 import { DEFAULT_APPROVAL, ENV_NAME, PARAM_NAME, RUNBOOK_NAME, commonStepFields, execStepSchema, httpStepSchema, paramSpecSchema } from './step-schema.js';
 
 export { paramSpecSchema } from './step-schema.js';
@@ -40,6 +41,8 @@ const runbookBaseSchema = z.strictObject({
   /** label → value or any-of values; every listed label must match. `{}` matches every alert. */
   match: z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)])),
   params: z.record(z.string().regex(PARAM_NAME, `param names must match ${PARAM_NAME.source}`), paramSpecSchema).default({}),
+  /** Where every step runs unless the step says otherwise; absent: in the bot. */
+  runOn: runOnSchema.optional(),
   steps: z.array(stepSchema).min(1),
 });
 
@@ -47,8 +50,10 @@ const runbookBaseSchema = z.strictObject({
 const LOCATION_KEYS = new Set(['cwd', 'projectDir', 'file']);
 
 /** A whole runbook manifest (one YAML file). */
-export const runbookSchema = runbookBaseSchema.superRefine((runbook, ctx) => {
+export const runbookSchema = runbookBaseSchema
+  .superRefine((runbook, ctx) => {
     checkStepReferences(runbook, ctx);
+    checkRunOn(runbook, ctx);
     const firstUse = new Map<string, number>();
     runbook.steps.forEach((step, index) => {
       const earlier = firstUse.get(step.id);
@@ -75,7 +80,25 @@ export const runbookSchema = runbookBaseSchema.superRefine((runbook, ctx) => {
         }
       }
     });
-  });
+  })
+  // Each step carries where it runs, so a step handed to a step runner is complete on its own.
+  .transform((runbook) => ({ ...runbook, steps: runbook.steps.map((step) => (step.runOn || !runbook.runOn ? step : { ...step, runOn: runbook.runOn })) }));
+
+/** `runOn` may use only declared params that come from labels or defaults (never a value chosen in chat). */
+function checkRunOn(runbook: z.output<typeof runbookBaseSchema>, ctx: z.RefinementCtx): void {
+  const places = [
+    { path: ['runOn'], runOn: runbook.runOn },
+    ...runbook.steps.map((step, index) => ({ path: ['steps', index, 'runOn'], runOn: step.runOn })),
+  ];
+  for (const { path, runOn } of places) {
+    if (!runOn) continue;
+    for (const name of runOnTemplates(runOn).flatMap(templateNames)) {
+      const spec = Object.hasOwn(runbook.params, name) ? runbook.params[name] : undefined;
+      if (!spec) ctx.addIssue({ code: 'custom', path, message: `runOn uses unknown param ${quoteValue(name)}` });
+      else if (spec.chosen) ctx.addIssue({ code: 'custom', path, message: `runOn may not use "${name}": a value chosen in chat must never decide where a step runs` });
+    }
+  }
+}
 
 /** `pick` and `checkpoint` name params and steps of the same runbook; they must exist and fit. */
 function checkStepReferences(runbook: z.output<typeof runbookBaseSchema>, ctx: z.RefinementCtx): void {

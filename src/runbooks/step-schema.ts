@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { patternProblem, valueProblem } from './param-value.js';
 import { argvSchema } from './argv.js';
+import { runOnSchema } from './run-on.js';
 
 /*
  * The parts of the runbook manifest format that do not depend on the actions: names, params, the
@@ -99,6 +100,8 @@ export const commonStepFields = {
   afterResolve: z.boolean().optional(),
   timeoutSeconds: timeoutSeconds.default(60),
   approval: approvalSchema.optional(),
+  /** Where the step runs when not in the bot (a runner); a step without one takes its runbook's. */
+  runOn: runOnSchema.optional(),
 };
 
 export const execStepSchema = z.strictObject({
