@@ -176,6 +176,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     store,
     runbooks,
     runner: routingStepRunner(remote),
+    runnerHeartbeatTimeoutMs: config.runnerHeartbeatTimeoutMs,
     platforms,
     route: createChannelRouter(channelRoutes, defaultChannels),
     policy,

@@ -4,7 +4,7 @@ import type { AlertmanagerNotification } from './alertmanager-payload.js';
 import type { Card } from './card.js';
 import { renderIncidentCard } from './card-builder.js';
 import { EngineRuntime } from './runtime.js';
-import type { IncidentDetails, IncidentUseCases } from './use-cases.js';
+import type { IncidentDetails, IncidentUseCases, RunnerStatus } from './use-cases.js';
 import type { ChatPlatform } from './ports/chat-platform.js';
 import type { AuditEvent, CardMessage, Incident, Labels, StepRun } from './domain.js';
 import { acknowledgeIncident } from './acknowledge.js';
@@ -59,6 +59,8 @@ export interface EngineOptions {
   /** Settings actions default to (e.g. the Prometheus URL for verify). */
   actionSettings?: ActionSettings;
   metrics: Metrics;
+  /** A runner silent for longer is disconnected; default 30 s. */
+  runnerHeartbeatTimeoutMs?: number;
   /** Alertmanager's silences; undefined when ALERTMANAGER_URL is not set (no silences from chat). */
   silences?: SilenceApi | undefined;
   outboxPollMs?: number;
@@ -383,6 +385,16 @@ export class Engine implements IncidentUseCases {
 
   get runbooks(): readonly Runbook[] {
     return this.o.runbooks;
+  }
+
+  async runners(): Promise<RunnerStatus[]> {
+    const runners = await this.o.store.transaction((tx) => tx.runners.listRunners(), { readOnly: true });
+    const now = this.o.clock().getTime();
+    const bound = this.o.runnerHeartbeatTimeoutMs ?? 30_000;
+    return runners.map((r) => {
+      const silentMs = Math.max(0, now - Date.parse(r.seenAt));
+      return { ...r, connected: silentMs <= bound, silentSeconds: Math.round(silentMs / 1000) };
+    });
   }
 
   get policy(): Policy {

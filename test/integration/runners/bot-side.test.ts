@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestBot, type TestBot } from '../../support/bot-harness.js';
 import type { RunbookStep } from '../../../src/runbooks/index.js';
+import { executeCommand } from '../../../src/core/commands/execute.js';
 import { EVENTS_PATH, POLL_PATH, pollResponseSchema, type Job } from '../../../src/runners/protocol.js';
 
 /*
@@ -181,5 +182,23 @@ describe('runners: the bot side', () => {
     const result = await running;
     expect(result.status).toBe('failed');
     expect(result.summary).toMatch(/refused by runner b, nothing was run: step remote-shop\/check differs/);
+  });
+
+  it('shows connected runners in /runbook runners and the console, and counts their jobs in /metrics', async () => {
+    bot = await botWithRunners();
+    const b = bot;
+    await poll(b, 'a', TOKEN_A, { labels: { service: 'shop' }, version: '9.9.9' });
+    const running = b.bot.engine.runner.run(step(b), { host: 'a' }, { signal: new AbortController().signal, redact: (t) => t, env: {}, origin });
+    const job = await nextJob(b, 'a', TOKEN_A);
+    await report(b, 'a', TOKEN_A, [{ jobId: job.id, type: 'result', result: { status: 'failed', summary: 'exit 1', exitCode: 1, durationMs: 3, outputTail: '' } }]);
+    expect((await running).status).toBe('failed');
+    // Each poll advertises the runner's labels and version again.
+    await poll(b, 'a', TOKEN_A, { labels: { service: 'shop' }, version: '9.9.9' });
+    const listed = await executeCommand({ engine: b.bot.engine, actor: { id: 'slack:U1', name: 'alice', platform: 'slack' } } as never, { name: 'runbook', subcommand: 'runners', options: {} });
+    expect(listed.text).toMatch(/\*a\* \(service=shop, host=a, version 9\.9\.9\): 🟢 connected since/);
+    const page = await (await fetch(`${b.url}/`)).text();
+    expect(page).toMatch(/<table id="runners">[\s\S]*<td>a<\/td><td>service=shop, host=a<\/td><td>connected<\/td>/);
+    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    expect(metrics).toContain('chatops_runner_jobs_total{runner="a",result="failed"} 1');
   });
 });
