@@ -95,6 +95,8 @@ export class RemoteStepRunner {
    */
   private async await(jobId: number, signal: AbortSignal | undefined, deadline?: number): Promise<RunnerJob> {
     const pollMs = this.o.waitPollMs ?? 500;
+    // Silence counts from when this process began waiting: while the bot itself was down, its runners could not poll it.
+    const waitingSince = this.o.clock().getTime();
     let cancelBy: number | undefined;
     for (;;) {
       const job = await this.o.store.transaction((tx) => tx.runners.getRunnerJob(jobId), { readOnly: true });
@@ -102,7 +104,7 @@ export class RemoteStepRunner {
       if (job.state !== 'queued' && job.state !== 'running') return job;
       const now = this.o.clock().getTime();
       const runner = (await this.o.store.transaction((tx) => tx.runners.listRunners(), { readOnly: true })).find((r) => r.name === job.runner);
-      const silentFor = runner ? now - Date.parse(runner.seenAt) : Infinity;
+      const silentFor = runner ? now - Math.max(Date.parse(runner.seenAt), waitingSince) : Infinity;
       let end: { detail: string; to: 'interrupted' | 'cancelled' } | undefined;
       if (silentFor > this.o.heartbeatTimeoutMs) {
         end = { to: job.state === 'queued' ? 'cancelled' : 'interrupted', detail: `runner ${job.runner} stopped sending heartbeats (silent for ${Math.round(silentFor / 1000)} s, bound ${Math.round(this.o.heartbeatTimeoutMs / 1000)} s)` };
