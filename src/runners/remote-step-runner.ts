@@ -68,7 +68,8 @@ export class RemoteStepRunner {
       runbook: origin.runbook,
       step: step.id,
       stepHash: stepHash(origin.runbook, step),
-      params,
+      // Only declared params: the reserved ones (`<param>#sha256`, … of a chosen file) travel as pins.
+      params: Object.fromEntries(Object.entries(params).filter(([name]) => !name.includes('#') && !name.startsWith('@'))),
       pins: extra.pins ?? [],
       ...(extra.path !== undefined ? { path: extra.path } : {}),
       ...(extra.within !== undefined ? { within: extra.within } : {}),
