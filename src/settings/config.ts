@@ -71,6 +71,27 @@ export const envSchema = z
     DISCORD_GUILD_ID: optionalSecret,
     DISCORD_API_URL: z.url().optional(),
     DISCORD_MODE: z.enum(['http', 'gateway']).default('http'),
+    DINGTALK_CLIENT_ID: optionalSecret,
+    DINGTALK_CLIENT_SECRET: optionalSecret,
+    DINGTALK_ROBOT_CODE: optionalSecret,
+    DINGTALK_ALERT_CONVERSATION_ID: optionalSecret,
+    DINGTALK_API_URL: z.url().default('https://api.dingtalk.com'),
+    DINGTALK_OAPI_URL: z.url().default('https://oapi.dingtalk.com'),
+    DINGTALK_WEBHOOK_URL: z.url().optional(),
+    DINGTALK_WEBHOOK_SECRET: optionalSecret,
+    // DingTalk's limit is 20 a minute per robot; an organisation with a larger quota may raise it.
+    DINGTALK_MESSAGES_PER_MINUTE: z.coerce.number().int().min(1).max(6000).default(20),
+    FEISHU_APP_ID: optionalSecret,
+    FEISHU_APP_SECRET: optionalSecret,
+    FEISHU_ALERT_CHAT_ID: optionalSecret,
+    FEISHU_DOMAIN: z
+      .string()
+      .trim()
+      .refine((v) => v === 'feishu' || v === 'lark' || URL.canParse(v), 'must be feishu, lark or the open platform\'s base URL')
+      .default('feishu'),
+    FEISHU_WEBHOOK_URL: z.url().optional(),
+    FEISHU_WEBHOOK_SECRET: optionalSecret,
+    CONSOLE_PUBLIC_URL: z.url().optional(),
     ROUTES_FILE: z.string().min(1).optional(),
     APPROVERS: commaList,
     POLICY_FILE: z.string().min(1).optional(),
@@ -90,6 +111,8 @@ export const envSchema = z
 
 const SLACK_VARIABLES = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT_CHANNEL'] as const;
 const DISCORD_VARIABLES = ['DISCORD_BOT_TOKEN', 'DISCORD_APPLICATION_ID', 'DISCORD_ALERT_CHANNEL_ID'] as const;
+const DINGTALK_VARIABLES = ['DINGTALK_CLIENT_ID', 'DINGTALK_CLIENT_SECRET', 'DINGTALK_ALERT_CONVERSATION_ID'] as const;
+const FEISHU_VARIABLES = ['FEISHU_APP_ID', 'FEISHU_APP_SECRET', 'FEISHU_ALERT_CHAT_ID'] as const;
 
 /**
  * Checks that span several variables. They run on the raw environment, separately from the
@@ -101,11 +124,19 @@ function crossFieldProblems(environment: Record<string, string | undefined>): st
   for (const [platform, names] of [
     ['Slack', SLACK_VARIABLES],
     ['Discord', DISCORD_VARIABLES],
+    ['the DingTalk app', DINGTALK_VARIABLES],
+    ['the Feishu app', FEISHU_VARIABLES],
   ] as const) {
     const set = names.filter(isSet);
     if (set.length > 0 && set.length < names.length) {
       for (const name of names.filter((n) => !isSet(n))) problems.push(`${name}: required when ${set.join(', ')} is set (${platform} needs all three)`);
     }
+  }
+  for (const [app, webhook] of [
+    ['DINGTALK_CLIENT_ID', 'DINGTALK_WEBHOOK_URL'],
+    ['FEISHU_APP_ID', 'FEISHU_WEBHOOK_URL'],
+  ] as const) {
+    if (isSet(app) && isSet(webhook)) problems.push(`${webhook}: set either ${app} (interactive cards) or ${webhook} (one-way), not both`);
   }
   if (isSet('DISCORD_BOT_TOKEN') && (environment.DISCORD_MODE ?? 'http') === 'http' && !isSet('DISCORD_PUBLIC_KEY')) {
     problems.push('DISCORD_PUBLIC_KEY: required in http mode, to verify the signature of every interaction (or set DISCORD_MODE=gateway)');
@@ -157,6 +188,71 @@ export interface DiscordConfig {
   mode: 'http' | 'gateway';
 }
 
+/**
+ * DingTalk: an enterprise internal app's robot (interactive cards, presses over Stream mode), or
+ * one-way through a custom robot's webhook, whose card button opens the console.
+ */
+export type DingTalkConfig =
+  | {
+      mode: 'app';
+      clientId: string;
+      clientSecret: string;
+      /** The robot's code; an internal app's robot has its Client ID. */
+      robotCode: string;
+      /** The alert group's openConversationId. */
+      alertConversationId: string;
+      apiUrl: string;
+      oapiUrl: string;
+      messagesPerMinute: number;
+    }
+  | { mode: 'webhook'; webhookUrl: string; webhookSecret: string | undefined; consoleUrl: string | undefined; messagesPerMinute: number; alertConversationId: string };
+
+/** Feishu/Lark: a custom app's bot (interactive cards, presses over the long connection), or one-way through a custom bot's webhook. */
+export type FeishuConfig =
+  | { mode: 'app'; appId: string; appSecret: string; alertChatId: string; domain: string }
+  | { mode: 'webhook'; webhookUrl: string; webhookSecret: string | undefined; consoleUrl: string | undefined; alertChatId: string };
+
+/** The channel name a one-way platform's single group goes by (routes and schedules name it so). */
+export const WEBHOOK_CHANNEL = 'webhook';
+
+function dingTalkConfig(env: Env): DingTalkConfig | undefined {
+  if (env.DINGTALK_CLIENT_ID && env.DINGTALK_CLIENT_SECRET && env.DINGTALK_ALERT_CONVERSATION_ID) {
+    return {
+      mode: 'app',
+      clientId: env.DINGTALK_CLIENT_ID,
+      clientSecret: env.DINGTALK_CLIENT_SECRET,
+      robotCode: env.DINGTALK_ROBOT_CODE ?? env.DINGTALK_CLIENT_ID,
+      alertConversationId: env.DINGTALK_ALERT_CONVERSATION_ID,
+      apiUrl: env.DINGTALK_API_URL.replace(/\/$/, ''),
+      oapiUrl: env.DINGTALK_OAPI_URL.replace(/\/$/, ''),
+      messagesPerMinute: env.DINGTALK_MESSAGES_PER_MINUTE,
+    };
+  }
+  if (env.DINGTALK_WEBHOOK_URL) {
+    return {
+      mode: 'webhook',
+      webhookUrl: env.DINGTALK_WEBHOOK_URL,
+      webhookSecret: env.DINGTALK_WEBHOOK_SECRET,
+      consoleUrl: env.CONSOLE_PUBLIC_URL,
+      messagesPerMinute: env.DINGTALK_MESSAGES_PER_MINUTE,
+      alertConversationId: WEBHOOK_CHANNEL,
+    };
+  }
+  return undefined;
+}
+
+const FEISHU_DOMAINS: Record<string, string> = { feishu: 'https://open.feishu.cn', lark: 'https://open.larksuite.com' };
+
+function feishuConfig(env: Env): FeishuConfig | undefined {
+  if (env.FEISHU_APP_ID && env.FEISHU_APP_SECRET && env.FEISHU_ALERT_CHAT_ID) {
+    return { mode: 'app', appId: env.FEISHU_APP_ID, appSecret: env.FEISHU_APP_SECRET, alertChatId: env.FEISHU_ALERT_CHAT_ID, domain: (FEISHU_DOMAINS[env.FEISHU_DOMAIN] ?? env.FEISHU_DOMAIN).replace(/\/$/, '') };
+  }
+  if (env.FEISHU_WEBHOOK_URL) {
+    return { mode: 'webhook', webhookUrl: env.FEISHU_WEBHOOK_URL, webhookSecret: env.FEISHU_WEBHOOK_SECRET, consoleUrl: env.CONSOLE_PUBLIC_URL, alertChatId: WEBHOOK_CHANNEL };
+  }
+  return undefined;
+}
+
 /** The local web console: a chat adapter served by the bot itself (see src/bot/console). */
 export interface ConsoleConfig {
   /** auto: interactive without Slack/Discord, read-only with them; on: interactive; off: not served. */
@@ -198,6 +294,8 @@ export interface Config {
   sqliteWalLimitMb: number;
   slack: SlackConfig | undefined;
   discord: DiscordConfig | undefined;
+  dingtalk: DingTalkConfig | undefined;
+  feishu: FeishuConfig | undefined;
   /** Channel routing by alert labels (YAML); none: the default channels. */
   routesFile: string | undefined;
   /** User or group ids allowed to approve when there is no policy file; empty means anyone but the requester. */
@@ -269,6 +367,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     sqliteWalLimitMb: env.SQLITE_WAL_LIMIT_MB,
     slack,
     discord,
+    dingtalk: dingTalkConfig(env),
+    feishu: feishuConfig(env),
     routesFile: env.ROUTES_FILE,
     approvers: env.APPROVERS,
     policyFile: env.POLICY_FILE,
@@ -280,7 +380,23 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT },
     audit: auditSealConfig(env),
     metricsToken: env.METRICS_TOKEN,
-    secrets: [env.AUDIT_KEY, env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN, env.METRICS_TOKEN, databasePassword(env.DATABASE_URL)].filter(
+    secrets: [
+      env.AUDIT_KEY,
+      env.ALERTMANAGER_WEBHOOK_TOKEN,
+      env.SLACK_BOT_TOKEN,
+      env.SLACK_SIGNING_SECRET,
+      env.DISCORD_BOT_TOKEN,
+      env.DINGTALK_CLIENT_SECRET,
+      env.DINGTALK_WEBHOOK_SECRET,
+      // A webhook URL carries its robot's access token: whoever has it can post to the group.
+      webhookUrlToken(env.DINGTALK_WEBHOOK_URL),
+      env.FEISHU_APP_SECRET,
+      env.FEISHU_WEBHOOK_SECRET,
+      webhookUrlToken(env.FEISHU_WEBHOOK_URL),
+      env.CONSOLE_TOKEN,
+      env.METRICS_TOKEN,
+      databasePassword(env.DATABASE_URL),
+    ].filter(
       (v): v is string => v !== undefined,
     ),
   };
@@ -300,6 +416,14 @@ function auditSealConfig(env: Env): AuditSealConfig {
     keyFile: path.resolve(env.AUDIT_KEY_FILE ?? `${base}.audit-key`),
     sealFile: path.resolve(env.AUDIT_SEAL_FILE ?? `${base}.audit-seals`),
   };
+}
+
+/** The secret part of a chat webhook URL: DingTalk's access_token, or the hook id Feishu's path ends with. */
+function webhookUrlToken(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const parsed = new URL(url);
+  const token = parsed.searchParams.get('access_token') ?? parsed.pathname.split('/').pop();
+  return token !== undefined && token.length >= 8 ? token : undefined;
 }
 
 /** A PostgreSQL URL's password, decoded (step output or an error could echo it). */
