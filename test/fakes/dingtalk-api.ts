@@ -68,6 +68,12 @@ export interface FakeDingTalk {
   limited: number[];
   /** Open stream connections. */
   readonly connections: number;
+  /** Connections opened so far (each with a ticket of its own). */
+  readonly opened: number;
+  /** A SYSTEM ping, as DingTalk sends one: resolves with the data the client echoed. */
+  ping(): Promise<unknown>;
+  /** A SYSTEM disconnect, as DingTalk announces a closing connection; the socket closes a moment later. */
+  disconnect(): void;
   /** Sends a card button's callback over the stream, as DingTalk does, and waits for its answer. */
   press(input: { userId: string; cardBizId: string; actionId: string }): Promise<DingTalkAck>;
   waitFor<T>(predicate: () => T, timeoutMs?: number, description?: string): Promise<NonNullable<T>>;
@@ -95,6 +101,9 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions = {}): Promise
   const limited: number[] = [];
   const sent: number[] = [];
   let blockedUntil = 0;
+  let opened = 0;
+  const systemFrame = (topic: string, messageId: string, data: string) =>
+    JSON.stringify({ specVersion: '1.0', type: 'SYSTEM', headers: { contentType: 'application/json', messageId, time: String(Date.now()), topic }, data });
 
   /** The robot limit: undefined when the message may go, else the errcode DingTalk answers. */
   const robotLimit = (): number | undefined => {
@@ -193,6 +202,7 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions = {}): Promise
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
+      opened += 1;
       ws.on('close', () => sockets.delete(ws));
       ws.on('message', (raw) => {
         const frame = JSON.parse(Buffer.from(raw as Buffer).toString('utf8')) as { headers?: { messageId?: string }; data?: string };
@@ -211,6 +221,23 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions = {}): Promise
     limited,
     get connections() {
       return sockets.size;
+    },
+    get opened() {
+      return opened;
+    },
+    async ping() {
+      const socket = [...sockets][0];
+      if (!socket) throw new Error('no stream connection to ping');
+      const messageId = randomUUID();
+      const echoed = new Promise<unknown>((resolve) => waiting.set(messageId, resolve));
+      socket.send(systemFrame('ping', messageId, JSON.stringify({ opaque: messageId })));
+      return echoed;
+    },
+    disconnect() {
+      for (const socket of sockets) {
+        socket.send(systemFrame('disconnect', randomUUID(), JSON.stringify({ reason: 'server restarting' })));
+        setTimeout(() => socket.close(), 200);
+      }
     },
     async press({ userId, cardBizId, actionId }) {
       const socket = [...sockets][0];
