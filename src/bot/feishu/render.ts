@@ -28,7 +28,7 @@ export function truncate(text: string, max: number): string {
  * HTML entities, which is how Feishu documents escaping them.
  */
 export function escapeLarkMd(text: string): string {
-  return text.replace(/[&<>*_~`[\]()#|\\]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : `&#${c.charCodeAt(0)};`));
+  return text.replace(/[&<>*_~`[\]]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : `&#${c.charCodeAt(0)};`));
 }
 
 const md = (content: string) => ({ tag: 'div', text: { tag: 'lark_md', content: truncate(content, FEISHU_LIMITS.text) } });
