@@ -16,7 +16,7 @@ const unquote = (text: string) => text.replace(/^> [^\n]*\n\n/, '');
 
 export const DINGTALK_STAFF: Record<UserName, string> = { alice: 'staff-alice', bob: 'staff-bob', carol: 'staff-carol' };
 
-export async function dingtalkDriver(options: { messagesPerMinute?: number } = {}): Promise<ChatDriver & { quoteOf(reply: ChatMessage): string | undefined }> {
+export async function dingtalkDriver(options: { messagesPerMinute?: number } = {}): Promise<ChatDriver & { quoteOf(reply: ChatMessage): string | undefined; limited(): number[] }> {
   const perMinute = options.messagesPerMinute ?? 600;
   const fake = await startFakeDingTalk({ rateLimit: perMinute });
   const raw = new Map<string, DingTalkMessage>();
@@ -61,6 +61,7 @@ export async function dingtalkDriver(options: { messagesPerMinute?: number } = {
     privateTexts: (user) => fake.privates.filter((p) => p.user === DINGTALK_STAFF[user]).map((p) => normalise(p.text)),
     waitFor: (predicate, timeoutMs, description) => fake.waitFor(predicate, timeoutMs, description),
     close: () => fake.close(),
+    limited: () => fake.limited,
     quoteOf: (reply) => {
       const text = ((raw.get(reply.id)?.content.contents as StandardContent[] | undefined) ?? [])[0]?.text ?? '';
       return /^> ([^\n]*)\n\n/.exec(text)?.[1];
