@@ -39,5 +39,11 @@ describe('DingTalk pacing under the robot limit', () => {
     // More than a minute's worth: the last ones waited for the robot's minute to turn.
     expect(Date.now() - started).toBeGreaterThan(55_000);
     expect(chat.limited()).toEqual([]);
+    // Robots have no threads: each opening message quotes its own card.
+    for (const card of chat.cards()) {
+      const opened = chat.replies(card).find((r) => /opened/.test(r.text));
+      const name = /Burst\d/.exec(card.text)?.[0] ?? 'no card name';
+      expect(opened && chat.quoteOf(opened)).toContain(name);
+    }
   }, 120_000);
 });
