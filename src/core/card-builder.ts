@@ -1,6 +1,6 @@
 import type { Card, CardButton, CardField, CardLink, CardStepState } from './card.js';
 import { makeButton } from './button-codec.js';
-import type { Incident, StepRun, StoredAlert } from './domain.js';
+import type { Approval, Incident, StepRun, StoredAlert } from './domain.js';
 import { offersFor, type StepOffer, type UnavailableRunbook } from './offers.js';
 import type { Runbook } from './ports/runbooks.js';
 import type { StoreTx } from './ports/store.js';
@@ -18,6 +18,10 @@ export interface CardInput {
   silencing?: boolean;
   /** The time the card is rendered at: a silence past its end is no longer shown as in force. */
   now?: string;
+  /** Each run's approvals and denials, for the step lines. */
+  approvals?: ReadonlyMap<number, readonly Approval[]>;
+  /** How long a request waits for approval, for its step line. */
+  approvalTtlMinutes?: number;
 }
 
 /** "Acknowledge", "Silence 1h" / "Unsilence": what can be done to the incident itself. */
@@ -36,10 +40,6 @@ function unique(values: Array<string | undefined>): string[] {
   return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))];
 }
 
-function earliest(values: string[]): string | undefined {
-  return values.reduce<string | undefined>((a, b) => (a === undefined || Date.parse(b) < Date.parse(a) ? b : a), undefined);
-}
-
 function alertmanagerLink(incident: Incident): CardLink | undefined {
   if (!/^https?:\/\//.test(incident.externalUrl)) return undefined;
   const filter = Object.entries(incident.groupLabels)
@@ -48,26 +48,41 @@ function alertmanagerLink(incident: Incident): CardLink | undefined {
   return { label: 'Alertmanager', url: `${incident.externalUrl.replace(/\/$/, '')}/#/alerts?filter=${encodeURIComponent(`{${filter}}`)}` };
 }
 
-function stepStates(runs: StepRun[]): CardStepState[] {
-  // The latest run of each step tells its state; older runs are in the thread.
+/** "11:01:45": a time on a step line (the card's fields give the day). */
+const clock = (iso: string) => new Date(iso).toISOString().slice(11, 19);
+
+/**
+ * One line per step, its latest run (older runs are in the thread): what it did, when, and who:
+ * "succeeded 11:01:45 · exit 0 in 1.2s · requested by alice, approved by bob".
+ */
+function stepStates(runs: StepRun[], approvals: ReadonlyMap<number, readonly Approval[]>, approvalTtlMinutes: number | undefined): CardStepState[] {
   const latest = new Map<string, StepRun>();
   for (const run of runs) latest.set(`${run.runbook}/${run.step}`, run);
   return [...latest.values()].map((run) => {
     // Until it has a result, a run on a chosen file names that file: what is being approved.
     const files = pinnedFiles(run.params).map(describePinnedFile).join('; ');
-    const detail = run.result ? run.result.summary : files || undefined;
-    return { title: run.stepTitle, state: run.state, ...(detail !== undefined ? { detail } : {}) };
+    const target = run.params['@alert-label'];
+    const decided = (approvals.get(run.id) ?? []).filter((a) => a.decision === 'approve').map((a) => a.approverName);
+    const denied = (approvals.get(run.id) ?? []).filter((a) => a.decision === 'deny').map((a) => a.approverName);
+    const who = [`requested by ${run.requestedByName}`, ...(decided.length > 0 ? [`approved by ${decided.join(', ')}`] : []), ...(denied.length > 0 ? [`denied by ${denied.join(', ')}`] : [])].join(', ');
+    const when =
+      run.state === 'requested' && approvalTtlMinutes !== undefined
+        ? `${clock(run.createdAt)}, expires ${clock(new Date(Date.parse(run.createdAt) + approvalTtlMinutes * 60_000).toISOString())}`
+        : clock(run.finishedAt ?? run.startedAt ?? run.updatedAt);
+    const parts = [when, ...(target ? [`for ${target}`] : []), ...(run.result ? [run.result.summary] : files ? [files] : []), who];
+    return { title: run.stepTitle, state: run.state, detail: parts.join(' · ') };
   });
 }
 
 /** Builds the neutral card for an incident from what the store holds. Pure: same input, same card. */
-export function buildCard({ incident, alerts, runs, offers, unavailable, silencing = false, now = incident.updatedAt }: CardInput): Card {
+export function buildCard({ incident, alerts, runs, offers, unavailable, silencing = false, now = incident.updatedAt, approvals = new Map(), approvalTtlMinutes }: CardInput): Card {
   const firing = alerts.filter((a) => a.status === 'firing');
   const shown = incident.status === 'firing' && firing.length > 0 ? firing : alerts;
   const names = unique(alerts.map((a) => a.labels.alertname));
   const services = unique(alerts.map((a) => a.labels.service ?? a.labels.job));
   const instances = unique(shown.map((a) => a.labels.instance ?? a.labels.pod));
-  const startedAt = earliest(alerts.map((a) => a.startsAt)) ?? incident.createdAt;
+  // One start for the card, the thread and the commands: when the incident's first alert reached the bot.
+  const startedAt = incident.createdAt;
   // Common annotations first; otherwise the first alert that has a summary speaks for the group.
   const annotations = { ...(alerts.find((a) => a.annotations.summary)?.annotations ?? alerts[0]?.annotations ?? {}), ...incident.commonAnnotations };
 
@@ -103,7 +118,9 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
   // A link from an alert is clicked by responders: javascript:, data: and other schemes are dropped.
   const safeLinks = links.filter((l) => /^https?:\/\/[^\s]+$/i.test(l.url));
 
-  const stepButtons: CardButton[] = offers.map(({ runbook, step }) =>
+  // A resolved incident keeps its read-only checks; changing steps are gone (a command with --confirm remains for afterResolve steps).
+  const shownOffers = incident.status === 'resolved' ? offers.filter((o) => !o.step.changes) : offers;
+  const stepButtons: CardButton[] = shownOffers.map(({ runbook, step }) =>
     makeButton(
       { action: 'run-step', incidentId: incident.id, runbook: runbook.name, step: step.id },
       step.title,
@@ -140,22 +157,27 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
     ...(description ? { description } : {}),
     fields,
     links: safeLinks,
-    steps: stepStates(runs),
+    steps: stepStates(runs, approvals, approvalTtlMinutes),
     buttons: [...lifecycleButtons(incident, silencing, now), ...stepButtons],
     fallbackText: `[${incident.status.toUpperCase()}] ${incident.severity}: ${title}${annotations.summary ? ` — ${annotations.summary}` : ''}`,
   };
 }
 
 /** The card of one incident as it is now: its alerts, runs, and the steps its runbooks offer. */
-export async function renderIncidentCard(tx: StoreTx, incidentId: number, o: { runbooks: readonly Runbook[]; silencing: boolean; now: string }): Promise<Card> {
+export async function renderIncidentCard(tx: StoreTx, incidentId: number, o: { runbooks: readonly Runbook[]; silencing: boolean; now: string; approvalTtlMinutes?: number }): Promise<Card> {
   const incident = await tx.getIncident(incidentId);
   if (!incident) throw new Error(`incident ${incidentId} does not exist`);
   const alerts = await tx.listAlerts(incidentId);
   const { offers, unavailable } = offersFor(o.runbooks, incident.commonLabels, alerts);
+  const runs = await tx.listStepRuns(incidentId);
+  const approvals = new Map<number, Approval[]>();
+  for (const run of runs) approvals.set(run.id, await tx.listApprovals(run.id));
   return buildCard({
     incident,
     alerts,
-    runs: await tx.listStepRuns(incidentId),
+    runs,
+    approvals,
+    ...(o.approvalTtlMinutes !== undefined ? { approvalTtlMinutes: o.approvalTtlMinutes } : {}),
     offers,
     unavailable,
     silencing: o.silencing,

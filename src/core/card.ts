@@ -83,6 +83,13 @@ export interface Card {
   fallbackText: string;
 }
 
+const SEVERITY_ICON: Readonly<Record<Severity, string>> = { critical: '🔴', warning: '🟠', info: '🔵', none: '⚪' };
+
+/** The icon before a card's title: its severity while firing, a check once resolved (a red dot on a solved incident misleads). */
+export function cardIcon(card: Pick<Card, 'severity' | 'status'>): string {
+  return card.status === 'resolved' ? '✅' : SEVERITY_ICON[card.severity];
+}
+
 /**
  * Someone a message calls for (escalations): a user, a user group (Slack) or a role (Discord) of
  * one platform. Kept apart from the text, which is always escaped: only the platform's renderer

@@ -453,7 +453,7 @@ export class Engine implements IncidentUseCases {
 
   /** The card of an incident as it is now (the outbox posts and updates it). */
   renderCard(tx: StoreTx, incidentId: number): Promise<Card> {
-    return renderIncidentCard(tx, incidentId, { runbooks: this.o.runbooks, silencing: this.silencing, now: this.o.clock().toISOString() });
+    return renderIncidentCard(tx, incidentId, { runbooks: this.o.runbooks, silencing: this.silencing, now: this.o.clock().toISOString(), approvalTtlMinutes: this.o.policy.defaults.approvalTtlMinutes });
   }
 
   /** Runs a step transaction; a refusal rolls it back, then is audited on its own and rethrown for the user. */

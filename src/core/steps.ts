@@ -8,6 +8,7 @@ import { findOffer, targetParams, targetText } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
 import type { Policy } from '../settings/policy.js';
 import { appendAudit } from './audit.js';
+import { acknowledgeIncident } from './acknowledge.js';
 import { uncheckedChoice } from './chosen.js';
 import { describePinnedFile, pinParams, type PinnedFile } from './chosen-pins.js';
 import { requestedBeforeResolution, resolvedRefusal, sameSessionRefusal } from './step-guards.js';
@@ -83,6 +84,8 @@ export async function requestStep(
     if (refusal) return refuse(incidentId, 'step.refused', refusal, { runbook, step: stepId });
   }
   const needsApproval = sp.requiredApprovals > 0;
+  // Working on it is owning it: the escalation stops for whoever requests a step first (policy may turn this off).
+  if (ctx.policy.defaults.acknowledgeOnRequest && incident.status === 'firing' && !incident.acknowledgement) await acknowledgeIncident(tx, actor, incidentId, ctx.now);
   const run = await tx.insertStepRun({
     incidentId,
     runbook,

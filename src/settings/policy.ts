@@ -25,6 +25,11 @@ export const policySchema = z
         dangerApprovers: approverCount.default(2),
         /** A request not approved within this many minutes expires. */
         approvalTtlMinutes: z.number().positive().max(24 * 60).default(15),
+        /**
+         * Requesting a step on an incident nobody owns makes the requester its owner (an ack), so a
+         * responder who is fixing it is not escalated meanwhile. `false`: only Acknowledge does.
+         */
+        acknowledgeOnRequest: z.boolean().default(true),
       })
       .prefault({}),
     /** Per runbook and step (globs with `*`); the first rule that matches wins. */

@@ -1,5 +1,5 @@
 import { makeButton } from '../../core/button-codec.js';
-import { type Card, type CardButton, STEP_STATE_ICON } from '../../core/card.js';
+import { cardIcon, type Card, type CardButton, STEP_STATE_ICON } from '../../core/card.js';
 import type { AuditEvent, Incident } from '../../core/domain.js';
 import { formatTime } from '../../core/time.js';
 import type { DeliveredReply } from '../../core/ports/store.js';
@@ -24,7 +24,6 @@ export interface Viewer {
   nonce: string;
 }
 
-const SEVERITY_ICON: Record<Card['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵', none: '⚪' };
 
 const STYLE = `
 :root { color-scheme: light dark; --fg: #1d1c1d; --muted: #616061; --bg: #f8f8f8; --panel: #fff; --line: #ddd;
@@ -184,7 +183,7 @@ export function cardHtml(viewer: Viewer, card: Card): Html {
   const classes = `card sev-${card.severity}${card.status === 'resolved' ? ' resolved' : ''}`;
   return html`<article class="${classes}" id="card">
   <h1>${card.title}</h1>
-  <p class="status-line">${SEVERITY_ICON[card.severity]} ${card.severity} · ${card.statusLine}</p>
+  <p class="status-line">${cardIcon(card)} ${card.severity} · ${card.statusLine}</p>
   ${card.summary ? html`<p class="summary">${card.summary}</p>` : ''}
   ${card.description ? html`<p class="description">${card.description}</p>` : ''}
   <dl class="fields">${card.fields.map((f) => html`<dt>${f.label}</dt><dd>${f.value}</dd>`)}</dl>

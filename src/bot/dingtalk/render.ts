@@ -1,4 +1,4 @@
-import { type Card, type CardButton, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
+import { cardIcon, type Card, type CardButton, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
 import { DINGTALK_LIMITS as L, escapeMarkdown, truncate } from './limits.js';
 
 /**
@@ -27,7 +27,6 @@ export interface StandardButton {
   url?: string;
 }
 
-const SEVERITY_ICON: Record<Card['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵', none: '⚪' };
 
 function button(b: CardButton): StandardButton {
   return {
@@ -48,7 +47,7 @@ function actionRows(buttons: CardButton[]): StandardContent[] {
 
 /** The card's title line as the header and as the quote replies open with. */
 export function cardTitle(card: Card): string {
-  return truncate(`${SEVERITY_ICON[card.severity]} ${card.title}`, L.title);
+  return truncate(`${cardIcon(card)} ${card.title}`, L.title);
 }
 
 /** The incident card; the buttons beyond DingTalk's sensible number are summed up in a line. */

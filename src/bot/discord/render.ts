@@ -6,7 +6,7 @@ import {
   type APIEmbed,
   type APIEmbedField,
 } from 'discord-api-types/v10';
-import { type Card, type CardButton, type CardLink, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
+import { cardIcon, type Card, type CardButton, type CardLink, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
 import { DISCORD_LIMITS as L, escapeMarkdown, joinLines, truncate } from './limits.js';
 import { toDiscordMarkdown, truncateMarkdown } from './markdown.js';
 
@@ -28,7 +28,6 @@ export interface DiscordMessageBody {
 
 export const SEVERITY_COLOUR: Record<Card['severity'], number> = { critical: 0xe01e5a, warning: 0xecb22e, info: 0x36c5f0, none: 0x95a5a6 };
 export const RESOLVED_COLOUR = 0x2eb67d;
-const SEVERITY_ICON: Record<Card['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵', none: '⚪' };
 /** Discord has no confirmation dialogs: a danger button says so in its label (the approval flow is the guard). */
 const DANGER_PREFIX = '⚠️ ';
 const MAX_BUTTONS = L.actionRows * L.buttonsPerRow;
@@ -171,7 +170,7 @@ const DESCRIPTION_FLOOR = 400;
 export function renderCard(card: Card): DiscordMessageBody {
   const { shown, hidden } = selectButtons(card.buttons);
   const specs = fieldSpecs(card, hidden);
-  const title = truncate(`${SEVERITY_ICON[card.severity]} ${escapeMarkdown(card.title)}`, L.embedTitle);
+  const title = truncate(`${cardIcon(card)} ${escapeMarkdown(card.title)}`, L.embedTitle);
   const footer = truncate(`Incident ${card.incidentId} · ${card.status}`, L.footerText);
   const fixed = title.length + footer.length;
 

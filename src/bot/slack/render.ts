@@ -1,11 +1,10 @@
 import type { types } from '@slack/bolt';
-import { type Card, type CardButton, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
+import { cardIcon, type Card, type CardButton, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
 import { SLACK_LIMITS as L, escapeMrkdwn, truncate } from './limits.js';
 
 type Block = types.KnownBlock;
 type Button = types.Button;
 
-const SEVERITY_ICON: Record<Card['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵', none: '⚪' };
 const mrkdwn = (text: string, max: number = L.sectionText): types.MrkdwnElement => ({ type: 'mrkdwn', text: truncate(text, max) });
 const plain = (text: string, max: number): types.PlainTextElement => ({ type: 'plain_text', text: truncate(text, max), emoji: true });
 
@@ -72,7 +71,7 @@ type Tier = (typeof TIERS)[number];
 
 function buildCardBlocks(card: Card, tier: Tier, maxButtons: number): Block[] {
   const blocks: Block[] = [
-    { type: 'header', text: plain(`${SEVERITY_ICON[card.severity]} ${card.title}`, L.headerText) },
+    { type: 'header', text: plain(`${cardIcon(card)} ${card.title}`, L.headerText) },
     { type: 'section', text: mrkdwn([`*${escapeMrkdwn(card.statusLine)}*`, card.summary && escapeMrkdwn(card.summary)].filter(Boolean).join('\n'), tier.text) },
   ];
   if (card.fields.length > 0) {

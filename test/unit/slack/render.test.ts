@@ -247,7 +247,8 @@ describe('renderCardBlocks on a card from buildCard', () => {
     expect(linkLine).toContain('|Source>');
     expect(linkLine).toContain('<https://wiki.example/gitcortex|Runbook>');
     expect(linkLine).toMatch(/<http:\/\/alertmanager\.example:9093\/#\/alerts\?filter=[^|<>]+\|Alertmanager>/);
-    expect(JSON.stringify(blocks)).toContain('✅ *Service status* — succeeded: exit 0 in 0.3s');
+    // Each step line says when, what it did and who asked.
+    expect(JSON.stringify(blocks)).toMatch(/✅ \*Service status\* — succeeded: \d\d:\d\d:\d\d · exit 0 in 0\.3s · requested by alice/);
   });
 
   it('has Acknowledge, then one button per offered step, danger with a confirm for steps that change something', () => {
@@ -279,11 +280,13 @@ describe('renderCardBlocks on a card from buildCard', () => {
     expect(cardFallbackText(loud).match(/<[!@#][^>]*>/g) ?? []).toEqual([]);
   });
 
-  it('shows the warning icon and the resolved status line on a resolved warning card', () => {
+  it('shows a resolved icon (not the severity\'s) and the resolved status line on a resolved card, without changing steps', () => {
     const resolved = buildCard({ incident: { ...incident, severity: 'warning', status: 'resolved', resolvedAt: at(720) }, alerts, runs: [], offers, unavailable });
     const out = renderCardBlocks(resolved);
     expectValid(out);
-    expect((out[0] as { text: { text: string } }).text.text.startsWith('🟠 ')).toBe(true);
+    expect((out[0] as { text: { text: string } }).text.text.startsWith('✅ ')).toBe(true);
+    expect(JSON.stringify(out)).not.toContain('run-step:7:gitcortex:restart');
+    expect(JSON.stringify(out)).toContain('run-step:7:gitcortex:status');
     expect((out[1] as { text: { text: string } }).text.text).toBe('*Resolved after 12m*\np99 latency over 2s');
   });
 });
