@@ -2,14 +2,16 @@
 // May import src/domain only (a lower layer); this index is the only way in, for the core through src/core/ports.
 export { loadRunbooks, parseRunbook } from './loader.js';
 export { matchingRunbooks, runbookMatches } from './match.js';
-export { resolveParams, type ParamResolution } from './params.js';
+export { resolveParams, vetParams, type ParamResolution } from './params.js';
+export { stepHash } from './step-hash.js';
+export { describeTarget, resolveRunOn, type RunOn, type RunnerTarget } from './run-on.js';
 export { quoteValue } from './param-value.js';
 export { renderTemplate, templateNames } from './template.js';
 export { inspectChosenFile, type ChosenFile } from './chosen-file.js';
 export { listBackupChoices } from './backup-choices.js';
 export { ACTION_NAMES, describeStep, runStep, type ActionContext, type StepResult } from './actions/index.js';
 export type { ActionSettings, StepArtefact } from './actions/types.js';
-export type { StepProcess } from './actions/process-group.js';
+export { processHost, stopLeftoverGroup, type StepProcess } from './actions/process-group.js';
 export { loadExeca, loadUndici } from './actions/lazy-clients.js';
 export { localStepRunner, type BackupExpiry } from './runner.js';
 export {

@@ -1,0 +1,80 @@
+import path from 'node:path';
+import { describeTarget, renderTemplate, resolveRunOn, stepHash, vetParams, type Runbook, type RunbookStep } from '../runbooks/index.js';
+import type { Job } from '../runners/protocol.js';
+
+/*
+ * The runner decides what it will run. A job names a runbook step and carries the digest of that
+ * step as the bot loaded it; the runner does it only when its own manifests hold the same step
+ * (same digest), the params pass this host's patterns, and the step's runOn names this runner. It
+ * then runs its own copy of the step: nothing of the job but the params and pins is ever used.
+ */
+
+/** Who this runner is, as its step's `runOn` must name it. */
+export interface RunnerIdentity {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export type Vetted = { ok: true; runbook: Runbook; step: RunbookStep } | { ok: false; reason: string };
+
+const short = (hash: string) => `${hash.slice(0, 12)}…`;
+
+/** Why the local step's `runOn` does not place it on this runner, or undefined when it does. */
+function placementProblem(where: string, step: RunbookStep, params: Record<string, string>, self: RunnerIdentity): string | undefined {
+  if (!step.runOn) return `step ${where} has no runOn in this host's manifests: it runs in the bot, not on a runner`;
+  const target = resolveRunOn(step.runOn, params);
+  if (typeof target === 'string') return `step ${where}: ${target}`;
+  const labelsDiffer = Object.entries(target.labels ?? {}).some(([name, value]) => self.labels[name] !== value);
+  if ((target.runner !== undefined && target.runner !== self.name) || labelsDiffer) {
+    return `step ${where} runs on ${describeTarget(target)} by this host's manifests, not on runner ${self.name}`;
+  }
+  return undefined;
+}
+
+/** Checks a job against this host's runbooks; the step to run (the local one) or why not. */
+export function vetJob(runbooks: readonly Runbook[], job: Job, self: RunnerIdentity): Vetted {
+  const where = `${job.runbook}/${job.step}`;
+  const runbook = runbooks.find((r) => r.name === job.runbook);
+  if (!runbook) return { ok: false, reason: `runbook ${job.runbook} is not in this host's manifests` };
+  const step = runbook.steps.find((s) => s.id === job.step);
+  if (!step) return { ok: false, reason: `step ${where} is not in this host's manifests` };
+  const local = stepHash(runbook.name, step);
+  if (local !== job.stepHash) {
+    return { ok: false, reason: `step ${where} differs from this host's manifests (hash ${short(local)} here, ${short(job.stepHash)} asked)` };
+  }
+  const problems = vetParams(runbook, job.params);
+  if (problems.length > 0) return { ok: false, reason: `step ${where}: ${problems.join('; ')}` };
+  const placement = placementProblem(where, step, job.params, self);
+  if (placement !== undefined) return { ok: false, reason: placement };
+  if (job.kind === 'list' && !step.pick) return { ok: false, reason: `step ${where} has no picker to list` };
+  if (job.kind === 'expire' && step.action !== 'backup') return { ok: false, reason: `step ${where} is not a backup step` };
+  if (job.kind === 'inspect' && job.path === undefined) return { ok: false, reason: 'an inspect job needs a path' };
+  return { ok: true, runbook, step };
+}
+
+/** The picker's directory and name prefix, rendered with the job's params. */
+export function pickerOf(step: RunbookStep, params: Record<string, string>): { dir: string; prefix: string; limit: number } | undefined {
+  if (!step.pick) return undefined;
+  return { dir: renderTemplate(step.pick.dir, params), prefix: renderTemplate(step.pick.prefix, params), limit: step.pick.limit };
+}
+
+/**
+ * Which file the runner will describe for an `inspect` job: one its own steps produced (a snapshot
+ * behind "Roll back"), or one inside the step's picker directory (checked again there with every
+ * symlink followed). Anything else is refused, so a bot cannot learn the hash of any file here.
+ */
+export function inspectScope(
+  step: RunbookStep,
+  params: Record<string, string>,
+  file: string,
+  produced: (file: string) => boolean,
+): { ok: true; within: string | undefined } | { ok: false; reason: string } {
+  if (produced(file)) return { ok: true, within: undefined };
+  const picker = pickerOf(step, params);
+  if (!picker) return { ok: false, reason: `${JSON.stringify(file)} is not a file this runner produced, and step ${step.id} has no picker directory` };
+  const rel = path.relative(path.resolve(picker.dir), path.resolve(file));
+  if (!path.isAbsolute(file) || rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    return { ok: false, reason: `${JSON.stringify(file)} is outside the picker's directory ${picker.dir} and is not a file this runner produced` };
+  }
+  return { ok: true, within: picker.dir };
+}
