@@ -3,15 +3,15 @@
 export { loadRunbooks, parseRunbook } from './loader.js';
 export { matchingRunbooks, runbookMatches } from './match.js';
 export { resolveParams, vetParams, type ParamResolution } from './params.js';
-export { stepHash } from './step-hash.js';
-export { describeTarget, resolveRunOn, type RunOn, type RunnerTarget } from './run-on.js';
 export { quoteValue } from './param-value.js';
 export { renderTemplate, templateNames } from './template.js';
-export { inspectChosenFile, type ChosenFile } from './chosen-file.js';
-export { listBackupChoices } from './backup-choices.js';
+export { inspectChosenFile, type ChosenFile, type Inspection } from './chosen-file.js';
+export { listBackupChoices, type BackupChoice } from './backup-choices.js';
+export { resolveRunOn, describeTarget, runOnSchema, type RunOn, type RunnerTarget } from './run-on.js';
+export { stepHash } from './step-hash.js';
 export { ACTION_NAMES, describeStep, runStep, type ActionContext, type StepResult } from './actions/index.js';
 export type { ActionSettings, StepArtefact } from './actions/types.js';
-export { processHost, stopLeftoverGroup, type StepProcess } from './actions/process-group.js';
+export type { StepProcess } from './actions/process-group.js';
 export { loadExeca, loadUndici } from './actions/lazy-clients.js';
 export { localStepRunner, type BackupExpiry } from './runner.js';
 export {

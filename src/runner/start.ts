@@ -5,7 +5,7 @@ import type pino from 'pino';
 import type { Logger } from 'pino';
 import { createRedactor } from '../domain/redact.js';
 import { createLogger } from '../logger.js';
-import { loadRunbooks, processHost } from '../runbooks/index.js';
+import { loadRunbooks, localStepRunner } from '../runbooks/index.js';
 import { RunnerAgent } from './agent.js';
 import type { RunnerConfig } from './config.js';
 
@@ -47,7 +47,7 @@ export async function startRunner(config: RunnerConfig, env: NodeJS.ProcessEnv, 
   }
   await agent.start();
   log.info(
-    { runner: config.name, bot: config.botUrl, labels: config.labels, runbooks: runbooks.map((r) => r.name), stateDir: config.stateDir, host: processHost(), version },
+    { runner: config.name, bot: config.botUrl, labels: config.labels, runbooks: runbooks.map((r) => r.name), stateDir: config.stateDir, host: localStepRunner.host(), version },
     'runner started',
   );
   return {
