@@ -49,8 +49,8 @@ export function schemaKeys(schema: AnySchema = envSchema): string[] {
   return [...schemaFields(schema).keys()].sort();
 }
 
-/** The default the schema applies when the variable is absent, as a string; undefined when none. */
-export function schemaDefault(name: string): string | undefined {
+/** The default the bot's schema (or `schema`) applies when the variable is absent, as a string; undefined when none. */
+export function schemaDefault(name: string, schema: AnySchema = envSchema): string | undefined {
   const walk = (schema: AnySchema): unknown => {
     const def = schema._zod.def as unknown as Record<string, unknown>;
     if (def.type === 'default' || def.type === 'prefault') return def.defaultValue;
@@ -60,7 +60,7 @@ export function schemaDefault(name: string): string | undefined {
     }
     return undefined;
   };
-  const field = schemaFields().get(name);
+  const field = schemaFields(schema).get(name);
   const value = field === undefined ? undefined : walk(field);
   if (value === undefined || value === '') return undefined;
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
