@@ -169,7 +169,7 @@ export class RunnerAgent {
         refused: `could not answer: ${error instanceof Error ? error.message : String(error)}`,
       }));
       if ('refused' in outcome) this.o.log.warn({ jobId: job.id, reason: outcome.refused }, 'query refused');
-      return this.finish(entry, 'refused' in outcome ? { jobId: job.id, type: 'refused', reason: clip(this.o.redact(outcome.refused), 2000) } : { jobId: job.id, type: 'answer', answer: outcome.answer });
+      return this.finish(entry, 'refused' in outcome ? { jobId: job.id, type: 'refused', reason: clip(outcome.refused, 2000) } : { jobId: job.id, type: 'answer', answer: outcome.answer });
     }
     this.outbox.push({ jobId: job.id, type: 'started' });
     this.record(job, 'started');
@@ -187,11 +187,13 @@ export class RunnerAgent {
   }
 
   /** Records the outcome on disk (it survives a restart until the bot takes it) and queues it. */
-  private async finish(entry: Held, final: FinalEvent): Promise<void> {
+  private async finish(entry: Held, outcome: FinalEvent): Promise<void> {
+    // A reason can quote the job's params or a command's error: redacted like the results are.
+    const final = outcome.type === 'refused' || outcome.type === 'interrupted' ? { ...outcome, reason: clip(this.o.redact(outcome.reason), 2000) } : outcome;
     entry.state.final = final;
     entry.state.finishedAt = new Date().toISOString();
-    const outcome = final.type === 'result' ? { status: final.result.status, summary: final.result.summary } : final.type === 'answer' ? { answer: final.answer.kind } : { reason: final.reason };
-    this.record(entry.job, final.type === 'result' ? 'finished' : final.type, { ...outcome, evidence: entry.job.evidence });
+    const what = final.type === 'result' ? { status: final.result.status, summary: final.result.summary } : final.type === 'answer' ? { answer: final.answer.kind } : { reason: final.reason };
+    this.record(entry.job, final.type === 'result' ? 'finished' : final.type, { ...what, evidence: entry.job.evidence });
     try {
       await this.jobFiles.save(entry.state);
     } catch (error) {
