@@ -27,7 +27,12 @@ import { runJob } from './core/jobs.js';
 import { Scheduler } from './core/scheduler.js';
 import { alwaysLeader, type Leadership } from './core/ports/leadership.js';
 import { createRouter as createChannelRouter } from './core/routing.js';
-import { listBackupChoices, loadRunbooks, localStepRunner } from './runbooks/index.js';
+import { loadRunbooks } from './runbooks/index.js';
+import { loadRunners, runnerSecrets } from './settings/runners.js';
+import { RunnerHub } from './runners/hub.js';
+import { RemoteStepRunner } from './runners/remote-step-runner.js';
+import { createRunnerRoutes } from './runners/routes.js';
+import { routingStepRunner } from './runners/step-runner.js';
 import { openStore } from './store/open.js';
 import type { Store } from './core/ports/store.js';
 import { newReplicaId, type ReplicaSettings } from './core/replica.js';
@@ -86,8 +91,9 @@ export interface Bot {
 
 /** The composition root: config → store → runbooks → platforms → engine → HTTP routes. */
 export async function createBot(config: Config, options: BotOptions = {}): Promise<Bot> {
-  const redact = createRedactor(config.secrets);
+  const redact = createRedactor([...config.secrets, ...(config.runnersFile ? await runnerSecrets(config.runnersFile) : [])]);
   const log = options.logger ?? createLogger(config.logLevel, redact, options.logDestination);
+  const acceptedRunners = config.runnersFile ? await loadRunners(config.runnersFile) : undefined;
   const runbooks = await loadRunbooks(config.runbooksDirs);
   const policy = await loadPolicy(config.policyFile, config.approvers);
   const channelRoutes = await loadRoutes(config.routesFile);
@@ -153,10 +159,24 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     log.warn('no approvers configured (APPROVERS or POLICY_FILE): any user except the requester may approve changing steps');
   }
 
+  // Steps that name a runner (runOn) run there; the others here. Runners connect out to this bot's port.
+  const runnerHub = new RunnerHub();
+  const runnersStopping = new AbortController();
+  const remote = acceptedRunners
+    ? new RemoteStepRunner({
+        store,
+        clock: options.clock ?? systemClock,
+        log: log.child({ component: 'runners' }),
+        hub: runnerHub,
+        heartbeatTimeoutMs: config.runnerHeartbeatTimeoutMs,
+        onFinished: (runner, result) => metrics.runnerJobs.inc({ runner, result }),
+      })
+    : undefined;
   const ready = new Engine({
     store,
     runbooks,
-    runner: localStepRunner,
+    runner: routingStepRunner(remote),
+    runnerHeartbeatTimeoutMs: config.runnerHeartbeatTimeoutMs,
     platforms,
     route: createChannelRouter(channelRoutes, defaultChannels),
     policy,
@@ -165,7 +185,6 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     redact,
     env: options.env ?? {},
     metrics,
-    listBackups: listBackupChoices,
     actionSettings: { prometheusUrl: config.prometheusUrl },
     silences: config.alertmanagerUrl ? createAlertmanagerSilences(config.alertmanagerUrl) : undefined,
     ...(options.outboxPollMs ? { outboxPollMs: options.outboxPollMs } : {}),
@@ -212,7 +231,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     store,
     jobs: schedules.jobs,
     timer: (job) => cronTimer(job, log.child({ worker: 'scheduler' })),
-    run: (job, signal) => runJob(job, { store, runner: localStepRunner, runbooks, redact, env: options.env ?? {}, settings: { prometheusUrl: config.prometheusUrl }, clock, auditKey: sealKeyed }, signal),
+    run: (job, signal) => runJob(job, { store, runner: ready.runner, runbooks, redact, env: options.env ?? {}, settings: { prometheusUrl: config.prometheusUrl }, clock, auditKey: sealKeyed }, signal),
     leadership,
     clock,
     log: log.child({ worker: 'scheduler' }),
@@ -274,6 +293,9 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
       handle: (req, res) => (slack ? slack.requestListener(req, res) : sendError(res, 404, 'slack_disabled', 'Slack is not configured on this bot')),
     },
     ...webConsole.routes,
+    ...(acceptedRunners
+      ? createRunnerRoutes({ store, clock: options.clock ?? systemClock, log: log.child({ component: 'runners' }), hub: runnerHub, redact, accepted: acceptedRunners, replicaId: replica.id, heartbeatTimeoutMs: config.runnerHeartbeatTimeoutMs, stopping: runnersStopping.signal })
+      : []),
   ];
   const server = http.createServer(createRouter(routes, log));
   // Alertmanager 0.25 sets no request timeout; a stuck client must not hold a socket forever.
@@ -310,6 +332,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     },
     stop() {
       stopping ??= (async () => {
+        runnersStopping.abort();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         webConsole.close();
         server.closeIdleConnections();

@@ -37,6 +37,12 @@ export function createMetrics(openIncidents: () => Promise<number>, inbox: () =>
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    runnerJobs: new Counter({
+      name: 'chatops_runner_jobs_total',
+      help: 'Steps run on runners, by runner and result (succeeded, failed, timed_out, refused, interrupted, cancelled).',
+      labelNames: ['runner', 'result'] as const,
+      registers: [registry],
+    }),
     chatApiErrors: new Counter({
       name: 'chatops_chat_api_errors_total',
       help: 'Failed chat platform calls, by platform and operation.',

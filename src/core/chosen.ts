@@ -1,5 +1,6 @@
 import { chosenParams, type PinnedFile } from './chosen-pins.js';
-import { inspectChosenFile, quoteValue, renderTemplate, type ChosenFile, type Runbook, type RunbookStep } from './ports/runbooks.js';
+import { quoteValue, renderTemplate, type ChosenFile, type Runbook, type RunbookStep } from './ports/runbooks.js';
+import type { StepRunner } from './ports/step-runner.js';
 import { NotAllowedError } from '../domain/errors.js';
 import { findOffer, type StepOffer } from './offers.js';
 import type { Store } from './ports/store.js';
@@ -23,13 +24,11 @@ export type ChosenOrigin =
   /** The snapshot bound to a "Roll back" button, with the hash it had when it was taken. */
   | { kind: 'rollback'; sha256: string };
 
-/** Lists what a restore picker offers: the newest backups of `prefix` in `dir`. */
-export type BackupLister = (dir: string, prefix: string, limit: number) => Promise<Array<{ path: string; label: string }>>;
-
 export interface ChoiceDeps {
   store: Store;
   runbooks: readonly Runbook[];
-  listBackups: BackupLister;
+  /** Lists and inspects files where the step runs (the bot's host, or its runner's). */
+  runner: StepRunner;
 }
 
 /** Whether the step restores from a backup whose sidecar must match (the default). */
@@ -40,9 +39,10 @@ function needsSidecar(step: RunbookStep): boolean {
 async function checkOne(deps: ChoiceDeps, offer: StepOffer, name: string, origin: ChosenOrigin): Promise<ChosenFile | string> {
   const { step } = offer;
   const value = offer.params[name] ?? '';
+  const query = { runbook: offer.runbook.name, purpose: 'query' as const };
   let inspected;
   if (origin.kind === 'rollback') {
-    inspected = await inspectChosenFile(value);
+    inspected = await deps.runner.inspectFile(step, offer.params, query, value);
     if (inspected.ok && inspected.file.sha256 !== origin.sha256) {
       return `the snapshot ${value} has changed since it was taken (sha256 now ${inspected.file.sha256.slice(0, 16)}…, taken ${origin.sha256.slice(0, 16)}…)`;
     }
@@ -54,12 +54,12 @@ async function checkOne(deps: ChoiceDeps, offer: StepOffer, name: string, origin
     const dir = renderTemplate(pick.dir, offer.params);
     const prefix = renderTemplate(pick.prefix, offer.params);
     if (origin.kind === 'command') {
-      const offered = await deps.listBackups(dir, prefix, pick.limit);
+      const offered = await deps.runner.listChoices(step, offer.params, query);
       if (!offered.some((f) => f.path === value)) {
         return `${quoteValue(value, 200)} is not one the picker offers for "${step.title}": it offers the ${pick.limit} newest backups named ${prefix}-<time>.<ext> in ${dir} (regular files only). Press the step's button to choose one.`;
       }
     }
-    inspected = await inspectChosenFile(value, dir);
+    inspected = await deps.runner.inspectFile(step, offer.params, query, value, dir);
   }
   if (!inspected.ok) return `"${step.title}" cannot use ${name}: ${inspected.reason}.`;
   const file = inspected.file;

@@ -82,7 +82,7 @@ export interface CardMessage extends MessageRef {
 }
 
 export interface StepResultRecord {
-  status: 'succeeded' | 'failed' | 'timed_out';
+  status: 'succeeded' | 'failed' | 'timed_out' | 'interrupted';
   summary: string;
   exitCode?: number | undefined;
   httpStatus?: number | undefined;

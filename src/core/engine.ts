@@ -4,7 +4,7 @@ import type { AlertmanagerNotification } from './alertmanager-payload.js';
 import type { Card } from './card.js';
 import { renderIncidentCard } from './card-builder.js';
 import { EngineRuntime } from './runtime.js';
-import type { IncidentDetails, IncidentUseCases } from './use-cases.js';
+import type { IncidentDetails, IncidentUseCases, RunnerStatus } from './use-cases.js';
 import type { ChatPlatform } from './ports/chat-platform.js';
 import type { AuditEvent, CardMessage, Incident, Labels, StepRun } from './domain.js';
 import { acknowledgeIncident } from './acknowledge.js';
@@ -18,7 +18,7 @@ import type { InboxWorker } from './inbox-worker.js';
 import type { OutboxWorker } from './outbox-worker.js';
 import type { Actor } from './policy.js';
 import type { Redactor } from '../domain/redact.js';
-import { vetChoices, vetPickedChoice, vetRollback, type BackupLister, type ChoiceDeps } from './chosen.js';
+import { vetChoices, vetPickedChoice, vetRollback, type ChoiceDeps } from './chosen.js';
 import { auditRefusal, decideStep, requestChoice, requestRollback, requestStep, type StepContext } from './steps.js';
 import { makeButton } from './button-codec.js';
 import { recordEvent } from './events.js';
@@ -59,8 +59,8 @@ export interface EngineOptions {
   /** Settings actions default to (e.g. the Prometheus URL for verify). */
   actionSettings?: ActionSettings;
   metrics: Metrics;
-  /** Lists the newest backups in a directory, for restore pickers. */
-  listBackups: BackupLister;
+  /** A runner silent for longer is disconnected; default 30 s. */
+  runnerHeartbeatTimeoutMs?: number;
   /** Alertmanager's silences; undefined when ALERTMANAGER_URL is not set (no silences from chat). */
   silences?: SilenceApi | undefined;
   outboxPollMs?: number;
@@ -90,7 +90,6 @@ export interface EngineOptions {
 export type Accepted = ({ outcome: 'recorded' } & RecordedNotification) | { outcome: 'queued'; seq: number } | { outcome: 'inbox_full'; waiting: number };
 
 /** A backup file offered in a picker: its path and a short label for the button. */
-export type { BackupLister } from './chosen.js';
 
 /**
  * The platform-agnostic core: the use cases adapters call (IncidentUseCases: notifications, button
@@ -200,7 +199,7 @@ export class Engine implements IncidentUseCases {
   }
 
   private choiceDeps(): ChoiceDeps {
-    return { store: this.o.store, runbooks: this.o.runbooks, listBackups: this.o.listBackups };
+    return { store: this.o.store, runbooks: this.o.runbooks, runner: this.o.runner };
   }
 
   /** A press on a picker option. */
@@ -232,7 +231,13 @@ export class Engine implements IncidentUseCases {
   private async offerPicker(actor: Actor, incidentId: number, offer: StepOffer, pick: NonNullable<RunbookStep['pick']>, now: string): Promise<void> {
     const dir = renderTemplate(pick.dir, offer.params);
     const prefix = renderTemplate(pick.prefix, offer.params);
-    const files = await this.o.listBackups(dir, prefix, pick.limit);
+    let files: Array<{ path: string; label: string }>;
+    try {
+      files = await this.o.runner.listChoices(offer.step, offer.params, { runbook: offer.runbook.name, purpose: 'query', incidentId });
+    } catch (error) {
+      const why = this.o.redact(error instanceof Error ? error.message : String(error));
+      throw new NotAllowedError(`Cannot list the backups for "${offer.step.title}": ${why}`, { incidentId, kind: 'step.refused', data: { runbook: offer.runbook.name, step: offer.step.id, dir } });
+    }
     const where = `${dir}${prefix ? ` (${prefix}*)` : ''}`;
     if (files.length === 0) {
       throw new NotAllowedError(`No backups found in ${where} for "${offer.step.title}".`, { incidentId, kind: 'step.refused', data: { runbook: offer.runbook.name, step: offer.step.id, dir } });
@@ -380,6 +385,16 @@ export class Engine implements IncidentUseCases {
 
   get runbooks(): readonly Runbook[] {
     return this.o.runbooks;
+  }
+
+  async runners(): Promise<RunnerStatus[]> {
+    const runners = await this.o.store.transaction((tx) => tx.runners.listRunners(), { readOnly: true });
+    const now = this.o.clock().getTime();
+    const bound = this.o.runnerHeartbeatTimeoutMs ?? 30_000;
+    return runners.map((r) => {
+      const silentMs = Math.max(0, now - Date.parse(r.seenAt));
+      return { ...r, connected: silentMs <= bound, silentSeconds: Math.round(silentMs / 1000) };
+    });
   }
 
   get policy(): Policy {

@@ -98,24 +98,51 @@ export class StepExecutor {
     const orphanAfterMs = this.replica.orphanAfterMs;
     if (orphanAfterMs !== undefined) await this.heartbeat(now);
     const at = now.toISOString();
-    const count = await this.o.store.transaction(async (tx) => {
-      const stuck =
-        orphanAfterMs === undefined
-          ? await tx.listStepRunsInState('running', 1000)
-          : (await tx.orphanedRuns(new Date(now.getTime() - orphanAfterMs).toISOString(), 1000)).filter((run) => !this.inFlight.has(run.id));
-      let marked = 0;
-      for (const run of stuck) {
-        if (!(await tx.transitionStepRun(run.id, ['running'], 'interrupted', at, { finishedAt: at }))) continue;
+    const stuck = await this.o.store.transaction(async (tx) =>
+      orphanAfterMs === undefined
+        ? await tx.listStepRunsInState('running', 1000)
+        : (await tx.orphanedRuns(new Date(now.getTime() - orphanAfterMs).toISOString(), 1000)).filter((run) => !this.inFlight.has(run.id)),
+    );
+    let marked = 0;
+    for (const run of stuck) {
+      // A step that runs elsewhere (a runner) outlives this bot: take it over and wait for its result.
+      if (await this.reattach(run)) continue;
+      const interrupted = await this.o.store.transaction(async (tx) => {
+        if (!(await tx.transitionStepRun(run.id, ['running'], 'interrupted', at, { finishedAt: at }))) return false;
         const cause = orphanAfterMs === undefined ? 'a bot restart' : `the loss of the replica running it (${run.runner ?? 'unknown'})`;
         await recordEvent(tx, { at, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text: `⚠️ *${run.stepTitle}* was interrupted by ${cause}. It was not re-run: check the system, then request it again if needed.`, data: { runId: run.id, runner: run.runner } },
           { refreshCard: true },
         );
-        marked += 1;
-      }
-      return marked;
-    });
-    if (count > 0) this.o.onQueued();
-    return count;
+        return true;
+      });
+      if (interrupted) marked += 1;
+    }
+    if (marked > 0) this.o.onQueued();
+    return marked;
+  }
+
+  /** Waits, as this replica, for the result of a run still going on elsewhere; false when nothing runs it. */
+  private async reattach(run: StepRun): Promise<boolean> {
+    const abort = new AbortController();
+    let held: { result: Promise<StepResult> } | undefined;
+    try {
+      held = await this.o.runner.reattach(run.id, abort.signal);
+    } catch (error) {
+      this.o.log.error({ err: error, runId: run.id }, 'could not look for the runner of an unfinished step');
+    }
+    if (!held) return false;
+    const result = held.result;
+    if (!(await this.o.store.transaction((tx) => tx.runners.adoptStepRun(run.id, run.runner, this.replica.id)))) {
+      abort.abort(new Error('another replica took it over'));
+      return true;
+    }
+    this.o.log.info({ runId: run.id }, 'a step still running on a runner was taken over; its result will be recorded when it ends');
+    const done = result
+      .catch((error: unknown) => ({ status: 'failed' as const, summary: `internal error: ${this.o.redact(String(error))}`, durationMs: 0, outputTail: '' }))
+      .then((r) => this.record(run, r, undefined))
+      .finally(() => this.inFlight.delete(run.id));
+    this.inFlight.set(run.id, { done, abort });
+    return true;
   }
 
   private heartbeat(now: Date): Promise<void> {
@@ -184,10 +211,12 @@ export class StepExecutor {
     return this.o.runbooks.find((r) => r.name === run.runbook)?.steps.find((s) => s.id === run.step);
   }
 
-  private async runSafely(step: RunbookStep, run: StepRun, signal: AbortSignal): Promise<StepResult> {
+  private async runSafely(step: RunbookStep, run: StepRun, signal: AbortSignal, purpose: 'step' | 'checkpoint'): Promise<StepResult> {
     try {
       const pins = pinnedFiles(run.params).map((f) => ({ path: f.path, sha256: f.sha256 }));
-      return await this.o.runner.run(step, run.params, { signal, redact: this.o.redact, env: this.o.env, settings: this.o.settings, pins, onSpawn: (proc) => this.recordProcess(run, proc) });
+      const approvers = (await this.o.store.transaction((tx) => tx.listApprovals(run.id), { readOnly: true })).filter((a) => a.decision === 'approve').map((a) => `${a.approverName} (${a.approver})`);
+      const origin = { runbook: run.runbook, purpose, incidentId: run.incidentId, runId: run.id, requestedBy: `${run.requestedByName} (${run.requestedBy})`, approvers };
+      return await this.o.runner.run(step, run.params, { signal, redact: this.o.redact, env: this.o.env, settings: this.o.settings, pins, origin, onSpawn: (proc) => this.recordProcess(run, proc) });
     } catch (error) {
       // Executors report failures as results; a throw is a bug, but the run must still end.
       this.o.log.error({ err: error, runId: run.id }, 'step executor threw');
@@ -202,7 +231,7 @@ export class StepExecutor {
   private async takeCheckpoint(run: StepRun, step: RunbookStep, signal: AbortSignal): Promise<{ snapshot?: StepArtefact; stop?: StepResult }> {
     const snapshotStep = this.o.runbooks.find((r) => r.name === run.runbook)?.steps.find((s) => s.id === step.checkpoint?.step);
     if (!snapshotStep) return { stop: { status: 'failed', summary: 'the pre-change checkpoint step no longer exists; the step was not run', durationMs: 0, outputTail: '' } };
-    const result = await this.runSafely(snapshotStep, run, signal);
+    const result = await this.runSafely(snapshotStep, run, signal, 'checkpoint');
     const artefact = result.artefacts?.find((a) => a.kind === 'backup' || a.kind === 'release') ?? result.artefacts?.[0];
     const ok = result.status === 'succeeded' && artefact !== undefined;
     const now = this.o.clock().toISOString();
@@ -233,9 +262,14 @@ export class StepExecutor {
     } else {
       const checkpoint = step.checkpoint ? await this.takeCheckpoint(run, step, signal) : {};
       snapshot = checkpoint.snapshot;
-      result = checkpoint.stop ?? (await this.runSafely(step, run, signal));
+      result = checkpoint.stop ?? (await this.runSafely(step, run, signal, 'step'));
       if (snapshot) result = { ...result, artefacts: [...(result.artefacts ?? []), snapshot] };
     }
+    await this.record(run, result, snapshot);
+  }
+
+  /** Records a run's result: its state, the thread's message, the card. */
+  private async record(run: StepRun, result: StepResult, snapshot: StepArtefact | undefined): Promise<void> {
     this.o.metrics.stepRuns.inc({ result: result.status });
     this.o.metrics.stepDuration.observe(result.durationMs / 1000);
     const now = this.o.clock().toISOString();

@@ -71,7 +71,7 @@ export async function runJob(job: ScheduledJob, o: JobRunnerOptions, signal: Abo
 async function runRef(ref: StepRef, purpose: 'step' | 'checklist', o: JobRunnerOptions, signal: AbortSignal): Promise<{ title: string; what: string; result: StepResult }> {
   const found = resolveStepRef(o.runbooks, ref, purpose);
   if (!found.ok) return { title: `${ref.runbook}/${ref.step}`, what: '', result: { status: 'failed', summary: found.problem, durationMs: 0, outputTail: '' } };
-  const result = await o.runner.run(found.step, found.params, { signal, redact: o.redact, env: o.env, settings: o.settings });
+  const result = await o.runner.run(found.step, found.params, { signal, redact: o.redact, env: o.env, settings: o.settings, origin: { runbook: ref.runbook, purpose: 'job' } });
   return { title: found.step.title, what: o.redact(o.runner.describe(found.step, found.params)), result };
 }
 
@@ -108,7 +108,7 @@ async function expireBackups(refs: readonly StepRef[], o: JobRunnerOptions): Pro
       const found = resolveStepRef(o.runbooks, ref, 'step');
       if (!found.ok) throw new Error(found.problem);
       if (found.step.action !== 'backup') throw new Error(`step ${name} is not a backup step`);
-      const outcome = await o.runner.expireBackups(found.step, found.params, o.clock());
+      const outcome = await o.runner.expireBackups(found.step, found.params, o.clock(), { runbook: ref.runbook, purpose: 'job' });
       if (!outcome) {
         lines.push(`• ${name}: no keep rule, nothing expires`);
         continue;

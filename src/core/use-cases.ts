@@ -5,6 +5,13 @@ import type { Accepted } from './engine.js';
 import type { Actor } from './policy.js';
 import type { Runbook } from './ports/runbooks.js';
 import type { StepRunner } from './ports/step-runner.js';
+import type { RunnerRecord } from './ports/runner-jobs.js';
+
+export interface RunnerStatus extends RunnerRecord {
+  connected: boolean;
+  /** Seconds since its last poll. */
+  silentSeconds: number;
+}
 import type { DeliveredReply } from './ports/store.js';
 import type { Policy } from '../settings/policy.js';
 
@@ -61,6 +68,8 @@ export interface IncidentUseCases {
   deliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]>;
   auditTrail(incidentId: number): Promise<AuditEvent[] | undefined>;
   timeline(incidentId: number): Promise<string | undefined>;
+  /** The runners that have polled this bot, by name; connected while their heartbeat is within the bound. */
+  runners(): Promise<RunnerStatus[]>;
 
   // What commands need to explain and check a step.
   readonly runbooks: readonly Runbook[];

@@ -3,6 +3,9 @@ import { backupRetention } from './actions/data-actions.js';
 import { applyRetention } from './actions/data/backup-files.js';
 import { processHost, stopLeftoverGroup } from './actions/process-group.js';
 import { renderInputs } from './actions/render-inputs.js';
+import { listBackupChoices, type BackupChoice } from './backup-choices.js';
+import { inspectChosenFile, type Inspection } from './chosen-file.js';
+import { renderTemplate } from './template.js';
 import type { RunbookStep } from './schema.js';
 
 /** What expiring a backup step's old files did; see `keep:` in the backup action. */
@@ -14,15 +17,25 @@ export interface BackupExpiry {
 }
 
 /**
- * Runs steps here, in this process's host: the step runner the core's executor, scheduler and
- * leftover cleanup call (the core sees it only as its StepRunner port, src/core/ports/step-runner.ts).
+ * Runs steps here, in this process's host: in the bot (the core sees it only as its StepRunner port,
+ * src/core/ports/step-runner.ts) and in a runner agent on a target host.
  */
 export const localStepRunner = {
   run: runStep,
   describe: describeStep,
+  /** A step run here ends with this process: nothing is left to reattach to. */
+  reattach: (): Promise<undefined> => Promise.resolve(undefined),
   /** This host and pid namespace, as recorded with a step's process group. */
   host: processHost,
   stopLeftover: stopLeftoverGroup,
+  /** The newest backups the step's `pick:` offers, with the step's params. */
+  listChoices(step: RunbookStep, params: Record<string, string>): Promise<BackupChoice[]> {
+    if (!step.pick) return Promise.reject(new Error(`step ${step.id} has no picker`));
+    return listBackupChoices(renderTemplate(step.pick.dir, params), renderTemplate(step.pick.prefix, params), step.pick.limit);
+  },
+  inspectFile(_step: RunbookStep, _params: Record<string, string>, _origin: unknown, file: string, within?: string): Promise<Inspection> {
+    return inspectChosenFile(file, within);
+  },
   /** Applies a backup step's `keep:` (the same rule the step applies after a backup); undefined when it has none. */
   async expireBackups(step: RunbookStep, params: Record<string, string>, now: Date): Promise<BackupExpiry | undefined> {
     if (step.action !== 'backup') throw new Error(`step ${step.id} is not a backup step`);

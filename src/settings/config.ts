@@ -86,6 +86,8 @@ export const envSchema = z
     AUDIT_KEY: longSecret(32, 'it seals the audit trail; e.g. openssl rand -hex 32'),
     AUDIT_KEY_FILE: z.string().min(1).optional(),
     AUDIT_SEAL_FILE: z.string().min(1).optional(),
+    RUNNERS_FILE: z.string().min(1).optional(),
+    RUNNER_HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().min(1).max(600).default(30),
   });
 
 const SLACK_VARIABLES = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT_CHANNEL'] as const;
@@ -217,6 +219,10 @@ export interface Config {
   audit: AuditSealConfig;
   /** The bearer token /metrics needs; none: the console's token (CONSOLE_TOKEN) guards it. */
   metricsToken: string | undefined;
+  /** Runners the bot accepts (YAML); none: every step runs in the bot and a step naming a runner fails. */
+  runnersFile: string | undefined;
+  /** A runner silent for longer is disconnected, and a step it was running is reported interrupted. */
+  runnerHeartbeatTimeoutMs: number;
   /** Values that must never appear in output, logs or chat. */
   secrets: string[];
 }
@@ -280,6 +286,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT },
     audit: auditSealConfig(env),
     metricsToken: env.METRICS_TOKEN,
+    runnersFile: env.RUNNERS_FILE,
+    runnerHeartbeatTimeoutMs: env.RUNNER_HEARTBEAT_TIMEOUT_SECONDS * 1000,
     secrets: [env.AUDIT_KEY, env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN, env.METRICS_TOKEN, databasePassword(env.DATABASE_URL)].filter(
       (v): v is string => v !== undefined,
     ),

@@ -565,6 +565,70 @@ const MIGRATIONS: MigrationSource[] = [
       CREATE INDEX outbox_subject ON outbox(incident_id, subject) WHERE subject IS NOT NULL;
     `,
   },
+  {
+    version: 19,
+    // Steps may run on runners: agents on the target hosts that connect out to the bot. Each poll is
+    // a runner's heartbeat (\`runners\`); each job handed to one is a row of \`runner_jobs\`, claimed once
+    // (queued -> running) and finished once, so any replica can hand out a job another queued and take
+    // a result another replica's runner reports.
+    name: 'runners and their jobs',
+    sqlite: `
+      CREATE TABLE runners (
+        name TEXT PRIMARY KEY,
+        labels TEXT NOT NULL,
+        version TEXT NOT NULL,
+        replica TEXT NOT NULL,
+        connected_at TEXT NOT NULL,
+        seen_at TEXT NOT NULL
+      );
+      CREATE TABLE runner_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        runner TEXT NOT NULL,
+        run_id INTEGER REFERENCES step_runs(id),
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'refused', 'interrupted', 'cancelled')),
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        claimed_at TEXT,
+        started_at TEXT,
+        finished_at TEXT,
+        output TEXT,
+        result TEXT,
+        detail TEXT
+      );
+      CREATE INDEX runner_jobs_open ON runner_jobs(runner, state, id);
+      CREATE INDEX runner_jobs_run ON runner_jobs(run_id, id);
+    `,
+    postgres: `
+      CREATE TABLE runners (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        labels TEXT COLLATE "C" NOT NULL,
+        version TEXT COLLATE "C" NOT NULL,
+        replica TEXT COLLATE "C" NOT NULL,
+        connected_at TEXT COLLATE "C" NOT NULL,
+        seen_at TEXT COLLATE "C" NOT NULL
+      );
+      CREATE TABLE runner_jobs (
+        id BIGSERIAL PRIMARY KEY,
+        runner TEXT COLLATE "C" NOT NULL,
+        run_id BIGINT REFERENCES step_runs(id),
+        kind TEXT COLLATE "C" NOT NULL,
+        payload TEXT COLLATE "C" NOT NULL,
+        state TEXT COLLATE "C" NOT NULL CHECK (state IN ('queued', 'running', 'done', 'refused', 'interrupted', 'cancelled')),
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT COLLATE "C" NOT NULL,
+        claimed_at TEXT COLLATE "C",
+        started_at TEXT COLLATE "C",
+        finished_at TEXT COLLATE "C",
+        output TEXT COLLATE "C",
+        result TEXT COLLATE "C",
+        detail TEXT COLLATE "C"
+      );
+      CREATE INDEX runner_jobs_open ON runner_jobs(runner, state, id);
+      CREATE INDEX runner_jobs_run ON runner_jobs(run_id, id);
+    `,
+  },
 ];
 
 const forDialect = (dialect: 'sqlite' | 'postgres'): Migration[] =>

@@ -19,6 +19,7 @@ import {
   type Row,
 } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
+import { RunnerSqlTx } from './runner-tx.js';
 import type { DeliveredReply, IncidentPatch, QueuedReply, StoreTx, StepRunPatch } from '../core/ports/store.js';
 
 // Over 300 lines: one implementation of the StoreTx port for both SQL dialects; it mirrors the
@@ -30,7 +31,11 @@ import type { DeliveredReply, IncidentPatch, QueuedReply, StoreTx, StepRunPatch 
  * columns with the same encodings, so the rows map to the same domain objects (see rows.ts).
  */
 export class SqlTx implements StoreTx {
-  constructor(private readonly db: SqlDriver) {}
+  readonly runners: RunnerSqlTx;
+
+  constructor(private readonly db: SqlDriver) {
+    this.runners = new RunnerSqlTx(db);
+  }
 
   /** The row of an `INSERT … RETURNING`. */
   private async inserted(sql: string, params: unknown[]): Promise<Row> {

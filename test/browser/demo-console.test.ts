@@ -3,8 +3,11 @@
  * SQLite database and broken, its generated runbook, and the walkthrough done in headless Chromium
  * — alice acknowledges, runs the health check (it fails), asks for the fix; bob approves from his
  * own browser; the fix restarts the shop and verifies /health. The final page is saved as
- * test-output/demo-console.png (the README's docs/console.png stays the browser test's: the
- * demo's page shows the absolute paths of the checkout it runs from).
+ * test-output/demo-console.png and, when every check passed, as docs/console.png.
+ *
+ * The shop's data folder is inside the repository (test-output/demo) and ctl.mjs runs from the
+ * root, as under `npm start`, so the runbook's commands name repository-relative paths: a published
+ * picture must not show the folders of the machine that took it, and the test checks that it does not.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,38 +19,48 @@ import { startTestBot, type TestBot } from '../support/bot-harness.js';
 import { chromiumMissing, IN_CI, openBrowser, requireChromium, waitForText, type BrowserSession } from '../support/browser.js';
 
 const OUTPUT = path.join(REPO_ROOT, 'test-output', 'demo-console.png');
+const DOCS_SCREENSHOT = path.join(REPO_ROOT, 'docs', 'console.png');
+const DATA_DIR = path.join('test-output', 'demo');
+
+/** Folders of this machine that must not appear on the published page: the checkout, temp and home. */
+function machineFolders(): string[] {
+  const folders = [REPO_ROOT, os.tmpdir(), os.homedir()].flatMap((dir) => [dir, fs.realpathSync(dir)]);
+  return [...new Set(folders.map((dir) => dir.replace(/\/+$/, '')))].filter((dir) => dir.length > 1);
+}
+
 const missing = chromiumMissing();
 
 describe.skipIf(missing !== undefined && !IN_CI)('the demo in a browser: the walkthrough on the real shop', { timeout: 120_000 }, () => {
   let t: TestBot;
-  let dataDir: string;
   let shopPort: number;
   const browsers: BrowserSession[] = [];
   const ctl = (command: string) =>
-    spawnSync(process.execPath, [path.join(REPO_ROOT, 'demo/service/ctl.mjs'), command, '--data-dir', dataDir], {
+    spawnSync(process.execPath, ['demo/service/ctl.mjs', command, '--data-dir', DATA_DIR], {
+      cwd: REPO_ROOT,
       env: { ...process.env, DEMO_PORT: String(shopPort) },
       encoding: 'utf8',
     });
 
   beforeAll(async () => {
     requireChromium();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-console-'));
+    // The bot runs in this process, so the runbook's relative commands run from its folder.
+    expect(fs.realpathSync(process.cwd()), 'run the tests from the repository root, as npm does').toBe(fs.realpathSync(REPO_ROOT));
     shopPort = await freePort();
+    ctl('stop'); // a shop left running by an interrupted run
+    fs.rmSync(path.join(REPO_ROOT, DATA_DIR), { recursive: true, force: true });
     const started = ctl('start');
     expect(started.status, started.stdout + started.stderr).toBe(0);
     const broken = ctl('break');
     expect(broken.status, broken.stdout + broken.stderr).toBe(0);
-    const runbook = fs.readFileSync(path.join(dataDir, 'runbooks', 'demo-shop.yaml'), 'utf8');
+    const runbook = fs.readFileSync(path.join(REPO_ROOT, DATA_DIR, 'runbooks', 'demo-shop.yaml'), 'utf8');
     t = await startTestBot({ runbooks: { 'demo-shop.yaml': runbook }, env: { CONSOLE: 'on', DEMO_PORT: String(shopPort) } });
   }, 60_000);
 
   afterAll(async () => {
     for (const b of browsers) await b.close();
     await t?.stop();
-    if (dataDir) {
-      ctl('stop');
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
+    ctl('stop');
+    fs.rmSync(path.join(REPO_ROOT, DATA_DIR), { recursive: true, force: true });
   });
 
   const open = async (user: string) => {
@@ -85,8 +98,15 @@ describe.skipIf(missing !== undefined && !IN_CI)('the demo in a browser: the wal
     expect(alice.errors).toEqual([]);
     expect(bob.errors).toEqual([]);
 
+    // The fix ran through the repository-relative command, and the page names no folder of this machine.
+    expect(text).toContain(`node demo/service/ctl.mjs fix --data-dir ${DATA_DIR}`);
+    const page = `${await bob.page.locator('body').innerText()}\n${await bob.page.content()}`;
+    for (const folder of machineFolders()) expect(page, `the page shows ${folder}`).not.toContain(folder);
+
     fs.mkdirSync(path.dirname(OUTPUT), { recursive: true });
     await bob.page.screenshot({ path: OUTPUT, fullPage: true });
     expect(fs.statSync(OUTPUT).size).toBeLessThan(400 * 1024);
+    // Every check passed: this is the picture the README shows.
+    fs.copyFileSync(OUTPUT, DOCS_SCREENSHOT);
   });
 });

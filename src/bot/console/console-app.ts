@@ -207,7 +207,8 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     const engine = o.getEngine();
     const open = await engine.openIncidents(OPEN_LIMIT);
     const recent = (await engine.recentIncidents(RECENT_LIMIT)).filter((i) => i.status !== 'firing');
-    const main = listMain(ctx.viewer, { open, recent, privateMessages: interactive ? platform.privateMessages(ctx.viewer.user) : [] });
+    const runners = await engine.runners();
+    const main = listMain(ctx.viewer, { open, recent, runners, privateMessages: interactive ? platform.privateMessages(ctx.viewer.user) : [] });
     sendMain(ctx, 'Incidents', main);
   };
 

@@ -5,6 +5,7 @@ import { formatTime } from '../../core/time.js';
 import type { DeliveredReply } from '../../core/ports/store.js';
 import { formatMessage, html, Html, safeHref } from './html.js';
 import type { PrivateMessage } from './platform.js';
+import type { RunnerStatus } from '../../core/use-cases.js';
 
 /**
  * The console's pages: server-rendered HTML, one small inline script (allowed by its nonce), no
@@ -271,7 +272,20 @@ function resolveHtml(viewer: Viewer, card: Card): Html | '' {
   return html`<div class="buttons" id="incident-actions">${pressForm(viewer, button, card.incidentId)}</div>`;
 }
 
-export function listMain(viewer: Viewer, input: { open: readonly Incident[]; recent: readonly Incident[]; privateMessages: readonly PrivateMessage[] }): Html {
+/** The runners that have polled the bot, under the incidents (none listed: every step runs in the bot). */
+function runnersHtml(runners: readonly RunnerStatus[]): Html | string {
+  if (runners.length === 0) return '';
+  return html`<h2>Runners</h2>
+<table id="runners">
+  <thead><tr><th>Runner</th><th>Labels</th><th>State</th><th>Last heartbeat</th></tr></thead>
+  <tbody>${runners.map(
+    (r) =>
+      html`<tr data-connected="${String(r.connected)}"><td>${r.name}</td><td>${Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(', ')}</td><td>${r.connected ? 'connected' : 'disconnected'}</td><td><time datetime="${r.seenAt}">${formatTime(r.seenAt)}</time> (${String(r.silentSeconds)} s ago)</td></tr>`,
+  )}</tbody>
+</table>`;
+}
+
+export function listMain(viewer: Viewer, input: { open: readonly Incident[]; recent: readonly Incident[]; privateMessages: readonly PrivateMessage[]; runners?: readonly RunnerStatus[] }): Html {
   const rows = [...input.open, ...input.recent];
   return html`<div class="toolbar"><h1>Incidents</h1>
   ${
@@ -289,7 +303,8 @@ ${
     (i) => html`<tr data-status="${i.status}"><td><a href="/console/incidents/${i.id}">#${i.id}</a></td><td><a href="/console/incidents/${i.id}">${i.title}</a></td><td><span class="sev sev-${i.severity}"></span>${i.severity}</td><td>${i.status}</td><td><time datetime="${i.createdAt}">${formatTime(i.createdAt)}</time></td></tr>`,
   )}</tbody>
 </table>`
-}`;
+}
+${runnersHtml(input.runners ?? [])}`;
 }
 
 /** A short page for refusals and errors, in the same frame. */

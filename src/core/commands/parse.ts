@@ -13,6 +13,7 @@ const POSITIONAL: Record<CommandKey, { args: string[]; rest?: string; flags?: st
   'runbook show': { args: ['name'] },
   'runbook run': { args: ['name', 'step'], rest: 'params', flags: ['incident'], switches: ['confirm'] },
   'runbook dry-run': { args: ['name', 'step'], rest: 'params', flags: ['incident'] },
+  'runbook runners': { args: [] },
 };
 
 /**

@@ -89,5 +89,19 @@ export async function runRunbookCommand(c: CommandContext, command: RunbookComma
       return run(c, command.args);
     case 'runbook dry-run':
       return dryRun(c, command.args);
+    case 'runbook runners':
+      return listRunners(c);
   }
+}
+
+/** The runners that have polled this bot: connected while their heartbeat is within the bound. */
+async function listRunners(c: CommandContext): Promise<string> {
+  const runners = await c.engine.runners();
+  if (runners.length === 0) return 'No runner has connected to this bot. Steps without runOn run in the bot itself.';
+  const lines = runners.map((r) => {
+    const labels = Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'no labels';
+    const state = r.connected ? `🟢 connected since ${r.connectedAt.slice(0, 19).replace('T', ' ')} UTC` : '🔴 disconnected';
+    return `• *${r.name}* (${labels}${r.version ? `, version ${r.version}` : ''}): ${state}; last heartbeat ${r.silentSeconds} s ago`;
+  });
+  return `Runners:\n${lines.join('\n')}`;
 }

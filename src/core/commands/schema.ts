@@ -79,6 +79,7 @@ export const commandSchemas = {
   /** `confirm`: run a changing step on a resolved incident, where the step or policy allows it (afterResolve). */
   'runbook run': z.strictObject({ ...stepOptions, confirm: z.boolean().optional() }),
   'runbook dry-run': z.strictObject(stepOptions),
+  'runbook runners': z.strictObject({}),
 } as const;
 
 export type CommandKey = keyof typeof commandSchemas;
@@ -97,6 +98,7 @@ export const USAGE: Record<CommandKey, { args: string; what: string }> = {
   'runbook show': { args: '<name>', what: 'one runbook: params, steps, approvals' },
   'runbook run': { args: '<name> <step> [param=value…] [--incident <id>] [--confirm]', what: 'request a step (changing steps still need approval; --confirm: on a resolved incident, where allowed)' },
   'runbook dry-run': { args: '<name> <step> [param=value…] [--incident <id>]', what: 'show exactly what a step would run, without running it' },
+  'runbook runners': { args: '', what: 'the runners steps can run on: labels, last heartbeat, connected or not' },
 };
 
 export const COMMAND_NAMES = ['incident', 'runbook'] as const;

@@ -12,3 +12,4 @@ export { SilenceApiError } from './silence-api.js';
 export type { Store, StoreTx, TransactionScope } from './store.js';
 export type { StepRunner } from './step-runner.js';
 export type { Runbook, RunbookStep, StepResult } from './runbooks.js';
+export type { RunnerJob, RunnerJobKind, RunnerJobState, RunnerJobsTx, RunnerRecord } from './runner-jobs.js';

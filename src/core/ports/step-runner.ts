@@ -1,20 +1,41 @@
 import type { ActionContext } from '../../runbooks/index.js';
-import type { BackupExpiry, RunbookStep, StepProcess, StepResult } from './runbooks.js';
+import type { BackupExpiry, ChosenFile, RunbookStep, StepProcess, StepResult } from './runbooks.js';
 
 export type { ActionContext };
 
+/** Why a step runs and on whose word: a step that runs on another host carries it there for its own log. */
+export interface StepOrigin {
+  runbook: string;
+  purpose: 'step' | 'checkpoint' | 'job' | 'query';
+  incidentId?: number | undefined;
+  runId?: number | undefined;
+  requestedBy?: string | undefined;
+  approvers?: string[] | undefined;
+}
+
+export type FileInspection = { ok: true; file: ChosenFile } | { ok: false; reason: string };
+
 /**
- * Where a step runs. The executor, the scheduler and the leftover cleanup call only this; the
- * local implementation (runbooks' `localStepRunner`) runs steps in this process's host, and a
- * remote runner can take its place without the core changing.
+ * Where a step runs. The executor, the scheduler, the pickers and the leftover cleanup call only
+ * this; the local implementation runs steps in this process's host, and a step that names a runner
+ * (`runOn`) runs there, without the core knowing which.
  */
 export interface StepRunner {
   /** Runs one step with resolved params. Never rejects: a failure is a `failed` result. */
-  run(step: RunbookStep, params: Record<string, string>, context: ActionContext): Promise<StepResult>;
+  run(step: RunbookStep, params: Record<string, string>, context: ActionContext & { origin: StepOrigin }): Promise<StepResult>;
+  /**
+   * A run this process lost track of (a bot restart, a replica that died) that is still going on
+   * where it runs: resolves with its result once it ends. Undefined when nothing runs it any more.
+   */
+  reattach(runId: number, signal: AbortSignal): Promise<{ result: Promise<StepResult> } | undefined>;
   /** What the step would do, for approval prompts and dry runs; throws if a template names a missing param. */
   describe(step: RunbookStep, params: Record<string, string>): string;
+  /** The backups a step's picker offers now, listed where the step runs (newest first). */
+  listChoices(step: RunbookStep, params: Record<string, string>, origin: StepOrigin): Promise<Array<{ path: string; label: string }>>;
+  /** A chosen file as it is where the step runs; `within`: the directory it must stay inside. */
+  inspectFile(step: RunbookStep, params: Record<string, string>, origin: StepOrigin, file: string, within?: string): Promise<FileInspection>;
   /** Applies a backup step's `keep:` to its files; undefined when the step has no keep rule. */
-  expireBackups(step: RunbookStep, params: Record<string, string>, now: Date): Promise<BackupExpiry | undefined>;
+  expireBackups(step: RunbookStep, params: Record<string, string>, now: Date, origin: StepOrigin): Promise<BackupExpiry | undefined>;
   /** The host (and pid namespace) process groups are recorded with. */
   host(): string;
   /** Stops a leftover process group recorded on this host. */

@@ -23,6 +23,7 @@ import type {
   StepRun,
   StoredAlert,
 } from '../domain.js';
+import type { RunnerJobsTx } from './runner-jobs.js';
 
 /**
  * What a transaction promises to touch, so that a store may run it beside others.
@@ -79,6 +80,8 @@ export interface DeliveredReply {
 }
 
 export interface StoreTx {
+  /** Runners and the jobs handed to them. */
+  readonly runners: RunnerJobsTx;
   /**
    * Remembers a chat request (its replay key) until `expiresAt`, and forgets those expired by
    * `now`. True when the key was not remembered yet: a false answer means a replay.

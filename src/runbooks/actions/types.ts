@@ -27,7 +27,8 @@ export interface ActionSettings {
 
 /** Outcome of one step, ready to show in a thread and store in the audit log. */
 export interface StepResult {
-  status: 'succeeded' | 'failed' | 'timed_out';
+  /** `interrupted`: the step was running elsewhere (a runner) when it was lost; it is never re-run. */
+  status: 'succeeded' | 'failed' | 'timed_out' | 'interrupted';
   /** One line, e.g. "exit 0 in 1.2s" or "HTTP 200 in 35 ms". */
   summary: string;
   exitCode?: number;

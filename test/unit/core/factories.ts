@@ -172,7 +172,6 @@ export function testEngine(store: EngineOptions['store'], overrides: Partial<Eng
     redact: createRedactor([]),
     env: {},
     metrics: createMetrics(() => Promise.resolve(0)),
-    listBackups: () => Promise.resolve([]),
     ...overrides,
   });
 }

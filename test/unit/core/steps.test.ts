@@ -349,7 +349,6 @@ describe('Engine without a chat platform', () => {
       redact: createRedactor(['super-secret-token-value']),
       env: { PATH: process.env.PATH },
       metrics,
-      listBackups: () => Promise.resolve([]),
       outboxPollMs: 20,
       executorPollMs: 20,
     });

@@ -11,7 +11,7 @@ describe('manifests/discord-commands.json', () => {
     expect(parsed.ok ? [] : parsed.problems).toEqual([]);
     if (!parsed.ok) return;
     const subs = Object.fromEntries(parsed.commands.map((c) => [c.name, (c.options ?? []).map((o) => o.name)]));
-    expect(subs).toEqual({ incident: ['list', 'show', 'ack', 'resolve', 'timeline', 'silence'], runbook: ['list', 'show', 'run', 'dry-run'] });
+    expect(subs).toEqual({ incident: ['list', 'show', 'ack', 'resolve', 'timeline', 'silence'], runbook: ['list', 'show', 'run', 'dry-run', 'runners'] });
     for (const c of parsed.commands) {
       expect(c.type).toBe(1);
       for (const o of c.options ?? []) expect(o.type).toBe(1);

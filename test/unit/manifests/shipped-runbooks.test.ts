@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { load as loadPlainYaml } from 'js-yaml';
 import { parse } from 'yaml';
 import { offersFor, type StepOffer } from '../../../src/core/offers.js';
-import { describeStep, loadRunbooks, matchingRunbooks, renderTemplate, resolveParams } from '../../../src/runbooks/index.js';
+import { describeStep, loadRunbooks, matchingRunbooks, renderTemplate, resolveParams, resolveRunOn } from '../../../src/runbooks/index.js';
 import { valueProblem } from '../../../src/runbooks/param-value.js';
 import { stepParamNames, type Runbook, type RunbookStep } from '../../../src/runbooks/schema.js';
 
@@ -244,6 +244,22 @@ describe('shipped runbooks: loading', () => {
     for (const rb of runbooks) {
       expect(typeof rb.match.service === 'string' && services.has(rb.match.service), `${rb.name}: match.service`).toBe(true);
       expect(rb.match.alertname, `${rb.name}: match.alertname`).toBeDefined();
+    }
+  });
+
+  it('every runbook runs on its service\'s runner, on the alert\'s host when it knows it', () => {
+    for (const rb of runbooks) {
+      for (const step of rb.steps) {
+        expect(step.runOn?.labels?.service, `${rb.name}/${step.id}: runOn`).toBe(rb.match.service);
+      }
+      for (const c of ALL_CASES.filter((a) => matchingRunbooks([rb], a.labels).length > 0)) {
+        const resolved = resolveParams(rb, c.labels);
+        if (!resolved.ok || !rb.steps[0]?.runOn) continue;
+        const target = resolveRunOn(rb.steps[0].runOn, resolved.params);
+        expect(typeof target, `${rb.name}: runOn for ${JSON.stringify(c.labels)}`).toBe('object');
+        // The host is the instance without its port: a runner is named after a host, not a scrape target.
+        if (typeof target === 'object' && target.labels?.host !== undefined) expect(target.labels.host).toBe(c.labels.instance?.replace(/:\d+$/u, ''));
+      }
     }
   });
 

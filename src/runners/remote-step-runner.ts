@@ -1,0 +1,195 @@
+import type { Logger } from 'pino';
+import type { Store } from '../core/ports/store.js';
+import type { Clock } from '../core/ports/clock.js';
+import type { RunnerJob, RunnerJobKind, RunnerRecord } from '../core/ports/runner-jobs.js';
+import type { ActionContext, FileInspection, StepOrigin } from '../core/ports/step-runner.js';
+import { describeTarget, resolveRunOn, stepHash, type BackupExpiry, type RunbookStep, type RunnerTarget, type StepResult } from '../runbooks/index.js';
+import { answerSchema, stepResultSchema, type Answer, type Job } from './protocol.js';
+import { jobKey, runnerKey, type RunnerHub } from './hub.js';
+
+export interface RemoteRunnerOptions {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  hub: RunnerHub;
+  /** A runner silent for longer than this is disconnected; a job it holds is then interrupted. */
+  heartbeatTimeoutMs: number;
+  /** How often a waiting step looks at its job in the store (reports may reach another replica). */
+  waitPollMs?: number;
+  /** How long a picker or file check may take on a runner. */
+  queryTimeoutMs?: number;
+  /** After a cancel (shutdown), how long to wait for the runner to report the step stopped. */
+  cancelGraceMs?: number;
+  /** Counts finished jobs per runner and outcome. */
+  onFinished?: (runner: string, outcome: string) => void;
+}
+
+/** Thrown when a query cannot be answered on the runner; its message is for the requester. */
+export class RunnerUnavailableError extends Error {}
+
+const failed = (summary: string): StepResult => ({ status: 'failed', summary, durationMs: 0, outputTail: '' });
+
+/** Whether a connected runner is the one `target` asks for: its name, and every label it lists. */
+function matches(runner: RunnerRecord, target: RunnerTarget): boolean {
+  if (target.runner !== undefined && runner.name !== target.runner) return false;
+  return Object.entries(target.labels ?? {}).every(([k, v]) => runner.labels[k] === v);
+}
+
+/**
+ * Runs steps that name a runner (`runOn`) there: each is a job in the store that the runner's poll
+ * takes (on whichever replica it reaches), and this waits for the job's outcome. A step whose runner
+ * is not connected fails at once; it never runs anywhere else.
+ */
+export class RemoteStepRunner {
+  constructor(private readonly o: RemoteRunnerOptions) {}
+
+  private staleBefore(): string {
+    return new Date(this.o.clock().getTime() - this.o.heartbeatTimeoutMs).toISOString();
+  }
+
+  /** The runner a step goes to now, or why there is none. */
+  private async choose(step: RunbookStep, params: Record<string, string>): Promise<RunnerRecord | string> {
+    if (!step.runOn) return `step ${step.id} names no runner`;
+    const target = resolveRunOn(step.runOn, params);
+    if (typeof target === 'string') return target;
+    const stale = this.staleBefore();
+    const runners = await this.o.store.transaction((tx) => tx.runners.listRunners(), { readOnly: true });
+    const connected = runners.filter((r) => r.seenAt >= stale);
+    const fit = connected.filter((r) => matches(r, target));
+    const others = connected.map((r) => r.name).join(', ') || 'none';
+    if (fit.length === 0) return `${describeTarget(target)} is not connected (connected runners: ${others})`;
+    if (fit.length > 1) return `${fit.length} connected runners match ${describeTarget(target)} (${fit.map((r) => r.name).join(', ')}): runOn must name one`;
+    return fit[0] as RunnerRecord;
+  }
+
+  private async queue(runner: string, kind: RunnerJobKind, step: RunbookStep, params: Record<string, string>, origin: StepOrigin, extra: Partial<Job> = {}): Promise<number> {
+    const job: Omit<Job, 'id'> = {
+      kind,
+      runbook: origin.runbook,
+      step: step.id,
+      stepHash: stepHash(origin.runbook, step),
+      params,
+      pins: extra.pins ?? [],
+      ...(extra.path !== undefined ? { path: extra.path } : {}),
+      ...(extra.within !== undefined ? { within: extra.within } : {}),
+      ...(extra.now !== undefined ? { now: extra.now } : {}),
+      evidence: {
+        purpose: origin.purpose,
+        approvers: origin.approvers ?? [],
+        ...(origin.incidentId !== undefined ? { incidentId: origin.incidentId } : {}),
+        ...(origin.runId !== undefined ? { runId: origin.runId } : {}),
+        ...(origin.requestedBy !== undefined ? { requestedBy: origin.requestedBy } : {}),
+      },
+    };
+    const at = this.o.clock().toISOString();
+    const runId = kind === 'run' && origin.purpose !== 'job' ? (origin.runId ?? null) : null;
+    const id = await this.o.store.transaction((tx) => tx.runners.addRunnerJob({ runner, runId, kind, payload: JSON.stringify(job), at }));
+    this.o.hub.notify(runnerKey(runner));
+    return id;
+  }
+
+  /**
+   * Waits for a job to end. A runner that stops polling for longer than the heartbeat bound loses
+   * the job: it is interrupted, and its late report (if any) is refused. An abort asks the runner
+   * to stop the step, then waits `cancelGraceMs` for it to say so.
+   */
+  private async await(jobId: number, signal: AbortSignal | undefined, deadline?: number): Promise<RunnerJob> {
+    const pollMs = this.o.waitPollMs ?? 500;
+    let cancelBy: number | undefined;
+    for (;;) {
+      const job = await this.o.store.transaction((tx) => tx.runners.getRunnerJob(jobId), { readOnly: true });
+      if (!job) throw new Error(`runner job ${jobId} is gone`);
+      if (job.state !== 'queued' && job.state !== 'running') return job;
+      const now = this.o.clock().getTime();
+      const runner = (await this.o.store.transaction((tx) => tx.runners.listRunners(), { readOnly: true })).find((r) => r.name === job.runner);
+      const silentFor = runner ? now - Date.parse(runner.seenAt) : Infinity;
+      let end: { detail: string; to: 'interrupted' | 'cancelled' } | undefined;
+      if (silentFor > this.o.heartbeatTimeoutMs) {
+        end = { to: job.state === 'queued' ? 'cancelled' : 'interrupted', detail: `runner ${job.runner} stopped sending heartbeats (silent for ${Math.round(silentFor / 1000)} s, bound ${Math.round(this.o.heartbeatTimeoutMs / 1000)} s)` };
+      } else if (deadline !== undefined && now > deadline) {
+        end = { to: 'cancelled', detail: `runner ${job.runner} did not answer within ${Math.round((this.o.queryTimeoutMs ?? 15_000) / 1000)} s` };
+      } else if (signal?.aborted && cancelBy === undefined) {
+        cancelBy = now + (this.o.cancelGraceMs ?? 5000);
+        await this.o.store.transaction((tx) => tx.runners.requestRunnerJobCancel(jobId));
+        this.o.hub.notify(runnerKey(job.runner));
+      } else if (cancelBy !== undefined && now > cancelBy) {
+        end = { to: 'cancelled', detail: `cancelled (${String(signal?.reason instanceof Error ? signal.reason.message : 'aborted')}); runner ${job.runner} was told to stop it but did not report back` };
+      }
+      if (end) {
+        const at = this.o.clock().toISOString();
+        const detail = end.detail;
+        const to = end.to;
+        await this.o.store.transaction((tx) => tx.runners.finishRunnerJob(jobId, ['queued', 'running'], to, at, { detail }));
+        continue;
+      }
+      await this.o.hub.wait(jobKey(jobId), pollMs, cancelBy === undefined ? signal : undefined);
+    }
+  }
+
+  /** A finished run job as the step's result; counts it. */
+  private resultOf(job: RunnerJob): StepResult {
+    const where = `on runner ${job.runner}`;
+    this.o.onFinished?.(job.runner, job.state === 'done' ? (stepResultSchema.safeParse(JSON.parse(job.result ?? 'null')).data?.status ?? 'invalid') : job.state);
+    switch (job.state) {
+      case 'done': {
+        const parsed = stepResultSchema.safeParse(JSON.parse(job.result ?? 'null'));
+        if (!parsed.success) return failed(`runner ${job.runner} reported a result the bot cannot read`);
+        const result = parsed.data;
+        return { ...result, summary: `${result.summary} ${where}` };
+      }
+      case 'refused':
+        return failed(`refused by runner ${job.runner}, nothing was run: ${job.detail ?? 'no reason given'}`);
+      case 'interrupted':
+        return { status: 'interrupted', summary: `interrupted ${where}: ${job.detail ?? 'lost'}. It was not re-run: check the system, then request it again if needed`, durationMs: 0, outputTail: job.output ?? '' };
+      default:
+        return job.startedAt
+          ? { status: 'failed', summary: `${job.detail ?? 'cancelled'} ${where}`, durationMs: 0, outputTail: job.output ?? '' }
+          : failed(`not run ${where}: ${job.detail ?? 'cancelled'}`);
+    }
+  }
+
+  async run(step: RunbookStep, params: Record<string, string>, context: ActionContext & { origin: StepOrigin }): Promise<StepResult> {
+    const runner = await this.choose(step, params);
+    if (typeof runner === 'string') return failed(`not run: ${runner}`);
+    const jobId = await this.queue(runner.name, 'run', step, params, context.origin, { pins: [...(context.pins ?? [])] });
+    this.o.log.info({ jobId, runner: runner.name, runbook: context.origin.runbook, step: step.id, runId: context.origin.runId }, 'step handed to a runner');
+    return this.resultOf(await this.await(jobId, context.signal));
+  }
+
+  /** The step's open job, if a runner still holds one: its result, when it ends. */
+  async reattach(runId: number, signal: AbortSignal): Promise<{ result: Promise<StepResult> } | undefined> {
+    const job = await this.o.store.transaction((tx) => tx.runners.openJobOfRun(runId), { readOnly: true });
+    if (!job || job.kind !== 'run') return undefined;
+    const purpose = (JSON.parse(job.payload) as Job).evidence.purpose;
+    // The step itself runs after its checkpoint; with the executor's sequence gone, only the step itself can be reattached.
+    if (purpose !== 'step') return undefined;
+    return { result: this.await(job.id, signal).then((ended) => this.resultOf(ended)) };
+  }
+
+  /** A picker's list, a file check or a retention run on the step's runner; throws RunnerUnavailableError when it cannot. */
+  private async ask(kind: 'list' | 'inspect' | 'expire', step: RunbookStep, params: Record<string, string>, origin: StepOrigin, extra: Partial<Job> = {}): Promise<Answer> {
+    const runner = await this.choose(step, params);
+    if (typeof runner === 'string') throw new RunnerUnavailableError(`cannot ask the step's runner: ${runner}`);
+    const jobId = await this.queue(runner.name, kind, step, params, origin, extra);
+    const job = await this.await(jobId, undefined, this.o.clock().getTime() + (this.o.queryTimeoutMs ?? 15_000));
+    if (job.state !== 'done') throw new RunnerUnavailableError(`runner ${runner.name} ${job.state === 'refused' ? 'refused' : 'did not answer'}: ${job.detail ?? job.state}`);
+    const answer = answerSchema.safeParse(JSON.parse(job.result ?? 'null'));
+    if (!answer.success || answer.data.kind !== kind) throw new RunnerUnavailableError(`runner ${runner.name} sent an answer the bot cannot read`);
+    return answer.data;
+  }
+
+  async listChoices(step: RunbookStep, params: Record<string, string>, origin: StepOrigin) {
+    const answer = await this.ask('list', step, params, origin);
+    return answer.kind === 'list' ? answer.choices : [];
+  }
+
+  async inspectFile(step: RunbookStep, params: Record<string, string>, origin: StepOrigin, file: string, within?: string): Promise<FileInspection> {
+    const answer = await this.ask('inspect', step, params, origin, { path: file, ...(within !== undefined ? { within } : {}) });
+    return answer.kind === 'inspect' ? answer.inspection : { ok: false, reason: 'no answer' };
+  }
+
+  async expireBackups(step: RunbookStep, params: Record<string, string>, now: Date, origin: StepOrigin): Promise<BackupExpiry | undefined> {
+    const answer = await this.ask('expire', step, params, origin, { now: now.toISOString() });
+    return answer.kind === 'expire' ? (answer.expiry ?? undefined) : undefined;
+  }
+}
