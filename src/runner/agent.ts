@@ -236,6 +236,7 @@ export class RunnerAgent {
     // A bot known to be away is not waited for: the outcomes are on disk for the next start.
     if (!this.outage.down) await Promise.race([this.outbox.drained(), new Promise((resolve) => setTimeout(resolve, sendMs).unref())]);
     await this.outbox.stop();
+    await this.audit.flushed();
     if (this.outbox.size > 0) this.o.log.warn({ unsent: this.outbox.size }, 'the bot did not take every outcome; they are kept and sent at the next start');
   }
 }

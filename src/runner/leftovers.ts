@@ -29,5 +29,6 @@ export async function stopLeftoversOf(state: JobState, deps: LeftoverDeps): Prom
     const outcome = await deps.stop(p);
     parts.push(outcome === 'killed' ? `process group ${p.pgid} was still running and was killed` : `process group ${p.pgid} had already ended`);
   }
-  return `the runner restarted while it ${what}: ${parts.join('; ')}. The step's outcome is unknown; check the system before requesting it again.`;
+  // The bot adds that the step was not re-run and what to do; this says what the runner found.
+  return `the runner restarted while it ${what}: ${parts.join('; ')}`;
 }

@@ -142,6 +142,11 @@ export class AuditFile {
     this.file = path.join(stateDir, 'audit.jsonl');
   }
 
+  /** Resolves once every line appended so far is written. */
+  flushed(): Promise<void> {
+    return this.writing.catch(() => undefined);
+  }
+
   append(record: Record<string, unknown>): Promise<void> {
     const line = `${JSON.stringify({ at: new Date().toISOString(), ...record })}\n`;
     this.writing = this.writing.catch(() => undefined).then(() => fs.appendFile(this.file, line, { mode: 0o600 }));

@@ -24,7 +24,9 @@ function placementProblem(where: string, step: RunbookStep, params: Record<strin
   if (!step.runOn) return `step ${where} has no runOn in this host's manifests: it runs in the bot, not on a runner`;
   const target = resolveRunOn(step.runOn, params);
   if (typeof target === 'string') return `step ${where}: ${target}`;
-  const labelsDiffer = Object.entries(target.labels ?? {}).some(([name, value]) => self.labels[name] !== value);
+  // A label this runner does not advertise may be pinned for it by the bot's RUNNERS_FILE, which
+  // this runner cannot see: only the labels it advertises itself are held against the step.
+  const labelsDiffer = Object.entries(target.labels ?? {}).some(([name, value]) => self.labels[name] !== undefined && self.labels[name] !== value);
   if ((target.runner !== undefined && target.runner !== self.name) || labelsDiffer) {
     return `step ${where} runs on ${describeTarget(target)} by this host's manifests, not on runner ${self.name}`;
   }

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { redactData, type Redactor } from '../domain/redact.js';
 import { inspectChosenFile, listBackupChoices, localStepRunner, type ActionContext, type RunbookStep, type StepResult } from '../runbooks/index.js';
 import { answerSchema, stepResultSchema, type Answer, type Job } from '../runners/protocol.js';
@@ -10,11 +11,14 @@ import { inspectScope, pickerOf } from './vetting.js';
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
+export type WireResult = z.output<typeof stepResultSchema>;
+
 /** A step's result as the protocol carries it: redacted once more, and cut to the protocol's sizes. */
-export function wireResult(result: StepResult, redact: Redactor): StepResult {
+export function wireResult(result: StepResult, redact: Redactor): WireResult {
   const r = redactData(result, redact) as StepResult;
   return stepResultSchema.parse({
-    status: r.status,
+    // `interrupted` is the bot's word for a run it lost; a step that ran here ended one of the other ways.
+    status: r.status === 'interrupted' ? 'failed' : r.status,
     summary: clip(r.summary, 2000),
     ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
     ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),

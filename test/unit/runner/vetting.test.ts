@@ -102,6 +102,10 @@ describe('vetting a job against the runner\'s own manifests', () => {
     expect(refusal(job({ step: 'note', params: { host: 'gitcortex-2', backups: `${DIR}/backups` } }))).toBe(
       "step gitcortex/note runs on a runner labelled host=gitcortex-2 by this host's manifests, not on runner gitcortex-1",
     );
+    // A label it does not advertise is the bot's to pin (RUNNERS_FILE): not held against the step.
+    const byService = parseRunbook(manifest(DIR).replace("runOn: { labels: { host: '{{host}}' } }", "runOn: { labels: { host: '{{host}}', service: gitcortex } }"), 'service.yaml');
+    expect(refusal(job({ step: 'note' }, byService), [byService])).toBeUndefined();
+    expect(vetJob([byService], job({ step: 'note' }, byService), { name: 'gitcortex-1', labels: { host: 'gitcortex-1', service: 'payments' } })).toMatchObject({ ok: false });
     expect(refusal(job({ step: 'elsewhere' }))).toBe("step gitcortex/elsewhere runs on runner other-runner by this host's manifests, not on runner gitcortex-1");
     const inBot = parseRunbook(manifest(DIR).replace("runOn: { labels: { host: '{{host}}' } }\n", ''), 'bot-only.yaml');
     expect(refusal(job({ step: 'note' }, inBot), [inBot])).toBe("step gitcortex/note has no runOn in this host's manifests: it runs in the bot, not on a runner");
