@@ -129,9 +129,22 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     platforms.push(discord.platform);
     defaultChannels.discord = config.discord.alertChannelId;
   }
-  // The web console: interactive (a chat platform of its own) without Slack/Discord or with CONSOLE=on;
-  // read-only beside them (cards and audit trails from the store); off beyond loopback without a token.
-  const chatPlatforms = platforms.map((p) => p.name);
+  const dingtalk = config.dingtalk ? (await import('./bot/dingtalk/dingtalk-app.js')).createDingTalk(config.dingtalk, getEngine, log.child({ platform: 'dingtalk' })) : undefined;
+  if (dingtalk && config.dingtalk) {
+    platforms.push(dingtalk.platform);
+    defaultChannels.dingtalk = config.dingtalk.alertConversationId;
+  }
+  const feishu = config.feishu ? (await import('./bot/feishu/feishu-app.js')).createFeishu(config.feishu, getEngine, log.child({ platform: 'feishu' })) : undefined;
+  if (feishu && config.feishu) {
+    platforms.push(feishu.platform);
+    defaultChannels.feishu = config.feishu.alertChatId;
+  }
+  // The web console: interactive (a chat platform of its own) without a chat platform to act from
+  // or with CONSOLE=on; read-only beside them (cards and audit trails from the store); off beyond
+  // loopback without a token. One-way platforms (DingTalk's and Feishu's webhooks) receive no
+  // presses: their buttons open the console, which then acts.
+  const oneWay = [config.dingtalk?.mode === 'webhook' ? 'dingtalk' : undefined, config.feishu?.mode === 'webhook' ? 'feishu' : undefined];
+  const chatPlatforms = platforms.map((p) => p.name).filter((name) => !oneWay.includes(name));
   const consoleSetup = resolveConsole({ setting: config.console.mode, token: config.console.token, host: config.host, chatPlatforms });
   if (consoleSetup.warning) log.warn(consoleSetup.warning);
   if (config.webhookToken === undefined && !isLoopbackHost(config.host)) {
@@ -315,6 +328,8 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
       await scheduler.start();
       sealer.start();
       discord?.start();
+      dingtalk?.start();
+      feishu?.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, config.host, config.port)));
         server.listen(config.port, config.host, () => resolve());
@@ -338,6 +353,8 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
         server.closeIdleConnections();
         await closed;
         await discord?.stop();
+        await dingtalk?.stop();
+        await feishu?.stop();
         await scheduler.stop(config.shutdownTimeoutMs);
         await ready.stop(config.shutdownTimeoutMs);
         // Nothing writes audit records any more: seal what the last pass did not see, while still leader.

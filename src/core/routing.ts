@@ -14,7 +14,7 @@ export function createRouter(routes: Routes, defaults: Readonly<Record<string, s
     const picked = new Map<string, Set<string>>();
     for (const route of routes.routes) {
       if (!labelsMatch(route.match, labels)) continue;
-      for (const platform of ['slack', 'discord'] as const) {
+      for (const platform of ['slack', 'discord', 'dingtalk', 'feishu'] as const) {
         const list = route[platform];
         if (!list || defaults[platform] === undefined) continue;
         const set = picked.get(platform) ?? new Set<string>();

@@ -68,7 +68,8 @@ export class RemoteStepRunner {
       runbook: origin.runbook,
       step: step.id,
       stepHash: stepHash(origin.runbook, step),
-      params,
+      // Only declared params: the reserved ones (`<param>#sha256`, … of a chosen file) travel as pins.
+      params: Object.fromEntries(Object.entries(params).filter(([name]) => !name.includes('#') && !name.startsWith('@'))),
       pins: extra.pins ?? [],
       ...(extra.path !== undefined ? { path: extra.path } : {}),
       ...(extra.within !== undefined ? { within: extra.within } : {}),
@@ -95,6 +96,8 @@ export class RemoteStepRunner {
    */
   private async await(jobId: number, signal: AbortSignal | undefined, deadline?: number): Promise<RunnerJob> {
     const pollMs = this.o.waitPollMs ?? 500;
+    // Silence counts from when this process began waiting: while the bot itself was down, its runners could not poll it.
+    const waitingSince = this.o.clock().getTime();
     let cancelBy: number | undefined;
     for (;;) {
       const job = await this.o.store.transaction((tx) => tx.runners.getRunnerJob(jobId), { readOnly: true });
@@ -102,7 +105,7 @@ export class RemoteStepRunner {
       if (job.state !== 'queued' && job.state !== 'running') return job;
       const now = this.o.clock().getTime();
       const runner = (await this.o.store.transaction((tx) => tx.runners.listRunners(), { readOnly: true })).find((r) => r.name === job.runner);
-      const silentFor = runner ? now - Date.parse(runner.seenAt) : Infinity;
+      const silentFor = runner ? now - Math.max(Date.parse(runner.seenAt), waitingSince) : Infinity;
       let end: { detail: string; to: 'interrupted' | 'cancelled' } | undefined;
       if (silentFor > this.o.heartbeatTimeoutMs) {
         end = { to: job.state === 'queued' ? 'cancelled' : 'interrupted', detail: `runner ${job.runner} stopped sending heartbeats (silent for ${Math.round(silentFor / 1000)} s, bound ${Math.round(this.o.heartbeatTimeoutMs / 1000)} s)` };

@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../domain/errors.js';
+import { dingTalkConfig, feishuConfig, type DingTalkConfig, type FeishuConfig } from './chat-platforms.js';
+
+export { WEBHOOK_CHANNEL, type DingTalkConfig, type FeishuConfig } from './chat-platforms.js';
 
 // Over 300 lines: every environment variable is validated here, in one schema, so that the
 // README's configuration table can be checked against a single source.
@@ -71,6 +74,27 @@ export const envSchema = z
     DISCORD_GUILD_ID: optionalSecret,
     DISCORD_API_URL: z.url().optional(),
     DISCORD_MODE: z.enum(['http', 'gateway']).default('http'),
+    DINGTALK_CLIENT_ID: optionalSecret,
+    DINGTALK_CLIENT_SECRET: optionalSecret,
+    DINGTALK_ROBOT_CODE: optionalSecret,
+    DINGTALK_ALERT_CONVERSATION_ID: optionalSecret,
+    DINGTALK_API_URL: z.url().default('https://api.dingtalk.com'),
+    DINGTALK_OAPI_URL: z.url().default('https://oapi.dingtalk.com'),
+    DINGTALK_WEBHOOK_URL: z.url().optional(),
+    DINGTALK_WEBHOOK_SECRET: optionalSecret,
+    // DingTalk's limit is 20 a minute per robot; an organisation with a larger quota may raise it.
+    DINGTALK_MESSAGES_PER_MINUTE: z.coerce.number().int().min(1).max(6000).default(20),
+    FEISHU_APP_ID: optionalSecret,
+    FEISHU_APP_SECRET: optionalSecret,
+    FEISHU_ALERT_CHAT_ID: optionalSecret,
+    FEISHU_DOMAIN: z
+      .string()
+      .trim()
+      .refine((v) => v === 'feishu' || v === 'lark' || URL.canParse(v), 'must be feishu, lark or the open platform\'s base URL')
+      .default('feishu'),
+    FEISHU_WEBHOOK_URL: z.url().optional(),
+    FEISHU_WEBHOOK_SECRET: optionalSecret,
+    CONSOLE_PUBLIC_URL: z.url().optional(),
     ROUTES_FILE: z.string().min(1).optional(),
     APPROVERS: commaList,
     POLICY_FILE: z.string().min(1).optional(),
@@ -92,6 +116,8 @@ export const envSchema = z
 
 const SLACK_VARIABLES = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_ALERT_CHANNEL'] as const;
 const DISCORD_VARIABLES = ['DISCORD_BOT_TOKEN', 'DISCORD_APPLICATION_ID', 'DISCORD_ALERT_CHANNEL_ID'] as const;
+const DINGTALK_VARIABLES = ['DINGTALK_CLIENT_ID', 'DINGTALK_CLIENT_SECRET', 'DINGTALK_ALERT_CONVERSATION_ID'] as const;
+const FEISHU_VARIABLES = ['FEISHU_APP_ID', 'FEISHU_APP_SECRET', 'FEISHU_ALERT_CHAT_ID'] as const;
 
 /**
  * Checks that span several variables. They run on the raw environment, separately from the
@@ -103,11 +129,19 @@ function crossFieldProblems(environment: Record<string, string | undefined>): st
   for (const [platform, names] of [
     ['Slack', SLACK_VARIABLES],
     ['Discord', DISCORD_VARIABLES],
+    ['the DingTalk app', DINGTALK_VARIABLES],
+    ['the Feishu app', FEISHU_VARIABLES],
   ] as const) {
     const set = names.filter(isSet);
     if (set.length > 0 && set.length < names.length) {
       for (const name of names.filter((n) => !isSet(n))) problems.push(`${name}: required when ${set.join(', ')} is set (${platform} needs all three)`);
     }
+  }
+  for (const [app, webhook] of [
+    ['DINGTALK_CLIENT_ID', 'DINGTALK_WEBHOOK_URL'],
+    ['FEISHU_APP_ID', 'FEISHU_WEBHOOK_URL'],
+  ] as const) {
+    if (isSet(app) && isSet(webhook)) problems.push(`${webhook}: set either ${app} (interactive cards) or ${webhook} (one-way), not both`);
   }
   if (isSet('DISCORD_BOT_TOKEN') && (environment.DISCORD_MODE ?? 'http') === 'http' && !isSet('DISCORD_PUBLIC_KEY')) {
     problems.push('DISCORD_PUBLIC_KEY: required in http mode, to verify the signature of every interaction (or set DISCORD_MODE=gateway)');
@@ -200,6 +234,8 @@ export interface Config {
   sqliteWalLimitMb: number;
   slack: SlackConfig | undefined;
   discord: DiscordConfig | undefined;
+  dingtalk: DingTalkConfig | undefined;
+  feishu: FeishuConfig | undefined;
   /** Channel routing by alert labels (YAML); none: the default channels. */
   routesFile: string | undefined;
   /** User or group ids allowed to approve when there is no policy file; empty means anyone but the requester. */
@@ -275,6 +311,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     sqliteWalLimitMb: env.SQLITE_WAL_LIMIT_MB,
     slack,
     discord,
+    dingtalk: dingTalkConfig(env),
+    feishu: feishuConfig(env),
     routesFile: env.ROUTES_FILE,
     approvers: env.APPROVERS,
     policyFile: env.POLICY_FILE,
@@ -288,7 +326,23 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     metricsToken: env.METRICS_TOKEN,
     runnersFile: env.RUNNERS_FILE,
     runnerHeartbeatTimeoutMs: env.RUNNER_HEARTBEAT_TIMEOUT_SECONDS * 1000,
-    secrets: [env.AUDIT_KEY, env.ALERTMANAGER_WEBHOOK_TOKEN, env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.DISCORD_BOT_TOKEN, env.CONSOLE_TOKEN, env.METRICS_TOKEN, databasePassword(env.DATABASE_URL)].filter(
+    secrets: [
+      env.AUDIT_KEY,
+      env.ALERTMANAGER_WEBHOOK_TOKEN,
+      env.SLACK_BOT_TOKEN,
+      env.SLACK_SIGNING_SECRET,
+      env.DISCORD_BOT_TOKEN,
+      env.DINGTALK_CLIENT_SECRET,
+      env.DINGTALK_WEBHOOK_SECRET,
+      // A webhook URL carries its robot's access token: whoever has it can post to the group.
+      webhookUrlToken(env.DINGTALK_WEBHOOK_URL),
+      env.FEISHU_APP_SECRET,
+      env.FEISHU_WEBHOOK_SECRET,
+      webhookUrlToken(env.FEISHU_WEBHOOK_URL),
+      env.CONSOLE_TOKEN,
+      env.METRICS_TOKEN,
+      databasePassword(env.DATABASE_URL),
+    ].filter(
       (v): v is string => v !== undefined,
     ),
   };
@@ -308,6 +362,14 @@ function auditSealConfig(env: Env): AuditSealConfig {
     keyFile: path.resolve(env.AUDIT_KEY_FILE ?? `${base}.audit-key`),
     sealFile: path.resolve(env.AUDIT_SEAL_FILE ?? `${base}.audit-seals`),
   };
+}
+
+/** The secret part of a chat webhook URL: DingTalk's access_token, or the hook id Feishu's path ends with. */
+function webhookUrlToken(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const parsed = new URL(url);
+  const token = parsed.searchParams.get('access_token') ?? parsed.pathname.split('/').pop();
+  return token !== undefined && token.length >= 8 ? token : undefined;
 }
 
 /** A PostgreSQL URL's password, decoded (step output or an error could echo it). */

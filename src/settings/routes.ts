@@ -12,6 +12,8 @@ export const routesSchema = z.strictObject({
         match: labelMatchSchema,
         slack: channels.optional(),
         discord: channels.optional(),
+        dingtalk: channels.optional(),
+        feishu: channels.optional(),
       }),
     )
     .default([]),

@@ -26,7 +26,7 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-const destination = z.strictObject({ platform: z.enum(['slack', 'discord', 'console']), channel: z.string().min(1) });
+const destination = z.strictObject({ platform: z.enum(['slack', 'discord', 'dingtalk', 'feishu', 'console']), channel: z.string().min(1) });
 
 /** A runbook step, with the labels its params are resolved from (as an alert's labels would be). */
 export const stepRefSchema = z.strictObject({

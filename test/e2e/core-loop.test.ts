@@ -6,6 +6,7 @@ import type { AuditEvent } from '../../src/core/domain.js';
 import { describeWithAlertmanager, startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
 import { WEBHOOK_TOKEN, startTestBot, type TestBot } from '../support/bot-harness.js';
 import { discordDriver, normalise, slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
+import { dingtalkDriver, feishuDriver } from '../support/dingtalk-feishu-drivers.js';
 
 /**
  * The whole product loop with real parts, once per chat platform: the real Alertmanager delivers
@@ -41,6 +42,8 @@ const shopAlert = (instance: string) => ({
 const drivers: Array<[string, () => Promise<ChatDriver>]> = [
   ['slack', slackDriver],
   ['discord', discordDriver],
+  ['dingtalk', dingtalkDriver],
+  ['feishu', feishuDriver],
 ];
 
 describeWithAlertmanager('core loop: Alertmanager → card → approval → step → audit thread', () => {

@@ -22,7 +22,7 @@ export interface ChatMessage {
 }
 
 export interface ChatDriver {
-  readonly platform: 'slack' | 'discord';
+  readonly platform: 'slack' | 'discord' | 'dingtalk' | 'feishu';
   /** Environment for the bot: the platform pointed at the fake, bob allowed to approve. */
   botEnv(): Record<string, string>;
   /** The bot's base URL, for presses. */

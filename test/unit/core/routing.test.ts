@@ -54,4 +54,17 @@ describe('routing incidents to channels by labels', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('routes DingTalk groups and Feishu chats like any other platform', () => {
+    const cn = createRouter(routesSchema.parse({ routes: [{ match: { team: 'db' }, dingtalk: 'cidDB==', feishu: ['oc_db', 'oc_dba'] }] }), { dingtalk: 'cidALL==', feishu: 'oc_all' });
+    expect(cn({ team: 'db' })).toEqual([
+      { platform: 'dingtalk', channel: 'cidDB==' },
+      { platform: 'feishu', channel: 'oc_db' },
+      { platform: 'feishu', channel: 'oc_dba' },
+    ]);
+    expect(cn({ team: 'web' })).toEqual([
+      { platform: 'dingtalk', channel: 'cidALL==' },
+      { platform: 'feishu', channel: 'oc_all' },
+    ]);
+  });
 });

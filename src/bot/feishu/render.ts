@@ -1,0 +1,77 @@
+import { type Card, type CardButton, STEP_STATE_ICON } from '../../core/card.js';
+
+/**
+ * Cards as Feishu message cards (JSON 1.0: header, `div`s of lark_md text, `action` rows of
+ * buttons). `update_multi` makes a card shared, so that an update shows to everyone in the chat.
+ * A button's `value` comes back in the card.action.trigger callback.
+ */
+export type FeishuCard = Record<string, unknown>;
+
+export const FEISHU_LIMITS = {
+  title: 100,
+  text: 5000,
+  buttonLabel: 40,
+  buttons: 20,
+  /** Feishu refuses a card over 30 KB of JSON; this keeps a margin. */
+  cardJson: 25_000,
+} as const;
+
+const TEMPLATE: Record<Card['severity'], string> = { critical: 'red', warning: 'orange', info: 'blue', none: 'grey' };
+
+export function truncate(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/**
+ * Makes text from alerts literal in lark_md: markdown characters and tags (`<at>`, `<font>`) as
+ * HTML entities, which is how Feishu documents escaping them.
+ */
+export function escapeLarkMd(text: string): string {
+  return text.replace(/[&<>*_~`[\]]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : `&#${c.charCodeAt(0)};`));
+}
+
+const md = (content: string) => ({ tag: 'div', text: { tag: 'lark_md', content: truncate(content, FEISHU_LIMITS.text) } });
+const plain = (content: string, max: number) => ({ tag: 'plain_text', content: truncate(content, max) });
+
+function button(b: CardButton): Record<string, unknown> {
+  return {
+    tag: 'button',
+    text: plain(b.label, FEISHU_LIMITS.buttonLabel),
+    type: b.style === 'danger' ? 'danger' : b.style === 'primary' ? 'primary' : 'default',
+    value: { button: b.id },
+    ...(b.confirm ? { confirm: { title: plain(b.confirm.title, 100), text: plain(b.confirm.text, 300) } } : {}),
+  };
+}
+
+function actionRows(buttons: CardButton[]): Array<Record<string, unknown>> {
+  const shown = buttons.slice(0, FEISHU_LIMITS.buttons);
+  const rows: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < shown.length; i += 4) rows.push({ tag: 'action', actions: shown.slice(i, i + 4).map(button) });
+  return rows;
+}
+
+export function renderCard(card: Card): FeishuCard {
+  const lines = [`**${escapeLarkMd(card.statusLine)}**`];
+  if (card.summary) lines.push(escapeLarkMd(card.summary));
+  if (card.fields.length > 0) lines.push(card.fields.map((f) => `**${escapeLarkMd(f.label)}**: ${escapeLarkMd(f.value)}`).join('\n'));
+  if (card.description) lines.push(escapeLarkMd(card.description));
+  const links = card.links.filter((l) => /^https?:\/\/[^\s()]+$/.test(l.url)).map((l) => `[${escapeLarkMd(l.label)}](${l.url})`);
+  if (links.length > 0) lines.push(links.join(' · '));
+  if (card.steps.length > 0) lines.push(card.steps.map((s) => `${STEP_STATE_ICON[s.state]} **${escapeLarkMd(s.title)}** — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeLarkMd(s.detail)}` : ''}`).join('\n'));
+  const hidden = card.buttons.length - FEISHU_LIMITS.buttons;
+  if (hidden > 0) lines.push(`${hidden} more step${hidden === 1 ? '' : 's'} not shown.`);
+  const built = (text: string): FeishuCard => ({
+    config: { wide_screen_mode: true, update_multi: true },
+    header: { template: TEMPLATE[card.severity], title: plain(card.title, FEISHU_LIMITS.title) },
+    elements: [md(text), ...actionRows(card.buttons)],
+  });
+  const full = built(lines.join('\n\n'));
+  // An alert with huge annotations: the text gives way, never the buttons.
+  return JSON.stringify(full).length <= FEISHU_LIMITS.cardJson ? full : built(truncate(lines.join('\n\n'), 2000));
+}
+
+/** A thread message: its text, and its buttons when it has any (approval requests). */
+export function renderReply(text: string, buttons: CardButton[] = []): FeishuCard {
+  return { config: { wide_screen_mode: true, update_multi: true }, elements: [md(escapeLarkMd(text)), ...actionRows(buttons)] };
+}
