@@ -150,7 +150,7 @@ export class RunnerAgent {
 
   private async execute(entry: Held): Promise<void> {
     const { job } = entry;
-    const vetted = vetJob(this.runbooks, job, { name: this.o.config.name, labels: this.o.config.labels });
+    const vetted = vetJob(this.runbooks, job, { name: this.o.config.name, labels: this.o.config.labels }, (file) => this.artefacts.has(file));
     if (!vetted.ok) {
       this.o.log.warn({ jobId: job.id, runbook: job.runbook, step: job.step, reason: vetted.reason }, 'job refused');
       return this.finish(entry, { jobId: job.id, type: 'refused', reason: clip(vetted.reason, 2000) });

@@ -33,8 +33,38 @@ function placementProblem(where: string, step: RunbookStep, params: Record<strin
   return undefined;
 }
 
-/** Checks a job against this host's runbooks; the step to run (the local one) or why not. */
-export function vetJob(runbooks: readonly Runbook[], job: Job, self: RunnerIdentity): Vetted {
+/** Whether `file` (absolute) lies inside `dir`, as written (symlinks are followed where the file is read). */
+function inside(dir: string, file: string): boolean {
+  const rel = path.relative(path.resolve(dir), path.resolve(file));
+  return path.isAbsolute(file) && rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/**
+ * Why a value chosen in chat (a backup, a snapshot) may not be used here, or undefined. Like the bot
+ * does before a request, the runner takes only a file in the step's picker directory or one its own
+ * steps produced; and a pinned file must be such a value, since checking a pin reads and hashes it.
+ */
+function chosenProblem(runbook: Runbook, step: RunbookStep, job: Job, produced: (file: string) => boolean): string | undefined {
+  const chosen: string[] = [];
+  for (const [name, spec] of Object.entries(runbook.params)) {
+    const value = Object.hasOwn(job.params, name) ? job.params[name] : undefined;
+    if (!spec.chosen || value === undefined) continue;
+    chosen.push(value);
+    if (produced(value)) continue;
+    const picker = step.pick?.param === name ? pickerOf(step, job.params) : undefined;
+    if (picker && inside(picker.dir, value)) continue;
+    const where = picker ? `in the picker's directory ${picker.dir}` : `in a picker of step ${step.id}`;
+    return `param "${name}" ${JSON.stringify(value)} is neither ${where} nor a file this runner produced`;
+  }
+  const stray = job.pins.find((pin) => !chosen.includes(pin.path));
+  return stray ? `the pinned file ${JSON.stringify(stray.path)} is not a value chosen for this job` : undefined;
+}
+
+/**
+ * Checks a job against this host's runbooks; the step to run (the local one) or why not.
+ * `produced`: whether this runner's own steps produced a file (see ArtefactLedger).
+ */
+export function vetJob(runbooks: readonly Runbook[], job: Job, self: RunnerIdentity, produced: (file: string) => boolean = () => false): Vetted {
   const where = `${job.runbook}/${job.step}`;
   const runbook = runbooks.find((r) => r.name === job.runbook);
   if (!runbook) return { ok: false, reason: `runbook ${job.runbook} is not in this host's manifests` };
@@ -48,6 +78,8 @@ export function vetJob(runbooks: readonly Runbook[], job: Job, self: RunnerIdent
   if (problems.length > 0) return { ok: false, reason: `step ${where}: ${problems.join('; ')}` };
   const placement = placementProblem(where, step, job.params, self);
   if (placement !== undefined) return { ok: false, reason: placement };
+  const choice = chosenProblem(runbook, step, job, produced);
+  if (choice !== undefined) return { ok: false, reason: `step ${where}: ${choice}` };
   if (job.kind === 'list' && !step.pick) return { ok: false, reason: `step ${where} has no picker to list` };
   if (job.kind === 'expire' && step.action !== 'backup') return { ok: false, reason: `step ${where} is not a backup step` };
   if (job.kind === 'inspect' && job.path === undefined) return { ok: false, reason: 'an inspect job needs a path' };
@@ -74,8 +106,7 @@ export function inspectScope(
   if (produced(file)) return { ok: true, within: undefined };
   const picker = pickerOf(step, params);
   if (!picker) return { ok: false, reason: `${JSON.stringify(file)} is not a file this runner produced, and step ${step.id} has no picker directory` };
-  const rel = path.relative(path.resolve(picker.dir), path.resolve(file));
-  if (!path.isAbsolute(file) || rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+  if (!inside(picker.dir, file)) {
     return { ok: false, reason: `${JSON.stringify(file)} is outside the picker's directory ${picker.dir} and is not a file this runner produced` };
   }
   return { ok: true, within: picker.dir };

@@ -111,6 +111,22 @@ describe('vetting a job against the runner\'s own manifests', () => {
     expect(refusal(job({ step: 'note' }, inBot), [inBot])).toBe("step gitcortex/note has no runOn in this host's manifests: it runs in the bot, not on a runner");
   });
 
+  it('takes a chosen file only from the step\'s picker directory or from what this runner produced, and pins only such a file', () => {
+    const params = { host: 'gitcortex-1', backups: `${DIR}/backups` };
+    const inPicker = `${DIR}/backups/gitcortex-20250101T000000Z.tar.gz`;
+    expect(refusal(job({ step: 'restore', params: { ...params, backup: inPicker }, pins: [{ path: inPicker, sha256: 'a'.repeat(64) }] }))).toBeUndefined();
+    expect(refusal(job({ step: 'restore', params: { ...params, backup: '/etc/shadow' } }))).toBe(
+      `step gitcortex/restore: param "backup" "/etc/shadow" is neither in the picker's directory ${DIR}/backups nor a file this runner produced`,
+    );
+    expect(refusal(job({ step: 'restore', params: { ...params, backup: `${DIR}/backups/../data/x` } }))).toMatch(/is neither in the picker's directory/);
+    // A snapshot this runner's checkpoint took, wherever it is (a "Roll back").
+    const snapshot = '/var/lib/gc/.checkpoint-1.tar.gz';
+    const vetted = vetJob([local], job({ step: 'restore', params: { ...params, backup: snapshot } }), SELF, (f) => f === snapshot);
+    expect(vetted.ok).toBe(true);
+    // Checking a pin reads and hashes its file: never one the job did not choose.
+    expect(refusal(job({ step: 'note', pins: [{ path: '/etc/shadow', sha256: 'a'.repeat(64) }] }))).toBe('step gitcortex/note: the pinned file "/etc/shadow" is not a value chosen for this job');
+  });
+
   it('refuses a query the step cannot answer', () => {
     expect(refusal(job({ step: 'note', kind: 'list' }))).toBe('step gitcortex/note has no picker to list');
     expect(refusal(job({ step: 'note', kind: 'expire' }))).toBe('step gitcortex/note is not a backup step');
