@@ -150,10 +150,11 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
 export async function renderIncidentCard(tx: StoreTx, incidentId: number, o: { runbooks: readonly Runbook[]; silencing: boolean; now: string }): Promise<Card> {
   const incident = await tx.getIncident(incidentId);
   if (!incident) throw new Error(`incident ${incidentId} does not exist`);
-  const { offers, unavailable } = offersFor(o.runbooks, incident.commonLabels);
+  const alerts = await tx.listAlerts(incidentId);
+  const { offers, unavailable } = offersFor(o.runbooks, incident.commonLabels, alerts);
   return buildCard({
     incident,
-    alerts: await tx.listAlerts(incidentId),
+    alerts,
     runs: await tx.listStepRuns(incidentId),
     offers,
     unavailable,

@@ -2,7 +2,7 @@ import { chosenParams, type PinnedFile } from './chosen-pins.js';
 import { quoteValue, renderTemplate, type ChosenFile, type Runbook, type RunbookStep } from './ports/runbooks.js';
 import type { StepRunner } from './ports/step-runner.js';
 import { NotAllowedError } from '../domain/errors.js';
-import { findOffer, type StepOffer } from './offers.js';
+import { findOffer, targetOf, type StepOffer } from './offers.js';
 import type { Store } from './ports/store.js';
 
 /*
@@ -101,7 +101,7 @@ export async function vetPickedChoice(deps: ChoiceDeps, choiceId: number): Promi
   const lookup = await deps.store.transaction(async (tx) => {
     const choice = await tx.getChoice(choiceId);
     const incident = choice && (await tx.getIncident(choice.incidentId));
-    return choice && incident && { incidentId: incident.id, found: findOffer(deps.runbooks, incident.commonLabels, choice.runbook, choice.step, { [choice.param]: choice.value }) };
+    return choice && incident && { incidentId: incident.id, found: findOffer(deps.runbooks, incident.commonLabels, choice.runbook, choice.step, { [choice.param]: choice.value }, await tx.listAlerts(incident.id)) };
   });
   // Anything else is refused by the request itself, with its own reason.
   if (!lookup || lookup.found.ok !== true) return [];
@@ -116,7 +116,7 @@ export async function vetRollback(deps: ChoiceDeps, runId: number): Promise<Pinn
     const snapshot = run?.result?.artefacts?.find((a) => a.kind === 'checkpoint');
     const incident = run && (await tx.getIncident(run.incidentId));
     if (!run || !checkpoint || !snapshot || !incident) return undefined;
-    const found = findOffer(deps.runbooks, incident.commonLabels, run.runbook, checkpoint.rollback, { [checkpoint.param]: snapshot.path });
+    const found = findOffer(deps.runbooks, incident.commonLabels, run.runbook, checkpoint.rollback, { [checkpoint.param]: snapshot.path, ...targetOf(run.params) }, await tx.listAlerts(incident.id));
     return { incidentId: incident.id, found, sha256: snapshot.sha256 };
   });
   if (!lookup || lookup.found.ok !== true) return [];

@@ -22,7 +22,10 @@ import { vetChoices, vetPickedChoice, vetRollback, type ChoiceDeps } from './cho
 import { auditRefusal, decideStep, requestChoice, requestRollback, requestStep, type StepContext } from './steps.js';
 import { makeButton } from './button-codec.js';
 import { recordEvent } from './events.js';
-import { findOffer, type StepOffer } from './offers.js';
+import { ALERT_CHOICE, findOffer, type AlertTarget, type StepOffer } from './offers.js';
+
+/** Alerts offered as buttons when a step runs for one of them (a platform shows a few buttons per message). */
+const MAX_TARGET_BUTTONS = 10;
 import { actorId } from './policy.js';
 import { NotAllowedError } from '../domain/errors.js';
 import type { Metrics } from '../metrics.js';
@@ -181,8 +184,13 @@ export class Engine implements IncidentUseCases {
     const ctx = this.context();
     const lookup = await this.o.store.transaction(async (tx) => {
       const incident = await tx.getIncident(incidentId);
-      return incident && findOffer(this.o.runbooks, incident.commonLabels, runbook, step, choices);
+      return incident && findOffer(this.o.runbooks, incident.commonLabels, runbook, step, choices, await tx.listAlerts(incidentId));
     });
+    if (lookup?.ok === 'target') {
+      await this.auditingRefusals(actor, () => this.offerTargets(actor, incidentId, lookup.offer, lookup.targets, ctx.now));
+      this.outbox.nudge();
+      return undefined;
+    }
     if (lookup?.ok === 'pick') {
       await this.auditingRefusals(actor, () => this.offerPicker(actor, incidentId, lookup.offer, lookup.pick, ctx.now));
       this.outbox.nudge();
@@ -226,6 +234,28 @@ export class Engine implements IncidentUseCases {
     this.outbox.nudge();
     if (run.state === 'approved') this.executor.nudge();
     return run;
+  }
+
+  /** A step whose params differ per alert of the group: the thread asks which alert it is for. */
+  private async offerTargets(actor: Actor, incidentId: number, offer: StepOffer, targets: readonly AlertTarget[], now: string): Promise<void> {
+    await this.o.store.transaction(async (tx) => {
+      const buttons = [];
+      for (const target of targets.slice(0, MAX_TARGET_BUTTONS)) {
+        const choice = await tx.insertChoice({ incidentId, runbook: offer.runbook.name, step: offer.step.id, param: ALERT_CHOICE, value: target.fingerprint, label: target.label, createdAt: now });
+        buttons.push(makeButton({ action: 'pick', choiceId: choice.id }, target.label.slice(0, 70)));
+      }
+      const more = targets.length > MAX_TARGET_BUTTONS ? ` (the first ${MAX_TARGET_BUTTONS} of ${targets.length} are shown)` : '';
+      await recordEvent(tx, {
+          at: now,
+          incidentId,
+          actor: actorId(actor),
+          kind: 'step.pick',
+          text: `🎯 ${actor.name} wants to run *${offer.step.title}*: it runs for one alert of this group; choose which${more}.`,
+          data: { runbook: offer.runbook.name, step: offer.step.id, targets: targets.map((t) => ({ fingerprint: t.fingerprint, alert: t.label })) },
+        },
+        { buttons },
+      );
+    });
   }
 
   private async offerPicker(actor: Actor, incidentId: number, offer: StepOffer, pick: NonNullable<RunbookStep['pick']>, now: string): Promise<void> {

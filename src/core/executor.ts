@@ -14,6 +14,8 @@ import { formatBytes } from '../domain/format.js';
 import type { Store } from './ports/store.js';
 import { singleProcess, type ReplicaSettings } from './replica.js';
 import { stopLeftovers } from './leftovers.js';
+import { forEachTargets } from './offers.js';
+import { runForEach } from './for-each.js';
 import type { Clock } from './ports/clock.js';
 import type { StepRunner } from './ports/step-runner.js';
 
@@ -262,7 +264,10 @@ export class StepExecutor {
     } else {
       const checkpoint = step.checkpoint ? await this.takeCheckpoint(run, step, signal) : {};
       snapshot = checkpoint.snapshot;
-      result = checkpoint.stop ?? (await this.runSafely(step, run, signal, 'step'));
+      const each = forEachTargets(run.params);
+      result =
+        checkpoint.stop ??
+        (each ? await runForEach(each, (params) => this.runSafely(step, { ...run, params }, signal, 'step')) : await this.runSafely(step, run, signal, 'step'));
       if (snapshot) result = { ...result, artefacts: [...(result.artefacts ?? []), snapshot] };
     }
     await this.record(run, result, snapshot);

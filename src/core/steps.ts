@@ -4,7 +4,7 @@ import type { StepRun } from './domain.js';
 import { NotAllowedError, type RefusalAudit } from '../domain/errors.js';
 import { recordEvent, requestSubject, settleRequest } from './events.js';
 import { leftoverRefusal } from './leftovers.js';
-import { findOffer } from './offers.js';
+import { findOffer, targetParams, targetText } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
 import type { Policy } from '../settings/policy.js';
 import { appendAudit } from './audit.js';
@@ -57,8 +57,11 @@ export async function requestStep(
 ): Promise<StepRun> {
   const incident = await tx.getIncident(incidentId);
   if (!incident) return refuse(null, 'step.refused', `Incident #${incidentId} does not exist.`, { incidentId });
-  const found = findOffer(ctx.runbooks, incident.commonLabels, runbook, stepId, choices);
+  const found = findOffer(ctx.runbooks, incident.commonLabels, runbook, stepId, choices, await tx.listAlerts(incidentId));
   if (found.ok === 'pick') return refuse(incidentId, 'step.refused', `"${found.offer.step.title}" needs a backup chosen first.`, { runbook, step: stepId });
+  if (found.ok === 'target') {
+    return refuse(incidentId, 'step.refused', `"${found.offer.step.title}" needs the alert it is for chosen first (${found.targets.map((t) => t.label).join('; ')}): press its button on the card.`, { runbook, step: stepId });
+  }
   if (!found.ok) return refuse(incidentId, 'step.refused', found.reason, { runbook, step: stepId });
   const unchecked = uncheckedChoice(found.offer, pinned);
   if (unchecked) return refuse(incidentId, 'step.refused', unchecked, { runbook, step: stepId });
@@ -68,8 +71,8 @@ export async function requestStep(
   }
 
   const step = found.offer.step;
-  const params = { ...found.offer.params, ...pinParams(pinned) };
-  const files = pinned.map((f) => `\n📄 ${f.param}: ${describePinnedFile(f)}`).join('');
+  const params = { ...found.offer.params, ...pinParams(pinned), ...targetParams(found.offer) };
+  const files = pinned.map((f) => `\n📄 ${f.param}: ${describePinnedFile(f)}`).join('') + targetText(found.offer);
   const sp = stepPolicy(ctx.policy, runbook, step, incident.commonLabels);
   if (step.changes) {
     const refusal =

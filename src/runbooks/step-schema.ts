@@ -100,6 +100,11 @@ export const commonStepFields = {
   afterResolve: z.boolean().optional(),
   timeoutSeconds: timeoutSeconds.default(60),
   approval: approvalSchema.optional(),
+  /**
+   * `alert`: when the runbook's params differ across a grouped incident's firing alerts, one
+   * approved request runs the step once for each of them (instead of asking which one).
+   */
+  forEach: z.literal('alert').optional(),
   /** Where the step runs when not in the bot (a runner); a step without one takes its runbook's. */
   runOn: runOnSchema.optional(),
 };

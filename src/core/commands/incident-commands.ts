@@ -46,7 +46,7 @@ async function show(c: CommandContext, id: number): Promise<string> {
   if (silenced) lines.push(`Silence: ${silenced}`);
   if (incident.resolution) lines.push(`Resolved by ${incident.resolution.byName}${incident.resolution.note ? `: ${incident.resolution.note}` : ''}`);
   for (const run of runs) lines.push(`Step ${run.runbook}/${run.step} (run ${run.id}): ${run.state}, requested by ${run.requestedByName}${run.result ? ` — ${run.result.summary}` : ''}`);
-  const { offers } = offersFor(c.engine.runbooks, incident.commonLabels);
+  const { offers } = offersFor(c.engine.runbooks, incident.commonLabels, alerts);
   if (offers.length > 0) lines.push(`Steps offered: ${offers.map((o) => `${o.runbook.name} ${o.step.id}`).join(', ')}`);
   return lines.join('\n');
 }

@@ -63,7 +63,8 @@ async function dryRun(c: CommandContext, args: StepArgs): Promise<string> {
   const runbook = findRunbook(c, args.name);
   const choices = choicesFrom(runbook, args.params);
   const incident = await incidentForCommand(c, args.incident);
-  const found = findOffer(c.engine.runbooks, incident.commonLabels, runbook.name, args.step, choices);
+  const found = findOffer(c.engine.runbooks, incident.commonLabels, runbook.name, args.step, choices, (await c.engine.incidentDetails(incident.id))?.alerts ?? []);
+  if (found.ok === 'target') throw new UsageError(`"${found.offer.step.title}" runs for one alert of this group (${found.targets.map((t) => t.label).join('; ')}): press its button on the card to choose which.`);
   if (found.ok === 'pick') throw new UsageError(`"${found.offer.step.title}" needs \`${found.pick.param}=<path>\`: a backup to restore from.`);
   if (!found.ok) throw new UsageError(found.reason);
   const { step, params } = found.offer;
