@@ -8,6 +8,12 @@
 #   docker build -t chatops-bot .
 #   docker run -p 3000:3000 -v chatops-data:/data --env-file bot.env chatops-bot
 #
+# The same image runs a runner on a target host (README, "Deploying a runner"), with runner.env
+# setting BOT_URL, RUNNER_NAME, RUNNER_TOKEN, RUNBOOKS_DIR=/runbooks and RUNNER_STATE_DIR=/data;
+# it serves no HTTP, so the bot's health check does not apply:
+#   docker run --no-healthcheck --env-file runner.env -v /etc/chatops-runner/runbooks:/runbooks:ro \
+#     -v chatops-runner-state:/data chatops-bot runner
+#
 # Both stages use the same base image, so the addon compiled in the first stage matches the
 # Node.js ABI and glibc of the second.
 
@@ -34,7 +40,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
  && npm prune --omit=dev \
- && test -f dist/src/main.js
+ && test -f dist/src/main.js \
+ && test -f dist/src/runner.js
 
 # ---------------------------------------------------------------------------------------------
 FROM node:20-bookworm-slim AS runtime
@@ -71,6 +78,11 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY manifests ./manifests
+
+# `runner` as the command (docker run IMAGE runner, Kubernetes args: [runner]) starts the runner
+# agent instead of the bot, under the same init.
+RUN printf '#!/bin/sh\nexec node /app/dist/src/runner.js "$@"\n' > /usr/local/bin/runner \
+ && chmod 0755 /usr/local/bin/runner
 
 # The store: incidents, approvals, the outbox and the audit chain. Mount a volume here.
 VOLUME ["/data"]

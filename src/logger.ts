@@ -3,13 +3,14 @@ import { redactData, type Redactor } from './domain/redact.js';
 
 /**
  * JSON logs on stdout. Known secret-bearing keys are censored by path, and every string argument
- * goes through the redactor, so a token inside an error message is not printed either.
+ * goes through the redactor, so a token inside an error message is not printed either. `service`
+ * tells the bot's lines from a runner's when both reach one collector.
  */
-export function createLogger(level: string, redact: Redactor, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, redact: Redactor, destination?: pino.DestinationStream, service = 'chatops-bot'): Logger {
   return pino(
     {
       level,
-      base: { service: 'chatops-bot' },
+      base: { service },
       redact: {
         paths: ['req.headers.authorization', 'headers.authorization', '*.token', '*.signingSecret', '*.botToken', 'token', 'password'],
         censor: '[REDACTED]',

@@ -63,6 +63,8 @@ export interface SpawnBotOptions {
   dir?: string;
   /** The working directory (default: the repository), e.g. to test what the bot reads from it. */
   cwd?: string;
+  /** The port (default: a free one), e.g. to restart a bot where its clients expect it. */
+  port?: number;
 }
 
 /** tsx's loader by path, so that the bot starts from any working directory. */
@@ -133,7 +135,7 @@ export async function spawnBot(opts: SpawnBotOptions = {}): Promise<BotProcess> 
   const dir = opts.dir ?? (await makeBotDir(opts.runbooks));
   const runbooksDir = path.join(dir, 'runbooks');
   const dbPath = path.join(dir, 'bot.db');
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   // PATH must find `node` for exec steps even when the test runner's PATH does not.
   const pathVar = [path.dirname(process.execPath), process.env.PATH ?? ''].filter(Boolean).join(path.delimiter);
   const env: Record<string, string> = {

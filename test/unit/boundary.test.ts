@@ -17,7 +17,9 @@ import { describe, expect, it } from 'vitest';
  *   each other without a circle, and everything else enters it through `src/runbooks/index.ts`.
  * - `src/domain` imports nothing of `src`.
  * - The adapters (`src/bot`, `src/handlers`) use the core through its use cases, not the Engine class.
- * - only the entry point, the configuration and the composition root read the environment.
+ * - The runner agent (`src/runner.ts`, `src/runner/`) runs on target hosts without the bot: it uses
+ *   the runbooks, the runner protocol (`src/runners`), `src/domain` and the logger, nothing else.
+ * - only the entry points, the configuration and the composition root read the environment.
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -131,6 +133,10 @@ function violation(ref: ImportRef): string | undefined {
   }
   if (under(target, 'src/runbooks') && target !== 'src/runbooks/index.js') {
     return `imports ${target} (enter the runbooks through src/runbooks/index.ts)`;
+  }
+  if (under(from, 'src/runner') || from === 'src/runner.ts') {
+    const allowed = ['src/runner', 'src/runners', 'src/runbooks', 'src/domain'].some((d) => under(target, d)) || target === 'src/logger.js';
+    return allowed ? undefined : `imports ${target} (the runner uses only the runbooks, the runner protocol, src/domain and the logger)`;
   }
   if (under(from, 'src/core')) {
     if (under(target, 'src/bot')) return `imports the chat adapter ${target}`;
@@ -246,14 +252,19 @@ describe('architecture boundaries', () => {
     expect(violationsIn(runbook)).toEqual(['src/runbooks/sample.ts:2 imports src/core/redact.js (runbooks may import only src/domain)']);
     const store = parse(path.join(SRC, 'store', 'sample.ts'), "import type { Incident } from '../core/domain.js';\nimport type { Store } from '../core/ports/store.js';\nimport type { Card } from '../core/card.js';\n");
     expect(violationsIn(store)).toEqual(['src/store/sample.ts:3 imports src/core/card.js (the store sees only core/domain.ts and core/ports)']);
+    const runner = parse(path.join(SRC, 'runner', 'sample.ts'), "import { jobSchema } from '../runners/protocol.js';\nimport { loadConfig } from '../settings/config.js';\nimport type { Store } from '../core/ports/store.js';\n");
+    expect(violationsIn(runner)).toEqual([
+      'src/runner/sample.ts:2 imports src/settings/config.js (the runner uses only the runbooks, the runner protocol, src/domain and the logger)',
+      'src/runner/sample.ts:3 imports src/core/ports/store.js (the runner uses only the runbooks, the runner protocol, src/domain and the logger)',
+    ]);
     const adapter = parse(path.join(SRC, 'bot', 'sample.ts'), "import type { Engine } from '../core/engine.js';\nimport type { IncidentUseCases } from '../core/use-cases.js';\n");
     expect(violationsIn(adapter)).toEqual(['src/bot/sample.ts:1 imports src/core/engine.js (adapters use the core through core/use-cases.ts)']);
     const env = parse(path.join(SRC, 'core', 'env.ts'), "// process.env in a comment\nconst a = process.env.X;\nconst b = process['env'];\nconst { env } = process;\nconst c = globalThis.process.env;\n");
     expect(envReadsOf(env).map((h) => h.split(':')[1])).toEqual(['2', '3', '4', '5']);
   });
 
-  it('reads the environment only in entry points (src/main.ts, src/cli/*), which hand it to src/settings/config.ts', () => {
-    const allowed = new Set(['src/settings/config.ts', 'src/main.ts']);
+  it('reads the environment only in entry points (src/main.ts, src/runner.ts, src/cli/*), which hand it to their configuration', () => {
+    const allowed = new Set(['src/settings/config.ts', 'src/main.ts', 'src/runner.ts']);
     const offenders = tsFiles(SRC)
       .filter((file) => !allowed.has(rel(file)) && !rel(file).startsWith('src/cli/'))
       .flatMap((file) => envReadsOf(parse(file)));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import { findExecutable, IN_CI, ROOT, run, schemaDefault, schemaKeys } from './deploy-kit.js';
+import { findExecutable, IN_CI, parseUnit, ROOT, run, schemaDefault, schemaKeys, timespan } from './deploy-kit.js';
 
 /*
  * The deployment examples outside Kubernetes: every YAML under manifests/alertmanager,
@@ -156,46 +156,6 @@ describe('manifests/alertmanager/receiver.example.yaml', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-
-type Unit = Map<string, Map<string, string[]>>;
-
-/**
- * A systemd unit read as INI: `[Section]` headers, `Key=Value` lines (a key may repeat, values
- * kept in order), `#`/`;` comments, and lines continued with a trailing backslash.
- */
-function parseUnit(text: string): Unit {
-  const unit: Unit = new Map();
-  let section: Map<string, string[]> | undefined;
-  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/);
-  lines.forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
-    const header = /^\[([A-Za-z]+)\]$/.exec(line);
-    if (header?.[1]) {
-      if (unit.has(header[1])) throw new Error(`line ${i + 1}: section [${header[1]}] twice`);
-      section = new Map();
-      unit.set(header[1], section);
-      return;
-    }
-    const pair = /^([A-Za-z][A-Za-z0-9]*)\s*=\s*(.*)$/.exec(line);
-    if (!pair?.[1] || pair[2] === undefined) throw new Error(`line ${i + 1}: not a Key=Value line: ${line}`);
-    if (!section) throw new Error(`line ${i + 1}: ${pair[1]} outside any section`);
-    section.set(pair[1], [...(section.get(pair[1]) ?? []), pair[2]]);
-  });
-  return unit;
-}
-
-/** systemd time spans (`30`, `30s`, `1min 30s`, `500ms`) in seconds. */
-function timespan(value: string): number {
-  const units: Record<string, number> = { us: 1e-6, ms: 0.001, '': 1, s: 1, sec: 1, m: 60, min: 60, h: 3600, hr: 3600 };
-  let total = 0;
-  const rest = value.replace(/(\d+(?:\.\d+)?)\s*(us|ms|sec|s|min|m|hr|h|)\b/g, (_all, n: string, unit: string) => {
-    total += Number(n) * (units[unit] ?? Number.NaN);
-    return '';
-  });
-  if (rest.trim() !== '') throw new Error(`not a time span: ${value}`);
-  return total;
-}
 
 describe('manifests/systemd/chatops-bot.service', () => {
   const unit = parseUnit(readFileSync(UNIT_FILE, 'utf8'));

@@ -49,8 +49,8 @@ export function schemaKeys(schema: AnySchema = envSchema): string[] {
   return [...schemaFields(schema).keys()].sort();
 }
 
-/** The default the schema applies when the variable is absent, as a string; undefined when none. */
-export function schemaDefault(name: string): string | undefined {
+/** The default the bot's schema (or `schema`) applies when the variable is absent, as a string; undefined when none. */
+export function schemaDefault(name: string, schema: AnySchema = envSchema): string | undefined {
   const walk = (schema: AnySchema): unknown => {
     const def = schema._zod.def as unknown as Record<string, unknown>;
     if (def.type === 'default' || def.type === 'prefault') return def.defaultValue;
@@ -60,7 +60,7 @@ export function schemaDefault(name: string): string | undefined {
     }
     return undefined;
   };
-  const field = schemaFields().get(name);
+  const field = schemaFields(schema).get(name);
   const value = field === undefined ? undefined : walk(field);
   if (value === undefined || value === '') return undefined;
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
@@ -88,3 +88,43 @@ export function run(program: string, args: string[], cwd = ROOT): { status: numb
 
 /** Whether tests that need a tool must run: in CI a missing tool is a failure, locally a skip. */
 export const IN_CI = process.env.CI === 'true';
+
+export type Unit = Map<string, Map<string, string[]>>;
+
+/**
+ * A systemd unit read as INI: `[Section]` headers, `Key=Value` lines (a key may repeat, values
+ * kept in order), `#`/`;` comments, and lines continued with a trailing backslash.
+ */
+export function parseUnit(text: string): Unit {
+  const unit: Unit = new Map();
+  let section: Map<string, string[]> | undefined;
+  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/);
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
+    const header = /^\[([A-Za-z]+)\]$/.exec(line);
+    if (header?.[1]) {
+      if (unit.has(header[1])) throw new Error(`line ${i + 1}: section [${header[1]}] twice`);
+      section = new Map();
+      unit.set(header[1], section);
+      return;
+    }
+    const pair = /^([A-Za-z][A-Za-z0-9]*)\s*=\s*(.*)$/.exec(line);
+    if (!pair?.[1] || pair[2] === undefined) throw new Error(`line ${i + 1}: not a Key=Value line: ${line}`);
+    if (!section) throw new Error(`line ${i + 1}: ${pair[1]} outside any section`);
+    section.set(pair[1], [...(section.get(pair[1]) ?? []), pair[2]]);
+  });
+  return unit;
+}
+
+/** systemd time spans (`30`, `30s`, `1min 30s`, `500ms`) in seconds. */
+export function timespan(value: string): number {
+  const units: Record<string, number> = { us: 1e-6, ms: 0.001, '': 1, s: 1, sec: 1, m: 60, min: 60, h: 3600, hr: 3600 };
+  let total = 0;
+  const rest = value.replace(/(\d+(?:\.\d+)?)\s*(us|ms|sec|s|min|m|hr|h|)\b/g, (_all, n: string, unit: string) => {
+    total += Number(n) * (units[unit] ?? Number.NaN);
+    return '';
+  });
+  if (rest.trim() !== '') throw new Error(`not a time span: ${value}`);
+  return total;
+}

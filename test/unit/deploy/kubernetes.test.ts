@@ -177,11 +177,14 @@ describe('manifests/kubernetes', () => {
     expect(kustomization().kind).toBe('Kustomization');
   });
 
-  it('the kustomization lists every manifest but the example Secret', () => {
+  it('the kustomization lists every manifest but the example Secret and the runner DaemonSet', () => {
     const listed = kustomization().resources;
-    const manifests = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml' && f !== 'secret.example.yaml');
+    // The runner DaemonSet goes to the clusters where steps run, with its own Secret (runner-deploy.test.ts).
+    const separate = ['kustomization.yaml', 'secret.example.yaml', 'runner-daemonset.yaml'];
+    const manifests = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f) && !separate.includes(f));
     expect([...listed].sort()).toEqual(manifests.sort());
     expect(listed).not.toContain('secret.example.yaml');
+    expect(listed).not.toContain('runner-daemonset.yaml');
   });
 
   it('runs one replica with the Recreate strategy (SQLite has a single writer)', () => {

@@ -1,0 +1,73 @@
+import type { z } from 'zod';
+import { redactData, type Redactor } from '../domain/redact.js';
+import { inspectChosenFile, listBackupChoices, localStepRunner, type ActionContext, type RunbookStep, type StepResult } from '../runbooks/index.js';
+import { answerSchema, stepResultSchema, type Answer, type Job } from '../runners/protocol.js';
+import { inspectScope, pickerOf } from './vetting.js';
+
+/*
+ * What a vetted job does on this host, with the local step definition: run it, or answer a query
+ * about it (a picker's backups, a chosen file, a backup step's retention).
+ */
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+export type WireResult = z.output<typeof stepResultSchema>;
+
+/** A step's result as the protocol carries it: redacted once more, and cut to the protocol's sizes. */
+export function wireResult(result: StepResult, redact: Redactor): WireResult {
+  const r = redactData(result, redact) as StepResult;
+  return stepResultSchema.parse({
+    // `interrupted` is the bot's word for a run it lost; a step that ran here ended one of the other ways.
+    status: r.status === 'interrupted' ? 'failed' : r.status,
+    summary: clip(r.summary, 2000),
+    ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+    ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
+    durationMs: r.durationMs,
+    outputTail: clip(r.outputTail, 8000),
+    ...(r.facts ? { facts: r.facts.slice(0, 50).map((f) => ({ label: clip(f.label, 200), value: clip(f.value, 2000) })) } : {}),
+    ...(r.artefacts ? { artefacts: r.artefacts.slice(0, 20) } : {}),
+  });
+}
+
+/** Runs the local step; never rejects (a failure is a `failed` result, as the step runner promises). */
+export function runLocalStep(step: RunbookStep, job: Job, ctx: ActionContext): Promise<StepResult> {
+  return localStepRunner.run(step, job.params, { ...ctx, pins: job.pins });
+}
+
+export interface QueryDeps {
+  /** Whether this runner's steps produced the file (see ArtefactLedger). */
+  produced: (file: string) => boolean;
+  /** The runner's clock. */
+  now: () => Date;
+}
+
+/** The answer to a `list`, `inspect` or `expire` job, or why the runner will not give it. */
+export async function answerQuery(step: RunbookStep, job: Job, deps: QueryDeps): Promise<{ answer: Answer } | { refused: string }> {
+  switch (job.kind) {
+    case 'list': {
+      const picker = pickerOf(step, job.params);
+      if (!picker) return { refused: `step ${step.id} has no picker to list` };
+      const choices = await listBackupChoices(picker.dir, picker.prefix, picker.limit);
+      return { answer: answerSchema.parse({ kind: 'list', choices: choices.map((c) => ({ path: c.path, label: clip(c.label, 200) })) }) };
+    }
+    case 'inspect': {
+      const file = job.path ?? '';
+      const scope = inspectScope(step, job.params, file, deps.produced);
+      if (!scope.ok) return { refused: scope.reason };
+      const inspection = await inspectChosenFile(file, scope.within);
+      return { answer: answerSchema.parse({ kind: 'inspect', inspection: inspection.ok ? inspection : { ok: false, reason: clip(inspection.reason, 2000) } }) };
+    }
+    case 'expire': {
+      // Retention is measured from the runner's own clock, or an earlier time the bot gives: a bot
+      // that sends a time in the future cannot make this host delete backups it would still keep.
+      const asked = job.now !== undefined ? new Date(job.now) : undefined;
+      if (asked !== undefined && Number.isNaN(asked.getTime())) return { refused: `"now" ${JSON.stringify(job.now)} is not a time` };
+      const here = deps.now();
+      const now = asked !== undefined && asked < here ? asked : here;
+      const expiry = await localStepRunner.expireBackups(step, job.params, now);
+      return { answer: answerSchema.parse({ kind: 'expire', expiry: expiry ?? null }) };
+    }
+    case 'run':
+      return { refused: 'a run job is not a query' };
+  }
+}

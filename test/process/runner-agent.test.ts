@@ -1,0 +1,224 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
+import { freePort, makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from '../support/bot-process.js';
+import { loadFixture } from '../support/fixtures.js';
+import { alive, readPid } from '../support/processes.js';
+import { auditLines, jobFiles, RUNNER_TEST_TOKEN, spawnRunner, type RunnerProcess } from '../support/runner-process.js';
+
+/*
+ * The runner agent as a process against the real bot (a process too), driven through chat as an
+ * on-call engineer would: a step the runner's own manifests hold differently is refused and the
+ * thread says why; a step it holds runs there, the thread shows its result, and its job file is
+ * gone once the bot took it; kill -9 of the runner mid-step, then a restart, kills the leftover
+ * process group and the thread says the step was interrupted, which is never re-run; a result
+ * the runner could not deliver while the bot was down is delivered once the bot is back, and the
+ * restarted bot records it in the thread.
+ */
+
+const TOKEN = 'runner-agent-webhook-token';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+/** The bot's copy and the runner's copy (the runner's `differs` step runs something else). */
+const runbook = (differs: string) => `
+name: remote
+match: { service: gitcortex }
+runOn: host-1
+steps:
+  - id: hello
+    title: Say hello
+    action: exec
+    run: [sh, -c, 'echo "hello from the runner" > {{DIR}}/hello.txt; echo said hello']
+  - id: stuck
+    title: Hang
+    action: exec
+    run: [sh, -c, 'echo $$ > {{DIR}}/shell.pid; sleep 30 & echo $! > {{DIR}}/sleep.pid; wait']
+    timeoutSeconds: 120
+  - id: slow
+    title: Take a while
+    action: exec
+    run: [sh, -c, 'sleep 3; echo $$ > {{DIR}}/slow.pid; echo slow done']
+  - id: differs
+    title: Differs
+    action: exec
+    run: [sh, -c, 'echo ${differs} > {{DIR}}/differs.txt']
+`;
+
+interface Scene {
+  chat: ChatDriver;
+  dir: string;
+  stateDir: string;
+  card: ChatMessage;
+  bot: () => BotProcess;
+  startBot: () => Promise<BotProcess>;
+  runner: (env?: Record<string, string>) => RunnerProcess;
+  /** A thread reply matching `pattern`, once it is there. */
+  reply: (pattern: RegExp, what: string, timeoutMs?: number) => Promise<ChatMessage>;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** The bot (runner host-1 in its RUNNERS_FILE) with an incident card posted, and the runner's folders. */
+async function scene(botEnv: Record<string, string> = {}): Promise<Scene> {
+  const chat = await slackDriver();
+  const dir = await makeBotDir({ 'remote.yaml': runbook('bot copy') });
+  const runbooksDir = path.join(dir, 'runner-runbooks');
+  const stateDir = path.join(dir, 'runner-state');
+  fs.mkdirSync(runbooksDir);
+  fs.writeFileSync(path.join(runbooksDir, 'remote.yaml'), runbook('runner copy').replaceAll('{{DIR}}', dir));
+  fs.writeFileSync(path.join(dir, 'runners.yaml'), `runners:\n  - name: host-1\n    token: ${RUNNER_TEST_TOKEN}\n`);
+  // One port for every bot process of the test: the runner's BOT_URL stays right across a bot restart.
+  const port = await freePort();
+  const botUrl = `http://127.0.0.1:${port}`;
+  const env = { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN, RUNNERS_FILE: path.join(dir, 'runners.yaml'), ...botEnv };
+  const bots: BotProcess[] = [];
+  const runners: RunnerProcess[] = [];
+  cleanups.push(async () => {
+    for (const r of runners) await r.dispose();
+    for (const b of bots) await b.dispose();
+    for (const file of ['shell.pid', 'sleep.pid']) {
+      const pidFile = path.join(dir, file);
+      if (fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n') && alive(readPid(pidFile))) process.kill(readPid(pidFile), 'SIGKILL');
+    }
+    await chat.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const startBot = async () => {
+    const bot = await startBotProcess({ dir, env, port });
+    bots.push(bot);
+    chat.attach(botUrl);
+    return bot;
+  };
+  await startBot();
+  expect((await postWebhook(botUrl, loadFixture<object>('firing-single.json'), AUTH)).status).toBe(200);
+  const card = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
+  return {
+    chat,
+    dir,
+    stateDir,
+    card,
+    bot: () => bots.at(-1) as BotProcess,
+    startBot,
+    runner: (runnerEnv = {}) => {
+      const r = spawnRunner({ botUrl, runbooksDir, stateDir, env: runnerEnv });
+      runners.push(r);
+      return r;
+    },
+    reply: (pattern, what, timeoutMs = 20_000) => chat.waitFor(() => chat.replies(card).find((m) => pattern.test(m.text)), timeoutMs, what),
+  };
+}
+
+const pidIn = async (file: string) => {
+  await pollUntil(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').endsWith('\n'), 15_000, `${path.basename(file)} to be written`);
+  return readPid(file);
+};
+
+describe('the runner agent against the real bot', { timeout: 90_000 }, () => {
+  it('refuses a step its manifests hold differently and runs one they hold: the thread shows both, the job files go, the audit has the evidence', async () => {
+    const s = await scene();
+    const runner = s.runner();
+    await runner.waitForLog(/connected to the bot/);
+
+    await s.chat.press('alice', 'run-step:1:remote:differs', s.card, s.card);
+    const refused = await s.reply(/refused by runner host-1, nothing was run/, 'the refusal in the thread');
+    expect(refused.text).toMatch(/step remote\/differs differs from this host's manifests \(hash [0-9a-f]{12}… here, [0-9a-f]{12}… asked\)/);
+    expect(fs.existsSync(path.join(s.dir, 'differs.txt')), 'neither copy ran').toBe(false);
+
+    await s.chat.press('alice', 'run-step:1:remote:hello', s.card, s.card);
+    const result = await s.reply(/^✅ Say hello/, 'the result in the thread');
+    expect(result.text).toMatch(/on runner host-1/);
+    expect(result.text).toContain('said hello');
+    expect(fs.readFileSync(path.join(s.dir, 'hello.txt'), 'utf8')).toBe('hello from the runner\n');
+    await pollUntil(() => jobFiles(s.stateDir).length === 0 && auditLines(s.stateDir).filter((a) => a.event === 'delivered').length === 2, 5000, 'the job files to go once the bot took both outcomes');
+
+    const audit = auditLines(s.stateDir);
+    const hello = audit.filter((a) => a.step === 'hello');
+    expect(hello.map((a) => a.event)).toEqual(['received', 'started', 'process', 'finished', 'delivered']);
+    expect(hello[0]).toMatchObject({ runbook: 'remote', evidence: { incidentId: 1, purpose: 'step', requestedBy: expect.stringMatching(/ALICE|alice/) as unknown } });
+    expect(audit.filter((a) => a.step === 'differs').map((a) => a.event)).toEqual(['received', 'refused', 'delivered']);
+
+    runner.kill('SIGTERM');
+    expect(await runner.waitForExit()).toEqual({ code: 0, signal: null });
+  });
+
+  it('after kill -9 mid-step, the restarted runner kills the leftover process group; the thread says interrupted, and the step is not re-run', async () => {
+    const s = await scene();
+    const first = s.runner();
+    await first.waitForLog(/connected to the bot/);
+    await s.chat.press('alice', 'run-step:1:remote:stuck', s.card, s.card);
+    const shellPid = await pidIn(path.join(s.dir, 'shell.pid'));
+    const sleepPid = await pidIn(path.join(s.dir, 'sleep.pid'));
+    const [jobId] = jobFiles(s.stateDir);
+    expect(jobId).toBeDefined();
+
+    first.kill('SIGKILL');
+    expect(await first.waitForExit()).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(alive(shellPid), 'the step shell outlives the runner').toBe(true);
+    expect(alive(sleepPid), 'its child too').toBe(true);
+    fs.rmSync(path.join(s.dir, 'sleep.pid'));
+
+    const second = s.runner();
+    const interrupted = await s.reply(/interrupted on runner host-1/, 'the interruption in the thread');
+    expect(interrupted.text).toContain(`process group ${shellPid} was still running and was killed`);
+    await pollUntil(() => !alive(shellPid) && !alive(sleepPid), 5000, 'the leftover processes to be gone');
+    await pollUntil(() => jobFiles(s.stateDir).length === 0, 5000, 'the job file to go once the bot took the interruption');
+    await pollUntil(() => auditLines(s.stateDir).some((a) => a.jobId === jobId && a.event === 'delivered'), 5000, 'the delivery in the audit file');
+    expect(auditLines(s.stateDir).filter((a) => a.jobId === jobId).map((a) => a.event)).toEqual(['received', 'started', 'process', 'interrupted', 'delivered']);
+    // Never run again: no new process wrote its pid, and the runner received the job once.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fs.existsSync(path.join(s.dir, 'sleep.pid'))).toBe(false);
+    expect(auditLines(s.stateDir).filter((a) => a.event === 'received')).toHaveLength(1);
+
+    second.kill('SIGTERM');
+    expect(await second.waitForExit()).toEqual({ code: 0, signal: null });
+  });
+
+  it('keeps a result while the bot is down (kill -9) and delivers it to the restarted bot, which records it in the thread', async () => {
+    const s = await scene();
+    const runner = s.runner();
+    await runner.waitForLog(/connected to the bot/);
+    await s.chat.press('alice', 'run-step:1:remote:slow', s.card, s.card);
+    await s.reply(/Started Take a while/, 'the step to start');
+
+    s.bot().kill('SIGKILL');
+    await s.bot().waitForExit();
+    // The step ends while the bot is away: its result waits on disk.
+    await pidIn(path.join(s.dir, 'slow.pid'));
+    await pollUntil(() => auditLines(s.stateDir).some((a) => a.step === 'slow' && a.event === 'finished'), 10_000, 'the outcome to be recorded');
+    await runner.waitForLog(/cannot reach the bot/);
+    expect(jobFiles(s.stateDir)).toHaveLength(1);
+
+    await s.startBot();
+    const result = await s.reply(/^✅ Take a while/, 'the result, recorded by the restarted bot', 30_000);
+    expect(result.text).toMatch(/on runner host-1/);
+    expect(result.text).toContain('slow done');
+    await pollUntil(() => jobFiles(s.stateDir).length === 0, 10_000, 'the job file to go once delivered');
+    await runner.waitForLog(/reached the bot again/);
+    // One warning for the outage, not one per attempt.
+    expect(runner.logRecords().filter((r) => r.level === 40 && /cannot reach the bot/.test(String(r.msg)))).toHaveLength(1);
+
+    runner.kill('SIGTERM');
+    expect(await runner.waitForExit()).toEqual({ code: 0, signal: null });
+  });
+
+  it('on SIGTERM gives a running step its grace, then stops its process group and reports the result before exiting', async () => {
+    const s = await scene();
+    const runner = s.runner({ RUNNER_STOP_GRACE_SECONDS: '1' });
+    await runner.waitForLog(/connected to the bot/);
+    await s.chat.press('alice', 'run-step:1:remote:stuck', s.card, s.card);
+    const shellPid = await pidIn(path.join(s.dir, 'shell.pid'));
+    const sleepPid = await pidIn(path.join(s.dir, 'sleep.pid'));
+    runner.kill('SIGTERM');
+    await runner.waitForLog(/stopping a job that did not finish in time/);
+    expect(await runner.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(alive(shellPid) || alive(sleepPid), 'nothing is left running').toBe(false);
+    expect(jobFiles(s.stateDir), 'the bot took the result before the runner exited').toEqual([]);
+    const stopped = await s.reply(/^❌ Hang failed/, 'the stopped step in the thread');
+    expect(stopped.text).toMatch(/on runner host-1/);
+    expect(auditLines(s.stateDir).map((a) => a.event)).toEqual(['received', 'started', 'process', 'stopped at shutdown', 'finished', 'delivered']);
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * The runner agent as a child process, started the way `npm run runner:dev` starts it (`node
+ * --import tsx src/runner.ts`), in its own process group, with a minimal environment: its bot URL,
+ * name, token, runbooks and state directory. For tests of what only a process shows: signals,
+ * kill -9 and restart, exit codes, logs.
+ *
+ *   const runner = spawnRunner({ dir, botUrl: bot.url, runbooksDir });
+ *   await runner.waitForLog(/connected to the bot/);
+ *   runner.kill('SIGTERM');
+ *   await runner.waitForExit();
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT, type ExitStatus } from './bot-process.js';
+
+const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+
+export const RUNNER_TEST_TOKEN = 'runner-test-token-0123456789abcdef';
+
+export interface RunnerProcess {
+  child: ChildProcess;
+  env: Record<string, string>;
+  stdout(): string;
+  stderr(): string;
+  /** stdout lines that are JSON log records (pino). */
+  logRecords(): Array<Record<string, unknown>>;
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  waitForExit(timeoutMs?: number): Promise<ExitStatus>;
+  kill(signal: NodeJS.Signals): void;
+  exited(): ExitStatus | undefined;
+  /** SIGKILL to the runner's process group if it still runs, then waits for the exit. */
+  dispose(): Promise<void>;
+}
+
+export interface SpawnRunnerOptions {
+  botUrl: string;
+  runbooksDir: string;
+  stateDir: string;
+  name?: string;
+  /** Variables on top of the defaults; may override them (an empty value unsets one). */
+  env?: Record<string, string>;
+}
+
+export function spawnRunner(o: SpawnRunnerOptions): RunnerProcess {
+  const pathVar = [path.dirname(process.execPath), process.env.PATH ?? ''].filter(Boolean).join(path.delimiter);
+  const env: Record<string, string> = {
+    PATH: pathVar,
+    HOME: process.env.HOME ?? os.tmpdir(),
+    BOT_URL: o.botUrl,
+    RUNNER_NAME: o.name ?? 'host-1',
+    RUNNER_TOKEN: RUNNER_TEST_TOKEN,
+    RUNNER_LABELS: 'host=host-1',
+    RUNBOOKS_DIR: o.runbooksDir,
+    RUNNER_STATE_DIR: o.stateDir,
+    LOG_LEVEL: 'debug',
+    LOG_FORMAT: 'json',
+    ...o.env,
+  };
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(REPO_ROOT, 'src', 'runner.ts')], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own group: kill -9 of the runner alone leaves the steps' groups, as a crash would.
+    detached: true,
+  });
+  let out = '';
+  let err = '';
+  const watchers = new Set<() => void>();
+  const notify = () => {
+    for (const w of [...watchers]) w();
+  };
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    notify();
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+    notify();
+  });
+  let exit: ExitStatus | undefined;
+  const exitPromise = new Promise<ExitStatus>((resolve) => {
+    child.once('close', (code, signal) => {
+      exit = { code, signal };
+      notify();
+      resolve(exit);
+    });
+  });
+  const describe = () => `\n--- stdout ---\n${out.slice(-4000)}\n--- stderr ---\n${err.slice(-4000)}`;
+
+  const runner: RunnerProcess = {
+    child,
+    env,
+    stdout: () => out,
+    stderr: () => err,
+    logRecords() {
+      return out.split('\n').flatMap((line) => {
+        if (!line.startsWith('{')) return [];
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+    },
+    waitForLog(pattern, timeoutMs = 15_000) {
+      return new Promise<string>((resolve, reject) => {
+        const attempt = () => {
+          const line = `${out}\n${err}`.split('\n').find((l) => pattern.test(l));
+          if (line !== undefined) {
+            cleanup();
+            resolve(line);
+          } else if (exit) {
+            cleanup();
+            reject(new Error(`runner exited (${JSON.stringify(exit)}) before a log line matching ${String(pattern)}${describe()}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for a log line matching ${String(pattern)}${describe()}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          watchers.delete(attempt);
+        };
+        watchers.add(attempt);
+        attempt();
+      });
+    },
+    async waitForExit(timeoutMs = 30_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`runner did not exit within ${timeoutMs} ms${describe()}`)), timeoutMs);
+      });
+      try {
+        return await Promise.race([exitPromise, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    kill(signal) {
+      if (!exit) child.kill(signal);
+    },
+    exited: () => exit,
+    async dispose() {
+      if (!exit && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+        await exitPromise;
+      }
+    },
+  };
+  return runner;
+}
+
+/** The lines of the runner's audit file, parsed. */
+export function auditLines(stateDir: string): Array<Record<string, unknown>> {
+  const file = path.join(stateDir, 'audit.jsonl');
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The job files the runner holds (ids), see src/runner/state.ts. */
+export function jobFiles(stateDir: string): number[] {
+  const dir = path.join(stateDir, 'jobs');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /^\d+\.json$/.test(f))
+    .map((f) => Number(f.replace('.json', '')))
+    .sort((a, b) => a - b);
+}
