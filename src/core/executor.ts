@@ -17,7 +17,7 @@ import { stopLeftovers } from './leftovers.js';
 import { forEachTargets } from './offers.js';
 import { runForEach } from './for-each.js';
 import type { Clock } from './ports/clock.js';
-import type { StepRunner } from './ports/step-runner.js';
+import { StepDetached, type StepRunner } from './ports/step-runner.js';
 
 export interface ExecutorOptions {
   store: Store;
@@ -140,8 +140,14 @@ export class StepExecutor {
     }
     this.o.log.info({ runId: run.id }, 'a step still running on a runner was taken over; its result will be recorded when it ends');
     const done = result
-      .catch((error: unknown) => ({ status: 'failed' as const, summary: `internal error: ${this.o.redact(String(error))}`, durationMs: 0, outputTail: '' }))
-      .then((r) => this.record(run, r, undefined))
+      .then(
+        (r) => this.record(run, r, undefined),
+        (error: unknown) =>
+          error instanceof StepDetached
+            ? this.release(run, error)
+            : this.record(run, { status: 'failed', summary: `internal error: ${this.o.redact(String(error))}`, durationMs: 0, outputTail: '' }, undefined),
+      )
+      .catch((error: unknown) => this.o.log.error({ err: error, runId: run.id }, 'recording the result of a step taken over failed'))
       .finally(() => this.inFlight.delete(run.id));
     this.inFlight.set(run.id, { done, abort });
     return true;
@@ -220,6 +226,7 @@ export class StepExecutor {
       const origin = { runbook: run.runbook, purpose, incidentId: run.incidentId, runId: run.id, requestedBy: `${run.requestedByName} (${run.requestedBy})`, approvers };
       return await this.o.runner.run(step, run.params, { signal, redact: this.o.redact, env: this.o.env, settings: this.o.settings, pins, origin, onSpawn: (proc) => this.recordProcess(run, proc) });
     } catch (error) {
+      if (error instanceof StepDetached) throw error;
       // Executors report failures as results; a throw is a bug, but the run must still end.
       this.o.log.error({ err: error, runId: run.id }, 'step executor threw');
       return { status: 'failed', summary: `internal error: ${this.o.redact(String(error))}`, durationMs: 0, outputTail: '' };
@@ -256,6 +263,21 @@ export class StepExecutor {
   }
 
   private async execute(run: StepRun, signal: AbortSignal): Promise<void> {
+    try {
+      await this.executeHere(run, signal);
+    } catch (error) {
+      if (!(error instanceof StepDetached)) throw error;
+      await this.release(run, error);
+    }
+  }
+
+  /** This process stops waiting for a step that goes on on its runner: another start (or replica) takes it over at once. */
+  private async release(run: StepRun, why: StepDetached): Promise<void> {
+    await this.o.store.transaction((tx) => tx.runners.releaseStepRun(run.id, this.replica.id));
+    this.o.log.info({ runId: run.id, reason: why.message }, 'a step left running on its runner; the next start or another replica records its result');
+  }
+
+  private async executeHere(run: StepRun, signal: AbortSignal): Promise<void> {
     const step = this.findStep(run);
     let result: StepResult;
     let snapshot: StepArtefact | undefined;

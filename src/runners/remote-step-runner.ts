@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../core/ports/store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { RunnerJob, RunnerJobKind, RunnerRecord } from '../core/ports/runner-jobs.js';
-import type { ActionContext, FileInspection, StepOrigin } from '../core/ports/step-runner.js';
+import { StepDetached, type ActionContext, type FileInspection, type StepOrigin } from '../core/ports/step-runner.js';
 import { describeTarget, resolveRunOn, stepHash, type BackupExpiry, type RunbookStep, type RunnerTarget, type StepResult } from '../runbooks/index.js';
 import { answerSchema, stepResultSchema, type Answer, type Job } from './protocol.js';
 import { jobKey, runnerKey, type RunnerHub } from './hub.js';
@@ -94,7 +94,7 @@ export class RemoteStepRunner {
    * the job: it is interrupted, and its late report (if any) is refused. An abort asks the runner
    * to stop the step, then waits `cancelGraceMs` for it to say so.
    */
-  private async await(jobId: number, signal: AbortSignal | undefined, deadline?: number): Promise<RunnerJob> {
+  private async await(jobId: number, signal: AbortSignal | undefined, deadline?: number, detachOnAbort = false): Promise<RunnerJob> {
     const pollMs = this.o.waitPollMs ?? 500;
     // Silence counts from when this process began waiting: while the bot itself was down, its runners could not poll it.
     const waitingSince = this.o.clock().getTime();
@@ -111,6 +111,8 @@ export class RemoteStepRunner {
         end = { to: job.state === 'queued' ? 'cancelled' : 'interrupted', detail: `runner ${job.runner} stopped sending heartbeats (silent for ${Math.round(silentFor / 1000)} s, bound ${Math.round(this.o.heartbeatTimeoutMs / 1000)} s)` };
       } else if (deadline !== undefined && now > deadline) {
         end = { to: 'cancelled', detail: `runner ${job.runner} did not answer within ${Math.round((this.o.queryTimeoutMs ?? 15_000) / 1000)} s` };
+      } else if (signal?.aborted && detachOnAbort) {
+        throw new StepDetached(`this bot stopped waiting for job ${jobId}; runner ${job.runner} goes on with it`);
       } else if (signal?.aborted && cancelBy === undefined) {
         cancelBy = now + (this.o.cancelGraceMs ?? 5000);
         await this.o.store.transaction((tx) => tx.runners.requestRunnerJobCancel(jobId));
@@ -156,17 +158,20 @@ export class RemoteStepRunner {
     if (typeof runner === 'string') return failed(`not run: ${runner}`);
     const jobId = await this.queue(runner.name, 'run', step, params, context.origin, { pins: [...(context.pins ?? [])] });
     this.o.log.info({ jobId, runner: runner.name, runbook: context.origin.runbook, step: step.id, runId: context.origin.runId }, 'step handed to a runner');
-    return this.resultOf(await this.await(jobId, context.signal));
+    // A step of an incident outlives this process on its runner; a scheduled job's is cancelled with it.
+    const detach = context.origin.runId !== undefined && context.origin.purpose !== 'job';
+    return this.resultOf(await this.await(jobId, context.signal, undefined, detach));
   }
 
   /** The step's open job, if a runner still holds one: its result, when it ends. */
   async reattach(runId: number, signal: AbortSignal): Promise<{ result: Promise<StepResult> } | undefined> {
-    const job = await this.o.store.transaction((tx) => tx.runners.openJobOfRun(runId), { readOnly: true });
+    // Its latest job, even one that ended while nobody waited for it (its result is then recorded now).
+    const job = await this.o.store.transaction((tx) => tx.runners.latestJobOfRun(runId), { readOnly: true });
     if (!job || job.kind !== 'run') return undefined;
     const purpose = (JSON.parse(job.payload) as Job).evidence.purpose;
     // The step itself runs after its checkpoint; with the executor's sequence gone, only the step itself can be reattached.
     if (purpose !== 'step') return undefined;
-    return { result: this.await(job.id, signal).then((ended) => this.resultOf(ended)) };
+    return { result: this.await(job.id, signal, undefined, true).then((ended) => this.resultOf(ended)) };
   }
 
   /** A picker's list, a file check or a retention run on the step's runner; throws RunnerUnavailableError when it cannot. */

@@ -1,4 +1,4 @@
-import type { StepRunner } from '../core/ports/step-runner.js';
+import { StepDetached, type StepRunner } from '../core/ports/step-runner.js';
 import { describeTarget, localStepRunner, resolveRunOn } from '../runbooks/index.js';
 import type { RemoteStepRunner } from './remote-step-runner.js';
 
@@ -19,6 +19,7 @@ export function routingStepRunner(remote: RemoteStepRunner | undefined): StepRun
         const r = remoteOr(step.runOn);
         return await (r ? r.run(step, params, context) : localStepRunner.run(step, params, context));
       } catch (error) {
+        if (error instanceof StepDetached) throw error;
         return { status: 'failed', summary: `not run: ${error instanceof Error ? error.message : String(error)}`, durationMs: 0, outputTail: '' };
       }
     },

@@ -81,8 +81,8 @@ export class RunnerSqlTx implements RunnerJobsTx {
     return rows.map(toJob);
   }
 
-  async openJobOfRun(runId: number) {
-    const row = await this.db.get(`SELECT * FROM runner_jobs WHERE run_id = ? AND state IN ('queued', 'running') ORDER BY id DESC LIMIT 1`, [runId]);
+  async latestJobOfRun(runId: number) {
+    const row = await this.db.get(`SELECT * FROM runner_jobs WHERE run_id = ? ORDER BY id DESC LIMIT 1`, [runId]);
     return row ? toJob(row) : undefined;
   }
 
@@ -92,6 +92,10 @@ export class RunnerSqlTx implements RunnerJobsTx {
       [to, runId, from, from],
     );
     return changed === 1;
+  }
+
+  async releaseStepRun(runId: number, from: string) {
+    return (await this.db.run(`UPDATE step_runs SET runner = NULL WHERE id = ? AND state = 'running' AND runner = ?`, [runId, from])) === 1;
   }
 
   async markRunnerJobStarted(id: number, at: string) {

@@ -159,7 +159,7 @@ describe.skipIf(missing !== undefined && !IN_CI)('web console in a browser: aler
     await page.getByRole('link', { name: /Audit trail/ }).click();
     await page.waitForURL(/\/incidents\/1\/audit$/);
     const { events } = JSON.parse(await page.locator('body').innerText()) as { events: AuditEvent[] };
-    expect(events.map((e) => e.kind)).toEqual(['alert.received', 'step.requested', 'approval.refused', 'step.approved', 'step.started', 'step.finished']);
+    expect(events.map((e) => e.kind)).toEqual(['alert.received', 'incident.ack', 'step.requested', 'approval.refused', 'step.approved', 'step.started', 'step.finished']);
     // The refused approval from the requester's browser is on the record too, under the name it gave.
     expect(events.find((e) => e.kind === 'approval.refused')?.actor).toBe('console:bob');
     expect(events.find((e) => e.kind === 'step.requested')?.actor).toBe('console:alice');

@@ -182,7 +182,7 @@ describe('web console: the whole loop without chat credentials', () => {
     const res = await fetch(`${t.url}/incidents/1/audit`);
     expect(res.status).toBe(200);
     const { events } = (await res.json()) as { events: AuditEvent[] };
-    expect(events.map((e) => e.kind)).toEqual(['alert.received', 'step.requested', 'approval.refused', 'step.approved', 'step.started', 'step.finished']);
+    expect(events.map((e) => e.kind)).toEqual(['alert.received', 'incident.ack', 'step.requested', 'approval.refused', 'step.approved', 'step.started', 'step.finished']);
     expect(events.find((e) => e.kind === 'step.requested')?.actor).toBe('console:alice');
     expect(events.find((e) => e.kind === 'step.approved')?.actor).toBe('console:bob');
   });

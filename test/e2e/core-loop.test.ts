@@ -145,6 +145,8 @@ describeWithAlertmanager('core loop: Alertmanager → card → approval → step
       expect(kinds.filter((k) => !k.endsWith('.refused'))).toEqual([
         'alert.received',
         'alert.joined',
+        // Carol's read-only check makes her the owner: whoever works on an unowned incident owns it.
+        'incident.ack',
         'step.requested',
         'step.started',
         'step.finished',

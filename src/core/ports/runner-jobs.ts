@@ -50,10 +50,12 @@ export interface RunnerJobsTx {
   getRunnerJob(id: number): Promise<RunnerJob | undefined>;
   /** Jobs not yet finished, of one runner or of all. */
   openRunnerJobs(runner: string | null, limit: number): Promise<RunnerJob[]>;
-  /** The newest job of a step run that is not finished. */
-  openJobOfRun(runId: number): Promise<RunnerJob | undefined>;
+  /** The newest job of a step run, finished or not. */
+  latestJobOfRun(runId: number): Promise<RunnerJob | undefined>;
   /** Makes replica `to` the one waiting for a running step, if `from` still is; false when another took it first. */
   adoptStepRun(runId: number, from: string | null, to: string): Promise<boolean>;
+  /** Gives up waiting for a running step (this replica stops): it is anyone's to take over at once. */
+  releaseStepRun(runId: number, from: string): Promise<boolean>;
   markRunnerJobStarted(id: number, at: string): Promise<boolean>;
   noteRunnerJobOutput(id: number, output: string): Promise<boolean>;
   requestRunnerJobCancel(id: number): Promise<boolean>;

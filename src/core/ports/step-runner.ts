@@ -13,6 +13,14 @@ export interface StepOrigin {
   approvers?: string[] | undefined;
 }
 
+/**
+ * Thrown by `run` when this process stops waiting (it is shutting down) for a step that goes on
+ * elsewhere, on a runner: the run stays running, and the next start (or another replica) takes it
+ * over with `reattach` and records its result. A restore on a database host is not killed because
+ * the bot is being redeployed.
+ */
+export class StepDetached extends Error {}
+
 export type FileInspection = { ok: true; file: ChosenFile } | { ok: false; reason: string };
 
 /**

@@ -38,7 +38,12 @@ describe('requestStep / decideStep', () => {
   let runbook: Runbook;
   let incidentId: number;
 
-  const ctx = (over: Partial<StepContext> = {}): StepContext => ({ runbooks: [runbook], policy: defaultPolicy([]), now: at(100), ...over });
+  // Requests alone: the ack a request makes on an unowned incident has tests of its own below.
+  const quiet = () => {
+    const policy = defaultPolicy([]);
+    return { ...policy, defaults: { ...policy.defaults, acknowledgeOnRequest: false } };
+  };
+  const ctx = (over: Partial<StepContext> = {}): StepContext => ({ runbooks: [runbook], policy: quiet(), now: at(100), ...over });
   const request = (who: Actor, step: string, c = ctx(), incident = incidentId, rb = 'gitcortex') =>
     store.transaction((tx) => requestStep(tx, c, who, incident, rb, step));
   const decide = (who: Actor, runId: number, decision: 'approve' | 'deny', c = ctx()) =>
@@ -64,6 +69,26 @@ describe('requestStep / decideStep', () => {
   });
 
   describe('requesting', () => {
+    it('makes the requester the owner of an unowned firing incident (the default), once', async () => {
+      const withAck = ctx({ policy: defaultPolicy([]) });
+      await request(ALICE, 'status', withAck);
+      const incident = await store.transaction((tx) => tx.getIncident(incidentId));
+      expect(incident?.acknowledgement).toMatchObject({ by: 'slack:U0ALICE', byName: 'alice', at: at(100) });
+      expect((await audit()).map((e) => [e.kind, e.actor]).slice(-2)).toEqual([
+        ['incident.ack', 'slack:U0ALICE'],
+        ['step.requested', 'slack:U0ALICE'],
+      ]);
+      // A second requester does not take it over.
+      await request(BOB, 'restart', withAck);
+      expect((await store.transaction((tx) => tx.getIncident(incidentId)))?.acknowledgement?.by).toBe('slack:U0ALICE');
+      expect((await audit()).filter((e) => e.kind === 'incident.ack')).toHaveLength(1);
+    });
+
+    it('leaves ownership to the Acknowledge button when the policy says acknowledgeOnRequest: false', async () => {
+      await request(ALICE, 'status');
+      expect((await store.transaction((tx) => tx.getIncident(incidentId)))?.acknowledgement).toBeNull();
+    });
+
     it('approves a read-only step at once', async () => {
       const r = await request(ALICE, 'status');
       expect(r).toMatchObject({
@@ -418,6 +443,7 @@ steps:
     const trail = await engine.auditTrail(incidentId);
     expect(trail?.map((e) => [e.kind, e.actor])).toEqual([
       ['alert.received', 'system'],
+      ['incident.ack', 'slack:U0ALICE'],
       ['step.requested', 'slack:U0ALICE'],
       ['step.refused', 'slack:U0BOB'],
       ['approval.refused', 'slack:U0ALICE'],
