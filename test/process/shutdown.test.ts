@@ -192,7 +192,7 @@ describe('graceful shutdown with a running step (in-process bot)', { timeout: 30
     expect(row).toMatchObject({ id: run.id, step: 'long', state: 'failed' });
     expect(JSON.parse(row?.result ?? '{}')).toMatchObject({ status: 'failed', summary: expect.stringMatching(/cancelled/) as unknown });
     const kinds = readDb(path.join(t.dir, 'bot.db'), (db) => (db.prepare('SELECT kind FROM audit_events ORDER BY seq').all() as Array<{ kind: string }>).map((r) => r.kind));
-    expect(kinds).toEqual(['alert.received', 'step.requested', 'step.started', 'step.finished']);
+    expect(kinds).toEqual(['alert.received', 'incident.ack', 'step.requested', 'step.started', 'step.finished']);
     // The cancelled program is gone: it never gets to write its file.
     await new Promise((r) => setTimeout(r, 200));
     expect(fs.existsSync(path.join(t.dir, 'long.done'))).toBe(false);
