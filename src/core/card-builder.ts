@@ -1,5 +1,6 @@
 import type { Card, CardButton, CardField, CardLink, CardStepState } from './card.js';
 import { makeButton } from './button-codec.js';
+import { layoutButtons } from './card-layout.js';
 import type { Incident, StepRun, StoredAlert } from './domain.js';
 import { offersFor, type StepOffer, type UnavailableRunbook } from './offers.js';
 import type { Runbook } from './ports/runbooks.js';
@@ -141,7 +142,7 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
     fields,
     links: safeLinks,
     steps: stepStates(runs),
-    buttons: [...lifecycleButtons(incident, silencing, now), ...stepButtons],
+    ...layoutButtons([...lifecycleButtons(incident, silencing, now), ...stepButtons], offers),
     fallbackText: `[${incident.status.toUpperCase()}] ${incident.severity}: ${title}${annotations.summary ? ` — ${annotations.summary}` : ''}`,
   };
 }
