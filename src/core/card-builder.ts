@@ -1,5 +1,6 @@
 import type { Card, CardButton, CardField, CardLink, CardStepState } from './card.js';
 import { makeButton } from './button-codec.js';
+import { layoutButtons } from './card-layout.js';
 import type { Approval, Incident, StepRun, StoredAlert } from './domain.js';
 import { offersFor, type StepOffer, type UnavailableRunbook } from './offers.js';
 import type { Runbook } from './ports/runbooks.js';
@@ -158,7 +159,7 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
     fields,
     links: safeLinks,
     steps: stepStates(runs, approvals, approvalTtlMinutes),
-    buttons: [...lifecycleButtons(incident, silencing, now), ...stepButtons],
+    ...layoutButtons([...lifecycleButtons(incident, silencing, now), ...stepButtons], shownOffers),
     fallbackText: `[${incident.status.toUpperCase()}] ${incident.severity}: ${title}${annotations.summary ? ` — ${annotations.summary}` : ''}`,
   };
 }

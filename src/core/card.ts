@@ -60,6 +60,16 @@ export interface CardButton {
 
 export type ButtonAction = 'run-step' | 'approve' | 'deny' | 'pick' | 'rollback' | 'ack' | 'resolve' | 'silence' | 'unsilence';
 
+/**
+ * The card's "More steps" menu: the runbook steps beyond the card's few primary buttons, in
+ * runbook order. Choosing one is the same action as pressing its button (same id and value), so a
+ * changing step still asks for approval; renderers show each option's danger as a button would.
+ */
+export interface CardMenu {
+  label: string;
+  options: CardButton[];
+}
+
 export interface CardStepState {
   title: string;
   state: StepState;
@@ -78,7 +88,10 @@ export interface Card {
   fields: CardField[];
   links: CardLink[];
   steps: CardStepState[];
+  /** The primary buttons, at most four on a built card (see card-layout.ts). */
   buttons: CardButton[];
+  /** Every other offered step; absent when all fit as buttons. */
+  menu?: CardMenu;
   /** Plain-text fallback for notifications and screen readers. */
   fallbackText: string;
 }

@@ -99,6 +99,11 @@ export const commonStepFields = {
   /** A changing step that may still be requested once its incident is resolved (the requester confirms). */
   afterResolve: z.boolean().optional(),
   timeoutSeconds: timeoutSeconds.default(60),
+  /**
+   * Shown as one of the card's few buttons even when the runbook has more steps than fit there
+   * (the rest wait in the card's "More steps" menu).
+   */
+  primary: z.boolean().optional(),
   approval: approvalSchema.optional(),
   /**
    * `alert`: when the runbook's params differ across a grouped incident's firing alerts, one

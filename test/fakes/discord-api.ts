@@ -343,6 +343,8 @@ const E = {
     message: `Value must be one of (${[...choices].join(', ')}).`,
   }),
   string: (): FormError => ({ code: 'BASE_TYPE_STRING', message: 'Could not interpret value as string.' }),
+  numberMin: (min: number): FormError => ({ code: 'NUMBER_TYPE_MIN', message: `int value should be greater than or equal to ${min}.` }),
+  numberMax: (max: number): FormError => ({ code: 'NUMBER_TYPE_MAX', message: `int value should be less than or equal to ${max}.` }),
   integer: (): FormError => ({ code: 'NUMBER_TYPE_COERCE', message: 'Value is not int.' }),
   dict: (): FormError => ({ code: 'DICT_TYPE_CONVERT', message: 'Only dictionaries may be used in a DictType' }),
   list: (): FormError => ({ code: 'LIST_TYPE_CONVERT', message: 'Only iterables may be used in a ListType' }),
@@ -628,8 +630,17 @@ function validateComponents(errors: FormErrors, components: unknown): void {
               }
               checkString(errors, [...op, 'label'], o.label, DISCORD_API_LIMITS.selectOptionText, { required: true, min: 1 });
               checkString(errors, [...op, 'value'], o.value, DISCORD_API_LIMITS.selectOptionText, { required: true, min: 1 });
+              checkString(errors, [...op, 'description'], o.description, DISCORD_API_LIMITS.selectOptionText);
             });
           }
+        }
+        // How many options a user picks: min_values 0–25, max_values 1–25 (both default to 1).
+        for (const [field, min] of [['min_values', 0], ['max_values', 1]] as const) {
+          const n = c[field];
+          if (n === undefined) continue;
+          if (typeof n !== 'number' || !Number.isInteger(n)) errors.add([...cp, field], E.integer());
+          else if (n < min) errors.add([...cp, field], E.numberMin(min));
+          else if (n > DISCORD_API_LIMITS.selectOptions) errors.add([...cp, field], E.numberMax(DISCORD_API_LIMITS.selectOptions));
         }
       } else {
         errors.add([...cp, 'type'], E.choices([2, 3, 5, 6, 7, 8]));

@@ -62,8 +62,12 @@ export interface FakeFeishu {
   readonly connections: number;
   /** Makes every tenant access token handed out so far invalid (as an app secret reset does). */
   revokeTokens(): void;
-  /** A button press delivered as Feishu does on the long connection; resolves with the client's answer. */
-  press(input: { openId: string; messageId: string; value: unknown }): Promise<{ code: number; data: unknown; ms: number }>;
+  /**
+   * A button press delivered as Feishu does on the long connection; resolves with the client's
+   * answer. With `option`, a choice in a select_static instead: the select's `value` and the
+   * chosen option's value, as Feishu's callback carries them (`action.tag: select_static`).
+   */
+  press(input: { openId: string; messageId: string; value: unknown; option?: string }): Promise<{ code: number; data: unknown; ms: number }>;
   waitFor<T>(predicate: () => T, timeoutMs?: number, description?: string): Promise<NonNullable<T>>;
   close(): Promise<void>;
 }
@@ -234,7 +238,7 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
       return sockets.size;
     },
     revokeTokens: () => tokens.clear(),
-    async press({ openId, messageId, value }) {
+    async press({ openId, messageId, value, option }) {
       const socket = [...sockets][0];
       if (!socket) throw new Error('no long connection to deliver the card action on');
       const message = messages.find((m) => m.id === messageId);
@@ -245,7 +249,7 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
         event: {
           operator: { tenant_key: 'tenant-fake', open_id: openId, union_id: `on_${openId}` },
           token: `c-${randomUUID()}`,
-          action: { value, tag: 'button' },
+          action: option === undefined ? { value, tag: 'button' } : { value, tag: 'select_static', option },
           host: 'im_message',
           context: { open_message_id: messageId, open_chat_id: message?.chat ?? FEISHU_CHAT },
         },

@@ -40,8 +40,12 @@ export const BLOCK_KIT_LIMITS = {
   placeholder: 150,
   optionText: 75,
   optionValue: 150,
+  optionDescription: 75,
+  optionGroupLabel: 75,
   selectOptions: 100,
+  selectOptionGroups: 100,
   overflowOptions: 5,
+  overflowMinOptions: 2,
   /** Top-level `text` of a message: longer is refused with `msg_too_long`. */
   messageText: 40000,
 } as const;
@@ -170,12 +174,20 @@ class Checker {
     }
   }
 
-  options(v: unknown, path: string, max: number): void {
+  /**
+   * Option objects of a select menu or an overflow menu: `text` is plain_text only there (mrkdwn is
+   * for radio buttons and checkboxes), `value` is required, `description` plain_text, `url` only
+   * in an overflow menu. Values must be unique in one menu (Slack could not tell the choices apart).
+   */
+  options(v: unknown, path: string, max: number, o: { min?: number; urls?: boolean; values?: Set<string> } = {}): void {
+    const L = BLOCK_KIT_LIMITS;
     if (!Array.isArray(v)) {
       this.errors.push(notArray(path));
       return;
     }
     if (v.length > max) this.errors.push(tooMany(path, max));
+    if (v.length < (o.min ?? 1)) this.errors.push(`must provide at least ${o.min ?? 1} items ${at(path)}`);
+    const values = o.values ?? new Set<string>();
     v.forEach((opt, i) => {
       const p = `${path}/${i}`;
       if (!isObject(opt)) {
@@ -183,8 +195,47 @@ class Checker {
         return;
       }
       if (opt.text === undefined) this.errors.push(missing(p, 'text'));
-      else this.text(opt.text, `${p}/text`, BLOCK_KIT_LIMITS.optionText, false);
-      this.str(opt, 'value', p, BLOCK_KIT_LIMITS.optionValue);
+      else this.text(opt.text, `${p}/text`, L.optionText, true);
+      this.str(opt, 'value', p, L.optionValue, true);
+      if (typeof opt.value === 'string') {
+        if (values.has(opt.value)) this.errors.push(`duplicate_option_value: option values must be unique ${at(`${p}/value`)}`);
+        values.add(opt.value);
+      }
+      if (opt.description !== undefined) this.text(opt.description, `${p}/description`, L.optionDescription, true);
+      if (opt.url !== undefined) {
+        if (o.urls) this.str(opt, 'url', p, L.buttonUrl);
+        else this.errors.push(noSchema(`${p}/url`));
+      }
+    });
+  }
+
+  /** A static select's choices: `options` or `option_groups`, exactly one of them. */
+  selectChoices(el: JsonObject, path: string): void {
+    const L = BLOCK_KIT_LIMITS;
+    if ((el.options === undefined) === (el.option_groups === undefined)) {
+      this.errors.push(el.options === undefined ? missing(path, 'options') : `options and option_groups cannot both be set ${at(path)}`);
+      return;
+    }
+    if (el.options !== undefined) {
+      this.options(el.options, `${path}/options`, L.selectOptions);
+      return;
+    }
+    const groups = el.option_groups;
+    if (!Array.isArray(groups)) {
+      this.errors.push(notArray(`${path}/option_groups`));
+      return;
+    }
+    if (groups.length > L.selectOptionGroups) this.errors.push(tooMany(`${path}/option_groups`, L.selectOptionGroups));
+    const values = new Set<string>();
+    groups.forEach((g, i) => {
+      const p = `${path}/option_groups/${i}`;
+      if (!isObject(g)) {
+        this.errors.push(noSchema(p));
+        return;
+      }
+      if (g.label === undefined) this.errors.push(missing(p, 'label'));
+      else this.text(g.label, `${p}/label`, L.optionGroupLabel, true);
+      this.options(g.options, `${p}/options`, L.selectOptions, { values });
     });
   }
 
@@ -214,11 +265,11 @@ class Checker {
       case 'static_select':
       case 'multi_static_select':
         if (el.placeholder !== undefined) this.text(el.placeholder, `${path}/placeholder`, L.placeholder, true);
-        if (el.options !== undefined) this.options(el.options, `${path}/options`, L.selectOptions);
+        this.selectChoices(el, path);
         break;
       case 'overflow':
         if (el.options === undefined) this.errors.push(missing(path, 'options'));
-        else this.options(el.options, `${path}/options`, L.overflowOptions);
+        else this.options(el.options, `${path}/options`, L.overflowOptions, { min: L.overflowMinOptions, urls: true });
         break;
       case 'image':
         this.str(el, 'alt_text', path, L.imageAltText, true);

@@ -71,6 +71,11 @@ export interface BlockActionsInput {
   messageTs: string;
   actionId: string;
   value: string;
+  /**
+   * A choice in a static select instead of a button click: the select's `action_id` is `actionId`
+   * and the chosen option is this one (`value` is then unused).
+   */
+  selectedOption?: { value: string; text: string; placeholder?: string };
   blockId?: string;
   /** Button label (`actions[0].text.text`); defaults to the action id. */
   buttonText?: string;
@@ -87,7 +92,7 @@ export interface BlockActionsInput {
   triggerId?: string;
 }
 
-/** The JSON object of a `block_actions` payload for one button click, shaped like Slack's. */
+/** The JSON object of a `block_actions` payload for one button click or select choice, shaped like Slack's. */
 export function blockActionsPayload(input: BlockActionsInput): Record<string, unknown> {
   const team = input.team ?? DEFAULT_TEAM;
   const blockId = input.blockId ?? 'actions';
@@ -104,15 +109,25 @@ export function blockActionsPayload(input: BlockActionsInput): Record<string, un
     blocks: [],
     ...input.message,
   };
-  const action: Record<string, unknown> = {
-    action_id: input.actionId,
-    block_id: blockId,
-    text: { type: 'plain_text', text: input.buttonText ?? input.actionId, emoji: true },
-    value: input.value,
-    ...(input.style !== undefined ? { style: input.style } : {}),
-    type: 'button',
-    action_ts: actionTs(),
-  };
+  const chosen = input.selectedOption;
+  const action: Record<string, unknown> = chosen
+    ? {
+        type: 'static_select',
+        action_id: input.actionId,
+        block_id: blockId,
+        selected_option: { text: { type: 'plain_text', text: chosen.text, emoji: true }, value: chosen.value },
+        placeholder: { type: 'plain_text', text: chosen.placeholder ?? 'Select an item', emoji: true },
+        action_ts: actionTs(),
+      }
+    : {
+        action_id: input.actionId,
+        block_id: blockId,
+        text: { type: 'plain_text', text: input.buttonText ?? input.actionId, emoji: true },
+        value: input.value,
+        ...(input.style !== undefined ? { style: input.style } : {}),
+        type: 'button',
+        action_ts: actionTs(),
+      };
   return {
     type: 'block_actions',
     user: { id: input.user.id, username: input.user.name, name: input.user.name, team_id: team.id },

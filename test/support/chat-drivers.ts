@@ -16,13 +16,19 @@ export interface ChatMessage {
   id: string;
   /** Everything the message shows, normalised. */
   text: string;
+  /** The buttons shown on the message (a card's primary ones). */
   buttonIds: string[];
-  /** Button id → whether the platform shows it as dangerous. */
+  /** The button ids a card's "More steps" menu offers, in order. */
+  menuIds: string[];
+  /** Button or menu option id → whether the platform shows it as dangerous. */
   danger: Record<string, boolean>;
 }
 
+/** A changing step's option in a select: the warning sign renderers put before its label. */
+export const DANGER_SIGN = '⚠️';
+
 export interface ChatDriver {
-  readonly platform: 'slack' | 'discord' | 'dingtalk' | 'feishu';
+  readonly platform: 'slack' | 'discord' | 'dingtalk' | 'feishu' | 'console';
   /** Environment for the bot: the platform pointed at the fake, bob allowed to approve. */
   botEnv(): Record<string, string>;
   /** The bot's base URL, for presses. */
@@ -32,6 +38,12 @@ export interface ChatDriver {
   card(id: string): ChatMessage | undefined;
   replies(card: ChatMessage): ChatMessage[];
   press(user: UserName, buttonId: string, on: ChatMessage, card: ChatMessage): Promise<{ status: number; ms: number }>;
+  /**
+   * A choice in the "More steps" menu of `on`, as the platform sends it (Slack: a block_actions
+   * static_select; Discord: a string select interaction; Feishu: a select_static callback;
+   * DingTalk, whose cards have no menus, and the console: a press on the menu's button).
+   */
+  choose(user: UserName, optionId: string, on: ChatMessage, card: ChatMessage): Promise<{ status: number; ms: number }>;
   /**
    * A slash command typed by `user` in the alert channel, as the platform sends it (Slack: a signed
    * form with a response_url; Discord: a signed APPLICATION_COMMAND with options), and the private
@@ -65,14 +77,32 @@ const SLACK_USERS: Record<UserName, { id: string; name: string }> = {
 export async function slackDriver(): Promise<ChatDriver> {
   const slack: FakeSlack = await startFakeSlack({ usergroups: { S0ONCALL: ['U0BOB'] } });
   let url = '';
+  const elementsOf = (m: SlackMessage) => m.blocks.filter((b) => b.type === 'actions').flatMap((b) => b.elements as Array<Record<string, unknown>>);
+  const optionsOf = (m: SlackMessage) =>
+    elementsOf(m)
+      .filter((e) => e.type === 'static_select')
+      .flatMap((e) => (e.options as Array<{ value: string; text: { text: string } }>).map((o) => ({ select: String(e.action_id), value: o.value, text: o.text.text })));
   const view = (m: SlackMessage): ChatMessage => {
-    const buttons = m.blocks.filter((b) => b.type === 'actions').flatMap((b) => b.elements as Array<Record<string, unknown>>);
+    const buttons = elementsOf(m).filter((e) => e.type === 'button');
+    const options = optionsOf(m);
     return {
       id: m.ts,
       text: normalise(`${m.text}\n${JSON.stringify(m.blocks)}`),
       buttonIds: buttons.map((b) => String(b.action_id)),
-      danger: Object.fromEntries(buttons.map((b) => [String(b.action_id), b.style === 'danger' && b.confirm !== undefined])),
+      menuIds: options.map((o) => o.value),
+      danger: Object.fromEntries([
+        ...buttons.map((b): [string, boolean] => [String(b.action_id), b.style === 'danger' && b.confirm !== undefined]),
+        ...options.map((o): [string, boolean] => [o.value, o.text.startsWith(DANGER_SIGN)]),
+      ]),
     };
+  };
+  const send = async (user: UserName, on: ChatMessage, card: ChatMessage, action: { actionId: string; value: string; selectedOption?: { value: string; text: string } }) => {
+    const who = SLACK_USERS[user];
+    const body = blockActionsBody({ user: who, channel: ALERT_CHANNEL, messageTs: on.id, ...(on.id !== card.id ? { threadTs: card.id } : {}), ...action });
+    const started = performance.now();
+    const res = await fetch(`${url}/slack/events`, { method: 'POST', headers: { ...signSlackRequest(SIGNING_SECRET, body, Math.floor(Date.now() / 1000)) }, body });
+    await res.text();
+    return { status: res.status, ms: performance.now() - started };
   };
   return {
     platform: 'slack',
@@ -84,13 +114,12 @@ export async function slackDriver(): Promise<ChatDriver> {
       return m && view(m);
     },
     replies: (card) => slack.threadReplies(ALERT_CHANNEL, card.id).map(view),
-    async press(user, buttonId, on, card) {
-      const who = SLACK_USERS[user];
-      const body = blockActionsBody({ user: who, channel: ALERT_CHANNEL, messageTs: on.id, ...(on.id !== card.id ? { threadTs: card.id } : {}), actionId: buttonId, value: buttonId });
-      const started = performance.now();
-      const res = await fetch(`${url}/slack/events`, { method: 'POST', headers: { ...signSlackRequest(SIGNING_SECRET, body, Math.floor(Date.now() / 1000)) }, body });
-      await res.text();
-      return { status: res.status, ms: performance.now() - started };
+    press: (user, buttonId, on, card) => send(user, on, card, { actionId: buttonId, value: buttonId }),
+    async choose(user, optionId, on, card) {
+      const m = slack.message(ALERT_CHANNEL, on.id) ?? slack.threadReplies(ALERT_CHANNEL, card.id).find((r) => r.ts === on.id);
+      const option = m && optionsOf(m).find((o) => o.value === optionId);
+      if (!option) throw new Error(`no menu option ${optionId} on message ${on.id}`);
+      return send(user, on, card, { actionId: option.select, value: '', selectedOption: { value: option.value, text: option.text } });
     },
     async command(user, name, line) {
       const responseUrl = slack.responseUrl();
@@ -159,14 +188,39 @@ export async function discordDriver(): Promise<ChatDriver> {
   const keys = createTestKeyPair();
   const tokens = new Map<string, UserName>();
   let url = '';
+  const componentsOf = (m: DiscordMessage) => m.components.flatMap((row) => (row.components as Array<Record<string, unknown>> | undefined) ?? []);
+  const optionsOf = (m: DiscordMessage) =>
+    componentsOf(m)
+      .filter((c) => c.type === 3)
+      .flatMap((c) => (c.options as Array<{ value: string; label: string }>).map((o) => ({ select: String(c.custom_id), value: o.value, label: o.label })));
   const view = (m: DiscordMessage): ChatMessage => {
-    const buttons = m.components.flatMap((row) => (row.components as Array<Record<string, unknown>> | undefined) ?? []);
+    const buttons = componentsOf(m).filter((c) => c.type === 2);
+    const options = optionsOf(m);
     return {
       id: m.id,
       text: normalise(`${m.content}\n${JSON.stringify(m.embeds)}`),
       buttonIds: buttons.map((b) => String(b.custom_id)),
-      danger: Object.fromEntries(buttons.map((b) => [String(b.custom_id), b.style === 4])),
+      menuIds: options.map((o) => o.value),
+      danger: Object.fromEntries([
+        ...buttons.map((b): [string, boolean] => [String(b.custom_id), b.style === 4]),
+        ...options.map((o): [string, boolean] => [o.value, o.label.startsWith(DANGER_SIGN)]),
+      ]),
     };
+  };
+  const interact = async (user: UserName, on: ChatMessage, card: ChatMessage, component: { customId: string; componentType?: number; values?: string[] }) => {
+    const token = interactionToken();
+    tokens.set(token, user);
+    const userId = DISCORD_USERS[user];
+    const member = DEFAULT_MEMBERS[userId];
+    const channelId = on.id === card.id ? DEFAULT_CHANNEL_ID : card.id;
+    discord.registerInteraction(token, { messageId: on.id, channelId, initialResponse: 6 });
+    const body = JSON.stringify(
+      componentInteraction({ token, ...component, userId, username: user, roles: member?.roles ?? [], channelId, messageId: on.id, guildId: discord.guildId, applicationId: discord.applicationId }),
+    );
+    const started = performance.now();
+    const res = await fetch(`${url}/discord/interactions`, { method: 'POST', headers: signInteraction(keys.privateKey, body), body });
+    await res.text();
+    return { status: res.status, ms: performance.now() - started };
   };
   return {
     platform: 'discord',
@@ -187,20 +241,12 @@ export async function discordDriver(): Promise<ChatDriver> {
       return m && view(m);
     },
     replies: (card) => discord.thread(card.id).map(view),
-    async press(user, buttonId, on, card) {
-      const token = interactionToken();
-      tokens.set(token, user);
-      const userId = DISCORD_USERS[user];
-      const member = DEFAULT_MEMBERS[userId];
-      const channelId = on.id === card.id ? DEFAULT_CHANNEL_ID : card.id;
-      discord.registerInteraction(token, { messageId: on.id, channelId, initialResponse: 6 });
-      const body = JSON.stringify(
-        componentInteraction({ token, customId: buttonId, userId, username: user, roles: member?.roles ?? [], channelId, messageId: on.id, guildId: discord.guildId, applicationId: discord.applicationId }),
-      );
-      const started = performance.now();
-      const res = await fetch(`${url}/discord/interactions`, { method: 'POST', headers: signInteraction(keys.privateKey, body), body });
-      await res.text();
-      return { status: res.status, ms: performance.now() - started };
+    press: (user, buttonId, on, card) => interact(user, on, card, { customId: buttonId }),
+    async choose(user, optionId, on, card) {
+      const m = discord.message(on.id);
+      const option = m && optionsOf(m).find((o) => o.value === optionId);
+      if (!option) throw new Error(`no menu option ${optionId} on message ${on.id}`);
+      return interact(user, on, card, { customId: option.select, componentType: 3, values: [option.value] });
     },
     async command(user, name, line) {
       const token = interactionToken();

@@ -1,6 +1,6 @@
 import { DINGTALK_CLIENT_ID, DINGTALK_CLIENT_SECRET, DINGTALK_CONVERSATION, startFakeDingTalk, type DingTalkMessage } from '../fakes/dingtalk-api.js';
 import { FEISHU_APP_ID, FEISHU_APP_SECRET, FEISHU_CHAT, startFakeFeishu, type FeishuMessage } from '../fakes/feishu-api.js';
-import { normalise, type ChatDriver, type ChatMessage, type UserName } from './chat-drivers.js';
+import { DANGER_SIGN, normalise, type ChatDriver, type ChatMessage, type UserName } from './chat-drivers.js';
 
 /**
  * Chat drivers for DingTalk and Feishu (see ./chat-drivers.ts). Neither has slash commands here:
@@ -9,7 +9,7 @@ import { normalise, type ChatDriver, type ChatMessage, type UserName } from './c
  */
 const notSupported = (platform: string) => () => Promise.reject(new Error(`${platform} has no slash commands`));
 
-type StandardContent = { type: string; text?: string; actions?: Array<{ id: string; status?: string }> };
+type StandardContent = { type: string; id?: string; text?: string; actions?: Array<{ id: string; status?: string }> };
 
 /** A DingTalk reply opens with a quote of its card (`> …`): the thread's marker, left out of its text. */
 const unquote = (text: string) => text.replace(/^> [^\n]*\n\n/, '');
@@ -25,13 +25,23 @@ export async function dingtalkDriver(options: { messagesPerMinute?: number } = {
     const contents = (m.content.contents as StandardContent[] | undefined) ?? [];
     const title = (m.content.header as { title?: { text?: string } } | undefined)?.title?.text;
     const texts = contents.filter((c) => c.type === 'markdown').map((c) => (m.id.includes('.') ? unquote(c.text ?? '') : (c.text ?? '')));
-    const buttons = contents.flatMap((c) => (c.type === 'action' ? (c.actions ?? []) : []));
+    // A StandardCard has no menus: the card's "More steps" are the buttons after its "More steps" line.
+    const more = contents.findIndex((c) => c.id === 'more-steps');
+    const actionsOf = (part: StandardContent[]) => part.flatMap((c) => (c.type === 'action' ? (c.actions ?? []) : []));
+    const buttons = actionsOf(more < 0 ? contents : contents.slice(0, more));
+    const options = more < 0 ? [] : actionsOf(contents.slice(more));
     return {
       id: m.id,
       text: normalise([title, ...texts].filter((t) => t !== undefined).join('\n')),
       buttonIds: buttons.map((b) => b.id),
-      danger: Object.fromEntries(buttons.map((b) => [b.id, b.status === 'warning'])),
+      menuIds: options.map((b) => b.id),
+      danger: Object.fromEntries([...buttons, ...options].map((b) => [b.id, b.status === 'warning'])),
     };
+  };
+  const press = async (user: UserName, buttonId: string, on: ChatMessage) => {
+    await fake.waitFor(() => fake.connections > 0, 10_000, 'the bot connected over Stream mode');
+    const ack = await fake.press({ userId: DINGTALK_STAFF[user], cardBizId: on.id, actionId: buttonId });
+    return { status: 200, ms: ack.ms };
   };
   return {
     platform: 'dingtalk',
@@ -52,10 +62,11 @@ export async function dingtalkDriver(options: { messagesPerMinute?: number } = {
       return m && view(m);
     },
     replies: (card) => fake.messages.filter((m) => m.id.startsWith(`${card.id}.`)).map(view),
-    async press(user, buttonId, on) {
-      await fake.waitFor(() => fake.connections > 0, 10_000, 'the bot connected over Stream mode');
-      const ack = await fake.press({ userId: DINGTALK_STAFF[user], cardBizId: on.id, actionId: buttonId });
-      return { status: 200, ms: ack.ms };
+    press: (user, buttonId, on) => press(user, buttonId, on),
+    /** The "More steps" of a DingTalk card are buttons: a choice is their press. */
+    async choose(user, optionId, on) {
+      if (!on.menuIds.includes(optionId)) throw new Error(`no menu option ${optionId} on card ${on.id}`);
+      return press(user, optionId, on);
     },
     command: notSupported('DingTalk'),
     privateTexts: (user) => fake.privates.filter((p) => p.user === DINGTALK_STAFF[user]).map((p) => normalise(p.text)),
@@ -74,7 +85,11 @@ export const FEISHU_OPEN_IDS: Record<UserName, string> = { alice: 'ou_alice', bo
 /** lark_md's entities back to characters, then the common normalisation. */
 const decodeLarkMd = (text: string) => normalise(text.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n))));
 
-type FeishuElement = { tag: string; text?: { content?: string }; actions?: Array<{ type?: string; value?: { button?: string } }> };
+type FeishuElement = {
+  tag: string;
+  text?: { content?: string };
+  actions?: Array<{ tag?: string; type?: string; value?: { button?: string }; options?: Array<{ value: string; text: { content: string } }> }>;
+};
 
 export async function feishuDriver(): Promise<ChatDriver> {
   const fake = await startFakeFeishu();
@@ -82,12 +97,15 @@ export async function feishuDriver(): Promise<ChatDriver> {
     const elements = (m.content.elements as FeishuElement[] | undefined) ?? [];
     const title = (m.content.header as { title?: { content?: string } } | undefined)?.title?.content;
     const texts = elements.filter((e) => e.tag === 'div').map((e) => e.text?.content ?? '');
-    const buttons = elements.flatMap((e) => (e.tag === 'action' ? (e.actions ?? []) : [])).map((b) => ({ id: b.value?.button ?? '', danger: b.type === 'danger' }));
+    const actions = elements.flatMap((e) => (e.tag === 'action' ? (e.actions ?? []) : []));
+    const buttons = actions.filter((a) => a.tag === 'button').map((b) => ({ id: b.value?.button ?? '', danger: b.type === 'danger' }));
+    const options = actions.filter((a) => a.tag === 'select_static').flatMap((s) => (s.options ?? []).map((o) => ({ id: o.value, danger: o.text.content.startsWith(DANGER_SIGN) })));
     return {
       id: m.id,
       text: decodeLarkMd([title, ...texts].filter((t) => t !== undefined).join('\n')),
       buttonIds: buttons.map((b) => b.id),
-      danger: Object.fromEntries(buttons.map((b) => [b.id, b.danger])),
+      menuIds: options.map((o) => o.id),
+      danger: Object.fromEntries([...buttons, ...options].map((b) => [b.id, b.danger])),
     };
   };
   return {
@@ -110,6 +128,12 @@ export async function feishuDriver(): Promise<ChatDriver> {
     async press(user, buttonId, on) {
       await fake.waitFor(() => fake.connections > 0, 10_000, 'the bot connected over the long connection');
       const answer = await fake.press({ openId: FEISHU_OPEN_IDS[user], messageId: on.id, value: { button: buttonId } });
+      return { status: answer.code, ms: answer.ms };
+    },
+    async choose(user, optionId, on) {
+      if (!on.menuIds.includes(optionId)) throw new Error(`no menu option ${optionId} on card ${on.id}`);
+      await fake.waitFor(() => fake.connections > 0, 10_000, 'the bot connected over the long connection');
+      const answer = await fake.press({ openId: FEISHU_OPEN_IDS[user], messageId: on.id, value: { menu: 'more-steps' }, option: optionId });
       return { status: answer.code, ms: answer.ms };
     },
     command: notSupported('Feishu'),

@@ -54,6 +54,7 @@ dl.fields { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px
 dl.fields dt { color: var(--muted); } dl.fields dd { margin: 0; overflow-wrap: anywhere; }
 ul.steps { list-style: none; padding: 0; margin: 10px 0; } ul.steps li { margin: 2px 0; }
 .buttons { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 10px; }
+details.more-steps { margin-top: 10px; } details.more-steps summary { cursor: pointer; color: var(--accent); }
 .thread { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 6px 18px 14px; }
 .thread h2 { font-size: 16px; }
 .thread ol { list-style: none; padding: 0; margin: 0; }
@@ -95,7 +96,10 @@ const SCRIPT = `
       // An older answer arriving after a newer one must not put the page back; an unchanged one is
       // not swapped in (that would reset focus and selection for nothing).
       if (text === undefined || mine !== latest || (version && version === main.dataset.version)) return;
+      // A menu the responder opened stays open across the swap.
+      const open = [...main.querySelectorAll('details[open][id]')].map((d) => d.id);
       main.innerHTML = text;
+      for (const id of open) document.getElementById(id)?.setAttribute('open', '');
       main.dataset.version = version;
     } catch (e) { /* the bot is restarting; the stream reconnects */ }
   };
@@ -179,6 +183,12 @@ function buttonsHtml(viewer: Viewer, buttons: readonly CardButton[] | undefined,
   return html`<div class="buttons">${buttons.map((b) => pressForm(viewer, b, incidentId))}</div>`;
 }
 
+/** The card's "More steps" menu: a disclosure of the same press forms, each keeping its confirmation. */
+function menuHtml(viewer: Viewer, card: Card): Html | '' {
+  if (!viewer.interactive || !card.menu || card.menu.options.length === 0) return '';
+  return html`<details class="more-steps" id="more-steps"><summary>${card.menu.label} (${String(card.menu.options.length)})</summary>${buttonsHtml(viewer, card.menu.options, card.incidentId)}</details>`;
+}
+
 export function cardHtml(viewer: Viewer, card: Card): Html {
   const classes = `card sev-${card.severity}${card.status === 'resolved' ? ' resolved' : ''}`;
   return html`<article class="${classes}" id="card">
@@ -201,6 +211,7 @@ export function cardHtml(viewer: Viewer, card: Card): Html {
       : ''
   }
   ${buttonsHtml(viewer, card.buttons, card.incidentId)}
+  ${menuHtml(viewer, card)}
 </article>`;
 }
 

@@ -38,11 +38,22 @@ function button(b: CardButton): StandardButton {
   };
 }
 
-function actionRows(buttons: CardButton[]): StandardContent[] {
-  const shown = buttons.slice(0, L.buttons);
+function actionRows(buttons: CardButton[], prefix = 'actions', max: number = L.buttons): StandardContent[] {
+  const shown = buttons.slice(0, max);
   const rows: StandardContent[] = [];
-  for (let i = 0; i < shown.length; i += 4) rows.push({ type: 'action', id: `actions-${rows.length}`, actions: shown.slice(i, i + 4).map(button) });
+  for (let i = 0; i < shown.length; i += 4) rows.push({ type: 'action', id: `${prefix}-${rows.length}`, actions: shown.slice(i, i + 4).map(button) });
   return rows;
+}
+
+/**
+ * The card's "More steps". A StandardCard has no select or overflow menu, so they are buttons too,
+ * in rows of their own under a divider and a "More steps" line, after the primary ones.
+ */
+function menuContents(card: Card): StandardContent[] {
+  const options = card.menu?.options ?? [];
+  const room = Math.max(0, L.buttons - card.buttons.length);
+  if (options.length === 0 || room === 0) return [];
+  return [{ type: 'divider', id: 'more-steps-divider' }, { type: 'markdown', id: 'more-steps', text: `**${escapeMarkdown(card.menu?.label ?? 'More steps')}**` }, ...actionRows(options, 'more-steps', room)];
 }
 
 /** The card's title line as the header and as the quote replies open with. */
@@ -61,12 +72,12 @@ export function renderCard(card: Card): StandardCard {
   if (card.steps.length > 0) {
     lines.push(card.steps.map((s) => `${STEP_STATE_ICON[s.state]} **${escapeMarkdown(s.title)}** — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeMarkdown(s.detail)}` : ''}`).join('  \n'));
   }
-  const hidden = card.buttons.length - L.buttons;
+  const hidden = card.buttons.length + (card.menu?.options.length ?? 0) - L.buttons;
   if (hidden > 0) lines.push(`${hidden} more step${hidden === 1 ? '' : 's'} not shown.`);
   return {
     config: { autoLayout: true, enableForward: true },
     header: { title: { type: 'text', text: cardTitle(card) } },
-    contents: [{ type: 'markdown', id: 'body', text: truncate(lines.join('\n\n'), L.markdown) }, ...actionRows(card.buttons)],
+    contents: [{ type: 'markdown', id: 'body', text: truncate(lines.join('\n\n'), L.markdown) }, ...actionRows(card.buttons), ...menuContents(card)],
   };
 }
 

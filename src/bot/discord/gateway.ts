@@ -18,6 +18,8 @@ import { NO_MENTIONS, renderPrivateText } from './render.js';
 /** What the mapping reads from a discord.js ButtonInteraction (a plain object in tests). */
 export interface ButtonInteractionLike {
   customId: string;
+  /** A string select's chosen values (a card's "More steps" menu): the first is the button id it stands for. */
+  values?: readonly string[];
   channelId: string | null;
   guildId: string | null;
   user: { id: string; username: string; globalName: string | null };
@@ -40,12 +42,13 @@ export function userFromInteraction(i: Pick<ButtonInteractionLike, 'user' | 'mem
   return { id: i.user.id, name: nick || i.user.globalName || i.user.username || i.user.id, groups };
 }
 
-/** A button interaction as the ButtonPress the core's handler takes. */
+/** A button interaction, or a choice in a card's menu, as the ButtonPress the core's handler takes. */
 export function buttonPressFromInteraction(i: ButtonInteractionLike, tellPrivately: (text: string) => Promise<void>): ButtonPress {
   const channel = i.channelId ?? i.message.channelId;
   // On the card itself the press belongs to the card's thread, whose id is the card's message id.
   const threadId = i.channel?.isThread() ? channel : i.message.id;
-  return { userId: i.user.id, channel, threadId, buttonId: i.customId, user: userFromInteraction(i), tellPrivately };
+  const buttonId = i.values !== undefined ? (i.values[0] ?? '') : i.customId;
+  return { userId: i.user.id, channel, threadId, buttonId, user: userFromInteraction(i), tellPrivately };
 }
 
 /** What the mapping reads from a discord.js ChatInputCommandInteraction. */
@@ -80,7 +83,7 @@ export function startDiscordGateway(o: DiscordGatewayOptions): DiscordGateway {
 
   client.on(Events.InteractionCreate, (interaction) => {
     const work = async () => {
-      if (interaction.isButton()) {
+      if (interaction.isButton() || interaction.isStringSelectMenu()) {
         // Acknowledge within Discord's 3 seconds; the answer, if any, comes as an ephemeral follow-up.
         await interaction.deferUpdate();
         const tellPrivately = async (text: string) => {

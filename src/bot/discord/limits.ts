@@ -17,6 +17,10 @@ export const DISCORD_LIMITS = {
   buttonsPerRow: 5,
   customId: 100,
   buttonLabel: 80,
+  /** String selects: options per select; an option's label, value and description; the placeholder. */
+  selectOptions: 25,
+  selectOptionText: 100,
+  selectPlaceholder: 150,
   threadName: 100,
   /** Our own cap: longer URLs make unreadable messages and are skipped. */
   linkUrl: 512,

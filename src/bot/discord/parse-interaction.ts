@@ -4,6 +4,7 @@ import type { ChatUser } from '../../core/ports/chat-platform.js';
 /** Interaction types (discord.com/developers/docs/interactions/receiving-and-responding). */
 export const INTERACTION_TYPE = { ping: 1, applicationCommand: 2, messageComponent: 3 } as const;
 const BUTTON_COMPONENT = 2;
+const STRING_SELECT_COMPONENT = 3;
 /** Announcement, public and private threads: a message in one of these is a thread reply. */
 const THREAD_CHANNEL_TYPES = new Set([10, 11, 12]);
 const OPTION_TYPE = { subCommand: 1, subCommandGroup: 2 } as const;
@@ -20,6 +21,7 @@ export type ParsedInteraction =
       messageId: string;
       /** The thread the pressed message is in; for the card itself, its thread (whose id is the card's). */
       threadId: string;
+      /** The pressed button's custom_id, or for a choice in a card's menu the id of the button chosen. */
       customId: string;
       token: string;
       applicationId: string;
@@ -59,6 +61,16 @@ const Envelope = z.looseObject({
 });
 
 const ButtonData = z.looseObject({ component_type: z.literal(BUTTON_COMPONENT), custom_id: z.string().min(1).max(100) });
+/** A choice in a card's "More steps" menu: its one value is the id of the button it stands for. */
+const SelectData = z.looseObject({ component_type: z.literal(STRING_SELECT_COMPONENT), custom_id: z.string().min(1).max(100), values: z.array(z.string().min(1).max(100)).length(1) });
+
+/** The button id a component interaction stands for: the button's custom_id, or the value chosen in a menu. */
+function pressedId(data: unknown): string | undefined {
+  const button = ButtonData.safeParse(data);
+  if (button.success) return button.data.custom_id;
+  const select = SelectData.safeParse(data);
+  return select.success ? select.data.values[0] : undefined;
+}
 
 export interface RawOption {
   name: string;
@@ -115,8 +127,8 @@ function parse(json: unknown): ParsedInteraction {
   const user = actor(e);
   const channelId = e.channel_id ?? e.channel?.id;
   if (e.type === INTERACTION_TYPE.messageComponent) {
-    const data = ButtonData.safeParse(e.data);
-    if (!data.success) return { kind: 'unsupported', type: e.type };
+    const customId = pressedId(e.data);
+    if (customId === undefined) return { kind: 'unsupported', type: e.type };
     if (!user || !channelId || !e.message || !e.token || !e.application_id) return { kind: 'invalid', reason: 'button press without user, channel, message or token' };
     const inThread = e.channel?.type !== undefined && THREAD_CHANNEL_TYPES.has(e.channel.type);
     return {
@@ -126,7 +138,7 @@ function parse(json: unknown): ParsedInteraction {
       channelId,
       messageId: e.message.id,
       threadId: inThread ? (e.message.channel_id ?? channelId) : e.message.id,
-      customId: data.data.custom_id,
+      customId,
       token: e.token,
       applicationId: e.application_id,
       interactionId: e.id ?? e.token,

@@ -5,12 +5,15 @@ import {
   type APIButtonComponentWithCustomId,
   type APIEmbed,
   type APIEmbedField,
+  type APIStringSelectComponent,
 } from 'discord-api-types/v10';
 import { cardIcon, type Card, type CardButton, type CardLink, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
 import { DISCORD_LIMITS as L, escapeMarkdown, joinLines, truncate } from './limits.js';
 import { toDiscordMarkdown, truncateMarkdown } from './markdown.js';
 
 export type ButtonRow = APIActionRowComponent<APIButtonComponentWithCustomId>;
+/** A row holding one string select: a card's "More steps" menu. */
+export type SelectRow = APIActionRowComponent<APIStringSelectComponent>;
 
 /** Nothing the bot posts may ping anyone: text from alerts could say @everyone or <@id>. */
 export const NO_MENTIONS = { parse: [] as [] } as const;
@@ -22,7 +25,7 @@ export type AllowedMentions = { parse: [] } & { users?: string[]; roles?: string
 export interface DiscordMessageBody {
   content?: string;
   embeds?: APIEmbed[];
-  components: ButtonRow[];
+  components: Array<ButtonRow | SelectRow>;
   allowed_mentions: AllowedMentions;
 }
 
@@ -60,6 +63,45 @@ export function buttonRows(buttons: CardButton[]): ButtonRow[] {
     rows.push({ type: ComponentType.ActionRow, components: buttons.slice(i, i + L.buttonsPerRow).map(renderButton) });
   }
   return rows;
+}
+
+/** The custom_id of a card's menu; a choice in it carries the chosen button's id as its value. */
+export const MENU_CUSTOM_ID = 'more-steps';
+
+/**
+ * The card's "More steps" menu as string selects of up to 25 options, one per action row, in the
+ * rows the buttons leave. A changing step's option carries the warning sign its button would and
+ * says it asks for approval. Options whose id is unusable or already a button are left out.
+ */
+function menuRows(card: Card, buttons: CardButton[], rows: number): { rows: SelectRow[]; hidden: number } {
+  const seen = new Set(buttons.map((b) => b.id));
+  const all = card.menu?.options ?? [];
+  const valid = all.filter((b) => {
+    if (b.id.length === 0 || b.id.length > L.customId || seen.has(b.id)) return false;
+    seen.add(b.id);
+    return true;
+  });
+  const parts: CardButton[][] = [];
+  for (let i = 0; i < valid.length && parts.length < rows; i += L.selectOptions) parts.push(valid.slice(i, i + L.selectOptions));
+  const label = card.menu?.label ?? 'More steps';
+  const result = parts.map(
+    (part, n): SelectRow => ({
+      type: ComponentType.ActionRow,
+      components: [
+        {
+          type: ComponentType.StringSelect,
+          custom_id: n === 0 ? MENU_CUSTOM_ID : `${MENU_CUSTOM_ID}:${n + 1}`,
+          placeholder: truncate(parts.length > 1 || valid.length > L.selectOptions ? `${label} (${n + 1})` : label, L.selectPlaceholder),
+          options: part.map((b) => ({
+            label: truncate((b.style === 'danger' ? DANGER_PREFIX : '') + (b.label.trim() || b.id), L.selectOptionText),
+            value: b.id,
+            ...(b.confirm ? { description: truncate(b.confirm.text, L.selectOptionText) } : {}),
+          })),
+        },
+      ],
+    }),
+  );
+  return { rows: result, hidden: all.length - parts.reduce((n, p) => n + p.length, 0) };
 }
 
 const isUsableUrl = (url: string) => url.length <= L.linkUrl && /^https?:\/\/[^\s)]+$/i.test(url);
@@ -102,7 +144,7 @@ function fieldSpecs(card: Card, hiddenButtons: number): FieldSpec[] {
     tail.push({ name: 'Steps', own: false, value: (max) => joinLines(lines, max), inline: false });
   }
   if (hiddenButtons > 0) {
-    const note = `${hiddenButtons} more step${hiddenButtons === 1 ? '' : 's'} not shown: Discord allows ${MAX_BUTTONS} buttons on a message.`;
+    const note = `${hiddenButtons} more step${hiddenButtons === 1 ? '' : 's'} not shown: Discord allows ${L.actionRows} rows of buttons and menus on a message.`;
     tail.push({ name: 'More steps', own: false, value: (max) => truncate(note, max), inline: false });
   }
   const room = L.embedFields - tail.length;
@@ -169,7 +211,9 @@ const DESCRIPTION_FLOOR = 400;
 /** The incident card as one embed with button rows, always inside Discord's limits. */
 export function renderCard(card: Card): DiscordMessageBody {
   const { shown, hidden } = selectButtons(card.buttons);
-  const specs = fieldSpecs(card, hidden);
+  const buttons = buttonRows(shown);
+  const menu = menuRows(card, shown, L.actionRows - buttons.length);
+  const specs = fieldSpecs(card, hidden + menu.hidden);
   const title = truncate(`${cardIcon(card)} ${escapeMarkdown(card.title)}`, L.embedTitle);
   const footer = truncate(`Incident ${card.incidentId} · ${card.status}`, L.footerText);
   const fixed = title.length + footer.length;
@@ -201,7 +245,7 @@ export function renderCard(card: Card): DiscordMessageBody {
   };
   if (description) embed.description = description;
   if (fields.length > 0) embed.fields = fields;
-  return { embeds: [embed], components: buttonRows(shown), allowed_mentions: NO_MENTIONS };
+  return { embeds: [embed], components: [...buttons, ...menu.rows], allowed_mentions: NO_MENTIONS };
 }
 
 /** The thread's name: the card title as plain one-line text (thread names have no markdown), 1–100 characters. */

@@ -12,6 +12,9 @@ export const FEISHU_LIMITS = {
   text: 5000,
   buttonLabel: 40,
   buttons: 20,
+  /** Our own caps for the "More steps" select: options, and an option's text. */
+  menuOptions: 100,
+  optionText: 100,
   /** Feishu refuses a card over 30 KB of JSON; this keeps a margin. */
   cardJson: 25_000,
 } as const;
@@ -51,6 +54,27 @@ function actionRows(buttons: CardButton[]): Array<Record<string, unknown>> {
   return rows;
 }
 
+/**
+ * The card's "More steps" menu: a select_static in an action module of its own. Its callback says
+ * the chosen option's value (`action.option`), which is the id of the button it stands for. A
+ * select has one confirmation for all options, so a changing step's option is marked instead and
+ * asks for approval in the thread like its button would.
+ */
+function menuModule(card: Card): Array<Record<string, unknown>> {
+  const options = (card.menu?.options ?? []).slice(0, FEISHU_LIMITS.menuOptions);
+  if (options.length === 0) return [];
+  const select = {
+    tag: 'select_static',
+    placeholder: plain(card.menu?.label ?? 'More steps', FEISHU_LIMITS.buttonLabel),
+    value: { menu: MENU_VALUE },
+    options: options.map((b) => ({ text: plain(`${b.style === 'danger' ? '⚠️ ' : ''}${b.label}`, FEISHU_LIMITS.optionText), value: b.id })),
+  };
+  return [{ tag: 'action', actions: [select] }];
+}
+
+/** The `value` of a card's menu, so a callback from it is told apart from a button's. */
+export const MENU_VALUE = 'more-steps';
+
 export function renderCard(card: Card): FeishuCard {
   const lines = [`**${escapeLarkMd(card.statusLine)}**`];
   if (card.summary) lines.push(escapeLarkMd(card.summary));
@@ -59,12 +83,12 @@ export function renderCard(card: Card): FeishuCard {
   const links = card.links.filter((l) => /^https?:\/\/[^\s()]+$/.test(l.url)).map((l) => `[${escapeLarkMd(l.label)}](${l.url})`);
   if (links.length > 0) lines.push(links.join(' · '));
   if (card.steps.length > 0) lines.push(card.steps.map((s) => `${STEP_STATE_ICON[s.state]} **${escapeLarkMd(s.title)}** — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeLarkMd(s.detail)}` : ''}`).join('\n'));
-  const hidden = card.buttons.length - FEISHU_LIMITS.buttons;
+  const hidden = Math.max(0, card.buttons.length - FEISHU_LIMITS.buttons) + Math.max(0, (card.menu?.options.length ?? 0) - FEISHU_LIMITS.menuOptions);
   if (hidden > 0) lines.push(`${hidden} more step${hidden === 1 ? '' : 's'} not shown.`);
   const built = (text: string): FeishuCard => ({
     config: { wide_screen_mode: true, update_multi: true },
     header: { template: TEMPLATE[card.severity], title: plain(card.title, FEISHU_LIMITS.title) },
-    elements: [md(text), ...actionRows(card.buttons)],
+    elements: [md(text), ...actionRows(card.buttons), ...menuModule(card)],
   });
   const full = built(lines.join('\n\n'));
   // An alert with huge annotations: the text gives way, never the buttons.

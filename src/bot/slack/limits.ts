@@ -11,6 +11,11 @@ export const SLACK_LIMITS = {
   buttonValue: 2000,
   buttonUrl: 3000,
   actionId: 255,
+  /** Static select menus: options per menu, an option's text and description, its value, the placeholder. */
+  selectOptions: 100,
+  optionText: 75,
+  optionValue: 150,
+  placeholder: 150,
   confirmTitle: 100,
   confirmText: 300,
   confirmButton: 30,

@@ -30,11 +30,56 @@ function renderButton(b: CardButton, confirmText: number = L.confirmText): Butto
 
 /** Buttons in actions blocks of at most 25, using no more than `maxBlocks` blocks. */
 function actionBlocks(buttons: CardButton[], maxBlocks: number, confirmText: number = L.confirmText): types.ActionsBlock[] {
+  return elementBlocks(buttons.map((b) => renderButton(b, confirmText)), maxBlocks);
+}
+
+/** Interactive elements in actions blocks of at most 25, using no more than `maxBlocks` blocks. */
+function elementBlocks(elements: types.ActionsBlockElement[], maxBlocks: number): types.ActionsBlock[] {
   const blocks: types.ActionsBlock[] = [];
-  for (let i = 0; i < buttons.length && blocks.length < maxBlocks; i += L.actionsElements) {
-    blocks.push({ type: 'actions', block_id: `actions-${blocks.length}`, elements: buttons.slice(i, i + L.actionsElements).map((b) => renderButton(b, confirmText)) });
+  for (let i = 0; i < elements.length && blocks.length < maxBlocks; i += L.actionsElements) {
+    blocks.push({ type: 'actions', block_id: `actions-${blocks.length}`, elements: elements.slice(i, i + L.actionsElements) });
   }
   return blocks;
+}
+
+/**
+ * The "More steps" menu as static selects of at most 100 options each. A select has one confirm
+ * for all its options, so none is set: a changing step's option is marked instead, and choosing it
+ * asks for approval in the thread like its button would.
+ */
+function menuSelects(card: Card, options: CardButton[]): types.StaticSelect[] {
+  const selects: types.StaticSelect[] = [];
+  for (let i = 0; i < options.length; i += L.selectOptions) {
+    const part = options.slice(i, i + L.selectOptions);
+    const n = selects.length;
+    selects.push({
+      type: 'static_select',
+      action_id: n === 0 ? MENU_ACTION : `${MENU_ACTION}:${n + 1}`,
+      placeholder: plain(`${card.menu?.label ?? 'More steps'}${options.length > L.selectOptions ? ` (${n + 1})` : ''}`, L.placeholder),
+      options: part.map((b) => ({
+        text: plain(`${b.style === 'danger' ? DANGER_PREFIX : ''}${b.label}`, L.optionText),
+        value: b.value,
+        ...(b.confirm ? { description: plain(b.confirm.text, L.optionText) } : {}),
+      })),
+    });
+  }
+  return selects;
+}
+
+/** The action_id of a card's menu; a choice in it carries the chosen button's id as its value. */
+export const MENU_ACTION = 'more-steps';
+const DANGER_PREFIX = '⚠️ ';
+
+/**
+ * The button id a block_actions action stands for: a button's action_id, or the value of the option
+ * chosen in a card's menu (the same id its button would have had). Undefined for anything else.
+ */
+export function pressedButtonId(action: { type?: unknown; action_id?: unknown; selected_option?: unknown }): string | undefined {
+  if (action.type === 'static_select') {
+    const chosen = action.selected_option as { value?: unknown } | null | undefined;
+    return typeof chosen?.value === 'string' && chosen.value !== '' ? chosen.value : undefined;
+  }
+  return typeof action.action_id === 'string' ? action.action_id : undefined;
 }
 
 function linkText(links: Card['links']): string | undefined {
@@ -69,7 +114,7 @@ const TIERS = [
 
 type Tier = (typeof TIERS)[number];
 
-function buildCardBlocks(card: Card, tier: Tier, maxButtons: number): Block[] {
+function buildCardBlocks(card: Card, tier: Tier, maxActions: number): Block[] {
   const blocks: Block[] = [
     { type: 'header', text: plain(`${cardIcon(card)} ${card.title}`, L.headerText) },
     { type: 'section', text: mrkdwn([`*${escapeMrkdwn(card.statusLine)}*`, card.summary && escapeMrkdwn(card.summary)].filter(Boolean).join('\n'), tier.text) },
@@ -87,29 +132,37 @@ function buildCardBlocks(card: Card, tier: Tier, maxButtons: number): Block[] {
     const lines = card.steps.map((s) => `${STEP_STATE_ICON[s.state]} *${escapeMrkdwn(s.title)}* — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeMrkdwn(s.detail)}` : ''}`);
     blocks.push({ type: 'section', text: mrkdwn(lines.join('\n'), tier.text) });
   }
-  const hidden = card.buttons.length - maxButtons;
-  // Buttons get whatever blocks remain (one kept for the note about hidden steps).
-  const buttonBlocks = actionBlocks(card.buttons.slice(0, maxButtons), L.blocks - blocks.length - 1, tier.confirmText);
-  const shown = buttonBlocks.reduce((n, b) => n + (b.type === 'actions' ? b.elements.length : 0), 0);
-  blocks.push(...buttonBlocks);
-  if (card.buttons.length > shown) {
-    blocks.push({ type: 'context', elements: [mrkdwn(`${card.buttons.length - shown} more step${hidden === 1 ? '' : 's'} not shown: Slack limits the size of a message.`)] });
+  // The primary buttons, then the menu's options, as far as `maxActions` and the blocks left allow
+  // (one block kept for the note about hidden steps).
+  const buttons = card.buttons.slice(0, maxActions);
+  const options = (card.menu?.options ?? []).slice(0, Math.max(0, maxActions - buttons.length)).filter((b) => b.value.length <= L.optionValue);
+  const elements = [...buttons.map((b) => renderButton(b, tier.confirmText)), ...menuSelects(card, options)];
+  const actionBlocksShown = elementBlocks(elements, L.blocks - blocks.length - 1);
+  const shownElements = actionBlocksShown.flatMap((b) => b.elements);
+  const shown = shownElements.reduce((n, e) => n + (e.type === 'static_select' ? (e.options?.length ?? 0) : 1), 0);
+  blocks.push(...actionBlocksShown);
+  const hidden = actionCount(card) - shown;
+  if (hidden > 0) {
+    blocks.push({ type: 'context', elements: [mrkdwn(`${hidden} more step${hidden === 1 ? '' : 's'} not shown: Slack limits the size of a message.`)] });
   }
   return blocks;
 }
+
+/** Buttons and menu options: what a card offers to press. */
+const actionCount = (card: Card) => card.buttons.length + (card.menu?.options.length ?? 0);
 
 const sizeOf = (blocks: Block[]) => JSON.stringify(blocks).length;
 
 /** Renders the incident card as Block Kit, always inside Slack's limits, per element and in total. */
 export function renderCardBlocks(card: Card): Block[] {
   for (const tier of TIERS) {
-    const blocks = buildCardBlocks(card, tier, card.buttons.length);
+    const blocks = buildCardBlocks(card, tier, actionCount(card));
     if (sizeOf(blocks) <= MAX_BLOCKS_JSON) return blocks;
   }
-  // Still too large with the tightest texts: show as many buttons as fit (found by bisection).
+  // Still too large with the tightest texts: show as many buttons and options as fit (by bisection).
   const tightest = TIERS[TIERS.length - 1] as Tier;
   let low = 0;
-  let high = card.buttons.length;
+  let high = actionCount(card);
   while (low < high) {
     const mid = Math.ceil((low + high) / 2);
     if (sizeOf(buildCardBlocks(card, tightest, mid)) <= MAX_BLOCKS_JSON) low = mid;

@@ -10,6 +10,7 @@ import { handleButtonPress } from '../../handlers/button-press.js';
 import { handleCommand } from '../../handlers/command.js';
 import { boltLogger } from './bolt-logger.js';
 import { SlackPlatform } from './platform.js';
+import { pressedButtonId } from './render.js';
 
 const REPLAY_WINDOW_SECONDS = 5 * 60;
 /** Slack shows a message's text in full up to about 4,000 characters. */
@@ -62,14 +63,17 @@ export function createSlackApp(config: SlackConfig, getEngine: () => IncidentUse
   app.action(/.*/, async ({ ack, body, action }) => {
     await ack();
     if (body.type !== 'block_actions' || !('action_id' in action)) return;
-    if (!(await isFirstSighting(getEngine(), 'action', [body.trigger_id, 'action_ts' in action ? action.action_ts : undefined, action.action_id, body.user.id], log))) return;
+    // A button's action_id, or the option chosen in a card's "More steps" menu: the same action.
+    const buttonId = pressedButtonId(action);
+    if (buttonId === undefined) return;
+    if (!(await isFirstSighting(getEngine(), 'action', [body.trigger_id, 'action_ts' in action ? action.action_ts : undefined, buttonId, body.user.id], log))) return;
     const message = ('message' in body ? body.message : undefined) as { ts?: unknown; thread_ts?: unknown } | undefined;
     const threadId = typeof message?.thread_ts === 'string' ? message.thread_ts : typeof message?.ts === 'string' ? message.ts : undefined;
     const container = body.container as { channel_id?: string } | undefined;
     await handleButtonPress(
       getEngine(),
       platform,
-      { userId: body.user.id, channel: body.channel?.id ?? container?.channel_id ?? '', threadId, buttonId: action.action_id },
+      { userId: body.user.id, channel: body.channel?.id ?? container?.channel_id ?? '', threadId, buttonId },
       log,
     );
   });

@@ -149,3 +149,43 @@ describe('console HTML escaping', () => {
     expect(page.match(/<link [^>]*>/g)).toEqual(['<link rel="icon" href="data:,">']);
   });
 });
+
+describe('console card with a "More steps" menu', () => {
+  const step = (id: string, danger = false): Card['buttons'][number] => ({
+    action: 'run-step',
+    id: `run-step:7:rb:${id}`,
+    label: `Step ${id}`,
+    value: `run-step:7:rb:${id}`,
+    ...(danger ? { style: 'danger' as const, confirm: { title: `Run "Step ${id}"?`, text: 'This changes a system.', confirm: 'Request', deny: 'Cancel' } } : {}),
+  });
+  const card: Card = {
+    ...hostileCard(),
+    buttons: [{ action: 'ack', id: 'ack:7', label: 'Acknowledge', value: 'ack:7', style: 'primary' }, step('a'), step('b'), step('c')],
+    menu: { label: 'More steps', options: [step('d'), step('e', true), { ...step('f'), label: HOSTILE }] },
+  };
+  const pressIds = (fragment: string) => [...fragment.matchAll(/name="buttonId" value="([^"]+)"/g)].map((m) => m[1]);
+
+  it('shows the primary buttons, then a closed disclosure of the other steps posting to the same press route', () => {
+    const out = cardHtml(viewer(), card).value;
+    const [buttons, menu] = out.split('<details');
+    expect(pressIds(buttons ?? '')).toEqual(['ack:7', 'run-step:7:rb:a', 'run-step:7:rb:b', 'run-step:7:rb:c']);
+    expect(menu).toMatch(/^ class="more-steps" id="more-steps"><summary>More steps \(3\)<\/summary>/);
+    expect(pressIds(menu ?? '')).toEqual(['run-step:7:rb:d', 'run-step:7:rb:e', 'run-step:7:rb:f']);
+    // Every option is a press form with the session's form token, like the buttons.
+    expect((menu ?? '').match(/<form method="post" action="\/console\/press"/g)).toHaveLength(3);
+    expect((menu ?? '').match(/name="csrf" value="csrf-token"/g)).toHaveLength(3);
+    expectInert(out);
+  });
+
+  it('keeps a changing step in the menu red and asking for confirmation, as its button would', () => {
+    const menu = cardHtml(viewer(), card).value.split('<details')[1] ?? '';
+    expect(menu).toContain('data-confirm="Run &quot;Step e&quot;? This changes a system."');
+    expect(menu).toContain('<button type="submit" class="danger" data-button-id="run-step:7:rb:e">Step e</button>');
+  });
+
+  it('shows no menu when read-only, and none when every step fits', () => {
+    expect(cardHtml(viewer({ interactive: false }), card).value).not.toContain('<details');
+    const { menu: _, ...fits } = card;
+    expect(cardHtml(viewer(), fits).value).not.toContain('<details');
+  });
+});

@@ -44,6 +44,13 @@ describe('buttonPressFromInteraction', () => {
     expect(userFromInteraction(interaction({ member: null, guildId: null, user: { id: '9', username: 'bob', globalName: null } }))).toEqual({ id: '9', name: 'bob', groups: [] });
   });
 
+  it('maps a choice in the card\'s menu to the press of the button it stands for', () => {
+    const press = buttonPressFromInteraction(interaction({ customId: 'more-steps', values: ['run-step:7:gitcortex:restart'] }), tell);
+    expect(press).toMatchObject({ buttonId: 'run-step:7:gitcortex:restart', threadId: '1500000000000000001' });
+    // A select with nothing chosen names no button (the handler answers that it does not know it).
+    expect(buttonPressFromInteraction(interaction({ customId: 'more-steps', values: [] }), tell).buttonId).toBe('');
+  });
+
   it('uses the message channel when the interaction has no channel id', () => {
     expect(buttonPressFromInteraction(interaction({ channelId: null, channel: null }), tell)).toMatchObject({ channel: '1100000000000000003', threadId: '1500000000000000001' });
   });

@@ -241,11 +241,23 @@ describe('Discord interactions endpoint on a node:http server', () => {
     expect(engine.calls).toEqual([]);
   });
 
+  it('takes a choice in a card\'s "More steps" select as the press of the button it stands for', async () => {
+    const answer = await post(press('more-steps', { componentType: 3, values: ['run-step:7:gitcortex:restart'] }));
+    expect(answer).toMatchObject({ status: 200, body: { type: 6 } });
+    await handler.idle();
+    expect(engine.calls).toEqual([
+      { method: 'requestStep', args: [{ id: ALICE, name: 'Alice Oncall', groups: [DEFAULT_ROLE_IDS.oncall], platform: 'discord' }, 7, 'gitcortex', 'restart'] },
+    ]);
+  });
+
   it('answers 400 to unsupported interactions and to signed garbage', async () => {
     const modal = { ...componentInteraction({ customId: 'x' }), type: 5, data: { custom_id: 'x', components: [] } };
     expect((await post(modal)).status).toBe(400);
-    const select = componentInteraction({ customId: 'x', componentType: 3, values: ['a'] });
-    expect((await post(select)).status).toBe(400);
+    // A user select (type 5) is none of ours; a string select with nothing chosen says no button.
+    const userSelect = componentInteraction({ customId: 'x', componentType: 5, values: [ALICE] });
+    expect((await post(userSelect)).status).toBe(400);
+    const empty = componentInteraction({ customId: 'more-steps', componentType: 3, values: [] });
+    expect((await post(empty)).status).toBe(400);
     expect((await post('not json')).status).toBe(400);
     expect((await post('[1,2,3]')).status).toBe(400);
     expect((await post('{"type":3}')).status).toBe(400);

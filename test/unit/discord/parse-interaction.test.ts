@@ -48,6 +48,19 @@ describe('parseInteraction', () => {
     expect(parseInteraction(plain)).toMatchObject({ userId: '9', user: { name: 'bob' } });
   });
 
+  it('reads a choice in a card\'s "More steps" select as the press of the button it stands for', () => {
+    const select = { component_type: 3, custom_id: 'more-steps', values: ['run-step:7:gitcortex:restart'] };
+    const parsed = parseInteraction(button(guildChannel, { id: '1500000000000000001', channel_id: guildChannel.id }, { data: select }));
+    expect(parsed).toMatchObject({ kind: 'button', customId: 'run-step:7:gitcortex:restart', threadId: '1500000000000000001', messageId: '1500000000000000001' });
+  });
+
+  it('leaves a select with no value, several values or a value over 100 characters unsupported', () => {
+    for (const values of [[], ['ack:1', 'ack:2'], ['x'.repeat(101)], [''], undefined]) {
+      const data = { component_type: 3, custom_id: 'more-steps', ...(values ? { values } : {}) };
+      expect(parseInteraction(button(guildChannel, { id: '15', channel_id: guildChannel.id }, { data })), JSON.stringify(values)).toEqual({ kind: 'unsupported', type: 3 });
+    }
+  });
+
   it('reads a button in a DM: user instead of member, no roles', () => {
     const dm = { ...base, guild_id: undefined, type: 3, channel: { id: '77', type: 1 }, channel_id: '77', user: { id: '5', username: 'dave', global_name: null }, data: { component_type: 2, custom_id: 'deny:3' }, message: { id: '88', channel_id: '77' } };
     expect(parseInteraction(dm)).toMatchObject({ kind: 'button', userId: '5', user: { id: '5', name: 'dave', groups: [] }, channelId: '77', threadId: '88', customId: 'deny:3' });

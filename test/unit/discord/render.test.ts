@@ -1,3 +1,4 @@
+import { ComponentType, type APIButtonComponentWithCustomId, type APIStringSelectComponent } from 'discord-api-types/v10';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DISCORD_LIMITS as L, joinLines, truncate } from '../../../src/bot/discord/limits.js';
@@ -36,6 +37,20 @@ function expectWithinLimits(body: DiscordMessageBody): void {
     expect(row.components.length).toBeGreaterThan(0);
     expect(row.components.length).toBeLessThanOrEqual(L.buttonsPerRow);
     for (const b of row.components) {
+      if (b.type === ComponentType.StringSelect) {
+        // A select fills its row alone: 1–25 options with unique values, texts within 100.
+        expect(row.components).toHaveLength(1);
+        expect(ids.has(b.custom_id)).toBe(false);
+        ids.add(b.custom_id);
+        expect(b.options.length).toBeGreaterThan(0);
+        expect(b.options.length).toBeLessThanOrEqual(L.selectOptions);
+        expect(new Set(b.options.map((o) => o.value)).size).toBe(b.options.length);
+        for (const o of b.options) {
+          for (const text of [o.label, o.value, o.description ?? 'x']) expect(text.length).toBeGreaterThan(0);
+          for (const text of [o.label, o.value, o.description ?? '']) expect(text.length).toBeLessThanOrEqual(L.selectOptionText);
+        }
+        continue;
+      }
       expect(b.type).toBe(2);
       expect(b.custom_id.length).toBeGreaterThan(0);
       expect(b.custom_id.length).toBeLessThanOrEqual(L.customId);
@@ -47,7 +62,9 @@ function expectWithinLimits(body: DiscordMessageBody): void {
   }
 }
 
-const allButtons = (body: DiscordMessageBody) => body.components.flatMap((r) => r.components);
+const components = (body: DiscordMessageBody) => body.components.flatMap((r): Array<APIButtonComponentWithCustomId | APIStringSelectComponent> => r.components);
+const allButtons = (body: DiscordMessageBody) => components(body).filter((c): c is APIButtonComponentWithCustomId => c.type === ComponentType.Button);
+const selects = (body: DiscordMessageBody) => components(body).filter((c): c is APIStringSelectComponent => c.type === ComponentType.StringSelect);
 
 describe('renderCard on a pathological card', () => {
   const card = pathologicalCard();
@@ -187,6 +204,51 @@ describe('renderCard colours, ids and small cards', () => {
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('renderCard with a "More steps" menu', () => {
+  const minimal: Card = { incidentId: '2', title: 'GitCortexDown on gitcortex', severity: 'critical', status: 'firing', statusLine: 'Firing since 01:37 UTC', fields: [], links: [], steps: [], buttons: [], fallbackText: 'x' };
+  const withMenu = (n: number, label = 'Go'): Card => ({ ...minimal, buttons: buttons(4, 'Go'), menu: { label: 'More steps', options: buttons(n + 4, label).slice(4) } });
+
+  it('puts the menu in an action row of its own after the buttons: a string select whose values are the button ids', () => {
+    const body = renderCard(withMenu(13));
+    expectWithinLimits(body);
+    expect(body.components.map((r) => r.components.map((c) => c.type))).toEqual([[2, 2, 2, 2], [3]]);
+    const [menu] = selects(body);
+    expect(menu).toMatchObject({ type: 3, custom_id: 'more-steps', placeholder: 'More steps' });
+    expect(menu?.options.map((o) => o.value)).toEqual(buttons(17).slice(4).map((b) => b.id));
+    expect(body.embeds?.[0]?.fields).toBeUndefined();
+  });
+
+  it('marks a changing step\'s option with the warning sign its button has, and says it asks for approval', () => {
+    // Of buttons(…), every third is a changing step: the menu's third and fourth options are buttons 6 and 7.
+    const card = withMenu(4, 'R'.repeat(200));
+    const [, , danger, plain] = selects(renderCard(card))[0]?.options ?? [];
+    expect(danger?.label.startsWith('⚠️ R')).toBe(true);
+    expect(danger?.label).toHaveLength(L.selectOptionText);
+    expect(danger?.description).toBe(truncate(card.menu?.options[2]?.confirm?.text ?? '', L.selectOptionText));
+    expect(plain?.label.startsWith('⚠️')).toBe(false);
+    expect(plain).not.toHaveProperty('description');
+  });
+
+  it('fills the rows the buttons leave with selects of 25 and notes the options left over', () => {
+    const body = renderCard(withMenu(120));
+    expectWithinLimits(body);
+    expect(selects(body).map((s) => [s.custom_id, s.placeholder, s.options.length])).toEqual([
+      ['more-steps', 'More steps (1)', 25],
+      ['more-steps:2', 'More steps (2)', 25],
+      ['more-steps:3', 'More steps (3)', 25],
+      ['more-steps:4', 'More steps (4)', 25],
+    ]);
+    expect(body.embeds?.[0]?.fields?.find((f) => f.name === 'More steps')?.value).toContain('20 more steps not shown');
+  });
+
+  it('leaves out options whose id is unusable or already a button', () => {
+    const card: Card = { ...minimal, buttons: buttons(1), menu: { label: 'More steps', options: [...buttons(1), { action: 'run-step', id: 'x'.repeat(101), label: 'long', value: '' }, ...buttons(3).slice(2)] } };
+    const body = renderCard(card);
+    expectWithinLimits(body);
+    expect(selects(body)[0]?.options.map((o) => o.value)).toEqual([buttons(3)[2]?.id]);
   });
 });
 

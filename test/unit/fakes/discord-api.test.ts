@@ -317,6 +317,40 @@ describe('fake Discord REST API driven by the real @discordjs/rest client', () =
       },
       { name: 'not an action row', body: { components: [button('b')] }, path: 'components.0.type' },
       {
+        name: '> 25 select options',
+        body: { components: [row({ type: 3, custom_id: 's', options: Array.from({ length: 26 }, (_, i) => ({ label: `o${i}`, value: `o${i}` })) })] },
+        path: 'components.0.components.0.options',
+        code: 'BASE_TYPE_BAD_LENGTH',
+      },
+      { name: 'select without options', body: { components: [row({ type: 3, custom_id: 's' })] }, path: 'components.0.components.0.options', code: 'BASE_TYPE_REQUIRED' },
+      {
+        name: 'select option label > 100',
+        body: { components: [row({ type: 3, custom_id: 's', options: [{ label: 'l'.repeat(101), value: 'a' }] })] },
+        path: 'components.0.components.0.options.0.label',
+      },
+      {
+        name: 'select option description > 100',
+        body: { components: [row({ type: 3, custom_id: 's', options: [{ label: 'a', value: 'a', description: 'd'.repeat(101) }] })] },
+        path: 'components.0.components.0.options.0.description',
+      },
+      {
+        name: 'select placeholder > 150',
+        body: { components: [row({ type: 3, custom_id: 's', placeholder: 'p'.repeat(151), options: [{ label: 'a', value: 'a' }] })] },
+        path: 'components.0.components.0.placeholder',
+      },
+      {
+        name: 'select max_values > 25',
+        body: { components: [row({ type: 3, custom_id: 's', max_values: 26, options: [{ label: 'a', value: 'a' }] })] },
+        path: 'components.0.components.0.max_values',
+        code: 'NUMBER_TYPE_MAX',
+      },
+      {
+        name: 'select custom_id shared with a button',
+        body: { components: [row(button('same')), row({ type: 3, custom_id: 'same', options: [{ label: 'a', value: 'a' }] })] },
+        path: 'components.1.components.0.custom_id',
+        code: 'COMPONENT_CUSTOM_ID_DUPLICATED',
+      },
+      {
         name: 'parse users with a users list',
         body: { content: 'x', allowed_mentions: { parse: ['users'], users: [ALICE] } },
         path: 'allowed_mentions',
@@ -363,7 +397,16 @@ describe('fake Discord REST API driven by the real @discordjs/rest client', () =
     await rest.post(Routes.channelMessages(CHANNEL), { body: { content: '🔥'.repeat(2000) } });
     const link = { components: [row({ type: 2, style: 5, label: 'Runbook', url: 'https://runbooks.example/disk' })] };
     await rest.post(Routes.channelMessages(CHANNEL), { body: link });
-    expect(discord.messages(CHANNEL)).toHaveLength(4);
+    // A select of 25 options at every text limit, in a row of its own beside four rows of buttons.
+    const option = (i: number) => ({ label: 'l'.repeat(99) + String(i % 10), value: `${String(i).padStart(2, '0')}${'v'.repeat(98)}`, description: 'd'.repeat(100) });
+    const menu = {
+      components: [
+        ...Array.from({ length: 4 }, (_, r) => row(button(`r${r}`))),
+        row({ type: 3, custom_id: 'menu', placeholder: 'p'.repeat(150), options: Array.from({ length: 25 }, (_, i) => option(i)) }),
+      ],
+    };
+    await rest.post(Routes.channelMessages(CHANNEL), { body: menu });
+    expect(discord.messages(CHANNEL)).toHaveLength(5);
   });
 
   it('refuses missing and wrong bot tokens with 401', async () => {

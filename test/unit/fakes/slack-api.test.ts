@@ -23,6 +23,11 @@ async function rejection<E = Error>(p: Promise<unknown>): Promise<E> {
   throw new Error('expected the call to be rejected');
 }
 
+const opt = (value: string, text = value) => ({ text: { type: 'plain_text', text }, value });
+const select = (options: unknown[], actionId = 's') => ({ type: 'static_select', action_id: actionId, placeholder: { type: 'plain_text', text: 'More steps' }, options });
+const button = (actionId: string) => ({ type: 'button', action_id: actionId, text: { type: 'plain_text', text: actionId } });
+const actions = (...elements: unknown[]) => ({ type: 'actions', elements });
+
 beforeEach(async () => {
   // Functional tests post more than the per-channel burst allows; the rate-limit test turns it back on.
   slack = await startFakeSlack({ usergroups: { S0ONCALL: ['U0ALICE', 'U0BOB'] }, rateLimit: false });
@@ -131,6 +136,15 @@ describe('fake Slack Web API driven by the real WebClient', () => {
     expect(members.users).toEqual(['U0ALICE', 'U0BOB']);
   });
 
+  it('accepts a static select at every documented limit next to buttons', async () => {
+    // 100 options, the first at every text limit (all of them there would pass msg_blocks_too_long).
+    const widest = { ...opt('v'.repeat(150), 't'.repeat(75)), description: { type: 'plain_text', text: 'd'.repeat(75) } };
+    const full = select([widest, ...Array.from({ length: 99 }, (_, i) => opt(String(i)))]);
+    const grouped = { type: 'static_select', action_id: 'g', option_groups: [{ label: { type: 'plain_text', text: 'l'.repeat(75) }, options: [opt('x'), opt('y')] }] };
+    const res = await client.chat.postMessage({ channel: CHANNEL, text: 'menu', blocks: [actions(button('b1'), button('b2'), full, grouped, { type: 'overflow', action_id: 'o', options: [opt('1'), opt('2')] })] as never });
+    expect(res.ok).toBe(true);
+  });
+
   it('rejects Block Kit limit violations with invalid_blocks and a json-pointer', async () => {
     const cases: Array<{ blocks: unknown[]; pointer: string }> = [
       { blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'x'.repeat(3001) } }], pointer: '/blocks/0/text/text' },
@@ -199,6 +213,18 @@ describe('fake Slack Web API driven by the real WebClient', () => {
         pointer: '/blocks/0/elements/0/confirm/title/text',
       },
       { blocks: [{ type: 'section', text: { type: 'markdown', text: 'hi' } }], pointer: '/blocks/0/text/type' },
+      { blocks: [actions(select(Array.from({ length: 101 }, (_, i) => opt(`o${i}`))))], pointer: '/blocks/0/elements/0/options' },
+      { blocks: [actions(select([opt('a', 't'.repeat(76))]))], pointer: '/blocks/0/elements/0/options/0/text/text' },
+      { blocks: [actions(select([opt('v'.repeat(151))]))], pointer: '/blocks/0/elements/0/options/0/value' },
+      { blocks: [actions(select([{ text: { type: 'mrkdwn', text: '*a*' }, value: 'a' }]))], pointer: '/blocks/0/elements/0/options/0/text/type' },
+      { blocks: [actions(select([{ ...opt('a'), description: { type: 'plain_text', text: 'd'.repeat(76) } }]))], pointer: '/blocks/0/elements/0/options/0/description/text' },
+      { blocks: [actions(select([{ text: { type: 'plain_text', text: 'a' } }]))], pointer: '/blocks/0/elements/0/options/0' },
+      { blocks: [actions(select([opt('a'), opt('a')]))], pointer: '/blocks/0/elements/0/options/1/value' },
+      { blocks: [actions({ type: 'static_select', action_id: 's', placeholder: { type: 'plain_text', text: 'p' } })], pointer: '/blocks/0/elements/0' },
+      { blocks: [actions({ ...select([opt('a')]), placeholder: { type: 'plain_text', text: 'p'.repeat(151) } })], pointer: '/blocks/0/elements/0/placeholder/text' },
+      { blocks: [actions({ type: 'overflow', action_id: 'o', options: Array.from({ length: 6 }, (_, i) => opt(`o${i}`)) })], pointer: '/blocks/0/elements/0/options' },
+      { blocks: [actions({ type: 'overflow', action_id: 'o', options: [opt('only')] })], pointer: '/blocks/0/elements/0/options' },
+      { blocks: [actions(button('same'), select([opt('a')], 'same'))], pointer: '/blocks/0/elements/1/action_id' },
     ];
     for (const c of cases) {
       const err = await rejection<WebAPIPlatformError>(

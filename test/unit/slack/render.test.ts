@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cardFallbackText, renderCardBlocks, renderThreadMessage } from '../../../src/bot/slack/render.js';
+import { cardFallbackText, pressedButtonId, renderCardBlocks, renderThreadMessage } from '../../../src/bot/slack/render.js';
 import { buildCard } from '../../../src/core/card-builder.js';
 import type { Card, CardButton, StepState } from '../../../src/core/card.js';
 import type { Incident, StepRun, StoredAlert } from '../../../src/core/domain.js';
@@ -163,6 +163,62 @@ describe('renderCardBlocks on a pathological card', () => {
   });
 });
 
+describe('renderCardBlocks with a "More steps" menu', () => {
+  const base = pathologicalCard();
+  const small: Card = { ...base, summary: 's', description: 'd', fields: [], steps: [], links: [] };
+  const withMenu = (n: number, label = 'Go'): Card => ({ ...small, buttons: buttons(4, 'Go'), menu: { label: 'More steps', options: buttons(n + 4, label).slice(4) } });
+  const elements = (blocks: unknown[]) => (blocks as Array<Obj & { elements?: Obj[] }>).filter((b) => b.type === 'actions').flatMap((b) => b.elements ?? []);
+  const optionsOf = (e: Obj) => e.options as Array<{ text: { text: string }; value: string; description?: { text: string } }>;
+
+  it('puts the menu in the actions block after the buttons, one select of up to 100 options', () => {
+    const blocks = renderCardBlocks(withMenu(30));
+    expectValid(blocks);
+    const els = elements(blocks);
+    expect(els.map((e) => e.type)).toEqual(['button', 'button', 'button', 'button', 'static_select']);
+    expect(els[4]).toMatchObject({ action_id: 'more-steps', placeholder: { type: 'plain_text', text: 'More steps' } });
+    expect(optionsOf(els[4]!).map((o) => o.value)).toEqual(buttons(34).slice(4).map((b) => b.id));
+    expect(JSON.stringify(blocks)).not.toContain('not shown');
+  });
+
+  it('marks a changing step\'s option and says it needs approval, within 75 characters, since a select has one confirm for all', () => {
+    const blocks = renderCardBlocks(withMenu(3, 'R'.repeat(200)));
+    expectValid(blocks);
+    const [danger, plainOption] = optionsOf(elements(blocks)[4]!);
+    expect(danger?.text.text.startsWith('⚠️ R')).toBe(true);
+    expect([...(danger?.text.text ?? '')]).toHaveLength(BLOCK_KIT_LIMITS.optionText);
+    expect([...(danger?.description?.text ?? '')].length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.optionText);
+    expect(plainOption?.text.text.startsWith('⚠️')).toBe(false);
+    expect(plainOption).not.toHaveProperty('description');
+    expect(elements(blocks)[4]).not.toHaveProperty('confirm');
+  });
+
+  it('splits a menu of more than 100 options into numbered selects', () => {
+    // Short ids and labels: at a realistic length 130 options would not fit Slack's message size.
+    const options: CardButton[] = Array.from({ length: 130 }, (_, i) => ({ action: 'run-step', id: `s${i}`, label: 'G', value: `s${i}` }));
+    const blocks = renderCardBlocks({ ...small, title: 't', statusLine: 's', buttons: [], menu: { label: 'More steps', options } });
+    expectValid(blocks);
+    const selects = elements(blocks).filter((e) => e.type === 'static_select');
+    expect(selects.map((e) => e.action_id)).toEqual(['more-steps', 'more-steps:2']);
+    expect(selects.map((e) => (e.placeholder as { text: string }).text)).toEqual(['More steps (1)', 'More steps (2)']);
+    expect(selects.map((e) => optionsOf(e).length)).toEqual([100, 30]);
+  });
+
+  it('shows as many options as the message size allows and counts the rest as not shown', () => {
+    const blocks = renderCardBlocks({ ...base, menu: { label: 'More steps', options: buttons(2000, 'L'.repeat(200)).slice(80) } });
+    expectValid(blocks);
+    expect(JSON.stringify(blocks).length).toBeLessThanOrEqual(DEFAULT_MAX_BLOCKS_JSON_CHARS);
+    const shown = elements(blocks).reduce((n, e) => n + (e.type === 'static_select' ? optionsOf(e).length : 1), 0);
+    expect(JSON.stringify(blocks)).toContain(`${80 + 1920 - shown} more steps not shown`);
+  });
+
+  it('reads a choice in the menu as the press of the button it stands for', () => {
+    expect(pressedButtonId({ type: 'button', action_id: 'ack:1' })).toBe('ack:1');
+    expect(pressedButtonId({ type: 'static_select', action_id: 'more-steps', selected_option: { value: 'run-step:1:gitcortex:restart' } })).toBe('run-step:1:gitcortex:restart');
+    expect(pressedButtonId({ type: 'static_select', action_id: 'more-steps', selected_option: null })).toBeUndefined();
+    expect(pressedButtonId({ type: 'static_select', action_id: 'more-steps' })).toBeUndefined();
+  });
+});
+
 describe('renderThreadMessage on pathological input', () => {
   it('escapes and bounds plain text', () => {
     const { text, blocks } = renderThreadMessage({ text: `${INJECTION}\n${'y'.repeat(10_000)} ${INJECTION}` });
@@ -251,12 +307,13 @@ describe('renderCardBlocks on a card from buildCard', () => {
     expect(JSON.stringify(blocks)).toMatch(/✅ \*Service status\* — succeeded: \d\d:\d\d:\d\d · exit 0 in 0\.3s · requested by alice/);
   });
 
-  it('has Acknowledge, then one button per offered step, danger with a confirm for steps that change something', () => {
+  it('has Acknowledge and the first three steps as buttons, danger with a confirm for steps that change something', () => {
     const [ack, ...elements] = blocks.filter((b) => b.type === 'actions').flatMap((b) => (b as unknown as { elements: JsonObject[] }).elements);
     expect(ack).toMatchObject({ action_id: 'ack:7', style: 'primary', text: { text: 'Acknowledge' } });
-    expect(elements.map((e) => e.action_id)).toEqual(offers.map((o) => `run-step:7:gitcortex:${o.step.id}`));
-    expect(elements.map((e) => (e.text as { text: string }).text)).toEqual(['Service status', 'Restart GitCortex', 'Flush caches', 'Migrate schema']);
-    const [status, restart, , migrate] = elements;
+    const buttons = elements.filter((e) => e.type === 'button');
+    expect(buttons.map((e) => e.action_id)).toEqual(offers.slice(0, 3).map((o) => `run-step:7:gitcortex:${o.step.id}`));
+    expect(buttons.map((e) => (e.text as { text: string }).text)).toEqual(['Service status', 'Restart GitCortex', 'Flush caches']);
+    const [status, restart] = buttons;
     expect(status).not.toHaveProperty('style');
     expect(status).not.toHaveProperty('confirm');
     expect(restart).toMatchObject({
@@ -269,8 +326,26 @@ describe('renderCardBlocks on a card from buildCard', () => {
         style: 'danger',
       },
     });
-    expect((migrate?.confirm as { text: { text: string } }).text.text).toContain('needs 2 approval(s)');
-    expect(offers.every((o) => elements.filter((e) => e.action_id === `run-step:7:gitcortex:${o.step.id}`).length === 1)).toBe(true);
+  });
+
+  it('puts the fifth action in a "More steps" select, its option marked as changing, with the button id as its value', () => {
+    const elements = blocks.filter((b) => b.type === 'actions').flatMap((b) => (b as unknown as { elements: JsonObject[] }).elements);
+    expect(elements.map((e) => e.type)).toEqual(['button', 'button', 'button', 'button', 'static_select']);
+    expect(elements[4]).toEqual({
+      type: 'static_select',
+      action_id: 'more-steps',
+      placeholder: { type: 'plain_text', text: 'More steps', emoji: true },
+      options: [
+        {
+          text: { type: 'plain_text', text: '⚠️ Migrate schema', emoji: true },
+          value: 'run-step:7:gitcortex:migrate',
+          description: { type: 'plain_text', text: 'This changes a system and needs 2 approval(s) before it runs.', emoji: true },
+        },
+      ],
+    });
+    // Every offered step is reachable exactly once: as a button or as a menu option.
+    const reachable = elements.flatMap((e) => (e.type === 'static_select' ? (e.options as JsonObject[]).map((o) => o.value) : [e.action_id]));
+    expect(offers.every((o) => reachable.filter((id) => id === `run-step:7:gitcortex:${o.step.id}`).length === 1)).toBe(true);
   });
 
   it('escapes alert text in the fallback it sends as the message text', () => {
