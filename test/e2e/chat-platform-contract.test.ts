@@ -56,6 +56,12 @@ steps:
     run: [node, -e, 'console.log("flushed")']
     changes: true
     approval: { approvers: 1, selfApprove: false }
+  - id: rotate
+    title: Rotate logs
+    action: exec
+    run: [node, -e, 'console.log("rotated")']
+    changes: true
+    approval: { approvers: 1, selfApprove: false }
 `;
 
 const step = (id: string) => `run-step:1:contract-shop:${id}`;
@@ -108,7 +114,7 @@ describeWithAlertmanager('ChatPlatform contract', () => {
       card = await chat.waitFor(() => chat.cards()[0], 20_000, 'the incident card');
       // Acknowledge, the step marked primary, then the first steps; the rest wait in "More steps".
       expect(card.buttonIds).toEqual(['ack:1', step('flush'), step('check'), step('logs')]);
-      expect(card.menuIds).toEqual([step('restart'), step('disk'), step('queue')]);
+      expect(card.menuIds).toEqual([step('restart'), step('disk'), step('queue'), step('rotate')]);
       // A changing step is shown as dangerous wherever it is.
       expect(card.danger[step('flush')]).toBe(true);
       expect(card.danger[step('restart')]).toBe(true);
@@ -138,32 +144,32 @@ describeWithAlertmanager('ChatPlatform contract', () => {
       expect(requested[0]?.text.replace('Disk usage', 'X')).toBe(requested[1]?.text.replace('Check service', 'X'));
     });
 
+    it('updates the card in place: the first request made its requester the owner, and the freed place goes to the next step', async () => {
+      const updated = await chat.waitFor(() => (/Owner/.test(current().text) ? current() : undefined), 15_000, 'the acknowledged card');
+      expect(updated.text).toMatch(/carol/i);
+      expect(chat.cards()).toHaveLength(1);
+      expect(updated.id).toBe(card.id);
+      expect(updated.buttonIds).toEqual([step('flush'), step('check'), step('logs'), step('restart')]);
+      expect(updated.menuIds).toEqual([step('disk'), step('queue'), step('rotate')]);
+    });
+
     it('asks for approval for a changing step chosen in the menu, exactly as for its button, and refuses a second request privately', async () => {
-      await chat.choose('alice', step('restart'), card, card);
-      const request = await waitForReply(/alice( oncall)? asks to run Restart shop — needs 1 approval/i, 'the approval request from the menu');
+      await chat.choose('alice', step('rotate'), current(), card);
+      const request = await waitForReply(/alice( oncall)? asks to run Rotate logs — needs 1 approval/i, 'the approval request from the menu');
       expect(request.buttonIds).toEqual([expect.stringMatching(/^approve:\d+$/), expect.stringMatching(/^deny:\d+$/)]);
-      await chat.press('alice', step('flush'), card, card);
+      await chat.press('alice', step('flush'), current(), card);
       await waitForReply(/alice( oncall)? asks to run Flush caches — needs 1 approval/i, 'the approval request from the button');
       // The same step chosen again is the same request: refused, and only alice hears it.
-      await chat.choose('alice', step('restart'), card, card);
+      await chat.choose('alice', step('rotate'), current(), card);
       await waitForPrivate('alice', /already requested/, 'the refusal of a second request');
       expect(chat.privateTexts('bob').some((x) => /already requested/.test(x))).toBe(false);
       expect(chat.privateTexts('carol').some((x) => /already requested/.test(x))).toBe(false);
     });
 
     it('tells a requester privately that they cannot approve their own request', async () => {
-      const request = chat.replies(card).find((m) => /asks to run Restart shop/.test(m.text)) as ChatMessage;
+      const request = chat.replies(card).find((m) => /asks to run Rotate logs/.test(m.text)) as ChatMessage;
       await chat.press('alice', request.buttonIds[0] ?? '', request, card);
       await waitForPrivate('alice', /cannot approve/, 'the self-approval refusal');
-    });
-
-    it('updates the card in place: acknowledged, its freed place goes to the next step', async () => {
-      await chat.press('bob', 'ack:1', card, card);
-      const updated = await chat.waitFor(() => (/Owner/.test(current().text) ? current() : undefined), 15_000, 'the acknowledged card');
-      expect(chat.cards()).toHaveLength(1);
-      expect(updated.id).toBe(card.id);
-      expect(updated.buttonIds).toEqual([step('flush'), step('check'), step('logs'), step('restart')]);
-      expect(updated.menuIds).toEqual([step('disk'), step('queue')]);
     });
   });
 });
