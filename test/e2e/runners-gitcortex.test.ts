@@ -155,6 +155,9 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       expect(tree(b.opt)).toContain(path.join('data', 'gitcortex.db'));
       expect(botSees()).toEqual([]);
       expect(listing(MOUNT)).toEqual([]);
+      // The bot and both runners hold the shipped runbook as it is.
+      expect(fs.readFileSync(path.join(a.runbooksDir, `${RUNBOOK}.yaml`))).toEqual(fs.readFileSync(path.join(SHIPPED, `${RUNBOOK}.yaml`)));
+      expect(b.runbooksDir).toBe(SHIPPED);
     });
 
     it('backs up B\'s live database on B: the backup is in B\'s directory only, its sha256 in the thread', async () => {
