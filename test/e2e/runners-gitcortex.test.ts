@@ -28,6 +28,8 @@ const SHIPPED = path.join(REPO_ROOT, 'manifests', 'runbooks');
 const RUNBOOK = 'gitcortex-recovery';
 const WEBHOOK_TOKEN = 'runners-gitcortex-webhook-token';
 const TOKENS = { a: `${RUNNER_TEST_TOKEN}-a`, b: `${RUNNER_TEST_TOKEN}-b` };
+/** Each step goes through Slack, the bot, a runner and back: allow for a busy machine. */
+const STEP_TIMEOUT = 90_000;
 
 /** One GitCortex host: its /opt/gitcortex (seen only by its runner), the runner's state and runbooks. */
 interface Host {
@@ -58,7 +60,7 @@ function rows(db: string): { n: number; max: number } {
 
 namespaces.describe('the GitCortex recovery runbook on two runners', () => {
   describeWithAlertmanager('with a real Alertmanager', () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'runners-gitcortex-'));
+    const root = path.join(os.tmpdir(), `runners-gitcortex-${process.pid}-${Date.now()}`);
     const host = (name: string): Host => {
       const opt = path.join(root, name, 'opt');
       return { name, opt, db: path.join(opt, 'data', 'gitcortex.db'), backups: path.join(opt, 'backups'), stateDir: path.join(root, name, 'state'), runbooksDir: path.join(root, name, 'runbooks') };
@@ -105,6 +107,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
         fs.mkdirSync(MOUNT, { recursive: true });
         createdMount = true;
       }
+      fs.mkdirSync(root);
       for (const h of [a, b]) {
         for (const sub of ['data', 'backups', 'bin']) fs.mkdirSync(path.join(h.opt, sub), { recursive: true });
         h.writer = await startSqliteWriter(h.db);
@@ -174,7 +177,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       expect(backupsIn(a), 'nothing on A').toEqual([]);
       expect(auditLines(a.stateDir), 'A was given no job').toEqual([]);
       expect(botSees()).toEqual([]);
-    });
+    }, STEP_TIMEOUT);
 
     it('checkpoints B\'s WAL on B after an approval, while the writer goes on, and reports it', async () => {
       const before = repliesOf(card).length;
@@ -185,7 +188,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       expect(done.text).toMatch(new RegExp(`checkpointed SQLite ${MOUNT}/data/gitcortex\\.db \\(TRUNCATE\\): WAL .+ → .+, integrity ok`));
       expect(done.text).toMatch(/on runner gitcortex-b/);
       expect(botSees()).toEqual([]);
-    });
+    }, STEP_TIMEOUT);
 
     it('restores a backup picked from the ones runner B lists, on B, once GitCortex is stopped there', async () => {
       const backup = backupsIn(b)[0] ?? '';
@@ -228,7 +231,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       expect(auditLines(b.stateDir).filter((l) => l.event === 'refused')).toEqual([]);
       expect(botSees()).toEqual([]);
       expect(listing(MOUNT)).toEqual([]);
-    });
+    }, STEP_TIMEOUT);
 
     it('a runner whose own copy of the step differs refuses it: the thread says so, and nothing ran there', async () => {
       await am.fireAlerts([{ labels: { alertname: 'HighErrorRate', service: 'gitcortex', instance: 'gitcortex-a:3001', severity: 'warning' } }]);
@@ -247,7 +250,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       await pollUntil(() => auditLines(a.stateDir).some((l) => l.event === 'delivered'), 5000, 'the refusal to be delivered');
       expect(auditLines(a.stateDir).map((l) => `${String(l.step)} ${String(l.event)}`)).toEqual(['data-files received', 'data-files refused', 'data-files delivered']);
       expect(listing(path.join(a.opt, 'data')), 'neither copy of the step ran').not.toContain('changed-copy-ran');
-    });
+    }, STEP_TIMEOUT);
 
     it('a step whose runner is not connected fails at once, naming it and the runners that are', async () => {
       const cardA = await cardFor('gitcortex-a:3001');
@@ -263,6 +266,6 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       expect(failed.text).toContain('failed: not run: a runner labelled service=gitcortex, host=gitcortex-a is not connected (connected runners: gitcortex-b)');
       expect(auditLines(a.stateDir).filter((l) => l.step === 'integrity'), 'it went nowhere').toEqual([]);
       expect(auditLines(b.stateDir).filter((l) => l.step === 'integrity'), 'least of all to another runner').toEqual([]);
-    });
+    }, STEP_TIMEOUT);
   });
 });
