@@ -4,6 +4,7 @@ import type { LoadResult } from './load.js';
 import type { ButtonsResult } from './scenarios/buttons.js';
 import type { IngestColumn } from './scenarios/ingest.js';
 import type { MemoryResult } from './scenarios/memory.js';
+import type { RunnersResult } from './scenarios/runners.js';
 import type { StormResult } from './scenarios/storm.js';
 
 export interface BenchResults {
@@ -17,6 +18,7 @@ export interface BenchResults {
   ingest: IngestColumn[];
   storm: StormResult;
   buttons: ButtonsResult[];
+  runners: RunnersResult;
   memory: MemoryResult;
   totalSeconds: number;
 }
@@ -178,6 +180,20 @@ every Slack API call delayed as from a well-connected region (first column). Lat
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${r.buttons
   .map((b) => `| ${b.slackLatencyMs} ms | ${b.presses} | ${b.pressesPerSecond} | ${ms(b.ack.p50)} | ${ms(b.ack.p99)} | ${ms(b.ack.max)} | ${ms(b.started.p50)} | ${ms(b.started.p99)} | ${ms(b.started.max)} | ${b.ackFailures} | ${b.startedMissing} | ${b.privateAnswers} |`)
+  .join('\n')}
+
+## Button to result through a runner
+
+The same read-only step pressed on ${n0(r.runners.rows.reduce((sum, row) => sum + row.presses, 0))} incidents (each in its own channel, Slack on
+loopback), the two kinds of press taking turns at ${n0(r.runners.pressesPerSecond)} a second: run by the bot itself, and with
+\`runOn:\` a runner (\`node dist/src/runner.js\`, its own process on loopback), which takes the job
+from its held poll, checks it against its own manifests, records it on disk, runs it and reports
+back. Latencies in ms from the press: "Started" and the result message arriving at Slack.
+
+| step runs | presses | Started p50 | Started p99 | Started max | result p50 | result p99 | result max | results missing | not succeeded |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${r.runners.rows
+  .map((x) => `| ${x.where} | ${x.presses} | ${ms(x.started.p50)} | ${ms(x.started.p99)} | ${ms(x.started.max)} | ${ms(x.result.p50)} | ${ms(x.result.p99)} | ${ms(x.result.max)} | ${x.missing} | ${x.failed} |`)
   .join('\n')}
 
 ## Memory and start-up

@@ -17,6 +17,7 @@ import { renderResults, verdicts, type BenchResults } from './report.js';
 import { benchButtons } from './scenarios/buttons.js';
 import { benchIngest } from './scenarios/ingest.js';
 import { benchMemory } from './scenarios/memory.js';
+import { benchRunners } from './scenarios/runners.js';
 import { benchStorm } from './scenarios/storm.js';
 import { startSlack } from './setup.js';
 
@@ -38,6 +39,7 @@ const CONFIG = quick
         { incidents: 10, pressesPerSecond: 10, slackLatencyMs: 0 },
         { incidents: 5, pressesPerSecond: 5, slackLatencyMs: SLACK_LATENCY_MS },
       ],
+      runners: { pressesPerKind: 4, pressesPerSecond: 4 },
       memory: { incidents: 500, startups: 1 },
     }
   : {
@@ -47,6 +49,7 @@ const CONFIG = quick
         { incidents: 200, pressesPerSecond: 20, slackLatencyMs: 0 },
         { incidents: 40, pressesPerSecond: 2, slackLatencyMs: SLACK_LATENCY_MS },
       ],
+      runners: { pressesPerKind: 24, pressesPerSecond: 4 },
       memory: { incidents: 10_000, startups: 3 },
     };
 
@@ -72,6 +75,8 @@ async function main(): Promise<void> {
   step('button to result');
   const buttons = [];
   for (const cfg of CONFIG.buttons) buttons.push(await benchButtons(cfg));
+  step('button to result through a runner');
+  const runners = await benchRunners(CONFIG.runners);
   step('memory and start-up');
   const memory = await benchMemory(CONFIG.memory);
 
@@ -84,6 +89,7 @@ async function main(): Promise<void> {
     ingest,
     storm,
     buttons,
+    runners,
     memory,
     totalSeconds: (performance.now() - began) / 1000,
     steal: { ingest: stolenShare(cpuAtStart, cpuAfterIngest), run: stolenShare(cpuAtStart, cpuTimes()) },

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
-import { freePort, makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from '../support/bot-process.js';
-import { loadFixture } from '../support/fixtures.js';
-import { alive, readPid } from '../support/processes.js';
-import { auditLines, jobFiles, RUNNER_TEST_TOKEN, spawnRunner, type RunnerProcess } from '../support/runner-process.js';
+import { pollUntil } from '../support/bot-process.js';
+import { alive } from '../support/processes.js';
+import { auditLines, jobFiles } from '../support/runner-process.js';
+import { pidIn, runnerScene, type RunnerScene } from '../support/runner-scene.js';
 
 /*
  * The runner agent as a process against the real bot (a process too), driven through chat as an
@@ -16,9 +15,6 @@ import { auditLines, jobFiles, RUNNER_TEST_TOKEN, spawnRunner, type RunnerProces
  * the runner could not deliver while the bot was down is delivered once the bot is back, and the
  * restarted bot records it in the thread.
  */
-
-const TOKEN = 'runner-agent-webhook-token';
-const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 /** The bot's copy and the runner's copy (the runner's `differs` step runs something else). */
 const runbook = (differs: string) => `
@@ -45,77 +41,16 @@ steps:
     run: [sh, -c, 'echo ${differs} > {{DIR}}/differs.txt']
 `;
 
-interface Scene {
-  chat: ChatDriver;
-  dir: string;
-  stateDir: string;
-  card: ChatMessage;
-  bot: () => BotProcess;
-  startBot: () => Promise<BotProcess>;
-  runner: (env?: Record<string, string>) => RunnerProcess;
-  /** A thread reply matching `pattern`, once it is there. */
-  reply: (pattern: RegExp, what: string, timeoutMs?: number) => Promise<ChatMessage>;
-}
-
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** The bot (runner host-1 in its RUNNERS_FILE) with an incident card posted, and the runner's folders. */
-async function scene(botEnv: Record<string, string> = {}): Promise<Scene> {
-  const chat = await slackDriver();
-  const dir = await makeBotDir({ 'remote.yaml': runbook('bot copy') });
-  const runbooksDir = path.join(dir, 'runner-runbooks');
-  const stateDir = path.join(dir, 'runner-state');
-  fs.mkdirSync(runbooksDir);
-  fs.writeFileSync(path.join(runbooksDir, 'remote.yaml'), runbook('runner copy').replaceAll('{{DIR}}', dir));
-  fs.writeFileSync(path.join(dir, 'runners.yaml'), `runners:\n  - name: host-1\n    token: ${RUNNER_TEST_TOKEN}\n`);
-  // One port for every bot process of the test: the runner's BOT_URL stays right across a bot restart.
-  const port = await freePort();
-  const botUrl = `http://127.0.0.1:${port}`;
-  const env = { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN, RUNNERS_FILE: path.join(dir, 'runners.yaml'), ...botEnv };
-  const bots: BotProcess[] = [];
-  const runners: RunnerProcess[] = [];
-  cleanups.push(async () => {
-    for (const r of runners) await r.dispose();
-    for (const b of bots) await b.dispose();
-    for (const file of ['shell.pid', 'sleep.pid']) {
-      const pidFile = path.join(dir, file);
-      if (fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n') && alive(readPid(pidFile))) process.kill(readPid(pidFile), 'SIGKILL');
-    }
-    await chat.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const startBot = async () => {
-    const bot = await startBotProcess({ dir, env, port });
-    bots.push(bot);
-    chat.attach(botUrl);
-    return bot;
-  };
-  await startBot();
-  expect((await postWebhook(botUrl, loadFixture<object>('firing-single.json'), AUTH)).status).toBe(200);
-  const card = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
-  return {
-    chat,
-    dir,
-    stateDir,
-    card,
-    bot: () => bots.at(-1) as BotProcess,
-    startBot,
-    runner: (runnerEnv = {}) => {
-      const r = spawnRunner({ botUrl, runbooksDir, stateDir, env: runnerEnv });
-      runners.push(r);
-      return r;
-    },
-    reply: (pattern, what, timeoutMs = 20_000) => chat.waitFor(() => chat.replies(card).find((m) => pattern.test(m.text)), timeoutMs, what),
-  };
+async function scene(botEnv: Record<string, string> = {}): Promise<RunnerScene> {
+  const s = await runnerScene({ bot: runbook('bot copy'), runner: runbook('runner copy'), botEnv, pidFiles: ['shell.pid', 'sleep.pid'] });
+  cleanups.push(s.dispose);
+  return s;
 }
-
-const pidIn = async (file: string) => {
-  await pollUntil(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').endsWith('\n'), 15_000, `${path.basename(file)} to be written`);
-  return readPid(file);
-};
 
 describe('the runner agent against the real bot', { timeout: 90_000 }, () => {
   it('refuses a step its manifests hold differently and runs one they hold: the thread shows both, the job files go, the audit has the evidence', async () => {

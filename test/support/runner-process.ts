@@ -42,6 +42,21 @@ export interface SpawnRunnerOptions {
   name?: string;
   /** Variables on top of the defaults; may override them (an empty value unsets one). */
   env?: Record<string, string>;
+  /**
+   * Runs the runner in a mount namespace of its own (`unshare`, root only) where `source` is
+   * bind-mounted at `target`: a host of its own for the paths its runbooks name, which no other
+   * process sees. `target` must exist (an empty directory) on this host.
+   */
+  bindMount?: { source: string; target: string };
+}
+
+/** The runner's command line: node on src/runner.ts, or that inside `unshare` with the bind mount first. */
+function commandLine(o: SpawnRunnerOptions): [string, string[]] {
+  const node = [process.execPath, '--import', TSX_LOADER, path.join(REPO_ROOT, 'src', 'runner.ts')];
+  if (!o.bindMount) return [node[0] as string, node.slice(1)];
+  // unshare execs the shell, which execs node: the runner keeps the pid the test knows.
+  const script = 'mount --bind "$0" "$1" && shift && exec "$@"';
+  return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, o.bindMount.source, o.bindMount.target, ...node]];
 }
 
 export function spawnRunner(o: SpawnRunnerOptions): RunnerProcess {
@@ -59,7 +74,8 @@ export function spawnRunner(o: SpawnRunnerOptions): RunnerProcess {
     LOG_FORMAT: 'json',
     ...o.env,
   };
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(REPO_ROOT, 'src', 'runner.ts')], {
+  const [program, args] = commandLine(o);
+  const child = spawn(program, args, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,106 @@
+/**
+ * The bot and a runner agent as processes, driven through chat: the bot (runner host-1 in its
+ * RUNNERS_FILE) with an incident card posted to the fake Slack, and the runner's folders. The bot
+ * keeps one port across restarts, so the runner's BOT_URL stays right when a test kills and
+ * starts it again.
+ *
+ *   const s = await runnerScene({ bot: yaml, runner: yaml });
+ *   cleanups.push(s.dispose);
+ *   const runner = s.runner();
+ *   await s.chat.press('alice', 'run-step:1:remote:hello', s.card, s.card);
+ *   await s.reply(/^✅ Say hello/, 'the result');
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { slackDriver, type ChatDriver, type ChatMessage } from './chat-drivers.js';
+import { freePort, makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from './bot-process.js';
+import { loadFixture } from './fixtures.js';
+import { alive, readPid } from './processes.js';
+import { RUNNER_TEST_TOKEN, spawnRunner, type RunnerProcess } from './runner-process.js';
+
+const TOKEN = 'runner-scene-webhook-token';
+
+export interface RunnerSceneOptions {
+  /** The bot's manifest and the runner's (`{{DIR}}` becomes the scene's folder in both). */
+  bot: string;
+  runner: string;
+  botEnv?: Record<string, string>;
+  /** Files in the folder holding pids of step processes to kill at the end, should a test leave them. */
+  pidFiles?: string[];
+}
+
+export interface RunnerScene {
+  chat: ChatDriver;
+  dir: string;
+  stateDir: string;
+  card: ChatMessage;
+  bot: () => BotProcess;
+  /** Starts the bot (again) on the scene's folder and port. */
+  startBot: () => Promise<BotProcess>;
+  runner: (env?: Record<string, string>) => RunnerProcess;
+  /** A thread reply matching `pattern`, once it is there. */
+  reply: (pattern: RegExp, what: string, timeoutMs?: number) => Promise<ChatMessage>;
+  dispose: () => Promise<void>;
+}
+
+export async function runnerScene(o: RunnerSceneOptions): Promise<RunnerScene> {
+  const chat = await slackDriver();
+  const dir = await makeBotDir({ 'remote.yaml': o.bot });
+  const runbooksDir = path.join(dir, 'runner-runbooks');
+  const stateDir = path.join(dir, 'runner-state');
+  fs.mkdirSync(runbooksDir);
+  fs.writeFileSync(path.join(runbooksDir, 'remote.yaml'), o.runner.replaceAll('{{DIR}}', dir));
+  fs.writeFileSync(path.join(dir, 'runners.yaml'), `runners:\n  - name: host-1\n    token: ${RUNNER_TEST_TOKEN}\n`);
+  const port = await freePort();
+  const botUrl = `http://127.0.0.1:${port}`;
+  const env = { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN, RUNNERS_FILE: path.join(dir, 'runners.yaml'), ...o.botEnv };
+  const bots: BotProcess[] = [];
+  const runners: RunnerProcess[] = [];
+  const dispose = async () => {
+    for (const r of runners) await r.dispose();
+    for (const b of bots) await b.dispose();
+    for (const file of o.pidFiles ?? []) {
+      const pidFile = path.join(dir, file);
+      if (fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n') && alive(readPid(pidFile))) process.kill(readPid(pidFile), 'SIGKILL');
+    }
+    await chat.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const startBot = async () => {
+    const bot = await startBotProcess({ dir, env, port });
+    bots.push(bot);
+    chat.attach(botUrl);
+    return bot;
+  };
+  let card: ChatMessage;
+  try {
+    await startBot();
+    expect((await postWebhook(botUrl, loadFixture<object>('firing-single.json'), { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+    card = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return {
+    chat,
+    dir,
+    stateDir,
+    card,
+    bot: () => bots.at(-1) as BotProcess,
+    startBot,
+    runner: (runnerEnv = {}) => {
+      const r = spawnRunner({ botUrl, runbooksDir, stateDir, env: runnerEnv });
+      runners.push(r);
+      return r;
+    },
+    reply: (pattern, what, timeoutMs = 20_000) => chat.waitFor(() => chat.replies(card).find((m) => pattern.test(m.text)), timeoutMs, what),
+    dispose,
+  };
+}
+
+/** The pid written to `file` by a step (a whole line), once it is there. */
+export async function pidIn(file: string): Promise<number> {
+  await pollUntil(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').endsWith('\n'), 15_000, `${path.basename(file)} to be written`);
+  return readPid(file);
+}
