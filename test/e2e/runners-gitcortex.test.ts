@@ -147,7 +147,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
         await h.runner?.dispose();
         await h.writer?.dispose();
       }
-      await bot?.dispose();
+      await bot?.dispose({ removeDir: true });
       await chat?.close();
       if (createdMount) fs.rmdirSync(MOUNT);
       fs.rmSync(root, { recursive: true, force: true });
