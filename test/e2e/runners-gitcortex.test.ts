@@ -93,10 +93,15 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       expect((await chat.press(who, button ?? '', request, c)).status).toBe(200);
     };
     const cardFor = (instance: string) => chat.waitFor(() => chat.cards().find((m) => m.text.includes(instance)), 30_000, `the card for ${instance}`);
-    const stepButton = (c: ChatMessage, step: string) => {
-      const id = c.buttonIds.find((b) => b.startsWith('run-step:') && b.endsWith(`:${RUNBOOK}:${step}`));
-      expect(id, `the card offers ${step}`).toBeDefined();
-      return id ?? '';
+    /** Presses a step's button, or chooses it in the card's "More steps" menu: the same action either way. */
+    const pressStep = async (user: 'alice' | 'bob' | 'carol', c: ChatMessage, step: string) => {
+      const latest = chat.card(c.id) ?? c;
+      const isStep = (id: string) => id.startsWith('run-step:') && id.endsWith(`:${RUNBOOK}:${step}`);
+      const button = latest.buttonIds.find(isStep);
+      if (button) return chat.press(user, button, latest, c);
+      const option = latest.menuIds.find(isStep);
+      if (!option) throw new Error(`the card offers no step ${step}: buttons ${latest.buttonIds.join(', ')}; menu ${latest.menuIds.join(', ')}`);
+      return chat.choose(user, option, latest, c);
     };
     /** The bot's view of /opt/gitcortex, through its own mount namespace. */
     const botSees = () => tree(`/proc/${bot.child.pid}/root${MOUNT}`);
@@ -165,7 +170,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
 
     it('backs up B\'s live database on B: the backup is in B\'s directory only, its sha256 in the thread', async () => {
       expect(card.text).toContain('gitcortex-b:3001');
-      await chat.press('alice', stepButton(card, 'backup'), card, card);
+      await pressStep('alice', card, 'backup');
       const started = await reply(card, /Started Back up the database/, 'the backup to start');
       expect(started.text).toContain('(on a runner labelled service=gitcortex, host=gitcortex-b)');
       const done = await reply(card, /^✅ Back up the database/, 'the backup result');
@@ -181,7 +186,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
 
     it('checkpoints B\'s WAL on B after an approval, while the writer goes on, and reports it', async () => {
       const before = repliesOf(card).length;
-      await chat.press('alice', stepButton(card, 'checkpoint'), card, card);
+      await pressStep('alice', card, 'checkpoint');
       await approve(card, await reply(card, /asks to run WAL checkpoint/, 'the checkpoint request', before), 'bob');
       const done = await reply(card, /WAL checkpoint \(TRUNCATE\) and integrity check (succeeded|failed)/, 'the checkpoint result', before);
       expect(done.text).toMatch(/^✅/);
@@ -196,7 +201,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       expect(backupRows).toBeGreaterThan(0);
       expect(rows(b.db).n, 'the writer went on after the backup').toBeGreaterThan(backupRows);
       const before = repliesOf(card).length;
-      await chat.press('alice', stepButton(card, 'restore'), card, card);
+      await pressStep('alice', card, 'restore');
       const picker = await reply(card, /choose one of the \d+ most recent backups/, 'the picker', before);
       // The one backup there is, as the runner sees it: its size, and its sidecar checked.
       expect(picker.buttonIds.filter((id) => id.startsWith('pick:'))).toHaveLength(1);
@@ -244,7 +249,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       a.runner?.kill('SIGHUP');
       await a.runner?.waitForLog(/runbooks reloaded/);
 
-      await chat.press('alice', stepButton(cardA, 'data-files'), cardA, cardA);
+      await pressStep('alice', cardA, 'data-files');
       const refused = await reply(cardA, /refused by runner gitcortex-a, nothing was run/, 'the refusal in the thread');
       expect(refused.text).toMatch(/step gitcortex-recovery\/data-files differs from this host's manifests \(hash [0-9a-f]{12}… here, [0-9a-f]{12}… asked\)/);
       await pollUntil(() => auditLines(a.stateDir).some((l) => l.event === 'delivered'), 5000, 'the refusal to be delivered');
@@ -260,7 +265,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       await pollUntil(async () => /gitcortex-a[^\n]*🔴 disconnected/.test((await chat.command('alice', 'runbook', 'runners')).reply), 15_000, 'the bot to see runner gitcortex-a gone');
       const before = repliesOf(cardA).length;
       const pressed = Date.now();
-      await chat.press('alice', stepButton(cardA, 'integrity'), cardA, cardA);
+      await pressStep('alice', cardA, 'integrity');
       const failed = await reply(cardA, /SQLite integrity check \(read-only\) failed/, 'the failure in the thread', before, 10_000);
       expect(Date.now() - pressed, 'at once, not after a timeout').toBeLessThan(5000);
       expect(failed.text).toContain('failed: not run: a runner labelled service=gitcortex, host=gitcortex-a is not connected (connected runners: gitcortex-b)');
