@@ -28,7 +28,7 @@ import { Scheduler } from './core/scheduler.js';
 import { alwaysLeader, type Leadership } from './core/ports/leadership.js';
 import { createRouter as createChannelRouter } from './core/routing.js';
 import { loadRunbooks } from './runbooks/index.js';
-import { loadRunners, runnerSecrets } from './settings/runners.js';
+import { loadRunners } from './settings/runners.js';
 import { RunnerHub } from './runners/hub.js';
 import { RemoteStepRunner } from './runners/remote-step-runner.js';
 import { createRunnerRoutes } from './runners/routes.js';
@@ -91,9 +91,10 @@ export interface Bot {
 
 /** The composition root: config → store → runbooks → platforms → engine → HTTP routes. */
 export async function createBot(config: Config, options: BotOptions = {}): Promise<Bot> {
-  const redact = createRedactor([...config.secrets, ...(config.runnersFile ? await runnerSecrets(config.runnersFile) : [])]);
+  const runnersFile = config.runnersFile ? await loadRunners(config.runnersFile) : undefined;
+  const acceptedRunners = runnersFile?.runners;
+  const redact = createRedactor([...config.secrets, ...(runnersFile?.secrets ?? [])]);
   const log = options.logger ?? createLogger(config.logLevel, redact, options.logDestination);
-  const acceptedRunners = config.runnersFile ? await loadRunners(config.runnersFile) : undefined;
   const runbooks = await loadRunbooks(config.runbooksDirs);
   const policy = await loadPolicy(config.policyFile, config.approvers);
   const channelRoutes = await loadRoutes(config.routesFile);

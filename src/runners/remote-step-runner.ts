@@ -134,11 +134,11 @@ export class RemoteStepRunner {
   /** A finished run job as the step's result; counts it. */
   private resultOf(job: RunnerJob): StepResult {
     const where = `on runner ${job.runner}`;
-    this.o.onFinished?.(job.runner, job.state === 'done' ? (stepResultSchema.safeParse(JSON.parse(job.result ?? 'null')).data?.status ?? 'invalid') : job.state);
+    const parsed = job.state === 'done' ? stepResultSchema.safeParse(JSON.parse(job.result ?? 'null')) : undefined;
+    this.o.onFinished?.(job.runner, parsed ? (parsed.data?.status ?? 'invalid') : job.state);
     switch (job.state) {
       case 'done': {
-        const parsed = stepResultSchema.safeParse(JSON.parse(job.result ?? 'null'));
-        if (!parsed.success) return failed(`runner ${job.runner} reported a result the bot cannot read`);
+        if (!parsed?.success) return failed(`runner ${job.runner} reported a result the bot cannot read`);
         const result = parsed.data;
         return { ...result, summary: `${result.summary} ${where}` };
       }

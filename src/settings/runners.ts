@@ -44,7 +44,8 @@ export interface AcceptedRunner {
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
-export async function loadRunners(file: string): Promise<AcceptedRunner[]> {
+/** The runners a file lists, and the tokens it holds inline (to keep out of output and logs). */
+export async function loadRunners(file: string): Promise<{ runners: AcceptedRunner[]; secrets: string[] }> {
   const parsed = await loadYamlFile(file, runnersFileSchema, 'runners file');
   const runners: AcceptedRunner[] = [];
   for (const r of parsed.runners) {
@@ -64,11 +65,5 @@ export async function loadRunners(file: string): Promise<AcceptedRunner[]> {
     }
     runners.push({ name: r.name, tokenSha256: digest, labels: r.labels });
   }
-  return runners;
-}
-
-/** The inline tokens of a runners file, to keep out of output and logs. */
-export async function runnerSecrets(file: string): Promise<string[]> {
-  const parsed = await loadYamlFile(file, runnersFileSchema, 'runners file');
-  return parsed.runners.flatMap((r) => (r.token !== undefined ? [r.token] : []));
+  return { runners, secrets: parsed.runners.flatMap((r) => (r.token !== undefined ? [r.token] : [])) };
 }
