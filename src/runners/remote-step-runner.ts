@@ -100,11 +100,17 @@ export class RemoteStepRunner {
     const waitingSince = this.o.clock().getTime();
     let cancelBy: number | undefined;
     for (;;) {
-      const job = await this.o.store.transaction((tx) => tx.runners.getRunnerJob(jobId), { readOnly: true });
+      // The job and its runner's last poll in one read: a waiting step looks twice a second.
+      const { job, runner } = await this.o.store.transaction(
+        async (tx) => {
+          const found = await tx.runners.getRunnerJob(jobId);
+          return { job: found, runner: found ? await tx.runners.getRunner(found.runner) : undefined };
+        },
+        { readOnly: true },
+      );
       if (!job) throw new Error(`runner job ${jobId} is gone`);
       if (job.state !== 'queued' && job.state !== 'running') return job;
       const now = this.o.clock().getTime();
-      const runner = (await this.o.store.transaction((tx) => tx.runners.listRunners(), { readOnly: true })).find((r) => r.name === job.runner);
       const silentFor = runner ? now - Math.max(Date.parse(runner.seenAt), waitingSince) : Infinity;
       let end: { detail: string; to: 'interrupted' | 'cancelled' } | undefined;
       if (silentFor > this.o.heartbeatTimeoutMs) {

@@ -45,6 +45,11 @@ export class RunnerSqlTx implements RunnerJobsTx {
     return (await this.db.all('SELECT * FROM runners ORDER BY name')).map(toRunner);
   }
 
+  async getRunner(name: string) {
+    const row = await this.db.get('SELECT * FROM runners WHERE name = ?', [name]);
+    return row ? toRunner(row) : undefined;
+  }
+
   async addRunnerJob(job: { runner: string; runId: number | null; kind: RunnerJobKind; payload: string; at: string }) {
     const row = await this.db.get('INSERT INTO runner_jobs (runner, run_id, kind, payload, state, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id', [
       job.runner,

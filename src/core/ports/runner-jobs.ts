@@ -44,6 +44,7 @@ export interface RunnerJobsTx {
   /** Records a poll: the runner is connected as of `at` (a new connection when last seen before `staleBefore`). */
   touchRunner(r: { name: string; labels: Record<string, string>; version: string; replica: string; at: string; staleBefore: string }): Promise<void>;
   listRunners(): Promise<RunnerRecord[]>;
+  getRunner(name: string): Promise<RunnerRecord | undefined>;
   addRunnerJob(job: { runner: string; runId: number | null; kind: RunnerJobKind; payload: string; at: string }): Promise<number>;
   /** Hands out the runner's queued jobs: each moves to running here, once. */
   claimRunnerJobs(runner: string, at: string, limit: number): Promise<RunnerJob[]>;

@@ -779,5 +779,16 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect({ a: firstBrokenLink(trailA), b: firstBrokenLink(trailB) }).toEqual({ a: undefined, b: undefined });
       });
     });
+
+    describe('runners', () => {
+      it('finds one runner by name, as its last poll left it, and nothing for a name never seen', async () => {
+        const first = { name: 'db-1', labels: { role: 'db' }, version: '1', replica: 'r1', at: '2026-01-01T00:00:00.000Z', staleBefore: '2025-12-31T23:59:00.000Z' };
+        await tx((t) => t.runners.touchRunner(first));
+        await tx((t) => t.runners.touchRunner({ ...first, name: 'db-2' }));
+        await tx((t) => t.runners.touchRunner({ ...first, replica: 'r2', at: '2026-01-01T00:00:02.000Z', staleBefore: '2026-01-01T00:00:00.000Z' }));
+        expect(await tx((t) => t.runners.getRunner('db-1'))).toMatchObject({ name: 'db-1', labels: { role: 'db' }, replica: 'r2', connectedAt: first.at, seenAt: '2026-01-01T00:00:02.000Z' });
+        expect(await tx((t) => t.runners.getRunner('db-3'))).toBeUndefined();
+      });
+    });
   });
 }
