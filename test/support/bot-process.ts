@@ -15,13 +15,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { watchChild, type ExitStatus } from './child-output.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type { ExitStatus };
 
 export interface BotProcess {
   child: ChildProcess;
@@ -156,55 +154,7 @@ export async function spawnBot(opts: SpawnBotOptions = {}): Promise<BotProcess> 
     detached: true,
   });
 
-  let out = '';
-  let err = '';
-  const watchers = new Set<() => void>();
-  const notify = () => {
-    for (const w of [...watchers]) w();
-  };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    notify();
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-    notify();
-  });
-  let exit: ExitStatus | undefined;
-  const exitPromise = new Promise<ExitStatus>((resolve) => {
-    // 'close' (not 'exit'): stdout and stderr are fully read by then.
-    child.once('close', (code, signal) => {
-      exit = { code, signal };
-      notify();
-      resolve(exit);
-    });
-  });
-
-  const describe = () => `\n--- stdout ---\n${out.slice(-4000)}\n--- stderr ---\n${err.slice(-4000)}`;
-
-  const waitFor = <T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const attempt = () => {
-        const value = check();
-        if (value !== undefined) {
-          cleanup();
-          resolve(value);
-        } else if (exit) {
-          cleanup();
-          reject(new Error(`bot exited (${JSON.stringify(exit)}) before ${what}${describe()}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe()}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        watchers.delete(attempt);
-      };
-      watchers.add(attempt);
-      attempt();
-    });
+  const watched = watchChild(child, 'bot');
 
   const bot: BotProcess = {
     child,
@@ -214,38 +164,16 @@ export async function spawnBot(opts: SpawnBotOptions = {}): Promise<BotProcess> 
     dbPath,
     runbooksDir,
     env,
-    stdout: () => out,
-    stderr: () => err,
-    logRecords() {
-      const records: Array<Record<string, unknown>> = [];
-      for (const line of out.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        try {
-          records.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          // a partial line still being written
-        }
-      }
-      return records;
-    },
-    waitForLog(pattern, timeoutMs = 15_000) {
-      return waitFor(() => `${out}\n${err}`.split('\n').find((line) => pattern.test(line)), timeoutMs, `a log line matching ${String(pattern)}`);
-    },
-    async waitForExit(timeoutMs = 20_000) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`bot did not exit within ${timeoutMs} ms${describe()}`)), timeoutMs);
-      });
-      try {
-        return await Promise.race([exitPromise, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    stdout: watched.stdout,
+    stderr: watched.stderr,
+    logRecords: watched.logRecords,
+    waitForLog: (pattern, timeoutMs = 15_000) => watched.waitForLog(pattern, timeoutMs),
+    waitForExit: (timeoutMs = 20_000) => watched.waitForExit(timeoutMs),
     async waitForReady(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        if (exit) throw new Error(`bot exited (${JSON.stringify(exit)}) before it was ready${describe()}`);
+        const exit = watched.exited();
+        if (exit) throw new Error(`bot exited (${JSON.stringify(exit)}) before it was ready${watched.describe()}`);
         try {
           const res = await fetch(`${bot.url}/healthz`, { signal: AbortSignal.timeout(1000) });
           await res.arrayBuffer();
@@ -253,20 +181,20 @@ export async function spawnBot(opts: SpawnBotOptions = {}): Promise<BotProcess> 
         } catch {
           // not listening yet
         }
-        if (Date.now() > deadline) throw new Error(`bot not ready within ${timeoutMs} ms${describe()}`);
+        if (Date.now() > deadline) throw new Error(`bot not ready within ${timeoutMs} ms${watched.describe()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },
     kill(signal, killOpts = {}) {
-      if (exit || child.pid === undefined) return;
+      if (watched.exited() || child.pid === undefined) return;
       if (killOpts.group) killTree(child.pid, signal);
       else child.kill(signal);
     },
-    exited: () => exit,
+    exited: watched.exited,
     async dispose(disposeOpts = {}) {
-      if (!exit && child.pid !== undefined) {
+      if (!watched.exited() && child.pid !== undefined) {
         killTree(child.pid, 'SIGKILL');
-        await exitPromise;
+        await watched.exit;
       }
       if (disposeOpts.removeDir) await fs.rm(dir, { recursive: true, force: true });
     },

@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT, type ExitStatus } from './bot-process.js';
+import { REPO_ROOT } from './bot-process.js';
+import { watchChild, type ExitStatus } from './child-output.js';
 
 const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
@@ -82,92 +83,28 @@ export function spawnRunner(o: SpawnRunnerOptions): RunnerProcess {
     // Its own group: kill -9 of the runner alone leaves the steps' groups, as a crash would.
     detached: true,
   });
-  let out = '';
-  let err = '';
-  const watchers = new Set<() => void>();
-  const notify = () => {
-    for (const w of [...watchers]) w();
-  };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    notify();
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-    notify();
-  });
-  let exit: ExitStatus | undefined;
-  const exitPromise = new Promise<ExitStatus>((resolve) => {
-    child.once('close', (code, signal) => {
-      exit = { code, signal };
-      notify();
-      resolve(exit);
-    });
-  });
-  const describe = () => `\n--- stdout ---\n${out.slice(-4000)}\n--- stderr ---\n${err.slice(-4000)}`;
+  const watched = watchChild(child, 'runner');
 
   const runner: RunnerProcess = {
     child,
     env,
-    stdout: () => out,
-    stderr: () => err,
-    logRecords() {
-      return out.split('\n').flatMap((line) => {
-        if (!line.startsWith('{')) return [];
-        try {
-          return [JSON.parse(line) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      });
-    },
-    waitForLog(pattern, timeoutMs = 15_000) {
-      return new Promise<string>((resolve, reject) => {
-        const attempt = () => {
-          const line = `${out}\n${err}`.split('\n').find((l) => pattern.test(l));
-          if (line !== undefined) {
-            cleanup();
-            resolve(line);
-          } else if (exit) {
-            cleanup();
-            reject(new Error(`runner exited (${JSON.stringify(exit)}) before a log line matching ${String(pattern)}${describe()}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for a log line matching ${String(pattern)}${describe()}`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          watchers.delete(attempt);
-        };
-        watchers.add(attempt);
-        attempt();
-      });
-    },
-    async waitForExit(timeoutMs = 30_000) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`runner did not exit within ${timeoutMs} ms${describe()}`)), timeoutMs);
-      });
-      try {
-        return await Promise.race([exitPromise, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    stdout: watched.stdout,
+    stderr: watched.stderr,
+    logRecords: watched.logRecords,
+    waitForLog: (pattern, timeoutMs = 15_000) => watched.waitForLog(pattern, timeoutMs),
+    waitForExit: (timeoutMs = 30_000) => watched.waitForExit(timeoutMs),
     kill(signal) {
-      if (!exit) child.kill(signal);
+      if (!watched.exited()) child.kill(signal);
     },
-    exited: () => exit,
+    exited: watched.exited,
     async dispose() {
-      if (!exit && child.pid !== undefined) {
+      if (!watched.exited() && child.pid !== undefined) {
         try {
           process.kill(-child.pid, 'SIGKILL');
         } catch {
           // gone already
         }
-        await exitPromise;
+        await watched.exit;
       }
     },
   };
