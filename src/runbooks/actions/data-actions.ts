@@ -10,6 +10,7 @@ import { redisBackup, redisRestore } from './data/redis.js';
 import { checkpointSqlite, sqliteBackup, sqliteRestore } from './data/sqlite.js';
 import { defineAction, type TypedAction } from './typed-action.js';
 import type { BackupName } from './data/naming.js';
+import { locateAction } from './data/locate.js';
 
 /*
  * checkpoint, backup and restore, for SQLite, PostgreSQL, MySQL/MariaDB, Redis and directories.
@@ -55,7 +56,7 @@ function engineFor(inputs: BackupInputs | RestoreInputs): BoundEngine {
     case 'redis':
       return bind(redisBackup, redisRestore, { host: inputs.host, port: inputs.port, user: inputs.user, dumpPath: inputs.dumpPath, mode: inputs.mode });
     case 'directory':
-      return bind(directoryBackup, directoryRestore, { path: 'source' in inputs ? inputs.source : inputs.target });
+      return bind(directoryBackup, directoryRestore, { path: 'source' in inputs ? inputs.source : inputs.target, member: inputs.member });
   }
 }
 
@@ -121,7 +122,7 @@ export const restoreAction = defineAction({
 });
 
 /** checkpoint, backup and restore, for SQLite, PostgreSQL, MySQL/MariaDB, Redis and directories. */
-export const DATA_ACTIONS: TypedAction[] = [checkpointAction, backupAction, restoreAction];
+export const DATA_ACTIONS: TypedAction[] = [checkpointAction, backupAction, restoreAction, locateAction];
 
 export { listBackups, type BackupFile } from './data/backup-files.js';
 

@@ -64,7 +64,7 @@ export const backupInputs = z.discriminatedUnion('engine', [
   z.strictObject({ engine: z.literal('postgres'), ...postgresTarget, ...destination }),
   z.strictObject({ engine: z.literal('mysql'), ...mysqlTarget, ...destination }),
   z.strictObject({ engine: z.literal('redis'), ...redisTarget, ...destination }),
-  z.strictObject({ engine: z.literal('directory'), source: text, ...destination }),
+  z.strictObject({ engine: z.literal('directory'), source: text, member: text.optional(), ...destination }),
 ]);
 
 /** Which backup to restore, and where the safety backup goes. */
@@ -97,7 +97,7 @@ export const restoreInputs = z
     z.strictObject({ engine: z.literal('postgres'), ...postgresTarget, ...restoreSource }),
     z.strictObject({ engine: z.literal('mysql'), ...mysqlTarget, ...restoreSource }),
     z.strictObject({ engine: z.literal('redis'), ...redisTarget, ...restoreSource }),
-    z.strictObject({ engine: z.literal('directory'), target: text, ...restoreSource }),
+    z.strictObject({ engine: z.literal('directory'), target: text, member: text.optional(), ...restoreSource }),
   ])
   .superRefine((inputs, ctx) => {
     const latest = inputs.latest === true;
