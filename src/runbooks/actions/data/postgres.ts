@@ -107,7 +107,8 @@ interface PreparedPostgres {
 }
 
 export const postgresRestore: RestoreEngine<PostgresTarget, PreparedPostgres> = {
-  method: () => 'pg_restore --clean --if-exists in one transaction (a plain .sql dump: psql in one transaction after emptying the public schema)',
+  // A plain .sql backup goes through psql instead; its result and facts say so.
+  method: () => 'pg_restore --clean --if-exists in one transaction',
   async prepare(t, backup, job) {
     validate(t);
     if (isPlain(backup)) {
