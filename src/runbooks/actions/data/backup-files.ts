@@ -10,6 +10,9 @@ import { compileName, globRegExp, type BackupName } from './naming.js';
  * sha256sum format. A final name is only ever given to a verified file (temporaries start with a
  * dot and never match the pattern), so anything matching the pattern is a finished backup, and one
  * whose sidecar matches its content is a verified one.
+ *
+ * Over 300 lines on purpose: listing, publishing and retention share the naming rules and must
+ * agree on them, so they stay in one file.
  */
 
 /** File extensions of the backups the data actions write, one per engine. */
