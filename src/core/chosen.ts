@@ -36,6 +36,9 @@ function needsSidecar(step: RunbookStep): boolean {
   return step.action === 'restore' && (step.with as { verify?: unknown }).verify !== false;
 }
 
+/** A restore with `verify: if-present` takes a backup made by hand, without a sidecar (a mismatch is still refused). */
+const sidecarOptional = (step: RunbookStep) => step.action === 'restore' && (step.with as { verify?: unknown }).verify === 'if-present';
+
 async function checkOne(deps: ChoiceDeps, offer: StepOffer, name: string, origin: ChosenOrigin): Promise<ChosenFile | string> {
   const { step } = offer;
   const value = offer.params[name] ?? '';
@@ -63,7 +66,7 @@ async function checkOne(deps: ChoiceDeps, offer: StepOffer, name: string, origin
   }
   if (!inspected.ok) return `"${step.title}" cannot use ${name}: ${inspected.reason}.`;
   const file = inspected.file;
-  if (needsSidecar(step) && file.sidecar === 'missing') {
+  if (needsSidecar(step) && file.sidecar === 'missing' && !sidecarOptional(step)) {
     return `${file.path} has no .sha256 sidecar, so it cannot be checked: refusing to restore it (a runbook that accepts unchecked backups says verify: false).`;
   }
   if (needsSidecar(step) && file.sidecar === 'mismatch') return `${file.path} does not match its .sha256 sidecar: refusing to restore it.`;

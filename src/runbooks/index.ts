@@ -6,7 +6,7 @@ export { resolveParams, vetParams, type ParamResolution } from './params.js';
 export { quoteValue } from './param-value.js';
 export { renderTemplate, templateNames } from './template.js';
 export { inspectChosenFile, type ChosenFile, type Inspection } from './chosen-file.js';
-export { listBackupChoices, type BackupChoice } from './backup-choices.js';
+export { listBackupChoices, listPickChoices, type BackupChoice } from './backup-choices.js';
 export { resolveRunOn, describeTarget, runOnSchema, type RunOn, type RunnerTarget } from './run-on.js';
 export { stepHash } from './step-hash.js';
 export { ACTION_NAMES, describeStep, runStep, type ActionContext, type StepResult } from './actions/index.js';

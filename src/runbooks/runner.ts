@@ -3,9 +3,8 @@ import { backupRetention } from './actions/data-actions.js';
 import { applyRetention } from './actions/data/backup-files.js';
 import { processHost, stopLeftoverGroup } from './actions/process-group.js';
 import { renderInputs } from './actions/render-inputs.js';
-import { listBackupChoices, type BackupChoice } from './backup-choices.js';
+import { listPickChoices, type BackupChoice } from './backup-choices.js';
 import { inspectChosenFile, type Inspection } from './chosen-file.js';
-import { renderTemplate } from './template.js';
 import type { RunbookStep } from './schema.js';
 
 /** What expiring a backup step's old files did; see `keep:` in the backup action. */
@@ -30,8 +29,7 @@ export const localStepRunner = {
   stopLeftover: stopLeftoverGroup,
   /** The newest backups the step's `pick:` offers, with the step's params. */
   listChoices(step: RunbookStep, params: Record<string, string>): Promise<BackupChoice[]> {
-    if (!step.pick) return Promise.reject(new Error(`step ${step.id} has no picker`));
-    return listBackupChoices(renderTemplate(step.pick.dir, params), renderTemplate(step.pick.prefix, params), step.pick.limit);
+    return listPickChoices(step, params);
   },
   inspectFile(_step: RunbookStep, _params: Record<string, string>, _origin: unknown, file: string, within?: string): Promise<Inspection> {
     return inspectChosenFile(file, within);
@@ -41,7 +39,7 @@ export const localStepRunner = {
     if (step.action !== 'backup') throw new Error(`step ${step.id} is not a backup step`);
     const plan = backupRetention(renderInputs(step.with, params));
     if (!plan.keep) return undefined;
-    const outcome = await applyRetention(plan.dir, plan.prefix, plan.ext, plan.keep, '', now);
+    const outcome = await applyRetention({ dir: plan.dir, prefix: plan.prefix, ext: plan.ext, names: plan.names }, plan.keep, '', now);
     return { dir: plan.dir, kept: outcome.kept, deleted: outcome.deleted, problems: outcome.problems };
   },
 };

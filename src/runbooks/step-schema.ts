@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { patternProblem, valueProblem } from './param-value.js';
 import { argvSchema } from './argv.js';
 import { runOnSchema } from './run-on.js';
+import { backupNameSchema } from './actions/data/naming.js';
 
 /*
  * The parts of the runbook manifest format that do not depend on the actions: names, params, the
@@ -75,6 +76,10 @@ const pickSchema = z.strictObject({
   /** Only files whose name starts with this (templated). */
   prefix: z.string().default(''),
   limit: z.int().min(1).max(10).default(5),
+  /** Other names offered too: the manual's own backups (`gitcortex_{time}.db.gz`) and links such as latest.db.gz. */
+  names: z.array(backupNameSchema).max(10).default([]),
+  /** Also offer the safety backups (`<prefix>-safety-<time>`) taken before restores, to undo one. */
+  safety: z.boolean().default(false),
 });
 
 /**

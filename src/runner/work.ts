@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { redactData, type Redactor } from '../domain/redact.js';
-import { inspectChosenFile, listBackupChoices, localStepRunner, type ActionContext, type RunbookStep, type StepResult } from '../runbooks/index.js';
+import { inspectChosenFile, listPickChoices, localStepRunner, type ActionContext, type RunbookStep, type StepResult } from '../runbooks/index.js';
 import { answerSchema, stepResultSchema, type Answer, type Job } from '../runners/protocol.js';
 import { inspectScope, pickerOf } from './vetting.js';
 
@@ -45,9 +45,8 @@ export interface QueryDeps {
 export async function answerQuery(step: RunbookStep, job: Job, deps: QueryDeps): Promise<{ answer: Answer } | { refused: string }> {
   switch (job.kind) {
     case 'list': {
-      const picker = pickerOf(step, job.params);
-      if (!picker) return { refused: `step ${step.id} has no picker to list` };
-      const choices = await listBackupChoices(picker.dir, picker.prefix, picker.limit);
+      if (!pickerOf(step, job.params)) return { refused: `step ${step.id} has no picker to list` };
+      const choices = await listPickChoices(step, job.params);
       return { answer: answerSchema.parse({ kind: 'list', choices: choices.map((c) => ({ path: c.path, label: clip(c.label, 200) })) }) };
     }
     case 'inspect': {

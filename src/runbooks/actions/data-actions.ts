@@ -9,6 +9,8 @@ import { checkpointPostgres, describePostgres, postgresBackup, postgresRestore }
 import { redisBackup, redisRestore } from './data/redis.js';
 import { checkpointSqlite, sqliteBackup, sqliteRestore } from './data/sqlite.js';
 import { defineAction, type TypedAction } from './typed-action.js';
+import type { BackupName } from './data/naming.js';
+import { locateAction } from './data/locate.js';
 
 /*
  * checkpoint, backup and restore, for SQLite, PostgreSQL, MySQL/MariaDB, Redis and directories.
@@ -25,7 +27,7 @@ interface BoundEngine {
   restoreMethod: string;
   afterwards: string | undefined;
   besideLive: string | undefined;
-  backup(plan: { dir: string; prefix: string; keep?: KeepRule | undefined }, job: Job): ReturnType<typeof writeBackup>;
+  backup(plan: { dir: string; prefix: string; keep?: KeepRule | undefined; names?: readonly BackupName[] | undefined }, job: Job): ReturnType<typeof writeBackup>;
   restore(plan: RestorePlan, job: Job): Promise<string>;
 }
 
@@ -54,13 +56,14 @@ function engineFor(inputs: BackupInputs | RestoreInputs): BoundEngine {
     case 'redis':
       return bind(redisBackup, redisRestore, { host: inputs.host, port: inputs.port, user: inputs.user, dumpPath: inputs.dumpPath, mode: inputs.mode });
     case 'directory':
-      return bind(directoryBackup, directoryRestore, { path: 'source' in inputs ? inputs.source : inputs.target });
+      return bind(directoryBackup, directoryRestore, { path: 'source' in inputs ? inputs.source : inputs.target, member: inputs.member });
   }
 }
 
 function keepText(keep: KeepRule | undefined): string {
   if (keep === undefined) return '';
-  const rules = [...(keep.days !== undefined ? [`${keep.days} days`] : []), ...(keep.files !== undefined ? [`the newest ${keep.files}`] : [])];
+  const days = keep.days === undefined ? [] : keep.by === 'mtime' ? [`what find ${keep.match !== undefined ? `-name '${keep.match}' ` : ''}-mtime +${keep.days} does not match`] : [`${keep.days} days`];
+  const rules = [...days, ...(keep.files !== undefined ? [`the newest ${keep.files}`] : [])];
   return `, keep ${rules.join(' or ')}`;
 }
 
@@ -91,7 +94,7 @@ export const backupAction = defineAction({
     const job = new Job(ctx);
     const engine = engineFor(inputs);
     return job.perform(async () => {
-      const { artefact, facts } = await engine.backup({ dir: inputs.dir, prefix: inputs.prefix ?? engine.defaultPrefix, keep: inputs.keep }, job);
+      const { artefact, facts } = await engine.backup({ dir: inputs.dir, prefix: inputs.prefix ?? engine.defaultPrefix, keep: inputs.keep, names: inputs.names }, job);
       for (const fact of facts) job.fact(fact.label, fact.value);
       job.fact('sha256', artefact.sha256);
       return `backed up ${engine.what} to ${artefact.path} (${formatBytes(artefact.sizeBytes)})`;
@@ -119,7 +122,7 @@ export const restoreAction = defineAction({
 });
 
 /** checkpoint, backup and restore, for SQLite, PostgreSQL, MySQL/MariaDB, Redis and directories. */
-export const DATA_ACTIONS: TypedAction[] = [checkpointAction, backupAction, restoreAction];
+export const DATA_ACTIONS: TypedAction[] = [checkpointAction, backupAction, restoreAction, locateAction];
 
 export { listBackups, type BackupFile } from './data/backup-files.js';
 
@@ -129,6 +132,7 @@ export interface BackupRetention {
   prefix: string;
   ext: string;
   keep: KeepRule | undefined;
+  names: readonly BackupName[] | undefined;
 }
 
 /**
@@ -140,5 +144,5 @@ export function backupRetention(withInputs: unknown): BackupRetention {
   const parsed = backupInputs.safeParse(withInputs);
   if (!parsed.success) throw new Error(`invalid backup inputs: ${parsed.error.issues.map((i) => `with.${i.path.map(String).join('.')}: ${i.message}`).join('; ')}`);
   const engine = engineFor(parsed.data);
-  return { dir: parsed.data.dir, prefix: parsed.data.prefix ?? engine.defaultPrefix, ext: engine.ext, keep: parsed.data.keep };
+  return { dir: parsed.data.dir, prefix: parsed.data.prefix ?? engine.defaultPrefix, ext: engine.ext, keep: parsed.data.keep, names: parsed.data.names };
 }

@@ -1,14 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { link, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, lstat, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeepRule } from './common.js';
 import { sha256File, syncDir } from './files.js';
+import { compileName, globRegExp, type BackupName } from './naming.js';
 
 /*
  * Backup files on disk: `<prefix>-<YYYYMMDDTHHMMSSZ>.<ext>` with a `<name>.sha256` sidecar in
  * sha256sum format. A final name is only ever given to a verified file (temporaries start with a
  * dot and never match the pattern), so anything matching the pattern is a finished backup, and one
  * whose sidecar matches its content is a verified one.
+ *
+ * Over 300 lines on purpose: listing, publishing and retention share the naming rules and must
+ * agree on them, so they stay in one file.
  */
 
 /** File extensions of the backups the data actions write, one per engine. */
@@ -84,10 +88,14 @@ export async function publish(temp: string, final: string): Promise<boolean> {
 export interface BackupFile {
   path: string;
   name: string;
-  /** The time in the name (UTC), which orders backups. */
+  /** The time in the name (UTC), or the file's mtime for a name without one; orders backups. */
   takenAt: Date;
   sizeBytes: number;
   mtime: Date;
+  /** `bot`: `<prefix>-<stamp>.<ext>`; `safety`: `<prefix>-safety-<stamp>.<ext>` (taken before a restore); `named`: a name the step declares. */
+  kind: 'bot' | 'safety' | 'named';
+  /** For a symbolic link (e.g. latest.db.gz): the name of the file it points to, in the same directory. */
+  linkTo?: string;
   /** `verified`: the sidecar matches the content; `unchecked`: listed without hashing. */
   sidecar: 'verified' | 'mismatch' | 'missing' | 'unchecked';
   /** True when the `.sha256` sidecar exists and matches the content. */
@@ -101,24 +109,61 @@ export interface ListOptions {
   ext?: string;
   /** Hash each listed file and compare with its sidecar (default true; costs a read of each file). */
   verify?: boolean;
+  /** Names the step declares besides the bot's own (the manuals' scripts' backups, latest.* links). */
+  names?: readonly BackupName[];
+  /** Also list `<prefix>-safety-<stamp>` files, the copies taken before restores (default false). */
+  safety?: boolean;
   signal?: AbortSignal;
 }
 
-/** Backups named `<prefix>-<stamp>.<ext>` in `dir`, newest first, without hashing. */
-async function backupsIn(dir: string, prefix: string, ext?: string): Promise<Omit<BackupFile, 'sidecar' | 'verified'>[]> {
-  const pattern = namePattern(prefix, ext);
-  const found: Omit<BackupFile, 'sidecar' | 'verified'>[] = [];
+type Found = Omit<BackupFile, 'sidecar' | 'verified'>;
+
+const safetyPattern = (prefix: string, ext?: string) => namePattern(`${prefix}-safety`, ext);
+
+/**
+ * Backups in `dir`, newest first, without hashing: regular files named `<prefix>-<stamp>.<ext>`,
+ * with `safety` also `<prefix>-safety-<stamp>.<ext>`, and files or symbolic links matching a
+ * declared name. A link is listed only when it resolves to a regular file in the same directory
+ * (a link leading elsewhere could make a restore read any file on the host).
+ */
+async function backupsIn(dir: string, prefix: string, options: Pick<ListOptions, 'ext' | 'names' | 'safety'> = {}): Promise<Found[]> {
+  const bot = namePattern(prefix, options.ext);
+  const safety = options.safety === true ? safetyPattern(prefix, options.ext) : undefined;
+  const declared = (options.names ?? []).map(compileName);
+  let realDir: string | undefined;
+  const found: Found[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const stamp = pattern.exec(entry.name)?.[1];
-    const takenAt = stamp !== undefined ? stampTime(stamp) : undefined;
-    if (takenAt === undefined) continue;
+    if (!entry.isFile() && !entry.isSymbolicLink()) continue;
     const file = path.join(dir, entry.name);
+    let kind: BackupFile['kind'] | undefined;
+    let takenAt: Date | undefined;
+    let useMtime = false;
+    if (entry.isFile()) {
+      const stamp = bot.exec(entry.name)?.[1];
+      const safe = stamp === undefined ? safety?.exec(entry.name)?.[1] : undefined;
+      if (stamp !== undefined) [kind, takenAt] = ['bot', stampTime(stamp)];
+      else if (safe !== undefined) [kind, takenAt] = ['safety', stampTime(safe)];
+    }
+    if (kind === undefined || takenAt === undefined) {
+      const hit = declared.map((d) => d.match(entry.name)).find((m) => m !== null);
+      if (!hit) continue;
+      kind = 'named';
+      takenAt = hit.takenAt;
+      useMtime = takenAt === undefined;
+    }
+    let linkTo: string | undefined;
+    if (entry.isSymbolicLink()) {
+      realDir ??= await realpath(dir);
+      const real = await realpath(file).catch(() => undefined);
+      if (real === undefined || path.dirname(real) !== realDir) continue;
+      linkTo = path.basename(real);
+    }
     const info = await stat(file).catch(() => undefined);
-    if (info === undefined) continue;
-    found.push({ path: file, name: entry.name, takenAt, sizeBytes: info.size, mtime: info.mtime });
+    if (!info?.isFile()) continue;
+    found.push({ path: file, name: entry.name, takenAt: useMtime || takenAt === undefined ? info.mtime : takenAt, sizeBytes: info.size, mtime: info.mtime, kind, ...(linkTo !== undefined ? { linkTo } : {}) });
   }
-  return found.sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime() || b.name.localeCompare(a.name));
+  // Links first (latest.db.gz is the manual's own choice), then newest first.
+  return found.sort((a, b) => Number(b.linkTo !== undefined) - Number(a.linkTo !== undefined) || b.takenAt.getTime() - a.takenAt.getTime() || b.name.localeCompare(a.name));
 }
 
 /** Hashes a backup and compares it with its sidecar. */
@@ -133,7 +178,7 @@ export async function checkSidecar(file: string, signal: AbortSignal = new Abort
  * `.sha256` sidecar exists and matches. For the chat restore picker.
  */
 export async function listBackups(dir: string, prefix: string, limit = 10, options: ListOptions = {}): Promise<BackupFile[]> {
-  const files = (await backupsIn(dir, prefix, options.ext)).slice(0, Math.max(0, limit));
+  const files = (await backupsIn(dir, prefix, options)).slice(0, Math.max(0, limit));
   if (options.verify === false) return files.map((f) => ({ ...f, sidecar: 'unchecked', verified: false }));
   const listed: BackupFile[] = [];
   for (const file of files) {
@@ -154,7 +199,7 @@ export async function latestVerifiedBackup(
   signal: AbortSignal,
 ): Promise<{ backup: (BackupFile & { sha256: string }) | undefined; skipped: string[] }> {
   const skipped: string[] = [];
-  for (const file of await backupsIn(dir, prefix, ext)) {
+  for (const file of await backupsIn(dir, prefix, { ext })) {
     const { sidecar, sha256 } = await checkSidecar(file.path, signal);
     if (sidecar === 'verified') return { backup: { ...file, sidecar, verified: true, sha256 }, skipped };
     skipped.push(`${file.name} (${sidecar === 'missing' ? 'no .sha256 sidecar' : 'sha256 does not match its sidecar'})`);
@@ -162,28 +207,113 @@ export async function latestVerifiedBackup(
   return { backup: undefined, skipped };
 }
 
+const DAY_MS = 86_400_000;
+
 /**
- * Deletes backups of `prefix`/`ext` in `dir` that no keep rule keeps: a backup stays when it is
- * among the newest `files` or younger than `days` (either rule is enough, like restic's
- * --keep-last / --keep-within). `protect` (the backup just written) is never deleted.
+ * Whether `find -mtime +days` matches a file modified at `mtime`: find counts whole days of age,
+ * dropping the fraction, so +30 means at least 31 full days (31 × 24 h) before `now`.
  */
-export async function applyRetention(
-  dir: string,
-  prefix: string,
-  ext: string,
-  keep: KeepRule,
-  protect: string,
-  now: Date,
-): Promise<{ deleted: string[]; kept: number; problems: string[] }> {
-  const files = await backupsIn(dir, prefix, ext);
-  const cutoff = keep.days !== undefined ? now.getTime() - keep.days * 86_400_000 : undefined;
+export const olderThanFindDays = (mtime: Date, days: number, now: Date) => now.getTime() - mtime.getTime() > (days + 1) * DAY_MS;
+
+/**
+ * What `find dir -name <glob>` visits: every entry below `dir` (symbolic links are not followed,
+ * their own mtime counts) whose name matches, except directories, which are never deleted here.
+ */
+async function findByName(dir: string, glob: string): Promise<Array<{ path: string; name: string; mtime: Date }>> {
+  const re = globRegExp(glob);
+  const out: Array<{ path: string; name: string; mtime: Date }> = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      const file = path.join(d, entry.name);
+      if (entry.isDirectory()) {
+        await walk(file);
+        continue;
+      }
+      if (!re.test(entry.name)) continue;
+      const info = await lstat(file).catch(() => undefined);
+      if (info !== undefined) out.push({ path: file, name: path.relative(dir, file), mtime: info.mtime });
+    }
+  };
+  await walk(dir);
+  return out.sort((a, b) => b.mtime.getTime() - a.mtime.getTime() || b.name.localeCompare(a.name));
+}
+
+/** Where the retention of a backup step looks, and which of the files there belong to it. */
+export interface RetentionScope {
+  dir: string;
+  prefix: string;
+  ext: string;
+  names?: readonly BackupName[] | undefined;
+}
+
+/**
+ * Deletes the backups of a step that no keep rule keeps. With `by: name` (the default) these are
+ * its `<prefix>-<stamp>.<ext>` files and its declared names, aged by the time in the name (or the
+ * mtime for a name without one); a backup stays when it is among the newest `files` or younger
+ * than `days` (either rule is enough, like restic's --keep-last / --keep-within). With `by: mtime`
+ * and a `match` glob, exactly what `find dir -name <match> -mtime +<days> -delete` deletes
+ * (recursively, links by their own mtime), except safety backups and what `files` keeps. Safety
+ * backups (`<prefix>-safety-<stamp>.<ext>`, taken before restores) expire after `safetyDays`, the
+ * newest one never. `protect` (the backup just written) is never deleted; a deleted file's
+ * `.sha256` sidecar goes with it.
+ */
+export async function applyRetention(scope: RetentionScope, keep: KeepRule, protect: string, now: Date): Promise<{ deleted: string[]; kept: number; problems: string[] }> {
+  const { dir, prefix, ext } = scope;
   const deleted: string[] = [];
   const problems: string[] = [];
   let kept = 0;
-  for (const [index, file] of files.entries()) {
-    const keptByCount = keep.files !== undefined && index < keep.files;
-    const keptByAge = cutoff !== undefined && file.takenAt.getTime() >= cutoff;
-    if (file.path === protect || keptByCount || keptByAge) {
+  const remove = async (file: string, name: string) => {
+    try {
+      await rm(file);
+      await rm(sidecarPath(file), { force: true });
+      deleted.push(name);
+    } catch (error) {
+      problems.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  const safetyRe = safetyPattern(prefix);
+
+  if (keep.by === 'mtime') {
+    const files = keep.match !== undefined ? (await findByName(dir, keep.match)).filter((f) => !safetyRe.test(path.basename(f.path))) : (await backupsIn(dir, prefix, { ext, names: scope.names })).map((f) => ({ path: f.path, name: f.name, mtime: f.mtime }));
+    for (const [index, file] of files.entries()) {
+      const keptByCount = keep.files !== undefined && index < keep.files;
+      const keptByAge = keep.days !== undefined && !olderThanFindDays(file.mtime, keep.days, now);
+      if (file.path === protect || keptByCount || keptByAge) kept++;
+      else await remove(file.path, file.name);
+    }
+  } else {
+    const files = await backupsIn(dir, prefix, { ext, names: scope.names });
+    const cutoff = keep.days !== undefined ? now.getTime() - keep.days * DAY_MS : undefined;
+    for (const [index, file] of files.entries()) {
+      if (file.linkTo !== undefined) {
+        kept++;
+        continue;
+      }
+      const keptByCount = keep.files !== undefined && index < keep.files;
+      const keptByAge = cutoff !== undefined && file.takenAt.getTime() >= cutoff;
+      if (file.path === protect || keptByCount || keptByAge) kept++;
+      else await remove(file.path, file.name);
+    }
+  }
+
+  const safety = await expireSafetyBackups(dir, prefix, ext, keep.safetyDays, protect, now);
+  // `kept` counts the step's own backups; safety backups that stay are not among them.
+  return { deleted: [...deleted, ...safety.deleted], kept, problems: [...problems, ...safety.problems] };
+}
+
+/**
+ * Deletes safety backups (`<prefix>-safety-<stamp>.<ext>` in `dir`) older than `days` by the time
+ * in their names; the newest one is always kept (it may be the only way back from the last
+ * restore), and so is `protect`.
+ */
+export async function expireSafetyBackups(dir: string, prefix: string, ext: string, days: number, protect: string, now: Date): Promise<{ deleted: string[]; kept: number; problems: string[] }> {
+  const deleted: string[] = [];
+  const problems: string[] = [];
+  let kept = 0;
+  const safeties = (await backupsIn(dir, prefix, { ext, safety: true })).filter((f) => f.kind === 'safety');
+  const cutoff = now.getTime() - days * DAY_MS;
+  for (const [index, file] of safeties.entries()) {
+    if (index === 0 || file.path === protect || file.takenAt.getTime() >= cutoff) {
       kept++;
       continue;
     }

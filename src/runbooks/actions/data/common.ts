@@ -33,12 +33,22 @@ export const portInput = z
 /** Retention after a successful backup; a backup is kept when any rule keeps it. */
 export const keepInput = z
   .strictObject({
-    /** Keep backups younger than this many days. */
+    /** Keep backups younger than this many days (with `by: mtime`: what `find -mtime +<days>` does not match). */
     days: z.int().min(1).max(36500).optional(),
     /** Keep the newest this many backups (the new one included). */
     files: z.int().min(1).max(10000).optional(),
+    /**
+     * `name` (default): age from the time in the bot's names (and the step's declared names);
+     * `mtime`: age from the modification time, as the manuals' `find -mtime +<days> -delete` does.
+     */
+    by: z.enum(['name', 'mtime']).default('name'),
+    /** With `by: mtime`: a `find -name` pattern; every matching file below `dir` is aged (e.g. "*.db.gz"). */
+    match: z.string().min(1).optional(),
+    /** Safety backups taken before restores (`<prefix>-safety-<time>`) are kept this many days, the newest one always. */
+    safetyDays: z.int().min(1).max(36500).default(7),
   })
-  .refine((keep) => keep.days !== undefined || keep.files !== undefined, 'keep needs days, files, or both');
+  .refine((keep) => keep.days !== undefined || keep.files !== undefined, 'keep needs days, files, or both')
+  .refine((keep) => keep.match === undefined || keep.by === 'mtime', { message: 'match is a find -name pattern for by: mtime', path: ['match'] });
 
 export type KeepRule = z.output<typeof keepInput>;
 

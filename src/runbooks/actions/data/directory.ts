@@ -16,7 +16,23 @@ import { countLines, lstatOrUndefined, scanLines, statOrUndefined, syncDir } fro
 
 export interface DirectoryTarget {
   path: string;
+  /**
+   * The directory's path inside the archive, e.g. `data` for the OpenTruss manual's
+   * `tar czf … /data` of the Memgraph volume or `opt/gitcortex/config` for GitCortex's config
+   * backup, so that the manual's `tar xzf FILE -C /` restores the bot's archives and the bot
+   * restores the manual's. Default: the directory's own name.
+   */
+  member?: string | undefined;
 }
+
+const MEMBER = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/u;
+
+function memberProblem(member: string | undefined): string | undefined {
+  if (member === undefined) return undefined;
+  return MEMBER.test(member) ? undefined : `member ${JSON.stringify(member)} must be a relative path of letters, digits, ".", "_" and "-" (e.g. data or opt/app/config)`;
+}
+
+const strip = (line: string) => line.replace(/^(\.\/)+/u, '').replace(/\/+$/u, '');
 
 async function requireDirectory(dir: string, what: string): Promise<void> {
   let info;
@@ -30,17 +46,21 @@ async function requireDirectory(dir: string, what: string): Promise<void> {
 }
 
 /** `tar -tzf` into a listing file; returns the number of entries and the top-level names. */
-async function listArchive(job: Job, archive: string, scratchDir: string): Promise<{ entries: number; top: Set<string> }> {
+async function listArchive(job: Job, archive: string, scratchDir: string): Promise<{ entries: number; top: Set<string>; names: Set<string> }> {
   const listing = job.tempPath(scratchDir, path.basename(archive), 'list');
   await job.program(['tar', '-tzf', archive, `--index-file=${listing}`], { what: `tar -tzf of ${path.basename(archive)}` });
   const top = new Set<string>();
+  // Every directory an entry lies in (for a member path such as opt/gitcortex/config).
+  const names = new Set<string>();
   await scanLines(listing, job.signal, (line) => {
-    const first = line.replace(/^(\.\/)+/u, '').split('/')[0];
+    const parts = strip(line).split('/');
+    const first = parts[0];
     if (first !== undefined && first !== '' && first !== '.') top.add(first);
+    for (let i = 1; i <= Math.min(parts.length, 8); i++) names.add(parts.slice(0, i).join('/'));
   });
   const entries = await countLines(listing, job.signal, (line) => line !== '');
   if (entries === 0) throw new ActionError(`${archive} lists no entries`);
-  return { entries, top };
+  return { entries, top, names };
 }
 
 export const directoryBackup: BackupEngine<DirectoryTarget> = {
@@ -48,7 +68,10 @@ export const directoryBackup: BackupEngine<DirectoryTarget> = {
   what: (t) => `directory ${t.path}`,
   method: () => 'tar -czf, verified with tar -tzf',
   defaultPrefix: (t) => `dir-${prefixPart(path.basename(t.path))}`,
-  validate: (t) => check(pathProblem(t.path, 'directory')),
+  validate: (t) => {
+    check(pathProblem(t.path, 'directory'));
+    check(memberProblem(t.member));
+  },
   besideLive: (t) => path.dirname(path.resolve(t.path)),
   async absent(t) {
     return (await lstatOrUndefined(t.path)) === undefined;
@@ -56,7 +79,13 @@ export const directoryBackup: BackupEngine<DirectoryTarget> = {
   async produce(t, out, job) {
     await requireDirectory(t.path, 'source directory');
     const source = path.resolve(t.path);
-    const run = await job.program(['tar', '-czf', out, '-C', path.dirname(source), '--', path.basename(source)], {
+    // With a member other than the directory's name, its entries are renamed as they are written
+    // (`./x` → `<member>/x`; symlink targets are left alone): the archive then has the manual's layout.
+    const argv: [string, ...string[]] =
+      t.member === undefined || t.member === path.basename(source)
+        ? ['tar', '-czf', out, '-C', path.dirname(source), '--', path.basename(source)]
+        : ['tar', '-czf', out, '-C', source, `--transform=s,^\\.,${t.member},S`, '--', '.'];
+    const run = await job.program(argv, {
       what: `tar of ${source}`,
       allowFailure: true,
     });
@@ -85,9 +114,17 @@ export const directoryRestore: RestoreEngine<DirectoryTarget, Extracted> = {
     const target = path.resolve(t.path);
     const parent = path.dirname(target);
     await requireDirectory(parent, 'parent directory');
-    const { entries, top } = await listArchive(job, backup, os.tmpdir());
-    if (top.size !== 1) throw new ActionError(`${backup} does not hold exactly one top-level directory (found ${[...top].slice(0, 5).join(', ') || 'none'})`);
-    const [name = ''] = [...top];
+    check(memberProblem(t.member));
+    const { entries, top, names } = await listArchive(job, backup, os.tmpdir());
+    // The archive's layout: the member path (the manual's), else one top-level directory (the bot's older archives).
+    let name: string;
+    if (t.member !== undefined && names.has(t.member)) {
+      name = t.member;
+    } else {
+      if (top.size !== 1) throw new ActionError(`${backup} holds neither ${t.member ?? 'a member'} nor exactly one top-level directory (found ${[...top].slice(0, 5).join(', ') || 'none'})`);
+      [name = ''] = [...top];
+    }
+    job.fact('archive layout', `${name}/…`);
     const staging = job.tempPath(parent, path.basename(target), 'restore');
     try {
       await mkdir(staging, { mode: 0o700 });

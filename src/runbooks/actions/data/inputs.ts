@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { keepInput, portInput, text } from './common.js';
+import { backupNameSchema } from './naming.js';
 
 /*
  * The `with:` inputs of checkpoint, backup and restore: one strict object per engine, told apart
@@ -44,6 +45,8 @@ const destination = {
   /** File names are `<prefix>-<UTC YYYYMMDDTHHMMSSZ>.<ext>`; the default depends on the engine. */
   prefix: text.optional(),
   keep: keepInput.optional(),
+  /** Other names the step's backups have in `dir` (the manual's own scripts' files), which retention counts too. */
+  names: z.array(backupNameSchema).max(10).optional(),
 };
 
 export const checkpointInputs = z.discriminatedUnion('engine', [
@@ -61,7 +64,7 @@ export const backupInputs = z.discriminatedUnion('engine', [
   z.strictObject({ engine: z.literal('postgres'), ...postgresTarget, ...destination }),
   z.strictObject({ engine: z.literal('mysql'), ...mysqlTarget, ...destination }),
   z.strictObject({ engine: z.literal('redis'), ...redisTarget, ...destination }),
-  z.strictObject({ engine: z.literal('directory'), source: text, ...destination }),
+  z.strictObject({ engine: z.literal('directory'), source: text, member: text.optional(), ...destination }),
 ]);
 
 /** Which backup to restore, and where the safety backup goes. */
@@ -78,10 +81,14 @@ const restoreSource = {
    */
   safetyDir: text.optional(),
   /**
-   * `false` restores an explicit backup even without a matching `.sha256` sidecar. Default: a
-   * backup whose sidecar is missing or does not match is refused.
+   * `false` restores an explicit backup even without a matching `.sha256` sidecar; `if-present`
+   * restores one without a sidecar (the manuals' scripts write none) but refuses a mismatch.
+   * Default: a backup whose sidecar is missing or does not match is refused. Either way the
+   * engine checks the content (gzip, integrity_check, pg_restore --list, the dump's trailer).
    */
-  verify: z.boolean().default(true),
+  verify: z.union([z.boolean(), z.literal('if-present')]).default(true),
+  /** Safety backups in the safety directory older than this many days are deleted after a new one is taken (the newest always stays). */
+  safetyDays: z.int().min(1).max(36500).default(7),
 };
 
 export const restoreInputs = z
@@ -90,7 +97,7 @@ export const restoreInputs = z
     z.strictObject({ engine: z.literal('postgres'), ...postgresTarget, ...restoreSource }),
     z.strictObject({ engine: z.literal('mysql'), ...mysqlTarget, ...restoreSource }),
     z.strictObject({ engine: z.literal('redis'), ...redisTarget, ...restoreSource }),
-    z.strictObject({ engine: z.literal('directory'), target: text, ...restoreSource }),
+    z.strictObject({ engine: z.literal('directory'), target: text, member: text.optional(), ...restoreSource }),
   ])
   .superRefine((inputs, ctx) => {
     const latest = inputs.latest === true;

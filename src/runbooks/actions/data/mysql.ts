@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { formatBytes } from '../../../domain/format.js';
 import { ActionError, check, nameProblem, portProblem, prefixPart, type Job } from './common.js';
@@ -97,16 +97,38 @@ export const mysqlBackup: BackupEngine<MysqlTarget> = {
   },
 };
 
+/** Reads a plain `.sql` dump into memory, refusing one larger than `maxBytes`. */
+async function readBounded(file: string, maxBytes: number): Promise<Buffer> {
+  const info = await stat(file);
+  if (info.size > maxBytes) throw new ActionError(`${file} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB, the most this action restores through the client's stdin`);
+  return readFile(file);
+}
+
+/**
+ * From a dump of several databases (the IM suite manual's `mysqldump --all-databases`), the part
+ * that restores `database`: the dump's header (session settings), then its section, from its
+ * `-- Current Database:` line to the next one. Undefined when the dump has no such section.
+ */
+export function sectionOf(sql: string, database: string): { sql: string; others: string[] } | undefined {
+  const marker = /^-- Current Database: `((?:[^`]|``)+)`$/gmu;
+  const starts = [...sql.matchAll(marker)].map((m) => ({ name: (m[1] ?? '').replaceAll('``', '`'), at: m.index }));
+  const mine = starts.findIndex((s) => s.name === database);
+  if (mine === -1) return undefined;
+  const header = sql.slice(0, starts[0]?.at ?? 0);
+  const section = sql.slice(starts[mine]?.at ?? 0, starts[mine + 1]?.at ?? sql.length);
+  return { sql: `${header}${section}`, others: starts.filter((s) => s.name !== database).map((s) => s.name) };
+}
+
 export const mysqlRestore: RestoreEngine<MysqlTarget, { sql: string; backup: string; useDatabase: boolean }> = {
-  method: () => `gunzip | mariadb (up to ${MAX_RESTORE_BYTES / 1024 / 1024} MiB)`,
+  method: () => `gunzip | mariadb, or a plain .sql dump through mariadb (up to ${MAX_RESTORE_BYTES / 1024 / 1024} MiB)`,
   async prepare(t, backup, job) {
     validate(t);
     let buffer: Buffer;
     try {
-      buffer = await gunzipToBuffer(backup, MAX_RESTORE_BYTES, job.signal);
+      buffer = /\.sql$/iu.test(backup) ? await readBounded(backup, MAX_RESTORE_BYTES) : await gunzipToBuffer(backup, MAX_RESTORE_BYTES, job.signal);
     } catch (error) {
       if (error instanceof ActionError || job.signal.aborted) throw error;
-      throw new ActionError(`${backup} does not decompress: ${error instanceof Error ? error.message : String(error)}`);
+      throw new ActionError(`${backup} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (!buffer.subarray(-512).toString('utf8').includes(TRAILER)) throw new ActionError(`${backup} is not a complete dump (no "${TRAILER}" trailer)`);
     let sql: string;
@@ -115,7 +137,15 @@ export const mysqlRestore: RestoreEngine<MysqlTarget, { sql: string; backup: str
     } catch {
       throw new ActionError(`${backup} is not UTF-8 text (dumps made without --hex-blob cannot be restored through stdin)`);
     }
-    const used = [...new Set(usedDatabases(sql))];
+    let used = [...new Set(usedDatabases(sql))];
+    if (used.length > 1) {
+      // A dump of every database: only this database's part is restored, never the others (mysql's own tables among them).
+      const part = sectionOf(sql, t.database);
+      if (part === undefined) throw new ActionError(`${backup} is a dump of ${used.map((n) => JSON.stringify(n)).join(', ')} and holds no ${JSON.stringify(t.database)}`);
+      sql = part.sql;
+      job.fact('dump of several databases', `restoring only ${t.database}; left alone: ${part.others.join(', ')}`);
+      used = [...new Set(usedDatabases(sql))];
+    }
     const others = used.filter((name) => name !== t.database);
     if (others.length > 0) {
       throw new ActionError(`${backup} is a dump of ${others.map((n) => JSON.stringify(n)).join(', ')}, not of ${JSON.stringify(t.database)}: restoring it would change another database`);

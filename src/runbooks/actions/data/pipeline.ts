@@ -1,13 +1,14 @@
-import { open, rm, unlink } from 'node:fs/promises';
+import { open, realpath, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { StepArtefact, StepFact } from '../types.js';
-import { applyRetention, latestVerifiedBackup, publish, readSidecar, sidecarPath, writeSidecar } from './backup-files.js';
+import { applyRetention, expireSafetyBackups, latestVerifiedBackup, publish, readSidecar, sidecarPath, writeSidecar } from './backup-files.js';
 import { formatBytes } from '../../../domain/format.js';
 import { ActionError, check, fsProblem, pathProblem, prefixProblem, utcStamp, type Job, type KeepRule } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { sha256File, statOrUndefined } from './files.js';
 import { changedSinceRequest } from '../../chosen-file.js';
+import type { BackupName } from './naming.js';
 
 /*
  * The two procedures every engine shares.
@@ -28,6 +29,8 @@ export interface BackupPlan {
   prefix: string;
   kind: StepArtefact['kind'];
   keep?: KeepRule | undefined;
+  /** Other names of this step's backups, which retention counts too. */
+  names?: readonly BackupName[] | undefined;
   /** For a safety backup: when the normal backup fails (a damaged database), keep an as-is copy. */
   asIsFallback?: boolean;
 }
@@ -111,7 +114,7 @@ async function retention(ext: string, plan: BackupPlan, final: string, now: Date
   if (plan.keep === undefined) return [];
   let outcome;
   try {
-    outcome = await applyRetention(plan.dir, plan.prefix, ext, plan.keep, final, now);
+    outcome = await applyRetention({ dir: plan.dir, prefix: plan.prefix, ext, names: plan.names }, plan.keep, final, now);
   } catch (error) {
     // The backup itself is done and verified; a retention problem is reported, not a failure.
     return [{ label: 'retention problems', value: `could not apply retention: ${fsProblem(error)}` }];
@@ -136,8 +139,10 @@ export interface RestorePlan {
   dir?: string | undefined;
   prefix?: string | undefined;
   safetyDir?: string | undefined;
-  /** false: an explicit backup is restored without a matching sidecar. */
-  verify?: boolean | undefined;
+  /** false: an explicit backup is restored without a matching sidecar; if-present: without one, never with a mismatch. */
+  verify?: boolean | 'if-present' | undefined;
+  /** Days older safety backups are kept (the newest always); default 7. */
+  safetyDays?: number | undefined;
 }
 
 /**
@@ -154,20 +159,24 @@ async function locateBackup(ext: string, prefix: string, plan: RestorePlan, job:
     });
     if (info === undefined) throw new ActionError(`backup ${from} does not exist`);
     if (!info.isFile()) throw new ActionError(`backup ${from} is not a file`);
-    const verify = plan.verify !== false;
-    const recorded = await readSidecar(from);
-    if (recorded === undefined && verify) {
-      throw new ActionError(`backup ${from} has no .sha256 sidecar ${sidecarPath(from)}, so it cannot be checked: refusing to restore it (verify: false in the runbook allows it)`);
+    // A link (the manual's latest.db.gz) is resolved once: the file it points to now is read, checked and restored.
+    const file = await realpath(from);
+    if (file !== from) job.fact('link', `${from} → ${file}`);
+    const verify = plan.verify ?? true;
+    const recorded = await readSidecar(file);
+    if (recorded === undefined && verify === true) {
+      throw new ActionError(`backup ${from} has no .sha256 sidecar ${sidecarPath(file)}, so it cannot be checked: refusing to restore it (verify: false or if-present in the runbook allows it)`);
     }
-    const { sha256 } = await sha256File(from, job.signal);
+    const { sha256 } = await sha256File(file, job.signal);
     const pinned = job.ctx.pins?.find((p) => p.path === from)?.sha256;
     if (pinned !== undefined && pinned !== sha256) throw new ActionError(changedSinceRequest(from, sha256, pinned));
-    if (recorded !== undefined && verify && sha256 !== recorded) {
-      throw new ActionError(`backup ${from} does not match its sidecar ${sidecarPath(from)} (sha256 ${sha256.slice(0, 12)}…, recorded ${recorded.slice(0, 12)}…): refusing to restore it`);
+    if (recorded !== undefined && verify !== false && sha256 !== recorded) {
+      throw new ActionError(`backup ${from} does not match its sidecar ${sidecarPath(file)} (sha256 ${sha256.slice(0, 12)}…, recorded ${recorded.slice(0, 12)}…): refusing to restore it`);
     }
-    job.fact('sha256', `${sha256} (${!verify ? 'not checked: verify is false' : 'matches the sidecar'}${pinned !== undefined ? ', the file requested' : ''})`);
-    job.fact('backup', `${from} (${formatBytes(info.size)})`);
-    return from;
+    const how = verify === false ? 'not checked: verify is false' : recorded === undefined ? 'no .sha256 sidecar (a backup made by hand): its content is checked below' : 'matches the sidecar';
+    job.fact('sha256', `${sha256} (${how}${pinned !== undefined ? ', the file requested' : ''})`);
+    job.fact('backup', `${file} (${formatBytes(info.size)})`);
+    return file;
   }
   const dir = plan.dir ?? '';
   check(pathProblem(dir, 'dir'));
@@ -203,6 +212,13 @@ export async function runRestore<T, P>(backupEngine: BackupEngine<T>, restoreEng
       const { artefact, facts } = await writeBackup(backupEngine, target, { dir: safetyDir, prefix: `${prefix}-safety`, kind: 'safety-backup', asIsFallback: true }, job);
       job.fact('safety backup', `${artefact.path} (${formatBytes(artefact.sizeBytes)})`);
       for (const fact of facts) job.fact(`safety ${fact.label}`, fact.value);
+      const expired = await expireSafetyBackups(safetyDir, prefix, backupEngine.ext, plan.safetyDays ?? 7, artefact.path, new Date()).catch((error: unknown) => ({
+        deleted: [],
+        kept: 0,
+        problems: [fsProblem(error)],
+      }));
+      if (expired.deleted.length > 0) job.fact('expired safety backups', expired.deleted.join(', '));
+      if (expired.problems.length > 0) job.fact('safety retention problems', expired.problems.slice(0, 3).join('; '));
     } catch (error) {
       if (job.signal.aborted) throw error;
       const reason = error instanceof Error ? error.message : String(error);

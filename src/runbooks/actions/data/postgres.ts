@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { StepFact } from '../types.js';
 import { ActionError, check, errorLine, nameProblem, portProblem, prefixPart, type Job } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
-import { readHead, scanLines } from './files.js';
+import { readHead, readTail, scanLines } from './files.js';
 import type { PostgresTarget } from './inputs.js';
 
 /*
@@ -95,16 +95,51 @@ export const postgresBackup: BackupEngine<PostgresTarget> = {
   },
 };
 
-export const postgresRestore: RestoreEngine<PostgresTarget, { backup: string }> = {
+/** A plain-SQL `pg_dump` (the manuals' `pg_dump … > backup_<time>.sql`), restored with psql. */
+const isPlain = (backup: string) => /\.sql$/iu.test(backup);
+
+const PLAIN_HEAD = '-- PostgreSQL database dump';
+const PLAIN_TAIL = '-- PostgreSQL database dump complete';
+
+interface PreparedPostgres {
+  backup: string;
+  plain: boolean;
+}
+
+export const postgresRestore: RestoreEngine<PostgresTarget, PreparedPostgres> = {
+  // A plain .sql backup goes through psql instead; its result and facts say so.
   method: () => 'pg_restore --clean --if-exists in one transaction',
   async prepare(t, backup, job) {
     validate(t);
+    if (isPlain(backup)) {
+      // pg_dump writes the completion line last: a dump cut short has none.
+      const head = (await readHead(backup, 400)).toString('utf8');
+      if (!head.includes(PLAIN_HEAD)) throw new ActionError(`${backup} is not a plain pg_dump (no "${PLAIN_HEAD}" header)`);
+      if (!(await readTail(backup, 400)).toString('utf8').includes(PLAIN_TAIL)) throw new ActionError(`${backup} is not a complete dump (no "${PLAIN_TAIL}" line at its end)`);
+      let tables = 0;
+      await scanLines(backup, job.signal, (line) => {
+        if (line.startsWith('CREATE TABLE ')) tables++;
+      });
+      job.fact('backup format', 'plain SQL (pg_dump)');
+      job.fact('backup tables', String(tables));
+      return { backup, plain: true };
+    }
     // The listing goes to the temp directory: the backups' directory may be read-only.
     const facts = await tocFacts(job, backup, os.tmpdir());
     for (const fact of facts) job.fact(`backup ${fact.label}`, fact.value);
-    return { backup };
+    return { backup, plain: false };
   },
-  async apply(t, { backup }, job) {
+  async apply(t, { backup, plain }, job) {
+    if (plain) {
+      // The manual empties the database before `psql < dump` (a plain dump has no DROPs): the public
+      // schema is recreated and the dump run, all in one transaction, so an error changes nothing.
+      await job.program(
+        ['psql', '-X', '-w', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', ...connection(t), '-c', 'DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;', '-f', backup],
+        { what: `psql restoring ${describePostgres(t)} (rolled back, nothing changed)` },
+      );
+      job.fact('note', 'the public schema was emptied and recreated before the dump was loaded (its owner is now the restoring role)');
+      return `restored ${describePostgres(t)} from ${backup} (plain SQL, psql)`;
+    }
     // One transaction: an error rolls the whole restore back and the database stays as it was.
     const run = await job.program(['pg_restore', '-w', '--clean', '--if-exists', '--single-transaction', '--exit-on-error', ...connection(t), backup], {
       what: `pg_restore into ${describePostgres(t)} (rolled back, nothing changed)`,

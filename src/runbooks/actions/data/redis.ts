@@ -1,4 +1,5 @@
-import { rename } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatBytes } from '../../../domain/format.js';
@@ -166,10 +167,12 @@ export const redisRestore: RestoreEngine<RedisTarget, StagedRdb> = {
     const savePoints = await configGet(job, t, 'save');
     const staged = job.tempPath(path.dirname(dump), path.basename(dump), 'restore');
     try {
-      await gunzipFile(backup, staged, job.signal);
+      // The manual's `docker cp …/dump.rdb ./redis-backup-<date>.rdb` is a plain RDB file; the bot's are gzipped.
+      if (/\.rdb$/iu.test(backup)) await copyFile(backup, staged, constants.COPYFILE_EXCL);
+      else await gunzipFile(backup, staged, job.signal);
     } catch (error) {
       if (job.signal.aborted) throw error;
-      throw new ActionError(`${backup} could not be decompressed next to ${dump}: ${fsProblem(error)}`);
+      throw new ActionError(`${backup} could not be ${/\.rdb$/iu.test(backup) ? 'copied' : 'decompressed'} next to ${dump}: ${fsProblem(error)}`);
     }
     job.fact('backup rdb version', checkMagic(await readHead(staged, 9), backup));
     return { dump, staged, backup, savePoints };
