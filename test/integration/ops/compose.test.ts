@@ -8,9 +8,10 @@ import { composeFileText, composeProject, containersOf, requireDocker, type Comp
 import { fact, opsStep } from '../../support/ops-steps.js';
 
 /*
- * The compose action and the compose restart against a real Docker engine: a project of busybox
- * httpd services on host ports. Each command is checked by what the engine shows afterwards
- * (container start times and states, /health answers), not by what the step says alone.
+ * The compose action against a real Docker engine, for what the runbooks' end-to-end test
+ * (test/e2e/compose-runbooks.test.ts: ps, logs, restart, stop/start, down/up through the bot) does
+ * not reach: exec, COMPOSE_COMMAND, a project named by its file alone, a bounded wait that fails,
+ * and refusals.
  */
 
 const docker = await requireDocker();
@@ -24,7 +25,7 @@ docker.describe('compose steps on a real engine', () => {
   let ports: Record<string, number>;
 
   beforeAll(async () => {
-    ports = { web: await freePort(), worker: await freePort() };
+    ports = { web: await freePort() };
     p = composeProject({ prefix: PREFIX, compose: docker.value.compose, ports, file: 'compose.prod.yml' });
     await p.up();
   }, 120_000);
@@ -36,62 +37,6 @@ docker.describe('compose steps on a real engine', () => {
   }, 60_000);
 
   const target = () => ({ projectDir: p.dir, file: 'compose.prod.yml' });
-
-  it('restart: a new start of the same container, running again and answering /health', async () => {
-    const before = await p.state('web');
-    expect(before?.status).toBe('running');
-    const result = await run(opsStep('restart', { kind: 'compose', service: 'web', ...target(), withinSeconds: 30, verify: { kind: 'http', url: `http://127.0.0.1:${ports.web}/health`, withinSeconds: 20, intervalSeconds: 0.2 } }, { timeoutSeconds: 90 }));
-    expect(result.status, result.summary).toBe('succeeded');
-    const after = await p.state('web');
-    expect(after?.id).toBe(before?.id);
-    expect(after?.startedAt).not.toBe(before?.startedAt);
-    expect(await p.health('web')).toBe('web ok');
-    expect(result.summary).toMatch(/^restarted compose service web \(.+\); running after .+ \(\d+ checks?\); verify healthy/);
-    expect(fact(result, `${p.name}_web_1 before`) ?? fact(result, `${p.name}-web-1 before`)).toBe(`running, started ${before?.startedAt}`);
-    expect(result.facts?.some((f) => f.value.includes(`started ${after?.startedAt ?? '?'}`))).toBe(true);
-    // The worker was not touched.
-    expect(await p.health('worker')).toBe('worker ok');
-  }, 120_000);
-
-  it('logs: the last lines the service printed', async () => {
-    const result = await run(opsStep('compose', { command: 'logs', service: 'worker', tail: 5, ...target() }));
-    expect(result.status, result.summary).toBe('succeeded');
-    expect(result.outputTail).toContain(`worker listening on ${ports.worker}`);
-    expect(result.outputTail).not.toContain('web listening');
-  }, 60_000);
-
-  it('ps: every container with its state as a fact', async () => {
-    const result = await run(opsStep('compose', { command: 'ps', ...target() }));
-    expect(result.status, result.summary).toBe('succeeded');
-    expect(result.summary).toMatch(/^2 containers: .*web.* running, .*worker.* running$/);
-    expect(result.outputTail).toMatch(/web/);
-  }, 60_000);
-
-  it('stop, then start: stopped in between (no answer), running and healthy after', async () => {
-    const stop = await run(opsStep('compose', { command: 'stop', service: 'web', ...target() }, { timeoutSeconds: 60 }));
-    expect(stop.status, stop.summary).toBe('succeeded');
-    expect(stop.summary).toMatch(/service web stopped: .*web.* exited/);
-    expect((await p.state('web'))?.status).toBe('exited');
-    expect(await p.health('web')).toBeUndefined();
-    expect((await p.state('worker'))?.status).toBe('running');
-
-    const start = await run(opsStep('compose', { command: 'start', service: 'web', ...target(), verify: { kind: 'http', url: `http://127.0.0.1:${ports.web}/health`, intervalSeconds: 0.2 } }, { timeoutSeconds: 60 }));
-    expect(start.status, start.summary).toBe('succeeded');
-    expect((await p.state('web'))?.status).toBe('running');
-    expect(await p.health('web')).toBe('web ok');
-  }, 120_000);
-
-  it('down, then up -d: no container left in between, all running after', async () => {
-    const down = await run(opsStep('compose', { command: 'down', ...target() }, { timeoutSeconds: 90 }));
-    expect(down.status, down.summary).toBe('succeeded');
-    expect(await p.state('web')).toBeUndefined();
-    expect(await p.state('worker')).toBeUndefined();
-    const up = await run(opsStep('compose', { command: 'up', ...target() }, { timeoutSeconds: 90 }));
-    expect(up.status, up.summary).toBe('succeeded');
-    expect(up.summary).toMatch(/running after/);
-    expect(await p.health('web')).toBe('web ok');
-    expect(await p.health('worker')).toBe('worker ok');
-  }, 180_000);
 
   it('exec: runs a command in the running container', async () => {
     const result = await run(opsStep('compose', { command: 'exec', service: 'web', run: ['cat', '/www/health'], ...target() }));
@@ -112,6 +57,7 @@ docker.describe('compose steps on a real engine', () => {
     const result = await run(opsStep('compose', { command: 'ps', service: 'web', file: p.file }));
     expect(result.status, result.summary).toBe('succeeded');
     expect(result.summary).toMatch(/^1 containers: .*web.* running$/);
+    expect(result.facts?.find((f) => f.label.includes('web'))?.value).toMatch(/^running, started \d{4}-/);
     expect(describeStep(opsStep('compose', { command: 'ps', service: 'web', file: p.file }), {})).toContain(`will list the containers of service web in ${p.file}`);
   }, 60_000);
 });
