@@ -13,6 +13,13 @@ export const SCHEDULER_ACTOR = 'system:scheduler';
 
 /** Actions a checklist may run: they only look. (Backups write files, so they are scheduled as steps, not checklist items.) */
 const READ_ONLY_ACTIONS = new Set<RunbookStep['action']>(['verify', 'http', 'exec']);
+/** Compose commands that only look (the others stop, start or run something in a container). */
+const READ_ONLY_COMPOSE = new Set<unknown>(['ps', 'logs']);
+
+function readOnly(step: RunbookStep): boolean {
+  if (step.action === 'compose') return READ_ONLY_COMPOSE.has(step.with.command);
+  return READ_ONLY_ACTIONS.has(step.action);
+}
 
 export type ResolvedStep = { ok: true; runbook: Runbook; step: RunbookStep; params: Record<string, string> } | { ok: false; problem: string };
 
@@ -27,8 +34,8 @@ export function resolveStepRef(runbooks: readonly Runbook[], ref: StepRef, purpo
   const step = runbook.steps.find((s) => s.id === ref.step);
   if (!step) return { ok: false, problem: `runbook "${ref.runbook}" has no step "${ref.step}"` };
   if (step.changes) return { ok: false, problem: `step "${ref.runbook}/${ref.step}" changes a system (changes: true) and needs approval in chat; it cannot be scheduled` };
-  if (purpose === 'checklist' && (!READ_ONLY_ACTIONS.has(step.action) || step.checkpoint)) {
-    return { ok: false, problem: `step "${ref.runbook}/${ref.step}" (action ${step.action}) is not read-only; a checklist runs verify, http and exec checks only` };
+  if (purpose === 'checklist' && (!readOnly(step) || step.checkpoint)) {
+    return { ok: false, problem: `step "${ref.runbook}/${ref.step}" (action ${step.action}) is not read-only; a checklist runs verify, http, exec and compose ps/logs checks only` };
   }
   const resolved = resolveParams(runbook, ref.labels);
   if (!resolved.ok) return { ok: false, problem: `step "${ref.runbook}/${ref.step}": ${resolved.problems.join('; ')}` };

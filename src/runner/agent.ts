@@ -178,7 +178,7 @@ export class RunnerAgent {
       await this.jobFiles.save(entry.state);
       this.record(job, 'process', { pid: p.pid, pgid: p.pgid });
     };
-    const ctx = { signal: entry.controller.signal, redact: this.o.redact, env: this.o.env, settings: { prometheusUrl: this.o.config.prometheusUrl }, onSpawn };
+    const ctx = { signal: entry.controller.signal, redact: this.o.redact, env: this.o.env, settings: { prometheusUrl: this.o.config.prometheusUrl, composeCommand: this.o.config.composeCommand }, onSpawn };
     const result = wireResult(await runLocalStep(vetted.step, job, ctx), this.o.redact);
     // Remembered before the result goes out: the bot may ask to inspect a snapshot right after it.
     await this.artefacts.add((result.artefacts ?? []).map((a) => a.path)).catch((error: unknown) => this.o.log.error({ err: error }, 'cannot record the artefacts'));

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { composeCommandSetting } from '../domain/compose-command.js';
 import { ConfigError } from '../domain/errors.js';
 import { RUNNER_NAME } from '../runners/protocol.js';
 
@@ -36,6 +37,7 @@ export const runnerEnvSchema = z.object({
   RUNNER_STATE_DIR: z.string().min(1).default('./runner-state'),
   RUNNER_STOP_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   PROMETHEUS_URL: z.url().optional(),
+  COMPOSE_COMMAND: composeCommandSetting,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   // Read by the entry point before this schema; listed so that it is documented and validated.
@@ -54,6 +56,8 @@ export interface RunnerConfig {
   stateDir: string;
   stopGraceMs: number;
   prometheusUrl: string | undefined;
+  /** The compose program of its compose steps; none: detected on this host. */
+  composeCommand: string[] | undefined;
   logLevel: z.output<typeof runnerEnvSchema>['LOG_LEVEL'];
   logFormat: z.output<typeof runnerEnvSchema>['LOG_FORMAT'];
   /** Values that must never appear in what the runner reports or logs. */
@@ -120,6 +124,7 @@ export function loadRunnerConfig(raw: Record<string, string | undefined>, hostna
     stateDir: path.resolve(env.RUNNER_STATE_DIR),
     stopGraceMs: env.RUNNER_STOP_GRACE_SECONDS * 1000,
     prometheusUrl: env.PROMETHEUS_URL,
+    composeCommand: env.COMPOSE_COMMAND,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     secrets: [token],

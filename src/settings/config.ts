@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { composeCommandSetting } from '../domain/compose-command.js';
 import { ConfigError } from '../domain/errors.js';
 import { dingTalkConfig, feishuConfig, type DingTalkConfig, type FeishuConfig } from './chat-platforms.js';
 
@@ -101,6 +102,7 @@ export const envSchema = z
     ESCALATION_FILE: z.string().min(1).optional(),
     SCHEDULES_FILE: z.string().min(1).optional(),
     PROMETHEUS_URL: z.url().optional(),
+    COMPOSE_COMMAND: composeCommandSetting,
     ALERTMANAGER_URL: z.url().optional(),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
     CONSOLE: z.enum(['auto', 'on', 'off']).default('auto'),
@@ -249,6 +251,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Prometheus base URL for `verify` steps with `kind: prometheus` that give none. */
   prometheusUrl: string | undefined;
+  /** The compose program of compose steps run in the bot (`docker compose`, `docker-compose`); none: detected. */
+  composeCommand: string[] | undefined;
   /** Alertmanager base URL for silences made from chat; none: no silence button or command. */
   alertmanagerUrl: string | undefined;
   console: ConsoleConfig;
@@ -320,6 +324,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     schedulesFile: env.SCHEDULES_FILE,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     prometheusUrl: env.PROMETHEUS_URL,
+    composeCommand: env.COMPOSE_COMMAND,
     alertmanagerUrl: env.ALERTMANAGER_URL,
     console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT },
     audit: auditSealConfig(env),

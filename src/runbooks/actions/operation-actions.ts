@@ -1,4 +1,5 @@
 import { budgetOf, stepResult } from './ops/common.js';
+import { composeAction } from './ops/compose.js';
 import { describeRestart, restartActionInputs, restartPhases } from './ops/restart.js';
 import { describeRollback, rollbackInputs, rollbackPhases } from './ops/rollback.js';
 import { describeVerify, verifyInputs, verifyPhase } from './ops/verify.js';
@@ -42,5 +43,5 @@ const rollback = defineAction({
   },
 });
 
-/** restart, rollback and verify. */
-export const OPERATION_ACTIONS: TypedAction[] = [verify, restart, rollback];
+/** restart, rollback, verify and compose. */
+export const OPERATION_ACTIONS: TypedAction[] = [verify, restart, rollback, composeAction];

@@ -23,6 +23,8 @@ export interface ActionContext {
 export interface ActionSettings {
   /** Base URL for `verify` with `kind: prometheus` when the step gives none. */
   prometheusUrl?: string | undefined;
+  /** The compose program as argv (`docker compose`, `docker-compose`); absent: the first of them that works. */
+  composeCommand?: readonly string[] | undefined;
 }
 
 /** Outcome of one step, ready to show in a thread and store in the audit log. */

@@ -203,7 +203,7 @@ describe('loadRunbooks', () => {
   - { id: C, title: '${'t'.repeat(61)}', action: http, with: { url: 'http://x/', expectStatus: [], method: DELETE } }`),
     );
     expect(message.split('\n')).toEqual([
-      `${file}: steps.0.action: Invalid discriminator value. Expected 'exec' | 'http' | 'restart' | 'checkpoint' | 'backup' | 'restore' | 'rollback' | 'verify' | 'locate'`,
+      `${file}: steps.0.action: Invalid discriminator value. Expected 'exec' | 'http' | 'restart' | 'checkpoint' | 'backup' | 'restore' | 'rollback' | 'verify' | 'locate' | 'compose'`,
       expect.stringMatching(new RegExp(`^${escape(file)}: steps\\.1\\.timeoutSeconds: `)),
       expect.stringMatching(new RegExp(`^${escape(file)}: steps\\.1\\.approval\\.approvers: `)),
       expect.stringMatching(new RegExp(`^${escape(file)}: steps\\.2\\.id: step ids must match`)),

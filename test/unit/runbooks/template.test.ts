@@ -50,6 +50,6 @@ describe('runbook matching', () => {
 
 describe('ACTION_NAMES', () => {
   it('lists the actions a step may use', () => {
-    expect(ACTION_NAMES).toEqual(['exec', 'http', 'restart', 'checkpoint', 'backup', 'restore', 'rollback', 'verify', 'locate']);
+    expect(ACTION_NAMES).toEqual(['exec', 'http', 'restart', 'checkpoint', 'backup', 'restore', 'rollback', 'verify', 'locate', 'compose']);
   });
 });

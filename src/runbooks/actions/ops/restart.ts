@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { runProgram } from '../program.js';
 import type { TypedActionContext } from '../typed-action.js';
@@ -20,6 +19,8 @@ import {
   type Budget,
   type Phase,
 } from './common.js';
+import { composeBase, composeTargetProblem, describeTarget, projectDirProblem, readStates, resolveComposeCommand } from './compose-engine.js';
+import { runningPhase } from './compose.js';
 import { describeFollowUpVerify, followUpVerifyInputs, verifyPhase } from './verify.js';
 
 // Over 300 lines: the four kinds of restart (systemd, compose, kubernetes, command) share their
@@ -42,6 +43,8 @@ const composeRestart = z.strictObject({
   projectDir: locationText,
   /** A compose file (`-f`), relative to projectDir; the default is compose's own lookup. */
   file: locationText.optional(),
+  /** The project name (`-p`); the default is compose's own (the project directory's name). */
+  project: text.optional(),
   withinSeconds: withinSeconds(30),
   ...followUp,
 });
@@ -87,9 +90,9 @@ export function systemdArgv(unit: string): { restart: Argv; isActive: Argv; stat
   };
 }
 
-export function composeArgv(i: Pick<ComposeRestart, 'service' | 'file'>): { restart: Argv; ps: Argv } {
-  const base: Argv = ['docker', 'compose', ...(i.file !== undefined ? ['-f', i.file] : [])];
-  return { restart: [...base, 'restart', i.service], ps: [...base, 'ps', '--all', '--format', 'json', i.service] };
+/** `docker compose [-p project] [-f file] restart <service>`, with the compose command in use. */
+export function composeArgv(command: readonly string[], i: Pick<ComposeRestart, 'service' | 'file' | 'project'>): Argv {
+  return [...composeBase(command, i), 'restart', i.service];
 }
 
 export function kubectlArgv(i: Pick<KubernetesRestart, 'deployment' | 'namespace' | 'context'>, timeoutSeconds: number): { restart: Argv; status: Argv } {
@@ -110,7 +113,6 @@ export function commandArgv(i: Pick<CommandRestart, 'run'>): Argv {
 // Checks on rendered values
 
 const UNIT = /^[A-Za-z0-9:_.\\@-]+$/u;
-const COMPOSE_SERVICE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/u;
 const K8S_NAME = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$/u;
 const K8S_NAMESPACE = /^(?=.{1,63}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/u;
 const K8S_CONTEXT = /^[A-Za-z0-9_.:@/-]+$/u;
@@ -120,7 +122,7 @@ export function restartProblem(i: RestartInputs): string | undefined {
     case 'systemd':
       return nameProblem(i.unit, 'unit', UNIT, 'letters, digits and : _ . \\ @ -');
     case 'compose':
-      return nameProblem(i.service, 'service', COMPOSE_SERVICE, 'letters, digits and _ . -') ?? (i.file?.startsWith('-') === true ? 'file may not start with "-"' : undefined);
+      return composeTargetProblem(i, i.service);
     case 'kubernetes':
       return (
         nameProblem(i.deployment, 'deployment', K8S_NAME, 'a Kubernetes object name') ??
@@ -141,8 +143,7 @@ export function restartClause(i: RestartInputs): string {
     case 'systemd':
       return `restart systemd unit ${i.unit} and wait until active (${i.withinSeconds}s)`;
     case 'compose': {
-      const file = i.file !== undefined ? ` (file ${i.file})` : '';
-      return `restart compose service ${i.service} in ${i.projectDir}${file} and wait until running (${i.withinSeconds}s)`;
+      return `restart compose service ${i.service} in ${describeTarget(i)} and wait until running (${i.withinSeconds}s)`;
     }
     case 'kubernetes': {
       const context = i.context !== undefined ? ` (context ${i.context})` : '';
@@ -227,64 +228,20 @@ async function restartSystemd(i: SystemdRestart, ctx: TypedActionContext, budget
   return [restarted, { ok: false, summary: `unit ${i.unit} ${why}`, facts: [], output: status.output || outcome.last.output, timedOut: false }];
 }
 
-interface ComposeContainer {
-  name: string;
-  state: string;
-  health: string;
-}
-
-/**
- * Containers from `docker compose ps --format json`: a JSON array (compose before 2.21) or one JSON
- * object per line (later). `undefined` when the output is neither.
- */
-export function composeContainers(stdout: string): ComposeContainer[] | undefined {
-  const trimmed = stdout.trim();
-  if (trimmed === '') return [];
-  try {
-    const items: unknown[] = trimmed.startsWith('[') ? (JSON.parse(trimmed) as unknown[]) : trimmed.split(/\r?\n/u).filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
-    return items.map((item) => {
-      const o = (item ?? {}) as Record<string, unknown>;
-      const str = (v: unknown) => (typeof v === 'string' ? v : '');
-      return { name: str(o.Name), state: str(o.State), health: str(o.Health) };
-    });
-  } catch {
-    return undefined;
-  }
-}
-
-/** Running, and healthy when the container has a health check. */
-export function composeRunning(containers: readonly ComposeContainer[]): boolean {
-  return containers.length > 0 && containers.every((c) => c.state === 'running' && (c.health === '' || c.health === 'healthy'));
-}
-
 async function restartCompose(i: ComposeRestart, ctx: TypedActionContext, budget: Budget): Promise<Phase[]> {
-  const isDir = await stat(i.projectDir).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-  if (!isDir) return [refused(`the compose project directory ${i.projectDir} does not exist or is not a directory`)];
-  const argv = composeArgv(i);
-  const facts = [{ label: 'restarted', value: `compose service ${i.service} in ${i.projectDir}` }];
-  const restart = await runProgram(argv.restart, programOptions(ctx, budget, i.projectDir));
-  if (!restart.ok) return [programPhase(restart, quoteArgv(argv.restart), [{ label: 'restart', value: `compose service ${i.service}: not restarted` }])];
-
-  const outcome = await pollUntil(
-    async (timeoutMs): Promise<Attempt> => {
-      const run = await runProgram(argv.ps, { ...programOptions(ctx, budget, i.projectDir), timeoutMs });
-      if (!run.ok) return { ok: false, fatal: run.failure?.startsWith('could not start') === true, detail: programProblem(run), output: run.output };
-      const containers = composeContainers(run.stdout);
-      if (containers === undefined) return { ok: false, fatal: true, detail: `cannot read the output of ${quoteArgv(argv.ps)}`, output: run.output };
-      if (containers.length === 0) return { ok: false, detail: `no containers for service ${i.service}`, output: run.output };
-      const detail = containers.map((c) => `${c.name || i.service} ${c.state}${c.health !== '' ? ` (${c.health})` : ''}`).join(', ');
-      return { ok: composeRunning(containers), detail, output: run.output };
-    },
-    { intervalMs: 1000, withinMs: i.withinSeconds * 1000, budget },
-  );
+  const dirProblem = await projectDirProblem(i);
+  if (dirProblem !== undefined) return [refused(dirProblem)];
+  const command = await resolveComposeCommand(ctx, budget);
+  if (typeof command === 'string') return [refused(command)];
+  // The container before, so the thread shows that a new start happened (its start time changes).
+  const before = await readStates(command, i, i.service, ctx, Math.max(1, Math.min(15_000, budget.remainingMs())));
+  const argv = composeArgv(command, i);
+  const facts = [{ label: 'restarted', value: `compose service ${i.service} in ${describeTarget(i)}` }];
+  if (before.ok) for (const c of before.containers) facts.push({ label: `${c.name} before`, value: `${c.status}, started ${c.startedAt}` });
+  const restart = await runProgram(argv, programOptions(ctx, budget, i.projectDir));
+  if (!restart.ok) return [programPhase(restart, quoteArgv(argv), [{ label: 'restart', value: `compose service ${i.service}: not restarted` }])];
   const restarted: Phase = { ok: true, summary: `restarted compose service ${i.service} (${formatDuration(restart.durationMs)})`, facts, output: restart.output };
-  facts.push({ label: 'containers', value: `${outcome.last.detail} after ${formatDuration(outcome.elapsedMs)} (${plural(outcome.attempts, 'check')})` });
-  if (outcome.ok) return [restarted, { ok: true, summary: `running after ${formatDuration(outcome.elapsedMs)}`, facts: [], output: outcome.last.output }];
-  const why = outcome.last.fatal === true ? outcome.last.detail : `not running within ${i.withinSeconds}s: last ${outcome.last.detail}`;
-  return [restarted, { ok: false, summary: `service ${i.service} ${why}`, facts: [], output: outcome.last.output }];
+  return [restarted, await runningPhase(command, i, i.service, i.withinSeconds, ctx, budget)];
 }
 
 async function restartKubernetes(i: KubernetesRestart, ctx: TypedActionContext, budget: Budget): Promise<Phase[]> {
