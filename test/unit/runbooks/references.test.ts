@@ -39,7 +39,7 @@ describe('runbook step references', () => {
 `),
       'db.yaml',
     );
-    expect(rb.steps.find((s) => s.id === 'restore')?.pick).toEqual({ param: 'backup', dir: '{{dir}}', prefix: 'db-', limit: 5 });
+    expect(rb.steps.find((s) => s.id === 'restore')?.pick).toEqual({ param: 'backup', dir: '{{dir}}', prefix: 'db-', limit: 5, names: [], safety: false });
     expect(rb.steps.find((s) => s.id === 'upgrade')?.checkpoint).toEqual({ step: 'snap', rollback: 'restore', param: 'backup' });
     expect(rb.params.backup?.chosen).toBe(true);
   });
