@@ -126,7 +126,7 @@ export function approvalRefusal(actor: Actor, run: StepRun, p: Pick<StepPolicy, 
     return t('refusal.selfApprove', { title: run.stepTitle });
   }
   // Role names, never member ids: a refusal must not hand out the ids that would pass.
-  const roles = p.approverRoles?.length ? t('refusal.roles', { roles: p.approverRoles.join(t('refusal.rolesOr')), n: p.approverRoles.length }) : t('refusal.policyApprovers');
+  const roles = p.approverRoles?.length ? t(p.approverRoles.length === 1 ? 'refusal.role' : 'refusal.roles', { roles: p.approverRoles.join(t('refusal.rolesOr')) }) : t('refusal.policyApprovers');
   if (p.approvers !== undefined && !isMember(actor, p.approvers)) {
     return t(actor.listedOnly ? 'refusal.notApproverListed' : 'refusal.notApprover', { title: run.stepTitle, roles, platform: actor.platform });
   }

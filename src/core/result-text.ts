@@ -17,7 +17,15 @@ const EXEC_DESCRIPTION = /^will run (`[^`]*`)(?: in (\S+))? \(timeout (\d+)s\)(?
 export function resultSummary(result: { summary: string; exitCode?: number | undefined }): string {
   const exit = EXIT_SUMMARY.exec(result.summary);
   if (!exit || result.exitCode === undefined || Number(exit[1]) !== result.exitCode) return result.summary;
-  return t('result.exit', { code: result.exitCode, took: exit[2] ?? '' });
+  return t('result.exit', { code: result.exitCode, took: took(exit[2] ?? '') });
+}
+
+/** "339 ms", "1.2s" as the action measured them, in the bot's units. */
+function took(text: string): string {
+  const ms = /^(\d+) ms$/.exec(text);
+  if (ms) return t('time.milliseconds', { ms: ms[1] ?? '' });
+  const s = /^(\d+(?:\.\d+)?)s$/.exec(text);
+  return s ? t('time.seconds', { s: s[1] ?? '' }) : text;
 }
 
 /** What a step will do (the runner's description), as people read it. */

@@ -186,7 +186,8 @@ export const en = {
   'refusal.notRequester': 'You may not request "{title}": it changes a system and your role is not allowed to request it.',
   'refusal.freeze': 'Change freeze until {until}: {reason}. "{title}" changes a system, so it is refused until then.',
   'refusal.selfApprove': 'You requested "{title}", so you cannot approve it: a teammate must.',
-  'refusal.roles': 'the {roles} {n|role|roles}',
+  'refusal.role': 'the {roles} role',
+  'refusal.roles': 'the {roles} roles',
   'refusal.rolesOr': ' or ',
   'refusal.policyApprovers': 'the approvers the policy lists',
   'refusal.notApprover': 'You are not an approver for "{title}": approvals come from {roles}.',
@@ -196,6 +197,9 @@ export const en = {
   'refusal.runbookCannotRun': 'Runbook "{name}" cannot run for this incident: {problems}',
   'refusal.targetGone': 'The alert chosen for "{title}" is no longer firing in this incident (or its labels do not fit the runbook): choose again from the card.',
   'refusal.needsChosen': '"{title}" needs {missing} chosen first; it runs from a "{rollback}" button.',
+
+  // Times an action measured.
+  'time.milliseconds': '{ms} ms',
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof en;

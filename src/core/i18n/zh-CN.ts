@@ -91,7 +91,7 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'refusal.noCheckpoint': '运行 {run} 没有变更前快照，无法回滚。',
   'refusal.sameBrowser.approved': '此浏览器已以 {name} 的身份批准过「{title}」：同一浏览器换个名字不算另一个人。',
   'refusal.sameBrowser.denied': '此浏览器已以 {name} 的身份拒绝过「{title}」：同一浏览器换个名字不算另一个人。',
-  'refusal.resolvedNoChanges': '事件 #{id} 已恢复，而「{title}」会变更系统：恢复后不再执行（步骤或策略规则标记 afterResolve: true 时才允许）。',
+  'refusal.resolvedNoChanges': '事件 #{id} 已恢复，而「{title}」会变更系统：恢复后不再执行（步骤或策略规则标记 `afterResolve: true` 时才允许）。',
   'refusal.resolvedConfirm': '事件 #{id} 已恢复，而「{title}」会变更系统。如仍要执行，请确认：{command}',
   'thread.stepRequested': '🙋 {name} 申请执行 *{title}*{env}，需要 {n} 人审批{who}{notRequester}。申请 {ttl} 分钟后过期。',
   'thread.stepRequested.from': '（审批人：{roles}）',
@@ -173,6 +173,7 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'refusal.notRequester': '你不能发起「{title}」：它会变更系统，而你的角色无权发起。',
   'refusal.freeze': '变更冻结至 {until}：{reason}。「{title}」会变更系统，在此之前一律拒绝。',
   'refusal.selfApprove': '「{title}」是你发起的，你不能自己审批：需要其他同事批准。',
+  'refusal.role': '{roles} 角色',
   'refusal.roles': '{roles} 角色',
   'refusal.rolesOr': ' 或 ',
   'refusal.policyApprovers': '策略中列出的审批人',
@@ -183,4 +184,6 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'refusal.runbookCannotRun': '处置手册「{name}」无法用于此事件：{problems}',
   'refusal.targetGone': '为「{title}」选定的告警在此事件中已不再触发（或其标签不符合处置手册）：请在卡片上重新选择。',
   'refusal.needsChosen': '「{title}」需要先选定 {missing}；它通过「{rollback}」按钮执行。',
+
+  'time.milliseconds': '{ms} 毫秒',
 };
