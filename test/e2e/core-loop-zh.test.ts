@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithAlertmanager, startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
 import { WEBHOOK_TOKEN, startTestBot, type TestBot } from '../support/bot-harness.js';
 import { slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
