@@ -129,4 +129,16 @@ describeWithAlertmanager('core loop in Chinese (LOCALE=zh-CN, TZ=Asia/Shanghai) 
     expect(answers.length).toBeGreaterThanOrEqual(3);
     expect(answers.map((a) => ({ a, english: englishIn(a, { allowed: DATA }) })).filter((x) => x.english.length > 0)).toEqual([]);
   });
+
+  it('answers commands in Chinese', async () => {
+    const show = await chat.command('alice', 'incident', 'show 1');
+    expect(show.reply).toContain('负责人：carol');
+    const dry = await chat.command('alice', 'runbook', 'dry-run e2e-service check --incident 1');
+    expect(dry.reply).toContain('未实际执行');
+    const list = await chat.command('alice', 'runbook', 'list');
+    const usage = await chat.command('alice', 'incident', 'frobnicate');
+    expect(usage.reply).toContain('用法');
+    const replies = [show, dry, list, usage].map((r) => r.reply);
+    expect(replies.map((r) => ({ r, english: englishIn(r, { allowed: [...DATA, 'e2e-service', 'check', 'restart', 'exec'] }) })).filter((x) => x.english.length > 0)).toEqual([]);
+  });
 });

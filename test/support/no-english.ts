@@ -7,7 +7,7 @@
  *
  * To check a new text: `expect(englishIn(text, { allowed: [...] })).toEqual([])`.
  */
-export const PRODUCT_NAMES = ['Alertmanager', 'Prometheus', 'Slack', 'Discord', 'DingTalk', 'Feishu', 'Lark', 'PostgreSQL', 'SQLite', 'UTC', 'HTTP', 'sha256', 'ALERTMANAGER_URL'];
+export const PRODUCT_NAMES = ['runner', 'Runner', 'Alertmanager', 'Prometheus', 'Slack', 'Discord', 'DingTalk', 'Feishu', 'Lark', 'PostgreSQL', 'SQLite', 'UTC', 'HTTP', 'sha256', 'ALERTMANAGER_URL'];
 
 export interface EnglishCheck {
   /** Strings shown as written (data): removed before looking. */
@@ -18,7 +18,8 @@ export function englishIn(text: string, check: EnglishCheck = {}): string[] {
   let rest = text
     .replace(/```[\s\S]*?```/g, ' ')
     .replace(/`[^`\n]*`/g, ' ')
-    .replace(/\bhttps?:\/\/\S+/g, ' ');
+    .replace(/\bhttps?:\/\/\S+/g, ' ')
+    .replace(/--[a-z][a-z-]*/g, ' ');
   // Longest first, so that "Restart shop now" goes before "Restart shop".
   for (const allowed of [...(check.allowed ?? []), ...PRODUCT_NAMES].filter(Boolean).sort((a, b) => b.length - a.length)) {
     rest = rest.split(allowed).join(' ');
