@@ -39,6 +39,7 @@ import { newReplicaId, type ReplicaSettings } from './core/replica.js';
 import { loadOrCreateAuditKey, parseSealFile, readSealFile, SealFile } from './audit-files.js';
 import { sealKey } from './core/audit-seal.js';
 import { AuditSealer } from './core/audit-sealer.js';
+import { useLocale } from './core/i18n/index.js';
 
 // Over 300 lines: the composition root wires every part in one place (store, runbooks, platforms,
 // engine, workers, HTTP routes) so that start-up and shutdown order can be read top to bottom.
@@ -91,6 +92,8 @@ export interface Bot {
 
 /** The composition root: config → store → runbooks → platforms → engine → HTTP routes. */
 export async function createBot(config: Config, options: BotOptions = {}): Promise<Bot> {
+  // Before anything renders a text or a time: one language and zone for the whole process.
+  useLocale(config.locale);
   const runnersFile = config.runnersFile ? await loadRunners(config.runnersFile) : undefined;
   const acceptedRunners = runnersFile?.runners;
   const redact = createRedactor([...config.secrets, ...(runnersFile?.secrets ?? [])]);

@@ -4,6 +4,7 @@ import { recordEvent } from './events.js';
 import { actorId, type Actor } from './policy.js';
 import { formatDuration, formatTime } from './time.js';
 import type { StoreTx } from './ports/store.js';
+import { t } from './i18n/index.js';
 
 function refuse(incidentId: number | null, reason: string): never {
   throw new NotAllowedError(reason, { incidentId, kind: 'incident.refused', data: { action: 'ack' } });
@@ -16,19 +17,19 @@ function refuse(incidentId: number | null, reason: string): never {
  */
 export async function acknowledgeIncident(tx: StoreTx, actor: Actor, incidentId: number, now: string): Promise<Incident> {
   const incident = await tx.getIncident(incidentId);
-  if (!incident) return refuse(null, `Incident #${incidentId} does not exist.`);
+  if (!incident) return refuse(null, t('refusal.incidentMissing', { id: incidentId }));
   if (incident.acknowledgement) {
     const { byName, at } = incident.acknowledgement;
-    return refuse(incidentId, `Incident #${incidentId} was already acknowledged by ${byName} at ${formatTime(at)}.`);
+    return refuse(incidentId, t('refusal.alreadyAcked', { id: incidentId, name: byName, time: formatTime(at) }));
   }
-  if (incident.status === 'resolved') return refuse(incidentId, `Incident #${incidentId} is already resolved; there is nothing to acknowledge.`);
+  if (incident.status === 'resolved') return refuse(incidentId, t('refusal.ackResolved', { id: incidentId }));
 
   const acknowledgement = { by: actorId(actor), byName: actor.name, at: now };
   await tx.updateIncident(incidentId, { acknowledgement, updatedAt: now });
   const after = formatDuration(Date.parse(now) - Date.parse(incident.createdAt));
   await recordEvent(
     tx,
-    { at: now, incidentId, actor: acknowledgement.by, kind: 'incident.ack', text: `🙋 ${actor.name} acknowledged the incident (after ${after}) and owns it now.`, data: { afterMs: Date.parse(now) - Date.parse(incident.createdAt) } },
+    { at: now, incidentId, actor: acknowledgement.by, kind: 'incident.ack', text: t('thread.ack', { name: actor.name, after }), data: { afterMs: Date.parse(now) - Date.parse(incident.createdAt) } },
     { refreshCard: true },
   );
   return { ...incident, acknowledgement, updatedAt: now };

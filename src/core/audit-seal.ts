@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { t } from './i18n/index.js';
 
 /**
  * Seals of the audit trail. A hash chain (src/core/audit.ts) shows an edit only to someone who
@@ -61,5 +62,5 @@ export interface AuditHead {
 
 /** The thread message a seal at resolution posts. */
 export function sealedText(line: Pick<SealLine, 'count' | 'head' | 'mac'>): string {
-  return `Audit sealed: ${line.count} record${line.count === 1 ? '' : 's'}, head ${line.head.slice(0, 12)}, seal ${line.mac.slice(0, 12)}`;
+  return t('thread.auditSealed', { count: line.count, head: line.head.slice(0, 12), seal: line.mac.slice(0, 12) });
 }

@@ -7,7 +7,9 @@ import type { Runbook } from './ports/runbooks.js';
 import type { StoreTx } from './ports/store.js';
 import { isSilenced } from './silence.js';
 import { describePinnedFile, pinnedFiles } from './chosen-pins.js';
-import { formatDuration, formatTime } from './time.js';
+import { formatClock, formatDuration, formatTime } from './time.js';
+import { t } from './i18n/index.js';
+import { resultSummary } from './result-text.js';
 
 export interface CardInput {
   incident: Incident;
@@ -25,13 +27,13 @@ export interface CardInput {
   approvalTtlMinutes?: number;
 }
 
-/** "Acknowledge", "Silence 1h" / "Unsilence": what can be done to the incident itself. */
+/** Acknowledge, Silence 1h / Unsilence: what can be done to the incident itself. */
 function lifecycleButtons(incident: Incident, silencing: boolean, now: string): CardButton[] {
   const buttons: CardButton[] = [];
   const firing = incident.status === 'firing';
-  if (firing && !incident.acknowledgement) buttons.push(makeButton({ action: 'ack', incidentId: incident.id }, 'Acknowledge', { style: 'primary' }));
-  if (incident.silence && isSilenced(incident, now)) buttons.push(makeButton({ action: 'unsilence', incidentId: incident.id }, 'Unsilence'));
-  else if (firing && silencing) buttons.push(makeButton({ action: 'silence', incidentId: incident.id }, 'Silence 1h'));
+  if (firing && !incident.acknowledgement) buttons.push(makeButton({ action: 'ack', incidentId: incident.id }, t('card.button.ack'), { style: 'primary' }));
+  if (incident.silence && isSilenced(incident, now)) buttons.push(makeButton({ action: 'unsilence', incidentId: incident.id }, t('card.button.unsilence')));
+  else if (firing && silencing) buttons.push(makeButton({ action: 'silence', incidentId: incident.id }, t('card.button.silence')));
   return buttons;
 }
 
@@ -49,8 +51,8 @@ function alertmanagerLink(incident: Incident): CardLink | undefined {
   return { label: 'Alertmanager', url: `${incident.externalUrl.replace(/\/$/, '')}/#/alerts?filter=${encodeURIComponent(`{${filter}}`)}` };
 }
 
-/** "11:01:45": a time on a step line (the card's fields give the day). */
-const clock = (iso: string) => new Date(iso).toISOString().slice(11, 19);
+/** "11:01:45": a time on a step line (the card's fields give the day and the zone). */
+const clock = (iso: string) => formatClock(iso);
 
 /**
  * One line per step, its latest run (older runs are in the thread): what it did, when, and who:
@@ -65,12 +67,17 @@ function stepStates(runs: StepRun[], approvals: ReadonlyMap<number, readonly App
     const target = run.params['@alert-label'];
     const decided = (approvals.get(run.id) ?? []).filter((a) => a.decision === 'approve').map((a) => a.approverName);
     const denied = (approvals.get(run.id) ?? []).filter((a) => a.decision === 'deny').map((a) => a.approverName);
-    const who = [`requested by ${run.requestedByName}`, ...(decided.length > 0 ? [`approved by ${decided.join(', ')}`] : []), ...(denied.length > 0 ? [`denied by ${denied.join(', ')}`] : [])].join(', ');
+    const names = (list: string[]) => list.join(t('list.separator'));
+    const who = [
+      t('card.step.requestedBy', { name: run.requestedByName }),
+      ...(decided.length > 0 ? [t('card.step.approvedBy', { names: names(decided) })] : []),
+      ...(denied.length > 0 ? [t('card.step.deniedBy', { names: names(denied) })] : []),
+    ].join(t('clause.separator'));
     const when =
       run.state === 'requested' && approvalTtlMinutes !== undefined
-        ? `${clock(run.createdAt)}, expires ${clock(new Date(Date.parse(run.createdAt) + approvalTtlMinutes * 60_000).toISOString())}`
+        ? t('card.step.expires', { time: clock(run.createdAt), expires: clock(new Date(Date.parse(run.createdAt) + approvalTtlMinutes * 60_000).toISOString()) })
         : clock(run.finishedAt ?? run.startedAt ?? run.updatedAt);
-    const parts = [when, ...(target ? [`for ${target}`] : []), ...(run.result ? [run.result.summary] : files ? [files] : []), who];
+    const parts = [when, ...(target ? [t('card.step.for', { target })] : []), ...(run.result ? [resultSummary(run.result)] : files ? [files] : []), who];
     return { title: run.stepTitle, state: run.state, detail: parts.join(' · ') };
   });
 }
@@ -88,32 +95,37 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
   const annotations = { ...(alerts.find((a) => a.annotations.summary)?.annotations ?? alerts[0]?.annotations ?? {}), ...incident.commonAnnotations };
 
   const fields: CardField[] = [
-    { label: 'Severity', value: incident.severity },
-    { label: 'Status', value: incident.status === 'firing' ? `firing (${firing.length} of ${alerts.length + incident.truncatedAlerts})` : 'resolved' },
-    { label: 'Alerts', value: names.join(', ') || '—' },
+    { label: t('card.field.severity'), value: incident.severity },
+    {
+      label: t('card.field.status'),
+      value: incident.status === 'firing' ? t('card.value.firing', { firing: firing.length, total: alerts.length + incident.truncatedAlerts }) : t('status.resolved'),
+    },
+    { label: t('card.field.alerts'), value: names.join(', ') || t('none') },
   ];
-  if (services.length > 0) fields.push({ label: 'Service', value: services.join(', ') });
+  if (services.length > 0) fields.push({ label: t('card.field.service'), value: services.join(', ') });
   if (instances.length > 0) {
     const listed = instances.slice(0, MAX_LISTED_ALERTS).join(', ');
     const more = Math.max(0, instances.length - MAX_LISTED_ALERTS) + incident.truncatedAlerts;
-    fields.push({ label: 'Instance', value: more > 0 ? `${listed} and ${more} more` : listed });
+    fields.push({ label: t('card.field.instance'), value: more > 0 ? t('card.value.instancesMore', { listed, more }) : listed });
   }
-  fields.push({ label: 'Started', value: formatTime(startedAt) });
-  if (incident.acknowledgement) fields.push({ label: 'Owner', value: `${incident.acknowledgement.byName} (since ${formatTime(incident.acknowledgement.at)})` });
-  if (incident.silence && isSilenced(incident, now)) fields.push({ label: 'Silenced', value: `by ${incident.silence.byName} until ${formatTime(incident.silence.until)}` });
-  if (incident.resolution) {
-    const note = incident.resolution.note ? `: ${incident.resolution.note}` : '';
-    fields.push({ label: 'Resolved by', value: `${incident.resolution.byName} at ${formatTime(incident.resolution.at)}${note}` });
+  fields.push({ label: t('card.field.started'), value: formatTime(startedAt) });
+  const ack = incident.acknowledgement;
+  if (ack) fields.push({ label: t('card.field.owner'), value: t('card.value.owner', { name: ack.byName, time: formatTime(ack.at) }) });
+  if (incident.silence && isSilenced(incident, now)) fields.push({ label: t('card.field.silenced'), value: t('card.value.silenced', { name: incident.silence.byName, time: formatTime(incident.silence.until) }) });
+  const resolution = incident.resolution;
+  if (resolution) {
+    const by = { name: resolution.byName, time: formatTime(resolution.at) };
+    fields.push({ label: t('card.field.resolvedBy'), value: resolution.note ? t('card.value.resolvedByNote', { ...by, note: resolution.note }) : t('card.value.resolvedBy', by) });
   }
   if (incident.escalation && incident.status === 'firing' && !incident.acknowledgement) {
-    fields.push({ label: 'Escalated', value: `level ${incident.escalation.level} (last ${formatTime(incident.escalation.at)}); nobody has acknowledged it` });
+    fields.push({ label: t('card.field.escalated'), value: t('card.value.escalated', { level: incident.escalation.level, time: formatTime(incident.escalation.at) }) });
   }
-  if (incident.previousIncidentId !== null) fields.push({ label: 'Previous', value: `#${incident.previousIncidentId}` });
+  if (incident.previousIncidentId !== null) fields.push({ label: t('card.field.previous'), value: `#${incident.previousIncidentId}` });
 
   const links: CardLink[] = [];
   const generator = alerts.find((a) => a.generatorUrl)?.generatorUrl;
-  if (generator) links.push({ label: 'Source', url: generator });
-  if (annotations.runbook_url) links.push({ label: 'Runbook', url: annotations.runbook_url });
+  if (generator) links.push({ label: t('card.link.source'), url: generator });
+  if (annotations.runbook_url) links.push({ label: t('card.link.runbook'), url: annotations.runbook_url });
   const am = alertmanagerLink(incident);
   if (am) links.push(am);
   // A link from an alert is clicked by responders: javascript:, data: and other schemes are dropped.
@@ -129,24 +141,24 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
         ? {
             style: 'danger',
             confirm: {
-              title: `Run "${step.title}"?`,
-              text: `This changes a system and needs ${step.approval?.approvers ?? 1} approval(s) before it runs.`,
-              confirm: 'Request',
-              deny: 'Cancel',
+              title: t('card.confirm.title', { title: step.title }),
+              text: t('card.confirm.text', { n: step.approval?.approvers ?? 1 }),
+              confirm: t('card.confirm.request'),
+              deny: t('card.confirm.cancel'),
             },
           }
         : {},
     ),
   );
 
-  const escalated = incident.status === 'firing' && incident.escalation && !incident.acknowledgement ? ` · ⏰ escalated (level ${incident.escalation.level})` : '';
+  const escalated = incident.status === 'firing' && incident.escalation && !incident.acknowledgement ? t('card.statusLine.escalated', { level: incident.escalation.level }) : '';
   const statusLine =
     incident.status === 'firing'
-      ? `Firing since ${formatTime(startedAt)}${escalated}`
-      : `Resolved after ${formatDuration(Date.parse(incident.resolvedAt ?? incident.updatedAt) - Date.parse(startedAt))}`;
+      ? `${t('card.statusLine.firing', { time: formatTime(startedAt) })}${escalated}`
+      : t('card.statusLine.resolved', { duration: formatDuration(Date.parse(incident.resolvedAt ?? incident.updatedAt) - Date.parse(startedAt)) });
   const title = `#${incident.id} ${incident.title}`;
-  const notes = unavailable.map((u) => `${u.runbook}: ${u.problems.join('; ')}`);
-  const description = [annotations.description, ...notes.map((n) => `Not offered: ${n}`)].filter(Boolean).join('\n');
+  const notes = unavailable.map((u) => t('card.notOffered', { runbook: u.runbook, problems: u.problems.join('; ') }));
+  const description = [annotations.description, ...notes].filter(Boolean).join('\n');
 
   return {
     incidentId: String(incident.id),
@@ -160,7 +172,7 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
     links: safeLinks,
     steps: stepStates(runs, approvals, approvalTtlMinutes),
     ...layoutButtons([...lifecycleButtons(incident, silencing, now), ...stepButtons], shownOffers),
-    fallbackText: `[${incident.status.toUpperCase()}] ${incident.severity}: ${title}${annotations.summary ? ` — ${annotations.summary}` : ''}`,
+    fallbackText: `[${t(incident.status === 'firing' ? 'card.fallback.firing' : 'card.fallback.resolved')}] ${incident.severity}: ${title}${annotations.summary ? ` — ${annotations.summary}` : ''}`,
   };
 }
 

@@ -1,6 +1,7 @@
 import { decodeButtonId } from './button-codec.js';
 import type { Card, CardButton } from './card.js';
 import type { StepOffer } from './offers.js';
+import { t } from './i18n/index.js';
 
 /*
  * Which of a card's actions are buttons and which wait in its "More steps" menu. A card with every
@@ -10,8 +11,6 @@ import type { StepOffer } from './offers.js';
 
 /** At most this many buttons on a card: the incident's own actions and its first or `primary` steps. */
 export const MAX_PRIMARY_BUTTONS = 4;
-
-export const MORE_STEPS = 'More steps';
 
 /** Actions on the incident itself (Acknowledge, Resolve, Silence, Unsilence): always buttons, first. */
 const LIFECYCLE = new Set<CardButton['action']>(['ack', 'resolve', 'silence', 'unsilence']);
@@ -34,5 +33,5 @@ export function layoutButtons(buttons: readonly CardButton[], offers: readonly S
   const room = Math.max(0, MAX_PRIMARY_BUTTONS - lifecycle.length);
   const chosen = [...steps.filter(isMarked), ...steps.filter((b) => !isMarked(b))].slice(0, room);
   const options = steps.filter((b) => !chosen.includes(b));
-  return { buttons: [...lifecycle, ...chosen], ...(options.length > 0 ? { menu: { label: MORE_STEPS, options } } : {}) };
+  return { buttons: [...lifecycle, ...chosen], ...(options.length > 0 ? { menu: { label: t('card.menu.moreSteps'), options } } : {}) };
 }

@@ -3,6 +3,7 @@
  * (Block Kit, Discord embeds, HTML) and enforce their own platform's limits while doing so.
  */
 import type { Redactor } from '../domain/redact.js';
+import { t } from './i18n/index.js';
 
 export type Severity = 'critical' | 'warning' | 'info' | 'none';
 
@@ -29,6 +30,11 @@ export const STEP_STATE_ICON: Readonly<Record<StepState, string>> = {
   denied: '🚫',
   expired: '⌛',
 };
+
+/** A step state as people read it ("timed out", "超时"), for every renderer. */
+export function stepStateText(state: StepState): string {
+  return t(`state.${state}`);
+}
 
 export interface CardField {
   label: string;

@@ -38,6 +38,7 @@ import { SilenceApiError, type SilenceApi } from './ports/silence-api.js';
 import { buildTimelineMarkdown } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
 import type { Clock } from './ports/clock.js';
+import { t } from './i18n/index.js';
 
 // Over 300 lines: each use case of IncidentUseCases is a short method here; the workers are in
 // runtime.ts and the card renderer in card-builder.ts.
@@ -244,13 +245,13 @@ export class Engine implements IncidentUseCases {
         const choice = await tx.insertChoice({ incidentId, runbook: offer.runbook.name, step: offer.step.id, param: ALERT_CHOICE, value: target.fingerprint, label: target.label, createdAt: now });
         buttons.push(makeButton({ action: 'pick', choiceId: choice.id }, target.label.slice(0, 70)));
       }
-      const more = targets.length > MAX_TARGET_BUTTONS ? ` (the first ${MAX_TARGET_BUTTONS} of ${targets.length} are shown)` : '';
+      const more = targets.length > MAX_TARGET_BUTTONS ? t('thread.pickTarget.more', { shown: MAX_TARGET_BUTTONS, total: targets.length }) : '';
       await recordEvent(tx, {
           at: now,
           incidentId,
           actor: actorId(actor),
           kind: 'step.pick',
-          text: `🎯 ${actor.name} wants to run *${offer.step.title}*: it runs for one alert of this group; choose which${more}.`,
+          text: t('thread.pickTarget', { name: actor.name, title: offer.step.title, more }),
           data: { runbook: offer.runbook.name, step: offer.step.id, targets: targets.map((t) => ({ fingerprint: t.fingerprint, alert: t.label })) },
         },
         { buttons },
@@ -266,11 +267,11 @@ export class Engine implements IncidentUseCases {
       files = await this.o.runner.listChoices(offer.step, offer.params, { runbook: offer.runbook.name, purpose: 'query', incidentId });
     } catch (error) {
       const why = this.o.redact(error instanceof Error ? error.message : String(error));
-      throw new NotAllowedError(`Cannot list the backups for "${offer.step.title}": ${why}`, { incidentId, kind: 'step.refused', data: { runbook: offer.runbook.name, step: offer.step.id, dir } });
+      throw new NotAllowedError(t('refusal.listBackups', { title: offer.step.title, why }), { incidentId, kind: 'step.refused', data: { runbook: offer.runbook.name, step: offer.step.id, dir } });
     }
     const where = `${dir}${prefix ? ` (${prefix}*)` : ''}`;
     if (files.length === 0) {
-      throw new NotAllowedError(`No backups found in ${where} for "${offer.step.title}".`, { incidentId, kind: 'step.refused', data: { runbook: offer.runbook.name, step: offer.step.id, dir } });
+      throw new NotAllowedError(t('refusal.noBackups', { where, title: offer.step.title }), { incidentId, kind: 'step.refused', data: { runbook: offer.runbook.name, step: offer.step.id, dir } });
     }
     await this.o.store.transaction(async (tx) => {
       const buttons = [];
@@ -283,7 +284,7 @@ export class Engine implements IncidentUseCases {
           incidentId,
           actor: actorId(actor),
           kind: 'step.pick',
-          text: `🗂️ ${actor.name} wants to run *${offer.step.title}*: choose one of the ${files.length} most recent backups in ${where}.`,
+          text: t('thread.pickBackup', { name: actor.name, title: offer.step.title, count: files.length, where }),
           data: { runbook: offer.runbook.name, step: offer.step.id, choices: files.map((f) => f.path) },
         },
         { buttons },
@@ -298,7 +299,7 @@ export class Engine implements IncidentUseCases {
     if (run.state === 'expired') {
       // The press found the request expired (now recorded); tell the presser, as for any refusal.
       const minutes = this.o.policy.defaults.approvalTtlMinutes;
-      const error = new NotAllowedError(`The request for "${run.stepTitle}" expired after ${minutes} min; request it again.`, { incidentId: run.incidentId, kind: 'approval.refused', data: { runId, decision } });
+      const error = new NotAllowedError(t('answer.expired', { title: run.stepTitle, minutes }), { incidentId: run.incidentId, kind: 'approval.refused', data: { runId, decision } });
       await this.o.store.transaction((tx) => auditRefusal(tx, actor, error, this.o.clock().toISOString()));
       throw error;
     }
@@ -341,7 +342,7 @@ export class Engine implements IncidentUseCases {
       startsAt: ctx.now,
       endsAt: until,
       createdBy: actor.name,
-      comment: `Incident #${incident.id}: ${incident.title} (silenced from chat by ${actor.name})`,
+      comment: t('silence.comment', { id: incident.id, title: incident.title, name: actor.name }),
     });
     try {
       const silenced = await this.auditingRefusals(actor, () => this.o.store.transaction((tx) => recordSilence(tx, actor, incidentId, silenceId, until, ctx.now)));
@@ -365,7 +366,7 @@ export class Engine implements IncidentUseCases {
   }
 
   private requireSilences(): SilenceApi {
-    if (!this.o.silences) throw new SilenceApiError('Silences from chat are not set up: the bot has no ALERTMANAGER_URL.');
+    if (!this.o.silences) throw new SilenceApiError(t('error.noSilences'));
     return this.o.silences;
   }
 

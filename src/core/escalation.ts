@@ -9,6 +9,7 @@ import { formatDuration } from './time.js';
 import { WorkerLoop } from './worker-loop.js';
 import type { Store, StoreTx } from './ports/store.js';
 import type { Clock } from './ports/clock.js';
+import { t } from './i18n/index.js';
 
 const MINUTE = 60_000;
 export const DEFAULT_TIMING: Record<Severity, { after: number; every: number } | null> = {
@@ -86,13 +87,13 @@ export async function escalateIfDue(tx: StoreTx, config: EscalationConfig, incid
 
 function escalationEvent(incident: Incident, plan: EscalationPlan, level: number, now: string) {
   const openFor = Date.parse(now) - Date.parse(incident.createdAt);
-  const calling = plan.mentions.length > 0 ? ' Calling the escalation targets.' : '';
+  const calling = plan.mentions.length > 0 ? t('thread.escalated.calling') : '';
   return {
     at: now,
     incidentId: incident.id,
     actor: 'system',
     kind: 'incident.escalated',
-    text: `⏰ Escalation ${level}: this ${incident.severity} incident has not been acknowledged for ${formatDuration(openFor)} (expected within ${formatDuration(plan.after)}).${calling} Press *Acknowledge* to take it; this repeats every ${formatDuration(plan.every)} until someone does.`,
+    text: t('thread.escalated', { level, severity: incident.severity, openFor: formatDuration(openFor), after: formatDuration(plan.after), calling, ack: t('card.button.ack'), every: formatDuration(plan.every) }),
     data: { level, openForMs: openFor, afterMs: plan.after, everyMs: plan.every, mentions: plan.mentions.map((m) => `${m.platform}:${m.kind}:${m.id}`) },
   };
 }

@@ -4,7 +4,8 @@ import type { StepRun } from './domain.js';
 import { recordEvent } from './events.js';
 import type { Redactor } from '../domain/redact.js';
 import { WorkerLoop } from './worker-loop.js';
-import { STEP_STATE_ICON } from './card.js';
+import { STEP_STATE_ICON, stepStateText } from './card.js';
+import { describeAction, resultSummary } from './result-text.js';
 import type { Metrics } from '../metrics.js';
 import { makeButton } from './button-codec.js';
 import type { Policy } from '../settings/policy.js';
@@ -18,6 +19,7 @@ import { forEachTargets } from './offers.js';
 import { runForEach } from './for-each.js';
 import type { Clock } from './ports/clock.js';
 import { StepDetached, type StepRunner } from './ports/step-runner.js';
+import { t } from './i18n/index.js';
 
 export interface ExecutorOptions {
   store: Store;
@@ -111,8 +113,8 @@ export class StepExecutor {
       if (await this.reattach(run)) continue;
       const interrupted = await this.o.store.transaction(async (tx) => {
         if (!(await tx.transitionStepRun(run.id, ['running'], 'interrupted', at, { finishedAt: at }))) return false;
-        const cause = orphanAfterMs === undefined ? 'a bot restart' : `the loss of the replica running it (${run.runner ?? 'unknown'})`;
-        await recordEvent(tx, { at, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text: `⚠️ *${run.stepTitle}* was interrupted by ${cause}. It was not re-run: check the system, then request it again if needed.`, data: { runId: run.id, runner: run.runner } },
+        const cause = orphanAfterMs === undefined ? t('cause.restart') : t('cause.replicaLost', { runner: run.runner ?? '?' });
+        await recordEvent(tx, { at, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text: t('thread.interrupted', { title: run.stepTitle, cause }), data: { runId: run.id, runner: run.runner } },
           { refreshCard: true },
         );
         return true;
@@ -176,7 +178,7 @@ export class StepExecutor {
    */
   private stopLeftovers(): void {
     if (this.cleaning) return;
-    const cause = (run: StepRun) => (this.replica.orphanAfterMs === undefined ? 'a bot restart' : `the loss of the replica running it (${run.runner ?? 'unknown'})`);
+    const cause = (run: StepRun) => (this.replica.orphanAfterMs === undefined ? t('cause.restart') : t('cause.replicaLost', { runner: run.runner ?? '?' }));
     this.cleaning = stopLeftovers({ store: this.o.store, runner: this.o.runner, clock: this.o.clock, log: this.o.log, onQueued: this.o.onQueued, cause, onlyBot: this.replica.orphanAfterMs === undefined })
       .then(() => undefined, (error: unknown) => this.o.log.error({ err: error }, 'stopping the processes of interrupted steps failed'))
       .finally(() => (this.cleaning = undefined));
@@ -199,8 +201,8 @@ export class StepExecutor {
       for (const run of ready) {
         if (!(await tx.transitionStepRun(run.id, ['approved'], 'running', now, { startedAt: now, runner: this.replica.id }))) continue;
         const step = this.findStep(run);
-        const what = step ? this.o.runner.describe(step, run.params) : 'the step is no longer in the runbooks';
-        await recordEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text: `▶️ Started *${run.stepTitle}*: ${this.o.redact(what)}`, data: { runId: run.id } },
+        const what = step ? describeAction(this.o.runner.describe(step, run.params)) : t('thread.started.gone');
+        await recordEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text: t('thread.started', { title: run.stepTitle, what: this.o.redact(what) }), data: { runId: run.id } },
           { refreshCard: true },
         );
         mine.push({ ...run, state: 'running', startedAt: now, runner: this.replica.id });
@@ -250,7 +252,7 @@ export class StepExecutor {
         incidentId: run.incidentId,
         actor: 'system',
         kind: 'step.checkpoint',
-        text: `📸 Pre-change checkpoint for *${run.stepTitle}* (${snapshotStep.title}) ${ok ? 'taken' : 'FAILED'}: ${result.summary}${resultDetails(result)}`,
+        text: `${t(ok ? 'thread.checkpointTaken' : 'thread.checkpointFailed', { title: run.stepTitle, snapshot: snapshotStep.title, summary: resultSummary(result) })}${resultDetails(result)}`,
         data: { runId: run.id, status: result.status, artefacts: result.artefacts ?? [] },
       }),
     );
@@ -320,7 +322,7 @@ export class StepExecutor {
           incidentId: run.incidentId,
           actor: 'system',
           kind: 'step.finished',
-          text: `${ICON[result.status]} *${run.stepTitle}* ${result.status.replace('_', ' ')}: ${result.summary}${details}`,
+          text: `${t('thread.finished', { icon: ICON[result.status], title: run.stepTitle, state: stepStateText(result.status), summary: resultSummary(result) })}${details}`,
           data: {
             runId: run.id,
             status: result.status,
@@ -331,7 +333,7 @@ export class StepExecutor {
           },
         },
         // The snapshot taken before the step is one press away, whatever the step's outcome.
-        snapshot ? { refreshCard: true, buttons: [makeButton({ action: 'rollback', runId: run.id }, 'Roll back', { style: 'danger' })] } : { refreshCard: true },
+        snapshot ? { refreshCard: true, buttons: [makeButton({ action: 'rollback', runId: run.id }, t('button.rollback'), { style: 'danger' })] } : { refreshCard: true },
       );
     });
     this.o.log.info({ runId: run.id, runbook: run.runbook, step: run.step, status: result.status }, 'step finished');

@@ -5,6 +5,7 @@ import { recordEvent } from './events.js';
 import type { Store, StoreTx } from './ports/store.js';
 import type { Clock } from './ports/clock.js';
 import type { StepRunner } from './ports/step-runner.js';
+import { t } from './i18n/index.js';
 
 /**
  * Steps whose bot died under them (kill -9, OOM) leave their process group running. The run is
@@ -75,7 +76,7 @@ export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
           incidentId: run.incidentId,
           actor: 'system',
           kind: 'step.stopped',
-          text: `🛑 *${run.stepTitle}* was stopped: process group ${proc.pgid} killed after ${o.cause(run)}. Check the system before requesting it again.`,
+          text: t('thread.stopped', { title: run.stepTitle, pgid: proc.pgid, cause: o.cause(run) }),
           data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
         },
         { refreshCard: true },
@@ -100,7 +101,7 @@ async function release(o: LeftoverOptions, run: StepRun, proc: RecordedProcess):
       incidentId: run.incidentId,
       actor: 'system',
       kind: 'step.unchecked',
-      text: `⚠️ *${run.stepTitle}*: its process group ${proc.pgid} was recorded on ${proc.host}, not where this bot runs (${o.runner.host()}), so it could not be checked or stopped. Make sure nothing of it still runs there before requesting it again.`,
+      text: t('thread.unchecked', { title: run.stepTitle, pgid: proc.pgid, host: proc.host, here: o.runner.host() }),
       data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
     });
   });

@@ -7,6 +7,7 @@ import { highestSeverity } from './severity.js';
 import { expireChangesOnResolve } from './step-guards.js';
 import { formatDuration } from './time.js';
 import type { StoreTx } from './ports/store.js';
+import { t } from './i18n/index.js';
 
 export interface RecordedNotification {
   incidentId: number;
@@ -30,8 +31,8 @@ export function notificationKey(n: AlertmanagerNotification): string {
 export function incidentTitle(n: AlertmanagerNotification): string {
   const names = [...new Set(n.alerts.map((a) => a.labels.alertname).filter(Boolean))];
   const service = n.commonLabels.service ?? n.commonLabels.job;
-  const what = names.length > 0 ? names.join(', ') : 'Alert';
-  return service ? `${what} on ${service}` : what;
+  const what = names.length > 0 ? names.join(', ') : t('title.alert');
+  return service ? t('title.onService', { what, service }) : what;
 }
 
 function describeAlert(a: Pick<StoredAlert, 'labels'>): string {
@@ -39,7 +40,7 @@ function describeAlert(a: Pick<StoredAlert, 'labels'>): string {
 }
 
 function listOf(items: string[], max = 5): string {
-  return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
+  return items.length <= max ? items.join(', ') : t('thread.listMore', { listed: items.slice(0, max).join(', '), more: items.length - max });
 }
 
 /**
@@ -132,29 +133,29 @@ export async function recordNotification(
   const event = { at: now, incidentId: incident.id, actor: 'system' };
   if (startsNewEpisode) {
     const count = n.alerts.length + n.truncatedAlerts;
-    const again = latest ? ` Fires again: previous incident #${latest.id}.` : '';
+    const again = latest ? t('thread.opened.again', { previous: latest.id }) : '';
     await recordEvent(tx, {
         ...event,
         kind: 'alert.received',
-        text: `🚨 Incident #${incident.id} opened: ${fields.title} (${count} alert${count === 1 ? '' : 's'}, ${severity}).${again}`,
+        text: `${t('thread.opened', { id: incident.id, title: fields.title, count, severity })}${again}`,
         data: { groupKey: n.groupKey, episode: incident.episode, status: n.status, fingerprints: n.alerts.map((a) => a.fingerprint), previousIncidentId: latest?.id ?? null },
       },
       { refreshCard: true },
     );
   }
   if (joined.length > 0) {
-    await recordEvent(tx, { ...event, kind: 'alert.joined', text: `➕ ${joined.length} alert${joined.length === 1 ? '' : 's'} joined: ${listOf(joined.map(describeAlert))}.`, data: { fingerprints: joined.map((a) => a.fingerprint) } },
+    await recordEvent(tx, { ...event, kind: 'alert.joined', text: t('thread.alertsJoined', { count: joined.length, alerts: listOf(joined.map(describeAlert)) }), data: { fingerprints: joined.map((a) => a.fingerprint) } },
       { refreshCard: true },
     );
   }
   if (resolvedAlerts.length > 0) {
-    await recordEvent(tx, { ...event, kind: 'alert.resolved', text: `☑️ ${resolvedAlerts.length} alert${resolvedAlerts.length === 1 ? '' : 's'} resolved: ${listOf(resolvedAlerts.map(describeAlert))}.`, data: { fingerprints: resolvedAlerts.map((a) => a.fingerprint) } },
+    await recordEvent(tx, { ...event, kind: 'alert.resolved', text: t('thread.alertsResolved', { count: resolvedAlerts.length, alerts: listOf(resolvedAlerts.map(describeAlert)) }), data: { fingerprints: resolvedAlerts.map((a) => a.fingerprint) } },
       { refreshCard: true },
     );
   }
   if (becameResolved) {
     const duration = formatDuration(Date.parse(now) - Date.parse(incident.createdAt));
-    await recordEvent(tx, { ...event, kind: 'incident.resolved', text: `✅ Incident #${incident.id} resolved after ${duration}.`, data: { durationMs: Date.parse(now) - Date.parse(incident.createdAt) } },
+    await recordEvent(tx, { ...event, kind: 'incident.resolved', text: t('thread.resolved', { id: incident.id, duration }), data: { durationMs: Date.parse(now) - Date.parse(incident.createdAt) } },
       { refreshCard: true },
     );
     await expireChangesOnResolve(tx, incident.id, now);

@@ -1,5 +1,6 @@
 import type { Labels, StoredAlert } from './domain.js';
 import { matchingRunbooks, resolveParams, stepParamNames, type Runbook, type RunbookStep } from './ports/runbooks.js';
+import { t } from './i18n/index.js';
 
 /*
  * What an incident offers. A runbook's params come from the group's common labels; when one comes
@@ -100,7 +101,7 @@ export type OfferLookup =
 
 export function findOffer(runbooks: readonly Runbook[], labels: Labels, runbookName: string, stepId: string, choices: Labels = {}, alerts: readonly OfferAlert[] = []): OfferLookup {
   const runbook = runbooks.find((r) => r.name === runbookName);
-  if (!runbook) return { ok: false, reason: `There is no runbook named "${runbookName}".` };
+  if (!runbook) return { ok: false, reason: t('refusal.noRunbook', { name: runbookName }) };
   const step = runbook.steps.find((s) => s.id === stepId);
   if (!step) return { ok: false, reason: `Runbook "${runbookName}" has no step "${stepId}".` };
   if (matchingRunbooks([runbook], labels).length === 0) return { ok: false, reason: `Runbook "${runbookName}" does not apply to this incident's labels.` };
@@ -111,10 +112,10 @@ export function findOffer(runbooks: readonly Runbook[], labels: Labels, runbookN
     offer = { runbook, step, params: resolved.params };
   } else {
     const targets = alertTargets(runbook, labels, alerts, rest);
-    if (targets.length === 0) return { ok: false, reason: `Runbook "${runbookName}" cannot run for this incident: ${resolved.problems.join('; ')}` };
+    if (targets.length === 0) return { ok: false, reason: t('refusal.runbookCannotRun', { name: runbookName, problems: resolved.problems.join('; ') }) };
     if (chosenAlert !== undefined) {
       const target = targets.find((t) => t.fingerprint === chosenAlert);
-      if (!target) return { ok: false, reason: `The alert chosen for "${step.title}" is no longer firing in this incident (or its labels do not fit the runbook): choose again from the card.` };
+      if (!target) return { ok: false, reason: t('refusal.targetGone', { title: step.title }) };
       offer = { runbook, step, params: target.params, target };
     } else if (step.forEach === 'alert' || targets.length === 1) {
       offer = { runbook, step, params: targets[0]?.params ?? {}, ...(targets.length === 1 ? { target: targets[0] } : {}), targets };
@@ -125,7 +126,7 @@ export function findOffer(runbooks: readonly Runbook[], labels: Labels, runbookN
   const missing = missingChoices(step, offer.params);
   if (missing.length === 0) return { ok: true, offer };
   if (step.pick) return { ok: 'pick', offer, pick: step.pick };
-  return { ok: false, reason: `"${step.title}" needs ${missing.join(', ')} chosen first; it runs from a "Roll back" button.` };
+  return { ok: false, reason: t('refusal.needsChosen', { title: step.title, missing: missing.join(', '), rollback: t('button.rollback') }) };
 }
 
 /** Reserved params recording the alert a run is for (`@alert`, `@alert-label`), or every target of a `forEach` step (`@forEach`). */
@@ -144,8 +145,8 @@ export function targetOf(params: Labels): Labels {
 
 /** "\n🎯 for instance=host2:3001": the alert a request is for, in its message. */
 export function targetText(offer: StepOffer): string {
-  if (offer.target) return `\n🎯 for ${offer.target.label}`;
-  if (offer.step.forEach === 'alert' && offer.targets && offer.targets.length > 1) return `\n🎯 for each of ${offer.targets.length} alerts: ${offer.targets.map((t) => t.label).join('; ')}`;
+  if (offer.target) return `\n${t('thread.targetOne', { target: offer.target.label })}`;
+  if (offer.step.forEach === 'alert' && offer.targets && offer.targets.length > 1) return `\n${t('thread.targetEach', { n: offer.targets.length, targets: offer.targets.map((x) => x.label).join('; ') })}`;
   return '';
 }
 

@@ -2,6 +2,7 @@ import type { ChatUser } from './ports/chat-platform.js';
 import type { RunbookStep } from './ports/runbooks.js';
 import type { Labels, StepRun } from './domain.js';
 import type { Policy } from '../settings/policy.js';
+import { t } from './i18n/index.js';
 
 /** Someone acting through a chat platform. */
 export interface Actor extends ChatUser {
@@ -98,7 +99,7 @@ export function stepPolicy(policy: Policy, runbook: string, step: Pick<RunbookSt
 /** Why this actor may not request the step, or undefined. */
 export function requestRefusal(actor: Actor, title: string, p: StepPolicy): string | undefined {
   if (p.requesters === undefined || isMember(actor, p.requesters)) return undefined;
-  return `You may not request "${title}": it changes a system and your role is not allowed to request it.`;
+  return t('refusal.notRequester', { title });
 }
 
 /** The change freeze in force for a changing step now, as a refusal reason, or undefined. */
@@ -108,7 +109,7 @@ export function freezeRefusal(policy: Policy, now: string, labels: Labels, title
   const freeze = policy.freezes.find(
     (f) => Date.parse(f.from) <= at && at < Date.parse(f.to) && (f.environments === undefined || (environment !== undefined && f.environments.includes(environment))),
   );
-  return freeze ? `Change freeze until ${freeze.to}: ${freeze.reason}. "${title}" changes a system, so it is refused until then.` : undefined;
+  return freeze ? t('refusal.freeze', { until: freeze.to, reason: freeze.reason, title }) : undefined;
 }
 
 /**
@@ -122,15 +123,15 @@ export function approvalRefusal(actor: Actor, run: StepRun, p: Pick<StepPolicy, 
   const isRequester = (actor.platform === run.platform && actor.id === run.requestedBy) || sameSession;
   if (decision === 'deny' && isRequester) return undefined;
   if (decision === 'approve' && isRequester && !run.selfApprove) {
-    return `You requested "${run.stepTitle}", so you cannot approve it: a teammate must.`;
+    return t('refusal.selfApprove', { title: run.stepTitle });
   }
   // Role names, never member ids: a refusal must not hand out the ids that would pass.
-  const roles = p.approverRoles?.length ? `the ${p.approverRoles.join(' or ')} role${p.approverRoles.length === 1 ? '' : 's'}` : 'the approvers the policy lists';
+  const roles = p.approverRoles?.length ? t(p.approverRoles.length === 1 ? 'refusal.role' : 'refusal.roles', { roles: p.approverRoles.join(t('refusal.rolesOr')) }) : t('refusal.policyApprovers');
   if (p.approvers !== undefined && !isMember(actor, p.approvers)) {
-    return `You are not an approver for "${run.stepTitle}": approvals come from ${roles}${actor.listedOnly ? `, and ${actor.platform} users count only where a role lists them as ${actor.platform}:<name>` : ''}.`;
+    return t(actor.listedOnly ? 'refusal.notApproverListed' : 'refusal.notApprover', { title: run.stepTitle, roles, platform: actor.platform });
   }
   if (p.approvers === undefined && actor.listedOnly && decision === 'approve') {
-    return `Approvals from ${actor.platform} count only where a policy role lists ${actor.platform} users (${actor.platform}:<name>); approve "${run.stepTitle}" in the chat platform's thread.`;
+    return t('refusal.listedOnly', { platform: actor.platform, title: run.stepTitle });
   }
   return undefined;
 }

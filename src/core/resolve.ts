@@ -6,6 +6,7 @@ import { actorId, type Actor } from './policy.js';
 import { timelineFigures, timelineSummary } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
 import type { StoreTx } from './ports/store.js';
+import { t } from './i18n/index.js';
 
 export const MAX_NOTE_LENGTH = 500;
 
@@ -24,10 +25,10 @@ function refuse(incidentId: number | null, reason: string): never {
  */
 export async function resolveIncident(tx: StoreTx, actor: Actor, incidentId: number, note: string, now: string): Promise<Incident> {
   const incident = await tx.getIncident(incidentId);
-  if (!incident) return refuse(null, `Incident #${incidentId} does not exist.`);
+  if (!incident) return refuse(null, t('refusal.incidentMissing', { id: incidentId }));
   if (incident.status === 'resolved') {
-    const by = incident.resolution ? ` by ${incident.resolution.byName}` : ' (its alerts resolved)';
-    return refuse(incidentId, `Incident #${incidentId} is already resolved${by}.`);
+    const by = incident.resolution;
+    return refuse(incidentId, by ? t('refusal.alreadyResolvedBy', { id: incidentId, name: by.byName }) : t('refusal.alreadyResolvedAlerts', { id: incidentId }));
   }
   const trimmed = note.trim().slice(0, MAX_NOTE_LENGTH);
   const resolution = { by: actorId(actor), byName: actor.name, at: now, note: trimmed };
@@ -42,7 +43,7 @@ export async function resolveIncident(tx: StoreTx, actor: Actor, incidentId: num
       incidentId,
       actor: resolution.by,
       kind: 'incident.resolved',
-      text: `✅ ${actor.name} resolved incident #${incidentId} by hand${trimmed ? `: ${trimmed}` : '.'}\n${timelineSummary(figures)}`,
+      text: `${trimmed ? t('thread.resolvedByHandNote', { name: actor.name, id: incidentId, note: trimmed }) : t('thread.resolvedByHand', { name: actor.name, id: incidentId })}\n${timelineSummary(figures)}`,
       data: { manual: true, note: trimmed, timeToAcknowledgeMs: figures.timeToAcknowledgeMs ?? null, timeToResolveMs: figures.timeToResolveMs ?? null },
     },
     { refreshCard: true },

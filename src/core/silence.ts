@@ -5,6 +5,7 @@ import { actorId, type Actor } from './policy.js';
 import type { SilenceMatcher } from './ports/silence-api.js';
 import { formatDuration, formatTime } from './time.js';
 import type { StoreTx } from './ports/store.js';
+import { t } from './i18n/index.js';
 
 function refuse(incidentId: number | null, action: string, reason: string): never {
   throw new NotAllowedError(reason, { incidentId, kind: 'incident.refused', data: { action } });
@@ -23,14 +24,14 @@ export function silenceMatchers(incident: Pick<Incident, 'groupLabels'>): Silenc
 /** The incident, when it may be silenced now; a refusal otherwise. Checked before Alertmanager is called, and again when recording. */
 export async function silenceable(tx: StoreTx, incidentId: number, now: string): Promise<Incident> {
   const incident = await tx.getIncident(incidentId);
-  if (!incident) return refuse(null, 'silence', `Incident #${incidentId} does not exist.`);
-  if (incident.status === 'resolved') return refuse(incidentId, 'silence', `Incident #${incidentId} is resolved; there is nothing to silence.`);
+  if (!incident) return refuse(null, 'silence', t('refusal.incidentMissing', { id: incidentId }));
+  if (incident.status === 'resolved') return refuse(incidentId, 'silence', t('refusal.silenceResolved', { id: incidentId }));
   if (isSilenced(incident, now)) {
     const s = incident.silence;
-    return refuse(incidentId, 'silence', `Incident #${incidentId} is already silenced by ${s?.byName ?? '?'} until ${formatTime(s?.until ?? now)}.`);
+    return refuse(incidentId, 'silence', t('refusal.alreadySilenced', { id: incidentId, name: s?.byName ?? '?', time: formatTime(s?.until ?? now) }));
   }
   if (silenceMatchers(incident).length === 0) {
-    return refuse(incidentId, 'silence', `Incident #${incidentId} has no group labels to match, so a silence would cover every alert; silence it in Alertmanager instead.`);
+    return refuse(incidentId, 'silence', t('refusal.noGroupLabels', { id: incidentId }));
   }
   return incident;
 }
@@ -48,7 +49,7 @@ export async function recordSilence(tx: StoreTx, actor: Actor, incidentId: numbe
       incidentId,
       actor: silence.by,
       kind: 'incident.silenced',
-      text: `🔕 ${actor.name} silenced this group's alerts in Alertmanager for ${formatDuration(Date.parse(until) - Date.parse(now))}, until ${formatTime(until)} (silence ${silenceId}).`,
+      text: t('thread.silenced', { name: actor.name, duration: formatDuration(Date.parse(until) - Date.parse(now)), time: formatTime(until), silence: silenceId }),
       data: { silenceId, until, matchers },
     },
     { refreshCard: true },
@@ -59,9 +60,9 @@ export async function recordSilence(tx: StoreTx, actor: Actor, incidentId: numbe
 /** The recorded silence, when there is one to expire. */
 export async function unsilenceable(tx: StoreTx, incidentId: number): Promise<Incident & { silence: NonNullable<Incident['silence']> }> {
   const incident = await tx.getIncident(incidentId);
-  if (!incident) return refuse(null, 'unsilence', `Incident #${incidentId} does not exist.`);
+  if (!incident) return refuse(null, 'unsilence', t('refusal.incidentMissing', { id: incidentId }));
   const { silence } = incident;
-  if (!silence) return refuse(incidentId, 'unsilence', `Incident #${incidentId} has no silence made from chat.`);
+  if (!silence) return refuse(incidentId, 'unsilence', t('refusal.noSilence', { id: incidentId }));
   return { ...incident, silence };
 }
 
@@ -73,7 +74,7 @@ export async function recordUnsilence(tx: StoreTx, actor: Actor, incidentId: num
   await tx.updateIncident(incidentId, { silence: null, updatedAt: now });
   await recordEvent(
     tx,
-    { at: now, incidentId, actor: actorId(actor), kind: 'incident.unsilenced', text: `🔔 ${actor.name} removed the silence (${silenceId}); the group's alerts notify again.`, data: { silenceId } },
+    { at: now, incidentId, actor: actorId(actor), kind: 'incident.unsilenced', text: t('thread.unsilenced', { name: actor.name, silence: silenceId }), data: { silenceId } },
     { refreshCard: true },
   );
 }

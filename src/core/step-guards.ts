@@ -2,6 +2,7 @@ import type { Incident, StepRun } from './domain.js';
 import { recordEvent, settleRequest } from './events.js';
 import { actorId, type Actor, type StepPolicy } from './policy.js';
 import type { StoreTx } from './ports/store.js';
+import { t } from './i18n/index.js';
 
 /**
  * A second name typed in the same console browser is not a second person: a decision from a
@@ -13,8 +14,7 @@ export async function sameSessionRefusal(tx: StoreTx, actor: Actor, run: StepRun
   const me = actorId(actor);
   const earlier = (await tx.listApprovals(run.id)).find((a) => a.session === actor.session && a.approver !== me);
   if (!earlier) return undefined;
-  const did = earlier.decision === 'approve' ? 'approved' : 'denied';
-  return `This browser already ${did} "${run.stepTitle}" as ${earlier.approverName}: another name in the same browser is not another person.`;
+  return t(earlier.decision === 'approve' ? 'refusal.sameBrowser.approved' : 'refusal.sameBrowser.denied', { title: run.stepTitle, name: earlier.approverName });
 }
 
 /**
@@ -31,10 +31,10 @@ export function resolvedRefusal(
 ): string | undefined {
   if (incident.status !== 'resolved' || !step.changes) return undefined;
   if (!p.afterResolve) {
-    return `Incident #${incident.id} is resolved, and "${step.title}" changes a system: it is not run after resolution (a step or policy rule marked afterResolve: true allows it).`;
+    return t('refusal.resolvedNoChanges', { id: incident.id, title: step.title });
   }
   if (!confirmed) {
-    return `Incident #${incident.id} is resolved, and "${step.title}" changes a system. To run it anyway, confirm: /runbook run ${runbook} ${step.id} --confirm --incident ${incident.id}`;
+    return t('refusal.resolvedConfirm', { id: incident.id, title: step.title, command: `/runbook run ${runbook} ${step.id} --confirm --incident ${incident.id}` });
   }
   return undefined;
 }
@@ -56,13 +56,12 @@ export async function expireChangesOnResolve(tx: StoreTx, incidentId: number, no
   for (const run of pending) {
     if (!(await tx.transitionStepRun(run.id, [run.state], 'expired', now))) continue;
     expired += 1;
-    const what = run.state === 'requested' ? 'request for' : 'approved, not yet started,';
     await recordEvent(
       tx,
-      { at: now, incidentId, actor: 'system', kind: 'step.expired', text: `⌛ The ${what} *${run.stepTitle}* expired: incident #${incidentId} was resolved, so it will not run.`, data: { runId: run.id, reason: 'resolved', was: run.state } },
+      { at: now, incidentId, actor: 'system', kind: 'step.expired', text: t(run.state === 'requested' ? 'thread.expiredOnResolve.requested' : 'thread.expiredOnResolve.approved', { title: run.stepTitle, id: incidentId }), data: { runId: run.id, reason: 'resolved', was: run.state } },
       { refreshCard: true },
     );
-    if (run.state === 'requested') await settleRequest(tx, incidentId, run.id, 'expired: the incident was resolved', now);
+    if (run.state === 'requested') await settleRequest(tx, incidentId, run.id, t('settle.expiredOnResolve'), now);
   }
   return expired;
 }

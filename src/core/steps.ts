@@ -13,6 +13,9 @@ import { uncheckedChoice } from './chosen.js';
 import { describePinnedFile, pinParams, type PinnedFile } from './chosen-pins.js';
 import { requestedBeforeResolution, resolvedRefusal, sameSessionRefusal } from './step-guards.js';
 import type { StoreTx } from './ports/store.js';
+import { t } from './i18n/index.js';
+import { stepStateText } from './card.js';
+import { formatClock } from './time.js';
 
 export interface StepContext {
   runbooks: readonly Runbook[];
@@ -35,7 +38,7 @@ export async function auditRefusal(tx: StoreTx, actor: Actor, error: NotAllowedE
     incidentId: audit.incidentId,
     actor: actorId(actor),
     kind: audit.kind,
-    text: `⛔ ${actor.name} was refused: ${error.message}`,
+    text: t('thread.refused', { name: actor.name, reason: error.message }),
     data: { reason: error.message, ...audit.data },
   });
 }
@@ -57,18 +60,18 @@ export async function requestStep(
   pinned: readonly PinnedFile[] = [],
 ): Promise<StepRun> {
   const incident = await tx.getIncident(incidentId);
-  if (!incident) return refuse(null, 'step.refused', `Incident #${incidentId} does not exist.`, { incidentId });
+  if (!incident) return refuse(null, 'step.refused', t('refusal.incidentMissing', { id: incidentId }), { incidentId });
   const found = findOffer(ctx.runbooks, incident.commonLabels, runbook, stepId, choices, await tx.listAlerts(incidentId));
-  if (found.ok === 'pick') return refuse(incidentId, 'step.refused', `"${found.offer.step.title}" needs a backup chosen first.`, { runbook, step: stepId });
+  if (found.ok === 'pick') return refuse(incidentId, 'step.refused', t('refusal.needsBackup', { title: found.offer.step.title }), { runbook, step: stepId });
   if (found.ok === 'target') {
-    return refuse(incidentId, 'step.refused', `"${found.offer.step.title}" needs the alert it is for chosen first (${found.targets.map((t) => t.label).join('; ')}): press its button on the card.`, { runbook, step: stepId });
+    return refuse(incidentId, 'step.refused', t('refusal.needsTarget', { title: found.offer.step.title, targets: found.targets.map((x) => x.label).join('; ') }), { runbook, step: stepId });
   }
   if (!found.ok) return refuse(incidentId, 'step.refused', found.reason, { runbook, step: stepId });
   const unchecked = uncheckedChoice(found.offer, pinned);
   if (unchecked) return refuse(incidentId, 'step.refused', unchecked, { runbook, step: stepId });
   const active = await tx.activeStepRun(incidentId, runbook, stepId);
   if (active) {
-    return refuse(incidentId, 'step.refused', `"${active.stepTitle}" was already requested by ${active.requestedByName} and is ${active.state} (run ${active.id}).`, { runbook, step: stepId, runId: active.id });
+    return refuse(incidentId, 'step.refused', t('refusal.alreadyRequested', { title: active.stepTitle, name: active.requestedByName, state: stepStateText(active.state), run: active.id }), { runbook, step: stepId, runId: active.id });
   }
 
   const step = found.offer.step;
@@ -105,25 +108,25 @@ export async function requestStep(
   const base = { at: ctx.now, incidentId, actor: actorId(actor), data: { runId: run.id, runbook, step: step.id, params, ...(pinned.length > 0 ? { files: pinned } : {}) } };
   if (needsApproval) {
     const n = run.requiredApprovals;
-    const who = sp.approverRoles ? ` from ${sp.approverRoles.join(' or ')}` : '';
+    const who = sp.approverRoles ? t('thread.stepRequested.from', { roles: sp.approverRoles.join(t('thread.stepRequested.roleOr')) }) : '';
     const env = sp.environment ? ` (${sp.environment})` : '';
     const ttl = ctx.policy.defaults.approvalTtlMinutes;
     await recordEvent(tx, {
         ...base,
         kind: 'step.requested',
-        text: `🙋 ${actor.name} asks to run *${step.title}*${env} — needs ${n} approval${n === 1 ? '' : 's'}${who}${step.danger ? ', not counting the requester' : ''}. The request expires in ${ttl} min.${files}`,
+        text: `${t('thread.stepRequested', { name: actor.name, title: step.title, env, n, who, notRequester: step.danger ? t('thread.stepRequested.notRequester') : '', ttl })}${files}`,
       },
       {
         refreshCard: true,
         subject: requestSubject(run.id),
         buttons: [
-          makeButton({ action: 'approve', runId: run.id }, 'Approve', { style: 'primary' }),
-          makeButton({ action: 'deny', runId: run.id }, 'Deny', { style: 'danger' }),
+          makeButton({ action: 'approve', runId: run.id }, t('button.approve'), { style: 'primary' }),
+          makeButton({ action: 'deny', runId: run.id }, t('button.deny'), { style: 'danger' }),
         ],
       },
     );
   } else {
-    await recordEvent(tx, { ...base, kind: 'step.requested', text: `🔎 ${actor.name} runs *${step.title}* (read-only, no approval needed).${files}` }, { refreshCard: true });
+    await recordEvent(tx, { ...base, kind: 'step.requested', text: `${t('thread.stepReadOnly', { name: actor.name, title: step.title })}${files}` }, { refreshCard: true });
   }
   return run;
 }
@@ -131,18 +134,18 @@ export async function requestStep(
 /** An Approve or Deny press. Approvals are counted per distinct user; the step runs once enough arrived. */
 export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, runId: number, decision: 'approve' | 'deny'): Promise<StepRun> {
   const run = await tx.getStepRun(runId);
-  if (!run) return refuse(null, 'approval.refused', `Run ${runId} does not exist.`, { runId });
+  if (!run) return refuse(null, 'approval.refused', t('refusal.runMissing', { run: runId }), { runId });
   if (run.state === 'requested' && isExpired(run, ctx)) {
     // Committed, not refused: the expiry is a fact for everyone. The caller tells the presser.
     await expireRun(tx, ctx, run);
     return { ...run, state: 'expired' };
   }
   if (run.state !== 'requested') {
-    return refuse(run.incidentId, 'approval.refused', `"${run.stepTitle}" is already ${run.state}; nothing to ${decision}.`, { runId, decision });
+    return refuse(run.incidentId, 'approval.refused', t('refusal.alreadyDecided', { title: run.stepTitle, state: stepStateText(run.state), decision: t(`decision.${decision}`) }), { runId, decision });
   }
   const incident = await tx.getIncident(run.incidentId);
   if (decision === 'approve' && requestedBeforeResolution(incident, run)) {
-    return refuse(run.incidentId, 'approval.refused', `Incident #${run.incidentId} was resolved after "${run.stepTitle}" was requested, so it is not approved now.`, { runId, decision });
+    return refuse(run.incidentId, 'approval.refused', t('refusal.resolvedSinceRequest', { id: run.incidentId, title: run.stepTitle }), { runId, decision });
   }
   const labels = incident?.commonLabels ?? {};
   const step = ctx.runbooks.find((r) => r.name === run.runbook)?.steps.find((s) => s.id === run.step);
@@ -154,23 +157,23 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
 
   // Counted per namespaced identity: Slack's U1 and Discord's U1 are two people.
   const inserted = await tx.insertApproval({ runId, approver: actorId(actor), approverName: actor.name, decision, at: ctx.now, session: actor.session ?? null });
-  if (!inserted) return refuse(run.incidentId, 'approval.refused', `You already decided on "${run.stepTitle}".`, { runId, decision });
+  if (!inserted) return refuse(run.incidentId, 'approval.refused', t('refusal.youDecided', { title: run.stepTitle }), { runId, decision });
 
   const base = { at: ctx.now, incidentId: run.incidentId, actor: actorId(actor) };
   if (decision === 'deny') {
     await tx.transitionStepRun(runId, ['requested'], 'denied', ctx.now);
     const verb = actor.platform === run.platform && actor.id === run.requestedBy ? 'withdrew' : 'denied';
-    await recordEvent(tx, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*.`, data: { runId } }, { refreshCard: true });
-    await settleRequest(tx, run.incidentId, runId, `${verb === 'withdrew' ? 'withdrawn' : 'denied'} by ${actor.name}`, ctx.now);
+    await recordEvent(tx, { ...base, kind: 'step.denied', text: t(verb === 'withdrew' ? 'thread.stepWithdrawn' : 'thread.stepDenied', { name: actor.name, title: run.stepTitle }), data: { runId } }, { refreshCard: true });
+    await settleRequest(tx, run.incidentId, runId, t(verb === 'withdrew' ? 'settle.withdrawn' : 'settle.denied', { name: actor.name }), ctx.now);
   } else {
     const approvals = (await tx.listApprovals(runId)).filter((a) => a.decision === 'approve');
     const enough = approvals.length >= run.requiredApprovals;
     const count = `${approvals.length}/${run.requiredApprovals}`;
-    await recordEvent(tx, { ...base, kind: 'step.approved', text: `👍 ${actor.name} approved *${run.stepTitle}* (${count}).${enough ? ' Running it now.' : ''}`, data: { runId, approvals: approvals.map((a) => a.approver) } },
+    await recordEvent(tx, { ...base, kind: 'step.approved', text: t(enough ? 'thread.stepApproved.running' : 'thread.stepApproved', { name: actor.name, title: run.stepTitle, count }), data: { runId, approvals: approvals.map((a) => a.approver) } },
       { refreshCard: true },
     );
     if (enough && (await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now))) {
-      await settleRequest(tx, run.incidentId, runId, `approved by ${approvals.map((a) => a.approverName).join(', ')} ${clockTime(ctx.now)}`, ctx.now);
+      await settleRequest(tx, run.incidentId, runId, t('settle.approved', { names: approvals.map((a) => a.approverName).join(t('list.separator')), time: formatClock(ctx.now, { zone: true }) }), ctx.now);
     }
   }
   const updated = await tx.getStepRun(runId);
@@ -184,15 +187,10 @@ function isExpired(run: StepRun, ctx: Pick<StepContext, 'policy' | 'now'>): bool
 
 async function expireRun(tx: StoreTx, ctx: Pick<StepContext, 'policy' | 'now'>, run: StepRun): Promise<void> {
   if (!(await tx.transitionStepRun(run.id, ['requested'], 'expired', ctx.now))) return;
-  await recordEvent(tx, { at: ctx.now, incidentId: run.incidentId, actor: 'system', kind: 'step.expired', text: `⌛ The request for *${run.stepTitle}* expired: not approved within ${ctx.policy.defaults.approvalTtlMinutes} min.`, data: { runId: run.id } },
+  await recordEvent(tx, { at: ctx.now, incidentId: run.incidentId, actor: 'system', kind: 'step.expired', text: t('thread.requestExpired', { title: run.stepTitle, minutes: ctx.policy.defaults.approvalTtlMinutes }), data: { runId: run.id } },
     { refreshCard: true },
   );
-  await settleRequest(tx, run.incidentId, run.id, `expired: not approved within ${ctx.policy.defaults.approvalTtlMinutes} min`, ctx.now);
-}
-
-/** "11:01:45 UTC": when a request was decided, on its message (the day is the thread's). */
-function clockTime(iso: string): string {
-  return `${new Date(iso).toISOString().slice(11, 19)} UTC`;
+  await settleRequest(tx, run.incidentId, run.id, t('settle.expired', { minutes: ctx.policy.defaults.approvalTtlMinutes }), ctx.now);
 }
 
 /** Expires requests that waited longer than the policy allows; returns how many. */
@@ -205,7 +203,7 @@ export async function expireStaleRequests(tx: StoreTx, ctx: Pick<StepContext, 'p
 /** A press on one option of a picker: requests the picker's step with the chosen value. */
 export async function requestChoice(tx: StoreTx, ctx: StepContext, actor: Actor, choiceId: number, pinned: readonly PinnedFile[] = []): Promise<StepRun> {
   const choice = await tx.getChoice(choiceId);
-  if (!choice) return refuse(null, 'step.refused', `Choice ${choiceId} does not exist.`, { choiceId });
+  if (!choice) return refuse(null, 'step.refused', t('refusal.choiceMissing', { choice: choiceId }), { choiceId });
   return requestStep(tx, ctx, actor, choice.incidentId, choice.runbook, choice.step, { [choice.param]: choice.value }, pinned);
 }
 
@@ -216,7 +214,7 @@ export async function requestRollback(tx: StoreTx, ctx: StepContext, actor: Acto
   const checkpoint = step?.checkpoint;
   const snapshot = run?.result?.artefacts?.find((a) => a.kind === 'checkpoint');
   if (!run || !checkpoint || !snapshot) {
-    return refuse(run?.incidentId ?? null, 'step.refused', `Run ${runId} has no pre-change checkpoint to roll back to.`, { runId });
+    return refuse(run?.incidentId ?? null, 'step.refused', t('refusal.noCheckpoint', { run: runId }), { runId });
   }
   return requestStep(tx, ctx, actor, run.incidentId, run.runbook, checkpoint.rollback, { [checkpoint.param]: snapshot.path }, pinned);
 }

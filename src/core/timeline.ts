@@ -1,6 +1,8 @@
 import type { Approval, AuditEvent, Incident, StepRun, StoredAlert } from './domain.js';
 import type { Redactor } from '../domain/redact.js';
 import { formatDuration, formatTime } from './time.js';
+import { t } from './i18n/index.js';
+import { STEP_STATE_ICON, stepStateText, type StepState } from './card.js';
 
 /** Everything the timeline of one incident is built from, as the store holds it. */
 export interface TimelineInput {
@@ -42,14 +44,20 @@ export function timelineFigures({ incident, alerts, runs, approvals }: Omit<Time
 const durationOr = (ms: number | undefined, none: string): string => (ms === undefined ? none : formatDuration(ms));
 
 function describeAction(a: TimelineFigures['actions'][number]): string {
-  const approved = a.approvedBy.length > 0 ? `, approved by ${a.approvedBy.join(', ')}` : '';
-  return `${a.title} (requested by ${a.requestedBy}${approved}; ${a.state})`;
+  const state = stateText(a.state);
+  if (a.approvedBy.length === 0) return t('summary.action', { title: a.title, requester: a.requestedBy, state });
+  return t('summary.actionApproved', { title: a.title, requester: a.requestedBy, approvers: a.approvedBy.join(t('list.separator')), state });
+}
+
+/** A run's state as people read it; a state this build does not know is shown as stored. */
+function stateText(state: string): string {
+  return state in STEP_STATE_ICON ? stepStateText(state as StepState) : state;
 }
 
 /** One paragraph for the thread when an incident is resolved by hand: durations, then what was done and by whom. */
 export function timelineSummary(figures: TimelineFigures): string {
-  const actions = figures.actions.length > 0 ? figures.actions.map(describeAction).join('; ') : 'none';
-  return `Time to acknowledge: ${durationOr(figures.timeToAcknowledgeMs, 'never acknowledged')}. Time to resolve: ${durationOr(figures.timeToResolveMs, 'still open')}. Actions: ${actions}.`;
+  const actions = figures.actions.length > 0 ? figures.actions.map(describeAction).join(t('summary.separator')) : t('summary.noActions');
+  return t('summary.line', { ack: durationOr(figures.timeToAcknowledgeMs, t('summary.neverAcked')), resolve: durationOr(figures.timeToResolveMs, t('summary.stillOpen')), actions });
 }
 
 /** Table cells and list items must stay on one line and not close the table. */

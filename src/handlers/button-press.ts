@@ -3,6 +3,7 @@ import { decodeButtonId } from '../core/button-codec.js';
 import type { ChatPlatform, ChatUser } from '../core/ports/chat-platform.js';
 import { BUTTON_SILENCE_MS, type IncidentUseCases } from '../core/use-cases.js';
 import { BotError, NotAllowedError } from '../domain/errors.js';
+import { t } from '../core/i18n/index.js';
 
 /** A button press, as every platform adapter reports it after verifying and acknowledging it. */
 export interface ButtonPress {
@@ -38,7 +39,7 @@ export async function handleButtonPress(engine: IncidentUseCases, platform: Chat
   const target = decodeButtonId(press.buttonId);
   if (!target) {
     log.warn({ buttonId: press.buttonId.slice(0, 120), user: press.userId }, 'unrecognised button');
-    await tell('This button is not one the incident bot knows; the message may be from an older version.');
+    await tell(t('answer.unknownButton'));
     return;
   }
   try {
@@ -75,6 +76,6 @@ export async function handleButtonPress(engine: IncidentUseCases, platform: Chat
       return;
     }
     log.error({ err: error, buttonId: press.buttonId }, 'button press failed');
-    await tell(error instanceof BotError ? error.message : 'Something went wrong handling that button; it has been logged. Please try again.');
+    await tell(error instanceof BotError ? error.message : t('answer.buttonFailed'));
   }
 }

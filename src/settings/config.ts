@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { composeCommandSetting } from '../domain/compose-command.js';
 import { ConfigError } from '../domain/errors.js';
+import { LOCALES, isTimeZone, type LocaleSetting } from '../core/i18n/index.js';
 import { dingTalkConfig, feishuConfig, type DingTalkConfig, type FeishuConfig } from './chat-platforms.js';
 
 export { WEBHOOK_CHANNEL, type DingTalkConfig, type FeishuConfig } from './chat-platforms.js';
@@ -42,6 +43,15 @@ export const envSchema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    LOCALE: z.enum(LOCALES).default('en'),
+    // The zone every time in chat is shown in; Node reads TZ too, so the process's own clock agrees.
+    // glibc's ":Asia/Shanghai" form names the same zone; a file path (":/etc/localtime") names none.
+    TZ: z
+      .string()
+      .trim()
+      .transform((v) => v.replace(/^:/, ''))
+      .refine(isTimeZone, 'must be an IANA time zone, e.g. UTC or Asia/Shanghai')
+      .default('UTC'),
     // Read by the entry point before this schema (it says where the other settings come from);
     // listed here so that it is documented and validated like the rest.
     ENV_FILE: z.string().min(1).optional(),
@@ -223,6 +233,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** auto: human-readable lines on a terminal, JSON otherwise. */
   logFormat: Env['LOG_FORMAT'];
+  /** The language of every text the bot writes (LOCALE) and the zone its times are shown in (TZ). */
+  locale: LocaleSetting;
   database: DatabaseConfig;
   /** Runbook manifest directories, loaded in order (names unique across them). */
   runbooksDirs: string[];
@@ -306,6 +318,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
+    locale: { locale: env.LOCALE, timeZone: env.TZ },
     database: databaseConfig(env.DATABASE_URL),
     runbooksDirs: env.RUNBOOKS_DIR,
     webhookToken: env.ALERTMANAGER_WEBHOOK_TOKEN,

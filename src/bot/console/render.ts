@@ -1,5 +1,5 @@
 import { makeButton } from '../../core/button-codec.js';
-import { cardIcon, type Card, type CardButton, STEP_STATE_ICON } from '../../core/card.js';
+import { cardIcon, type Card, type CardButton, STEP_STATE_ICON, stepStateText } from '../../core/card.js';
 import type { AuditEvent, Incident } from '../../core/domain.js';
 import { formatTime } from '../../core/time.js';
 import type { DeliveredReply } from '../../core/ports/store.js';
@@ -207,7 +207,7 @@ export function cardHtml(viewer: Viewer, card: Card): Html {
   }
   ${
     card.steps.length > 0
-      ? html`<ul class="steps">${card.steps.map((s) => html`<li>${STEP_STATE_ICON[s.state]} <strong>${s.title}</strong> — ${s.state.replace('_', ' ')}${s.detail ? html`: ${s.detail}` : ''}</li>`)}</ul>`
+      ? html`<ul class="steps">${card.steps.map((s) => html`<li>${STEP_STATE_ICON[s.state]} <strong>${s.title}</strong> — ${stepStateText(s.state)}${s.detail ? html`: ${s.detail}` : ''}</li>`)}</ul>`
       : ''
   }
   ${buttonsHtml(viewer, card.buttons, card.incidentId)}

@@ -1,4 +1,5 @@
-import { cardIcon, type Card, type CardButton, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
+import { cardIcon, type Card, type CardButton, STEP_STATE_ICON, stepStateText, type ThreadMessage } from '../../core/card.js';
+import { t } from '../../core/i18n/index.js';
 import { DINGTALK_LIMITS as L, escapeMarkdown, truncate } from './limits.js';
 
 /**
@@ -53,7 +54,7 @@ function menuContents(card: Card): StandardContent[] {
   const options = card.menu?.options ?? [];
   const room = Math.max(0, L.buttons - card.buttons.length);
   if (options.length === 0 || room === 0) return [];
-  return [{ type: 'divider', id: 'more-steps-divider' }, { type: 'markdown', id: 'more-steps', text: `**${escapeMarkdown(card.menu?.label ?? 'More steps')}**` }, ...actionRows(options, 'more-steps', room)];
+  return [{ type: 'divider', id: 'more-steps-divider' }, { type: 'markdown', id: 'more-steps', text: `**${escapeMarkdown(card.menu?.label ?? t('card.menu.moreSteps'))}**` }, ...actionRows(options, 'more-steps', room)];
 }
 
 /** The card's title line as the header and as the quote replies open with. */
@@ -70,10 +71,10 @@ export function renderCard(card: Card): StandardCard {
   const links = card.links.filter((l) => /^https?:\/\/[^\s()]+$/.test(l.url)).map((l) => `[${escapeMarkdown(l.label)}](${l.url})`);
   if (links.length > 0) lines.push(links.join(' · '));
   if (card.steps.length > 0) {
-    lines.push(card.steps.map((s) => `${STEP_STATE_ICON[s.state]} **${escapeMarkdown(s.title)}** — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeMarkdown(s.detail)}` : ''}`).join('  \n'));
+    lines.push(card.steps.map((s) => `${STEP_STATE_ICON[s.state]} **${escapeMarkdown(s.title)}** — ${stepStateText(s.state)}${s.detail ? `: ${escapeMarkdown(s.detail)}` : ''}`).join('  \n'));
   }
   const hidden = card.buttons.length + (card.menu?.options.length ?? 0) - L.buttons;
-  if (hidden > 0) lines.push(`${hidden} more step${hidden === 1 ? '' : 's'} not shown.`);
+  if (hidden > 0) lines.push(t('card.hiddenSteps.short', { hidden }));
   return {
     config: { autoLayout: true, enableForward: true },
     header: { title: { type: 'text', text: cardTitle(card) } },

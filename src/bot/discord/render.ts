@@ -7,7 +7,8 @@ import {
   type APIEmbedField,
   type APIStringSelectComponent,
 } from 'discord-api-types/v10';
-import { cardIcon, type Card, type CardButton, type CardLink, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
+import { cardIcon, type Card, type CardButton, type CardLink, STEP_STATE_ICON, stepStateText, type ThreadMessage } from '../../core/card.js';
+import { t } from '../../core/i18n/index.js';
 import { DISCORD_LIMITS as L, escapeMarkdown, joinLines, truncate } from './limits.js';
 import { toDiscordMarkdown, truncateMarkdown } from './markdown.js';
 
@@ -83,7 +84,7 @@ function menuRows(card: Card, buttons: CardButton[], rows: number): { rows: Sele
   });
   const parts: CardButton[][] = [];
   for (let i = 0; i < valid.length && parts.length < rows; i += L.selectOptions) parts.push(valid.slice(i, i + L.selectOptions));
-  const label = card.menu?.label ?? 'More steps';
+  const label = card.menu?.label ?? t('card.menu.moreSteps');
   const result = parts.map(
     (part, n): SelectRow => ({
       type: ComponentType.ActionRow,
@@ -139,13 +140,13 @@ function fieldSpecs(card: Card, hiddenButtons: number): FieldSpec[] {
   }
   if (card.steps.length > 0) {
     const lines = card.steps.map(
-      (s) => `${STEP_STATE_ICON[s.state]} **${escapeMarkdown(truncate(s.title, 200))}** — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeMarkdown(truncate(s.detail, 300))}` : ''}`,
+      (s) => `${STEP_STATE_ICON[s.state]} **${escapeMarkdown(truncate(s.title, 200))}** — ${stepStateText(s.state)}${s.detail ? `: ${escapeMarkdown(truncate(s.detail, 300))}` : ''}`,
     );
     tail.push({ name: 'Steps', own: false, value: (max) => joinLines(lines, max), inline: false });
   }
   if (hiddenButtons > 0) {
-    const note = `${hiddenButtons} more step${hiddenButtons === 1 ? '' : 's'} not shown: Discord allows ${L.actionRows} rows of buttons and menus on a message.`;
-    tail.push({ name: 'More steps', own: false, value: (max) => truncate(note, max), inline: false });
+    const note = t('card.discord.hiddenRows', { hidden: hiddenButtons, rows: L.actionRows });
+    tail.push({ name: t('card.menu.moreSteps'), own: false, value: (max) => truncate(note, max), inline: false });
   }
   const room = L.embedFields - tail.length;
   const own = card.fields.map((f): FieldSpec => {
@@ -154,7 +155,7 @@ function fieldSpecs(card: Card, hiddenButtons: number): FieldSpec[] {
   });
   if (own.length > room) {
     const dropped = own.length - (room - 1);
-    own.splice(room - 1, own.length, { name: 'More fields', own: true, value: (max) => truncate(`${dropped} more fields not shown.`, max), inline: true });
+    own.splice(room - 1, own.length, { name: t('card.discord.moreFields'), own: true, value: (max) => truncate(t('card.discord.moreFieldsNote', { dropped }), max), inline: true });
   }
   return [...own, ...tail];
 }
@@ -257,7 +258,7 @@ export function threadName(card: Pick<Card, 'title' | 'incidentId'>): string {
 /** A thread message: Discord markdown within 2,000 characters, plus button rows when it carries buttons. */
 export function renderThreadMessage(message: ThreadMessage): DiscordMessageBody {
   const { shown, hidden } = selectButtons(message.buttons ?? []);
-  const note = hidden > 0 ? `\n(${hidden} more option${hidden === 1 ? '' : 's'} not shown: Discord allows ${MAX_BUTTONS} buttons on a message.)` : '';
+  const note = hidden > 0 ? `\n${t('card.discord.hiddenOptions', { hidden, max: MAX_BUTTONS })}` : '';
   const { syntax, allowed } = discordMentions(message.mentions);
   const text = truncateMarkdown(toDiscordMarkdown(message.text), L.content - note.length - syntax.length) + note + syntax;
   return { content: text.trim() ? text : '…', components: buttonRows(shown), allowed_mentions: allowed };

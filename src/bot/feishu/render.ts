@@ -1,4 +1,5 @@
-import { type Card, type CardButton, STEP_STATE_ICON } from '../../core/card.js';
+import { type Card, type CardButton, STEP_STATE_ICON, stepStateText } from '../../core/card.js';
+import { t } from '../../core/i18n/index.js';
 
 /**
  * Cards as Feishu message cards (JSON 1.0: header, `div`s of lark_md text, `action` rows of
@@ -65,7 +66,7 @@ function menuModule(card: Card): Array<Record<string, unknown>> {
   if (options.length === 0) return [];
   const select = {
     tag: 'select_static',
-    placeholder: plain(card.menu?.label ?? 'More steps', FEISHU_LIMITS.buttonLabel),
+    placeholder: plain(card.menu?.label ?? t('card.menu.moreSteps'), FEISHU_LIMITS.buttonLabel),
     value: { menu: MENU_VALUE },
     options: options.map((b) => ({ text: plain(`${b.style === 'danger' ? '⚠️ ' : ''}${b.label}`, FEISHU_LIMITS.optionText), value: b.id })),
   };
@@ -82,9 +83,9 @@ export function renderCard(card: Card): FeishuCard {
   if (card.description) lines.push(escapeLarkMd(card.description));
   const links = card.links.filter((l) => /^https?:\/\/[^\s()]+$/.test(l.url)).map((l) => `[${escapeLarkMd(l.label)}](${l.url})`);
   if (links.length > 0) lines.push(links.join(' · '));
-  if (card.steps.length > 0) lines.push(card.steps.map((s) => `${STEP_STATE_ICON[s.state]} **${escapeLarkMd(s.title)}** — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeLarkMd(s.detail)}` : ''}`).join('\n'));
+  if (card.steps.length > 0) lines.push(card.steps.map((s) => `${STEP_STATE_ICON[s.state]} **${escapeLarkMd(s.title)}** — ${stepStateText(s.state)}${s.detail ? `: ${escapeLarkMd(s.detail)}` : ''}`).join('\n'));
   const hidden = Math.max(0, card.buttons.length - FEISHU_LIMITS.buttons) + Math.max(0, (card.menu?.options.length ?? 0) - FEISHU_LIMITS.menuOptions);
-  if (hidden > 0) lines.push(`${hidden} more step${hidden === 1 ? '' : 's'} not shown.`);
+  if (hidden > 0) lines.push(t('card.hiddenSteps.short', { hidden }));
   const built = (text: string): FeishuCard => ({
     config: { wide_screen_mode: true, update_multi: true },
     header: { template: TEMPLATE[card.severity], title: plain(card.title, FEISHU_LIMITS.title) },

@@ -1,5 +1,6 @@
 import type { types } from '@slack/bolt';
-import { cardIcon, type Card, type CardButton, STEP_STATE_ICON, type ThreadMessage } from '../../core/card.js';
+import { cardIcon, type Card, type CardButton, STEP_STATE_ICON, stepStateText, type ThreadMessage } from '../../core/card.js';
+import { t } from '../../core/i18n/index.js';
 import { SLACK_LIMITS as L, escapeMrkdwn, truncate } from './limits.js';
 
 type Block = types.KnownBlock;
@@ -55,7 +56,7 @@ function menuSelects(card: Card, options: CardButton[]): types.StaticSelect[] {
     selects.push({
       type: 'static_select',
       action_id: n === 0 ? MENU_ACTION : `${MENU_ACTION}:${n + 1}`,
-      placeholder: plain(`${card.menu?.label ?? 'More steps'}${options.length > L.selectOptions ? ` (${n + 1})` : ''}`, L.placeholder),
+      placeholder: plain(`${card.menu?.label ?? t('card.menu.moreSteps')}${options.length > L.selectOptions ? ` (${n + 1})` : ''}`, L.placeholder),
       options: part.map((b) => ({
         text: plain(`${b.style === 'danger' ? DANGER_PREFIX : ''}${b.label}`, L.optionText),
         value: b.value,
@@ -129,7 +130,7 @@ function buildCardBlocks(card: Card, tier: Tier, maxActions: number): Block[] {
   const links = linkText(card.links);
   if (links) blocks.push({ type: 'context', elements: [mrkdwn(links)] });
   if (card.steps.length > 0) {
-    const lines = card.steps.map((s) => `${STEP_STATE_ICON[s.state]} *${escapeMrkdwn(s.title)}* — ${s.state.replace('_', ' ')}${s.detail ? `: ${escapeMrkdwn(s.detail)}` : ''}`);
+    const lines = card.steps.map((s) => `${STEP_STATE_ICON[s.state]} *${escapeMrkdwn(s.title)}* — ${stepStateText(s.state)}${s.detail ? `: ${escapeMrkdwn(s.detail)}` : ''}`);
     blocks.push({ type: 'section', text: mrkdwn(lines.join('\n'), tier.text) });
   }
   // The primary buttons, then the menu's options, as far as `maxActions` and the blocks left allow
@@ -143,7 +144,7 @@ function buildCardBlocks(card: Card, tier: Tier, maxActions: number): Block[] {
   blocks.push(...actionBlocksShown);
   const hidden = actionCount(card) - shown;
   if (hidden > 0) {
-    blocks.push({ type: 'context', elements: [mrkdwn(`${hidden} more step${hidden === 1 ? '' : 's'} not shown: Slack limits the size of a message.`)] });
+    blocks.push({ type: 'context', elements: [mrkdwn(t('card.hiddenSteps', { hidden, platform: 'Slack' }))] });
   }
   return blocks;
 }

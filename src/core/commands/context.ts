@@ -1,5 +1,6 @@
 import type { IncidentUseCases } from '../use-cases.js';
 import type { Actor } from '../policy.js';
+import { t } from '../i18n/index.js';
 
 /** Where a command was typed and by whom; the reply goes back to that person privately. */
 export interface CommandContext {
@@ -14,6 +15,6 @@ export interface CommandContext {
 /** Cuts a reply to what the platform shows, saying where the rest is. */
 export function fitReply(text: string, max: number, more: string): string {
   if (text.length <= max) return text;
-  const tail = `\n… (cut; ${more})`;
+  const tail = `\n${t('command.cut', { more })}`;
   return `${text.slice(0, Math.max(0, max - tail.length))}${tail}`;
 }

@@ -5,6 +5,7 @@ import { validateCommand } from './parse.js';
 import { runRunbookCommand } from './runbook-commands.js';
 import type { CommandInput } from './schema.js';
 import { UsageError } from './usage.js';
+import { t } from '../i18n/index.js';
 
 export type CommandOutcome = { ok: true; text: string } | { ok: false; text: string; error?: unknown };
 
@@ -24,6 +25,6 @@ export async function executeCommand(c: CommandContext, input: CommandInput): Pr
   } catch (error) {
     if (error instanceof UsageError || error instanceof NotAllowedError) return { ok: false, text: error.message };
     if (error instanceof BotError) return { ok: false, text: error.message, error };
-    return { ok: false, text: 'Something went wrong running that command; it has been logged. Please try again.', error };
+    return { ok: false, text: t('command.failed'), error };
   }
 }

@@ -1,6 +1,7 @@
 import type { Incident } from '../domain.js';
 import type { CommandContext } from './context.js';
 import { UsageError } from './usage.js';
+import { t } from '../i18n/index.js';
 
 const SCAN_LIMIT = 500;
 
@@ -20,13 +21,13 @@ async function shownIn(c: CommandContext, incident: Incident): Promise<boolean> 
 export async function incidentForCommand(c: CommandContext, explicit: number | undefined): Promise<Incident> {
   if (explicit !== undefined) {
     const incident = await c.engine.incident(explicit);
-    if (!incident) throw new UsageError(`Incident #${explicit} does not exist.`);
+    if (!incident) throw new UsageError(t('refusal.incidentMissing', { id: explicit }));
     return incident;
   }
   const open = await c.engine.openIncidents(SCAN_LIMIT);
   const here: Incident[] = [];
   for (const incident of open) if (await shownIn(c, incident)) here.push(incident);
   if (here.length === 1 && here[0]) return here[0];
-  if (here.length === 0) throw new UsageError('There is no open incident in this channel to run it for: add `--incident <id>`.');
-  throw new UsageError(`${here.length} incidents are open in this channel (${here.map((i) => `#${i.id}`).join(', ')}): say which with \`--incident <id>\`.`);
+  if (here.length === 0) throw new UsageError(t('command.noIncidentHere'));
+  throw new UsageError(t('command.manyIncidentsHere', { n: here.length, ids: here.map((i) => `#${i.id}`).join(', ') }));
 }

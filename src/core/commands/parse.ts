@@ -1,5 +1,6 @@
 import { commandSchemas, isCommandKey, type Command, type CommandInput, type CommandKey, type OptionValue } from './schema.js';
 import { usageError } from './usage.js';
+import { t } from '../i18n/index.js';
 
 /** How a subcommand's words map to options when typed as text (Slack): positional names, then the rest of the line. */
 const POSITIONAL: Record<CommandKey, { args: string[]; rest?: string; flags?: string[]; switches?: string[] }> = {
@@ -59,7 +60,7 @@ export function parseCommandText(name: string, text: string): CommandInput {
 export function validateCommand(input: CommandInput): Command {
   const key = `${input.name} ${input.subcommand ?? ''}`;
   if (!isCommandKey(key)) {
-    const problem = input.subcommand ? `\`${input.subcommand}\` is not a subcommand of /${input.name}.` : `/${input.name} needs a subcommand.`;
+    const problem = input.subcommand ? t('parse.notSubcommand', { sub: input.subcommand, name: input.name }) : t('parse.needsSubcommand', { name: input.name });
     throw usageError(problem, undefined, input.name);
   }
   const parsed = commandSchemas[key].safeParse(input.options);
@@ -67,8 +68,8 @@ export function validateCommand(input: CommandInput): Command {
     const issue = parsed.error.issues[0];
     const field = issue?.path.join('.') ?? '';
     let problem: string;
-    if (issue?.code === 'unrecognized_keys') problem = `unexpected ${issue.keys.map((k) => (k.startsWith('unexpected ') ? k.slice(11) : `"${k}"`)).join(', ')}`;
-    else if (field !== '' && input.options[field] === undefined) problem = `missing <${field}>`;
+    if (issue?.code === 'unrecognized_keys') problem = t('parse.unexpected', { words: issue.keys.map((k) => (k.startsWith('unexpected ') ? k.slice(11) : `"${k}"`)).join(', ') });
+    else if (field !== '' && input.options[field] === undefined) problem = t('parse.missing', { field });
     else problem = `${field ? `<${field}>: ` : ''}${issue?.message ?? 'invalid'}`;
     throw usageError(`/${key}: ${problem}.`, key, input.name);
   }

@@ -5,13 +5,16 @@ import type { CommandContext } from './context.js';
 import { incidentForCommand } from './incident-context.js';
 import type { Command } from './schema.js';
 import { UsageError } from './usage.js';
+import { t } from '../i18n/index.js';
+import { describeAction } from '../result-text.js';
+import { formatStamp } from '../time.js';
 
 type RunbookCommand = Extract<Command, { key: `runbook ${string}` }>;
 type StepArgs = Extract<Command, { key: 'runbook run' }>['args'];
 
 function findRunbook(c: CommandContext, name: string): Runbook {
   const runbook = c.engine.runbooks.find((r) => r.name === name);
-  if (!runbook) throw new UsageError(`There is no runbook named "${name}". \`/runbook list\` shows them.`);
+  if (!runbook) throw new UsageError(t('command.noRunbook', { name }));
   return runbook;
 }
 
@@ -23,30 +26,40 @@ function findRunbook(c: CommandContext, name: string): Runbook {
 function choicesFrom(runbook: Runbook, given: Record<string, string> | undefined): Record<string, string> {
   for (const name of Object.keys(given ?? {})) {
     const spec = runbook.params[name];
-    if (!spec) throw new UsageError(`Runbook "${runbook.name}" has no param "${name}".`);
-    if (!spec.chosen) throw new UsageError(`Param "${name}" comes from the incident's labels or the runbook's default; it cannot be set from chat.`);
+    if (!spec) throw new UsageError(t('command.noParam', { runbook: runbook.name, name }));
+    if (!spec.chosen) throw new UsageError(t('command.paramNotChosen', { name }));
   }
   return given ?? {};
 }
 
 function describeRunbook(runbook: Runbook): string {
-  const steps = runbook.steps.map((s) => `${s.id}${s.danger ? ' (danger)' : s.changes ? ' (changes)' : ''}`);
-  return `• *${runbook.name}* — ${runbook.description ?? 'no description'}; steps: ${steps.join(', ')}`;
+  const steps = runbook.steps.map((s) => `${s.id}${s.danger ? t('command.stepDanger') : s.changes ? t('command.stepChanges') : ''}`);
+  return t('command.runbookLine', { name: runbook.name, description: runbook.description ?? t('command.noDescription'), steps: steps.join(', ') });
 }
 
 function showRunbook(c: CommandContext, runbook: Runbook): string {
   const match = Object.entries(runbook.match).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : v}`);
-  const lines = [`*${runbook.name}* — ${runbook.description ?? 'no description'}`, `Applies to alerts with ${match.join(', ') || 'any labels'}`];
+  const lines = [
+    t('command.showRunbook.title', { name: runbook.name, description: runbook.description ?? t('command.noDescription') }),
+    t('command.showRunbook.applies', { match: match.join(', ') || t('command.showRunbook.anyLabels') }),
+  ];
   for (const [name, p] of Object.entries(runbook.params)) {
-    const from = p.chosen ? 'chosen in chat' : [p.fromLabel && `label ${p.fromLabel}`, p.default !== undefined && `default ${p.default}`].filter(Boolean).join(', else ');
-    lines.push(`Param ${name}: ${from}; must match \`${p.pattern}\``);
+    const sources = [p.fromLabel && t('command.showRunbook.label', { label: p.fromLabel }), p.default !== undefined && t('command.showRunbook.default', { value: p.default })];
+    const from = p.chosen ? t('command.showRunbook.chosen') : sources.filter(Boolean).join(t('command.showRunbook.else'));
+    lines.push(t('command.showRunbook.param', { name, from, pattern: `\`${p.pattern}\`` }));
   }
   for (const step of runbook.steps) {
     const sp = stepPolicy(c.engine.policy, runbook.name, step, {});
-    const approval = sp.requiredApprovals > 0 ? `needs ${sp.requiredApprovals} approval(s)${sp.approverRoles ? ` from ${sp.approverRoles.join(' or ')}` : ''}` : 'runs at once (read-only)';
-    lines.push(`Step ${step.id} — ${step.title}: ${step.action}, ${approval}`);
+    const approval = sp.requiredApprovals > 0 ? approvalsText(sp) : t('command.readOnly');
+    lines.push(t('command.showRunbook.step', { id: step.id, title: step.title, action: step.action, approval }));
   }
   return lines.join('\n');
+}
+
+/** "needs 2 approval(s) from sre or dba". */
+function approvalsText(sp: { requiredApprovals: number; approverRoles?: readonly string[] | undefined }): string {
+  const n = sp.requiredApprovals;
+  return sp.approverRoles ? t('command.needsApprovalsFrom', { n, roles: sp.approverRoles.join(t('thread.stepRequested.roleOr')) }) : t('command.needsApprovals', { n });
 }
 
 async function run(c: CommandContext, args: StepArgs): Promise<string> {
@@ -54,9 +67,9 @@ async function run(c: CommandContext, args: StepArgs): Promise<string> {
   const choices = choicesFrom(runbook, args.params);
   const incident = await incidentForCommand(c, args.incident);
   const requested = await c.engine.requestStep(c.actor, incident.id, runbook.name, args.step, choices, { confirmAfterResolve: args.confirm === true });
-  if (!requested) return `"${args.step}" needs a backup chosen first: pick one in incident #${incident.id}'s thread.`;
-  const what = requested.state === 'requested' ? `it needs ${requested.requiredApprovals} approval(s) in the thread before it runs` : 'it runs now';
-  return `Requested ${runbook.name} ${args.step} for incident #${incident.id} (run ${requested.id}): ${what}.`;
+  if (!requested) return t('command.run.needsBackup', { step: args.step, id: incident.id });
+  const what = requested.state === 'requested' ? t('command.run.waits', { n: requested.requiredApprovals }) : t('command.run.now');
+  return t('command.run.requested', { runbook: runbook.name, step: args.step, id: incident.id, run: requested.id, what });
 }
 
 async function dryRun(c: CommandContext, args: StepArgs): Promise<string> {
@@ -64,18 +77,18 @@ async function dryRun(c: CommandContext, args: StepArgs): Promise<string> {
   const choices = choicesFrom(runbook, args.params);
   const incident = await incidentForCommand(c, args.incident);
   const found = findOffer(c.engine.runbooks, incident.commonLabels, runbook.name, args.step, choices, (await c.engine.incidentDetails(incident.id))?.alerts ?? []);
-  if (found.ok === 'target') throw new UsageError(`"${found.offer.step.title}" runs for one alert of this group (${found.targets.map((t) => t.label).join('; ')}): press its button on the card to choose which.`);
-  if (found.ok === 'pick') throw new UsageError(`"${found.offer.step.title}" needs \`${found.pick.param}=<path>\`: a backup to restore from.`);
+  if (found.ok === 'target') throw new UsageError(t('command.dry.target', { title: found.offer.step.title, targets: found.targets.map((x) => x.label).join('; ') }));
+  if (found.ok === 'pick') throw new UsageError(t('command.dry.pick', { title: found.offer.step.title, param: found.pick.param }));
   if (!found.ok) throw new UsageError(found.reason);
   const { step, params } = found.offer;
   const sp = stepPolicy(c.engine.policy, runbook.name, step, incident.commonLabels);
   const freeze = step.changes ? freezeRefusal(c.engine.policy, c.engine.now(), incident.commonLabels, step.title) : undefined;
-  const approval = sp.requiredApprovals > 0 ? `needs ${sp.requiredApprovals} approval(s)${sp.approverRoles ? ` from ${sp.approverRoles.join(' or ')}` : ''}` : 'read-only: runs at once when requested';
+  const approval = sp.requiredApprovals > 0 ? approvalsText(sp) : t('command.dry.readOnly');
   return [
-    `Dry run of ${runbook.name} ${step.id} ("${step.title}") for incident #${incident.id}; nothing was run.`,
-    `It ${c.engine.runner.describe(step, params)}.`,
-    `Params: ${Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`,
-    `Approval: ${approval}.`,
+    t('command.dry.title', { runbook: runbook.name, step: step.id, title: step.title, id: incident.id }),
+    t('command.dry.it', { what: describeAction(c.engine.runner.describe(step, params)) }),
+    t('command.dry.params', { params: Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ') || t('command.dry.noParams') }),
+    t('command.dry.approval', { approval }),
     ...(freeze ? [freeze] : []),
   ].join('\n');
 }
@@ -83,7 +96,7 @@ async function dryRun(c: CommandContext, args: StepArgs): Promise<string> {
 export async function runRunbookCommand(c: CommandContext, command: RunbookCommand): Promise<string> {
   switch (command.key) {
     case 'runbook list':
-      return c.engine.runbooks.length === 0 ? 'No runbooks are loaded.' : `Runbooks:\n${c.engine.runbooks.map(describeRunbook).join('\n')}`;
+      return c.engine.runbooks.length === 0 ? t('command.noRunbooks') : `${t('command.runbooksHeader')}\n${c.engine.runbooks.map(describeRunbook).join('\n')}`;
     case 'runbook show':
       return showRunbook(c, findRunbook(c, command.args.name));
     case 'runbook run':
@@ -98,11 +111,11 @@ export async function runRunbookCommand(c: CommandContext, command: RunbookComma
 /** The runners that have polled this bot: connected while their heartbeat is within the bound. */
 async function listRunners(c: CommandContext): Promise<string> {
   const runners = await c.engine.runners();
-  if (runners.length === 0) return 'No runner has connected to this bot. Steps without runOn run in the bot itself.';
+  if (runners.length === 0) return t('command.noRunners');
   const lines = runners.map((r) => {
-    const labels = Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'no labels';
-    const state = r.connected ? `🟢 connected since ${r.connectedAt.slice(0, 19).replace('T', ' ')} UTC` : '🔴 disconnected';
-    return `• *${r.name}* (${labels}${r.version ? `, version ${r.version}` : ''}): ${state}; last heartbeat ${r.silentSeconds} s ago`;
+    const labels = Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(', ') || t('command.runner.noLabels');
+    const state = r.connected ? t('command.runner.connected', { time: formatStamp(r.connectedAt) }) : t('command.runner.disconnected');
+    return t('command.runner.line', { name: r.name, labels, version: r.version ? t('command.runner.version', { version: r.version }) : '', state, seconds: r.silentSeconds });
   });
-  return `Runners:\n${lines.join('\n')}`;
+  return `${t('command.runnersHeader')}\n${lines.join('\n')}`;
 }

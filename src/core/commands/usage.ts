@@ -1,4 +1,5 @@
 import { BotError } from '../../domain/errors.js';
+import { t } from '../i18n/index.js';
 import { USAGE, type CommandKey } from './schema.js';
 
 /** The input was not a valid command; the message names what was wrong and shows the usage. */
@@ -9,8 +10,9 @@ export class UsageError extends BotError {
 }
 
 export function usageLine(key: CommandKey): string {
-  const { args, what } = USAGE[key];
-  return `\`/${key}${args ? ` ${args}` : ''}\` — ${what}`;
+  // USAGE's English `what` is also what Discord registers; the answer is in the bot's language.
+  const { args } = USAGE[key];
+  return `\`/${key}${args ? ` ${args}` : ''}\` — ${t(`usage.${key}`)}`;
 }
 
 /** Every subcommand of one command (or of all, for an unknown command). */
@@ -20,5 +22,5 @@ export function commandUsage(name: string): string {
 }
 
 export function usageError(problem: string, key: CommandKey | undefined, name: string): UsageError {
-  return new UsageError(`${problem}\nUsage:\n${key ? usageLine(key) : commandUsage(name)}`);
+  return new UsageError(`${problem}\n${t('usage.header')}\n${key ? usageLine(key) : commandUsage(name)}`);
 }
