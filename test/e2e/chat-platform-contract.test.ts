@@ -176,7 +176,7 @@ describeWithAlertmanager('ChatPlatform contract', () => {
 
 /**
  * The proof the card layout was made for: a GitCortex outage matches the shipped GitCortex
- * runbooks, seventeen steps. Its card shows at most four buttons and offers every other step in
+ * runbooks, twenty steps. Its card shows at most four buttons and offers every other step in
  * its menu, on every platform.
  */
 describe('a GitCortexDown card of the shipped GitCortex runbooks', () => {
@@ -215,7 +215,7 @@ describe('a GitCortexDown card of the shipped GitCortex runbooks', () => {
       // Every step the runbooks offer for this alert, each once: as a button or in the menu.
       const labels = fixture.commonLabels;
       const { offers } = offersFor(await loadRunbooks(t.config.runbooksDirs), labels);
-      expect(offers).toHaveLength(17);
+      expect(offers).toHaveLength(20);
       expect(new Set(reachable.filter((id) => id.startsWith('run-step:')))).toEqual(new Set(offers.map((o) => `run-step:1:${o.runbook.name}:${o.step.id}`)));
       for (const id of ['gitcortex/restart', 'gitcortex-recovery/restore', 'gitcortex-recovery/rollback-release', 'gitcortex-down/data-disk', 'gitcortex/top-cpu']) {
         expect(card.menuIds).toContain(`run-step:1:${id.replace('/', ':')}`);

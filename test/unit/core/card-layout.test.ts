@@ -118,9 +118,9 @@ describe('card layout of the shipped GitCortex runbooks', () => {
   });
   const down = { alertname: 'GitCortexDown', service: 'gitcortex', job: 'gitcortex', instance: 'gitcortex-1:3001', severity: 'critical' };
 
-  it('shows at most four buttons for the seventeen steps a GitCortexDown offers, and every other step in the menu', () => {
+  it('shows at most four buttons for the twenty steps a GitCortexDown offers, and every other step in the menu', () => {
     const { card, offered } = cardFor(runbooks, down);
-    expect(offered).toHaveLength(17);
+    expect(offered).toHaveLength(20);
     expect(card.buttons.length).toBeLessThanOrEqual(MAX_PRIMARY_BUTTONS);
     // Acknowledge, the health check the runbook marks primary, then the first steps in runbook order.
     expect(ids(card)).toEqual(['ack:1', 'run-step:1:gitcortex:health', 'run-step:1:gitcortex-down:port', 'run-step:1:gitcortex-down:disk']);
