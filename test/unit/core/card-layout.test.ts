@@ -127,7 +127,7 @@ describe('card layout of the shipped GitCortex runbooks', () => {
     expect(menuIds(card)).toEqual(offered.filter((id) => !ids(card).includes(id)));
     expect(new Set([...ids(card), ...menuIds(card)])).toEqual(new Set(['ack:1', ...offered]));
     const changing = card.menu?.options.filter((b) => b.style === 'danger').map((b) => b.id.split(':').slice(2).join('/'));
-    expect(changing).toEqual(['gitcortex-recovery/checkpoint', 'gitcortex-recovery/stop', 'gitcortex-recovery/restore', 'gitcortex-recovery/start', 'gitcortex-recovery/rollback-release', 'gitcortex/restart']);
+    expect(changing).toEqual(['gitcortex-recovery/checkpoint', 'gitcortex-recovery/stop', 'gitcortex-recovery/restore', 'gitcortex-recovery/start', 'gitcortex-recovery/rollback-release', 'gitcortex-recovery/config-restore', 'gitcortex/restart']);
     expect(card.menu?.options.filter((b) => b.style === 'danger').every((b) => b.confirm !== undefined)).toBe(true);
   });
 
