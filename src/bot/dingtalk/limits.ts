@@ -8,7 +8,8 @@ export const DINGTALK_LIMITS = {
   title: 100,
   markdown: 5000,
   buttonLabel: 20,
-  buttons: 20,
+  // Six rows of four: room for a GitCortexDown card's primary buttons and its twenty steps.
+  buttons: 24,
 } as const;
 
 /**

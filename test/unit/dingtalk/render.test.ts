@@ -32,10 +32,10 @@ describe('DingTalk card with a "More steps" menu', () => {
     expect(e?.status).toBe('warning');
   });
 
-  it('keeps to 20 buttons in all and counts the steps left out', () => {
+  it('keeps to 24 buttons in all and counts the steps left out', () => {
     const many: Card = { ...card, menu: { label: 'More steps', options: Array.from({ length: 30 }, (_, i) => step(`s${i}`)) } };
     const { contents } = renderCard(many);
-    expect(ids(contents)).toHaveLength(20);
-    expect((contents[0] as { text: string }).text).toContain('14 more steps not shown.');
+    expect(ids(contents)).toHaveLength(24);
+    expect((contents[0] as { text: string }).text).toContain('10 more steps not shown.');
   });
 });
