@@ -1,4 +1,4 @@
-import type { Labels, StoredAlert } from './domain.js';
+import { ALERT_PARAM, type Choice, type Labels, type StoredAlert } from './domain.js';
 import { matchingRunbooks, resolveParams, stepParamNames, type Runbook, type RunbookStep } from './ports/runbooks.js';
 
 /*
@@ -10,7 +10,7 @@ import { matchingRunbooks, resolveParams, stepParamNames, type Runbook, type Run
  */
 
 /** The choice that names the alert a step is for. */
-export const ALERT_CHOICE = '@alert';
+export const ALERT_CHOICE = ALERT_PARAM;
 
 /** One firing alert a step can be run for, with the params its labels give. */
 export interface AlertTarget {
@@ -113,7 +113,7 @@ export function findOffer(runbooks: readonly Runbook[], labels: Labels, runbookN
     const targets = alertTargets(runbook, labels, alerts, rest);
     if (targets.length === 0) return { ok: false, reason: `Runbook "${runbookName}" cannot run for this incident: ${resolved.problems.join('; ')}` };
     if (chosenAlert !== undefined) {
-      const target = targets.find((t) => t.fingerprint === chosenAlert);
+      const target = targets.find((t) => namesTarget(t, chosenAlert));
       if (!target) return { ok: false, reason: `The alert chosen for "${step.title}" is no longer firing in this incident (or its labels do not fit the runbook): choose again from the card.` };
       offer = { runbook, step, params: target.params, target };
     } else if (step.forEach === 'alert' || targets.length === 1) {
@@ -126,6 +126,44 @@ export function findOffer(runbooks: readonly Runbook[], labels: Labels, runbookN
   if (missing.length === 0) return { ok: true, offer };
   if (step.pick) return { ok: 'pick', offer, pick: step.pick };
   return { ok: false, reason: `"${step.title}" needs ${missing.join(', ')} chosen first; it runs from a "Roll back" button.` };
+}
+
+/**
+ * Whether `chosen` names this alert: its fingerprint (a menu's choice), or, typed in a command
+ * (`alert=host2:3001`), its label (`instance=host2:3001`) or that label's values.
+ */
+function namesTarget(target: AlertTarget, chosen: string): boolean {
+  return target.fingerprint === chosen || target.label === chosen || targetValues(target) === chosen;
+}
+
+/** "host2:3001": the values of the labels that set an alert apart, as a command names it. */
+export function targetValues(target: AlertTarget): string {
+  return target.label
+    .split(', ')
+    .map((pair) => pair.slice(pair.indexOf('=') + 1))
+    .join(',');
+}
+
+/**
+ * The param a picker option stands for several values at once: a backup chosen for one alert of
+ * a group carries that alert too (`{"@alert": …, "backup": …}` as JSON), so the restore runs
+ * where the backup was listed. The choices table keeps one param and value per option.
+ */
+export const CHOICES_PARAM = '@choices';
+
+/** The values a stored choice stands for. */
+export function choiceValues(choice: Pick<Choice, 'param' | 'value'>): Labels {
+  if (choice.param !== CHOICES_PARAM) return { [choice.param]: choice.value };
+  const parsed: unknown = JSON.parse(choice.value);
+  if (typeof parsed !== 'object' || parsed === null) return {};
+  return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/** The stored form of a choice standing for `values` (one param, or several as JSON). */
+export function storedChoice(values: Labels): { param: string; value: string } {
+  const entries = Object.entries(values);
+  if (entries.length === 1) return { param: entries[0]?.[0] ?? '', value: entries[0]?.[1] ?? '' };
+  return { param: CHOICES_PARAM, value: JSON.stringify(values) };
 }
 
 /** Reserved params recording the alert a run is for (`@alert`, `@alert-label`), or every target of a `forEach` step (`@forEach`). */

@@ -4,7 +4,7 @@ import type { StepRun } from './domain.js';
 import { NotAllowedError, type RefusalAudit } from '../domain/errors.js';
 import { recordEvent, requestSubject, settleRequest } from './events.js';
 import { leftoverRefusal } from './leftovers.js';
-import { findOffer, targetParams, targetText } from './offers.js';
+import { choiceValues, findOffer, targetParams, targetText, targetValues } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
 import type { Policy } from '../settings/policy.js';
 import { appendAudit } from './audit.js';
@@ -61,14 +61,16 @@ export async function requestStep(
   const found = findOffer(ctx.runbooks, incident.commonLabels, runbook, stepId, choices, await tx.listAlerts(incidentId));
   if (found.ok === 'pick') return refuse(incidentId, 'step.refused', `"${found.offer.step.title}" needs a backup chosen first.`, { runbook, step: stepId });
   if (found.ok === 'target') {
-    return refuse(incidentId, 'step.refused', `"${found.offer.step.title}" needs the alert it is for chosen first (${found.targets.map((t) => t.label).join('; ')}): press its button on the card.`, { runbook, step: stepId });
+    return refuse(incidentId, 'step.refused', `"${found.offer.step.title}" needs the alert it is for chosen first (${found.targets.map((t) => t.label).join('; ')}): press its button on the card, or name it with alert=<${found.targets[0] ? targetValues(found.targets[0]) : 'alert'}>.`, { runbook, step: stepId });
   }
   if (!found.ok) return refuse(incidentId, 'step.refused', found.reason, { runbook, step: stepId });
   const unchecked = uncheckedChoice(found.offer, pinned);
   if (unchecked) return refuse(incidentId, 'step.refused', unchecked, { runbook, step: stepId });
-  const active = await tx.activeStepRun(incidentId, runbook, stepId);
+  // One active request per step and alert: another alert's pending run of the step does not block this one.
+  const active = await tx.activeStepRun(incidentId, runbook, stepId, found.offer.target?.fingerprint);
   if (active) {
-    return refuse(incidentId, 'step.refused', `"${active.stepTitle}" was already requested by ${active.requestedByName} and is ${active.state} (run ${active.id}).`, { runbook, step: stepId, runId: active.id });
+    const forAlert = active.params['@alert-label'] !== undefined ? ` for ${active.params['@alert-label']}` : '';
+    return refuse(incidentId, 'step.refused', `"${active.stepTitle}"${forAlert} was already requested by ${active.requestedByName} and is ${active.state} (run ${active.id}).`, { runbook, step: stepId, runId: active.id });
   }
 
   const step = found.offer.step;
@@ -206,7 +208,7 @@ export async function expireStaleRequests(tx: StoreTx, ctx: Pick<StepContext, 'p
 export async function requestChoice(tx: StoreTx, ctx: StepContext, actor: Actor, choiceId: number, pinned: readonly PinnedFile[] = []): Promise<StepRun> {
   const choice = await tx.getChoice(choiceId);
   if (!choice) return refuse(null, 'step.refused', `Choice ${choiceId} does not exist.`, { choiceId });
-  return requestStep(tx, ctx, actor, choice.incidentId, choice.runbook, choice.step, { [choice.param]: choice.value }, pinned);
+  return requestStep(tx, ctx, actor, choice.incidentId, choice.runbook, choice.step, choiceValues(choice), pinned);
 }
 
 /** "Roll back" after a step with a pre-change checkpoint: requests the declared rollback step bound to that snapshot. */

@@ -1,4 +1,4 @@
-import { findOffer } from '../offers.js';
+import { ALERT_CHOICE, findOffer, targetValues } from '../offers.js';
 import type { Runbook } from '../ports/runbooks.js';
 import { freezeRefusal, stepPolicy } from '../policy.js';
 import type { CommandContext } from './context.js';
@@ -15,18 +15,29 @@ function findRunbook(c: CommandContext, name: string): Runbook {
   return runbook;
 }
 
+/** Typed in a command, names the alert of a grouped incident a step is for (`alert=host2:3001`). */
+const ALERT_WORD = 'alert';
+
 /**
  * Params typed in chat may only fill params the runbook marks `chosen` (a backup to restore):
  * everything else comes from the incident's labels or the runbook's defaults, as for buttons.
- * Values are then held to the param's pattern by the same resolution buttons use.
+ * Values are then held to the param's pattern by the same resolution buttons use. `alert=` (unless
+ * the runbook has a param of that name) chooses which firing alert of a group the step is for,
+ * among those its menu offers, which is how one beyond a platform's menu limit is chosen.
  */
 function choicesFrom(runbook: Runbook, given: Record<string, string> | undefined): Record<string, string> {
-  for (const name of Object.keys(given ?? {})) {
+  const choices: Record<string, string> = {};
+  for (const [name, value] of Object.entries(given ?? {})) {
     const spec = runbook.params[name];
+    if (!spec && name === ALERT_WORD) {
+      choices[ALERT_CHOICE] = value;
+      continue;
+    }
     if (!spec) throw new UsageError(`Runbook "${runbook.name}" has no param "${name}".`);
     if (!spec.chosen) throw new UsageError(`Param "${name}" comes from the incident's labels or the runbook's default; it cannot be set from chat.`);
+    choices[name] = value;
   }
-  return given ?? {};
+  return choices;
 }
 
 function describeRunbook(runbook: Runbook): string {
@@ -54,7 +65,7 @@ async function run(c: CommandContext, args: StepArgs): Promise<string> {
   const choices = choicesFrom(runbook, args.params);
   const incident = await incidentForCommand(c, args.incident);
   const requested = await c.engine.requestStep(c.actor, incident.id, runbook.name, args.step, choices, { confirmAfterResolve: args.confirm === true });
-  if (!requested) return `"${args.step}" needs a backup chosen first: pick one in incident #${incident.id}'s thread.`;
+  if (!requested) return `"${args.step}" needs a choice first (the alert it is for, or a backup): choose in incident #${incident.id}'s thread.`;
   const what = requested.state === 'requested' ? `it needs ${requested.requiredApprovals} approval(s) in the thread before it runs` : 'it runs now';
   return `Requested ${runbook.name} ${args.step} for incident #${incident.id} (run ${requested.id}): ${what}.`;
 }
@@ -64,7 +75,7 @@ async function dryRun(c: CommandContext, args: StepArgs): Promise<string> {
   const choices = choicesFrom(runbook, args.params);
   const incident = await incidentForCommand(c, args.incident);
   const found = findOffer(c.engine.runbooks, incident.commonLabels, runbook.name, args.step, choices, (await c.engine.incidentDetails(incident.id))?.alerts ?? []);
-  if (found.ok === 'target') throw new UsageError(`"${found.offer.step.title}" runs for one alert of this group (${found.targets.map((t) => t.label).join('; ')}): press its button on the card to choose which.`);
+  if (found.ok === 'target') throw new UsageError(`"${found.offer.step.title}" runs for one alert of this group (${found.targets.map((t) => t.label).join('; ')}): choose it on the card, or name it: \`alert=${found.targets[0] ? targetValues(found.targets[0]) : '<alert>'}\`.`);
   if (found.ok === 'pick') throw new UsageError(`"${found.offer.step.title}" needs \`${found.pick.param}=<path>\`: a backup to restore from.`);
   if (!found.ok) throw new UsageError(found.reason);
   const { step, params } = found.offer;
