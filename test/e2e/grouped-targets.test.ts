@@ -196,6 +196,17 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
       expect((requested?.data as { params?: Record<string, string> }).params).toMatchObject({ host: 'host2', '@alert-label': 'host=host2' });
     });
 
+    it('takes the alert named in a command (what a menu beyond its limit points to), held to the alerts that fire', async () => {
+      const unknown = await chat.command('alice', 'runbook', 'run grouped-shop restart --incident 1 alert=host9:3001');
+      expect(unknown.reply).toMatch(/The alert chosen for "Restart instance" is no longer firing in this incident/);
+      const named = await chat.command('alice', 'runbook', 'run grouped-shop restart --incident 1 alert=host3:3001');
+      expect(named.reply).toMatch(/Requested grouped-shop restart for incident #1/);
+      const request = await waitForReply(/asks to run Restart instance[\s\S]*for instance=host3:3001/, 'the request for the named alert');
+      await chat.press('alice', request.buttonIds.find((id) => id.startsWith('deny:')) as string, request, card);
+      await chat.waitFor(() => chat.replies(card).find((m) => m.id === request.id && /→ withdrawn by alice/i.test(m.text)), 10_000, 'the request withdrawn');
+      expect(log()).toEqual(['restart host2:3001']);
+    });
+
     it('runs a forEach step once for each firing instance under one approval', async () => {
       await chat.press('alice', 'run-step:1:grouped-shop:restart-all', card, card);
       const request = await waitForReply(/asks to run Restart every instance[\s\S]*for each of 3 alerts/, 'the forEach request');
