@@ -43,12 +43,16 @@ export function missingChoices(step: RunbookStep, params: Labels): string[] {
   return stepParamNames(step).filter((name) => !Object.hasOwn(params, name));
 }
 
-/** The group's firing alerts whose own labels resolve the runbook's params, each once per distinct params. */
+/**
+ * The group's firing alerts whose own labels resolve the runbook's params, each once per distinct
+ * params. Once none fires (the incident resolved), the alerts it had: a read-only step still runs
+ * for one of them, and the card does not call the runbook unavailable.
+ */
 function alertTargets(runbook: Runbook, labels: Labels, alerts: readonly OfferAlert[], choices: Labels): AlertTarget[] {
   const targets: AlertTarget[] = [];
   const seen = new Set<string>();
-  for (const alert of alerts) {
-    if (alert.status !== 'firing') continue;
+  const firing = alerts.filter((a) => a.status === 'firing');
+  for (const alert of firing.length > 0 ? firing : alerts) {
     const resolved = resolveParams(runbook, { ...alert.labels, ...labels }, choices);
     if (!resolved.ok) continue;
     const key = JSON.stringify(Object.entries(resolved.params).sort());
