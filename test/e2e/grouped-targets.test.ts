@@ -217,3 +217,66 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
     });
   });
 });
+
+/**
+ * Thirty instances in one group: more than Discord's 25 options in a select. Slack's menu lists
+ * all thirty; Discord's the first 25, says how many more there are and the command that chooses
+ * one, and that command runs for an instance the menu could not show. The fakes refuse a select
+ * beyond the platform's limit, as the platforms do.
+ */
+const MANY_RUNBOOK = `
+name: many-shop
+match: { service: many-shop, alertname: ShopDown }
+params:
+  instance: { fromLabel: instance, pattern: 'host[0-9]{1,2}:[0-9]{2,5}' }
+steps:
+  - id: restart
+    title: Restart instance
+    action: exec
+    run: [node, -e, 'console.log("restarted " + process.argv[1])', '{{instance}}']
+    changes: true
+    approval: { approvers: 1, selfApprove: false }
+`;
+
+const MANY = Array.from({ length: 30 }, (_, i) => `host${i + 1}:3001`);
+
+describeWithAlertmanager('grouped incidents: more alerts than a menu shows', () => {
+  describe.each(drivers)('on %s', (_name, makeDriver) => {
+    let chat: ChatDriver;
+    let t: TestBot;
+    let am: RunningAlertmanager;
+    let card: ChatMessage;
+
+    beforeAll(async () => {
+      chat = await makeDriver();
+      t = await startTestBot({ runbooks: { 'many.yaml': MANY_RUNBOOK }, env: chat.botEnv() });
+      chat.attach(t.url);
+      am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN, groupBy: ['alertname', 'service'] });
+      await am.fireAlerts(MANY.map((instance) => ({ labels: { alertname: 'ShopDown', service: 'many-shop', severity: 'critical', instance }, annotations: { summary: 'Shop is down' } })));
+      card = await chat.waitFor(() => chat.cards().find((c) => /firing \(30 of 30\)/.test(c.text)), 30_000, 'one card for the thirty instances');
+    }, 90_000);
+
+    afterAll(async () => {
+      await am?.stop();
+      await t?.stop();
+      await chat?.close();
+    });
+
+    it("lists as many alerts as the platform's select holds, says how many more, and takes one of those by command", async () => {
+      await chat.press('alice', 'run-step:1:many-shop:restart', card, card);
+      const ask = await chat.waitFor(() => chat.replies(card).find((m) => /wants to run Restart instance: it runs for one alert of this group; choose which \(30 firing\)/.test(m.text)), 20_000, 'the choice of alert');
+      const command = '/runbook run many-shop restart --incident 1 alert=host30:3001';
+      if (chat.platform === 'slack') {
+        expect(ask.menuIds).toHaveLength(30);
+        expect(ask.text).not.toMatch(/more not in this menu/);
+      } else {
+        expect(ask.menuIds).toHaveLength(25);
+        expect(ask.text.replaceAll('`', '')).toContain(`5 more not in this menu (Discord shows 25); choose one by command: ${command}`);
+      }
+      const named = await chat.command('alice', 'runbook', command.slice('/runbook '.length));
+      expect(named.reply).toMatch(/Requested many-shop restart for incident #1/);
+      const request = await chat.waitFor(() => chat.replies(card).find((m) => /asks to run Restart instance[\s\S]*for instance=host30:3001/i.test(m.text)), 20_000, 'the request for host30');
+      expect(request.buttonIds).toEqual([expect.stringMatching(/^approve:\d+$/), expect.stringMatching(/^deny:\d+$/)]);
+    });
+  });
+});
