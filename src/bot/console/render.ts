@@ -11,6 +11,9 @@ import type { RunnerStatus } from '../../core/use-cases.js';
  * The console's pages: server-rendered HTML, one small inline script (allowed by its nonce), no
  * external assets. Every text from alerts, steps and users goes through the `html` template, which
  * escapes it.
+ *
+ * Over 300 lines: the stylesheet and the live-update script are inline here (the Content-Security-
+ * Policy allows no external assets), beside the few templates they go with.
  */
 
 /** What every page needs to know about who is looking and what they may do. */
