@@ -159,16 +159,20 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
   if (!inserted) return refuse(run.incidentId, 'approval.refused', `You already decided on "${run.stepTitle}".`, { runId, decision });
 
   const base = { at: ctx.now, incidentId: run.incidentId, actor: actorId(actor) };
+  // The alert of a grouped incident the run is for, named in the decision as in the request.
+  const alertLabel = run.params['@alert-label'];
+  const forAlert = alertLabel !== undefined ? ` for ${alertLabel}` : '';
+  const alertData = alertLabel !== undefined ? { alert: alertLabel } : {};
   if (decision === 'deny') {
     await tx.transitionStepRun(runId, ['requested'], 'denied', ctx.now);
     const verb = actor.platform === run.platform && actor.id === run.requestedBy ? 'withdrew' : 'denied';
-    await recordEvent(tx, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*.`, data: { runId } }, { refreshCard: true });
+    await recordEvent(tx, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*${forAlert}.`, data: { runId, ...alertData } }, { refreshCard: true });
     await settleRequest(tx, run.incidentId, runId, `${verb === 'withdrew' ? 'withdrawn' : 'denied'} by ${actor.name}`, ctx.now);
   } else {
     const approvals = (await tx.listApprovals(runId)).filter((a) => a.decision === 'approve');
     const enough = approvals.length >= run.requiredApprovals;
     const count = `${approvals.length}/${run.requiredApprovals}`;
-    await recordEvent(tx, { ...base, kind: 'step.approved', text: `👍 ${actor.name} approved *${run.stepTitle}* (${count}).${enough ? ' Running it now.' : ''}`, data: { runId, approvals: approvals.map((a) => a.approver) } },
+    await recordEvent(tx, { ...base, kind: 'step.approved', text: `👍 ${actor.name} approved *${run.stepTitle}*${forAlert} (${count}).${enough ? ' Running it now.' : ''}`, data: { runId, approvals: approvals.map((a) => a.approver), ...alertData } },
       { refreshCard: true },
     );
     if (enough && (await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now))) {

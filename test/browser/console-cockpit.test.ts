@@ -142,7 +142,7 @@ describeWithAlertmanager('the console as a cockpit: a grouped incident in a brow
       const thread = bob.page.locator('#thread');
       await thread.getByRole('button', { name: 'Approve' }).click();
       const approved = await waitForText(thread, /→ approved by bob[\s\S]*Started Restart instance/, 20_000);
-      expect(approved).toMatch(/bob approved Restart instance \(1\/1\)\. Running it now\./);
+      expect(approved).toMatch(/bob approved Restart instance for instance=host2:3001 \(1\/1\)\. Running it now\./);
       // The step waits for its gate: the card shows it running, no Approve is left, nothing restarted yet.
       await waitForText(bob.page.locator('#card'), /Restart instance — running[\s\S]*for instance=host2:3001/);
       expect(await thread.getByRole('button', { name: 'Approve' }).count()).toBe(0);

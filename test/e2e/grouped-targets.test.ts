@@ -149,8 +149,10 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
       const audit = (await t.bot.engine.auditTrail(1)) ?? [];
       const requested = audit.find((e) => e.kind === 'step.requested' && (e.data as { step?: string }).step === 'restart');
       expect((requested?.data as { params?: Record<string, string> }).params).toMatchObject({ instance: 'host2:3001', '@alert-label': 'instance=host2:3001' });
+      // The approval names the alert too, in the thread and the audit.
       const approved = audit.find((e) => e.kind === 'step.approved' && (e.data as { runId?: number }).runId === (requested?.data as { runId?: number }).runId);
-      expect(approved).toBeDefined();
+      expect(approved?.data).toMatchObject({ alert: 'instance=host2:3001' });
+      await waitForReply(/approved Restart instance for instance=host2:3001 \(1\/1\)/, 'the approval naming the alert');
     });
 
     it("lets host3's restart be requested while host1's waits, but not host1's twice", async () => {
