@@ -74,6 +74,23 @@ export type ButtonAction = 'run-step' | 'approve' | 'deny' | 'pick' | 'rollback'
 export interface CardMenu {
   label: string;
   options: CardButton[];
+  /**
+   * A thread message's menu (which alert a step is for) may stand for more choices than a
+   * platform shows: how many there are in all (default: the options), and how one that is not
+   * shown is chosen instead (a command), for the renderer's note.
+   */
+  total?: number;
+  rest?: string;
+}
+
+/**
+ * The note under a menu showing `shown` of its choices ("3 more not in this menu (Discord shows
+ * 25): choose one by command …"); undefined when every choice is shown.
+ */
+export function menuRestNote(menu: CardMenu, shown: number, why: string): string | undefined {
+  const hidden = (menu.total ?? menu.options.length) - shown;
+  if (hidden <= 0) return undefined;
+  return `${hidden} more not in this menu (${why})${menu.rest ? `; ${menu.rest}` : ''}.`;
 }
 
 export interface CardStepState {
@@ -122,10 +139,14 @@ export interface Mention {
   name?: string | undefined;
 }
 
-/** A message in an incident's thread: text, optionally with buttons (approval requests) and mentions. */
+/**
+ * A message in an incident's thread: text, optionally with buttons (approval requests), a menu
+ * (the alert a step is for, chosen from a select) and mentions.
+ */
 export interface ThreadMessage {
   text: string;
   buttons?: CardButton[];
+  menu?: CardMenu;
   mentions?: Mention[];
 }
 

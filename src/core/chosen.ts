@@ -2,7 +2,7 @@ import { chosenParams, type PinnedFile } from './chosen-pins.js';
 import { quoteValue, renderTemplate, type ChosenFile, type Runbook, type RunbookStep } from './ports/runbooks.js';
 import type { StepRunner } from './ports/step-runner.js';
 import { NotAllowedError } from '../domain/errors.js';
-import { findOffer, targetOf, type StepOffer } from './offers.js';
+import { choiceValues, findOffer, targetOf, type StepOffer } from './offers.js';
 import type { Store } from './ports/store.js';
 
 /*
@@ -104,7 +104,7 @@ export async function vetPickedChoice(deps: ChoiceDeps, choiceId: number): Promi
   const lookup = await deps.store.transaction(async (tx) => {
     const choice = await tx.getChoice(choiceId);
     const incident = choice && (await tx.getIncident(choice.incidentId));
-    return choice && incident && { incidentId: incident.id, found: findOffer(deps.runbooks, incident.commonLabels, choice.runbook, choice.step, { [choice.param]: choice.value }, await tx.listAlerts(incident.id)) };
+    return choice && incident && { incidentId: incident.id, found: findOffer(deps.runbooks, incident.commonLabels, choice.runbook, choice.step, choiceValues(choice), await tx.listAlerts(incident.id)) };
   });
   // Anything else is refused by the request itself, with its own reason.
   if (!lookup || lookup.found.ok !== true) return [];

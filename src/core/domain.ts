@@ -12,6 +12,12 @@ export type { StepState, ThreadMessage } from './card.js';
  */
 export type Labels = Record<string, string>;
 
+/**
+ * The reserved param recording which alert of a grouped incident a step run is for (the alert's
+ * fingerprint). The store reads it to keep one active request per step and alert.
+ */
+export const ALERT_PARAM = '@alert';
+
 export type IncidentStatus = 'firing' | 'resolved';
 
 /** A chat channel an incident is shown in: one card and one thread per target. */

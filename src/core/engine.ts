@@ -22,10 +22,13 @@ import { vetChoices, vetPickedChoice, vetRollback, type ChoiceDeps } from './cho
 import { auditRefusal, decideStep, requestChoice, requestRollback, requestStep, type StepContext } from './steps.js';
 import { makeButton } from './button-codec.js';
 import { recordEvent } from './events.js';
-import { ALERT_CHOICE, findOffer, type AlertTarget, type StepOffer } from './offers.js';
+import { ALERT_CHOICE, choiceValues, findOffer, storedChoice, targetOf, targetValues, type AlertTarget, type StepOffer } from './offers.js';
 
-/** Alerts offered as buttons when a step runs for one of them (a platform shows a few buttons per message). */
-const MAX_TARGET_BUTTONS = 10;
+/**
+ * Alerts offered in the menu when a step runs for one of them: Slack's limit on a select's
+ * options, the most any platform shows (Discord shows 25); the rest are chosen by command.
+ */
+const MAX_TARGET_CHOICES = 100;
 import { actorId } from './policy.js';
 import { NotAllowedError } from '../domain/errors.js';
 import type { Metrics } from '../metrics.js';
@@ -211,8 +214,25 @@ export class Engine implements IncidentUseCases {
     return { store: this.o.store, runbooks: this.o.runbooks, runner: this.o.runner };
   }
 
-  /** A press on a picker option. */
-  async requestChoice(actor: Actor, choiceId: number): Promise<StepRun> {
+  /**
+   * A press on a picker option, or a choice in the menu of alerts. An alert chosen for a step that
+   * also needs a backup gets the picker of that alert's backups next (the alert kept with each
+   * option); everything else becomes a step run.
+   */
+  async requestChoice(actor: Actor, choiceId: number): Promise<StepRun | undefined> {
+    const next = await this.o.store.transaction(async (tx) => {
+      const choice = await tx.getChoice(choiceId);
+      const incident = choice && (await tx.getIncident(choice.incidentId));
+      if (!choice || !incident) return undefined;
+      const found = findOffer(this.o.runbooks, incident.commonLabels, choice.runbook, choice.step, choiceValues(choice), await tx.listAlerts(incident.id));
+      return found.ok === 'pick' ? { incidentId: incident.id, found, carried: choiceValues(choice) } : undefined;
+    });
+    if (next?.found.ok === 'pick') {
+      const { offer, pick } = next.found;
+      await this.auditingRefusals(actor, () => this.offerPicker(actor, next.incidentId, offer, pick, this.o.clock().toISOString(), targetOf(next.carried)));
+      this.outbox.nudge();
+      return undefined;
+    }
     return this.afterRequest(
       await this.auditingRefusals(actor, async (c) => {
         const pinned = await vetPickedChoice(this.choiceDeps(), choiceId);
@@ -237,29 +257,35 @@ export class Engine implements IncidentUseCases {
     return run;
   }
 
-  /** A step whose params differ per alert of the group: the thread asks which alert it is for. */
+  /**
+   * A step whose params differ per alert of the group: the thread asks which alert it is for, in
+   * a menu (a select where the platform has one) of up to MAX_TARGET_CHOICES alerts; its note says
+   * how to choose any other by command.
+   */
   private async offerTargets(actor: Actor, incidentId: number, offer: StepOffer, targets: readonly AlertTarget[], now: string): Promise<void> {
     await this.o.store.transaction(async (tx) => {
-      const buttons = [];
-      for (const target of targets.slice(0, MAX_TARGET_BUTTONS)) {
+      const options = [];
+      for (const target of targets.slice(0, MAX_TARGET_CHOICES)) {
         const choice = await tx.insertChoice({ incidentId, runbook: offer.runbook.name, step: offer.step.id, param: ALERT_CHOICE, value: target.fingerprint, label: target.label, createdAt: now });
-        buttons.push(makeButton({ action: 'pick', choiceId: choice.id }, target.label.slice(0, 70)));
+        options.push(makeButton({ action: 'pick', choiceId: choice.id }, target.label.slice(0, 75)));
       }
-      const more = targets.length > MAX_TARGET_BUTTONS ? t('thread.pickTarget.more', { shown: MAX_TARGET_BUTTONS, total: targets.length }) : '';
+      const example = targets[Math.min(targets.length, MAX_TARGET_CHOICES) - 1] ?? targets[0];
+      const rest = t('thread.pickTarget.rest', { command: `/runbook run ${offer.runbook.name} ${offer.step.id} --incident ${incidentId} alert=${example ? targetValues(example) : '<alert>'}` });
       await recordEvent(tx, {
           at: now,
           incidentId,
           actor: actorId(actor),
           kind: 'step.pick',
-          text: t('thread.pickTarget', { name: actor.name, title: offer.step.title, more }),
+          text: t('thread.pickTarget', { name: actor.name, title: offer.step.title, count: targets.length }),
           data: { runbook: offer.runbook.name, step: offer.step.id, targets: targets.map((t) => ({ fingerprint: t.fingerprint, alert: t.label })) },
         },
-        { buttons },
+        { menu: { label: 'Choose the alert', options, total: targets.length, rest } },
       );
     });
   }
 
-  private async offerPicker(actor: Actor, incidentId: number, offer: StepOffer, pick: NonNullable<RunbookStep['pick']>, now: string): Promise<void> {
+  /** The thread lists backups to choose from; `carried`: values each option keeps (the alert it was listed for). */
+  private async offerPicker(actor: Actor, incidentId: number, offer: StepOffer, pick: NonNullable<RunbookStep['pick']>, now: string, carried: Record<string, string> = {}): Promise<void> {
     const dir = renderTemplate(pick.dir, offer.params);
     const prefix = renderTemplate(pick.prefix, offer.params);
     let files: Array<{ path: string; label: string }>;
@@ -276,7 +302,8 @@ export class Engine implements IncidentUseCases {
     await this.o.store.transaction(async (tx) => {
       const buttons = [];
       for (const file of files) {
-        const choice = await tx.insertChoice({ incidentId, runbook: offer.runbook.name, step: offer.step.id, param: pick.param, value: file.path, label: file.label, createdAt: now });
+        const stored = storedChoice({ ...carried, [pick.param]: file.path });
+        const choice = await tx.insertChoice({ incidentId, runbook: offer.runbook.name, step: offer.step.id, ...stored, label: file.label, createdAt: now });
         buttons.push(makeButton({ action: 'pick', choiceId: choice.id }, file.label));
       }
       await recordEvent(tx, {
@@ -284,7 +311,7 @@ export class Engine implements IncidentUseCases {
           incidentId,
           actor: actorId(actor),
           kind: 'step.pick',
-          text: t('thread.pickBackup', { name: actor.name, title: offer.step.title, count: files.length, where }),
+          text: t('thread.pickBackup', { name: actor.name, title: offer.step.title, count: files.length, where, target: offer.target ? t('thread.forAlert', { alert: offer.target.label }) : '' }),
           data: { runbook: offer.runbook.name, step: offer.step.id, choices: files.map((f) => f.path) },
         },
         { buttons },

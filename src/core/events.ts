@@ -23,12 +23,12 @@ export async function syncCard(tx: StoreTx, incidentId: number, at: string, targ
 export async function recordEvent(
   tx: StoreTx,
   event: NewAuditEvent & { incidentId: number },
-  options: { buttons?: ThreadMessage['buttons']; refreshCard?: boolean; mentions?: readonly Mention[]; subject?: string } = {},
+  options: { buttons?: ThreadMessage['buttons']; menu?: ThreadMessage['menu']; refreshCard?: boolean; mentions?: readonly Mention[]; subject?: string } = {},
 ): Promise<void> {
   await appendAudit(tx, event);
   const targets = await tx.incidentTargets(event.incidentId);
   if (options.refreshCard) await syncCard(tx, event.incidentId, event.at, targets);
-  const message: ThreadMessage = options.buttons ? { text: event.text, buttons: options.buttons } : { text: event.text };
+  const message: ThreadMessage = { text: event.text, ...(options.buttons ? { buttons: options.buttons } : {}), ...(options.menu ? { menu: options.menu } : {}) };
   for (const t of targets) {
     // Every thread gets every mention: each platform's renderer pings its own and names the others' (the console names all).
     const payload = options.mentions?.length ? { ...message, mentions: [...options.mentions] } : message;

@@ -1,4 +1,4 @@
-import type { Labels, StoredAlert } from './domain.js';
+import { ALERT_PARAM, type Choice, type Labels, type StoredAlert } from './domain.js';
 import { matchingRunbooks, resolveParams, stepParamNames, type Runbook, type RunbookStep } from './ports/runbooks.js';
 import { t } from './i18n/index.js';
 
@@ -11,7 +11,7 @@ import { t } from './i18n/index.js';
  */
 
 /** The choice that names the alert a step is for. */
-export const ALERT_CHOICE = '@alert';
+export const ALERT_CHOICE = ALERT_PARAM;
 
 /** One firing alert a step can be run for, with the params its labels give. */
 export interface AlertTarget {
@@ -44,12 +44,16 @@ export function missingChoices(step: RunbookStep, params: Labels): string[] {
   return stepParamNames(step).filter((name) => !Object.hasOwn(params, name));
 }
 
-/** The group's firing alerts whose own labels resolve the runbook's params, each once per distinct params. */
+/**
+ * The group's firing alerts whose own labels resolve the runbook's params, each once per distinct
+ * params. Once none fires (the incident resolved), the alerts it had: a read-only step still runs
+ * for one of them, and the card does not call the runbook unavailable.
+ */
 function alertTargets(runbook: Runbook, labels: Labels, alerts: readonly OfferAlert[], choices: Labels): AlertTarget[] {
   const targets: AlertTarget[] = [];
   const seen = new Set<string>();
-  for (const alert of alerts) {
-    if (alert.status !== 'firing') continue;
+  const firing = alerts.filter((a) => a.status === 'firing');
+  for (const alert of firing.length > 0 ? firing : alerts) {
     const resolved = resolveParams(runbook, { ...alert.labels, ...labels }, choices);
     if (!resolved.ok) continue;
     const key = JSON.stringify(Object.entries(resolved.params).sort());
@@ -114,7 +118,7 @@ export function findOffer(runbooks: readonly Runbook[], labels: Labels, runbookN
     const targets = alertTargets(runbook, labels, alerts, rest);
     if (targets.length === 0) return { ok: false, reason: t('refusal.runbookCannotRun', { name: runbookName, problems: resolved.problems.join('; ') }) };
     if (chosenAlert !== undefined) {
-      const target = targets.find((t) => t.fingerprint === chosenAlert);
+      const target = targets.find((x) => namesTarget(x, chosenAlert));
       if (!target) return { ok: false, reason: t('refusal.targetGone', { title: step.title }) };
       offer = { runbook, step, params: target.params, target };
     } else if (step.forEach === 'alert' || targets.length === 1) {
@@ -127,6 +131,44 @@ export function findOffer(runbooks: readonly Runbook[], labels: Labels, runbookN
   if (missing.length === 0) return { ok: true, offer };
   if (step.pick) return { ok: 'pick', offer, pick: step.pick };
   return { ok: false, reason: t('refusal.needsChosen', { title: step.title, missing: missing.join(', '), rollback: t('button.rollback') }) };
+}
+
+/**
+ * Whether `chosen` names this alert: its fingerprint (a menu's choice), or, typed in a command
+ * (`alert=host2:3001`), its label (`instance=host2:3001`) or that label's values.
+ */
+function namesTarget(target: AlertTarget, chosen: string): boolean {
+  return target.fingerprint === chosen || target.label === chosen || targetValues(target) === chosen;
+}
+
+/** "host2:3001": the values of the labels that set an alert apart, as a command names it. */
+export function targetValues(target: AlertTarget): string {
+  return target.label
+    .split(', ')
+    .map((pair) => pair.slice(pair.indexOf('=') + 1))
+    .join(',');
+}
+
+/**
+ * The param a picker option stands for several values at once: a backup chosen for one alert of
+ * a group carries that alert too (`{"@alert": …, "backup": …}` as JSON), so the restore runs
+ * where the backup was listed. The choices table keeps one param and value per option.
+ */
+export const CHOICES_PARAM = '@choices';
+
+/** The values a stored choice stands for. */
+export function choiceValues(choice: Pick<Choice, 'param' | 'value'>): Labels {
+  if (choice.param !== CHOICES_PARAM) return { [choice.param]: choice.value };
+  const parsed: unknown = JSON.parse(choice.value);
+  if (typeof parsed !== 'object' || parsed === null) return {};
+  return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/** The stored form of a choice standing for `values` (one param, or several as JSON). */
+export function storedChoice(values: Labels): { param: string; value: string } {
+  const entries = Object.entries(values);
+  if (entries.length === 1) return { param: entries[0]?.[0] ?? '', value: entries[0]?.[1] ?? '' };
+  return { param: CHOICES_PARAM, value: JSON.stringify(values) };
 }
 
 /** Reserved params recording the alert a run is for (`@alert`, `@alert-label`), or every target of a `forEach` step (`@forEach`). */

@@ -4,7 +4,7 @@ import type { StepRun } from './domain.js';
 import { NotAllowedError, type RefusalAudit } from '../domain/errors.js';
 import { recordEvent, requestSubject, settleRequest } from './events.js';
 import { leftoverRefusal } from './leftovers.js';
-import { findOffer, targetParams, targetText } from './offers.js';
+import { choiceValues, findOffer, targetParams, targetText, targetValues } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
 import type { Policy } from '../settings/policy.js';
 import { appendAudit } from './audit.js';
@@ -64,14 +64,16 @@ export async function requestStep(
   const found = findOffer(ctx.runbooks, incident.commonLabels, runbook, stepId, choices, await tx.listAlerts(incidentId));
   if (found.ok === 'pick') return refuse(incidentId, 'step.refused', t('refusal.needsBackup', { title: found.offer.step.title }), { runbook, step: stepId });
   if (found.ok === 'target') {
-    return refuse(incidentId, 'step.refused', t('refusal.needsTarget', { title: found.offer.step.title, targets: found.targets.map((x) => x.label).join('; ') }), { runbook, step: stepId });
+    return refuse(incidentId, 'step.refused', t('refusal.needsTarget', { title: found.offer.step.title, targets: found.targets.map((x) => x.label).join('; '), example: found.targets[0] ? targetValues(found.targets[0]) : 'alert' }), { runbook, step: stepId });
   }
   if (!found.ok) return refuse(incidentId, 'step.refused', found.reason, { runbook, step: stepId });
   const unchecked = uncheckedChoice(found.offer, pinned);
   if (unchecked) return refuse(incidentId, 'step.refused', unchecked, { runbook, step: stepId });
-  const active = await tx.activeStepRun(incidentId, runbook, stepId);
+  // One active request per step and alert: another alert's pending run of the step does not block this one.
+  const active = await tx.activeStepRun(incidentId, runbook, stepId, found.offer.target?.fingerprint);
   if (active) {
-    return refuse(incidentId, 'step.refused', t('refusal.alreadyRequested', { title: active.stepTitle, name: active.requestedByName, state: stepStateText(active.state), run: active.id }), { runbook, step: stepId, runId: active.id });
+    const forAlert = active.params['@alert-label'] !== undefined ? t('thread.forAlert', { alert: active.params['@alert-label'] }) : '';
+    return refuse(incidentId, 'step.refused', t('refusal.alreadyRequested', { title: active.stepTitle, forAlert, name: active.requestedByName, state: stepStateText(active.state), run: active.id }), { runbook, step: stepId, runId: active.id });
   }
 
   const step = found.offer.step;
@@ -160,16 +162,20 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
   if (!inserted) return refuse(run.incidentId, 'approval.refused', t('refusal.youDecided', { title: run.stepTitle }), { runId, decision });
 
   const base = { at: ctx.now, incidentId: run.incidentId, actor: actorId(actor) };
+  // The alert of a grouped incident the run is for, named in the decision as in the request.
+  const alertLabel = run.params['@alert-label'];
+  const forAlert = alertLabel !== undefined ? t('thread.forAlert', { alert: alertLabel }) : '';
+  const alertData = alertLabel !== undefined ? { alert: alertLabel } : {};
   if (decision === 'deny') {
     await tx.transitionStepRun(runId, ['requested'], 'denied', ctx.now);
     const verb = actor.platform === run.platform && actor.id === run.requestedBy ? 'withdrew' : 'denied';
-    await recordEvent(tx, { ...base, kind: 'step.denied', text: t(verb === 'withdrew' ? 'thread.stepWithdrawn' : 'thread.stepDenied', { name: actor.name, title: run.stepTitle }), data: { runId } }, { refreshCard: true });
+    await recordEvent(tx, { ...base, kind: 'step.denied', text: t(verb === 'withdrew' ? 'thread.stepWithdrawn' : 'thread.stepDenied', { name: actor.name, title: run.stepTitle, forAlert }), data: { runId, ...alertData } }, { refreshCard: true });
     await settleRequest(tx, run.incidentId, runId, t(verb === 'withdrew' ? 'settle.withdrawn' : 'settle.denied', { name: actor.name }), ctx.now);
   } else {
     const approvals = (await tx.listApprovals(runId)).filter((a) => a.decision === 'approve');
     const enough = approvals.length >= run.requiredApprovals;
     const count = `${approvals.length}/${run.requiredApprovals}`;
-    await recordEvent(tx, { ...base, kind: 'step.approved', text: t(enough ? 'thread.stepApproved.running' : 'thread.stepApproved', { name: actor.name, title: run.stepTitle, count }), data: { runId, approvals: approvals.map((a) => a.approver) } },
+    await recordEvent(tx, { ...base, kind: 'step.approved', text: t(enough ? 'thread.stepApproved.running' : 'thread.stepApproved', { name: actor.name, title: run.stepTitle, count, forAlert }), data: { runId, approvals: approvals.map((a) => a.approver), ...alertData } },
       { refreshCard: true },
     );
     if (enough && (await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now))) {
@@ -204,7 +210,7 @@ export async function expireStaleRequests(tx: StoreTx, ctx: Pick<StepContext, 'p
 export async function requestChoice(tx: StoreTx, ctx: StepContext, actor: Actor, choiceId: number, pinned: readonly PinnedFile[] = []): Promise<StepRun> {
   const choice = await tx.getChoice(choiceId);
   if (!choice) return refuse(null, 'step.refused', t('refusal.choiceMissing', { choice: choiceId }), { choiceId });
-  return requestStep(tx, ctx, actor, choice.incidentId, choice.runbook, choice.step, { [choice.param]: choice.value }, pinned);
+  return requestStep(tx, ctx, actor, choice.incidentId, choice.runbook, choice.step, choiceValues(choice), pinned);
 }
 
 /** "Roll back" after a step with a pre-change checkpoint: requests the declared rollback step bound to that snapshot. */

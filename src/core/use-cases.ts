@@ -43,7 +43,7 @@ export interface IncidentUseCases {
     choices?: Record<string, string>,
     options?: { confirmAfterResolve?: boolean },
   ): Promise<StepRun | undefined>;
-  requestChoice(actor: Actor, choiceId: number): Promise<StepRun>;
+  requestChoice(actor: Actor, choiceId: number): Promise<StepRun | undefined>;
   requestRollback(actor: Actor, runId: number): Promise<StepRun>;
   decide(actor: Actor, runId: number, decision: 'approve' | 'deny'): Promise<StepRun>;
   acknowledge(actor: Actor, incidentId: number): Promise<Incident>;

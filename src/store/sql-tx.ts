@@ -1,5 +1,5 @@
 import type { MessageRef } from '../core/ports/chat-platform.js';
-import type { AuditHead, StepState, ThreadMessage, Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, RecordedProcess, StoredAlert } from '../core/domain.js';
+import { ALERT_PARAM, type AuditHead, type StepState, type ThreadMessage, type Approval, type CardTarget, type Choice, type DeliveryTarget, type Incident, type JobClaim, type NewAuditEvent, type NewIncident, type NewStepRun, type OutboxMessage, type RecordedProcess, type StoredAlert } from '../core/domain.js';
 import {
   incidentPatchColumns,
   json,
@@ -233,13 +233,18 @@ export class SqlTx implements StoreTx {
     return (await this.db.all('SELECT * FROM step_runs WHERE incident_id = ? ORDER BY id', [incidentId])).map(toRun);
   }
 
-  async activeStepRun(incidentId: number, runbook: string, step: string) {
-    const row = await this.db.get(
+  async activeStepRun(incidentId: number, runbook: string, step: string, target?: string) {
+    // The alert a run is for lives in its params (JSON, read alike on both databases here rather
+    // than with two dialects' JSON operators); a step has few unfinished runs at a time.
+    const rows = await this.db.all(
       `SELECT * FROM step_runs WHERE incident_id = ? AND runbook = ? AND step = ?
-         AND state IN ('requested', 'approved', 'running') ORDER BY id DESC LIMIT 1`,
+         AND state IN ('requested', 'approved', 'running') ORDER BY id DESC`,
       [incidentId, runbook, step],
     );
-    return row && toRun(row);
+    return rows.map(toRun).find((run) => {
+      const runTarget = run.params[ALERT_PARAM];
+      return target === undefined || runTarget === undefined || runTarget === target;
+    });
   }
 
   async listStepRunsInState(state: StepState, limit: number) {

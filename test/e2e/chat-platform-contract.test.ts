@@ -19,7 +19,9 @@ import { loadFixture } from '../support/fixtures.js';
  * API and gateway behave (Slack, Discord, DingTalk, Feishu) and through the console's own pages:
  * a card is posted once and updated in place, replies go to its thread, it shows at most four
  * primary buttons and every other step in its "More steps" menu, a choice in the menu is the same
- * action as a button press, and refusals reach only the person they are for.
+ * action as a button press, and refusals reach only the person they are for. A step of a grouped
+ * incident asks in its thread which alert it is for, in a menu (a select; DingTalk: buttons), and
+ * the choice is named in the request.
  */
 const RUNBOOK = `
 name: contract-shop
@@ -64,6 +66,21 @@ steps:
     approval: { approvers: 1, selfApprove: false }
 `;
 
+/** A runbook whose `instance` differs across the grouped alerts: each alert is a target to choose. */
+const GROUPED_RUNBOOK = `
+name: contract-grouped
+match: { service: contract-grouped, alertname: ShopDown }
+params:
+  instance: { fromLabel: instance, pattern: 'host[0-9]:[0-9]{2,5}' }
+steps:
+  - id: restart
+    title: Restart instance
+    action: exec
+    run: [node, -e, 'console.log("restarted " + process.argv[1])', '{{instance}}']
+    changes: true
+    approval: { approvers: 1, selfApprove: false }
+`;
+
 const step = (id: string) => `run-step:1:contract-shop:${id}`;
 
 const shopAlert = {
@@ -98,7 +115,7 @@ describeWithAlertmanager('ChatPlatform contract', () => {
 
     beforeAll(async () => {
       chat = await makeDriver();
-      t = await startTestBot({ runbooks: { 'shop.yaml': RUNBOOK }, env: chat.botEnv() });
+      t = await startTestBot({ runbooks: { 'shop.yaml': RUNBOOK, 'grouped.yaml': GROUPED_RUNBOOK }, env: chat.botEnv() });
       chat.attach(t.url);
       am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN, groupBy: ['alertname', 'service'] });
     }, 60_000);
@@ -170,6 +187,24 @@ describeWithAlertmanager('ChatPlatform contract', () => {
       const request = chat.replies(card).find((m) => /asks to run Rotate logs/.test(m.text)) as ChatMessage;
       await chat.press('alice', request.buttonIds[0] ?? '', request, card);
       await waitForPrivate('alice', /cannot approve/, 'the self-approval refusal');
+    });
+
+    it('asks which alert of a grouped incident a step is for in a menu (DingTalk: buttons), and the choice is named in the request', async () => {
+      const instances = ['host1:3001', 'host2:3001', 'host3:3001'];
+      await am.fireAlerts(instances.map((instance) => ({ labels: { alertname: 'ShopDown', service: 'contract-grouped', severity: 'warning', instance }, annotations: { summary: 'Grouped shop is down' } })));
+      const grouped = await chat.waitFor(() => chat.cards().find((c) => c.text.includes('contract-grouped') && instances.every((i) => c.text.includes(i))), 30_000, 'one card for the three instances');
+      const id = /#(\d+) ShopDown on contract-grouped/.exec(grouped.text)?.[1] ?? '';
+      await chat.press('alice', `run-step:${id}:contract-grouped:restart`, grouped, grouped);
+      const ask = await chat.waitFor(() => chat.replies(grouped).find((m) => /wants to run\s*Restart instance\s*: it runs for one alert/.test(m.text)), 20_000, 'the choice of alert');
+      // A select wherever the platform has one; DingTalk's cards have none, so there it is buttons.
+      const options = chat.platform === 'dingtalk' ? ask.buttonIds : ask.menuIds;
+      expect(options).toHaveLength(3);
+      expect(options.every((o) => /^pick:\d+$/.test(o))).toBe(true);
+      if (chat.platform !== 'dingtalk') expect(ask.buttonIds).toEqual([]);
+      const host2 = options[1] ?? '';
+      await (chat.platform === 'dingtalk' ? chat.press('alice', host2, ask, grouped) : chat.choose('alice', host2, ask, grouped));
+      const request = await chat.waitFor(() => chat.replies(grouped).find((m) => /asks to run Restart instance[\s\S]*for instance=host2:3001/i.test(m.text)), 20_000, 'the request naming host2');
+      expect(request.buttonIds).toEqual([expect.stringMatching(/^approve:\d+$/), expect.stringMatching(/^deny:\d+$/)]);
     });
   });
 });

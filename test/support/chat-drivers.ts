@@ -158,16 +158,22 @@ const DISCORD_POSITIONS: Record<string, { names: string[]; rest?: string; intege
  * The options Discord's client sends for a typed line. Discord's client itself refuses a
  * non-integer in an integer option, so such words are sent as they are only in string options.
  */
-function discordOptions(name: string, line: string): Array<{ name: string; type: number; options?: Array<{ name: string; type: number; value: string | number }> }> {
+function discordOptions(name: string, line: string): Array<{ name: string; type: number; options?: Array<{ name: string; type: number; value: string | number | boolean }> }> {
   const words = line.split(/\s+/).filter(Boolean);
   const sub = words.shift() ?? '';
   const spec = DISCORD_POSITIONS[`${name} ${sub}`];
   if (!spec) return [{ name: sub, type: 1 }];
-  const values: Array<{ name: string; type: number; value: string | number }> = [];
+  const values: Array<{ name: string; type: number; value: string | number | boolean }> = [];
   const flag = words.indexOf('--incident');
   if (flag >= 0) {
     values.push({ name: 'incident', type: 4, value: Number(words[flag + 1]) });
     words.splice(flag, 2);
+  }
+  // `--confirm` is the boolean option `confirm` (type 5) where the command declares it.
+  const confirm = words.indexOf('--confirm');
+  if (confirm >= 0 && `${name} ${sub}` === 'runbook run') {
+    values.push({ name: 'confirm', type: 5, value: true });
+    words.splice(confirm, 1);
   }
   for (const option of spec.names) {
     const word = words.shift();

@@ -8,6 +8,8 @@ export interface ConsoleForm {
   fields: Record<string, string>;
   /** The submit button's text. */
   label: string;
+  /** Each <select>'s name and the values of its options a person can choose (not its placeholder). */
+  selects: Record<string, string[]>;
 }
 
 export interface ConsoleResponse {
@@ -27,7 +29,11 @@ export function formsOf(html: string): ConsoleForm[] {
     const fields: Record<string, string> = {};
     for (const input of body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[input[1] ?? ''] = decode(input[2] ?? '');
     const label = /<button[^>]*>([\s\S]*?)<\/button>/.exec(body)?.[1] ?? '';
-    forms.push({ action: decode(m[1] ?? ''), fields, label: decode(label) });
+    const selects: Record<string, string[]> = {};
+    for (const select of body.matchAll(/<select name="([^"]+)"[^>]*>([\s\S]*?)<\/select>/g)) {
+      selects[select[1] ?? ''] = [...(select[2] ?? '').matchAll(/<option value="([^"]*)"(?![^>]*disabled)[^>]*>/g)].map((o) => decode(o[1] ?? ''));
+    }
+    forms.push({ action: decode(m[1] ?? ''), fields, label: decode(label), selects });
   }
   return forms;
 }

@@ -24,16 +24,18 @@ function pressForms(fragment: string): PageForm[] {
   return forms.map((form, i) => ({ form, danger: (tags[i]?.[2] ?? '') === 'danger' && (tags[i]?.[1] ?? '').includes('data-confirm=') }));
 }
 
-/** A card or thread message as the other drivers show theirs. */
+/** A card or thread message as the other drivers show theirs: a card's "More steps", or a thread message's <select>, is its menu. */
 function message(id: string, fragment: string): ChatMessage {
   const [outside = '', menu = ''] = fragment.split(/<details class="more-steps"/);
-  const buttons = pressForms(outside);
+  const forms = pressForms(outside);
+  const buttons = forms.filter((b) => b.form.selects.buttonId === undefined);
+  const selected = forms.flatMap((b) => b.form.selects.buttonId ?? []);
   const options = pressForms(menu);
   return {
     id,
     text: normalise(textOf(fragment)),
     buttonIds: buttons.map((b) => b.form.fields.buttonId ?? ''),
-    menuIds: options.map((b) => b.form.fields.buttonId ?? ''),
+    menuIds: [...options.map((b) => b.form.fields.buttonId ?? ''), ...selected],
     danger: Object.fromEntries([...buttons, ...options].map((b) => [b.form.fields.buttonId ?? '', b.danger])),
   };
 }
@@ -96,10 +98,16 @@ export function consoleDriver(): Promise<ChatDriver> {
     seen = next;
   };
 
-  /** Submits the press form for `id` that the user's own page shows: among the buttons, or in the card's menu. */
+  /** Submits the press form for `id` that the user's own page shows: among the buttons, or in the card's menu or a thread message's select. */
   const submit = async (user: UserName, id: string, card: ChatMessage, where: 'buttons' | 'menu') => {
     const c = await client(user);
     const page = await c.get(`/console/incidents/${card.id}`);
+    const select = where === 'menu' ? pressForms(page.text).find((f) => f.form.selects.buttonId?.includes(id)) : undefined;
+    if (select) {
+      const started = performance.now();
+      const res = await c.submit(select.form, { buttonId: id });
+      return { status: res.status, ms: performance.now() - started };
+    }
     // The card's menu is the one disclosure on the page: buttons are everywhere else (card and thread).
     const menu = /<details class="more-steps"[\s\S]*?<\/details>/.exec(page.text)?.[0] ?? '';
     const form = pressForms(where === 'menu' ? menu : page.text.replace(menu, '')).find((f) => f.form.fields.buttonId === id);

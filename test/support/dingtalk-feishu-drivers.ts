@@ -88,18 +88,22 @@ const decodeLarkMd = (text: string) => normalise(text.replace(/&#(\d+);/g, (_m, 
 type FeishuElement = {
   tag: string;
   text?: { content?: string };
-  actions?: Array<{ tag?: string; type?: string; value?: { button?: string }; options?: Array<{ value: string; text: { content: string } }> }>;
+  actions?: Array<{ tag?: string; type?: string; value?: { button?: string; menu?: string }; options?: Array<{ value: string; text: { content: string } }> }>;
 };
 
 export async function feishuDriver(): Promise<ChatDriver> {
   const fake = await startFakeFeishu();
+  const selectValues = new Map<string, Record<string, string>>();
   const view = (m: FeishuMessage): ChatMessage => {
     const elements = (m.content.elements as FeishuElement[] | undefined) ?? [];
     const title = (m.content.header as { title?: { content?: string } } | undefined)?.title?.content;
     const texts = elements.filter((e) => e.tag === 'div').map((e) => e.text?.content ?? '');
     const actions = elements.flatMap((e) => (e.tag === 'action' ? (e.actions ?? []) : []));
     const buttons = actions.filter((a) => a.tag === 'button').map((b) => ({ id: b.value?.button ?? '', danger: b.type === 'danger' }));
-    const options = actions.filter((a) => a.tag === 'select_static').flatMap((s) => (s.options ?? []).map((o) => ({ id: o.value, danger: o.text.content.startsWith(DANGER_SIGN) })));
+    const selects = actions.filter((a) => a.tag === 'select_static');
+    // A choice's callback carries its select's own value (the card's menu, or a thread message's).
+    for (const select of selects) for (const o of select.options ?? []) selectValues.set(`${m.id} ${o.value}`, select.value ?? {});
+    const options = selects.flatMap((s) => (s.options ?? []).map((o) => ({ id: o.value, danger: o.text.content.startsWith(DANGER_SIGN) })));
     return {
       id: m.id,
       text: decodeLarkMd([title, ...texts].filter((t) => t !== undefined).join('\n')),
@@ -133,7 +137,7 @@ export async function feishuDriver(): Promise<ChatDriver> {
     async choose(user, optionId, on) {
       if (!on.menuIds.includes(optionId)) throw new Error(`no menu option ${optionId} on card ${on.id}`);
       await fake.waitFor(() => fake.connections > 0, 10_000, 'the bot connected over the long connection');
-      const answer = await fake.press({ openId: FEISHU_OPEN_IDS[user], messageId: on.id, value: { menu: 'more-steps' }, option: optionId });
+      const answer = await fake.press({ openId: FEISHU_OPEN_IDS[user], messageId: on.id, value: selectValues.get(`${on.id} ${optionId}`) ?? { menu: 'more-steps' }, option: optionId });
       return { status: answer.code, ms: answer.ms };
     },
     command: notSupported('Feishu'),

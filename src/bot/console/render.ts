@@ -1,5 +1,5 @@
 import { makeButton } from '../../core/button-codec.js';
-import { cardIcon, type Card, type CardButton, STEP_STATE_ICON, stepStateText } from '../../core/card.js';
+import { cardIcon, menuRestNote, type Card, type CardButton, type CardMenu, STEP_STATE_ICON, stepStateText } from '../../core/card.js';
 import type { AuditEvent, Incident } from '../../core/domain.js';
 import { formatTime } from '../../core/time.js';
 import type { DeliveredReply } from '../../core/ports/store.js';
@@ -11,6 +11,9 @@ import type { RunnerStatus } from '../../core/use-cases.js';
  * The console's pages: server-rendered HTML, one small inline script (allowed by its nonce), no
  * external assets. Every text from alerts, steps and users goes through the `html` template, which
  * escapes it.
+ *
+ * Over 300 lines: the stylesheet and the live-update script are inline here (the Content-Security-
+ * Policy allows no external assets), beside the few templates they go with.
  */
 
 /** What every page needs to know about who is looking and what they may do. */
@@ -54,6 +57,7 @@ dl.fields { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px
 dl.fields dt { color: var(--muted); } dl.fields dd { margin: 0; overflow-wrap: anywhere; }
 ul.steps { list-style: none; padding: 0; margin: 10px 0; } ul.steps li { margin: 2px 0; }
 .buttons { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 10px; }
+.choose { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin-top: 10px; }
 details.more-steps { margin-top: 10px; } details.more-steps summary { cursor: pointer; color: var(--accent); }
 .thread { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 6px 18px 14px; }
 .thread h2 { font-size: 16px; }
@@ -183,6 +187,17 @@ function buttonsHtml(viewer: Viewer, buttons: readonly CardButton[] | undefined,
   return html`<div class="buttons">${buttons.map((b) => pressForm(viewer, b, incidentId))}</div>`;
 }
 
+/**
+ * A thread message's menu (the alert a step is for) as a <select> posted like a button press: the
+ * chosen option's value is the button id it stands for. A placeholder keeps the form from being
+ * sent before something is chosen.
+ */
+function chooseHtml(viewer: Viewer, menu: CardMenu | undefined, incidentId: string): Html | '' {
+  if (!viewer.interactive || !menu || menu.options.length === 0) return '';
+  const note = menuRestNote(menu, menu.options.length, 'the bot lists at most that many');
+  return html`<form method="post" action="/console/press" class="press choose">${hidden('user', viewer.user)}${hidden('incident', incidentId)}${hidden('csrf', viewer.csrf)}<label>${menu.label}: <select name="buttonId" required aria-label="${menu.label}"><option value="" disabled selected>choose…</option>${menu.options.map((b) => html`<option value="${b.id}">${b.label}</option>`)}</select></label><button type="submit" class="primary">Choose</button>${note ? html`<span class="muted">${note}</span>` : ''}</form>`;
+}
+
 /** The card's "More steps" menu: a disclosure of the same press forms, each keeping its confirmation. */
 function menuHtml(viewer: Viewer, card: Card): Html | '' {
   if (!viewer.interactive || !card.menu || card.menu.options.length === 0) return '';
@@ -247,7 +262,7 @@ function threadHtml(viewer: Viewer, incidentId: string, view: ThreadView): Html 
   <h2>Thread</h2>
   ${view.replies.length === 0 ? html`<p class="muted">Nothing in the thread yet.</p>` : ''}
   <ol>${view.replies.map(
-    (r) => html`<li data-message="${r.id}"><time datetime="${r.sentAt ?? r.createdAt}">${formatTime(r.sentAt ?? r.createdAt)}</time><div class="text">${formatMessage(r.message.text)}${mentionNames(r.message.mentions)}</div>${buttonsHtml(viewer, r.message.buttons, incidentId)}</li>`,
+    (r) => html`<li data-message="${r.id}"><time datetime="${r.sentAt ?? r.createdAt}">${formatTime(r.sentAt ?? r.createdAt)}</time><div class="text">${formatMessage(r.message.text)}${mentionNames(r.message.mentions)}</div>${chooseHtml(viewer, r.message.menu, incidentId)}${buttonsHtml(viewer, r.message.buttons, incidentId)}</li>`,
   )}</ol>
 </section>`;
 }

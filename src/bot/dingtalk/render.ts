@@ -1,4 +1,4 @@
-import { cardIcon, type Card, type CardButton, STEP_STATE_ICON, stepStateText, type ThreadMessage } from '../../core/card.js';
+import { cardIcon, menuRestNote, type Card, type CardButton, STEP_STATE_ICON, stepStateText, type ThreadMessage } from '../../core/card.js';
 import { t } from '../../core/i18n/index.js';
 import { DINGTALK_LIMITS as L, escapeMarkdown, truncate } from './limits.js';
 
@@ -88,9 +88,14 @@ export function renderCard(card: Card): StandardCard {
  */
 export function renderReply(message: ThreadMessage, quote: string | undefined): StandardCard {
   const quoted = quote === undefined ? '' : `> ${escapeMarkdown(quote)}\n\n`;
+  // A StandardCard has no select: a menu's options (the alert a step is for) are buttons, as many as fit.
+  const buttons = [...(message.menu?.options ?? []), ...(message.buttons ?? [])];
+  const shownOptions = Math.min(message.menu?.options.length ?? 0, L.buttons);
+  const note = message.menu ? menuRestNote(message.menu, shownOptions, `DingTalk shows ${L.buttons} buttons`) : undefined;
+  const text = `${quoted}${escapeMarkdown(message.text)}${note ? `  \n${escapeMarkdown(note)}` : ''}`;
   return {
     config: { autoLayout: true, enableForward: false },
-    contents: [{ type: 'markdown', id: 'body', text: truncate(`${quoted}${escapeMarkdown(message.text)}`, L.markdown) }, ...actionRows(message.buttons ?? [])],
+    contents: [{ type: 'markdown', id: 'body', text: truncate(text, L.markdown) }, ...actionRows(buttons)],
   };
 }
 

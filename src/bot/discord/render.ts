@@ -7,7 +7,7 @@ import {
   type APIEmbedField,
   type APIStringSelectComponent,
 } from 'discord-api-types/v10';
-import { cardIcon, type Card, type CardButton, type CardLink, STEP_STATE_ICON, stepStateText, type ThreadMessage } from '../../core/card.js';
+import { cardIcon, menuRestNote, type Card, type CardButton, type CardLink, type CardMenu, STEP_STATE_ICON, stepStateText, type ThreadMessage } from '../../core/card.js';
 import { t } from '../../core/i18n/index.js';
 import { DISCORD_LIMITS as L, escapeMarkdown, joinLines, truncate } from './limits.js';
 import { toDiscordMarkdown, truncateMarkdown } from './markdown.js';
@@ -255,13 +255,49 @@ export function threadName(card: Pick<Card, 'title' | 'incidentId'>): string {
   return truncate(title || `Incident ${card.incidentId}`, L.threadName);
 }
 
-/** A thread message: Discord markdown within 2,000 characters, plus button rows when it carries buttons. */
+/** The custom_id of a thread message's menu (the alert a step is for); a choice carries the chosen button's id as its value. */
+export const CHOOSE_CUSTOM_ID = 'choose';
+
+/**
+ * A thread message's menu as one string select of at most 25 options (Discord's limit), and the
+ * note saying how many more there are and how to choose them. Unusable or repeated ids are left
+ * out (and counted in the note).
+ */
+function threadMenu(menu: CardMenu): { row: SelectRow; note: string | undefined } {
+  const seen = new Set<string>();
+  const options = menu.options
+    .filter((b) => {
+      if (b.id.length === 0 || b.id.length > L.customId || seen.has(b.id)) return false;
+      seen.add(b.id);
+      return true;
+    })
+    .slice(0, L.selectOptions);
+  const row: SelectRow = {
+    type: ComponentType.ActionRow,
+    components: [
+      {
+        type: ComponentType.StringSelect,
+        custom_id: CHOOSE_CUSTOM_ID,
+        placeholder: truncate(menu.label, L.selectPlaceholder),
+        options: options.map((b) => ({ label: truncate(b.label.trim() || b.id, L.selectOptionText), value: b.id })),
+      },
+    ],
+  };
+  return { row, note: menuRestNote(menu, options.length, `Discord shows ${L.selectOptions}`) };
+}
+
+/** A thread message: Discord markdown within 2,000 characters, plus a menu and button rows when it carries them. */
 export function renderThreadMessage(message: ThreadMessage): DiscordMessageBody {
-  const { shown, hidden } = selectButtons(message.buttons ?? []);
-  const note = hidden > 0 ? `\n${t('card.discord.hiddenOptions', { hidden, max: MAX_BUTTONS })}` : '';
+  const menu = message.menu && message.menu.options.length > 0 ? threadMenu(message.menu) : undefined;
+  const selected = selectButtons(message.buttons ?? []);
+  // A menu takes one of the five rows.
+  const shown = menu ? selected.shown.slice(0, MAX_BUTTONS - L.buttonsPerRow) : selected.shown;
+  const hidden = selected.hidden + selected.shown.length - shown.length;
+  const notes = [...(menu?.note ? [`(${menu.note})`] : []), ...(hidden > 0 ? [t('card.discord.hiddenOptions', { hidden, max: MAX_BUTTONS })] : [])];
+  const note = notes.map((n) => `\n${n}`).join('');
   const { syntax, allowed } = discordMentions(message.mentions);
   const text = truncateMarkdown(toDiscordMarkdown(message.text), L.content - note.length - syntax.length) + note + syntax;
-  return { content: text.trim() ? text : '…', components: buttonRows(shown), allowed_mentions: allowed };
+  return { content: text.trim() ? text : '…', components: [...(menu ? [menu.row] : []), ...buttonRows(shown)], allowed_mentions: allowed };
 }
 
 const SNOWFLAKE = /^\d{5,25}$/;

@@ -89,7 +89,7 @@ export class FeishuPlatform implements ChatPlatform {
   }
 
   async postMessage(channel: string, message: ThreadMessage, options: PostOptions = {}): Promise<MessageRef> {
-    const id = await this.create(channel, renderReply(message.text, message.buttons), options.deliveryKey);
+    const id = await this.create(channel, renderReply(message.text, message.buttons, message.menu), options.deliveryKey);
     return { platform: this.name, channel, messageId: id, threadId: id };
   }
 
@@ -97,7 +97,7 @@ export class FeishuPlatform implements ChatPlatform {
   async reply(thread: MessageRef, message: ThreadMessage, options: PostOptions = {}): Promise<MessageRef> {
     const data = await this.call('send reply', 'POST', `/open-apis/im/v1/messages/${encodeURIComponent(thread.threadId)}/reply`, {
       msg_type: 'interactive',
-      content: JSON.stringify(renderReply(message.text, message.buttons)),
+      content: JSON.stringify(renderReply(message.text, message.buttons, message.menu)),
       reply_in_thread: true,
       ...deliveryUuid(options.deliveryKey),
     });
@@ -105,7 +105,7 @@ export class FeishuPlatform implements ChatPlatform {
   }
 
   async updateMessage(ref: MessageRef, message: ThreadMessage): Promise<void> {
-    await this.call('update reply', 'PATCH', `/open-apis/im/v1/messages/${encodeURIComponent(ref.messageId)}`, { content: JSON.stringify(renderReply(message.text, message.buttons)) });
+    await this.call('update reply', 'PATCH', `/open-apis/im/v1/messages/${encodeURIComponent(ref.messageId)}`, { content: JSON.stringify(renderReply(message.text, message.buttons, message.menu)) });
   }
 
   /** An ephemeral card: shown in the chat to this user only. */

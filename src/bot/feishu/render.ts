@@ -1,4 +1,4 @@
-import { type Card, type CardButton, STEP_STATE_ICON, stepStateText } from '../../core/card.js';
+import { menuRestNote, type Card, type CardButton, type CardMenu, STEP_STATE_ICON, stepStateText } from '../../core/card.js';
 import { t } from '../../core/i18n/index.js';
 
 /**
@@ -96,7 +96,24 @@ export function renderCard(card: Card): FeishuCard {
   return JSON.stringify(full).length <= FEISHU_LIMITS.cardJson ? full : built(truncate(lines.join('\n\n'), 2000));
 }
 
-/** A thread message: its text, and its buttons when it has any (approval requests). */
-export function renderReply(text: string, buttons: CardButton[] = []): FeishuCard {
-  return { config: { wide_screen_mode: true, update_multi: true }, elements: [md(escapeLarkMd(text)), ...actionRows(buttons)] };
+/** The `value` of a thread message's menu (the alert a step is for); its callback's `option` is the chosen button's id. */
+export const CHOOSE_VALUE = 'choose';
+
+/** A thread message's menu as a select_static of up to `menuOptions` options, and the note on any left out. */
+function replyMenu(menu: CardMenu): { module: Record<string, unknown>; note: string | undefined } {
+  const options = menu.options.slice(0, FEISHU_LIMITS.menuOptions);
+  const select = {
+    tag: 'select_static',
+    placeholder: plain(menu.label, FEISHU_LIMITS.buttonLabel),
+    value: { menu: CHOOSE_VALUE },
+    options: options.map((b) => ({ text: plain(b.label, FEISHU_LIMITS.optionText), value: b.id })),
+  };
+  return { module: { tag: 'action', actions: [select] }, note: menuRestNote(menu, options.length, `Feishu shows ${FEISHU_LIMITS.menuOptions}`) };
+}
+
+/** A thread message: its text, and its buttons (approval requests) or menu (the alert a step is for) when it has any. */
+export function renderReply(text: string, buttons: CardButton[] = [], menu?: CardMenu): FeishuCard {
+  const chooser = menu && menu.options.length > 0 ? replyMenu(menu) : undefined;
+  const body = escapeLarkMd(chooser?.note ? `${text}\n${chooser.note}` : text);
+  return { config: { wide_screen_mode: true, update_multi: true }, elements: [md(body), ...(chooser ? [chooser.module] : []), ...actionRows(buttons)] };
 }

@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import { cardIcon, type Card, type CardButton, STEP_STATE_ICON, stepStateText, type ThreadMessage } from '../../core/card.js';
+import { cardIcon, menuRestNote, type Card, type CardButton, type CardMenu, STEP_STATE_ICON, stepStateText, type ThreadMessage } from '../../core/card.js';
 import { t } from '../../core/i18n/index.js';
 import { SLACK_LIMITS as L, escapeMrkdwn, truncate } from './limits.js';
 
@@ -177,14 +177,38 @@ export function cardFallbackText(card: Card): string {
   return truncate(escapeMrkdwn(card.fallbackText), L.messageText);
 }
 
-/** A thread reply: mrkdwn text, plus an actions block when it carries buttons. */
+/** The action_id of a thread message's menu (the alert a step is for); a choice carries the chosen button's id as its value. */
+export const CHOOSE_ACTION = 'choose';
+
+/**
+ * A thread message's menu as one static_select of at most 100 options (Slack's limit), with the
+ * note saying how many more there are and how to choose them; options whose id does not fit a
+ * value are left out (and counted in the note).
+ */
+function threadMenu(menu: CardMenu): { select: types.StaticSelect; note: string | undefined } {
+  const options = menu.options.filter((b) => b.value.length <= L.optionValue).slice(0, L.selectOptions);
+  const select: types.StaticSelect = {
+    type: 'static_select',
+    action_id: CHOOSE_ACTION,
+    placeholder: plain(menu.label, L.placeholder),
+    options: options.map((b) => ({ text: plain(b.label, L.optionText), value: b.value })),
+  };
+  return { select, note: menuRestNote(menu, options.length, `Slack shows ${L.selectOptions}`) };
+}
+
+/** A thread reply: mrkdwn text, plus an actions block when it carries buttons or a menu. */
 export function renderThreadMessage(message: ThreadMessage): { text: string; blocks?: Block[] } {
   // Escaped so that text from alerts cannot ping the channel (<!channel>) or forge links; the only
   // pings are the message's own Slack mentions, written here from validated ids.
   const escaped = escapeMrkdwn(message.text) + slackMentions(message.mentions);
   const text = truncate(escaped, L.messageText);
-  if (!message.buttons?.length) return { text };
-  return { text, blocks: [{ type: 'section', text: mrkdwn(escaped) }, ...actionBlocks(message.buttons, L.blocks - 1)] };
+  const menu = message.menu && message.menu.options.length > 0 ? threadMenu(message.menu) : undefined;
+  if (!message.buttons?.length && !menu) return { text };
+  const blocks: Block[] = [{ type: 'section', text: mrkdwn(escaped) }];
+  if (menu) blocks.push({ type: 'actions', block_id: 'choose', elements: [menu.select] });
+  if (message.buttons?.length) blocks.push(...actionBlocks(message.buttons, L.blocks - blocks.length - (menu?.note ? 1 : 0)));
+  if (menu?.note) blocks.push({ type: 'context', elements: [mrkdwn(escapeMrkdwn(menu.note))] });
+  return { text, blocks };
 }
 
 const SLACK_ID = /^[A-Z0-9]+$/;

@@ -1,4 +1,4 @@
-import { findOffer } from '../offers.js';
+import { ALERT_CHOICE, findOffer, targetValues } from '../offers.js';
 import type { Runbook } from '../ports/runbooks.js';
 import { freezeRefusal, stepPolicy } from '../policy.js';
 import type { CommandContext } from './context.js';
@@ -18,18 +18,29 @@ function findRunbook(c: CommandContext, name: string): Runbook {
   return runbook;
 }
 
+/** Typed in a command, names the alert of a grouped incident a step is for (`alert=host2:3001`). */
+const ALERT_WORD = 'alert';
+
 /**
  * Params typed in chat may only fill params the runbook marks `chosen` (a backup to restore):
  * everything else comes from the incident's labels or the runbook's defaults, as for buttons.
- * Values are then held to the param's pattern by the same resolution buttons use.
+ * Values are then held to the param's pattern by the same resolution buttons use. `alert=` (unless
+ * the runbook has a param of that name) chooses which firing alert of a group the step is for,
+ * among those its menu offers, which is how one beyond a platform's menu limit is chosen.
  */
 function choicesFrom(runbook: Runbook, given: Record<string, string> | undefined): Record<string, string> {
-  for (const name of Object.keys(given ?? {})) {
+  const choices: Record<string, string> = {};
+  for (const [name, value] of Object.entries(given ?? {})) {
     const spec = runbook.params[name];
+    if (!spec && name === ALERT_WORD) {
+      choices[ALERT_CHOICE] = value;
+      continue;
+    }
     if (!spec) throw new UsageError(t('command.noParam', { runbook: runbook.name, name }));
     if (!spec.chosen) throw new UsageError(t('command.paramNotChosen', { name }));
+    choices[name] = value;
   }
-  return given ?? {};
+  return choices;
 }
 
 function describeRunbook(runbook: Runbook): string {
@@ -77,7 +88,7 @@ async function dryRun(c: CommandContext, args: StepArgs): Promise<string> {
   const choices = choicesFrom(runbook, args.params);
   const incident = await incidentForCommand(c, args.incident);
   const found = findOffer(c.engine.runbooks, incident.commonLabels, runbook.name, args.step, choices, (await c.engine.incidentDetails(incident.id))?.alerts ?? []);
-  if (found.ok === 'target') throw new UsageError(t('command.dry.target', { title: found.offer.step.title, targets: found.targets.map((x) => x.label).join('; ') }));
+  if (found.ok === 'target') throw new UsageError(t('command.dry.target', { title: found.offer.step.title, targets: found.targets.map((x) => x.label).join('; '), example: found.targets[0] ? targetValues(found.targets[0]) : '<alert>' }));
   if (found.ok === 'pick') throw new UsageError(t('command.dry.pick', { title: found.offer.step.title, param: found.pick.param }));
   if (!found.ok) throw new UsageError(found.reason);
   const { step, params } = found.offer;

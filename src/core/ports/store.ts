@@ -134,8 +134,13 @@ export interface StoreTx {
   insertStepRun(run: NewStepRun): Promise<StepRun>;
   getStepRun(id: number): Promise<StepRun | undefined>;
   listStepRuns(incidentId: number): Promise<StepRun[]>;
-  /** Runs of this step that are not finished yet (requested, approved or running). */
-  activeStepRun(incidentId: number, runbook: string, step: string): Promise<StepRun | undefined>;
+  /**
+   * The newest run of this step that is not finished yet (requested, approved or running). With a
+   * `target` (an alert's fingerprint, see ALERT_PARAM), runs for other alerts of the group do not
+   * count: host1's pending restart does not stop host2's. A run for no particular alert counts for
+   * every target, and a request for no particular alert meets every run of the step.
+   */
+  activeStepRun(incidentId: number, runbook: string, step: string, target?: string): Promise<StepRun | undefined>;
   listStepRunsInState(state: StepState, limit: number): Promise<StepRun[]>;
   /**
    * Running steps whose replica has not been seen since `staleBefore` (or that record none): the

@@ -324,6 +324,27 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart'))).toEqual(run);
       });
 
+      it('finds the active run of a step per alert: another alert\'s run does not count, a run for no alert counts for all', async () => {
+        const i = await seedIncident();
+        const forAlert = (fingerprint: string, state: NewStepRun['state'] = 'requested') =>
+          newStepRun(i.id, { state, params: { instance: fingerprint, '@alert': fingerprint, '@alert-label': `instance=${fingerprint}` } });
+        const host1 = await tx((t) => t.insertStepRun(forAlert('host1')));
+        expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart', 'host1'))).toEqual(host1);
+        expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart', 'host2'))).toBeUndefined();
+        // A request for no particular alert meets any unfinished run of the step.
+        expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart'))).toEqual(host1);
+        const host2 = await tx((t) => t.insertStepRun(forAlert('host2', 'running')));
+        expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart', 'host2'))).toEqual(host2);
+        expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart', 'host1'))).toEqual(host1);
+        // Finished runs never count.
+        await tx((t) => t.transitionStepRun(host1.id, ['requested'], 'denied', at(5)));
+        expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart', 'host1'))).toBeUndefined();
+        // A run for no particular alert (the whole group) stands in the way of every alert's.
+        const whole = await tx((t) => t.insertStepRun(newStepRun(i.id)));
+        expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart', 'host3'))).toEqual(whole);
+        expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart', 'host2'))).toEqual(whole);
+      });
+
       it('transitionStepRun is conditional: of two racing approved→running transitions exactly one wins', async () => {
         const i = await seedIncident();
         const run = await tx((t) => t.insertStepRun(newStepRun(i.id, { state: 'approved' })));
