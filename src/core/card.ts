@@ -90,7 +90,7 @@ export interface CardMenu {
 export function menuRestNote(menu: CardMenu, shown: number, why: string): string | undefined {
   const hidden = (menu.total ?? menu.options.length) - shown;
   if (hidden <= 0) return undefined;
-  return `${hidden} more not in this menu (${why})${menu.rest ? `; ${menu.rest}` : ''}.`;
+  return t('menu.rest', { hidden, why, rest: menu.rest ? t('menu.rest.then', { rest: menu.rest }) : '' });
 }
 
 export interface CardStepState {

@@ -1,5 +1,6 @@
 import { makeButton } from '../../core/button-codec.js';
 import { cardIcon, menuRestNote, type Card, type CardButton, type CardMenu, STEP_STATE_ICON, stepStateText } from '../../core/card.js';
+import { t } from '../../core/i18n/index.js';
 import type { AuditEvent, Incident } from '../../core/domain.js';
 import { formatTime } from '../../core/time.js';
 import type { DeliveredReply } from '../../core/ports/store.js';
@@ -194,7 +195,7 @@ function buttonsHtml(viewer: Viewer, buttons: readonly CardButton[] | undefined,
  */
 function chooseHtml(viewer: Viewer, menu: CardMenu | undefined, incidentId: string): Html | '' {
   if (!viewer.interactive || !menu || menu.options.length === 0) return '';
-  const note = menuRestNote(menu, menu.options.length, 'the bot lists at most that many');
+  const note = menuRestNote(menu, menu.options.length, t('menu.why.console'));
   return html`<form method="post" action="/console/press" class="press choose">${hidden('user', viewer.user)}${hidden('incident', incidentId)}${hidden('csrf', viewer.csrf)}<label>${menu.label}: <select name="buttonId" required aria-label="${menu.label}"><option value="" disabled selected>choose…</option>${menu.options.map((b) => html`<option value="${b.id}">${b.label}</option>`)}</select></label><button type="submit" class="primary">Choose</button>${note ? html`<span class="muted">${note}</span>` : ''}</form>`;
 }
 

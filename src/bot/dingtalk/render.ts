@@ -91,7 +91,7 @@ export function renderReply(message: ThreadMessage, quote: string | undefined): 
   // A StandardCard has no select: a menu's options (the alert a step is for) are buttons, as many as fit.
   const buttons = [...(message.menu?.options ?? []), ...(message.buttons ?? [])];
   const shownOptions = Math.min(message.menu?.options.length ?? 0, L.buttons);
-  const note = message.menu ? menuRestNote(message.menu, shownOptions, `DingTalk shows ${L.buttons} buttons`) : undefined;
+  const note = message.menu ? menuRestNote(message.menu, shownOptions, t('menu.why.buttons', { platform: 'DingTalk', max: L.buttons })) : undefined;
   const text = `${quoted}${escapeMarkdown(message.text)}${note ? `  \n${escapeMarkdown(note)}` : ''}`;
   return {
     config: { autoLayout: true, enableForward: false },

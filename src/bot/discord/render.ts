@@ -283,7 +283,7 @@ function threadMenu(menu: CardMenu): { row: SelectRow; note: string | undefined 
       },
     ],
   };
-  return { row, note: menuRestNote(menu, options.length, `Discord shows ${L.selectOptions}`) };
+  return { row, note: menuRestNote(menu, options.length, t('menu.why.shows', { platform: 'Discord', max: L.selectOptions })) };
 }
 
 /** A thread message: Discord markdown within 2,000 characters, plus a menu and button rows when it carries them. */

@@ -108,7 +108,7 @@ function replyMenu(menu: CardMenu): { module: Record<string, unknown>; note: str
     value: { menu: CHOOSE_VALUE },
     options: options.map((b) => ({ text: plain(b.label, FEISHU_LIMITS.optionText), value: b.id })),
   };
-  return { module: { tag: 'action', actions: [select] }, note: menuRestNote(menu, options.length, `Feishu shows ${FEISHU_LIMITS.menuOptions}`) };
+  return { module: { tag: 'action', actions: [select] }, note: menuRestNote(menu, options.length, t('menu.why.shows', { platform: 'Feishu', max: FEISHU_LIMITS.menuOptions })) };
 }
 
 /** A thread message: its text, and its buttons (approval requests) or menu (the alert a step is for) when it has any. */

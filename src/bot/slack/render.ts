@@ -193,7 +193,7 @@ function threadMenu(menu: CardMenu): { select: types.StaticSelect; note: string 
     placeholder: plain(menu.label, L.placeholder),
     options: options.map((b) => ({ text: plain(b.label, L.optionText), value: b.value })),
   };
-  return { select, note: menuRestNote(menu, options.length, `Slack shows ${L.selectOptions}`) };
+  return { select, note: menuRestNote(menu, options.length, t('menu.why.shows', { platform: 'Slack', max: L.selectOptions })) };
 }
 
 /** A thread reply: mrkdwn text, plus an actions block when it carries buttons or a menu. */

@@ -291,6 +291,11 @@ export const en = {
   'parse.missing': 'missing <{field}>',
   'thread.forAlert': ' for {alert}',
   'thread.pickTarget.rest': 'choose one by command: `{command}`',
+  'menu.rest': '{hidden} more not in this menu ({why}){rest}.',
+  'menu.rest.then': '; {rest}',
+  'menu.why.shows': '{platform} shows {max}',
+  'menu.why.buttons': '{platform} shows {max} buttons',
+  'menu.why.console': 'the bot lists at most that many',
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof en;

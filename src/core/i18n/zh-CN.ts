@@ -275,4 +275,9 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'parse.missing': '缺少 <{field}>',
   'thread.forAlert': '（针对 {alert}）',
   'thread.pickTarget.rest': '可用命令选择：`{command}`',
+  'menu.rest': '另有 {hidden} 项未列入此菜单（{why}）{rest}。',
+  'menu.rest.then': '；{rest}',
+  'menu.why.shows': '{platform} 最多显示 {max} 项',
+  'menu.why.buttons': '{platform} 最多显示 {max} 个按钮',
+  'menu.why.console': '机器人最多列出这么多项',
 };

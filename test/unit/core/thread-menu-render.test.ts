@@ -69,12 +69,12 @@ describe('a thread message with a menu of alerts', () => {
   });
 
   it('is buttons on DingTalk (no select there), as many as fit, and the note on the rest', () => {
-    const card = renderDingTalk(message(menu(24)), 'Shop is down');
+    const card = renderDingTalk(message(menu(28)), 'Shop is down');
     const ids = card.contents.flatMap((c) => (c.type === 'action' ? c.actions.map((a) => a.id) : []));
-    expect(ids).toHaveLength(20);
+    expect(ids).toHaveLength(24);
     expect(ids[0]).toBe('pick:1');
     const body = card.contents[0];
-    expect(body?.type === 'markdown' ? body.text : '').toContain('4 more not in this menu \\(DingTalk shows 20 buttons\\); choose one by command');
+    expect(body?.type === 'markdown' ? body.text : '').toContain('4 more not in this menu \\(DingTalk shows 24 buttons\\); choose one by command');
   });
 
   it('is a <select> in the console thread, posted as a press of the chosen option', () => {
