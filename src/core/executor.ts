@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ActionSettings, Runbook, RunbookStep, StepArtefact, StepProcess, StepResult } from './ports/runbooks.js';
 import type { StepRun } from './domain.js';
-import { recordEvent } from './events.js';
+import { recordRunEvent, runTime } from './run-thread.js';
 import type { Redactor } from '../domain/redact.js';
 import { WorkerLoop } from './worker-loop.js';
 import { STEP_STATE_ICON } from './card.js';
@@ -112,7 +112,9 @@ export class StepExecutor {
       const interrupted = await this.o.store.transaction(async (tx) => {
         if (!(await tx.transitionStepRun(run.id, ['running'], 'interrupted', at, { finishedAt: at }))) return false;
         const cause = orphanAfterMs === undefined ? 'a bot restart' : `the loss of the replica running it (${run.runner ?? 'unknown'})`;
-        await recordEvent(tx, { at, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text: `⚠️ *${run.stepTitle}* was interrupted by ${cause}. It was not re-run: check the system, then request it again if needed.`, data: { runId: run.id, runner: run.runner } },
+        await recordRunEvent(tx, { at, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text: `⚠️ *${run.stepTitle}* was interrupted by ${cause}. It was not re-run: check the system, then request it again if needed.`, data: { runId: run.id, runner: run.runner } },
+          run,
+          { line: `⚠️ ${runTime(at)} *${run.stepTitle}* was interrupted by ${cause}. It was not re-run: check the system, then request it again if needed.` },
           { refreshCard: true },
         );
         return true;
@@ -200,7 +202,10 @@ export class StepExecutor {
         if (!(await tx.transitionStepRun(run.id, ['approved'], 'running', now, { startedAt: now, runner: this.replica.id }))) continue;
         const step = this.findStep(run);
         const what = step ? this.o.runner.describe(step, run.params) : 'the step is no longer in the runbooks';
-        await recordEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text: `▶️ Started *${run.stepTitle}*: ${this.o.redact(what)}`, data: { runId: run.id } },
+        // The command line is shown here, once per run: the lines after it do not repeat it.
+        await recordRunEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text: `▶️ Started *${run.stepTitle}*: ${this.o.redact(what)}`, data: { runId: run.id } },
+          run,
+          { line: `▶️ ${runTime(now)} Started *${run.stepTitle}*: ${this.o.redact(what)}` },
           { refreshCard: true },
         );
         mine.push({ ...run, state: 'running', startedAt: now, runner: this.replica.id });
@@ -244,15 +249,21 @@ export class StepExecutor {
     const artefact = result.artefacts?.find((a) => a.kind === 'backup' || a.kind === 'release') ?? result.artefacts?.[0];
     const ok = result.status === 'succeeded' && artefact !== undefined;
     const now = this.o.clock().toISOString();
+    const details = resultDetails(result);
     await this.o.store.transaction((tx) =>
-      recordEvent(tx, {
-        at: now,
-        incidentId: run.incidentId,
-        actor: 'system',
-        kind: 'step.checkpoint',
-        text: `📸 Pre-change checkpoint for *${run.stepTitle}* (${snapshotStep.title}) ${ok ? 'taken' : 'FAILED'}: ${result.summary}${resultDetails(result)}`,
-        data: { runId: run.id, status: result.status, artefacts: result.artefacts ?? [] },
-      }),
+      recordRunEvent(
+        tx,
+        {
+          at: now,
+          incidentId: run.incidentId,
+          actor: 'system',
+          kind: 'step.checkpoint',
+          text: `📸 Pre-change checkpoint for *${run.stepTitle}* (${snapshotStep.title}) ${ok ? 'taken' : 'FAILED'}: ${result.summary}${details}`,
+          data: { runId: run.id, status: result.status, artefacts: result.artefacts ?? [] },
+        },
+        run,
+        { line: `📸 ${runTime(now)} Pre-change checkpoint for *${run.stepTitle}* (${snapshotStep.title}) ${ok ? 'taken' : 'FAILED'}: ${result.summary}`, details },
+      ),
     );
     this.o.onQueued();
     if (!ok) {
@@ -315,7 +326,7 @@ export class StepExecutor {
           artefacts: result.artefacts,
         },
       });
-      await recordEvent(tx, {
+      await recordRunEvent(tx, {
           at: now,
           incidentId: run.incidentId,
           actor: 'system',
@@ -330,8 +341,14 @@ export class StepExecutor {
             artefacts: result.artefacts ?? [],
           },
         },
-        // The snapshot taken before the step is one press away, whatever the step's outcome.
-        snapshot ? { refreshCard: true, buttons: [makeButton({ action: 'rollback', runId: run.id }, 'Roll back', { style: 'danger' })] } : { refreshCard: true },
+        run,
+        {
+          line: `${ICON[result.status]} ${runTime(now)} *${run.stepTitle}* ${result.status.replace('_', ' ')}: ${result.summary}`,
+          details,
+          // The snapshot taken before the step is one press away, whatever the step's outcome.
+          ...(snapshot ? { buttons: [makeButton({ action: 'rollback', runId: run.id }, 'Roll back', { style: 'danger' })] } : {}),
+        },
+        { refreshCard: true },
       );
     });
     this.o.log.info({ runId: run.id, runbook: run.runbook, step: run.step, status: result.status }, 'step finished');

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type {  } from './ports/runbooks.js';
 import type { RecordedProcess, StepRun } from './domain.js';
-import { recordEvent } from './events.js';
+import { recordRunEvent, runTime } from './run-thread.js';
 import type { Store, StoreTx } from './ports/store.js';
 import type { Clock } from './ports/clock.js';
 import type { StepRunner } from './ports/step-runner.js';
@@ -70,7 +70,7 @@ export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
     await o.store.transaction(async (tx) => {
       if (!(await tx.endStepProcess(run.id, at))) return;
       if (outcome === 'gone') return;
-      await recordEvent(tx, {
+      await recordRunEvent(tx, {
           at,
           incidentId: run.incidentId,
           actor: 'system',
@@ -78,6 +78,8 @@ export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
           text: `🛑 *${run.stepTitle}* was stopped: process group ${proc.pgid} killed after ${o.cause(run)}. Check the system before requesting it again.`,
           data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
         },
+        run,
+        { line: `🛑 ${runTime(at)} *${run.stepTitle}* was stopped: process group ${proc.pgid} killed after ${o.cause(run)}. Check the system before requesting it again.` },
         { refreshCard: true },
       );
     });
@@ -95,13 +97,9 @@ async function release(o: LeftoverOptions, run: StepRun, proc: RecordedProcess):
   const at = o.clock().toISOString();
   await o.store.transaction(async (tx) => {
     if (!(await tx.endStepProcess(run.id, at))) return;
-    await recordEvent(tx, {
-      at,
-      incidentId: run.incidentId,
-      actor: 'system',
-      kind: 'step.unchecked',
-      text: `⚠️ *${run.stepTitle}*: its process group ${proc.pgid} was recorded on ${proc.host}, not where this bot runs (${o.runner.host()}), so it could not be checked or stopped. Make sure nothing of it still runs there before requesting it again.`,
-      data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
+    const what = `its process group ${proc.pgid} was recorded on ${proc.host}, not where this bot runs (${o.runner.host()}), so it could not be checked or stopped. Make sure nothing of it still runs there before requesting it again.`;
+    await recordRunEvent(tx, { at, incidentId: run.incidentId, actor: 'system', kind: 'step.unchecked', text: `⚠️ *${run.stepTitle}*: ${what}`, data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host } }, run, {
+      line: `⚠️ ${runTime(at)} *${run.stepTitle}*: ${what}`,
     });
   });
   o.onQueued();

@@ -3,7 +3,7 @@ import { NotAllowedError } from '../domain/errors.js';
 import { recordEvent } from './events.js';
 import { actorId, type Actor } from './policy.js';
 import type { SilenceMatcher } from './ports/silence-api.js';
-import { formatDuration, formatTime } from './time.js';
+import { formatDuration, formatStamp, formatTime } from './time.js';
 import type { StoreTx } from './ports/store.js';
 
 function refuse(incidentId: number | null, action: string, reason: string): never {
@@ -48,7 +48,7 @@ export async function recordSilence(tx: StoreTx, actor: Actor, incidentId: numbe
       incidentId,
       actor: silence.by,
       kind: 'incident.silenced',
-      text: `🔕 ${actor.name} silenced this group's alerts in Alertmanager for ${formatDuration(Date.parse(until) - Date.parse(now))}, until ${formatTime(until)} (silence ${silenceId}).`,
+      text: `🔕 ${actor.name} silenced this group's alerts in Alertmanager for ${formatDuration(Date.parse(until) - Date.parse(now))}, until ${formatStamp(until)} (silence ${silenceId}).`,
       data: { silenceId, until, matchers },
     },
     { refreshCard: true },

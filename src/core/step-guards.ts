@@ -1,5 +1,5 @@
 import type { Incident, StepRun } from './domain.js';
-import { recordEvent, settleRequest } from './events.js';
+import { recordRunEvent, runTime } from './run-thread.js';
 import { actorId, type Actor, type StepPolicy } from './policy.js';
 import type { StoreTx } from './ports/store.js';
 
@@ -57,12 +57,13 @@ export async function expireChangesOnResolve(tx: StoreTx, incidentId: number, no
     if (!(await tx.transitionStepRun(run.id, [run.state], 'expired', now))) continue;
     expired += 1;
     const what = run.state === 'requested' ? 'request for' : 'approved, not yet started,';
-    await recordEvent(
+    await recordRunEvent(
       tx,
       { at: now, incidentId, actor: 'system', kind: 'step.expired', text: `⌛ The ${what} *${run.stepTitle}* expired: incident #${incidentId} was resolved, so it will not run.`, data: { runId: run.id, reason: 'resolved', was: run.state } },
+      run,
+      { line: `⌛ ${runTime(now)} expired: incident #${incidentId} was resolved, so it will not run` },
       { refreshCard: true },
     );
-    if (run.state === 'requested') await settleRequest(tx, incidentId, run.id, 'expired: the incident was resolved', now);
   }
   return expired;
 }

@@ -2,7 +2,8 @@ import { makeButton } from './button-codec.js';
 import type { Runbook } from './ports/runbooks.js';
 import type { StepRun } from './domain.js';
 import { NotAllowedError, type RefusalAudit } from '../domain/errors.js';
-import { recordEvent, requestSubject, settleRequest } from './events.js';
+import { recordEvent } from './events.js';
+import { recordRunEvent, runSubject, runTime } from './run-thread.js';
 import { leftoverRefusal } from './leftovers.js';
 import { findOffer, targetParams, targetText } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
@@ -103,27 +104,18 @@ export async function requestStep(
     createdAt: ctx.now,
   });
   const base = { at: ctx.now, incidentId, actor: actorId(actor), data: { runId: run.id, runbook, step: step.id, params, ...(pinned.length > 0 ? { files: pinned } : {}) } };
+  // The run's one message in the thread: what was asked, then a line per event of the run (run-thread.ts).
+  const subject = runSubject(run.id);
   if (needsApproval) {
     const n = run.requiredApprovals;
     const who = sp.approverRoles ? ` from ${sp.approverRoles.join(' or ')}` : '';
     const env = sp.environment ? ` (${sp.environment})` : '';
     const ttl = ctx.policy.defaults.approvalTtlMinutes;
-    await recordEvent(tx, {
-        ...base,
-        kind: 'step.requested',
-        text: `🙋 ${actor.name} asks to run *${step.title}*${env} — needs ${n} approval${n === 1 ? '' : 's'}${who}${step.danger ? ', not counting the requester' : ''}. The request expires in ${ttl} min.${files}`,
-      },
-      {
-        refreshCard: true,
-        subject: requestSubject(run.id),
-        buttons: [
-          makeButton({ action: 'approve', runId: run.id }, 'Approve', { style: 'primary' }),
-          makeButton({ action: 'deny', runId: run.id }, 'Deny', { style: 'danger' }),
-        ],
-      },
-    );
+    const asks = `${actor.name} asks to run *${step.title}*${env} — needs ${n} approval${n === 1 ? '' : 's'}${who}${step.danger ? ', not counting the requester' : ''}. The request expires in ${ttl} min.${files}`;
+    await recordEvent(tx, { ...base, kind: 'step.requested', text: `🙋 ${asks}` }, { refreshCard: true, subject, buttons: requestButtons(run.id), shown: `🙋 ${runTime(ctx.now)} ${asks}` });
   } else {
-    await recordEvent(tx, { ...base, kind: 'step.requested', text: `🔎 ${actor.name} runs *${step.title}* (read-only, no approval needed).${files}` }, { refreshCard: true });
+    const runs = `${actor.name} runs *${step.title}* (read-only, no approval needed).${files}`;
+    await recordEvent(tx, { ...base, kind: 'step.requested', text: `🔎 ${runs}` }, { refreshCard: true, subject, shown: `🔎 ${runTime(ctx.now)} ${runs}` });
   }
   return run;
 }
@@ -157,21 +149,25 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
   if (!inserted) return refuse(run.incidentId, 'approval.refused', `You already decided on "${run.stepTitle}".`, { runId, decision });
 
   const base = { at: ctx.now, incidentId: run.incidentId, actor: actorId(actor) };
+  const at = runTime(ctx.now);
   if (decision === 'deny') {
     await tx.transitionStepRun(runId, ['requested'], 'denied', ctx.now);
     const verb = actor.platform === run.platform && actor.id === run.requestedBy ? 'withdrew' : 'denied';
-    await recordEvent(tx, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*.`, data: { runId } }, { refreshCard: true });
-    await settleRequest(tx, run.incidentId, runId, `${verb === 'withdrew' ? 'withdrawn' : 'denied'} by ${actor.name}`, ctx.now);
+    await recordRunEvent(tx, { ...base, kind: 'step.denied', text: `🚫 ${actor.name} ${verb} *${run.stepTitle}*.`, data: { runId } }, run,
+      { line: `🚫 ${at} ${verb === 'withdrew' ? 'withdrawn' : 'denied'} by ${actor.name}` },
+      { refreshCard: true },
+    );
   } else {
     const approvals = (await tx.listApprovals(runId)).filter((a) => a.decision === 'approve');
     const enough = approvals.length >= run.requiredApprovals;
     const count = `${approvals.length}/${run.requiredApprovals}`;
-    await recordEvent(tx, { ...base, kind: 'step.approved', text: `👍 ${actor.name} approved *${run.stepTitle}* (${count}).${enough ? ' Running it now.' : ''}`, data: { runId, approvals: approvals.map((a) => a.approver) } },
+    const approved = enough && (await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now));
+    await recordRunEvent(tx, { ...base, kind: 'step.approved', text: `👍 ${actor.name} approved *${run.stepTitle}* (${count}).${enough ? ' Running it now.' : ''}`, data: { runId, approvals: approvals.map((a) => a.approver) } },
+      run,
+      // Still waiting for more approvals: the buttons stay.
+      { line: `👍 ${at} approved by ${actor.name} (${count})${approved ? ': running it now' : ''}`, ...(approved ? {} : { buttons: requestButtons(runId) }) },
       { refreshCard: true },
     );
-    if (enough && (await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now))) {
-      await settleRequest(tx, run.incidentId, runId, `approved by ${approvals.map((a) => a.approverName).join(', ')} ${clockTime(ctx.now)}`, ctx.now);
-    }
   }
   const updated = await tx.getStepRun(runId);
   if (!updated) throw new Error(`run ${runId} vanished`);
@@ -184,15 +180,17 @@ function isExpired(run: StepRun, ctx: Pick<StepContext, 'policy' | 'now'>): bool
 
 async function expireRun(tx: StoreTx, ctx: Pick<StepContext, 'policy' | 'now'>, run: StepRun): Promise<void> {
   if (!(await tx.transitionStepRun(run.id, ['requested'], 'expired', ctx.now))) return;
-  await recordEvent(tx, { at: ctx.now, incidentId: run.incidentId, actor: 'system', kind: 'step.expired', text: `⌛ The request for *${run.stepTitle}* expired: not approved within ${ctx.policy.defaults.approvalTtlMinutes} min.`, data: { runId: run.id } },
+  const ttl = ctx.policy.defaults.approvalTtlMinutes;
+  await recordRunEvent(tx, { at: ctx.now, incidentId: run.incidentId, actor: 'system', kind: 'step.expired', text: `⌛ The request for *${run.stepTitle}* expired: not approved within ${ttl} min.`, data: { runId: run.id } },
+    run,
+    { line: `⌛ ${runTime(ctx.now)} expired: not approved within ${ttl} min` },
     { refreshCard: true },
   );
-  await settleRequest(tx, run.incidentId, run.id, `expired: not approved within ${ctx.policy.defaults.approvalTtlMinutes} min`, ctx.now);
 }
 
-/** "11:01:45 UTC": when a request was decided, on its message (the day is the thread's). */
-function clockTime(iso: string): string {
-  return `${new Date(iso).toISOString().slice(11, 19)} UTC`;
+/** The Approve and Deny buttons of a request waiting for approval. */
+function requestButtons(runId: number) {
+  return [makeButton({ action: 'approve', runId }, 'Approve', { style: 'primary' }), makeButton({ action: 'deny', runId }, 'Deny', { style: 'danger' })];
 }
 
 /** Expires requests that waited longer than the policy allows; returns how many. */

@@ -15,3 +15,16 @@ export function formatTime(iso: string): string {
   if (Number.isNaN(d.getTime())) return iso;
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
+
+/** "01:37:05": a time of day to the second, for lines whose day is given around them (step lines, a run's thread message). */
+export function clockTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().slice(11, 19);
+}
+
+/** "2026-11-22 01:37:05 UTC": a moment in a thread message, to the second like the run lines beside it. */
+export function formatStamp(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
