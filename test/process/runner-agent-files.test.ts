@@ -74,7 +74,8 @@ describe('files chosen in chat, on a runner', { timeout: 120_000 }, () => {
     const card: ChatMessage = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
     const reply = (pattern: RegExp, what: string, after = 0) => chat.waitFor(() => chat.replies(card).slice(after).find((m) => pattern.test(m.text)), 30_000, what);
     const approveLatest = async (what: string) => {
-      const request = await reply(/asks to run/, what, chat.replies(card).length - 1);
+      // The request still waiting: an earlier run's message also says "asks to run", but its buttons are gone.
+      const request = await chat.waitFor(() => chat.replies(card).filter((m) => /asks to run/.test(m.text) && m.buttonIds.some((id) => id.startsWith('approve:'))).at(-1), 30_000, what);
       const approve = request.buttonIds.find((id) => id.startsWith('approve:'));
       expect(approve, what).toBeDefined();
       await chat.press('bob', approve ?? '', request, card);
