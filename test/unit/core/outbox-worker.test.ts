@@ -723,6 +723,23 @@ describe('OutboxWorker: edits of a run\'s message', () => {
     expect(await store.transaction((tx) => tx.postedReply('slack', CHANNEL, incidentId, runSubject(7)))).toMatchObject({ messageId: reposted!.ts });
   });
 
+  it('posts an edit anew when the platform refuses to edit the message for good (cant_update_message)', async () => {
+    const { incidentId } = await openIncident('edit-refused', []);
+    await ask(incidentId);
+    await drive(makeWorker());
+    const [card] = slack.topLevel(CHANNEL);
+    const [request] = requestOf(card!.ts);
+    slack.failNext('chat.update', 1, { status: 200, body: { ok: false, error: 'cant_update_message' } });
+    await settle(incidentId, 'denied by carol');
+    await drive(makeWorker());
+    // The original stays as it was; the new text is in the thread once, as a message of its own, without buttons.
+    expect(requestOf(card!.ts).map((m) => [m.ts === request!.ts, m.text])).toEqual([
+      [true, 'alice asks to run Restart'],
+      [false, 'alice asks to run Restart\n→ denied by carol'],
+    ]);
+    expect(requestOf(card!.ts)[1]?.blocks).toEqual([]);
+  });
+
   it('redacts every edit, and moves details that would not fit below the message instead of losing them', async () => {
     const { incidentId } = await openIncident('edit-redacted', []);
     await ask(incidentId);
