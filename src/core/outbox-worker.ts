@@ -333,7 +333,7 @@ export class OutboxWorker {
    * Nothing is lost when the reply cannot be edited: deleted, refused for good (a platform's edit
    * window closed), or sent before replies kept where they landed. The edit is then posted in the
    * thread as a reply of its own, and where it landed is kept with it: later edits of the subject
-   * edit that one.
+   * edit that one. That rare post goes out on the update's token, not one of the channel's.
    */
   private async editReply(platform: ChatPlatform, message: IncidentMessage, attempt: Attempt): Promise<boolean> {
     const now = this.o.clock().getTime();
