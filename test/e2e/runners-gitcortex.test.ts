@@ -176,7 +176,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       await pressStep('alice', card, 'backup');
       const started = await reply(card, /Started Back up the database/, 'the backup to start');
       expect(started.text).toContain('(on a runner labelled service=gitcortex, host=gitcortex-b)');
-      const result = await reply(card, /✅ \d\d:\d\d:\d\d Back up the database succeeded/, 'the backup result');
+      const result = await reply(card, /✅ \d\d:\d\d:\d\d Back up the database[^\n]* succeeded/, 'the backup result');
       // One message for the run: the command line on its Started line, then the result.
       expect(result.id).toBe(started.id);
       const done = { text: await story(card, result) };
@@ -203,7 +203,7 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
 
     it('restores a backup picked from the ones runner B lists, on B, once GitCortex is stopped there', async () => {
       const backup = backupsIn(b)[0] ?? '';
-      const backedUp = repliesOf(card).find((m) => /✅ \d\d:\d\d:\d\d Back up the database succeeded/.test(m.text));
+      const backedUp = repliesOf(card).find((m) => /✅ \d\d:\d\d:\d\d Back up the database[^\n]* succeeded/.test(m.text));
       const backupRows = Number(/rows: (\d+)/.exec(backedUp ? await story(card, backedUp) : '')?.[1]);
       expect(backupRows).toBeGreaterThan(0);
       expect(rows(b.db).n, 'the writer went on after the backup').toBeGreaterThan(backupRows);
