@@ -85,8 +85,10 @@ describe('files chosen in chat, on a runner', { timeout: 120_000 }, () => {
     // The change, with its checkpoint taken on the runner first.
     await chat.press('alice', 'run-step:1:files:wipe', card, card);
     await approveLatest('the wipe request');
-    const wiped = await reply(/^✅ Wipe data succeeded/, 'the wipe result');
-    expect(wiped.text).toMatch(/on runner host-1/);
+    const wiped = await reply(/✅ \d\d:\d\d:\d\d Wipe data succeeded/, 'the wipe result');
+    // The result's facts are in the run's message, or right below it when they would not fit.
+    const details = wiped.text.includes('(details below)') ? (await reply(/^↳ Wipe data/, 'the wipe details')).text : wiped.text;
+    expect(details).toMatch(/on runner host-1/);
     expect(fs.existsSync(important)).toBe(false);
     expect(chat.replies(card).some((m) => /Pre-change checkpoint for Wipe data/.test(m.text))).toBe(true);
 
@@ -96,7 +98,7 @@ describe('files chosen in chat, on a runner', { timeout: 120_000 }, () => {
     const before = chat.replies(card).length;
     await chat.press('alice', rollback ?? '', wiped, card);
     await approveLatest('the rollback request');
-    await reply(/^✅ Restore data succeeded/, 'the rollback result', before);
+    await reply(/✅ \d\d:\d\d:\d\d Restore data succeeded/, 'the rollback result', before);
     expect(fs.readFileSync(important, 'utf8')).toBe('keep me\n');
 
     // A restore picked from the runner's backups.
@@ -108,7 +110,7 @@ describe('files chosen in chat, on a runner', { timeout: 120_000 }, () => {
     expect(option).toBeDefined();
     await chat.press('alice', option ?? '', picker, card);
     await approveLatest('the picked restore request');
-    await reply(/^✅ Restore data succeeded/, 'the picked restore result', beforePick);
+    await reply(/✅ \d\d:\d\d:\d\d Restore data succeeded/, 'the picked restore result', beforePick);
     expect(fs.readFileSync(important, 'utf8')).toBe('keep me\n');
 
     // All of it ran on the runner, each job once, and the runner holds nothing now.
