@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ActionSettings, Runbook, RunbookStep, StepArtefact, StepProcess, StepResult } from './ports/runbooks.js';
 import type { StepRun } from './domain.js';
-import { recordRunEvent, runTime } from './run-thread.js';
+import { recordRunEvent, runTime, shownCommands, withoutCommands } from './run-thread.js';
 import type { Redactor } from '../domain/redact.js';
 import { WorkerLoop } from './worker-loop.js';
 import { STEP_STATE_ICON } from './card.js';
@@ -312,6 +312,9 @@ export class StepExecutor {
     this.o.metrics.stepDuration.observe(result.durationMs / 1000);
     const now = this.o.clock().toISOString();
     const details = resultDetails(result);
+    // The run's message showed the command line when it started: its result line does not repeat it.
+    const step = this.findStep(run);
+    const shown = withoutCommands(result, step ? shownCommands(this.o.runner.describe(step, run.params)) : []);
     await this.o.store.transaction(async (tx) => {
       await tx.transitionStepRun(run.id, ['running'], result.status, now, {
         finishedAt: now,
@@ -343,8 +346,8 @@ export class StepExecutor {
         },
         run,
         {
-          line: `${ICON[result.status]} ${runTime(now)} *${run.stepTitle}* ${result.status.replace('_', ' ')}: ${result.summary}`,
-          details,
+          line: `${ICON[result.status]} ${runTime(now)} *${run.stepTitle}* ${result.status.replace('_', ' ')}: ${shown.summary}`,
+          details: resultDetails(shown),
           // The snapshot taken before the step is one press away, whatever the step's outcome.
           ...(snapshot ? { buttons: [makeButton({ action: 'rollback', runId: run.id }, 'Roll back', { style: 'danger' })] } : {}),
         },

@@ -73,3 +73,23 @@ export async function recordRunEvent(
     await tx.enqueueOutbox({ ...thread, kind: 'reply', payload: { text: `↳ *${run.stepTitle}* (run ${run.id}):${details}` } });
   }
 }
+
+/**
+ * The command lines a run's "Started" line shows (its `quoted` parts). A result's summary and facts
+ * often name the same command (`restart command \`…\``); in the run's message it is shown once, on
+ * the Started line, so the result's line leaves it out. The audit record keeps it whole.
+ */
+export function shownCommands(started: string): string[] {
+  return [...started.matchAll(/`([^`\n]+)`/g)].map((m) => m[1] ?? '').filter((c) => c.trim().length > 0);
+}
+
+/** A result as the run's message shows it: without the command lines its Started line showed. */
+export function withoutCommands<R extends { summary: string; facts?: Array<{ label: string; value: string }> | undefined }>(result: R, commands: readonly string[]): R {
+  if (commands.length === 0) return result;
+  let summary = result.summary;
+  for (const c of commands) summary = summary.split(` \`${c}\``).join('').split(`\`${c}\``).join('the command above');
+  // A fact may quote the command itself (`…`), and add where it ran (` in /dir`).
+  const bare = (value: string) => value.replace(/`/g, '');
+  const facts = result.facts?.filter((f) => !commands.some((c) => bare(f.value) === c || bare(f.value).startsWith(`${c} in `)));
+  return { ...result, summary, ...(result.facts ? { facts } : {}) };
+}
