@@ -18,37 +18,23 @@ export async function syncCard(tx: StoreTx, incidentId: number, at: string, targ
 
 /**
  * Records an audit event and posts it in the incident's thread on each of its targets, in the same
- * transaction: an event is either stored and queued for the thread, or neither.
+ * transaction: an event is either stored and queued for the thread, or neither. Events of a step
+ * run after its request are lines of the run's message instead (run-thread.ts).
  */
 export async function recordEvent(
   tx: StoreTx,
   event: NewAuditEvent & { incidentId: number },
-  options: { buttons?: ThreadMessage['buttons']; menu?: ThreadMessage['menu']; refreshCard?: boolean; mentions?: readonly Mention[]; subject?: string } = {},
+  options: { buttons?: ThreadMessage['buttons']; menu?: ThreadMessage['menu']; refreshCard?: boolean; mentions?: readonly Mention[]; subject?: string; shown?: string } = {},
 ): Promise<void> {
   await appendAudit(tx, event);
   const targets = await tx.incidentTargets(event.incidentId);
   if (options.refreshCard) await syncCard(tx, event.incidentId, event.at, targets);
-  const message: ThreadMessage = { text: event.text, ...(options.buttons ? { buttons: options.buttons } : {}), ...(options.menu ? { menu: options.menu } : {}) };
+  // `shown`: what the thread shows when it differs from the record (a run's message carries its time).
+  const text = options.shown ?? event.text;
+  const message: ThreadMessage = { text, ...(options.buttons ? { buttons: options.buttons } : {}), ...(options.menu ? { menu: options.menu } : {}) };
   for (const t of targets) {
     // Every thread gets every mention: each platform's renderer pings its own and names the others' (the console names all).
     const payload = options.mentions?.length ? { ...message, mentions: [...options.mentions] } : message;
     await tx.enqueueOutbox({ ...t, incidentId: event.incidentId, kind: 'reply', payload, at: event.at, subject: options.subject });
-  }
-}
-
-/** The subject of a run's request for approval: its message is edited once the request is settled. */
-export const requestSubject = (runId: number): string => `run:${runId}`;
-
-/**
- * A request left the `requested` state: its message, wherever it was queued, is edited to show the
- * outcome with its buttons gone, which would only be refused now. The edit is queued in the same
- * thread as the request, so it goes out after it, however far behind the request still is.
- */
-export async function settleRequest(tx: StoreTx, incidentId: number, runId: number, outcome: string, at: string): Promise<void> {
-  const subject = requestSubject(runId);
-  for (const reply of await tx.repliesAbout(incidentId, subject)) {
-    const { buttons: _retired, ...rest } = reply.message;
-    const payload: ThreadMessage = { ...rest, text: `${rest.text}\n→ ${outcome}` };
-    await tx.enqueueOutbox({ platform: reply.platform, channel: reply.channel, incidentId, kind: 'edit', payload, at, subject });
   }
 }

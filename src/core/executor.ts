@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ActionSettings, Runbook, RunbookStep, StepArtefact, StepProcess, StepResult } from './ports/runbooks.js';
 import type { StepRun } from './domain.js';
-import { recordEvent } from './events.js';
+import { recordRunEvent, shownCommands, timedLine, withoutCommands } from './run-thread.js';
 import type { Redactor } from '../domain/redact.js';
 import { WorkerLoop } from './worker-loop.js';
 import { STEP_STATE_ICON, stepStateText } from './card.js';
@@ -114,7 +114,10 @@ export class StepExecutor {
       const interrupted = await this.o.store.transaction(async (tx) => {
         if (!(await tx.transitionStepRun(run.id, ['running'], 'interrupted', at, { finishedAt: at }))) return false;
         const cause = orphanAfterMs === undefined ? t('cause.restart') : t('cause.replicaLost', { runner: run.runner ?? '?' });
-        await recordEvent(tx, { at, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text: t('thread.interrupted', { title: run.stepTitle, cause }), data: { runId: run.id, runner: run.runner } },
+        const text = t('thread.interrupted', { title: run.stepTitle, cause });
+        await recordRunEvent(tx, { at, incidentId: run.incidentId, actor: 'system', kind: 'step.interrupted', text, data: { runId: run.id, runner: run.runner } },
+          run,
+          { line: timedLine(text, at) },
           { refreshCard: true },
         );
         return true;
@@ -202,7 +205,11 @@ export class StepExecutor {
         if (!(await tx.transitionStepRun(run.id, ['approved'], 'running', now, { startedAt: now, runner: this.replica.id }))) continue;
         const step = this.findStep(run);
         const what = step ? describeAction(this.o.runner.describe(step, run.params)) : t('thread.started.gone');
-        await recordEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text: t('thread.started', { title: run.stepTitle, what: this.o.redact(what) }), data: { runId: run.id } },
+        // The command line is shown here, once per run: the lines after it do not repeat it.
+        const text = t('thread.started', { title: run.stepTitle, what: this.o.redact(what) });
+        await recordRunEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text, data: { runId: run.id } },
+          run,
+          { line: timedLine(text, now) },
           { refreshCard: true },
         );
         mine.push({ ...run, state: 'running', startedAt: now, runner: this.replica.id });
@@ -246,15 +253,22 @@ export class StepExecutor {
     const artefact = result.artefacts?.find((a) => a.kind === 'backup' || a.kind === 'release') ?? result.artefacts?.[0];
     const ok = result.status === 'succeeded' && artefact !== undefined;
     const now = this.o.clock().toISOString();
+    const details = resultDetails(result);
+    const checkpointText = t(ok ? 'thread.checkpointTaken' : 'thread.checkpointFailed', { title: run.stepTitle, snapshot: snapshotStep.title, summary: resultSummary(result) });
     await this.o.store.transaction((tx) =>
-      recordEvent(tx, {
-        at: now,
-        incidentId: run.incidentId,
-        actor: 'system',
-        kind: 'step.checkpoint',
-        text: `${t(ok ? 'thread.checkpointTaken' : 'thread.checkpointFailed', { title: run.stepTitle, snapshot: snapshotStep.title, summary: resultSummary(result) })}${resultDetails(result)}`,
-        data: { runId: run.id, status: result.status, artefacts: result.artefacts ?? [] },
-      }),
+      recordRunEvent(
+        tx,
+        {
+          at: now,
+          incidentId: run.incidentId,
+          actor: 'system',
+          kind: 'step.checkpoint',
+          text: `${checkpointText}${details}`,
+          data: { runId: run.id, status: result.status, artefacts: result.artefacts ?? [] },
+        },
+        run,
+        { line: timedLine(checkpointText, now), details },
+      ),
     );
     this.o.onQueued();
     if (!ok) {
@@ -303,6 +317,9 @@ export class StepExecutor {
     this.o.metrics.stepDuration.observe(result.durationMs / 1000);
     const now = this.o.clock().toISOString();
     const details = resultDetails(result);
+    // The run's message showed the command line when it started: its result line does not repeat it.
+    const step = this.findStep(run);
+    const shown = withoutCommands(result, step ? shownCommands(this.o.runner.describe(step, run.params)) : []);
     await this.o.store.transaction(async (tx) => {
       await tx.transitionStepRun(run.id, ['running'], result.status, now, {
         finishedAt: now,
@@ -317,7 +334,7 @@ export class StepExecutor {
           artefacts: result.artefacts,
         },
       });
-      await recordEvent(tx, {
+      await recordRunEvent(tx, {
           at: now,
           incidentId: run.incidentId,
           actor: 'system',
@@ -332,8 +349,14 @@ export class StepExecutor {
             artefacts: result.artefacts ?? [],
           },
         },
-        // The snapshot taken before the step is one press away, whatever the step's outcome.
-        snapshot ? { refreshCard: true, buttons: [makeButton({ action: 'rollback', runId: run.id }, t('button.rollback'), { style: 'danger' })] } : { refreshCard: true },
+        run,
+        {
+          line: timedLine(t('thread.finished', { icon: ICON[result.status], title: run.stepTitle, state: stepStateText(result.status), summary: resultSummary(shown) }), now),
+          details: resultDetails(shown),
+          // The snapshot taken before the step is one press away, whatever the step's outcome.
+          ...(snapshot ? { buttons: [makeButton({ action: 'rollback', runId: run.id }, t('button.rollback'), { style: 'danger' })] } : {}),
+        },
+        { refreshCard: true },
       );
     });
     this.o.log.info({ runId: run.id, runbook: run.runbook, step: run.step, status: result.status }, 'step finished');

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type {  } from './ports/runbooks.js';
 import type { RecordedProcess, StepRun } from './domain.js';
-import { recordEvent } from './events.js';
+import { recordRunEvent, runTime, timedLine } from './run-thread.js';
 import type { Store, StoreTx } from './ports/store.js';
 import type { Clock } from './ports/clock.js';
 import type { StepRunner } from './ports/step-runner.js';
@@ -71,7 +71,7 @@ export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
     await o.store.transaction(async (tx) => {
       if (!(await tx.endStepProcess(run.id, at))) return;
       if (outcome === 'gone') return;
-      await recordEvent(tx, {
+      await recordRunEvent(tx, {
           at,
           incidentId: run.incidentId,
           actor: 'system',
@@ -79,6 +79,8 @@ export async function stopLeftovers(o: LeftoverOptions): Promise<number> {
           text: t('thread.stopped', { title: run.stepTitle, pgid: proc.pgid, cause: o.cause(run) }),
           data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
         },
+        run,
+        { line: `🛑 ${runTime(at)} *${run.stepTitle}* was stopped: process group ${proc.pgid} killed after ${o.cause(run)}. Check the system before requesting it again.` },
         { refreshCard: true },
       );
     });
@@ -96,13 +98,9 @@ async function release(o: LeftoverOptions, run: StepRun, proc: RecordedProcess):
   const at = o.clock().toISOString();
   await o.store.transaction(async (tx) => {
     if (!(await tx.endStepProcess(run.id, at))) return;
-    await recordEvent(tx, {
-      at,
-      incidentId: run.incidentId,
-      actor: 'system',
-      kind: 'step.unchecked',
-      text: t('thread.unchecked', { title: run.stepTitle, pgid: proc.pgid, host: proc.host, here: o.runner.host() }),
-      data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host },
+    const text = t('thread.unchecked', { title: run.stepTitle, pgid: proc.pgid, host: proc.host, here: o.runner.host() });
+    await recordRunEvent(tx, { at, incidentId: run.incidentId, actor: 'system', kind: 'step.unchecked', text, data: { runId: run.id, pid: proc.pid, pgid: proc.pgid, host: proc.host } }, run, {
+      line: timedLine(text, at),
     });
   });
   o.onQueued();

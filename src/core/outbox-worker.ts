@@ -228,7 +228,7 @@ export class OutboxWorker {
       if (message.kind === 'post') await this.postToChannel(platform, message, attempt);
       else if (!ofIncident(message)) throw new ChatDeliveryError(`outbox ${message.kind} ${message.id} has no incident`, { permanent: true });
       else if (message.kind === 'card') await this.syncCard(platform, message, attempt);
-      else if (message.kind === 'edit') return await this.editReply(platform, message);
+      else if (message.kind === 'edit') return await this.editReply(platform, message, attempt);
       else await this.reply(platform, message, attempt);
       return true;
     } catch (error) {
@@ -313,13 +313,14 @@ export class OutboxWorker {
     await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
   }
 
-  private async reply(platform: ChatPlatform, message: IncidentMessage, attempt: Attempt): Promise<void> {
+  /** Posts in the card's thread: a reply, or an edit whose reply could not be edited. `shown`: the message already redacted. */
+  private async reply(platform: ChatPlatform, message: IncidentMessage, attempt: Attempt, shown?: ThreadMessage): Promise<void> {
     const ref = await this.o.store.transaction((tx) => tx.getCardMessage(message.incidentId, message.platform, message.channel));
     if (!ref) throw new CardNotPostedYet();
     const reply = message.payload as ThreadMessage;
     const found = await this.findEarlierPost(platform, message, attempt, ref);
-    const posted = found ?? (await this.post(message, attempt, (options) => platform.reply(ref, { ...reply, text: escapeControls(this.o.redact(reply.text)) }, options)));
-    // A reply with a subject may be edited later (editReply): where it landed is kept with it.
+    const posted = found ?? (await this.post(message, attempt, (options) => platform.reply(ref, shown ?? { ...reply, text: escapeControls(this.o.redact(reply.text)) }, options)));
+    // A message with a subject may be edited later (editReply): where it landed is kept with it.
     await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString(), message.subject === undefined ? undefined : posted));
   }
 
@@ -328,31 +329,47 @@ export class OutboxWorker {
    * and a thread goes in order). Paced as an update. Editing twice shows the same, so a retry
    * needs no look-up. False when the update pace does not allow it yet: it stays at the head of its
    * thread until it does.
+   *
+   * Nothing is lost when the reply cannot be edited: deleted, refused for good (a platform's edit
+   * window closed), or sent before replies kept where they landed. The edit is then posted in the
+   * thread as a reply of its own, and where it landed is kept with it: later edits of the subject
+   * edit that one. That rare post goes out on the update's token, not one of the channel's.
    */
-  private async editReply(platform: ChatPlatform, message: IncidentMessage): Promise<boolean> {
+  private async editReply(platform: ChatPlatform, message: IncidentMessage, attempt: Attempt): Promise<boolean> {
     const now = this.o.clock().getTime();
-    if (!this.mayUpdate(message, now)) {
-      const at = this.updateBucket(message.platform, now)?.nextAt(now);
-      if (at !== undefined) this.wakeAt(at, now);
+    const log = { outboxId: message.id, platform: message.platform, incidentId: message.incidentId, subject: message.subject };
+    const edit = message.payload as ThreadMessage;
+    const text = { ...edit, text: escapeControls(this.o.redact(edit.text)) };
+    // An attempt in doubt was posting it anew (below): it is looked for, and posted again only if not found.
+    if (!attempt.inDoubt) {
+      if (!this.mayUpdate(message, now)) {
+        const at = this.updateBucket(message.platform, now)?.nextAt(now);
+        if (at !== undefined) this.wakeAt(at, now);
+        return false;
+      }
+      const subject = message.subject;
+      const ref = subject === undefined ? undefined : await this.o.store.transaction((tx) => tx.postedReply(message.platform, message.channel, message.incidentId, subject));
+      if (ref && (await this.updateReply(platform, ref, text, log))) {
+        await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
+        return true;
+      }
+      if (!ref) this.o.log.warn(log, 'no posted reply to edit; posting the edit as a reply of its own');
+    }
+    await this.reply(platform, message, attempt, text);
+    return true;
+  }
+
+  /** Replaces a posted reply; false when the platform says it cannot be edited any more (deleted, or refused for good). */
+  private async updateReply(platform: ChatPlatform, ref: MessageRef, message: ThreadMessage, log: object): Promise<boolean> {
+    try {
+      await platform.updateMessage(ref, message);
+      return true;
+    } catch (error) {
+      const details = error instanceof ChatDeliveryError ? error.details : {};
+      if (!(details.messageGone || (details.permanent && details.refused))) throw error;
+      this.o.log.warn({ ...log, error: error instanceof Error ? error.message : String(error) }, 'the reply to edit was deleted or cannot be edited; posting the edit as a reply of its own');
       return false;
     }
-    const subject = message.subject;
-    const ref = subject === undefined ? undefined : await this.o.store.transaction((tx) => tx.postedReply(message.platform, message.channel, message.incidentId, subject));
-    const log = { outboxId: message.id, platform: message.platform, incidentId: message.incidentId, subject };
-    if (!ref) {
-      // Sent before replies kept where they landed: it cannot be found to be edited.
-      this.o.log.warn(log, 'no posted reply to edit; it stays as it was');
-    } else {
-      const edit = message.payload as ThreadMessage;
-      try {
-        await platform.updateMessage(ref, { ...edit, text: escapeControls(this.o.redact(edit.text)) });
-      } catch (error) {
-        if (!(error instanceof ChatDeliveryError && error.details.messageGone)) throw error;
-        this.o.log.warn(log, 'the reply to edit was deleted; nothing to edit');
-      }
-    }
-    await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
-    return true;
   }
 
   /**

@@ -3,7 +3,7 @@ import { NotAllowedError } from '../domain/errors.js';
 import { recordEvent } from './events.js';
 import { actorId, type Actor } from './policy.js';
 import type { SilenceMatcher } from './ports/silence-api.js';
-import { formatDuration, formatTime } from './time.js';
+import { formatDuration, formatStamp, formatTime } from './time.js';
 import type { StoreTx } from './ports/store.js';
 import { t } from './i18n/index.js';
 
@@ -49,7 +49,7 @@ export async function recordSilence(tx: StoreTx, actor: Actor, incidentId: numbe
       incidentId,
       actor: silence.by,
       kind: 'incident.silenced',
-      text: t('thread.silenced', { name: actor.name, duration: formatDuration(Date.parse(until) - Date.parse(now)), time: formatTime(until), silence: silenceId }),
+      text: t('thread.silenced', { name: actor.name, duration: formatDuration(Date.parse(until) - Date.parse(now)), time: formatStamp(until), silence: silenceId }),
       data: { silenceId, until, matchers },
     },
     { refreshCard: true },

@@ -1,5 +1,5 @@
 import type { Incident, StepRun } from './domain.js';
-import { recordEvent, settleRequest } from './events.js';
+import { recordRunEvent, runTime } from './run-thread.js';
 import { actorId, type Actor, type StepPolicy } from './policy.js';
 import type { StoreTx } from './ports/store.js';
 import { t } from './i18n/index.js';
@@ -56,12 +56,13 @@ export async function expireChangesOnResolve(tx: StoreTx, incidentId: number, no
   for (const run of pending) {
     if (!(await tx.transitionStepRun(run.id, [run.state], 'expired', now))) continue;
     expired += 1;
-    await recordEvent(
+    await recordRunEvent(
       tx,
       { at: now, incidentId, actor: 'system', kind: 'step.expired', text: t(run.state === 'requested' ? 'thread.expiredOnResolve.requested' : 'thread.expiredOnResolve.approved', { title: run.stepTitle, id: incidentId }), data: { runId: run.id, reason: 'resolved', was: run.state } },
+      run,
+      { line: `⌛ ${runTime(now)} ${t('line.expiredOnResolve', { id: incidentId })}` },
       { refreshCard: true },
     );
-    if (run.state === 'requested') await settleRequest(tx, incidentId, run.id, t('settle.expiredOnResolve'), now);
   }
   return expired;
 }

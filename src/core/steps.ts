@@ -2,7 +2,8 @@ import { makeButton } from './button-codec.js';
 import type { Runbook } from './ports/runbooks.js';
 import type { StepRun } from './domain.js';
 import { NotAllowedError, type RefusalAudit } from '../domain/errors.js';
-import { recordEvent, requestSubject, settleRequest } from './events.js';
+import { recordEvent } from './events.js';
+import { recordRunEvent, runSubject, runTime, timedLine } from './run-thread.js';
 import { leftoverRefusal } from './leftovers.js';
 import { choiceValues, findOffer, targetParams, targetText, targetValues } from './offers.js';
 import { actorId, approvalRefusal, freezeRefusal, requestRefusal, stepPolicy, type Actor } from './policy.js';
@@ -15,7 +16,6 @@ import { requestedBeforeResolution, resolvedRefusal, sameSessionRefusal } from '
 import type { StoreTx } from './ports/store.js';
 import { t } from './i18n/index.js';
 import { stepStateText } from './card.js';
-import { formatClock } from './time.js';
 
 export interface StepContext {
   runbooks: readonly Runbook[];
@@ -108,27 +108,18 @@ export async function requestStep(
     createdAt: ctx.now,
   });
   const base = { at: ctx.now, incidentId, actor: actorId(actor), data: { runId: run.id, runbook, step: step.id, params, ...(pinned.length > 0 ? { files: pinned } : {}) } };
+  // The run's one message in the thread: what was asked, then a line per event of the run (run-thread.ts).
+  const subject = runSubject(run.id);
   if (needsApproval) {
     const n = run.requiredApprovals;
     const who = sp.approverRoles ? t('thread.stepRequested.from', { roles: sp.approverRoles.join(t('thread.stepRequested.roleOr')) }) : '';
     const env = sp.environment ? ` (${sp.environment})` : '';
     const ttl = ctx.policy.defaults.approvalTtlMinutes;
-    await recordEvent(tx, {
-        ...base,
-        kind: 'step.requested',
-        text: `${t('thread.stepRequested', { name: actor.name, title: step.title, env, n, who, notRequester: step.danger ? t('thread.stepRequested.notRequester') : '', ttl })}${files}`,
-      },
-      {
-        refreshCard: true,
-        subject: requestSubject(run.id),
-        buttons: [
-          makeButton({ action: 'approve', runId: run.id }, t('button.approve'), { style: 'primary' }),
-          makeButton({ action: 'deny', runId: run.id }, t('button.deny'), { style: 'danger' }),
-        ],
-      },
-    );
+    const asks = `${t('thread.stepRequested', { name: actor.name, title: step.title, env, n, who, notRequester: step.danger ? t('thread.stepRequested.notRequester') : '', ttl })}${files}`;
+    await recordEvent(tx, { ...base, kind: 'step.requested', text: asks }, { refreshCard: true, subject, buttons: requestButtons(run.id), shown: timedLine(asks, ctx.now) });
   } else {
-    await recordEvent(tx, { ...base, kind: 'step.requested', text: `${t('thread.stepReadOnly', { name: actor.name, title: step.title })}${files}` }, { refreshCard: true });
+    const runs = `${t('thread.stepReadOnly', { name: actor.name, title: step.title })}${files}`;
+    await recordEvent(tx, { ...base, kind: 'step.requested', text: runs }, { refreshCard: true, subject, shown: timedLine(runs, ctx.now) });
   }
   return run;
 }
@@ -166,21 +157,25 @@ export async function decideStep(tx: StoreTx, ctx: StepContext, actor: Actor, ru
   const alertLabel = run.params['@alert-label'];
   const forAlert = alertLabel !== undefined ? t('thread.forAlert', { alert: alertLabel }) : '';
   const alertData = alertLabel !== undefined ? { alert: alertLabel } : {};
+  const at = runTime(ctx.now);
   if (decision === 'deny') {
     await tx.transitionStepRun(runId, ['requested'], 'denied', ctx.now);
     const verb = actor.platform === run.platform && actor.id === run.requestedBy ? 'withdrew' : 'denied';
-    await recordEvent(tx, { ...base, kind: 'step.denied', text: t(verb === 'withdrew' ? 'thread.stepWithdrawn' : 'thread.stepDenied', { name: actor.name, title: run.stepTitle, forAlert }), data: { runId, ...alertData } }, { refreshCard: true });
-    await settleRequest(tx, run.incidentId, runId, t(verb === 'withdrew' ? 'settle.withdrawn' : 'settle.denied', { name: actor.name }), ctx.now);
+    await recordRunEvent(tx, { ...base, kind: 'step.denied', text: t(verb === 'withdrew' ? 'thread.stepWithdrawn' : 'thread.stepDenied', { name: actor.name, title: run.stepTitle, forAlert }), data: { runId, ...alertData } }, run,
+      { line: `🚫 ${at} ${t(verb === 'withdrew' ? 'settle.withdrawn' : 'settle.denied', { name: actor.name })}` },
+      { refreshCard: true },
+    );
   } else {
     const approvals = (await tx.listApprovals(runId)).filter((a) => a.decision === 'approve');
     const enough = approvals.length >= run.requiredApprovals;
     const count = `${approvals.length}/${run.requiredApprovals}`;
-    await recordEvent(tx, { ...base, kind: 'step.approved', text: t(enough ? 'thread.stepApproved.running' : 'thread.stepApproved', { name: actor.name, title: run.stepTitle, count, forAlert }), data: { runId, approvals: approvals.map((a) => a.approver), ...alertData } },
+    const approved = enough && (await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now));
+    await recordRunEvent(tx, { ...base, kind: 'step.approved', text: t(enough ? 'thread.stepApproved.running' : 'thread.stepApproved', { name: actor.name, title: run.stepTitle, count, forAlert }), data: { runId, approvals: approvals.map((a) => a.approver), ...alertData } },
+      run,
+      // Still waiting for more approvals: the buttons stay.
+      { line: `👍 ${at} ${t('line.approved', { name: actor.name, count, running: approved ? t('line.approved.running') : '' })}`, ...(approved ? {} : { buttons: requestButtons(runId) }) },
       { refreshCard: true },
     );
-    if (enough && (await tx.transitionStepRun(runId, ['requested'], 'approved', ctx.now))) {
-      await settleRequest(tx, run.incidentId, runId, t('settle.approved', { names: approvals.map((a) => a.approverName).join(t('list.separator')), time: formatClock(ctx.now, { zone: true }) }), ctx.now);
-    }
   }
   const updated = await tx.getStepRun(runId);
   if (!updated) throw new Error(`run ${runId} vanished`);
@@ -193,10 +188,17 @@ function isExpired(run: StepRun, ctx: Pick<StepContext, 'policy' | 'now'>): bool
 
 async function expireRun(tx: StoreTx, ctx: Pick<StepContext, 'policy' | 'now'>, run: StepRun): Promise<void> {
   if (!(await tx.transitionStepRun(run.id, ['requested'], 'expired', ctx.now))) return;
-  await recordEvent(tx, { at: ctx.now, incidentId: run.incidentId, actor: 'system', kind: 'step.expired', text: t('thread.requestExpired', { title: run.stepTitle, minutes: ctx.policy.defaults.approvalTtlMinutes }), data: { runId: run.id } },
+  const ttl = ctx.policy.defaults.approvalTtlMinutes;
+  await recordRunEvent(tx, { at: ctx.now, incidentId: run.incidentId, actor: 'system', kind: 'step.expired', text: t('thread.requestExpired', { title: run.stepTitle, minutes: ttl }), data: { runId: run.id } },
+    run,
+    { line: `⌛ ${runTime(ctx.now)} ${t('settle.expired', { minutes: ttl })}` },
     { refreshCard: true },
   );
-  await settleRequest(tx, run.incidentId, run.id, t('settle.expired', { minutes: ctx.policy.defaults.approvalTtlMinutes }), ctx.now);
+}
+
+/** The Approve and Deny buttons of a request waiting for approval. */
+function requestButtons(runId: number) {
+  return [makeButton({ action: 'approve', runId }, t('button.approve'), { style: 'primary' }), makeButton({ action: 'deny', runId }, t('button.deny'), { style: 'danger' })];
 }
 
 /** Expires requests that waited longer than the policy allows; returns how many. */

@@ -74,3 +74,4 @@ export function formatClock(iso: string, o: { zone?: boolean } = {}): string {
   if (!p) return iso;
   return o.zone ? `${p.second} ${p.zone}` : p.second;
 }
+

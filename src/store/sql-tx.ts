@@ -400,17 +400,26 @@ export class SqlTx implements StoreTx {
   }
 
   async repliesAbout(incidentId: number, subject: string): Promise<QueuedReply[]> {
-    const rows = await this.db.all(`SELECT id, platform, channel, payload FROM outbox WHERE incident_id = ? AND subject = ? AND kind = 'reply' ORDER BY id`, [
+    // A reply and its edits in one pass, oldest first: each thread's newest queued version wins.
+    const rows = await this.db.all(`SELECT id, platform, channel, kind, payload FROM outbox WHERE incident_id = ? AND subject = ? AND kind IN ('reply', 'edit') ORDER BY id`, [
       incidentId,
       subject,
     ]);
-    return rows.map((r) => ({ id: Number(r.id), platform: str(r.platform), channel: str(r.channel), message: parse<ThreadMessage>(r.payload) }));
+    const threads = new Map<string, QueuedReply>();
+    for (const r of rows) {
+      const key = `${str(r.platform)}\u0000${str(r.channel)}`;
+      const reply = threads.get(key);
+      if (r.kind === 'reply' && !reply) threads.set(key, { id: Number(r.id), platform: str(r.platform), channel: str(r.channel), message: parse<ThreadMessage>(r.payload) });
+      else if (r.kind === 'edit' && reply) reply.message = parse<ThreadMessage>(r.payload);
+    }
+    return [...threads.values()];
   }
 
   async postedReply(platform: string, channel: string, incidentId: number, subject: string) {
+    // The reply, or the newest edit that had to post it anew (the reply was deleted): where it is now.
     const row = await this.db.get(
-      `SELECT posted_ref FROM outbox WHERE incident_id = ? AND subject = ? AND kind = 'reply' AND platform = ? AND channel = ? AND posted_ref IS NOT NULL
-       ORDER BY id LIMIT 1`,
+      `SELECT posted_ref FROM outbox WHERE incident_id = ? AND subject = ? AND kind IN ('reply', 'edit') AND platform = ? AND channel = ? AND posted_ref IS NOT NULL
+       ORDER BY id DESC LIMIT 1`,
       [incidentId, subject, platform, channel],
     );
     return row ? parse<MessageRef>(row.posted_ref) : undefined;

@@ -138,7 +138,7 @@ describe.skipIf(missing !== undefined && !IN_CI)('web console in a browser: aler
     await page.waitForURL(/\/console\/incidents\/1$/);
     await thread().getByRole('button', { name: 'Approve' }).click();
     const text = await waitForText(thread(), /Restart the shop succeeded/, 20_000);
-    expect(text).toMatch(/bob approved Restart the shop \(1\/1\)\. Running it now\./);
+    expect(text).toMatch(/approved by bob \(1\/1\): running it now/);
     expect(text).toMatch(/Started Restart the shop/);
     expect(text).toMatch(/shop restarted, \/health → 200/);
     expect(text.indexOf('Started Restart the shop')).toBeLessThan(text.indexOf('Restart the shop succeeded'));

@@ -92,7 +92,7 @@ describe.skipIf(missing !== undefined && !IN_CI)('the demo in a browser: the wal
     await bob.page.goto(`${t.url}/console/incidents/1`);
     await bob.page.locator('#thread').getByRole('button', { name: 'Approve' }).click();
     const text = await waitForText(bob.page.locator('#thread'), /Fix the shop \(clear the fault, restart\) succeeded/, 60_000);
-    expect(text).toMatch(/→ approved by bob/);
+    expect(text).toMatch(/\d\d:\d\d:\d\d approved by bob/);
     const health = await fetch(`http://127.0.0.1:${shopPort}/health`);
     expect(health.status).toBe(200);
     expect(alice.errors).toEqual([]);

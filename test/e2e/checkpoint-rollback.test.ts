@@ -59,7 +59,9 @@ describe('pre-change checkpoint, Roll back, and restore from a picker', () => {
   const waitForReply = (pattern: RegExp, what: string, after = 0) =>
     slack.waitFor(() => replies().slice(after).find((m) => pattern.test(m.text)), 30_000, what);
   const approveLatestRequest = async (what: string) => {
-    const request = await waitForReply(/asks to run/, what, replies().length - 1);
+    // The request still waiting: an earlier run's message also says "asks to run", but its buttons are gone.
+    const waiting = () => replies().filter((m) => /asks to run/.test(m.text) && buttonIds(m.blocks).some((id) => id.startsWith('approve:')));
+    const request = await slack.waitFor(() => waiting().at(-1), 30_000, what);
     const approve = buttonIds(request.blocks).find((id) => id.startsWith('approve:'))!;
     const res = await t.press({ ...BOB, actionId: approve, messageTs: request.ts, threadTs: card.ts });
     expect(res.status).toBe(200);
@@ -99,9 +101,9 @@ describe('pre-change checkpoint, Roll back, and restore from a picker', () => {
     const finished = await waitForReply(/Run migration\* succeeded/, 'the migration result');
     expect(rows()).toBe(0);
     expect(buttonIds(finished.blocks)).toEqual([`rollback:1`]);
-    // The checkpoint came first in the thread.
-    const texts = replies().map((m) => m.text);
-    expect(texts.findIndex((x) => x.includes('Pre-change checkpoint'))).toBeLessThan(texts.findIndex((x) => x.includes('Run migration* succeeded')));
+    // One message for the run: the checkpoint is a line of it, before the result.
+    expect(checkpoint.ts).toBe(finished.ts);
+    expect(finished.text.indexOf('Pre-change checkpoint')).toBeLessThan(finished.text.indexOf('Run migration* succeeded'));
   });
 
   it('rolls back to the checkpoint through the same approval flow, with a safety backup first', async () => {
@@ -109,7 +111,9 @@ describe('pre-change checkpoint, Roll back, and restore from a picker', () => {
     await t.press({ ...ALICE, actionId: 'rollback:1', messageTs: finished.ts, threadTs: card.ts });
     await approveLatestRequest('the rollback approval request');
     const restored = await waitForReply(/Restore database\* succeeded/, 'the restore result');
-    expect(restored.text).toMatch(/safety-backup/);
+    // The result's files and output are in the run's message, or right below it when they would not fit.
+    const details = restored.text.includes('(details below)') ? (await waitForReply(/^↳ \*Restore database\*/, 'the restore details')).text : restored.text;
+    expect(details).toMatch(/safety-backup/);
     expect(rows()).toBe(3);
   });
 

@@ -161,7 +161,7 @@ describe('web console: the whole loop without chat credentials', () => {
       const text = await threadText(bob);
       return /Restart shop succeeded/.test(text) && text;
     }, 15_000, 'the step result in the thread');
-    expect(thread).toMatch(/bob approved Restart shop \(1\/1\)\. Running it now\./);
+    expect(thread).toMatch(/approved by bob \(1\/1\): running it now/);
     expect(thread).toMatch(/Started Restart shop/);
     expect(thread).toMatch(/restart done/);
     expect(thread.indexOf('Started Restart shop')).toBeLessThan(thread.indexOf('Restart shop succeeded'));
@@ -172,7 +172,7 @@ describe('web console: the whole loop without chat credentials', () => {
   it('shows the decided request without its Approve and Deny forms, and with its outcome', async () => {
     const thread = await waitFor(async () => {
       const section = sectionOf(await page(alice), 'thread');
-      return /alice asks to run Restart shop[^\n]*\s+→ approved by bob \d\d:\d\d:\d\d UTC/.test(textOf(section)) && section;
+      return /alice asks to run Restart shop[^\n]*\s+👍 \d\d:\d\d:\d\d approved by bob/.test(textOf(section)) && section;
     }, 10_000, 'the request edited to its outcome');
     expect(formsOf(thread).filter((f) => /^(approve|deny):/.test(f.fields.buttonId ?? ''))).toEqual([]);
     expect(textOf(thread).match(/alice asks to run Restart shop/g)).toHaveLength(1);
@@ -217,7 +217,7 @@ describe('web console: the whole loop without chat credentials', () => {
       const res = await client.get(incidentPath);
       expect(res.status).toBe(200);
       const thread = textOf(sectionOf(res.text, 'thread'));
-      for (const text of ['Incident #1 opened', 'alice asks to run Restart shop', 'bob approved Restart shop', 'Restart shop succeeded']) expect(thread).toContain(text);
+      for (const text of ['Incident #1 opened', 'alice asks to run Restart shop', 'approved by bob', 'Restart shop succeeded']) expect(thread).toContain(text);
       expect(textOf(sectionOf(res.text, 'card'))).toMatch(/Restart shop — succeeded/);
     } finally {
       await again.stop();

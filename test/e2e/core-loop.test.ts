@@ -160,12 +160,21 @@ describeWithAlertmanager('core loop: Alertmanager → card → approval → step
       expect(kinds.filter((k) => k === 'approval.refused')).toHaveLength(3);
       expect(kinds.filter((k) => k === 'step.refused')).toHaveLength(1);
       expect(firstBrokenLink(events)).toBeUndefined();
-      // Every event that is not a private refusal is in the thread, in the same order.
-      const posted = events.filter((e) => !e.kind.endsWith('.refused')).map((e) => normalise(e.text).slice(0, 24));
+      // Every event that is not a private refusal is in the thread, in the same order; the events of
+      // a run after its request are lines of the request's message, not messages of their own.
+      const folded = (e: AuditEvent) => e.kind.startsWith('step.') && e.kind !== 'step.requested';
+      const posted = events.filter((e) => !e.kind.endsWith('.refused') && !folded(e)).map((e) => normalise(e.text).slice(0, 24));
       // The seal posted after the resolution is about the trail, not a record of it.
       const recorded = () => replies().filter((m) => !m.text.startsWith('Audit sealed:'));
       await chat.waitFor(() => recorded().length >= posted.length, 10_000, 'all thread replies');
-      expect(recorded().map((m) => m.text.slice(0, 24))).toEqual(posted);
+      // A run's message gives each line its time, which the record keeps in a field of its own.
+      expect(recorded().map((m) => m.text.replace(/ \d\d:\d\d:\d\d /, ' ').slice(0, 24))).toEqual(posted);
+      // Two runs, two messages: each holds its run's whole story, its command line once.
+      const check = recorded().find((m) => /runs Check service/.test(m.text))!;
+      expect(check.text).toMatch(/🔎 \d\d:\d\d:\d\d carol[^\n]* runs Check service[^\n]*\n▶️ \d\d:\d\d:\d\d Started Check service[^\n]*\n✅ \d\d:\d\d:\d\d Check service succeeded/i);
+      const restart = recorded().find((m) => /asks to run Restart shop/.test(m.text))!;
+      expect(restart.text).toMatch(/🙋 [^\n]*alice[^\n]* asks to run Restart shop[^\n]*\n👍 \d\d:\d\d:\d\d approved by bob[^\n]*\n▶️ [^\n]*Started Restart shop[^\n]*\n✅ \d\d:\d\d:\d\d Restart shop succeeded/i);
+      expect(restart.text.split("appendFileSync").length - 1).toBe(1);
     });
   });
 });

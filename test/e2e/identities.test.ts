@@ -100,7 +100,7 @@ describe('identities across platforms', () => {
 
     const b = await browser(t.url, 'bob');
     await press(b, id, 'approve:1');
-    await waitFor(async () => /bob approved Restart shop \(1\/2\)/.test(await threadText(b, id)), 10_000, "bob's approval");
+    await waitFor(async () => /approved by bob \(1\/2\)/.test(await threadText(b, id)), 10_000, "bob's approval");
 
     // The same browser as carol: refused, still one approval.
     await rename(b, 'carol');
@@ -117,7 +117,7 @@ describe('identities across platforms', () => {
     // A second person in another browser makes it two.
     const d = await browser(t.url, 'dave');
     await press(d, id, 'approve:1');
-    await waitFor(async () => /dave approved Restart shop \(2\/2\)\. Running it now/.test(await threadText(d, id)), 10_000, 'the second approval');
+    await waitFor(async () => /approved by dave \(2\/2\): running it now/.test(await threadText(d, id)), 10_000, 'the second approval');
     await waitFor(async () => Promise.resolve(fs.existsSync(path.join(t!.dir, 'restarted.txt'))), 10_000, 'the step to run');
   });
 
@@ -147,7 +147,7 @@ describe('identities across platforms', () => {
     // The console user the policy lists by name approves.
     const lead = await browser(t.url, 'lead');
     await press(lead, id, 'approve:1');
-    await waitFor(async () => /lead approved Restart shop \(1\/1\)/.test(await threadText(lead, id)), 10_000, 'the listed console approval');
+    await waitFor(async () => /approved by lead \(1\/1\)/.test(await threadText(lead, id)), 10_000, 'the listed console approval');
     const approved = (await audit(t.url, id)).find((e) => e.kind === 'step.approved');
     expect(approved?.actor).toBe('console:lead');
     expect(approved?.data.approvals).toEqual(['console:lead']);
@@ -168,6 +168,6 @@ describe('identities across platforms', () => {
     expect(await waitFor(async () => /count only where a policy role lists console users/.test(await privateText(c, id)), 10_000, 'the refusal')).toBe(true);
     // A Slack teammate still approves.
     await chat.press('bob', 'approve:1', chat.replies(card).find((m) => m.buttonIds.includes('approve:1'))!, card);
-    await chat.waitFor(() => chat!.replies(card).find((m) => /bob approved Restart shop \(1\/1\)/.test(m.text)), 10_000, "bob's Slack approval");
+    await chat.waitFor(() => chat!.replies(card).find((m) => /approved by bob[^\n]* \(1\/1\)/.test(m.text)), 10_000, "bob's Slack approval");
   });
 });

@@ -124,7 +124,10 @@ describe('redaction of step output and card links, through every exit', () => {
       [slack, slackCard],
       [discord, discordCard],
     ] as const) {
-      const thread = chat.replies(card).map((m) => m.text).join('\n');
+      // Every version of every message: the run's message is edited as the step goes, and no edit may carry a secret.
+      const versions = chat.repliesEver?.(card) ?? [];
+      expect(versions.length).toBeGreaterThan(chat.replies(card).length);
+      const thread = versions.map((m) => m.text).join('\n');
       expect(thread).toContain('key id [REDACTED]');
       expect(thread).toContain(`using [REDACTED]`);
       expectNoSecrets(`the ${chat.platform} thread`, thread, SHAPES);

@@ -87,6 +87,9 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
     const repliesOf = (c: ChatMessage) => chat.replies(c);
     const reply = (c: ChatMessage, pattern: RegExp, what: string, after = 0, timeoutMs = 30_000) =>
       chat.waitFor(() => repliesOf(c).slice(after).find((m) => pattern.test(m.text)), timeoutMs, what);
+    /** A run's message with its result's details, which follow in a message of their own when they would not fit in it. */
+    const story = async (c: ChatMessage, m: ChatMessage) =>
+      m.text.includes('(details below)') ? `${m.text}\n${(await reply(c, /^↳ /, 'the details of the result', repliesOf(c).findIndex((r) => r.id === m.id) + 1)).text}` : m.text;
     const approve = async (c: ChatMessage, request: ChatMessage, who: UserName) => {
       const button = request.buttonIds.find((id) => id.startsWith('approve:'));
       expect(button, `an approve button on ${request.text.slice(0, 80)}`).toBeDefined();
@@ -173,7 +176,10 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       await pressStep('alice', card, 'backup');
       const started = await reply(card, /Started Back up the database/, 'the backup to start');
       expect(started.text).toContain('(on a runner labelled service=gitcortex, host=gitcortex-b)');
-      const done = await reply(card, /^✅ Back up the database/, 'the backup result');
+      const result = await reply(card, /✅ \d\d:\d\d:\d\d Back up the database[^\n]* succeeded/, 'the backup result');
+      // One message for the run: the command line on its Started line, then the result.
+      expect(result.id).toBe(started.id);
+      const done = { text: await story(card, result) };
       expect(done.text).toMatch(/on runner gitcortex-b/);
       const [file] = backupsIn(b);
       expect(backupsIn(b)).toHaveLength(1);
@@ -188,8 +194,8 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       const before = repliesOf(card).length;
       await pressStep('alice', card, 'checkpoint');
       await approve(card, await reply(card, /asks to run WAL checkpoint/, 'the checkpoint request', before), 'bob');
-      const done = await reply(card, /WAL checkpoint \(TRUNCATE\) and integrity check (succeeded|failed)/, 'the checkpoint result', before);
-      expect(done.text).toMatch(/^✅/);
+      const done = { text: await story(card, await reply(card, /WAL checkpoint \(TRUNCATE\) and integrity check (succeeded|failed)/, 'the checkpoint result', before)) };
+      expect(done.text).toMatch(/✅ \d\d:\d\d:\d\d WAL checkpoint/);
       expect(done.text).toMatch(new RegExp(`checkpointed SQLite ${MOUNT}/data/gitcortex\\.db \\(TRUNCATE\\): WAL .+ → .+, integrity ok`));
       expect(done.text).toMatch(/on runner gitcortex-b/);
       expect(botSees()).toEqual([]);
@@ -197,7 +203,8 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
 
     it('restores a backup picked from the ones runner B lists, on B, once GitCortex is stopped there', async () => {
       const backup = backupsIn(b)[0] ?? '';
-      const backupRows = Number(/rows: (\d+)/.exec(repliesOf(card).find((m) => /^✅ Back up the database/.test(m.text))?.text ?? '')?.[1]);
+      const backedUp = repliesOf(card).find((m) => /✅ \d\d:\d\d:\d\d Back up the database[^\n]* succeeded/.test(m.text));
+      const backupRows = Number(/rows: (\d+)/.exec(backedUp ? await story(card, backedUp) : '')?.[1]);
       expect(backupRows).toBeGreaterThan(0);
       expect(rows(b.db).n, 'the writer went on after the backup').toBeGreaterThan(backupRows);
       const before = repliesOf(card).length;
@@ -219,8 +226,8 @@ namespaces.describe('the GitCortex recovery runbook on two runners', () => {
       const request = await reply(card, /asks to run Restore the database from a backup/, 'the restore request', before);
       await approve(card, request, 'bob');
       await approve(card, await reply(card, /asks to run Restore the database from a backup/, 'the request after one approval', repliesOf(card).indexOf(request)), 'carol');
-      const done = await reply(card, /Restore the database from a backup (succeeded|failed)/, 'the restore result', before, 60_000);
-      expect(done.text).toMatch(/^✅/);
+      const done = { text: await story(card, await reply(card, /Restore the database from a backup (succeeded|failed)/, 'the restore result', before, 60_000)) };
+      expect(done.text).toMatch(/✅ \d\d:\d\d:\d\d Restore the database from a backup succeeded/);
       expect(done.text).toMatch(/on runner gitcortex-b/);
       // B's database is the backup now: its rows, all of them (a consistent snapshot), none of the later ones.
       expect(rows(b.db)).toEqual({ n: backupRows, max: backupRows });

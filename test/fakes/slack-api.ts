@@ -541,6 +541,18 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       return ok({ channel: ch.channel, ts: m.ts, text: m.text, message: messageJson(m) });
     },
 
+    // chat.delete: the bot deletes one of its own messages (as a person may delete it in Slack's client); later updates find nothing.
+    'chat.delete': (args) => {
+      const ch = checkChannel(args);
+      if (isReply(ch)) return ch;
+      const ts = str(args.ts);
+      const list = messages.get(ch.channel) ?? [];
+      const at = list.findIndex((m) => m.ts === ts);
+      if (at < 0) return fail('message_not_found');
+      list.splice(at, 1);
+      return ok({ channel: ch.channel, ts });
+    },
+
     'chat.postEphemeral': (args) => {
       const ch = checkChannel(args);
       if (isReply(ch)) return ch;

@@ -161,7 +161,7 @@ describeWithAlertmanager('replicas on PostgreSQL', () => {
       expect(chat.replies(card).filter((m) => /Started Restart shop/.test(m.text))).toHaveLength(1);
       // The request is edited once by the leader, whichever replica took the approval: no buttons left, nothing posted twice.
       const decided = await chat.waitFor(() => chat.replies(card).find((m) => m.id === request.id && m.buttonIds.length === 0), 15_000, 'the request edited to its outcome');
-      expect(decided.text).toMatch(/→ approved by bob/i);
+      expect(decided.text).toMatch(/\d\d:\d\d:\d\d approved by bob/i);
       expect(chat.replies(card).filter((m) => /asks to run Restart shop/.test(m.text))).toHaveLength(1);
       const runs = await db.query<{ state: string; runner: string }>("SELECT state, runner FROM step_runs WHERE step = 'restart'");
       expect(runs).toHaveLength(1);

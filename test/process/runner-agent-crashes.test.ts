@@ -105,7 +105,7 @@ describe('crashes around a step on a runner', { timeout: 90_000 }, () => {
     fs.writeFileSync(path.join(s.dir, 'go'), '');
 
     const result = await s.reply(/Wait for the go succeeded/, 'the result, recorded by the restarted bot', 30_000);
-    expect(result.text).toMatch(/^✅/);
+    expect(result.text).toMatch(/^✅ \d\d:\d\d:\d\d Wait for the go succeeded/m);
     expect(result.text).toMatch(/on runner host-1/);
     expect(result.text).toContain('went after the bot came back');
     await pollUntil(() => jobFiles(s.stateDir).length === 0, 10_000, 'the job file to go once delivered');

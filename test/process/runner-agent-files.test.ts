@@ -74,7 +74,8 @@ describe('files chosen in chat, on a runner', { timeout: 120_000 }, () => {
     const card: ChatMessage = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
     const reply = (pattern: RegExp, what: string, after = 0) => chat.waitFor(() => chat.replies(card).slice(after).find((m) => pattern.test(m.text)), 30_000, what);
     const approveLatest = async (what: string) => {
-      const request = await reply(/asks to run/, what, chat.replies(card).length - 1);
+      // The request still waiting: an earlier run's message also says "asks to run", but its buttons are gone.
+      const request = await chat.waitFor(() => chat.replies(card).filter((m) => /asks to run/.test(m.text) && m.buttonIds.some((id) => id.startsWith('approve:'))).at(-1), 30_000, what);
       const approve = request.buttonIds.find((id) => id.startsWith('approve:'));
       expect(approve, what).toBeDefined();
       await chat.press('bob', approve ?? '', request, card);
@@ -84,8 +85,10 @@ describe('files chosen in chat, on a runner', { timeout: 120_000 }, () => {
     // The change, with its checkpoint taken on the runner first.
     await chat.press('alice', 'run-step:1:files:wipe', card, card);
     await approveLatest('the wipe request');
-    const wiped = await reply(/^✅ Wipe data succeeded/, 'the wipe result');
-    expect(wiped.text).toMatch(/on runner host-1/);
+    const wiped = await reply(/✅ \d\d:\d\d:\d\d Wipe data succeeded/, 'the wipe result');
+    // The result's facts are in the run's message, or right below it when they would not fit.
+    const details = wiped.text.includes('(details below)') ? (await reply(/^↳ Wipe data/, 'the wipe details')).text : wiped.text;
+    expect(details).toMatch(/on runner host-1/);
     expect(fs.existsSync(important)).toBe(false);
     expect(chat.replies(card).some((m) => /Pre-change checkpoint for Wipe data/.test(m.text))).toBe(true);
 
@@ -95,7 +98,7 @@ describe('files chosen in chat, on a runner', { timeout: 120_000 }, () => {
     const before = chat.replies(card).length;
     await chat.press('alice', rollback ?? '', wiped, card);
     await approveLatest('the rollback request');
-    await reply(/^✅ Restore data succeeded/, 'the rollback result', before);
+    await reply(/✅ \d\d:\d\d:\d\d Restore data succeeded/, 'the rollback result', before);
     expect(fs.readFileSync(important, 'utf8')).toBe('keep me\n');
 
     // A restore picked from the runner's backups.
@@ -107,7 +110,7 @@ describe('files chosen in chat, on a runner', { timeout: 120_000 }, () => {
     expect(option).toBeDefined();
     await chat.press('alice', option ?? '', picker, card);
     await approveLatest('the picked restore request');
-    await reply(/^✅ Restore data succeeded/, 'the picked restore result', beforePick);
+    await reply(/✅ \d\d:\d\d:\d\d Restore data succeeded/, 'the picked restore result', beforePick);
     expect(fs.readFileSync(important, 'utf8')).toBe('keep me\n');
 
     // All of it ran on the runner, each job once, and the runner holds nothing now.

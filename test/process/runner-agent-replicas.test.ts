@@ -98,7 +98,7 @@ server.describe('a runner behind replicas (PostgreSQL)', () => {
     const [run] = await db.query<{ state: string; result: string; runner: string }>('SELECT state, result, runner FROM step_runs');
     expect(run?.result).toMatch(/on runner host-1/);
     expect(run?.result).toContain('finished on the runner');
-    await chat.waitFor(() => chat.replies(card).find((m) => /^✅ Hang succeeded/.test(m.text)), 30_000, 'the result in the thread');
+    await chat.waitFor(() => chat.replies(card).find((m) => /^✅ \d\d:\d\d:\d\d Hang succeeded/m.test(m.text)), 30_000, 'the result in the thread');
 
     runner.kill('SIGTERM');
     expect(await runner.waitForExit()).toEqual({ code: 0, signal: null });

@@ -64,7 +64,7 @@ describe('the runner agent against the real bot', { timeout: 90_000 }, () => {
     expect(fs.existsSync(path.join(s.dir, 'differs.txt')), 'neither copy ran').toBe(false);
 
     await s.chat.press('alice', 'run-step:1:remote:hello', s.card, s.card);
-    const result = await s.reply(/^✅ Say hello/, 'the result in the thread');
+    const result = await s.reply(/^✅ \d\d:\d\d:\d\d Say hello/m, 'the result in the thread');
     expect(result.text).toMatch(/on runner host-1/);
     expect(result.text).toContain('said hello');
     expect(fs.readFileSync(path.join(s.dir, 'hello.txt'), 'utf8')).toBe('hello from the runner\n');
@@ -128,7 +128,7 @@ describe('the runner agent against the real bot', { timeout: 90_000 }, () => {
     expect(jobFiles(s.stateDir)).toHaveLength(1);
 
     await s.startBot();
-    const result = await s.reply(/^✅ Take a while/, 'the result, recorded by the restarted bot', 30_000);
+    const result = await s.reply(/^✅ \d\d:\d\d:\d\d Take a while/m, 'the result, recorded by the restarted bot', 30_000);
     expect(result.text).toMatch(/on runner host-1/);
     expect(result.text).toContain('slow done');
     await pollUntil(() => jobFiles(s.stateDir).length === 0, 10_000, 'the job file to go once delivered');
@@ -152,7 +152,7 @@ describe('the runner agent against the real bot', { timeout: 90_000 }, () => {
     expect(await runner.waitForExit()).toEqual({ code: 0, signal: null });
     expect(alive(shellPid) || alive(sleepPid), 'nothing is left running').toBe(false);
     expect(jobFiles(s.stateDir), 'the bot took the result before the runner exited').toEqual([]);
-    const stopped = await s.reply(/^❌ Hang failed/, 'the stopped step in the thread');
+    const stopped = await s.reply(/^❌ \d\d:\d\d:\d\d Hang failed/m, 'the stopped step in the thread');
     expect(stopped.text).toMatch(/on runner host-1/);
     expect(auditLines(s.stateDir).map((a) => a.event)).toEqual(['received', 'started', 'process', 'stopped at shutdown', 'finished', 'delivered']);
   });

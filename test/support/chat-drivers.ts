@@ -37,6 +37,11 @@ export interface ChatDriver {
   /** The current version of a card. */
   card(id: string): ChatMessage | undefined;
   replies(card: ChatMessage): ChatMessage[];
+  /**
+   * Every version of every reply in the card's thread, earlier versions (before an edit) included,
+   * oldest first per message. Slack's and Discord's fakes keep each edit's previous version.
+   */
+  repliesEver?(card: ChatMessage): ChatMessage[];
   press(user: UserName, buttonId: string, on: ChatMessage, card: ChatMessage): Promise<{ status: number; ms: number }>;
   /**
    * A choice in the "More steps" menu of `on`, as the platform sends it (Slack: a block_actions
@@ -114,6 +119,7 @@ export async function slackDriver(): Promise<ChatDriver> {
       return m && view(m);
     },
     replies: (card) => slack.threadReplies(ALERT_CHANNEL, card.id).map(view),
+    repliesEver: (card) => slack.threadReplies(ALERT_CHANNEL, card.id).flatMap((m) => [...m.history.map((v) => view({ ...m, ...v })), view(m)]),
     press: (user, buttonId, on, card) => send(user, on, card, { actionId: buttonId, value: buttonId }),
     async choose(user, optionId, on, card) {
       const m = slack.message(ALERT_CHANNEL, on.id) ?? slack.threadReplies(ALERT_CHANNEL, card.id).find((r) => r.ts === on.id);
@@ -247,6 +253,7 @@ export async function discordDriver(): Promise<ChatDriver> {
       return m && view(m);
     },
     replies: (card) => discord.thread(card.id).map(view),
+    repliesEver: (card) => discord.thread(card.id).flatMap((m) => [...m.history.map((v) => view({ ...m, ...v })), view(m)]),
     press: (user, buttonId, on, card) => interact(user, on, card, { customId: buttonId }),
     async choose(user, optionId, on, card) {
       const m = discord.message(on.id);

@@ -8,7 +8,7 @@
  *   cleanups.push(s.dispose);
  *   const runner = s.runner();
  *   await s.chat.press('alice', 'run-step:1:remote:hello', s.card, s.card);
- *   await s.reply(/^✅ Say hello/, 'the result');
+ *   await s.reply(/^✅ \d\d:\d\d:\d\d Say hello/m, 'the result');
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -2,7 +2,7 @@ import { makeButton } from '../../core/button-codec.js';
 import { cardIcon, menuRestNote, type Card, type CardButton, type CardMenu, STEP_STATE_ICON, stepStateText } from '../../core/card.js';
 import { t } from '../../core/i18n/index.js';
 import type { AuditEvent, Incident } from '../../core/domain.js';
-import { formatTime } from '../../core/time.js';
+import { formatStamp, formatTime } from '../../core/time.js';
 import type { DeliveredReply } from '../../core/ports/store.js';
 import { formatMessage, html, Html, safeHref } from './html.js';
 import type { PrivateMessage } from './platform.js';
@@ -256,14 +256,14 @@ function threadHtml(viewer: Viewer, incidentId: string, view: ThreadView): Html 
     return html`<section class="thread" id="thread">
   <h2>Activity</h2>
   <p class="muted">${view.why}</p>
-  <ol>${view.events.map((e) => html`<li><time datetime="${e.at}">${formatTime(e.at)}</time><div class="text">${formatMessage(e.text)}</div></li>`)}</ol>
+  <ol>${view.events.map((e) => html`<li><time datetime="${e.at}">${formatStamp(e.at)}</time><div class="text">${formatMessage(e.text)}</div></li>`)}</ol>
 </section>`;
   }
   return html`<section class="thread" id="thread">
   <h2>Thread</h2>
   ${view.replies.length === 0 ? html`<p class="muted">Nothing in the thread yet.</p>` : ''}
   <ol>${view.replies.map(
-    (r) => html`<li data-message="${r.id}"><time datetime="${r.sentAt ?? r.createdAt}">${formatTime(r.sentAt ?? r.createdAt)}</time><div class="text">${formatMessage(r.message.text)}${mentionNames(r.message.mentions)}</div>${chooseHtml(viewer, r.message.menu, incidentId)}${buttonsHtml(viewer, r.message.buttons, incidentId)}</li>`,
+    (r) => html`<li data-message="${r.id}"><time datetime="${r.sentAt ?? r.createdAt}">${formatStamp(r.sentAt ?? r.createdAt)}</time><div class="text">${formatMessage(r.message.text)}${mentionNames(r.message.mentions)}</div>${chooseHtml(viewer, r.message.menu, incidentId)}${buttonsHtml(viewer, r.message.buttons, incidentId)}</li>`,
   )}</ol>
 </section>`;
 }

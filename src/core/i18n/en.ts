@@ -296,6 +296,12 @@ export const en = {
   'menu.why.shows': '{platform} shows {max}',
   'menu.why.buttons': '{platform} shows {max} buttons',
   'menu.why.console': 'the bot lists at most that many',
+  'line.approved': 'approved by {name} ({count}){running}',
+  'line.approved.running': ': running it now',
+  'line.expiredOnResolve': 'expired: incident #{id} was resolved, so it will not run',
+  'line.detailsBelow': ' (details below)',
+  'line.commandAbove': 'the command above',
+  'line.run': 'run {run}',
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof en;

@@ -280,4 +280,10 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'menu.why.shows': '{platform} 最多显示 {max} 项',
   'menu.why.buttons': '{platform} 最多显示 {max} 个按钮',
   'menu.why.console': '机器人最多列出这么多项',
+  'line.approved': '已由 {name} 批准（{count}）{running}',
+  'line.approved.running': '，立即执行',
+  'line.expiredOnResolve': '已失效：事件 #{id} 已恢复，不会再执行',
+  'line.detailsBelow': '（详情见下条）',
+  'line.commandAbove': '上面的命令',
+  'line.run': '运行 {run}',
 };

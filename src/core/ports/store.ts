@@ -191,11 +191,15 @@ export interface StoreTx {
    * `subject`: see OutboxMessage.subject.
    */
   enqueueOutbox(message: { platform: string; channel: string; incidentId: number | null; kind: OutboxKind; payload: unknown; at: string; subject?: string | undefined }): Promise<number>;
-  /** The replies of an incident queued with this subject (sent or not), one per thread they went to, oldest first. */
+  /**
+   * The replies of an incident queued with this subject (sent or not), one per thread they went to,
+   * oldest first, each as its newest queued edit shows it (the id stays the reply's).
+   */
   repliesAbout(incidentId: number, subject: string): Promise<QueuedReply[]>;
   /**
-   * Where the reply with this subject in this thread was posted: undefined when there is no such
-   * reply, or it was sent without its ref being recorded (before edits existed).
+   * Where the reply with this subject in this thread is: where it was posted, or where the newest
+   * edit that found it deleted posted it anew. Undefined when there is no such reply, or it was
+   * sent without its ref being recorded (before edits existed).
    */
   postedReply(platform: string, channel: string, incidentId: number, subject: string): Promise<MessageRef | undefined>;
   /**

@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildCard } from '../../../src/core/card-builder.js';
 import type { CardButton } from '../../../src/core/card.js';
 import type { DeliveryTarget } from '../../../src/core/events.js';
-import { recordEvent, requestSubject, settleRequest, syncCard } from '../../../src/core/events.js';
+import { recordEvent, syncCard } from '../../../src/core/events.js';
+import { recordRunEvent, runSubject } from '../../../src/core/run-thread.js';
 import { recordNotification } from '../../../src/core/notifications.js';
 import { offersFor } from '../../../src/core/offers.js';
 import { deliveryKey, OutboxWorker } from '../../../src/core/outbox-worker.js';
@@ -616,15 +617,19 @@ function dropFirstPostOfChannel(): { fetch: webApi.FetchFunction; dropped: () =>
   return { fetch, dropped: () => dropped };
 }
 
-describe('OutboxWorker: edits of a settled request', () => {
+describe('OutboxWorker: edits of a run\'s message', () => {
   beforeEach(() => clock.set(Date.now()));
   const APPROVE: CardButton[] = [{ action: 'approve', id: 'approve:7', label: 'Approve', value: 'approve:7' }];
   /** Queues a request with buttons (subject run:7) in the incident's thread. */
   const ask = (incidentId: number, text = 'alice asks to run Restart') =>
     store.transaction((tx) =>
-      recordEvent(tx, { at: clock.now().toISOString(), incidentId, actor: 'slack:U1', kind: 'step.requested', text, data: {} }, { buttons: APPROVE, subject: requestSubject(7) }),
+      recordEvent(tx, { at: clock.now().toISOString(), incidentId, actor: 'slack:U1', kind: 'step.requested', text, data: {} }, { buttons: APPROVE, subject: runSubject(7) }),
     );
-  const settle = (incidentId: number, outcome: string) => store.transaction((tx) => settleRequest(tx, incidentId, 7, outcome, clock.now().toISOString()));
+  /** Adds a line to run 7's message (its buttons go), as deciding, starting or finishing the run does. */
+  const settle = (incidentId: number, outcome: string, details?: string) =>
+    store.transaction((tx) =>
+      recordRunEvent(tx, { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'step.note', text: outcome, data: { runId: 7 } }, { id: 7, stepTitle: 'Restart' }, { line: `→ ${outcome}`, details }),
+    );
   const requestOf = (ts: string) => slack.threadReplies(CHANNEL, ts).filter((m) => m.text.startsWith('alice asks'));
 
   it('posts a request settled before it went out once, with its buttons, and edits it right after', async () => {
@@ -689,4 +694,68 @@ describe('OutboxWorker: edits of a settled request', () => {
       expect(requestOf(card.ts)).toMatchObject([{ text: 'alice asks to run Restart\n→ expired: the incident was resolved', blocks: [] }]);
     }
   }, 20_000);
+
+  /** Deletes a message of the fake Slack as chat.delete does (a person removing it in the client). */
+  const deleteMessage = async (ts: string) => {
+    const res = await fetch(`${slack.url}chat.delete`, { method: 'POST', headers: { authorization: `Bearer ${slack.token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ channel: CHANNEL, ts }) });
+    expect(((await res.json()) as { ok: boolean }).ok).toBe(true);
+  };
+
+  it('posts an edit anew when its message was deleted, and edits the new one after that: nothing is lost', async () => {
+    const { incidentId } = await openIncident('edit-deleted', []);
+    await ask(incidentId);
+    await drive(makeWorker());
+    const [card] = slack.topLevel(CHANNEL);
+    const [request] = requestOf(card!.ts);
+    await deleteMessage(request!.ts);
+    expect(requestOf(card!.ts)).toHaveLength(0);
+
+    await settle(incidentId, 'approved by bob');
+    await drive(makeWorker());
+    const [reposted] = requestOf(card!.ts);
+    expect(requestOf(card!.ts)).toHaveLength(1);
+    expect(reposted).toMatchObject({ text: 'alice asks to run Restart\n→ approved by bob', blocks: [] });
+    expect(reposted!.ts).not.toBe(request!.ts);
+
+    await settle(incidentId, 'succeeded: exit 0');
+    await drive(makeWorker());
+    expect(requestOf(card!.ts)).toMatchObject([{ ts: reposted!.ts, text: 'alice asks to run Restart\n→ approved by bob\n→ succeeded: exit 0' }]);
+    expect(await store.transaction((tx) => tx.postedReply('slack', CHANNEL, incidentId, runSubject(7)))).toMatchObject({ messageId: reposted!.ts });
+  });
+
+  it('posts an edit anew when the platform refuses to edit the message for good (cant_update_message)', async () => {
+    const { incidentId } = await openIncident('edit-refused', []);
+    await ask(incidentId);
+    await drive(makeWorker());
+    const [card] = slack.topLevel(CHANNEL);
+    const [request] = requestOf(card!.ts);
+    slack.failNext('chat.update', 1, { status: 200, body: { ok: false, error: 'cant_update_message' } });
+    await settle(incidentId, 'denied by carol');
+    await drive(makeWorker());
+    // The original stays as it was; the new text is in the thread once, as a message of its own, without buttons.
+    expect(requestOf(card!.ts).map((m) => [m.ts === request!.ts, m.text])).toEqual([
+      [true, 'alice asks to run Restart'],
+      [false, 'alice asks to run Restart\n→ denied by carol'],
+    ]);
+    expect(requestOf(card!.ts)[1]?.blocks).toEqual([]);
+  });
+
+  it('redacts every edit, and moves details that would not fit below the message instead of losing them', async () => {
+    const { incidentId } = await openIncident('edit-redacted', []);
+    await ask(incidentId);
+    await settle(incidentId, `started: deploy --token ${SECRET}`);
+    const output = `\n\`\`\`\n${'x'.repeat(1900)}\nlast line ${SECRET}\n\`\`\``;
+    await settle(incidentId, 'failed: exit 1', output);
+    await drive(makeWorker());
+
+    const [card] = slack.topLevel(CHANNEL);
+    const thread = slack.threadReplies(CHANNEL, card!.ts);
+    const [request] = requestOf(card!.ts);
+    const everything = JSON.stringify([...slack.callsTo('chat.update'), ...posts()].map((c) => c.args));
+    expect(everything).not.toContain(SECRET);
+    expect(request!.text).toBe('alice asks to run Restart\n→ started: deploy --token [REDACTED]\n→ failed: exit 1 (details below)');
+    const details = thread.at(-1)!;
+    expect(details.text).toContain('Restart');
+    expect(details.text).toContain('last line [REDACTED]');
+  });
 });

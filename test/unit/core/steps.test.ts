@@ -106,7 +106,8 @@ describe('requestStep / decideStep', () => {
       });
       const events = await audit();
       expect(events.at(-1)).toMatchObject({ kind: 'step.requested', actor: 'slack:U0ALICE', text: '🔎 alice runs *Service status* (read-only, no approval needed).' });
-      expect(await replies()).toEqual([{ text: '🔎 alice runs *Service status* (read-only, no approval needed).' }]);
+      // The thread's message carries the time to the second; the audit record has it in its own field.
+      expect(await replies()).toEqual([{ text: `🔎 ${at(100).slice(11, 19)} alice runs *Service status* (read-only, no approval needed).` }]);
     });
 
     it('leaves a changing step requested, with Approve and Deny buttons in the queued reply', async () => {
@@ -115,7 +116,7 @@ describe('requestStep / decideStep', () => {
       const text = '🙋 alice asks to run *Restart GitCortex* — needs 1 approval. The request expires in 15 min.';
       expect(await replies()).toEqual([
         {
-          text,
+          text: text.replace('🙋 ', `🙋 ${at(100).slice(11, 19)} `),
           buttons: [
             { action: 'approve', id: `approve:${r.id}`, label: 'Approve', value: `approve:${r.id}`, style: 'primary' },
             { action: 'deny', id: `deny:${r.id}`, label: 'Deny', value: `deny:${r.id}`, style: 'danger' },
@@ -129,7 +130,7 @@ describe('requestStep / decideStep', () => {
 
     it('says how many approvals a step needs', async () => {
       await request(ALICE, 'migrate');
-      expect((await replies())[0]?.text).toBe('🙋 alice asks to run *Migrate schema* — needs 2 approvals. The request expires in 15 min.');
+      expect((await replies())[0]?.text).toBe(`🙋 ${at(100).slice(11, 19)} alice asks to run *Migrate schema* — needs 2 approvals. The request expires in 15 min.`);
     });
 
     it('refuses a second request while the step is active, with audit info', async () => {
@@ -247,15 +248,20 @@ describe('requestStep / decideStep', () => {
       expect((await audit()).at(-1)).toMatchObject({ kind: 'step.denied', actor: 'slack:U0BOB', text: '🚫 bob denied *Restart GitCortex*.' });
     });
 
-    it('queues an edit of the request, its buttons gone, once it is settled: approved, withdrawn, denied or expired', async () => {
+    it('adds each decision to the request message by an edit: buttons kept while approvals are missing, gone once settled', async () => {
       const edits = async () =>
         (await store.transaction((tx) => tx.pendingOutbox(1000))).filter((m) => m.kind === 'edit').map((m) => ({ subject: m.subject, ...(m.payload as { text: string; buttons?: unknown[] }) }));
       const migrate = await request(ALICE, 'migrate');
       const asked = (await replies()).at(-1)?.text;
       await decide(BOB, migrate.id, 'approve');
-      expect(await edits()).toEqual([]);
+      // One of two approvals: the line is added, Approve and Deny stay for the second approver.
+      const [first] = await edits();
+      expect(first).toMatchObject({ subject: `run:${migrate.id}`, text: `${asked}\n👍 ${at(100).slice(11, 19)} approved by bob (1/2)` });
+      expect(first?.buttons?.map((b) => (b as { id: string }).id)).toEqual([`approve:${migrate.id}`, `deny:${migrate.id}`]);
       await decide(CAROL, migrate.id, 'approve', ctx({ now: at(165) }));
-      expect(await edits()).toEqual([{ subject: `run:${migrate.id}`, text: `${asked}\n→ approved by bob, carol ${at(165).slice(11, 19)} UTC` }]);
+      expect((await edits())[1]).toEqual({ subject: `run:${migrate.id}`, text: `${first?.text}\n👍 ${at(165).slice(11, 19)} approved by carol (2/2): running it now` });
+      // No message of its own for a decision: the thread holds the request only.
+      expect((await replies()).filter((r) => r.text.includes('Migrate schema'))).toHaveLength(1);
 
       const withdrawn = await request(ALICE, 'restart');
       await decide(ALICE, withdrawn.id, 'deny');
@@ -264,12 +270,12 @@ describe('requestStep / decideStep', () => {
       // The request waits past its 15 minutes: the next press expires it.
       const stale = await request(ALICE, 'restart', ctx({ now: at(200) }));
       expect((await decide(BOB, stale.id, 'approve', ctx({ now: at(200 + 15 * 60) }))).state).toBe('expired');
-      expect((await edits()).slice(1).map((e) => [e.subject, e.text.split('\n').at(-1)])).toEqual([
-        [`run:${withdrawn.id}`, '→ withdrawn by alice'],
-        [`run:${denied.id}`, '→ denied by bob'],
-        [`run:${stale.id}`, '→ expired: not approved within 15 min'],
+      expect((await edits()).slice(2).map((e) => [e.subject, e.text.split('\n').at(-1)])).toEqual([
+        [`run:${withdrawn.id}`, `🚫 ${at(100).slice(11, 19)} withdrawn by alice`],
+        [`run:${denied.id}`, `🚫 ${at(100).slice(11, 19)} denied by bob`],
+        [`run:${stale.id}`, `⌛ ${at(200 + 15 * 60).slice(11, 19)} expired: not approved within 15 min`],
       ]);
-      expect((await edits()).every((e) => !('buttons' in e))).toBe(true);
+      expect((await edits()).slice(1).every((e) => !('buttons' in e))).toBe(true);
     });
 
     it('refuses decisions on runs that are no longer waiting, or do not exist', async () => {

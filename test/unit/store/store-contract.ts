@@ -593,6 +593,19 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         const later = await queue(a.id, 'C1', 'edit', { text: 'alice asks\n→ later' }, 'run:7');
         await tx((t) => t.completeOutbox(later, at(3)));
         expect((await listed())[1]?.message).toEqual({ text: 'alice asks\n→ later' });
+
+        // The next line is added to the newest version queued in each thread, sent or not.
+        await queue(a.id, 'C1', 'edit', { text: 'alice asks\n→ later\n→ queued' }, 'run:7');
+        expect(await tx((t) => t.repliesAbout(a.id, 'run:7'))).toEqual([
+          { id: asked, platform: 'slack', channel: 'C1', message: { text: 'alice asks\n→ later\n→ queued' } },
+          { id: elsewhere, platform: 'slack', channel: 'C2', message: request },
+        ]);
+        // An edit that found its reply deleted posted it anew: later edits go to the new message.
+        const anew = { platform: 'slack', channel: 'C1', messageId: '9.9', threadId: '1.1' };
+        const reposted = await queue(a.id, 'C1', 'edit', { text: 'alice asks\n→ anew' }, 'run:7');
+        await tx((t) => t.completeOutbox(reposted, at(4), anew));
+        expect(await tx((t) => t.postedReply('slack', 'C1', a.id, 'run:7'))).toEqual(anew);
+        expect(await tx((t) => t.postedReply('slack', 'C2', a.id, 'run:7'))).toBeUndefined();
       });
     });
 
