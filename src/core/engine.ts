@@ -47,6 +47,8 @@ const REPLAY_MEMORY_MS = 10 * 60_000;
 
 export interface EngineOptions {
   store: Store;
+  /** The bot's address as chat users reach it (CONSOLE_PUBLIC_URL), for links in threads. */
+  publicUrl?: string | undefined;
   runbooks: readonly Runbook[];
   /** Where the steps run (the local runbook actions in production). */
   runner: StepRunner;
@@ -449,6 +451,22 @@ export class Engine implements IncidentUseCases {
   /** The audit trail of one incident, oldest first; undefined when the incident does not exist. */
   async auditTrail(incidentId: number): Promise<AuditEvent[] | undefined> {
     return this.o.store.transaction(async (tx) => ((await tx.getIncident(incidentId)) ? tx.listAudit(incidentId) : undefined));
+  }
+
+  async runOutput(incidentId: number, runId: number): Promise<string | null | undefined> {
+    return this.o.store.transaction(
+      async (tx) => {
+        const run = await tx.getStepRun(runId);
+        if (run?.incidentId !== incidentId) return undefined;
+        // Output short enough for the thread was not kept apart: the thread shows all of it.
+        return (await tx.getStepOutput(runId)) ?? run.result?.outputTail ?? null;
+      },
+      { readOnly: true },
+    );
+  }
+
+  async schedulePosts(limit: number): Promise<AuditEvent[]> {
+    return this.o.store.transaction((tx) => tx.recentSchedulePosts(limit), { readOnly: true });
   }
 
   /** The card of an incident as it is now (the outbox posts and updates it). */
