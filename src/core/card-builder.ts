@@ -15,6 +15,8 @@ export interface CardInput {
   runs: StepRun[];
   offers: StepOffer[];
   unavailable: UnavailableRunbook[];
+  /** Why no runbook matches the incident's labels (offers.ts), shown on the card. */
+  noRunbook?: string | undefined;
   /** Whether silences can be made from chat (Alertmanager's URL is configured). */
   silencing?: boolean;
   /** The time the card is rendered at: a silence past its end is no longer shown as in force. */
@@ -76,7 +78,7 @@ function stepStates(runs: StepRun[], approvals: ReadonlyMap<number, readonly App
 }
 
 /** Builds the neutral card for an incident from what the store holds. Pure: same input, same card. */
-export function buildCard({ incident, alerts, runs, offers, unavailable, silencing = false, now = incident.updatedAt, approvals = new Map(), approvalTtlMinutes }: CardInput): Card {
+export function buildCard({ incident, alerts, runs, offers, unavailable, noRunbook, silencing = false, now = incident.updatedAt, approvals = new Map(), approvalTtlMinutes }: CardInput): Card {
   const firing = alerts.filter((a) => a.status === 'firing');
   const shown = incident.status === 'firing' && firing.length > 0 ? firing : alerts;
   const names = unique(alerts.map((a) => a.labels.alertname));
@@ -146,7 +148,7 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
       : `Resolved after ${formatDuration(Date.parse(incident.resolvedAt ?? incident.updatedAt) - Date.parse(startedAt))}`;
   const title = `#${incident.id} ${incident.title}`;
   const notes = unavailable.map((u) => `${u.runbook}: ${u.problems.join('; ')}`);
-  const description = [annotations.description, ...notes.map((n) => `Not offered: ${n}`)].filter(Boolean).join('\n');
+  const description = [annotations.description, ...notes.map((n) => `Not offered: ${n}`), noRunbook].filter(Boolean).join('\n');
 
   return {
     incidentId: String(incident.id),
@@ -169,7 +171,7 @@ export async function renderIncidentCard(tx: StoreTx, incidentId: number, o: { r
   const incident = await tx.getIncident(incidentId);
   if (!incident) throw new Error(`incident ${incidentId} does not exist`);
   const alerts = await tx.listAlerts(incidentId);
-  const { offers, unavailable } = offersFor(o.runbooks, incident.commonLabels, alerts);
+  const { offers, unavailable, noRunbook } = offersFor(o.runbooks, incident.commonLabels, alerts);
   const runs = await tx.listStepRuns(incidentId);
   const approvals = new Map<number, Approval[]>();
   for (const run of runs) approvals.set(run.id, await tx.listApprovals(run.id));
@@ -181,6 +183,7 @@ export async function renderIncidentCard(tx: StoreTx, incidentId: number, o: { r
     ...(o.approvalTtlMinutes !== undefined ? { approvalTtlMinutes: o.approvalTtlMinutes } : {}),
     offers,
     unavailable,
+    ...(noRunbook ? { noRunbook } : {}),
     silencing: o.silencing,
     now: o.now,
   });

@@ -1,5 +1,5 @@
 import type { Labels, StoredAlert } from './domain.js';
-import { matchingRunbooks, resolveParams, stepParamNames, type Runbook, type RunbookStep } from './ports/runbooks.js';
+import { matchingRunbooks, noRunbookHint, resolveParams, stepParamNames, type Runbook, type RunbookStep } from './ports/runbooks.js';
 
 /*
  * What an incident offers. A runbook's params come from the group's common labels; when one comes
@@ -71,7 +71,7 @@ function alertTargets(runbook: Runbook, labels: Labels, alerts: readonly OfferAl
  * needs a value chosen in chat is offered only when it has a picker; without one it runs only
  * from a "Roll back" button.
  */
-export function offersFor(runbooks: readonly Runbook[], labels: Labels, alerts: readonly OfferAlert[] = []): { offers: StepOffer[]; unavailable: UnavailableRunbook[] } {
+export function offersFor(runbooks: readonly Runbook[], labels: Labels, alerts: readonly OfferAlert[] = []): { offers: StepOffer[]; unavailable: UnavailableRunbook[]; noRunbook?: string } {
   const offers: StepOffer[] = [];
   const unavailable: UnavailableRunbook[] = [];
   for (const runbook of matchingRunbooks(runbooks, labels)) {
@@ -87,7 +87,8 @@ export function offersFor(runbooks: readonly Runbook[], labels: Labels, alerts: 
       offers.push({ runbook, step, params, ...(targets ? { targets } : {}) });
     }
   }
-  return { offers, unavailable };
+  const noRunbook = noRunbookHint(runbooks, labels);
+  return { offers, unavailable, ...(noRunbook ? { noRunbook } : {}) };
 }
 
 export type OfferLookup =

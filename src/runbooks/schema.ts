@@ -35,11 +35,19 @@ export const stepSchema = z
   // Changing something always needs approval; a read-only step needs it only if it asks for it.
   .transform((step) => ({ ...step, approval: step.approval ?? (step.changes ? { ...DEFAULT_APPROVAL } : undefined) }));
 
+const labelMatchSchema = z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)]));
+
 const runbookBaseSchema = z.strictObject({
   name: z.string().regex(RUNBOOK_NAME, `runbook names must match ${RUNBOOK_NAME.source}`),
   description: z.string().optional(),
   /** label → value or any-of values; every listed label must match. `{}` matches every alert. */
-  match: z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)])),
+  match: labelMatchSchema,
+  /**
+   * Other label sets that select the runbook as well (any one of them, each read like `match`):
+   * alert rules that identify the service by their scrape `job` label (`up{job="gitcortex"}`) rather
+   * than a `service` label still reach it.
+   */
+  alsoMatch: z.array(labelMatchSchema).max(10).default([]),
   params: z.record(z.string().regex(PARAM_NAME, `param names must match ${PARAM_NAME.source}`), paramSpecSchema).default({}),
   /** Where every step runs unless the step says otherwise; absent: in the bot. */
   runOn: runOnSchema.optional(),

@@ -35,8 +35,8 @@ function describeRunbook(runbook: Runbook): string {
 }
 
 function showRunbook(c: CommandContext, runbook: Runbook): string {
-  const match = Object.entries(runbook.match).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : v}`);
-  const lines = [`*${runbook.name}* — ${runbook.description ?? 'no description'}`, `Applies to alerts with ${match.join(', ') || 'any labels'}`];
+  const matches = [runbook.match, ...runbook.alsoMatch].map((m) => Object.entries(m).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : v}`).join(', ') || 'any labels');
+  const lines = [`*${runbook.name}* — ${runbook.description ?? 'no description'}`, `Applies to alerts with ${matches.join(', or ')}`];
   for (const [name, p] of Object.entries(runbook.params)) {
     const from = p.chosen ? 'chosen in chat' : [p.fromLabel && `label ${p.fromLabel}`, p.default !== undefined && `default ${p.default}`].filter(Boolean).join(', else ');
     lines.push(`Param ${name}: ${from}; must match \`${p.pattern}\``);
