@@ -79,6 +79,8 @@ const REPLICA_ORPHAN_AFTER_MS = 30_000;
 export interface Bot {
   engine: Engine;
   store: Store;
+  /** The scheduled jobs (SCHEDULES_FILE); `fire` runs a slot now. */
+  scheduler: Scheduler;
   server: http.Server;
   log: Logger;
   /** The console's address once listening, when it is served. */
@@ -322,6 +324,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const bot: Bot = {
     engine: ready,
     store,
+    scheduler,
     server,
     log,
     consoleUrl: undefined,
