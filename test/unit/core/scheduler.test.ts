@@ -414,6 +414,12 @@ describe('shipped schedules example', () => {
       ['gitcortex-nightly-backup', 'step', '0 2 * * *'],
       ['im-suite-daily-checklist', 'checklist', '0 9 * * *'],
       ['im-suite-weekly-checklist', 'checklist', '0 9 * * 1'],
+      ['opentruss-nightly-backup', 'step', '0 2 * * *'],
+      ['opentruss-daily-checklist', 'checklist', '0 9 * * *'],
+      ['opentruss-weekly-checklist', 'checklist', '0 9 * * 1'],
+      ['opentruss-monthly-checklist', 'checklist', '0 9 1 * *'],
+      ['app-example-nightly-backup', 'step', '0 2 * * *'],
+      ['app-example-weekly-inspection', 'checklist', '0 9 * * 1'],
       ['retention', 'retention', '30 3 * * *'],
     ]);
   });
