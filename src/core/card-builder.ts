@@ -8,6 +8,7 @@ import type { StoreTx } from './ports/store.js';
 import { isSilenced } from './silence.js';
 import { describePinnedFile, pinnedFiles } from './chosen-pins.js';
 import { formatDuration, formatTime } from './time.js';
+import { describeClock, timeTargetClocks } from './time-targets.js';
 
 export interface CardInput {
   incident: Incident;
@@ -101,6 +102,12 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, noRunbo
     fields.push({ label: 'Instance', value: more > 0 ? `${listed} and ${more} more` : listed });
   }
   fields.push({ label: 'Started', value: formatTime(startedAt) });
+  // Next to when it started: Slack shows the first ten fields only.
+  const offeredRunbooks = [...new Set(offers.map((o) => o.runbook))];
+  const resolvedAt = incident.status === 'resolved' ? (incident.resolvedAt ?? incident.updatedAt) : undefined;
+  for (const clock of timeTargetClocks({ runbooks: offeredRunbooks, runs, openedAt: startedAt, now, resolvedAt })) {
+    fields.push({ label: `Time targets (${clock.runbook})`, value: describeClock(clock) });
+  }
   if (incident.acknowledgement) fields.push({ label: 'Owner', value: `${incident.acknowledgement.byName} (since ${formatTime(incident.acknowledgement.at)})` });
   if (incident.silence && isSilenced(incident, now)) fields.push({ label: 'Silenced', value: `by ${incident.silence.byName} until ${formatTime(incident.silence.until)}` });
   if (incident.resolution) {

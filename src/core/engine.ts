@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { renderTemplate, type ActionSettings, type Runbook, type RunbookStep } from './ports/runbooks.js';
+import { matchingRunbooks, renderTemplate, type ActionSettings, type Runbook, type RunbookStep } from './ports/runbooks.js';
 import type { AlertmanagerNotification } from './alertmanager-payload.js';
 import type { Card } from './card.js';
 import { renderIncidentCard } from './card-builder.js';
@@ -37,6 +37,7 @@ import { recordSilence, recordUnsilence, silenceable, silenceMatchers, unsilence
 import { SilenceApiError, type SilenceApi } from './ports/silence-api.js';
 import { buildTimelineMarkdown } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
+import { timeTargetClocks } from './time-targets.js';
 import type { Clock } from './ports/clock.js';
 
 // Over 300 lines: each use case of IncidentUseCases is a short method here; the workers are in
@@ -377,7 +378,16 @@ export class Engine implements IncidentUseCases {
       const incident = await tx.getIncident(incidentId);
       return incident && gatherTimeline(tx, incident);
     });
-    return input && buildTimelineMarkdown(input, this.o.redact);
+    if (!input) return undefined;
+    const { incident, runs } = input;
+    const clocks = timeTargetClocks({
+      runbooks: matchingRunbooks(this.o.runbooks, incident.commonLabels),
+      runs,
+      openedAt: incident.createdAt,
+      now: this.o.clock().toISOString(),
+      resolvedAt: incident.status === 'resolved' ? (incident.resolvedAt ?? incident.updatedAt) : undefined,
+    });
+    return buildTimelineMarkdown({ ...input, clocks }, this.o.redact);
   }
 
   async incident(id: number): Promise<Incident | undefined> {
