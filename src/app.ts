@@ -13,7 +13,7 @@ import { Engine } from './core/engine.js';
 import { LogThrottle } from './core/log-throttle.js';
 import { createRedactor } from './domain/redact.js';
 import { handleAlertmanagerWebhook } from './handlers/alertmanager-webhook.js';
-import { handleIncidentAudit, handleIncidentTimeline } from './handlers/incident-audit.js';
+import { handleIncidentAudit, handleIncidentTimeline, handleRunOutput } from './handlers/incident-audit.js';
 import { sendError, sendJson } from './http/respond.js';
 import { createRouter, type Route } from './http/router.js';
 import { createLogger } from './logger.js';
@@ -80,6 +80,8 @@ const REPLICA_ORPHAN_AFTER_MS = 30_000;
 export interface Bot {
   engine: Engine;
   store: Store;
+  /** The scheduled jobs (SCHEDULES_FILE); `fire` runs a slot now. */
+  scheduler: Scheduler;
   server: http.Server;
   log: Logger;
   /** The console's address once listening, when it is served. */
@@ -191,6 +193,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     : undefined;
   const ready = new Engine({
     store,
+    publicUrl: config.console.publicUrl,
     runbooks,
     runner: routingStepRunner(remote),
     runnerHeartbeatTimeoutMs: config.runnerHeartbeatTimeoutMs,
@@ -262,7 +265,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const metricsToken = config.metricsToken ?? config.console.token;
   const metricsGate: RouteGate = { access: new ConsoleAccess(metricsToken), beyondLoopback, tokenName: config.metricsToken ? 'METRICS_TOKEN' : 'METRICS_TOKEN (or CONSOLE_TOKEN)' };
   if (beyondLoopback && config.console.token === undefined) {
-    log.warn(`/incidents/:id/audit and /incidents/:id/timeline are refused: the bot listens on ${config.host} (beyond loopback) and CONSOLE_TOKEN is not set`);
+    log.warn(`/incidents/:id/audit, /incidents/:id/timeline and /incidents/:id/runs/:run/output are refused: the bot listens on ${config.host} (beyond loopback) and CONSOLE_TOKEN is not set`);
   }
   if (beyondLoopback && metricsToken === undefined) {
     log.warn(`/metrics is refused: the bot listens on ${config.host} (beyond loopback) and neither METRICS_TOKEN nor CONSOLE_TOKEN is set`);
@@ -298,6 +301,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     },
     { method: 'GET', path: /^\/incidents\/([^/]+)\/audit$/, handle: guardRoute(incidentGate, (_req, res, [id]) => handleIncidentAudit(res, ready, id ?? '', redact)) },
     { method: 'GET', path: /^\/incidents\/([^/]+)\/timeline$/, handle: guardRoute(incidentGate, (_req, res, [id]) => handleIncidentTimeline(res, ready, id ?? '')) },
+    { method: 'GET', path: /^\/incidents\/([^/]+)\/runs\/([^/]+)\/output$/, handle: guardRoute(incidentGate, (_req, res, [id, run]) => handleRunOutput(res, ready, id ?? '', run ?? '', redact)) },
     {
       method: 'POST',
       path: '/discord/interactions',
@@ -323,6 +327,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
   const bot: Bot = {
     engine: ready,
     store,
+    scheduler,
     server,
     log,
     consoleUrl: undefined,

@@ -10,6 +10,7 @@ import { describePinnedFile, pinnedFiles } from './chosen-pins.js';
 import { formatClock, formatDuration, formatTime } from './time.js';
 import { t } from './i18n/index.js';
 import { resultSummary } from './result-text.js';
+import { describeClock, timeTargetClocks } from './time-targets.js';
 
 export interface CardInput {
   incident: Incident;
@@ -17,6 +18,8 @@ export interface CardInput {
   runs: StepRun[];
   offers: StepOffer[];
   unavailable: UnavailableRunbook[];
+  /** Why no runbook matches the incident's labels (offers.ts), shown on the card. */
+  noRunbook?: string | undefined;
   /** Whether silences can be made from chat (Alertmanager's URL is configured). */
   silencing?: boolean;
   /** The time the card is rendered at: a silence past its end is no longer shown as in force. */
@@ -83,7 +86,7 @@ function stepStates(runs: StepRun[], approvals: ReadonlyMap<number, readonly App
 }
 
 /** Builds the neutral card for an incident from what the store holds. Pure: same input, same card. */
-export function buildCard({ incident, alerts, runs, offers, unavailable, silencing = false, now = incident.updatedAt, approvals = new Map(), approvalTtlMinutes }: CardInput): Card {
+export function buildCard({ incident, alerts, runs, offers, unavailable, noRunbook, silencing = false, now = incident.updatedAt, approvals = new Map(), approvalTtlMinutes }: CardInput): Card {
   const firing = alerts.filter((a) => a.status === 'firing');
   const shown = incident.status === 'firing' && firing.length > 0 ? firing : alerts;
   const names = unique(alerts.map((a) => a.labels.alertname));
@@ -109,6 +112,12 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
     fields.push({ label: t('card.field.instance'), value: more > 0 ? t('card.value.instancesMore', { listed, more }) : listed });
   }
   fields.push({ label: t('card.field.started'), value: formatTime(startedAt) });
+  // Next to when it started: Slack shows the first ten fields only.
+  const offeredRunbooks = [...new Set(offers.map((o) => o.runbook))];
+  const resolvedAt = incident.status === 'resolved' ? (incident.resolvedAt ?? incident.updatedAt) : undefined;
+  for (const clock of timeTargetClocks({ runbooks: offeredRunbooks, runs, openedAt: startedAt, now, resolvedAt })) {
+    fields.push({ label: t('card.field.timeTargets', { runbook: clock.runbook }), value: describeClock(clock) });
+  }
   const ack = incident.acknowledgement;
   if (ack) fields.push({ label: t('card.field.owner'), value: t('card.value.owner', { name: ack.byName, time: formatTime(ack.at) }) });
   if (incident.silence && isSilenced(incident, now)) fields.push({ label: t('card.field.silenced'), value: t('card.value.silenced', { name: incident.silence.byName, time: formatTime(incident.silence.until) }) });
@@ -158,7 +167,7 @@ export function buildCard({ incident, alerts, runs, offers, unavailable, silenci
       : t('card.statusLine.resolved', { duration: formatDuration(Date.parse(incident.resolvedAt ?? incident.updatedAt) - Date.parse(startedAt)) });
   const title = `#${incident.id} ${incident.title}`;
   const notes = unavailable.map((u) => t('card.notOffered', { runbook: u.runbook, problems: u.problems.join('; ') }));
-  const description = [annotations.description, ...notes].filter(Boolean).join('\n');
+  const description = [annotations.description, ...notes, noRunbook].filter(Boolean).join('\n');
 
   return {
     incidentId: String(incident.id),
@@ -181,7 +190,7 @@ export async function renderIncidentCard(tx: StoreTx, incidentId: number, o: { r
   const incident = await tx.getIncident(incidentId);
   if (!incident) throw new Error(`incident ${incidentId} does not exist`);
   const alerts = await tx.listAlerts(incidentId);
-  const { offers, unavailable } = offersFor(o.runbooks, incident.commonLabels, alerts);
+  const { offers, unavailable, noRunbook } = offersFor(o.runbooks, incident.commonLabels, alerts);
   const runs = await tx.listStepRuns(incidentId);
   const approvals = new Map<number, Approval[]>();
   for (const run of runs) approvals.set(run.id, await tx.listApprovals(run.id));
@@ -193,6 +202,7 @@ export async function renderIncidentCard(tx: StoreTx, incidentId: number, o: { r
     ...(o.approvalTtlMinutes !== undefined ? { approvalTtlMinutes: o.approvalTtlMinutes } : {}),
     offers,
     unavailable,
+    ...(noRunbook ? { noRunbook } : {}),
     silencing: o.silencing,
     now: o.now,
   });

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { renderTemplate, type ActionSettings, type Runbook, type RunbookStep } from './ports/runbooks.js';
+import { matchingRunbooks, renderTemplate, type ActionSettings, type Runbook, type RunbookStep } from './ports/runbooks.js';
 import type { AlertmanagerNotification } from './alertmanager-payload.js';
 import type { Card } from './card.js';
 import { renderIncidentCard } from './card-builder.js';
@@ -40,6 +40,7 @@ import { recordSilence, recordUnsilence, silenceable, silenceMatchers, unsilence
 import { SilenceApiError, type SilenceApi } from './ports/silence-api.js';
 import { buildTimelineMarkdown } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
+import { timeTargetClocks } from './time-targets.js';
 import type { Clock } from './ports/clock.js';
 import { t } from './i18n/index.js';
 
@@ -51,6 +52,8 @@ const REPLAY_MEMORY_MS = 10 * 60_000;
 
 export interface EngineOptions {
   store: Store;
+  /** The bot's address as chat users reach it (CONSOLE_PUBLIC_URL), for links in threads. */
+  publicUrl?: string | undefined;
   runbooks: readonly Runbook[];
   /** Where the steps run (the local runbook actions in production). */
   runner: StepRunner;
@@ -403,7 +406,16 @@ export class Engine implements IncidentUseCases {
       const incident = await tx.getIncident(incidentId);
       return incident && gatherTimeline(tx, incident);
     });
-    return input && buildTimelineMarkdown(input, this.o.redact);
+    if (!input) return undefined;
+    const { incident, runs } = input;
+    const clocks = timeTargetClocks({
+      runbooks: matchingRunbooks(this.o.runbooks, incident.commonLabels),
+      runs,
+      openedAt: incident.createdAt,
+      now: this.o.clock().toISOString(),
+      resolvedAt: incident.status === 'resolved' ? (incident.resolvedAt ?? incident.updatedAt) : undefined,
+    });
+    return buildTimelineMarkdown({ ...input, clocks }, this.o.redact);
   }
 
   async incident(id: number): Promise<Incident | undefined> {
@@ -477,6 +489,22 @@ export class Engine implements IncidentUseCases {
   /** The audit trail of one incident, oldest first; undefined when the incident does not exist. */
   async auditTrail(incidentId: number): Promise<AuditEvent[] | undefined> {
     return this.o.store.transaction(async (tx) => ((await tx.getIncident(incidentId)) ? tx.listAudit(incidentId) : undefined));
+  }
+
+  async runOutput(incidentId: number, runId: number): Promise<string | null | undefined> {
+    return this.o.store.transaction(
+      async (tx) => {
+        const run = await tx.getStepRun(runId);
+        if (run?.incidentId !== incidentId) return undefined;
+        // Output short enough for the thread was not kept apart: the thread shows all of it.
+        return (await tx.getStepOutput(runId)) ?? run.result?.outputTail ?? null;
+      },
+      { readOnly: true },
+    );
+  }
+
+  async schedulePosts(limit: number): Promise<AuditEvent[]> {
+    return this.o.store.transaction((tx) => tx.recentSchedulePosts(limit), { readOnly: true });
   }
 
   /** The card of an incident as it is now (the outbox posts and updates it). */

@@ -40,17 +40,27 @@ export interface ExecutorOptions {
   pollMs?: number;
   /** This process among the replicas; default: the only one. */
   replica?: ReplicaSettings;
+  /** The bot's address as chat users reach it (CONSOLE_PUBLIC_URL): thread links to full output are absolute with it. */
+  publicUrl?: string | undefined;
 }
 
 /** A result's icon in thread messages: the card's icon for the state the result leaves the step in. */
 export const ICON: Readonly<Record<StepResult['status'], string>> = STEP_STATE_ICON;
 
-/** The structured part of a result for the thread: findings, produced files, then the output's end. */
-export function resultDetails(result: StepResult): string {
+/** Where a run's full output is served (behind the same gate as the incident's audit trail). */
+export const runOutputPath = (incidentId: number, runId: number) => `/incidents/${incidentId}/runs/${runId}/output`;
+
+/**
+ * The structured part of a result for the thread: findings, produced files, then the output as
+ * shown (a head and a tail when long, the cut marked), and where the whole output is when it was
+ * cut (`fullOutputLink`: the run's output route, absolute when the bot's public URL is known).
+ */
+export function resultDetails(result: StepResult, fullOutputLink?: string): string {
   const facts = (result.facts ?? []).map((f) => `\n• ${f.label}: ${f.value}`).join('');
   const files = (result.artefacts ?? []).map((a) => `\n📦 ${a.kind} \`${a.path}\` (${formatBytes(a.sizeBytes)}, sha256 ${a.sha256.slice(0, 16)}…)`).join('');
   const tail = result.outputTail.trim() ? `\n\`\`\`\n${result.outputTail.trim()}\n\`\`\`` : '';
-  return `${facts}${files}${tail}`;
+  const link = result.output !== undefined && fullOutputLink !== undefined ? `\n🔎 Full output: ${fullOutputLink}` : '';
+  return `${facts}${files}${tail}${link}`;
 }
 
 /**
@@ -316,11 +326,13 @@ export class StepExecutor {
     this.o.metrics.stepRuns.inc({ result: result.status });
     this.o.metrics.stepDuration.observe(result.durationMs / 1000);
     const now = this.o.clock().toISOString();
-    const details = resultDetails(result);
+    const outputUrl = `${(this.o.publicUrl ?? '').replace(/\/+$/u, '')}${runOutputPath(run.incidentId, run.id)}`;
+    const details = resultDetails(result, outputUrl);
     // The run's message showed the command line when it started: its result line does not repeat it.
     const step = this.findStep(run);
     const shown = withoutCommands(result, step ? shownCommands(this.o.runner.describe(step, run.params)) : []);
     await this.o.store.transaction(async (tx) => {
+      if (result.output !== undefined) await tx.saveStepOutput(run.id, result.output, now);
       await tx.transitionStepRun(run.id, ['running'], result.status, now, {
         finishedAt: now,
         result: {
@@ -352,7 +364,7 @@ export class StepExecutor {
         run,
         {
           line: timedLine(t('thread.finished', { icon: ICON[result.status], title: run.stepTitle, state: stepStateText(result.status), summary: resultSummary(shown) }), now),
-          details: resultDetails(shown),
+          details: resultDetails(shown, outputUrl),
           // The snapshot taken before the step is one press away, whatever the step's outcome.
           ...(snapshot ? { buttons: [makeButton({ action: 'rollback', runId: run.id }, t('button.rollback'), { style: 'danger' })] } : {}),
         },

@@ -96,12 +96,34 @@ async function runChecklist(job: Extract<ScheduledJob, { kind: 'checklist' }>, o
   const items = [];
   for (const ref of job.steps) items.push({ ref, ...(await runRef(ref, 'checklist', o, signal)) });
   const passed = items.filter((i) => i.result.status === 'succeeded').length;
-  const lines = items.map((i) => `${ICON[i.result.status]} *${i.title}* (${i.ref.runbook}): ${i.result.summary}`);
+  const lines = items.map((i) => `${ICON[i.result.status]} *${i.title}* (${i.ref.runbook}): ${i.result.summary}${keyOutput(i.result)}`);
   return {
     status: passed === items.length ? 'succeeded' : 'failed',
     text: `📋 ${jobTitle(job)}: ${passed} of ${items.length} checks passed\n${lines.join('\n')}`,
-    data: { items: items.map((i) => ({ runbook: i.ref.runbook, step: i.ref.step, status: i.result.status })) },
+    data: {
+      items: items.map((i) => ({ runbook: i.ref.runbook, step: i.ref.step, status: i.result.status, summary: i.result.summary, facts: i.result.facts ?? [] })),
+    },
   };
+}
+
+/** Lines of output a checklist item shows when its step declares no `expect:` (its last ones). */
+const ITEM_OUTPUT_LINES = 4;
+const ITEM_LINE_CHARS = 160;
+
+/**
+ * What a checklist item shows under its result: the findings of its `expect:` (each with the value
+ * it read, e.g. "disk use %: ❌ 91 in `/dev/sda1 … 91% /` (max 85)"), or else the last lines of
+ * its output, so that a check says what it saw and not only that the command exited 0.
+ */
+function keyOutput(result: StepResult): string {
+  if (result.facts && result.facts.length > 0) return result.facts.map((f) => `\n    • ${f.label}: ${f.value}`).join('');
+  const lines = result.outputTail
+    .trimEnd()
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-ITEM_OUTPUT_LINES)
+    .map((l) => (l.length > ITEM_LINE_CHARS ? `${l.slice(0, ITEM_LINE_CHARS - 1)}…` : l));
+  return lines.length === 0 ? '' : `\n    \`${lines.join('`\n    `')}\``;
 }
 
 /** Applies each listed backup step's `keep:` to its backups (the same rule the step applies after a backup). */

@@ -1,5 +1,5 @@
 import { ALERT_PARAM, type Choice, type Labels, type StoredAlert } from './domain.js';
-import { matchingRunbooks, resolveParams, stepParamNames, type Runbook, type RunbookStep } from './ports/runbooks.js';
+import { matchingRunbooks, noRunbookHint, resolveParams, stepParamNames, type Runbook, type RunbookStep } from './ports/runbooks.js';
 import { t } from './i18n/index.js';
 
 /*
@@ -76,7 +76,7 @@ function alertTargets(runbook: Runbook, labels: Labels, alerts: readonly OfferAl
  * needs a value chosen in chat is offered only when it has a picker; without one it runs only
  * from a "Roll back" button.
  */
-export function offersFor(runbooks: readonly Runbook[], labels: Labels, alerts: readonly OfferAlert[] = []): { offers: StepOffer[]; unavailable: UnavailableRunbook[] } {
+export function offersFor(runbooks: readonly Runbook[], labels: Labels, alerts: readonly OfferAlert[] = []): { offers: StepOffer[]; unavailable: UnavailableRunbook[]; noRunbook?: string } {
   const offers: StepOffer[] = [];
   const unavailable: UnavailableRunbook[] = [];
   for (const runbook of matchingRunbooks(runbooks, labels)) {
@@ -92,7 +92,8 @@ export function offersFor(runbooks: readonly Runbook[], labels: Labels, alerts: 
       offers.push({ runbook, step, params, ...(targets ? { targets } : {}) });
     }
   }
-  return { offers, unavailable };
+  const noRunbook = noRunbookHint(runbooks, labels);
+  return { offers, unavailable, ...(noRunbook ? { noRunbook } : {}) };
 }
 
 export type OfferLookup =

@@ -73,6 +73,7 @@ export class EngineRuntime {
       onQueued: () => this.outbox.nudge(),
       ...(o.executorPollMs ? { pollMs: o.executorPollMs } : {}),
       ...(o.replica ? { replica: o.replica } : {}),
+      publicUrl: o.publicUrl,
     });
     this.escalation = o.escalation
       ? new EscalationWorker({

@@ -3,6 +3,7 @@ import type { Redactor } from '../domain/redact.js';
 import { formatDuration, formatTime } from './time.js';
 import { t } from './i18n/index.js';
 import { STEP_STATE_ICON, stepStateText, type StepState } from './card.js';
+import { describeClock, type TimeTargetClock } from './time-targets.js';
 
 /** Everything the timeline of one incident is built from, as the store holds it. */
 export interface TimelineInput {
@@ -11,6 +12,8 @@ export interface TimelineInput {
   runs: StepRun[];
   approvals: Approval[];
   audit: AuditEvent[];
+  /** The incident's procedures with time targets (a rollback's decide/execute/verify/total), as clocks. */
+  clocks?: TimeTargetClock[];
 }
 
 /** The figures people ask for after an incident. Durations are measured from when the incident opened. */
@@ -116,7 +119,9 @@ export function buildTimelineMarkdown(input: TimelineInput, redact: Redactor): s
   } else {
     lines.push('- **Resolved:** not yet');
   }
-  lines.push(`- **Time to acknowledge:** ${durationOr(figures.timeToAcknowledgeMs, '—')}`, `- **Time to resolve:** ${durationOr(figures.timeToResolveMs, '—')}`, '');
+  lines.push(`- **Time to acknowledge:** ${durationOr(figures.timeToAcknowledgeMs, '—')}`, `- **Time to resolve:** ${durationOr(figures.timeToResolveMs, '—')}`);
+  for (const clock of input.clocks ?? []) lines.push(`- **Time targets (${clock.runbook}):** ${describeClock(clock)}`);
+  lines.push('');
 
   lines.push('## Actions', '');
   if (figures.actions.length === 0) lines.push('No runbook steps were run.');

@@ -68,6 +68,13 @@ export interface IncidentUseCases {
   deliveredReplies(platform: string, incidentId: number): Promise<DeliveredReply[]>;
   auditTrail(incidentId: number): Promise<AuditEvent[] | undefined>;
   timeline(incidentId: number): Promise<string | undefined>;
+  /**
+   * A run's whole output (redacted): undefined when the incident has no such run, null while it
+   * has none yet (not finished).
+   */
+  runOutput(incidentId: number, runId: number): Promise<string | null | undefined>;
+  /** The latest posts of scheduled jobs (checklists, backups, missed runs), newest first. */
+  schedulePosts(limit: number): Promise<AuditEvent[]>;
   /** The runners that have polled this bot, by name; connected while their heartbeat is within the bound. */
   runners(): Promise<RunnerStatus[]>;
 

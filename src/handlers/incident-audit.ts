@@ -3,10 +3,10 @@ import type { IncidentUseCases } from '../core/use-cases.js';
 import { redactData, type Redactor } from '../domain/redact.js';
 import { sendError, sendJson } from '../http/respond.js';
 
-/** The incident id of a route, or undefined after answering 400. */
-function routeIncidentId(res: ServerResponse, rawId: string): number | undefined {
+/** The incident (or run) id of a route, or undefined after answering 400. */
+function routeIncidentId(res: ServerResponse, rawId: string, what = 'incident'): number | undefined {
   if (/^\d{1,15}$/.test(rawId)) return Number(rawId);
-  sendError(res, 400, 'invalid_id', `incident id must be a number, got "${rawId.slice(0, 40)}"`);
+  sendError(res, 400, 'invalid_id', `${what} id must be a number, got "${rawId.slice(0, 40)}"`);
   return undefined;
 }
 
@@ -31,4 +31,20 @@ export async function handleIncidentTimeline(res: ServerResponse, engine: Incide
   if (markdown === undefined) return sendError(res, 404, 'not_found', `incident ${rawId} does not exist`);
   res.writeHead(200, { 'content-type': 'text/markdown; charset=utf-8', 'content-disposition': `inline; filename="incident-${id}-timeline.md"` });
   res.end(markdown);
+}
+
+/**
+ * GET /incidents/:id/runs/:run/output: a step run's whole output as plain text, redacted when the
+ * step ran and again here with the bot's own secrets; the thread shows only a head and a tail of it.
+ */
+export async function handleRunOutput(res: ServerResponse, engine: IncidentUseCases, rawId: string, rawRun: string, redact: Redactor): Promise<void> {
+  const id = routeIncidentId(res, rawId);
+  if (id === undefined) return;
+  const run = routeIncidentId(res, rawRun, 'run');
+  if (run === undefined) return;
+  const output = await engine.runOutput(id, run);
+  if (output === undefined) return sendError(res, 404, 'not_found', `incident ${id} has no run ${run}`);
+  if (output === null) return sendError(res, 404, 'not_finished', `run ${run} of incident ${id} has no output yet`);
+  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'content-disposition': `inline; filename="incident-${id}-run-${run}-output.txt"` });
+  res.end(redact(output));
 }

@@ -1,7 +1,7 @@
 // Runbooks: manifests that map alerts to approved, audited steps, the actions that run them and the local step runner.
 // May import src/domain only (a lower layer); this index is the only way in, for the core through src/core/ports.
 export { loadRunbooks, parseRunbook } from './loader.js';
-export { matchingRunbooks, runbookMatches } from './match.js';
+export { matchingRunbooks, noRunbookHint, runbookMatches } from './match.js';
 export { resolveParams, vetParams, type ParamResolution } from './params.js';
 export { quoteValue } from './param-value.js';
 export { renderTemplate, templateNames } from './template.js';

@@ -4,7 +4,7 @@ import { templateNames } from './template.js';
 import { typedAction } from './actions/registry.js';
 import { TYPED_ACTION_NAMES, type TypedActionName } from './actions/typed-names.js';
 import { runOnSchema, runOnTemplates } from './run-on.js';
-import { DEFAULT_APPROVAL, ENV_NAME, PARAM_NAME, RUNBOOK_NAME, commonStepFields, execStepSchema, httpStepSchema, paramSpecSchema } from './step-schema.js';
+import { DEFAULT_APPROVAL, ENV_NAME, PARAM_NAME, RUNBOOK_NAME, STEP_ID, commonStepFields, execStepSchema, httpStepSchema, paramSpecSchema } from './step-schema.js';
 
 export { paramSpecSchema } from './step-schema.js';
 
@@ -35,11 +35,37 @@ export const stepSchema = z
   // Changing something always needs approval; a read-only step needs it only if it asks for it.
   .transform((step) => ({ ...step, approval: step.approval ?? (step.changes ? { ...DEFAULT_APPROVAL } : undefined) }));
 
+const minutes = z.number().positive().max(24 * 60);
+const phaseSteps = z.array(z.string().regex(STEP_ID)).min(1);
+const timeTargetsSchema = z.strictObject({
+  /** From the incident opening until the first execute step is requested. */
+  decide: z.strictObject({ minutes }),
+  /** From that request until every requested execute step has finished. */
+  execute: z.strictObject({ minutes, steps: phaseSteps }),
+  /** From then until every requested verify step has finished. */
+  verify: z.strictObject({ minutes, steps: phaseSteps }),
+  /** From the incident opening until verification ends. */
+  total: z.strictObject({ minutes }),
+});
+
+const labelMatchSchema = z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)]));
+
 const runbookBaseSchema = z.strictObject({
   name: z.string().regex(RUNBOOK_NAME, `runbook names must match ${RUNBOOK_NAME.source}`),
   description: z.string().optional(),
   /** label → value or any-of values; every listed label must match. `{}` matches every alert. */
-  match: z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)])),
+  match: labelMatchSchema,
+  /**
+   * Other label sets that select the runbook as well (any one of them, each read like `match`):
+   * alert rules that identify the service by their scrape `job` label (`up{job="gitcortex"}`) rather
+   * than a `service` label still reach it.
+   */
+  alsoMatch: z.array(labelMatchSchema).max(10).default([]),
+  /**
+   * Time targets of a procedure (a rollback's decide < 15 min, execute < 30, verify < 15, total
+   * < 1 h), shown as a clock per phase on the card and in the timeline (src/core/time-targets.ts).
+   */
+  timeTargets: timeTargetsSchema.optional(),
   params: z.record(z.string().regex(PARAM_NAME, `param names must match ${PARAM_NAME.source}`), paramSpecSchema).default({}),
   /** Where every step runs unless the step says otherwise; absent: in the bot. */
   runOn: runOnSchema.optional(),
@@ -107,6 +133,11 @@ function checkStepReferences(runbook: z.output<typeof runbookBaseSchema>, ctx: z
     const spec = runbook.params[name];
     if (!spec?.chosen) ctx.addIssue({ code: 'custom', path, message: `"${name}" must be a declared param with chosen: true` });
   };
+  for (const phase of ['execute', 'verify'] as const) {
+    runbook.timeTargets?.[phase].steps.forEach((id, i) => {
+      if (!steps.has(id)) ctx.addIssue({ code: 'custom', path: ['timeTargets', phase, 'steps', i], message: `no step "${id}" in this runbook` });
+    });
+  }
   runbook.steps.forEach((step, index) => {
     if (step.pick) {
       chosenParam(step.pick.param, ['steps', index, 'pick', 'param']);

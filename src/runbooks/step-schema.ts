@@ -3,6 +3,7 @@ import { patternProblem, valueProblem } from './param-value.js';
 import { argvSchema } from './argv.js';
 import { runOnSchema } from './run-on.js';
 import { backupNameSchema } from './actions/data/naming.js';
+import { checkFields } from './check-schema.js';
 
 /*
  * The parts of the runbook manifest format that do not depend on the actions: names, params, the
@@ -121,6 +122,7 @@ export const commonStepFields = {
 
 export const execStepSchema = z.strictObject({
   ...commonStepFields,
+  ...checkFields,
   action: z.literal('exec'),
   run: argvSchema,
   /** Working directory; may use params that have a default and no label (see LOCATION_KEYS). */
@@ -135,6 +137,7 @@ const httpStatus = z.int().min(100).max(599);
 
 export const httpStepSchema = z.strictObject({
   ...commonStepFields,
+  ...checkFields,
   action: z.literal('http'),
   with: z
     .strictObject({

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { redactData, type Redactor } from '../domain/redact.js';
 import { inspectChosenFile, listPickChoices, localStepRunner, type ActionContext, type RunbookStep, type StepResult } from '../runbooks/index.js';
-import { answerSchema, stepResultSchema, type Answer, type Job } from '../runners/protocol.js';
+import { answerSchema, RESULT_OUTPUT_MAX, stepResultSchema, type Answer, type Job } from '../runners/protocol.js';
 import { inspectScope, pickerOf } from './vetting.js';
 
 /*
@@ -10,6 +10,14 @@ import { inspectScope, pickerOf } from './vetting.js';
  */
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** The first and last halves of a long output, the cut marked (as the bot's own output store does). */
+function keepEnds(text: string, max: number): string {
+  if (text.length <= max) return text;
+  // Sized with the whole length's digits: the real count has no more, so the result stays within max.
+  const half = Math.floor((max - `\n… ${text.length} characters cut …\n`.length) / 2);
+  return `${text.slice(0, half)}\n… ${text.length - 2 * half} characters cut …\n${text.slice(-half)}`;
+}
 
 export type WireResult = z.output<typeof stepResultSchema>;
 
@@ -24,6 +32,7 @@ export function wireResult(result: StepResult, redact: Redactor): WireResult {
     ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
     durationMs: r.durationMs,
     outputTail: clip(r.outputTail, 8000),
+    ...(r.output !== undefined ? { output: keepEnds(r.output, RESULT_OUTPUT_MAX) } : {}),
     ...(r.facts ? { facts: r.facts.slice(0, 50).map((f) => ({ label: clip(f.label, 200), value: clip(f.value, 2000) })) } : {}),
     ...(r.artefacts ? { artefacts: r.artefacts.slice(0, 20) } : {}),
   });

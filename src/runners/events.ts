@@ -24,6 +24,7 @@ export async function handleEvent(o: { store: Store; clock: Clock; redact: Redac
           ...r,
           summary: o.redact(r.summary),
           outputTail: o.redact(r.outputTail),
+          ...(r.output !== undefined ? { output: o.redact(r.output) } : {}),
           ...(r.facts ? { facts: r.facts.map((f) => ({ label: f.label, value: o.redact(f.value) })) } : {}),
         };
         return (await tx.runners.finishRunnerJob(job.id, ['running'], 'done', at, { result: JSON.stringify(result) })) ? { accepted: true } : late;

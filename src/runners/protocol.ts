@@ -83,6 +83,9 @@ const artefactSchema = z.strictObject({
   sha256: z.string(),
 });
 
+/** A step's whole output carried in a result, at most (characters): well within a runner request body (256 KiB). */
+export const RESULT_OUTPUT_MAX = 96 * 1024;
+
 /** A step's outcome as the runner reports it (already redacted on the runner). */
 export const stepResultSchema = z.strictObject({
   status: z.enum(['succeeded', 'failed', 'timed_out']),
@@ -91,6 +94,8 @@ export const stepResultSchema = z.strictObject({
   httpStatus: z.int().optional(),
   durationMs: z.number().nonnegative(),
   outputTail: z.string().max(8000),
+  /** The whole output (redacted), cut to RESULT_OUTPUT_MAX so that a result stays within a request body. */
+  output: z.string().max(RESULT_OUTPUT_MAX).optional(),
   facts: z.array(z.strictObject({ label: z.string().max(200), value: z.string().max(2000) })).max(50).optional(),
   artefacts: z.array(artefactSchema).max(20).optional(),
 });

@@ -213,6 +213,8 @@ export interface ConsoleConfig {
   token: string | undefined;
   /** The port of the demo shop the built-in sample alert points at (its `instance` label). */
   demoPort: number;
+  /** CONSOLE_PUBLIC_URL: the bot's address as chat users reach it (card buttons, links to a step's full output). */
+  publicUrl?: string | undefined;
 }
 
 /**
@@ -339,7 +341,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     prometheusUrl: env.PROMETHEUS_URL,
     composeCommand: env.COMPOSE_COMMAND,
     alertmanagerUrl: env.ALERTMANAGER_URL,
-    console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT },
+    console: { mode: env.CONSOLE, token: env.CONSOLE_TOKEN, demoPort: env.DEMO_PORT, publicUrl: env.CONSOLE_PUBLIC_URL },
     audit: auditSealConfig(env),
     metricsToken: env.METRICS_TOKEN,
     runnersFile: env.RUNNERS_FILE,

@@ -629,6 +629,30 @@ const MIGRATIONS: MigrationSource[] = [
       CREATE INDEX runner_jobs_run ON runner_jobs(run_id, id);
     `,
   },
+  {
+    version: 22,
+    // A step's full output (redacted, at most FULL_OUTPUT_MAX_CHARS, 256 KiB), served at
+    // GET /incidents/:id/runs/:run/output: a thread shows only a head and a tail of it. Kept apart
+    // from step_runs so that listing runs never reads it. Scheduled posts are listed for the console
+    // from the audit trail without an incident; the index keeps that a short read.
+    name: 'step outputs',
+    sqlite: `
+      CREATE TABLE step_outputs (
+        run_id INTEGER PRIMARY KEY REFERENCES step_runs(id),
+        output TEXT NOT NULL,
+        at TEXT NOT NULL
+      );
+      CREATE INDEX audit_events_unbound_kind ON audit_events(kind, seq) WHERE incident_id IS NULL;
+    `,
+    postgres: `
+      CREATE TABLE step_outputs (
+        run_id BIGINT PRIMARY KEY REFERENCES step_runs(id),
+        output TEXT COLLATE "C" NOT NULL,
+        at TEXT COLLATE "C" NOT NULL
+      );
+      CREATE INDEX audit_events_unbound_kind ON audit_events(kind, seq) WHERE incident_id IS NULL;
+    `,
+  },
 ];
 
 const forDialect = (dialect: 'sqlite' | 'postgres'): Migration[] =>

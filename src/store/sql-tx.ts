@@ -359,6 +359,23 @@ export class SqlTx implements StoreTx {
     return rows.map(toAudit);
   }
 
+  async recentSchedulePosts(limit: number) {
+    const rows = await this.db.all(
+      `SELECT * FROM audit_events WHERE incident_id IS NULL AND kind IN ('schedule.finished', 'schedule.missed', 'schedule.interrupted') ORDER BY seq DESC LIMIT ?`,
+      [limit],
+    );
+    return rows.map(toAudit);
+  }
+
+  async saveStepOutput(runId: number, output: string, at: string) {
+    await this.db.run('INSERT INTO step_outputs (run_id, output, at) VALUES (?, ?, ?) ON CONFLICT (run_id) DO NOTHING', [runId, output, at]);
+  }
+
+  async getStepOutput(runId: number) {
+    const row = await this.db.get('SELECT output FROM step_outputs WHERE run_id = ?', [runId]);
+    return row ? str(row.output) : undefined;
+  }
+
   async listExpiredAuditChains(before: string, limit: number) {
     const rows = await this.db.all(
       `SELECT i.id FROM incidents i JOIN audit_events a ON a.incident_id = i.id

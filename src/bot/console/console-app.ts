@@ -61,6 +61,8 @@ const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 const INCIDENT_ID = /^\d{1,15}$/;
 const OPEN_LIMIT = 200;
 const RECENT_LIMIT = 50;
+/** Scheduled posts listed under the incidents: the latest, enough to see the last days of checklists. */
+const SCHEDULE_POSTS_LIMIT = 20;
 
 /** The console's security headers: a strict CSP with a fresh nonce per response, no framing, no sniffing, no caching. */
 export function securityHeaders(nonce: string): Record<string, string> {
@@ -208,7 +210,8 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     const open = await engine.openIncidents(OPEN_LIMIT);
     const recent = (await engine.recentIncidents(RECENT_LIMIT)).filter((i) => i.status !== 'firing');
     const runners = await engine.runners();
-    const main = listMain(ctx.viewer, { open, recent, runners, privateMessages: interactive ? platform.privateMessages(ctx.viewer.user) : [] });
+    const schedulePosts = (await engine.schedulePosts(SCHEDULE_POSTS_LIMIT)).map((e) => ({ ...e, text: o.redact(e.text) }));
+    const main = listMain(ctx.viewer, { open, recent, runners, schedulePosts, privateMessages: interactive ? platform.privateMessages(ctx.viewer.user) : [] });
     sendMain(ctx, 'Incidents', main);
   };
 

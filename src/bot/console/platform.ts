@@ -95,11 +95,12 @@ export class ConsolePlatform implements ChatPlatform {
   }
 
   /**
-   * A channel message of its own (scheduled jobs). The console's pages show incidents only, so it is
-   * kept in the store's outbox (and the audit trail) but not on a page.
+   * A channel message of its own (scheduled jobs). The list page shows the latest of them from the
+   * audit trail (every channel's, the same text), so nothing more is kept here; browsers are told.
    */
   postMessage(channel: string, _message: ThreadMessage, options?: { deliveryKey?: string | undefined }): Promise<MessageRef> {
     const messageId = options?.deliveryKey ?? `post.${(this.replies += 1)}`;
+    this.changed('*');
     return Promise.resolve({ platform: this.name, channel, messageId, threadId: messageId });
   }
 

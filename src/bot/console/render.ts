@@ -311,7 +311,22 @@ function runnersHtml(runners: readonly RunnerStatus[]): Html | string {
 </table>`;
 }
 
-export function listMain(viewer: Viewer, input: { open: readonly Incident[]; recent: readonly Incident[]; privateMessages: readonly PrivateMessage[]; runners?: readonly RunnerStatus[] }): Html {
+/** The latest posts of scheduled jobs (checklists, backups, missed runs), newest first; none: nothing shown. */
+function schedulePostsHtml(posts: readonly AuditEvent[]): Html | string {
+  if (posts.length === 0) return '';
+  return html`<section class="thread" id="scheduled">
+  <h2>Scheduled jobs</h2>
+  <ol>${posts.map(
+    (e) =>
+      html`<li data-kind="${e.kind}" data-job="${typeof e.data.job === 'string' ? e.data.job : ''}" data-status="${typeof e.data.status === 'string' ? e.data.status : ''}"><time datetime="${e.at}">${formatTime(e.at)}</time><div class="text">${formatMessage(e.text)}</div></li>`,
+  )}</ol>
+</section>`;
+}
+
+export function listMain(
+  viewer: Viewer,
+  input: { open: readonly Incident[]; recent: readonly Incident[]; privateMessages: readonly PrivateMessage[]; runners?: readonly RunnerStatus[]; schedulePosts?: readonly AuditEvent[] },
+): Html {
   const rows = [...input.open, ...input.recent];
   return html`<div class="toolbar"><h1>Incidents</h1>
   ${
@@ -330,6 +345,7 @@ ${
   )}</tbody>
 </table>`
 }
+${schedulePostsHtml(input.schedulePosts ?? [])}
 ${runnersHtml(input.runners ?? [])}`;
 }
 

@@ -49,10 +49,10 @@ function describeRunbook(runbook: Runbook): string {
 }
 
 function showRunbook(c: CommandContext, runbook: Runbook): string {
-  const match = Object.entries(runbook.match).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : v}`);
+  const matches = [runbook.match, ...runbook.alsoMatch].map((m) => Object.entries(m).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : v}`).join(', ') || t('command.showRunbook.anyLabels'));
   const lines = [
     t('command.showRunbook.title', { name: runbook.name, description: runbook.description ?? t('command.noDescription') }),
-    t('command.showRunbook.applies', { match: match.join(', ') || t('command.showRunbook.anyLabels') }),
+    t('command.showRunbook.applies', { match: matches.join(t('command.showRunbook.or')) }),
   ];
   for (const [name, p] of Object.entries(runbook.params)) {
     const sources = [p.fromLabel && t('command.showRunbook.label', { label: p.fromLabel }), p.default !== undefined && t('command.showRunbook.default', { value: p.default })];

@@ -302,6 +302,8 @@ export const en = {
   'line.detailsBelow': ' (details below)',
   'line.commandAbove': 'the command above',
   'line.run': 'run {run}',
+  'card.field.timeTargets': 'Time targets ({runbook})',
+  'command.showRunbook.or': ', or ',
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof en;

@@ -286,4 +286,6 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'line.detailsBelow': '（详情见下条）',
   'line.commandAbove': '上面的命令',
   'line.run': '运行 {run}',
+  'card.field.timeTargets': '时限目标（{runbook}）',
+  'command.showRunbook.or': '；或 ',
 };

@@ -5,6 +5,7 @@
 export {
   inspectChosenFile,
   matchingRunbooks,
+  noRunbookHint,
   quoteValue,
   renderTemplate,
   resolveParams,

@@ -260,4 +260,11 @@ export interface StoreTx {
   finishJobRun(job: string, at: string, status: string): Promise<void>;
   /** Moves the last slot from `fromSlot` to `toSlot` (a missed slot being reported); false when another replica moved it. */
   advanceJobSlot(job: string, fromSlot: string, toSlot: string): Promise<boolean>;
+  /** The latest events scheduled jobs posted (finished, missed, interrupted), newest first. */
+  recentSchedulePosts(limit: number): Promise<AuditEvent[]>;
+
+  /** Keeps a run's full output (redacted and bounded by the step action); a second save for a run is ignored. */
+  saveStepOutput(runId: number, output: string, at: string): Promise<void>;
+  /** A run's full output, when one was kept (short output is all in its result's outputTail). */
+  getStepOutput(runId: number): Promise<string | undefined>;
 }

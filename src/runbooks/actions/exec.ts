@@ -1,6 +1,7 @@
 import type { ExecStepFields as ExecStep } from '../step-schema.js';
 import { renderTemplate } from '../template.js';
-import { formatDuration, outputTail } from './output.js';
+import { applyExpectations, keepPatterns } from './checks.js';
+import { formatDuration, fullOutput, shownOutput } from './output.js';
 import { runInGroup } from './process-group.js';
 import type { ActionContext, StepResult } from './types.js';
 
@@ -41,6 +42,11 @@ export function renderCwd(step: ExecStep, params: Record<string, string>): strin
 
 /** Runs an exec step: argv only, no shell, minimal environment, bounded time and output, in a process group of its own. */
 export async function runExec(step: ExecStep, params: Record<string, string>, ctx: ActionContext): Promise<StepResult> {
+  const result = await runExecProcess(step, params, ctx);
+  return result.status === 'succeeded' || result.exitCode !== undefined ? applyExpectations(result, result.output ?? result.outputTail, step.expect) : result;
+}
+
+async function runExecProcess(step: ExecStep, params: Record<string, string>, ctx: ActionContext): Promise<StepResult> {
   const [program, ...args] = renderArgv(step, params);
   const cwd = renderCwd(step, params);
   const result = await runInGroup(program, args, {
@@ -54,7 +60,10 @@ export async function runExec(step: ExecStep, params: Record<string, string>, ct
 
   const durationMs = result.durationMs;
   const took = formatDuration(durationMs);
-  const base = { durationMs, outputTail: outputTail(result.all, ctx.redact) };
+  const full = fullOutput(result.all, ctx.redact);
+  const shown = shownOutput(full, keepPatterns(step.keep));
+  // The full output is kept only when the thread shows less of it.
+  const base = { durationMs, outputTail: shown, ...(shown === full ? {} : { output: full }) };
   const exitCode = result.exitCode;
   const withExit = exitCode === undefined ? {} : { exitCode };
 

@@ -2,7 +2,8 @@ import { loadUndici } from './lazy-clients.js';
 import { quoteValue } from '../param-value.js';
 import type { HttpStepFields as HttpStep } from '../step-schema.js';
 import { renderTemplate } from '../template.js';
-import { formatDuration, outputTail } from './output.js';
+import { applyExpectations, keepPatterns } from './checks.js';
+import { formatDuration, fullOutput, shownOutput } from './output.js';
 import type { ActionContext, StepResult } from './types.js';
 
 /** Body read for `bodyContains` and the output tail; the rest is never downloaded. */
@@ -49,7 +50,9 @@ export async function runHttp(step: HttpStep, params: Record<string, string>, ct
     const body = await readLimited(response.body as AsyncIterable<Buffer>, MAX_BODY_BYTES);
     const durationMs = elapsed();
     const httpStatus = response.statusCode;
-    const base = { httpStatus, durationMs, outputTail: outputTail(body, ctx.redact) };
+    const full = fullOutput(body, ctx.redact);
+    const shown = shownOutput(full, keepPatterns(step.keep));
+    const base = { httpStatus, durationMs, outputTail: shown, ...(shown === full ? {} : { output: full }) };
     const head = `HTTP ${httpStatus} in ${formatDuration(durationMs)}`;
 
     const expected = step.with.expectStatus;
@@ -58,7 +61,7 @@ export async function runHttp(step: HttpStep, params: Record<string, string>, ct
     if (wanted !== undefined && !body.includes(wanted)) {
       return { ...base, status: 'failed', summary: `${head}, but the body does not contain ${quoteValue(wanted)}` };
     }
-    return { ...base, status: 'succeeded', summary: head };
+    return applyExpectations({ ...base, status: 'succeeded', summary: head }, full, step.expect);
   } catch (error) {
     const durationMs = elapsed();
     const code = errorCode(error);

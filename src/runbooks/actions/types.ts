@@ -36,8 +36,10 @@ export interface StepResult {
   exitCode?: number;
   httpStatus?: number;
   durationMs: number;
-  /** Last 20 lines of output, at most 1500 characters, already redacted. */
+  /** What a thread shows of the output: all of it when short, else a head and a tail with the cut marked (output.ts); redacted. */
   outputTail: string;
+  /** The whole output, redacted and bounded (FULL_OUTPUT_MAX_CHARS), when longer than outputTail shows; kept for the output route. */
+  output?: string;
   /** Structured findings shown in the thread, e.g. WAL size before/after, rows per table. */
   facts?: StepFact[];
   /** Files the step produced (a backup, a safety copy), verified before being reported. */

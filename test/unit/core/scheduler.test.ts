@@ -313,8 +313,64 @@ steps:
       ]);
       const outcome = await runJob(job!, { store, runner: localStepRunner, runbooks: [shopRunbook()], redact: createRedactor([]), env: {}, clock: () => new Date() }, new AbortController().signal);
       expect(outcome.status).toBe('succeeded');
-      expect(outcome.text.split('\n')).toHaveLength(3);
+      expect(outcome.text.split('\n').filter((l) => l.startsWith('✅'))).toHaveLength(2);
       expect(outcome.text.split('\n')[0]).toBe('📋 Daily checklist: 2 of 2 checks passed');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails a checklist item whose output crosses its expect: threshold, posting the value it read', async () => {
+    const store = new SqliteStore(':memory:');
+    try {
+      const data = path.join(dir, 'data');
+      await mkdir(data);
+      const runbook = parseRunbook(
+        `
+name: usage
+match: { service: usage }
+params:
+  data: { default: ${data}, pattern: '/[A-Za-z0-9/._-]+' }
+  log: { default: ${path.join(dir, 'app.log')}, pattern: '/[A-Za-z0-9/._-]+' }
+steps:
+  - id: data-size
+    title: Size of the data directory (du -sk)
+    action: exec
+    run: [du, -sk, '{{data}}']
+    expect: [{ label: data KiB, value: '^(\\d+)\\s', max: 100 }]
+  - id: errors
+    title: ERROR lines of app.log
+    action: exec
+    run: [sed, -n, '/ERROR/p', '{{log}}']
+    expect: [{ label: ERROR lines, absent: 'ERROR' }]
+`,
+        'usage.yaml',
+      );
+      const [job] = jobs([
+        { name: 'nightly', title: 'Nightly checks', kind: 'checklist', cron: '0 9 * * *', post: OPS, steps: [{ runbook: 'usage', step: 'data-size' }, { runbook: 'usage', step: 'errors' }] },
+      ]);
+      const run = () => runJob(job!, { store, runner: localStepRunner, runbooks: [runbook], redact: createRedactor([]), env: { PATH: process.env.PATH }, clock: () => new Date() }, new AbortController().signal);
+
+      await writeFile(path.join(data, 'small.bin'), Buffer.alloc(8 * 1024, 1));
+      await writeFile(path.join(dir, 'app.log'), '2026-12-07 09:00:01 INFO started\n');
+      const fine = await run();
+      expect(fine.status).toBe('succeeded');
+      expect(fine.text).toMatch(/• data KiB: ✅ \d+ \(max 100\)/);
+      expect(fine.text).toContain('• ERROR lines: ✅ none');
+
+      // The directory grows past its bound and the log gets an error: both items fail, with what they saw.
+      await writeFile(path.join(data, 'big.bin'), Buffer.alloc(400 * 1024, 1));
+      await writeFile(path.join(dir, 'app.log'), '2026-12-07 09:00:01 INFO started\n2026-12-07 09:05:00 ERROR db timeout\n');
+      const crossed = await run();
+      expect(crossed.status).toBe('failed');
+      const lines = crossed.text.split('\n');
+      expect(lines[0]).toBe('📋 Nightly checks: 0 of 2 checks passed');
+      const kib = Number(/data KiB: ❌ (\d+) in/.exec(crossed.text)?.[1]);
+      expect(kib).toBeGreaterThan(100);
+      expect(crossed.text).toMatch(/❌ \*Size of the data directory \(du -sk\)\* \(usage\): exit 0 in .*, but data KiB \d+ outside max 100/);
+      expect(crossed.text).toContain(`(max 100)`);
+      expect(crossed.text).toContain('• ERROR lines: ❌ 1 found, the last: `2026-12-07 09:05:00 ERROR db timeout`');
+      expect(crossed.data.items).toMatchObject([{ step: 'data-size', status: 'failed' }, { step: 'errors', status: 'failed' }]);
     } finally {
       await store.close();
     }
@@ -358,6 +414,12 @@ describe('shipped schedules example', () => {
       ['gitcortex-nightly-backup', 'step', '0 2 * * *'],
       ['im-suite-daily-checklist', 'checklist', '0 9 * * *'],
       ['im-suite-weekly-checklist', 'checklist', '0 9 * * 1'],
+      ['opentruss-nightly-backup', 'step', '0 2 * * *'],
+      ['opentruss-daily-checklist', 'checklist', '0 9 * * *'],
+      ['opentruss-weekly-checklist', 'checklist', '0 9 * * 1'],
+      ['opentruss-monthly-checklist', 'checklist', '0 9 1 * *'],
+      ['app-example-nightly-backup', 'step', '0 2 * * *'],
+      ['app-example-weekly-inspection', 'checklist', '0 9 * * 1'],
       ['retention', 'retention', '30 3 * * *'],
     ]);
   });

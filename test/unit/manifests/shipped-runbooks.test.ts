@@ -72,6 +72,21 @@ const SYSTEMS: Record<string, AlertCase[]> = {
       offers: ['opentruss-memgraph/memgraph-logs', 'opentruss-memgraph/backup', 'opentruss-memgraph/restore', 'opentruss-memgraph/verify-data'],
       remedy: true,
     },
+    {
+      labels: { alertname: 'OpenTrussDailyChecklist', service: 'opentruss', severity: 'info' },
+      offers: ['opentruss-checklists/daily-alerts', 'opentruss-checklists/daily-errors', 'opentruss-checklists/daily-disk', 'opentruss-checklists/daily-backup'],
+      remedy: false,
+    },
+    {
+      labels: { alertname: 'OpenTrussWeeklyChecklist', service: 'opentruss', severity: 'info' },
+      offers: ['opentruss-checklists/weekly-performance', 'opentruss-checklists/weekly-security', 'opentruss-checklists/weekly-backup-readable'],
+      remedy: false,
+    },
+    {
+      labels: { alertname: 'OpenTrussMonthlyChecklist', service: 'opentruss', severity: 'info' },
+      offers: ['opentruss-checklists/monthly-updates', 'opentruss-checklists/monthly-images', 'opentruss-checklists/monthly-capacity'],
+      remedy: false,
+    },
   ],
   'approval-gin': [
     {
@@ -157,6 +172,16 @@ const SYSTEMS: Record<string, AlertCase[]> = {
       labels: { alertname: 'DiskFull', service: 'app-example', job: 'node', instance: 'app-1:9100', mountpoint: '/', severity: 'warning' },
       offers: ['app-example-disk/disk', 'app-example-disk/log-files', 'app-example-disk/rotate-logs'],
       remedy: true,
+    },
+    {
+      labels: { alertname: 'AppExampleStarted', service: 'app-example', job: 'app-example', instance: 'app-1:8000', severity: 'info' },
+      offers: ['app-example-checklists/started', 'app-example-checklists/health', 'app-example-checklists/database', 'app-example-checklists/smoke', 'app-example-checklists/stopped'],
+      remedy: false,
+    },
+    {
+      labels: { alertname: 'AppExampleWeeklyInspection', service: 'app-example', severity: 'info' },
+      offers: ['app-example-checklists/weekly-logs', 'app-example-checklists/weekly-disk', 'app-example-checklists/weekly-dependencies'],
+      remedy: false,
     },
   ],
 };

@@ -135,21 +135,38 @@ describe('exec steps', () => {
     expect(result.outputTail).not.toContain(SECRET);
   });
 
-  it('keeps only the last 20 lines', async () => {
+  it('shows long output as its first and last lines, the cut marked, and keeps the whole output', async () => {
     const step = execStep({ run: [NODE, '-e', 'for (let i = 1; i <= 100; i++) console.log("line " + i)'] });
     const result = await runStep(step, {}, context());
     const lines = result.outputTail.split('\n');
-    expect(lines).toHaveLength(20);
-    expect(lines[0]).toBe('line 81');
-    expect(lines[19]).toBe('line 100');
+    expect(lines).toEqual([...[1, 2, 3, 4, 5].map((i) => `line ${i}`), '… 83 lines cut …', ...Array.from({ length: 12 }, (_, i) => `line ${89 + i}`)]);
+    expect(result.output?.split('\n')).toHaveLength(100);
   });
 
-  it('keeps at most 1500 characters, from the end', async () => {
+  it('keeps the lines a step names (keep:) from the cut middle', async () => {
+    const step = execStep({ run: [NODE, '-e', 'for (let i = 1; i <= 100; i++) console.log(i === 50 ? "maxmemory:0" : "line " + i)'], keep: ['^maxmemory:'] });
+    const result = await runStep(step, {}, context());
+    expect(result.outputTail).toContain('line 5\n… 44 lines cut …\nmaxmemory:0\n… 38 lines cut …\nline 89');
+  });
+
+  it('fails a check whose output crosses its expectation, showing the value', async () => {
+    const df = 'Filesystem Size Used Avail Use% Mounted on\n/dev/sda1 20G 18G 2G 91% /\ntmpfs 1G 0 1G 0% /run';
+    const step = execStep({ run: [NODE, '-e', `console.log(${JSON.stringify(df)})`], expect: [{ label: 'disk use %', value: '(\\d+)%\\s', max: 85 }, { absent: 'ERROR' }] });
+    const result = await runStep(step, {}, context());
+    expect(result.status).toBe('failed');
+    expect(result.summary).toMatch(/^exit 0 in .*, but disk use % 91 outside max 85$/);
+    expect(result.facts).toEqual([
+      { label: 'disk use %', value: '❌ 91 in `/dev/sda1 20G 18G 2G 91% /` (max 85)' },
+      { label: 'no /ERROR/', value: '✅ none' },
+    ]);
+  });
+
+  it('keeps at most 1500 characters, the last line whole', async () => {
     const step = execStep({ run: [NODE, '-e', 'for (let i = 1; i <= 10; i++) console.log(String(i).padStart(400, "x")); console.log("the end")'] });
     const result = await runStep(step, {}, context());
-    expect(result.outputTail.length).toBeLessThanOrEqual(1500);
-    expect(result.outputTail.startsWith('…')).toBe(true);
-    expect(result.outputTail.endsWith('x10\nthe end')).toBe(true);
+    expect([...result.outputTail].length).toBeLessThanOrEqual(1500);
+    expect(result.outputTail).toMatch(/ lines? cut …\n/);
+    expect(result.outputTail.endsWith('…\nthe end')).toBe(true);
   });
 
   it('redacts a secret even when the output is huge, and stays bounded', async () => {

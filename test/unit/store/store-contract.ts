@@ -345,6 +345,16 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(await tx((t) => t.activeStepRun(i.id, 'gitcortex', 'restart', 'host2'))).toEqual(whole);
       });
 
+      it('keeps a run\'s full output once (a second save is ignored), whole', async () => {
+        const i = await seedIncident();
+        const run = await tx((t) => t.insertStepRun(newStepRun(i.id)));
+        expect(await tx((t) => t.getStepOutput(run.id))).toBeUndefined();
+        const output = Array.from({ length: 5000 }, (_, n) => `line ${n} ✓`).join('\n');
+        await tx((t) => t.saveStepOutput(run.id, output, at(2)));
+        await tx((t) => t.saveStepOutput(run.id, 'again', at(3)));
+        expect(await tx((t) => t.getStepOutput(run.id))).toBe(output);
+      });
+
       it('transitionStepRun is conditional: of two racing approved→running transitions exactly one wins', async () => {
         const i = await seedIncident();
         const run = await tx((t) => t.insertStepRun(newStepRun(i.id, { state: 'approved' })));
@@ -676,6 +686,18 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(await tx((t) => t.claimJobRun('backup', at(180), at(180)))).toBe('claimed');
         // A job never seen before is recorded by its first claim.
         expect(await tx((t) => t.claimJobRun('checklist', at(60), at(60)))).toBe('claimed');
+      });
+
+      it('lists the posts of scheduled jobs, newest first, without other unbound events or incidents\' events', async () => {
+        const i = await seedIncident();
+        const event = (incidentId: number | null, kind: string, text: string) => ({ at: at(1), incidentId, actor: 'system:scheduler', kind, text, data: { job: 'daily' } });
+        await tx((t) => appendAudit(t, event(null, 'schedule.started', 'started')));
+        await tx((t) => appendAudit(t, event(null, 'schedule.finished', 'first')));
+        await tx((t) => appendAudit(t, event(i.id, 'schedule.finished', 'of an incident')));
+        await tx((t) => appendAudit(t, event(null, 'schedule.missed', 'missed')));
+        await tx((t) => appendAudit(t, event(null, 'schedule.finished', 'second')));
+        expect((await tx((t) => t.recentSchedulePosts(10))).map((e) => e.text)).toEqual(['second', 'missed', 'first']);
+        expect((await tx((t) => t.recentSchedulePosts(1))).map((e) => e.text)).toEqual(['second']);
       });
 
       it('advanceJobSlot moves the last slot only from the slot given', async () => {
