@@ -188,6 +188,25 @@ describe('OpenTruss: the manual’s config-backup-<date>.tar.gz of loose files',
     expect(await read()).toEqual(Object.values(files).map((body) => `${body}# changed\n`));
   });
 
+  it('restores an archive whose entries start with ./ (tar czf F ./.env.production …), leaving a file it lacks as it is', async () => {
+    const root = await tempDir('opentruss-config-dot');
+    const project = path.join(root, 'project');
+    const backups = path.join(root, 'backup');
+    await mkdir(path.join(project, 'nginx'), { recursive: true });
+    await mkdir(backups);
+    await writeFile(path.join(project, '.env.production'), 'A=1\n');
+    await writeFile(path.join(project, 'nginx', 'nginx.conf'), 'worker_processes 1;\n');
+    const archive = path.join(backups, 'config-backup-20240103_000000.tar.gz');
+    await execa('tar', ['czf', archive, './.env.production', './nginx/nginx.conf'], { cwd: project });
+    await writeFile(path.join(project, '.env.production'), 'A=2\n');
+    await writeFile(path.join(project, 'docker-compose.yml'), 'services: {}\n');
+    const result = await run('opentruss-memgraph', 'config-restore', { project_dir: project, backup_dir: backups, config_backup: archive });
+    expect(result.status, show(result)).toBe('succeeded');
+    expect(await readFile(path.join(project, '.env.production'), 'utf8')).toBe('A=1\n');
+    expect(fact(result, 'not in the archive (left as they are)')).toBe('docker-compose.yml');
+    expect(await readFile(path.join(project, 'docker-compose.yml'), 'utf8')).toBe('services: {}\n');
+  });
+
   it('refuses an archive holding anything besides the declared files, and changes nothing', async () => {
     const root = await tempDir('opentruss-config-foreign');
     const project = path.join(root, 'project');

@@ -57,16 +57,19 @@ async function present(t: FileSetTarget): Promise<string[]> {
   return found;
 }
 
-/** The archive's entries (`tar -tzf`, into a listing file), without ./ and trailing slashes. */
-async function listEntries(job: Job, archive: string, scratchDir: string): Promise<string[]> {
+/**
+ * The archive's entries (`tar -tzf`, into a listing file): each name without ./ and trailing
+ * slashes, mapped to the name as stored (`tar czf F ./x` stores ./x, and extracting needs that).
+ */
+async function listEntries(job: Job, archive: string, scratchDir: string): Promise<Map<string, string>> {
   const listing = job.tempPath(scratchDir, path.basename(archive), 'list');
   await job.program(['tar', '-tzf', archive, `--index-file=${listing}`], { what: `tar -tzf of ${path.basename(archive)}` });
-  const entries: string[] = [];
+  const entries = new Map<string, string>();
   await scanLines(listing, job.signal, (line) => {
     const entry = line.replace(/^(\.\/)+/u, '').replace(/\/+$/u, '');
-    if (entry !== '' && entry !== '.') entries.push(entry);
+    if (entry !== '' && entry !== '.') entries.set(entry, line);
   });
-  if (entries.length === 0) throw new ActionError(`${archive} lists no entries`);
+  if (entries.size === 0) throw new ActionError(`${archive} lists no entries`);
   return entries;
 }
 
@@ -84,7 +87,7 @@ export const fileSetBackup: BackupEngine<FileSetTarget> = {
     const files = await present(t);
     if (files.length === 0) throw new ActionError(`none of ${t.files.join(', ')} exists in ${t.base}`);
     await job.program(['tar', '-czf', out, '-C', path.resolve(t.base), '--', ...files], { what: `tar of ${describeFiles(t)}` });
-    const entries = new Set(await listEntries(job, out, path.dirname(out)));
+    const entries = await listEntries(job, out, path.dirname(out));
     const lost = files.filter((f) => !entries.has(f));
     if (lost.length > 0) throw new ActionError(`the archive does not list ${lost.join(', ')}`);
     const missing = t.files.filter((f) => !files.includes(f));
@@ -115,9 +118,9 @@ export const fileSetRestore: RestoreEngine<FileSetTarget, Staged> = {
     const entries = await listEntries(job, backup, base);
     // Directories on the way to a declared file (nginx/ for nginx/nginx.conf) are fine; anything else is not ours to write.
     const parents = new Set(t.files.flatMap((f) => f.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
-    const foreign = entries.filter((e) => !t.files.includes(e) && !parents.has(e));
+    const foreign = [...entries.keys()].filter((e) => !t.files.includes(e) && !parents.has(e));
     if (foreign.length > 0) throw new ActionError(`${backup} holds entries other than ${t.files.join(', ')}: ${foreign.slice(0, 5).join(', ')}; nothing was restored`);
-    const files = t.files.filter((f) => entries.includes(f));
+    const files = t.files.filter((f) => entries.has(f));
     if (files.length === 0) throw new ActionError(`${backup} holds none of ${t.files.join(', ')}`);
     const missing = t.files.filter((f) => !files.includes(f));
     if (missing.length > 0) job.fact('not in the archive (left as they are)', missing.join(', '));
@@ -127,7 +130,7 @@ export const fileSetRestore: RestoreEngine<FileSetTarget, Staged> = {
     } catch (error) {
       throw new ActionError(`creating ${staging}: ${fsProblem(error)}`);
     }
-    await job.program(['tar', '-xzf', backup, '-C', staging, '--no-same-owner', '--', ...files], { what: `extracting ${backup}` });
+    await job.program(['tar', '-xzf', backup, '-C', staging, '--no-same-owner', '--', ...files.map((f) => entries.get(f) ?? f)], { what: `extracting ${backup}` });
     for (const file of files) {
       const extracted = await lstatOrUndefined(path.join(staging, file));
       if (!extracted?.isFile()) throw new ActionError(`${file} in ${backup} is not a regular file`);
