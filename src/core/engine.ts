@@ -283,7 +283,8 @@ export class Engine implements IncidentUseCases {
           incidentId,
           actor: actorId(actor),
           kind: 'step.pick',
-          text: `🗂️ ${actor.name} wants to run *${offer.step.title}*: choose one of the ${files.length} most recent backups in ${where}.`,
+          // Each label in full as well: platforms cut button texts (Slack at 75 characters), which can drop the checksum state.
+          text: `🗂️ ${actor.name} wants to run *${offer.step.title}*: choose one of the ${files.length} most recent backups in ${where}.\n${files.map((f) => `• ${f.label}`).join('\n')}`,
           data: { runbook: offer.runbook.name, step: offer.step.id, choices: files.map((f) => f.path) },
         },
         { buttons },

@@ -142,6 +142,8 @@ describeWithAlertmanager('the manuals’ own backups restored from chat', () => 
       expect.stringMatching(/^latest\.db\.gz → gitcortex_20240131_020000\.db\.gz \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\), /u),
       expect.stringMatching(/^gitcortex_20240131_020000\.db\.gz, 2024-01-31 \d\d:00 UTC, \d+ bytes, /u),
     ]);
+    // The message lists every label in full: the link's file, and that neither has a sidecar.
+    expect(picker.text).toMatch(/• latest\.db\.gz → gitcortex_20240131_020000\.db\.gz \(.*\), \d+ bytes, no sidecar\n• gitcortex_20240131_020000\.db\.gz, 2024-01-31 \d\d:00 UTC, \d+ bytes, no sidecar/u);
     const restored = await chat.chooseAndApprove(picker, offered[0]?.id ?? '', 'Restore the database from a backup', async () => {
       expect(await content(), 'one approval is not enough').toBe('before-upgrade,migrated');
     });
