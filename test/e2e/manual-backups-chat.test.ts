@@ -168,7 +168,7 @@ describeWithAlertmanager('the manuals’ own backups restored from chat', () => 
     expect(events.filter((e) => e.kind === 'step.finished')).toHaveLength(2);
   }, 3 * STEP_TIMEOUT);
 
-  it('OpenTruss: the manual’s memgraph-<date>.tar.gz offered and restored after two approvals, its safety archive offered next', async () => {
+  it('OpenTruss: the manual’s memgraph-<date>.tar.gz offered and restored after two approvals, then undone with its safety archive', async () => {
     const volume = path.join(t.dir, 'volumes', 'opentruss_memgraph_data', '_data');
     const backups = path.join(t.dir, 'backup', 'opentruss');
     fs.mkdirSync(path.join(volume, 'snapshots'), { recursive: true });
@@ -199,9 +199,17 @@ describeWithAlertmanager('the manuals’ own backups restored from chat', () => 
     expect(snap()).toBe('graph v1');
 
     const again = await chat.openPicker(incident, 'opentruss-memgraph', 'restore');
-    expect(chat.options(again).map((o) => o.label)).toEqual([
+    const next = chat.options(again);
+    expect(next.map((o) => o.label)).toEqual([
       expect.stringMatching(/^safety copy before a restore, /u),
       expect.stringMatching(/^memgraph-20240101_020000\.tar\.gz, /u),
     ]);
+    // Undo: the safety archive brings back the state the restore replaced.
+    const undone = await chat.chooseAndApprove(again, next[0]?.id ?? '', 'Restore Memgraph data from a backup', () => {
+      expect(snap()).toBe('graph v1');
+      return Promise.resolve();
+    });
+    expect(messageText(undone)).toMatch(/succeeded/);
+    expect(snap()).toBe('graph v2 (damaged)');
   }, 3 * STEP_TIMEOUT);
 });
