@@ -314,7 +314,8 @@ export class Engine implements IncidentUseCases {
           incidentId,
           actor: actorId(actor),
           kind: 'step.pick',
-          text: t('thread.pickBackup', { name: actor.name, title: offer.step.title, count: files.length, where, target: offer.target ? t('thread.forAlert', { alert: offer.target.label }) : '' }),
+          // Each label in full as well: platforms cut button texts (Slack at 75 characters), which can drop the checksum state.
+          text: `${t('thread.pickBackup', { name: actor.name, title: offer.step.title, count: files.length, where, target: offer.target ? t('thread.forAlert', { alert: offer.target.label }) : '' })}\n${files.map((f) => `• ${f.label}`).join('\n')}`,
           data: { runbook: offer.runbook.name, step: offer.step.id, choices: files.map((f) => f.path) },
         },
         { buttons },

@@ -11,8 +11,8 @@ import type { StepRunner } from './ports/step-runner.js';
 /** Who scheduled runs are audited as: an operator declared them in the schedules file. */
 export const SCHEDULER_ACTOR = 'system:scheduler';
 
-/** Actions a checklist may run: they only look. (Backups write files, so they are scheduled as steps, not checklist items.) */
-const READ_ONLY_ACTIONS = new Set<RunbookStep['action']>(['verify', 'http', 'exec']);
+/** Actions a checklist may run: they only look (locate names and hashes an existing backup). (Backups write files, so they are scheduled as steps, not checklist items.) */
+const READ_ONLY_ACTIONS = new Set<RunbookStep['action']>(['verify', 'http', 'exec', 'locate']);
 /** Compose commands that only look (the others stop, start or run something in a container). */
 const READ_ONLY_COMPOSE = new Set<unknown>(['ps', 'logs']);
 
@@ -35,7 +35,7 @@ export function resolveStepRef(runbooks: readonly Runbook[], ref: StepRef, purpo
   if (!step) return { ok: false, problem: `runbook "${ref.runbook}" has no step "${ref.step}"` };
   if (step.changes) return { ok: false, problem: `step "${ref.runbook}/${ref.step}" changes a system (changes: true) and needs approval in chat; it cannot be scheduled` };
   if (purpose === 'checklist' && (!readOnly(step) || step.checkpoint)) {
-    return { ok: false, problem: `step "${ref.runbook}/${ref.step}" (action ${step.action}) is not read-only; a checklist runs verify, http, exec and compose ps/logs checks only` };
+    return { ok: false, problem: `step "${ref.runbook}/${ref.step}" (action ${step.action}) is not read-only; a checklist runs verify, http, exec, locate and compose ps/logs checks only` };
   }
   const resolved = resolveParams(runbook, ref.labels);
   if (!resolved.ok) return { ok: false, problem: `step "${ref.runbook}/${ref.step}": ${resolved.problems.join('; ')}` };

@@ -2,6 +2,7 @@ import { formatBytes } from '../../domain/format.js';
 import { Job, type KeepRule } from './data/common.js';
 import type { BackupEngine, RestoreEngine } from './data/engine.js';
 import { directoryBackup, directoryRestore } from './data/directory.js';
+import { fileSetBackup, fileSetRestore } from './data/file-set.js';
 import { backupInputs, checkpointInputs, restoreInputs, type BackupInputs, type RestoreInputs } from './data/inputs.js';
 import { mysqlBackup, mysqlRestore } from './data/mysql.js';
 import { runRestore, writeBackup, type RestorePlan } from './data/pipeline.js';
@@ -13,7 +14,8 @@ import type { BackupName } from './data/naming.js';
 import { locateAction } from './data/locate.js';
 
 /*
- * checkpoint, backup and restore, for SQLite, PostgreSQL, MySQL/MariaDB, Redis and directories.
+ * checkpoint, backup and restore, for SQLite, PostgreSQL, MySQL/MariaDB, Redis, directories and
+ * loose files of a directory.
  * Each engine lives in ./data/<engine>.ts; ./data/pipeline.ts holds the procedure all backups and
  * restores follow (temporary file, verify, hash, rename, sidecar, retention; safety backup first).
  */
@@ -57,6 +59,8 @@ function engineFor(inputs: BackupInputs | RestoreInputs): BoundEngine {
       return bind(redisBackup, redisRestore, { host: inputs.host, port: inputs.port, user: inputs.user, dumpPath: inputs.dumpPath, mode: inputs.mode });
     case 'directory':
       return bind(directoryBackup, directoryRestore, { path: 'source' in inputs ? inputs.source : inputs.target, member: inputs.member });
+    case 'files':
+      return bind(fileSetBackup, fileSetRestore, { base: inputs.base, files: inputs.files });
   }
 }
 
@@ -83,7 +87,7 @@ export const checkpointAction = defineAction({
 
 export const backupAction = defineAction({
   name: 'backup',
-  summary: 'A verified, sha256-summed backup (SQLite, PostgreSQL, MySQL/MariaDB, Redis, a directory) with retention.',
+  summary: 'A verified, sha256-summed backup (SQLite, PostgreSQL, MySQL/MariaDB, Redis, a directory, loose files) with retention.',
   inputs: backupInputs,
   describe(inputs) {
     const engine = engineFor(inputs);

@@ -147,6 +147,85 @@ describe('OpenTruss: the manual’s memgraph-<date>.tar.gz of the volume', () =>
   });
 });
 
+describe('OpenTruss: the manual’s config-backup-<date>.tar.gz of loose files', () => {
+  it('backs up .env.production, nginx/nginx.conf and docker-compose.yml as the manual’s tar does, restores the manual’s archive, and the safety archive undoes it', async () => {
+    const root = await tempDir('opentruss-config');
+    const project = path.join(root, 'opt', 'opentruss');
+    const backups = path.join(root, 'backup');
+    await mkdir(path.join(project, 'nginx'), { recursive: true });
+    await mkdir(backups);
+    const files = { '.env.production': 'JWT_SECRET=one\n', 'nginx/nginx.conf': 'worker_processes 1;\n', 'docker-compose.yml': 'services: {}\n' };
+    const write = async (suffix: string) => {
+      for (const [name, body] of Object.entries(files)) await writeFile(path.join(project, name), `${body}${suffix}`);
+    };
+    const read = async () => Promise.all(Object.keys(files).map((name) => readFile(path.join(project, name), 'utf8')));
+    await write('');
+    // The manual, in the project directory: tar czf config-backup-$DATE.tar.gz .env.production nginx/nginx.conf docker-compose.yml
+    await execa('tar', ['czf', path.join(backups, 'config-backup-20240101_020000.tar.gz'), '.env.production', 'nginx/nginx.conf', 'docker-compose.yml'], { cwd: project });
+    const values = { project_dir: project, backup_dir: backups };
+
+    const bot = await run('opentruss-memgraph', 'config-backup', values);
+    expect(bot.status, show(bot)).toBe('succeeded');
+    expect(path.basename(bot.artefacts?.[0]?.path ?? '')).toMatch(/^config-\d{8}T\d{6}Z\.tar\.gz$/u);
+    // The same layout as the manual's: `tar xzf FILE` in the project directory restores it.
+    expect((await execa('tar', ['-tzf', bot.artefacts?.[0]?.path ?? ''])).stdout.split('\n').sort()).toEqual(['.env.production', 'docker-compose.yml', 'nginx/nginx.conf']);
+
+    await write('# changed\n');
+    const offered = await choices('opentruss-memgraph', 'config-restore', values);
+    expect(offered.map((c) => path.basename(c.path))).toEqual([path.basename(bot.artefacts?.[0]?.path ?? ''), 'config-backup-20240101_020000.tar.gz']);
+    expect(offered[1]?.label).toMatch(/^config-backup-20240101_020000\.tar\.gz, 2024-01-01 \d\d:00 UTC, .*no sidecar$/u);
+    const restored = await run('opentruss-memgraph', 'config-restore', { ...values, config_backup: offered[1]?.path ?? '' });
+    expect(restored.status, show(restored)).toBe('succeeded');
+    expect(await read()).toEqual(Object.values(files));
+    expect(fact(restored, 'previous files kept as')).toMatch(/^\.env\.production\.before-restore-\d{8}T\d{6}Z, nginx\/nginx\.conf\.before-restore-/u);
+    expect(fact(restored, 'safety backup')).toMatch(/config-safety-\d{8}T\d{6}Z\.tar\.gz/u);
+
+    // The safety archive of the changed files is offered now, and restoring it undoes the restore.
+    const safety = (await choices('opentruss-memgraph', 'config-restore', values)).find((c) => c.label.startsWith('safety copy before a restore'));
+    expect(safety).toBeDefined();
+    const undo = await run('opentruss-memgraph', 'config-restore', { ...values, config_backup: safety?.path ?? '' });
+    expect(undo.status, show(undo)).toBe('succeeded');
+    expect(await read()).toEqual(Object.values(files).map((body) => `${body}# changed\n`));
+  });
+
+  it('restores an archive whose entries start with ./ (tar czf F ./.env.production …), leaving a file it lacks as it is', async () => {
+    const root = await tempDir('opentruss-config-dot');
+    const project = path.join(root, 'project');
+    const backups = path.join(root, 'backup');
+    await mkdir(path.join(project, 'nginx'), { recursive: true });
+    await mkdir(backups);
+    await writeFile(path.join(project, '.env.production'), 'A=1\n');
+    await writeFile(path.join(project, 'nginx', 'nginx.conf'), 'worker_processes 1;\n');
+    const archive = path.join(backups, 'config-backup-20240103_000000.tar.gz');
+    await execa('tar', ['czf', archive, './.env.production', './nginx/nginx.conf'], { cwd: project });
+    await writeFile(path.join(project, '.env.production'), 'A=2\n');
+    await writeFile(path.join(project, 'docker-compose.yml'), 'services: {}\n');
+    const result = await run('opentruss-memgraph', 'config-restore', { project_dir: project, backup_dir: backups, config_backup: archive });
+    expect(result.status, show(result)).toBe('succeeded');
+    expect(await readFile(path.join(project, '.env.production'), 'utf8')).toBe('A=1\n');
+    expect(fact(result, 'not in the archive (left as they are)')).toBe('docker-compose.yml');
+    expect(await readFile(path.join(project, 'docker-compose.yml'), 'utf8')).toBe('services: {}\n');
+  });
+
+  it('refuses an archive holding anything besides the declared files, and changes nothing', async () => {
+    const root = await tempDir('opentruss-config-foreign');
+    const project = path.join(root, 'project');
+    const backups = path.join(root, 'backup');
+    await mkdir(project);
+    await mkdir(backups);
+    await writeFile(path.join(project, 'docker-compose.yml'), 'services: {}\n');
+    await writeFile(path.join(project, 'evil.sh'), 'echo hi\n');
+    const archive = path.join(backups, 'config-backup-20240102_000000.tar.gz');
+    await execa('tar', ['czf', archive, 'docker-compose.yml', 'evil.sh'], { cwd: project });
+    await writeFile(path.join(project, 'docker-compose.yml'), 'services: { web: {} }\n');
+    const result = await run('opentruss-memgraph', 'config-restore', { project_dir: project, backup_dir: backups, config_backup: archive });
+    expect(result.status).toBe('failed');
+    expect(result.summary).toMatch(/holds entries other than \.env\.production, nginx\/nginx\.conf, docker-compose\.yml: evil\.sh; nothing was restored/u);
+    expect(await readFile(path.join(project, 'docker-compose.yml'), 'utf8')).toBe('services: { web: {} }\n');
+    expect((await readdir(project)).sort()).toEqual(['docker-compose.yml', 'evil.sh']);
+  });
+});
+
 pg.describe('Approval Gin: the manual’s pg_dump > backup_<date>.sql', () => {
   const database = `chatops_manual_${unique()}`;
   const psql = async (sql: string, db = database) =>

@@ -19,7 +19,7 @@ describe('a checklist and compose steps', () => {
     const ref = (step: string) => resolveStepRef([runbook], { runbook: 'shop', step, labels: {} }, 'checklist');
     expect(ref('ps').ok).toBe(true);
     expect(ref('logs').ok).toBe(true);
-    expect(ref('exec')).toEqual({ ok: false, problem: 'step "shop/exec" (action compose) is not read-only; a checklist runs verify, http, exec and compose ps/logs checks only' });
+    expect(ref('exec')).toEqual({ ok: false, problem: 'step "shop/exec" (action compose) is not read-only; a checklist runs verify, http, exec, locate and compose ps/logs checks only' });
     const down = ref('down');
     expect(down.ok).toBe(false);
     expect(down.ok ? '' : down.problem).toMatch(/changes a system/);

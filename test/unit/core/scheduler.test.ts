@@ -393,7 +393,7 @@ steps:
     expect(message.split('\n')).toEqual([
       `${file}: jobs.0.step: step "shop/wipe" changes a system (changes: true) and needs approval in chat; it cannot be scheduled`,
       `${file}: jobs.1.post.0.platform: discord is not enabled on this bot (enabled: slack)`,
-      `${file}: jobs.1.steps.0: step "shop/backup" (action backup) is not read-only; a checklist runs verify, http, exec and compose ps/logs checks only`,
+      `${file}: jobs.1.steps.0: step "shop/backup" (action backup) is not read-only; a checklist runs verify, http, exec, locate and compose ps/logs checks only`,
       `${file}: jobs.2.cron: "0 25 * * *" is not a valid cron expression`,
       `${file}: jobs.2.backups.0: step "shop/health" is a verify step; retention expires the files of backup steps`,
     ]);

@@ -38,6 +38,14 @@ const redisTarget = {
   mode: z.enum(['save', 'bgsave']).default('bgsave'),
 };
 
+/** Loose files of one directory (a config backup such as the OpenTruss manual's tar of .env.production, nginx/nginx.conf, docker-compose.yml). */
+const fileSet = {
+  /** The directory the files are relative to. */
+  base: text,
+  /** Paths relative to `base`, as the archive holds them. */
+  files: z.array(text).min(1).max(50),
+};
+
 /** Where a backup goes and how many to keep. */
 const destination = {
   /** The destination directory; it must exist. */
@@ -65,6 +73,7 @@ export const backupInputs = z.discriminatedUnion('engine', [
   z.strictObject({ engine: z.literal('mysql'), ...mysqlTarget, ...destination }),
   z.strictObject({ engine: z.literal('redis'), ...redisTarget, ...destination }),
   z.strictObject({ engine: z.literal('directory'), source: text, member: text.optional(), ...destination }),
+  z.strictObject({ engine: z.literal('files'), ...fileSet, ...destination }),
 ]);
 
 /** Which backup to restore, and where the safety backup goes. */
@@ -98,6 +107,7 @@ export const restoreInputs = z
     z.strictObject({ engine: z.literal('mysql'), ...mysqlTarget, ...restoreSource }),
     z.strictObject({ engine: z.literal('redis'), ...redisTarget, ...restoreSource }),
     z.strictObject({ engine: z.literal('directory'), target: text, member: text.optional(), ...restoreSource }),
+    z.strictObject({ engine: z.literal('files'), ...fileSet, ...restoreSource }),
   ])
   .superRefine((inputs, ctx) => {
     const latest = inputs.latest === true;
