@@ -6,6 +6,9 @@
  *
  * `{name}` is a parameter; `{n|one|other}` is an English plural on parameter n. To add a text: add
  * its key here and in every other catalogue (the type checker names a catalogue that lacks it).
+ *
+ * Over 300 lines: a catalogue is one list of texts, kept whole so that a translator sees every text
+ * of a language in one file, in the same order as this one.
  */
 export const en = {
   // Separators: a list of names, and clauses of one line.
@@ -290,6 +293,66 @@ export const en = {
   'parse.needsSubcommand': '/{name} needs a subcommand.',
   'parse.unexpected': 'unexpected {words}',
   'parse.missing': 'missing <{field}>',
+  // The web console (src/bot/console): its pages and the answers of its gate.
+  'console.brand': 'ChatOps console',
+  'console.pageTitle': '{title} · ChatOps console',
+  'console.mode.interactive': 'interactive',
+  'console.mode.readOnly': 'read-only',
+  'console.who.youAre': 'You are:',
+  'console.who.aria': 'your name',
+  'console.who.switch': 'Switch',
+  'console.who.be': 'be {name}',
+  'console.private.only': 'Only you ({name}) can see this',
+  'console.private.dismiss': 'Dismiss',
+  'console.calling': ' · calling: {names}',
+  'console.activity': 'Activity',
+  'console.thread': 'Thread',
+  'console.thread.empty': 'Nothing in the thread yet.',
+  'console.back': '← All incidents',
+  'console.auditLink': 'Audit trail (JSON, hash-chained)',
+  'console.resolve.title': 'Resolve this incident?',
+  'console.resolve.text': 'It is closed by hand; its pending change requests expire.',
+  'console.runners': 'Runners',
+  'console.runners.runner': 'Runner',
+  'console.runners.labels': 'Labels',
+  'console.runners.state': 'State',
+  'console.runners.heartbeat': 'Last heartbeat',
+  'console.runners.connected': 'connected',
+  'console.runners.disconnected': 'disconnected',
+  'console.runners.ago': '({seconds} s ago)',
+  'console.incidents': 'Incidents',
+  'console.sample': 'Fire a sample alert',
+  'console.empty': 'No incidents yet. Point Alertmanager at {path}{orSample}.',
+  'console.empty.orSample': ', or fire a sample alert',
+  'console.column.title': 'Title',
+  'console.readOnly': 'Read-only: {reason}.',
+  'console.reason.noChat': 'no chat platform is configured',
+  'console.reason.beside': '{platforms} {n|is|are} configured (CONSOLE=auto; set CONSOLE=on to act from the console too)',
+  'console.refused.readOnly.title': 'The console is read-only',
+  'console.refused.readOnly.text': '{reason} Buttons are pressed in the chat platform\'s threads.',
+  'console.refused.form.title': 'Unsupported form',
+  'console.refused.form.text': 'The console accepts its own HTML forms only (application/x-www-form-urlencoded).',
+  'console.refused.tooLarge.title': 'Form too large',
+  'console.refused.tooLarge.text': 'The form is larger than the limit of {max} bytes.',
+  'console.refused.origin.title': 'Request refused',
+  'console.refused.origin.text': 'This form did not come from the console page (cross-site request, or the page is stale: reload it).',
+  'console.refused.name.title': 'Bad name',
+  'console.refused.name.text': 'A console user name is 1–32 letters, digits, dots, dashes or underscores.',
+  'console.refused.session.title': 'Reload the page',
+  'console.refused.session.text': 'This press came without the console session cookie: reload the page and press again.',
+  'console.refused.incident.title': 'No such incident',
+  'console.refused.incident.text': '"{raw}" is not an incident number.',
+  'console.refused.busy.title': 'Busy',
+  'console.refused.busy.text': '{n} notifications are waiting to be recorded; try again in a moment.',
+  'console.where.thread': 'its thread is on {platforms}',
+  'console.where.and': ' and ',
+  'console.where.none': 'it has no chat thread',
+  'console.why.interactive': 'This incident opened before the console was enabled, so {where}; this is its audit trail.',
+  'console.why.readOnly': '{reason} This is the incident\'s audit trail; {where}.',
+  'console.auth.loopback': 'The console answers only on the loopback address (open http://127.0.0.1:<port>/), not via the host name "{host}".',
+  'console.auth.wrongToken': 'Wrong console token.',
+  'console.auth.badCookie': 'The console cookie is not valid (the token changed?): open the console with ?token=<CONSOLE_TOKEN> again.',
+  'console.auth.needsToken': 'The console needs a token: send Authorization: Bearer <CONSOLE_TOKEN>, or open it once with ?token=<CONSOLE_TOKEN>.',
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof en;
