@@ -87,6 +87,18 @@ export const en = {
 
   // A step's result, when an action reported only its exit.
   'result.exit': 'exit {code} in {took}',
+  // A step's result as an action said it (src/domain/result-message.ts). English shows the action's
+  // own summary; these texts say the same, for the other languages to follow.
+  'result.http.ok': 'HTTP {status} in {took}',
+  'result.http.status': 'HTTP {status} in {took} (expected {expected})',
+  'result.http.body': 'HTTP {status} in {took}, but the body does not contain {wanted}',
+  'result.http.failed': 'request failed: {error}',
+  'result.timedOut': 'timed out after {seconds}s',
+  'result.timedOut.detail': 'timed out after {seconds}s: {detail}',
+  'result.cancelled': 'cancelled after {took}',
+  'result.exec.outputTooLarge': 'stopped after {took}: output exceeded {mib} MiB',
+  'result.exec.killed': 'killed by {signal} after {took}',
+  'result.onRunner': '{summary} on runner {runner}',
 
   // Thread messages and refusals of step requests and approvals (src/core/steps.ts, step-guards.ts).
   'thread.refused': '⛔ {name} was refused: {reason}',

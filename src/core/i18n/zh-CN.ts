@@ -74,6 +74,16 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'card.discord.moreFieldsNote': '另有 {dropped} 个字段未显示。',
   'card.discord.hiddenOptions': '（另有 {hidden} 个选项未显示：Discord 每条消息最多 {max} 个按钮。）',
 
+  'result.http.ok': 'HTTP {status}，耗时 {took}',
+  'result.http.status': 'HTTP {status}，耗时 {took}（期望状态码 {expected}）',
+  'result.http.body': 'HTTP {status}，耗时 {took}，但响应内容不含 {wanted}',
+  'result.http.failed': '请求失败：{error}',
+  'result.timedOut': '执行超时（{seconds} 秒）',
+  'result.timedOut.detail': '执行超时（{seconds} 秒）：{detail}',
+  'result.cancelled': '已取消（已运行 {took}）',
+  'result.exec.outputTooLarge': '已停止（已运行 {took}）：输出超过 {mib} MiB',
+  'result.exec.killed': '被信号 {signal} 终止（已运行 {took}）',
+  'result.onRunner': '{summary}（在 runner {runner} 上）',
   'result.exit': '退出码 {code}，耗时 {took}',
 
   'thread.refused': '⛔ {name} 的操作被拒绝：{reason}',
