@@ -1,4 +1,5 @@
 import type { Severity, StepState } from './card.js';
+import type { ResultMessage } from '../domain/result-message.js';
 import type { MessageRef } from './ports/chat-platform.js';
 
 // Shared value types the store port and the stores speak in, re-exported so that src/store needs
@@ -90,6 +91,7 @@ export interface CardMessage extends MessageRef {
 export interface StepResultRecord {
   status: 'succeeded' | 'failed' | 'timed_out' | 'interrupted';
   summary: string;
+  said?: ResultMessage | undefined;
   exitCode?: number | undefined;
   httpStatus?: number | undefined;
   durationMs: number;

@@ -338,6 +338,7 @@ export class StepExecutor {
         result: {
           status: result.status,
           summary: result.summary,
+          said: result.said,
           exitCode: result.exitCode,
           httpStatus: result.httpStatus,
           durationMs: result.durationMs,

@@ -97,44 +97,45 @@ export function buildTimelineMarkdown(input: TimelineInput, redact: Redactor): s
   }
   for (const p of [incident.acknowledgement, incident.silence, incident.resolution]) if (p) names.set(p.by, p.byName);
 
-  const lines: string[] = [`# Incident #${incident.id}: ${cell(incident.title)}`, ''];
+  const lines: string[] = [t('timeline.title', { id: incident.id, title: cell(incident.title) }), ''];
   const labels = Object.entries(incident.groupLabels).map(([k, v]) => `${k}=${v}`).join(', ');
   lines.push(
-    `- **Severity:** ${incident.severity}`,
-    `- **Status:** ${incident.status}`,
-    ...(labels ? [`- **Group:** ${cell(labels)}`] : []),
-    `- **Alert started:** ${formatTime(figures.alertStart)}`,
-    `- **Incident opened:** ${formatTime(incident.createdAt)}`,
+    t('timeline.severity', { severity: incident.severity }),
+    t('timeline.status', { status: t(`status.${incident.status}`) }),
+    ...(labels ? [t('timeline.group', { labels: cell(labels) })] : []),
+    t('timeline.alertStarted', { time: formatTime(figures.alertStart) }),
+    t('timeline.opened', { time: formatTime(incident.createdAt) }),
   );
   lines.push(
     incident.acknowledgement
-      ? `- **Acknowledged:** ${formatTime(incident.acknowledgement.at)} by ${cell(incident.acknowledgement.byName)}`
-      : '- **Acknowledged:** not yet',
+      ? t('timeline.acked', { time: formatTime(incident.acknowledgement.at), name: cell(incident.acknowledgement.byName) })
+      : t('timeline.notAcked'),
   );
-  if (incident.silence) lines.push(`- **Silenced:** by ${cell(incident.silence.byName)} at ${formatTime(incident.silence.at)} until ${formatTime(incident.silence.until)} (silence ${incident.silence.id})`);
-  if (incident.escalation) lines.push(`- **Escalated:** level ${incident.escalation.level}, last at ${formatTime(incident.escalation.at)}`);
+  if (incident.silence) lines.push(t('timeline.silenced', { name: cell(incident.silence.byName), time: formatTime(incident.silence.at), until: formatTime(incident.silence.until), silence: incident.silence.id }));
+  if (incident.escalation) lines.push(t('timeline.escalated', { level: incident.escalation.level, time: formatTime(incident.escalation.at) }));
   if (incident.status === 'resolved') {
-    const how = incident.resolution ? `by ${cell(incident.resolution.byName)}${incident.resolution.note ? `: ${cell(incident.resolution.note)}` : ''}` : 'by Alertmanager (alerts resolved)';
-    lines.push(`- **Resolved:** ${formatTime(incident.resolvedAt ?? incident.updatedAt)} ${how}`);
+    const r = incident.resolution;
+    const how = r ? (r.note ? t('timeline.resolvedByNote', { name: cell(r.byName), note: cell(r.note) }) : t('timeline.resolvedBy', { name: cell(r.byName) })) : t('timeline.resolvedByAlertmanager');
+    lines.push(t('timeline.resolved', { time: formatTime(incident.resolvedAt ?? incident.updatedAt), how }));
   } else {
-    lines.push('- **Resolved:** not yet');
+    lines.push(t('timeline.notResolved'));
   }
-  lines.push(`- **Time to acknowledge:** ${durationOr(figures.timeToAcknowledgeMs, '—')}`, `- **Time to resolve:** ${durationOr(figures.timeToResolveMs, '—')}`);
-  for (const clock of input.clocks ?? []) lines.push(`- **Time targets (${clock.runbook}):** ${describeClock(clock)}`);
+  lines.push(t('timeline.timeToAck', { duration: durationOr(figures.timeToAcknowledgeMs, t('none')) }), t('timeline.timeToResolve', { duration: durationOr(figures.timeToResolveMs, t('none')) }));
+  for (const clock of input.clocks ?? []) lines.push(t('timeline.timeTargets', { runbook: clock.runbook, clock: describeClock(clock) }));
   lines.push('');
 
-  lines.push('## Actions', '');
-  if (figures.actions.length === 0) lines.push('No runbook steps were run.');
+  lines.push(t('timeline.actions'), '');
+  if (figures.actions.length === 0) lines.push(t('timeline.noActions'));
   else {
-    lines.push('| step | requested by | approved by | state | result |', '| --- | --- | --- | --- | --- |');
+    lines.push(t('timeline.tableHead'), '| --- | --- | --- | --- | --- |');
     for (const a of figures.actions) {
-      lines.push(`| ${cell(a.title)} | ${cell(a.requestedBy)} | ${cell(a.approvedBy.join(', ') || '—')} | ${a.state} | ${cell(a.result ?? '—')} |`);
+      lines.push(`| ${cell(a.title)} | ${cell(a.requestedBy)} | ${cell(a.approvedBy.join(t('list.separator')) || t('none'))} | ${stateText(a.state)} | ${cell(a.result ?? t('none'))} |`);
     }
   }
-  lines.push('', '## Events', '');
+  lines.push('', t('timeline.events'), '');
   for (const event of audit) {
     lines.push(`- ${stamp(event.at)} · \`${event.kind}\` · ${cell(actorName(event, names))}: ${cell(event.text)}`);
   }
-  if (audit.length === 0) lines.push('No events recorded.');
+  if (audit.length === 0) lines.push(t('timeline.noEvents'));
   return redact(`${lines.join('\n')}\n`);
 }

@@ -28,6 +28,7 @@ export function wireResult(result: StepResult, redact: Redactor): WireResult {
     // `interrupted` is the bot's word for a run it lost; a step that ran here ended one of the other ways.
     status: r.status === 'interrupted' ? 'failed' : r.status,
     summary: clip(r.summary, 2000),
+    ...(r.said ? { said: { code: r.said.code, params: Object.fromEntries(Object.entries(r.said.params).slice(0, 20).map(([k, v]) => [k, typeof v === 'string' ? clip(v, 2000) : v])) } } : {}),
     ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
     ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
     durationMs: r.durationMs,

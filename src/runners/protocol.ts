@@ -90,6 +90,8 @@ export const RESULT_OUTPUT_MAX = 96 * 1024;
 export const stepResultSchema = z.strictObject({
   status: z.enum(['succeeded', 'failed', 'timed_out']),
   summary: z.string().max(2000),
+  // A code this bot does not know (a newer runner) is shown as the English summary.
+  said: z.strictObject({ code: z.string().max(100), params: z.record(z.string().max(100), z.union([z.string().max(2000), z.number()])), onRunner: z.string().max(200).optional() }).optional(),
   exitCode: z.int().optional(),
   httpStatus: z.int().optional(),
   durationMs: z.number().nonnegative(),

@@ -6,6 +6,7 @@ import { StepDetached, type ActionContext, type FileInspection, type StepOrigin 
 import { describeTarget, resolveRunOn, stepHash, type BackupExpiry, type RunbookStep, type RunnerTarget, type StepResult } from '../runbooks/index.js';
 import { answerSchema, stepResultSchema, type Answer, type Job } from './protocol.js';
 import { jobKey, runnerKey, type RunnerHub } from './hub.js';
+import { isResultCode } from '../domain/result-message.js';
 
 export interface RemoteRunnerOptions {
   store: Store;
@@ -146,7 +147,8 @@ export class RemoteStepRunner {
       case 'done': {
         if (!parsed?.success) return failed(`runner ${job.runner} reported a result the bot cannot read`);
         const result = parsed.data;
-        return { ...result, summary: `${result.summary} ${where}` };
+        const { said, ...rest } = result;
+        return { ...rest, summary: `${result.summary} ${where}`, ...(said && isResultCode(said.code) ? { said: { code: said.code, params: said.params, onRunner: job.runner } } : {}) };
       }
       case 'refused':
         return failed(`refused by runner ${job.runner}, nothing was run: ${job.detail ?? 'no reason given'}`);

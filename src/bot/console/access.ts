@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IncomingMessage } from 'node:http';
 import type { Route } from '../../http/router.js';
 import { sendError } from '../../http/respond.js';
+import { t } from '../../core/i18n/index.js';
 
 export type ConsoleMode = 'interactive' | 'read-only' | 'off';
 
@@ -39,8 +40,8 @@ export function resolveConsole(input: { setting: 'auto' | 'on' | 'off'; token: s
     };
   }
   if (setting === 'on') return { mode: 'interactive', reason: 'CONSOLE=on', token };
-  if (chatPlatforms.length === 0) return { mode: 'interactive', reason: 'no chat platform is configured', token };
-  return { mode: 'read-only', reason: `${chatPlatforms.join(' and ')} ${chatPlatforms.length === 1 ? 'is' : 'are'} configured (CONSOLE=auto; set CONSOLE=on to act from the console too)`, token };
+  if (chatPlatforms.length === 0) return { mode: 'interactive', reason: t('console.reason.noChat'), token };
+  return { mode: 'read-only', reason: t('console.reason.beside', { platforms: chatPlatforms.join(t('console.where.and')), n: chatPlatforms.length }), token };
 }
 
 export function parseCookies(header: string | undefined): Map<string, string> {
@@ -117,26 +118,26 @@ export class ConsoleAccess {
     if (this.token === undefined || this.cookieValue === undefined) {
       const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
       if (!LOOPBACK_HOSTS.has(host)) {
-        return { ok: false, status: 401, message: `The console answers only on the loopback address (open http://127.0.0.1:<port>/), not via the host name "${host.slice(0, 100)}".` };
+        return { ok: false, status: 401, message: t('console.auth.loopback', { host: host.slice(0, 100) }) };
       }
       return { ok: true };
     }
     const query = url.searchParams.get('token');
     if (query !== null) {
-      if (!constantTimeEqual(query, this.token)) return { ok: false, status: 401, message: 'Wrong console token.' };
+      if (!constantTimeEqual(query, this.token)) return { ok: false, status: 401, message: t('console.auth.wrongToken') };
       url.searchParams.delete('token');
       const setCookie = cookie(AUTH_COOKIE, this.cookieValue, { maxAgeSeconds: CONSOLE_COOKIE_SECONDS, secure: servedOverHttps(req) });
       return { ok: true, setCookie, redirectTo: `${url.pathname}${url.search}` };
     }
     const bearer = /^bearer\s+(.*)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (bearer !== undefined) {
-      return constantTimeEqual(bearer.trim(), this.token) ? { ok: true } : { ok: false, status: 401, message: 'Wrong console token.' };
+      return constantTimeEqual(bearer.trim(), this.token) ? { ok: true } : { ok: false, status: 401, message: t('console.auth.wrongToken') };
     }
     const presented = parseCookies(req.headers.cookie).get(AUTH_COOKIE);
     if (presented !== undefined) {
-      return constantTimeEqual(presented, this.cookieValue) ? { ok: true } : { ok: false, status: 401, message: 'The console cookie is not valid (the token changed?): open the console with ?token=<CONSOLE_TOKEN> again.' };
+      return constantTimeEqual(presented, this.cookieValue) ? { ok: true } : { ok: false, status: 401, message: t('console.auth.badCookie') };
     }
-    return { ok: false, status: 401, message: 'The console needs a token: send Authorization: Bearer <CONSOLE_TOKEN>, or open it once with ?token=<CONSOLE_TOKEN>.' };
+    return { ok: false, status: 401, message: t('console.auth.needsToken') };
   }
 
   /** The session id of this browser (a random cookie), and the cookie to set when it has none yet. */

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { notificationSchema } from '../../core/alertmanager-payload.js';
 import { decodeButtonId } from '../../core/button-codec.js';
 import { redactCard } from '../../core/card.js';
+import { t } from '../../core/i18n/index.js';
 import type { IncidentUseCases } from '../../core/use-cases.js';
 import { InputError } from '../../domain/errors.js';
 import type { Redactor } from '../../domain/redact.js';
@@ -114,7 +115,7 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
   const access = new ConsoleAccess(setup.token);
   const interactive = setup.mode === 'interactive';
   const streams = new Set<ServerResponse>();
-  const readOnlyReason = `Read-only: ${setup.reason}.`;
+  const readOnlyReason = t('console.readOnly', { reason: setup.reason });
 
   const sendPage = (ctx: Pick<RequestContext, 'res' | 'viewer' | 'cookies'>, status: number, body: Html, extra: Record<string, string> = {}) => {
     const text = body.value;
@@ -170,7 +171,7 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
       };
       const ctx: RequestContext = { req, res, url, params, viewer, cookies, session: { id: session.id, fresh: session.setCookie !== undefined } };
       if (options.acts && !interactive) {
-        return refuse(ctx, 403, 'The console is read-only', `${readOnlyReason} Buttons are pressed in the chat platform's threads.`);
+        return refuse(ctx, 403, t('console.refused.readOnly.title'), t('console.refused.readOnly.text', { reason: readOnlyReason }));
       }
       await handler(ctx);
     };
@@ -179,7 +180,7 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
   const readForm = async (ctx: RequestContext): Promise<URLSearchParams | undefined> => {
     const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') {
-      refuse(ctx, 415, 'Unsupported form', 'The console accepts its own HTML forms only (application/x-www-form-urlencoded).');
+      refuse(ctx, 415, t('console.refused.form.title'), t('console.refused.form.text'));
       return undefined;
     }
     let body: Buffer;
@@ -188,13 +189,13 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
       ctx.res.setHeader('connection', 'close');
-      refuse(ctx, error.status, 'Form too large', error.message);
+      refuse(ctx, error.status, t('console.refused.tooLarge.title'), t('console.refused.tooLarge.text', { max: FORM_MAX_BYTES }));
       return undefined;
     }
     const form = new URLSearchParams(body.toString('utf8'));
     if (!access.sameOrigin(ctx.req, form)) {
       log.warn({ path: ctx.url.pathname, origin: ctx.req.headers.origin, site: ctx.req.headers['sec-fetch-site'] }, 'console form refused: not from the console page');
-      refuse(ctx, 403, 'Request refused', 'This form did not come from the console page (cross-site request, or the page is stale: reload it).');
+      refuse(ctx, 403, t('console.refused.origin.title'), t('console.refused.origin.text'));
       return undefined;
     }
     return form;
@@ -212,12 +213,12 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     const runners = await engine.runners();
     const schedulePosts = (await engine.schedulePosts(SCHEDULE_POSTS_LIMIT)).map((e) => ({ ...e, text: o.redact(e.text) }));
     const main = listMain(ctx.viewer, { open, recent, runners, schedulePosts, privateMessages: interactive ? platform.privateMessages(ctx.viewer.user) : [] });
-    sendMain(ctx, 'Incidents', main);
+    sendMain(ctx, t('console.incidents'), main);
   };
 
   const incidentPage = async (ctx: RequestContext) => {
     const raw = ctx.params[0] ?? '';
-    if (!INCIDENT_ID.test(raw)) return refuse(ctx, 404, 'No such incident', `"${raw.slice(0, 40)}" is not an incident number.`);
+    if (!INCIDENT_ID.test(raw)) return refuse(ctx, 404, t('console.refused.incident.title'), t('console.refused.incident.text', { raw: raw.slice(0, 40) }));
     const id = Number(raw);
     const engine = o.getEngine();
     const data = await (async () => {
@@ -232,15 +233,15 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
         thread = { kind: 'thread', replies: replies.map((r) => ({ ...r, message: { ...r.message, text: o.redact(r.message.text) } })) };
       } else {
         const elsewhere = incident.targets.map((t) => t.platform).filter((p) => p !== CONSOLE_PLATFORM);
-        const where = elsewhere.length > 0 ? `its thread is on ${[...new Set(elsewhere)].join(' and ')}` : 'it has no chat thread';
+        const where = elsewhere.length > 0 ? t('console.where.thread', { platforms: [...new Set(elsewhere)].join(t('console.where.and')) }) : t('console.where.none');
         const why = interactive
-          ? `This incident opened before the console was enabled, so ${where}; this is its audit trail.`
-          : `${readOnlyReason} This is the incident's audit trail; ${where}.`;
+          ? t('console.why.interactive', { where })
+          : t('console.why.readOnly', { reason: readOnlyReason, where });
         thread = { kind: 'activity', why, events: ((await engine.auditTrail(id)) ?? []).map((e) => ({ ...e, text: o.redact(e.text) })) };
       }
       return { card, thread };
     })();
-    if (!data) return refuse(ctx, 404, 'No such incident', `Incident #${id} does not exist.`);
+    if (!data) return refuse(ctx, 404, t('console.refused.incident.title'), t('refusal.incidentMissing', { id }));
     const privateMessages = interactive ? platform.privateMessages(ctx.viewer.user).filter((m) => m.incidentId === undefined || m.incidentId === raw) : [];
     const main = incidentMain(ctx.viewer, { ...data, privateMessages });
     sendMain(ctx, data.card.title, main, { incidentId: raw, back: `/console/incidents/${raw}` });
@@ -250,9 +251,9 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     const form = await readForm(ctx);
     if (!form) return;
     const user = userFrom(form, ctx.viewer);
-    if (user === undefined) return refuse(ctx, 400, 'Bad name', 'A console user name is 1–32 letters, digits, dots, dashes or underscores.');
+    if (user === undefined) return refuse(ctx, 400, t('console.refused.name.title'), t('console.refused.name.text'));
     // Approvals are tied to the browser session; a press without one could be a new "person" each time.
-    if (ctx.session.fresh) return refuse(ctx, 403, 'Reload the page', 'This press came without the console session cookie: reload the page and press again.');
+    if (ctx.session.fresh) return refuse(ctx, 403, t('console.refused.session.title'), t('console.refused.session.text'));
     const buttonId = (form.get('buttonId') ?? '').slice(0, 200);
     const target = decodeButtonId(buttonId);
     const incidentField = form.get('incident') ?? '';
@@ -280,7 +281,7 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     if (!form) return;
     const notification = notificationSchema.parse(sampleAlert({ now: o.clock(), demoPort: o.demoPort }));
     const accepted = await o.getEngine().accept(notification, JSON.stringify(notification), { atOnce: true });
-    if (accepted.outcome === 'inbox_full') return refuse(ctx, 503, 'Busy', `${accepted.waiting} notifications are waiting to be recorded; try again in a moment.`);
+    if (accepted.outcome === 'inbox_full') return refuse(ctx, 503, t('console.refused.busy.title'), t('console.refused.busy.text', { n: accepted.waiting }));
     if (accepted.outcome === 'queued') {
       // Behind an earlier notification of the same group that still waits: shown once recorded.
       log.info({ seq: accepted.seq, user: ctx.viewer.user }, 'console: sample alert queued');
@@ -294,7 +295,7 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     const form = await readForm(ctx);
     if (!form) return;
     const user = (form.get('user') ?? '').trim();
-    if (!USER_NAME.test(user)) return refuse(ctx, 400, 'Bad name', 'A console user name is 1–32 letters, digits, dots, dashes or underscores.');
+    if (!USER_NAME.test(user)) return refuse(ctx, 400, t('console.refused.name.title'), t('console.refused.name.text'));
     redirect(ctx, safeBack(form.get('back')), [cookie(USER_COOKIE, user, { maxAgeSeconds: 365 * 24 * 3600, secure: servedOverHttps(ctx.req) })]);
   };
 

@@ -1,7 +1,7 @@
 import { makeButton } from '../../core/button-codec.js';
 import { cardIcon, menuRestNote, type Card, type CardButton, type CardMenu, STEP_STATE_ICON, stepStateText } from '../../core/card.js';
-import { t } from '../../core/i18n/index.js';
 import type { AuditEvent, Incident } from '../../core/domain.js';
+import { currentLocale, t } from '../../core/i18n/index.js';
 import { formatStamp, formatTime } from '../../core/time.js';
 import type { DeliveredReply } from '../../core/ports/store.js';
 import { formatMessage, html, Html, safeHref } from './html.js';
@@ -141,18 +141,18 @@ const SCRIPT = `
 export function layout(viewer: Viewer, title: string, main: Html, options: { incidentId?: string; back?: string; version?: string } = {}): Html {
   const back = options.back ?? '/';
   return html`<!doctype html>
-<html lang="en">
+<html lang="${currentLocale().locale}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <link rel="icon" href="data:,">
-<title>${title} · ChatOps console</title>
+<title>${t('console.pageTitle', { title })}</title>
 <style nonce="${viewer.nonce}">${new Html(STYLE)}</style>
 </head>
 <body data-incident="${options.incidentId ?? ''}" data-live="${viewer.interactive ? 'stream' : 'poll'}">
 <header>
-  <div class="brand"><a href="/">ChatOps console</a><span class="mode">${viewer.interactive ? 'interactive' : 'read-only'}</span></div>
+  <div class="brand"><a href="/">${t('console.brand')}</a><span class="mode">${viewer.interactive ? t('console.mode.interactive') : t('console.mode.readOnly')}</span></div>
   ${viewer.interactive ? whoBox(viewer, back) : html`<span class="muted">${viewer.readOnlyReason}</span>`}
 </header>
 <main id="main" data-version="${options.version ?? ''}">${main}</main>
@@ -170,10 +170,10 @@ function whoBox(viewer: Viewer, back: string): Html {
   const quick = ['alice', 'bob'].filter((name) => name !== viewer.user);
   return html`<div class="who">
   <form method="post" action="/console/user">${hidden('csrf', viewer.csrf)}${hidden('back', back)}
-    <label>You are: <input type="text" name="user" value="${viewer.user}" required maxlength="32" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]{0,31}" aria-label="your name"></label>
-    <button type="submit" class="small">Switch</button>
+    <label>${t('console.who.youAre')} <input type="text" name="user" value="${viewer.user}" required maxlength="32" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]{0,31}" aria-label="${t('console.who.aria')}"></label>
+    <button type="submit" class="small">${t('console.who.switch')}</button>
   </form>
-  ${quick.map((name) => html`<form method="post" action="/console/user">${hidden('csrf', viewer.csrf)}${hidden('back', back)}${hidden('user', name)}<button type="submit" class="small">be ${name}</button></form>`)}
+  ${quick.map((name) => html`<form method="post" action="/console/user">${hidden('csrf', viewer.csrf)}${hidden('back', back)}${hidden('user', name)}<button type="submit" class="small">${t('console.who.be', { name })}</button></form>`)}
 </div>`;
 }
 
@@ -234,8 +234,8 @@ export function cardHtml(viewer: Viewer, card: Card): Html {
 function privateHtml(viewer: Viewer, messages: readonly PrivateMessage[], back: string): Html | '' {
   if (messages.length === 0) return '';
   return html`<section class="flash" id="private" aria-live="polite">
-  <div class="toolbar"><strong>Only you (${viewer.user}) can see this</strong>
-    <form method="post" action="/console/dismiss">${hidden('csrf', viewer.csrf)}${hidden('user', viewer.user)}${hidden('back', back)}<button type="submit" class="small">Dismiss</button></form></div>
+  <div class="toolbar"><strong>${t('console.private.only', { name: viewer.user })}</strong>
+    <form method="post" action="/console/dismiss">${hidden('csrf', viewer.csrf)}${hidden('user', viewer.user)}${hidden('back', back)}<button type="submit" class="small">${t('console.private.dismiss')}</button></form></div>
   <ul>${messages.map((m) => html`<li><span class="text">${formatMessage(m.text)}</span> <time class="muted" datetime="${m.at}">${formatTime(m.at)}</time></li>`)}</ul>
 </section>`;
 }
@@ -243,7 +243,7 @@ function privateHtml(viewer: Viewer, messages: readonly PrivateMessage[], back: 
 /** Escalation targets as plain names: the console shows who was called and pings nobody. */
 function mentionNames(mentions: DeliveredReply['message']['mentions']): string {
   if (!mentions?.length) return '';
-  return ` · calling: ${mentions.map((m) => `@${m.name ?? m.id} (${m.platform} ${m.kind})`).join(', ')}`;
+  return t('console.calling', { names: mentions.map((m) => `@${m.name ?? m.id} (${m.platform} ${m.kind})`).join(t('list.separator')) });
 }
 
 export type ThreadView =
@@ -254,14 +254,14 @@ export type ThreadView =
 function threadHtml(viewer: Viewer, incidentId: string, view: ThreadView): Html {
   if (view.kind === 'activity') {
     return html`<section class="thread" id="thread">
-  <h2>Activity</h2>
+  <h2>${t('console.activity')}</h2>
   <p class="muted">${view.why}</p>
   <ol>${view.events.map((e) => html`<li><time datetime="${e.at}">${formatStamp(e.at)}</time><div class="text">${formatMessage(e.text)}</div></li>`)}</ol>
 </section>`;
   }
   return html`<section class="thread" id="thread">
-  <h2>Thread</h2>
-  ${view.replies.length === 0 ? html`<p class="muted">Nothing in the thread yet.</p>` : ''}
+  <h2>${t('console.thread')}</h2>
+  ${view.replies.length === 0 ? html`<p class="muted">${t('console.thread.empty')}</p>` : ''}
   <ol>${view.replies.map(
     (r) => html`<li data-message="${r.id}"><time datetime="${r.sentAt ?? r.createdAt}">${formatStamp(r.sentAt ?? r.createdAt)}</time><div class="text">${formatMessage(r.message.text)}${mentionNames(r.message.mentions)}</div>${chooseHtml(viewer, r.message.menu, incidentId)}${buttonsHtml(viewer, r.message.buttons, incidentId)}</li>`,
   )}</ol>
@@ -278,12 +278,12 @@ export interface IncidentView {
 export function incidentMain(viewer: Viewer, view: IncidentView): Html {
   const id = view.card.incidentId;
   const back = `/console/incidents/${id}`;
-  return html`<p class="muted"><a href="/">← All incidents</a></p>
+  return html`<p class="muted"><a href="/">${t('console.back')}</a></p>
 ${privateHtml(viewer, view.privateMessages, back)}
 ${cardHtml(viewer, view.card)}
 ${resolveHtml(viewer, view.card)}
 ${threadHtml(viewer, id, view.thread)}
-<p><a href="/incidents/${id}/audit">Audit trail (JSON, hash-chained)</a></p>`;
+<p><a href="/incidents/${id}/audit">${t('console.auditLink')}</a></p>`;
 }
 
 /**
@@ -292,8 +292,8 @@ ${threadHtml(viewer, id, view.thread)}
  */
 function resolveHtml(viewer: Viewer, card: Card): Html | '' {
   if (!viewer.interactive || card.status !== 'firing') return '';
-  const button = makeButton({ action: 'resolve', incidentId: Number(card.incidentId) }, 'Resolve', {
-    confirm: { title: 'Resolve this incident?', text: 'It is closed by hand; its pending change requests expire.', confirm: 'Resolve', deny: 'Cancel' },
+  const button = makeButton({ action: 'resolve', incidentId: Number(card.incidentId) }, t('card.button.resolve'), {
+    confirm: { title: t('console.resolve.title'), text: t('console.resolve.text'), confirm: t('card.button.resolve'), deny: t('card.confirm.cancel') },
   });
   return html`<div class="buttons" id="incident-actions">${pressForm(viewer, button, card.incidentId)}</div>`;
 }
@@ -301,12 +301,12 @@ function resolveHtml(viewer: Viewer, card: Card): Html | '' {
 /** The runners that have polled the bot, under the incidents (none listed: every step runs in the bot). */
 function runnersHtml(runners: readonly RunnerStatus[]): Html | string {
   if (runners.length === 0) return '';
-  return html`<h2>Runners</h2>
+  return html`<h2>${t('console.runners')}</h2>
 <table id="runners">
-  <thead><tr><th>Runner</th><th>Labels</th><th>State</th><th>Last heartbeat</th></tr></thead>
+  <thead><tr><th>${t('console.runners.runner')}</th><th>${t('console.runners.labels')}</th><th>${t('console.runners.state')}</th><th>${t('console.runners.heartbeat')}</th></tr></thead>
   <tbody>${runners.map(
     (r) =>
-      html`<tr data-connected="${String(r.connected)}"><td>${r.name}</td><td>${Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(', ')}</td><td>${r.connected ? 'connected' : 'disconnected'}</td><td><time datetime="${r.seenAt}">${formatTime(r.seenAt)}</time> (${String(r.silentSeconds)} s ago)</td></tr>`,
+      html`<tr data-connected="${String(r.connected)}"><td>${r.name}</td><td>${Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(', ')}</td><td>${r.connected ? t('console.runners.connected') : t('console.runners.disconnected')}</td><td><time datetime="${r.seenAt}">${formatTime(r.seenAt)}</time> ${t('console.runners.ago', { seconds: r.silentSeconds })}</td></tr>`,
   )}</tbody>
 </table>`;
 }
@@ -315,7 +315,7 @@ function runnersHtml(runners: readonly RunnerStatus[]): Html | string {
 function schedulePostsHtml(posts: readonly AuditEvent[]): Html | string {
   if (posts.length === 0) return '';
   return html`<section class="thread" id="scheduled">
-  <h2>Scheduled jobs</h2>
+  <h2>${t('console.scheduled')}</h2>
   <ol>${posts.map(
     (e) =>
       html`<li data-kind="${e.kind}" data-job="${typeof e.data.job === 'string' ? e.data.job : ''}" data-status="${typeof e.data.status === 'string' ? e.data.status : ''}"><time datetime="${e.at}">${formatTime(e.at)}</time><div class="text">${formatMessage(e.text)}</div></li>`,
@@ -328,20 +328,20 @@ export function listMain(
   input: { open: readonly Incident[]; recent: readonly Incident[]; privateMessages: readonly PrivateMessage[]; runners?: readonly RunnerStatus[]; schedulePosts?: readonly AuditEvent[] },
 ): Html {
   const rows = [...input.open, ...input.recent];
-  return html`<div class="toolbar"><h1>Incidents</h1>
+  return html`<div class="toolbar"><h1>${t('console.incidents')}</h1>
   ${
     viewer.interactive
-      ? html`<form method="post" action="/console/sample-alert">${hidden('csrf', viewer.csrf)}<button type="submit" class="danger" id="sample-alert">Fire a sample alert</button></form>`
+      ? html`<form method="post" action="/console/sample-alert">${hidden('csrf', viewer.csrf)}<button type="submit" class="danger" id="sample-alert">${t('console.sample')}</button></form>`
       : ''
   }</div>
 ${privateHtml(viewer, input.privateMessages, '/')}
 ${
   rows.length === 0
-    ? html`<p class="notice">No incidents yet. Point Alertmanager at <code>/webhooks/alertmanager</code>${viewer.interactive ? ', or fire a sample alert' : ''}.</p>`
+    ? html`<p class="notice">${formatMessage(t('console.empty', { path: '`/webhooks/alertmanager`', orSample: viewer.interactive ? t('console.empty.orSample') : '' }))}</p>`
     : html`<table id="incidents">
-  <thead><tr><th>#</th><th>Title</th><th>Severity</th><th>Status</th><th>Started</th></tr></thead>
+  <thead><tr><th>#</th><th>${t('console.column.title')}</th><th>${t('card.field.severity')}</th><th>${t('card.field.status')}</th><th>${t('card.field.started')}</th></tr></thead>
   <tbody>${rows.map(
-    (i) => html`<tr data-status="${i.status}"><td><a href="/console/incidents/${i.id}">#${i.id}</a></td><td><a href="/console/incidents/${i.id}">${i.title}</a></td><td><span class="sev sev-${i.severity}"></span>${i.severity}</td><td>${i.status}</td><td><time datetime="${i.createdAt}">${formatTime(i.createdAt)}</time></td></tr>`,
+    (i) => html`<tr data-status="${i.status}"><td><a href="/console/incidents/${i.id}">#${i.id}</a></td><td><a href="/console/incidents/${i.id}">${i.title}</a></td><td><span class="sev sev-${i.severity}"></span>${i.severity}</td><td>${t(`status.${i.status}`)}</td><td><time datetime="${i.createdAt}">${formatTime(i.createdAt)}</time></td></tr>`,
   )}</tbody>
 </table>`
 }
@@ -351,5 +351,5 @@ ${runnersHtml(input.runners ?? [])}`;
 
 /** A short page for refusals and errors, in the same frame. */
 export function messagePage(viewer: Viewer, title: string, message: string): Html {
-  return layout(viewer, title, html`<h1>${title}</h1><p class="notice">${message}</p><p><a href="/">← All incidents</a></p>`);
+  return layout(viewer, title, html`<h1>${title}</h1><p class="notice">${message}</p><p><a href="/">${t('console.back')}</a></p>`);
 }

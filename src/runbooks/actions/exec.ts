@@ -67,15 +67,15 @@ async function runExecProcess(step: ExecStep, params: Record<string, string>, ct
   const exitCode = result.exitCode;
   const withExit = exitCode === undefined ? {} : { exitCode };
 
-  if (result.timedOut) return { ...base, ...withExit, status: 'timed_out', summary: `timed out after ${step.timeoutSeconds}s` };
-  if (result.isCanceled) return { ...base, ...withExit, status: 'failed', summary: `cancelled after ${took}` };
+  if (result.timedOut) return { ...base, ...withExit, status: 'timed_out', summary: `timed out after ${step.timeoutSeconds}s`, said: { code: 'timedOut', params: { seconds: step.timeoutSeconds } } };
+  if (result.isCanceled) return { ...base, ...withExit, status: 'failed', summary: `cancelled after ${took}`, said: { code: 'cancelled', params: { tookMs: durationMs } } };
   if (result.isMaxBuffer) {
-    return { ...base, ...withExit, status: 'failed', summary: `stopped after ${took}: output exceeded ${MAX_BUFFER / 1024 / 1024} MiB` };
+    return { ...base, ...withExit, status: 'failed', summary: `stopped after ${took}: output exceeded ${MAX_BUFFER / 1024 / 1024} MiB`, said: { code: 'exec.outputTooLarge', params: { tookMs: durationMs, mib: MAX_BUFFER / 1024 / 1024 } } };
   }
   if (exitCode === undefined && result.signal === undefined) {
     return { ...base, status: 'failed', summary: ctx.redact(startFailure(program, cwd, result)) };
   }
-  if (exitCode === undefined) return { ...base, status: 'failed', summary: `killed by ${result.signal} after ${took}` };
+  if (exitCode === undefined) return { ...base, status: 'failed', summary: `killed by ${result.signal} after ${took}`, said: { code: 'exec.killed', params: { signal: String(result.signal), tookMs: durationMs } } };
   return { ...base, exitCode, status: exitCode === 0 ? 'succeeded' : 'failed', summary: `exit ${exitCode} in ${took}` };
 }
 

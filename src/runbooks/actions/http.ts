@@ -56,20 +56,20 @@ export async function runHttp(step: HttpStep, params: Record<string, string>, ct
     const head = `HTTP ${httpStatus} in ${formatDuration(durationMs)}`;
 
     const expected = step.with.expectStatus;
-    if (!expected.includes(httpStatus)) return { ...base, status: 'failed', summary: `${head} (expected ${expected.join(' or ')})` };
+    if (!expected.includes(httpStatus)) return { ...base, status: 'failed', summary: `${head} (expected ${expected.join(' or ')})`, said: { code: 'http.status', params: { status: httpStatus, tookMs: durationMs, expected: expected.join('/') } } };
     const wanted = step.with.bodyContains;
     if (wanted !== undefined && !body.includes(wanted)) {
-      return { ...base, status: 'failed', summary: `${head}, but the body does not contain ${quoteValue(wanted)}` };
+      return { ...base, status: 'failed', summary: `${head}, but the body does not contain ${quoteValue(wanted)}`, said: { code: 'http.body', params: { status: httpStatus, tookMs: durationMs, wanted: quoteValue(wanted) } } };
     }
-    return applyExpectations({ ...base, status: 'succeeded', summary: head }, full, step.expect);
+    return applyExpectations({ ...base, status: 'succeeded', summary: head, said: { code: 'http.ok', params: { status: httpStatus, tookMs: durationMs } } }, full, step.expect);
   } catch (error) {
     const durationMs = elapsed();
     const code = errorCode(error);
     if (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-      return { status: 'timed_out', summary: `timed out after ${timeoutSeconds}s`, durationMs, outputTail: '' };
+      return { status: 'timed_out', summary: `timed out after ${timeoutSeconds}s`, said: { code: 'timedOut', params: { seconds: timeoutSeconds } }, durationMs, outputTail: '' };
     }
-    if (ctx.signal.aborted) return { status: 'failed', summary: `cancelled after ${formatDuration(durationMs)}`, durationMs, outputTail: '' };
-    return { status: 'failed', summary: ctx.redact(`request failed: ${code}`), durationMs, outputTail: '' };
+    if (ctx.signal.aborted) return { status: 'failed', summary: `cancelled after ${formatDuration(durationMs)}`, said: { code: 'cancelled', params: { tookMs: durationMs } }, durationMs, outputTail: '' };
+    return { status: 'failed', summary: ctx.redact(`request failed: ${code}`), said: { code: 'http.failed', params: { error: ctx.redact(String(code)) } }, durationMs, outputTail: '' };
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Redactor } from '../../domain/redact.js';
+import type { ResultMessage } from '../../domain/result-message.js';
 import type { OnSpawn } from './process-group.js';
 
 /** What an executor needs from its caller. */
@@ -33,6 +34,8 @@ export interface StepResult {
   status: 'succeeded' | 'failed' | 'timed_out' | 'interrupted';
   /** One line, e.g. "exit 0 in 1.2s" or "HTTP 200 in 35 ms". */
   summary: string;
+  /** The summary as a code and values, for the bot to say in its language (the common shapes only). */
+  said?: ResultMessage;
   exitCode?: number;
   httpStatus?: number;
   durationMs: number;

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Approval, AuditEvent, Incident, StepRun, StoredAlert } from '../../../src/core/domain.js';
 import { createRedactor } from '../../../src/domain/redact.js';
 import { buildTimelineMarkdown, timelineFigures, timelineSummary, type TimelineInput } from '../../../src/core/timeline.js';
+import { useLocale } from '../../../src/core/i18n/index.js';
+import { englishIn } from '../../support/no-english.js';
 import { at } from './factories.js';
 
 const incident: Incident = {
@@ -120,6 +122,39 @@ describe('timeline', () => {
     expect(md).toContain('alice resolved by hand');
     expect(md).not.toContain('xoxb-');
     expect(md.endsWith('\n')).toBe(true);
+  });
+
+  it('writes its headings, fields and table in zh-CN, times in UTC+8', () => {
+    const previous = useLocale({ locale: 'zh-CN', timeZone: 'Asia/Shanghai' });
+    try {
+      // The events are the audit trail's texts as recorded (here English): only the frame is checked.
+      const md = buildTimelineMarkdown({ ...input, audit: [] }, redact);
+      expect(md.split('\n').slice(0, 17)).toEqual([
+        '# 事件 #7：HighLatency on gitcortex',
+        '',
+        '- **级别：** critical',
+        '- **状态：** 已恢复',
+        '- **分组：** alertname=HighLatency, service=gitcortex',
+        '- **告警开始：** 2026-11-22 09:37 UTC+8',
+        '- **事件创建：** 2026-11-22 09:38 UTC+8',
+        '- **认领：** 2026-11-22 09:43 UTC+8，alice',
+        '- **静默：** bob 于 2026-11-22 09:44 UTC+8 设置，至 2026-11-22 10:44 UTC+8（静默 sil-1）',
+        '- **恢复：** 2026-11-22 10:38 UTC+8，由 alice 处理：pool \\| restarted',
+        '- **认领耗时：** 5 分钟',
+        '- **恢复耗时：** 1 小时 00 分',
+        '',
+        '## 处置操作',
+        '',
+        '| 步骤 | 发起人 | 审批人 | 状态 | 结果 |',
+        '| --- | --- | --- | --- | --- |',
+      ]);
+      expect(md).toContain('## 事件记录');
+      expect(md).toContain('没有记录任何事件。');
+      const frame = md.replace(/^\| Restart GitCortex .*$/m, '');
+      expect(englishIn(frame, { allowed: ['HighLatency on gitcortex', 'critical', 'alice', 'bob', 'pool', 'restarted'] })).toEqual([]);
+    } finally {
+      useLocale(previous);
+    }
   });
 
   it('redacts configured secret values wherever they appear', () => {

@@ -1,0 +1,42 @@
+/**
+ * A step result's summary as a code and its values, so the bot can say it in its own language
+ * (the runbook actions are a lower layer with no catalogue; the core has a text `result.<code>` for
+ * each code). The action's English `summary` is always written too: it is the English text, the
+ * audit trail's wording, and the fallback for a code the bot does not know (a newer runner).
+ *
+ * A parameter whose name ends in `Ms` is a duration in milliseconds, shown in the bot's units.
+ */
+export const RESULT_CODES = [
+  /** HTTP {status} in {tookMs}. */
+  'http.ok',
+  /** HTTP {status} in {tookMs}, not one of {expected}. */
+  'http.status',
+  /** HTTP {status} in {tookMs}, the body lacks {wanted}. */
+  'http.body',
+  /** The request failed: {error} (a system error code). */
+  'http.failed',
+  /** Timed out after {seconds}. */
+  'timedOut',
+  /** Timed out after {seconds}; what the action was doing: {detail} (English). */
+  'timedOut.detail',
+  /** Cancelled after {tookMs}. */
+  'cancelled',
+  /** Stopped after {tookMs}: output exceeded {mib} MiB. */
+  'exec.outputTooLarge',
+  /** Killed by {signal} after {tookMs}. */
+  'exec.killed',
+] as const;
+
+export type ResultCode = (typeof RESULT_CODES)[number];
+
+export interface ResultMessage {
+  code: ResultCode;
+  params: Record<string, string | number>;
+  /** The runner the step ran on, when it ran on one. */
+  onRunner?: string | undefined;
+}
+
+/** Whether a code (from a runner, perhaps a newer one) is one this bot can say. */
+export function isResultCode(code: string): code is ResultCode {
+  return (RESULT_CODES as readonly string[]).includes(code);
+}
