@@ -7,6 +7,7 @@ import { highestSeverity } from './severity.js';
 import { expireChangesOnResolve } from './step-guards.js';
 import { formatDuration } from './time.js';
 import type { StoreTx } from './ports/store.js';
+import { OPENED_SUBJECT } from './storm-desk.js';
 
 export interface RecordedNotification {
   incidentId: number;
@@ -139,7 +140,7 @@ export async function recordNotification(
         text: `🚨 Incident #${incident.id} opened: ${fields.title} (${count} alert${count === 1 ? '' : 's'}, ${severity}).${again}`,
         data: { groupKey: n.groupKey, episode: incident.episode, status: n.status, fingerprints: n.alerts.map((a) => a.fingerprint), previousIncidentId: latest?.id ?? null },
       },
-      { refreshCard: true },
+      { refreshCard: true, subject: OPENED_SUBJECT },
     );
   }
   if (joined.length > 0) {

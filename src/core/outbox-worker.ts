@@ -10,6 +10,7 @@ import { WorkerLoop } from './worker-loop.js';
 import type { Metrics } from '../metrics.js';
 import type { Store, StoreTx } from './ports/store.js';
 import type { Clock } from './ports/clock.js';
+import { DEFAULT_STORM_SETTINGS, StormDesk, type StormSettings } from './storm-desk.js';
 
 // Over 300 lines: ordering, pacing, retries and the unknown-outcome recovery of chat deliveries
 // depend on each other's state; split, the invariants between them would no longer be in view.
@@ -28,6 +29,8 @@ export interface OutboxWorkerOptions {
   leadership?: Leadership;
   pollMs?: number;
   batchSize?: number;
+  /** When a channel's new cards roll into a storm digest (see StormDesk). */
+  storms?: StormSettings | undefined;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -76,7 +79,26 @@ export class OutboxWorker {
   /** A tick asked for when a paced channel may send again (ms since the epoch), and its timer. */
   private wake: { at: number; timer: NodeJS.Timeout } | undefined;
 
+  /** Storm digests of channels whose new cards queue beyond their pace. */
+  private readonly desk: StormDesk;
+
   constructor(private readonly o: OutboxWorkerOptions) {
+    this.desk = new StormDesk({
+      store: o.store,
+      clock: o.clock,
+      log: o.log,
+      redact: o.redact,
+      settings: o.storms ?? DEFAULT_STORM_SETTINGS,
+      takeChannelToken: (platform, channel) => {
+        const now = o.clock().getTime();
+        return this.channelBucket(platform, channel, now)?.take(now) ?? true;
+      },
+      takeUpdateToken: (platform, channel) => {
+        const now = o.clock().getTime();
+        return (this.updateBucket(platform, now) ?? this.channelBucket(platform, channel, now))?.take(now) ?? true;
+      },
+      wakeAt: (at) => this.wakeAt(at, o.clock().getTime()),
+    });
     this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 500, (error) => o.log.error({ err: error }, 'outbox tick failed'), NUDGED_TICK_GAP_MS);
   }
 
@@ -112,6 +134,12 @@ export class OutboxWorker {
   private async tick(): Promise<void> {
     if (!(this.o.leadership ?? alwaysLeader).isLeader()) return;
     await this.requeueDeferredUpdates();
+    // Storms first: a digest whose channel has nothing left to send still has to say it is over.
+    const storms = await this.desk.openStorms();
+    for (const storm of storms.values()) {
+      const platform = this.o.platforms.get(storm.platform);
+      if (platform) await this.desk.afterLane(platform, storm);
+    }
     // Each round sends the head of every due thread; the next message of a thread becomes its head
     // only once the previous one is sent. Rounds stop when nothing could be sent.
     for (let round = 0; round < MAX_ROUNDS_PER_TICK; round += 1) {
@@ -122,7 +150,16 @@ export class OutboxWorker {
       // in order, and its pace is counted before each send). One at a time across all channels,
       // the whole bot sent at most one message per API round trip.
       await mapConcurrently(byChannel(heads), CHANNELS_AT_ONCE, async (lane) => {
+        const platform = lane[0] && this.o.platforms.get(lane[0].platform);
+        // A storm's digest goes before the lane's cards; its cards may be held (STORM_CARDS_PER_MINUTE).
+        const storm = platform ? await this.desk.beforeLane(platform, lane, storms) : undefined;
         for (const message of lane) {
+          if (await this.desk.folds(message)) {
+            await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
+            sent += 1;
+            continue;
+          }
+          if (!this.desk.mayPostCard(storm, message)) continue;
           // A channel over its pace waits until it may send again; its threads keep their order.
           if (!this.takeToken(message)) {
             const now = this.o.clock().getTime();
@@ -131,6 +168,7 @@ export class OutboxWorker {
           }
           if (await this.deliver(message)) sent += 1;
         }
+        if (platform) await this.desk.afterLane(platform, storm);
       });
       if (sent === 0) return;
     }
@@ -393,7 +431,7 @@ export class OutboxWorker {
   }
 }
 
-/** Heads grouped by (platform, channel), in the order they came. */
+/** Heads grouped by (platform, channel), in the order they came (most urgent first, see dueThreadHeads). */
 function byChannel(heads: readonly OutboxMessage[]): OutboxMessage[][] {
   const lanes = new Map<string, OutboxMessage[]>();
   for (const m of heads) {
