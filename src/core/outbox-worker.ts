@@ -50,8 +50,12 @@ const NUDGED_TICK_GAP_MS = 20;
 const CHANNELS_AT_ONCE = 8;
 /** How often the store is asked for deferred card updates when this process knows of none (another replica may have left some). */
 const DEFERRED_LOOK_MS = 10_000;
-/** Send a little under the platform's rate: its clock and ours differ by the network's jitter. */
-const PACING_MARGIN = 0.9;
+/**
+ * Send a little under the platform's sustained rate, for the drift between its clock and ours.
+ * The network's jitter needs no margin: a bucket is capped when each call is answered (see
+ * TokenBucket.landed), which covers a call that took long to arrive.
+ */
+const PACING_MARGIN = 0.97;
 
 /**
  * Delivers queued chat messages. Messages of one thread (platform, channel, incident) go out in
@@ -89,14 +93,7 @@ export class OutboxWorker {
       log: o.log,
       redact: o.redact,
       settings: o.storms ?? DEFAULT_STORM_SETTINGS,
-      takeChannelToken: (platform, channel) => {
-        const now = o.clock().getTime();
-        return this.channelBucket(platform, channel, now)?.take(now) ?? true;
-      },
-      takeUpdateToken: (platform, channel) => {
-        const now = o.clock().getTime();
-        return (this.updateBucket(platform, now) ?? this.channelBucket(platform, channel, now))?.take(now) ?? true;
-      },
+      bucket: (platform, channel, which) => this.bucketOf(platform, channel, which, o.clock().getTime()),
       wakeAt: (at) => this.wakeAt(at, o.clock().getTime()),
     });
     this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 500, (error) => o.log.error({ err: error }, 'outbox tick failed'), NUDGED_TICK_GAP_MS);
@@ -266,11 +263,12 @@ export class OutboxWorker {
       if (message.kind === 'post') await this.postToChannel(platform, message, attempt);
       else if (!ofIncident(message)) throw new ChatDeliveryError(`outbox ${message.kind} ${message.id} has no incident`, { permanent: true });
       else if (message.kind === 'card') await this.syncCard(platform, message, attempt);
-      else if (message.kind === 'edit') return await this.editReply(platform, message);
+      else if (message.kind === 'edit') return await this.editReply(platform, message, attempt);
       else await this.reply(platform, message, attempt);
       return true;
     } catch (error) {
       const details = error instanceof ChatDeliveryError ? error.details : {};
+      if (details.retryAfterMs !== undefined && attempt.charged) this.rateLimited(message, attempt.charged, details.retryAfterMs);
       const waitingForCard = error instanceof CardNotPostedYet;
       const delay = details.retryAfterMs ?? (waitingForCard ? WAIT_FOR_CARD_MS : Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(message.attempts, 16)));
       const next = new Date(this.o.clock().getTime() + delay).toISOString();
@@ -311,14 +309,14 @@ export class OutboxWorker {
       return;
     }
     const { ref, card } = prepared;
-    if (ref && (await this.updateCard(platform, message, ref, card))) return;
+    if (ref && (await this.updateCard(platform, message, ref, card, attempt))) return;
     // No card yet, or it was deleted. An earlier attempt of this message may have posted it already.
     const found = await this.findEarlierPost(platform, message, attempt);
     if (found) {
       // Adopted: its ref is saved first (so it is never posted again), then it is brought up to
       // date like any posted card, since it shows the card as it was rendered back then.
       await this.o.store.transaction((tx) => tx.saveCardMessage(message.incidentId, found));
-      if (await this.updateCard(platform, message, found, card)) return;
+      if (await this.updateCard(platform, message, found, card, attempt)) return;
     }
     // Marked as being sent already, by the transaction that rendered the card.
     const posted = await this.post(message, attempt, (options) => platform.postCard(message.channel, card, options), { marked: true });
@@ -330,9 +328,9 @@ export class OutboxWorker {
   }
 
   /** Updates a posted card and completes the message; false when the card was deleted (it must be posted again). */
-  private async updateCard(platform: ChatPlatform, message: IncidentMessage, ref: MessageRef, card: Card): Promise<boolean> {
+  private async updateCard(platform: ChatPlatform, message: IncidentMessage, ref: MessageRef, card: Card, attempt: Attempt): Promise<boolean> {
     try {
-      await platform.updateCard(ref, card);
+      await this.charging(message, attempt, 'updates', () => platform.updateCard(ref, card));
     } catch (error) {
       // Someone deleted the card: post it again (with a new thread) rather than retry for ever.
       if (!(error instanceof ChatDeliveryError && error.details.messageGone)) throw error;
@@ -367,7 +365,7 @@ export class OutboxWorker {
    * needs no look-up. False when the update pace does not allow it yet: it stays at the head of its
    * thread until it does.
    */
-  private async editReply(platform: ChatPlatform, message: IncidentMessage): Promise<boolean> {
+  private async editReply(platform: ChatPlatform, message: IncidentMessage, attempt: Attempt): Promise<boolean> {
     const now = this.o.clock().getTime();
     if (!this.mayUpdate(message, now)) {
       const at = this.updateBucket(message.platform, now)?.nextAt(now);
@@ -383,7 +381,7 @@ export class OutboxWorker {
     } else {
       const edit = message.payload as ThreadMessage;
       try {
-        await platform.updateMessage(ref, { ...edit, text: escapeControls(this.o.redact(edit.text)) });
+        await this.charging(message, attempt, 'updates', () => platform.updateMessage(ref, { ...edit, text: escapeControls(this.o.redact(edit.text)) }));
       } catch (error) {
         if (!(error instanceof ChatDeliveryError && error.details.messageGone)) throw error;
         this.o.log.warn(log, 'the reply to edit was deleted; nothing to edit');
@@ -391,6 +389,39 @@ export class OutboxWorker {
     }
     await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
     return true;
+  }
+
+  /**
+   * Makes a call charged to one of the message's buckets: a 429 for it pauses that bucket (see
+   * deliver), and its answer caps the bucket (TokenBucket.landed).
+   */
+  private async charging<T>(message: OutboxMessage, attempt: Attempt, bucket: 'channel' | 'updates', call: () => Promise<T>): Promise<T> {
+    attempt.charged = bucket;
+    try {
+      return await call();
+    } finally {
+      const now = this.o.clock().getTime();
+      this.bucketOf(message.platform, message.channel, bucket, now)?.landed(now);
+    }
+  }
+
+  /** A channel's messages, or the platform's updates (the channel's messages where updates have no pace of their own). */
+  private bucketOf(platform: string, channel: string, bucket: 'channel' | 'updates', now: number): TokenBucket | undefined {
+    if (bucket === 'updates') return this.updateBucket(platform, now) ?? this.channelBucket(platform, channel, now);
+    return this.channelBucket(platform, channel, now);
+  }
+
+  /**
+   * The platform answered 429 with Retry-After for a bucket: nothing more goes to it (the channel,
+   * or the platform's updates) until then, not only the call refused. A tick is set for then.
+   */
+  private rateLimited(target: DeliveryTarget, bucket: 'channel' | 'updates', retryAfterMs: number): void {
+    const now = this.o.clock().getTime();
+    const paused = this.bucketOf(target.platform, target.channel, bucket, now);
+    if (!paused) return;
+    paused.pauseUntil(now + retryAfterMs, now);
+    this.o.log.warn({ platform: target.platform, channel: target.channel, bucket, retryAfterMs }, 'rate limited: nothing more goes to this bucket until Retry-After has passed');
+    this.wakeAt(now + retryAfterMs, now);
   }
 
   /**
@@ -422,7 +453,7 @@ export class OutboxWorker {
     if (!options.marked) await this.o.store.transaction((tx) => tx.markSending(message.id, this.o.clock().toISOString()));
     attempt.inDoubt = true;
     try {
-      return await send({ deliveryKey: deliveryKey(message) });
+      return await this.charging(message, attempt, 'channel', () => send({ deliveryKey: deliveryKey(message) }));
     } catch (error) {
       // An earlier attempt that could not be looked up stays in doubt whatever this one says.
       attempt.inDoubt = earlierInDoubt || !certainlyNotDelivered(error);
@@ -453,6 +484,8 @@ function ofIncident(message: OutboxMessage): message is IncidentMessage {
 /** What one delivery attempt knows: whether the message may be on the platform without the store knowing. */
 interface Attempt {
   inDoubt: boolean;
+  /** Which of the message's buckets the call under way is charged to: a 429 for it pauses that bucket. */
+  charged?: 'channel' | 'updates' | undefined;
 }
 
 /**

@@ -35,9 +35,12 @@ export interface StormDeskOptions {
   log: Logger;
   redact: Redactor;
   settings: StormSettings;
-  /** The outbox's pace: a channel message token (posts of pages), an update token (edits), a tick at a time. */
-  takeChannelToken: (platform: string, channel: string) => boolean;
-  takeUpdateToken: (platform: string, channel: string) => boolean;
+  /**
+   * The outbox's pace: a channel's messages (posts of pages) or the platform's updates (edits),
+   * shared with its cards and replies; undefined where the platform has no pace.
+   */
+  bucket: (platform: string, channel: string, which: 'channel' | 'updates') => TokenBucket | undefined;
+  /** Asks for a tick at this time (ms since the epoch). */
   wakeAt: (at: number) => void;
 }
 
@@ -147,15 +150,16 @@ export class StormDesk {
       let ref: MessageRef | undefined;
       if (storm.postingSince !== null && platform.findDelivered) ref = await platform.findDelivered(storm.channel, key, undefined, new Date(storm.postingSince));
       if (!ref) {
-        if (!this.o.takeChannelToken(storm.platform, storm.channel)) return storm;
+        const bucket = this.o.bucket(storm.platform, storm.channel, 'channel');
+        if (!this.take(bucket)) return storm;
         const since = this.o.clock().toISOString();
         await this.o.store.transaction((tx) => tx.storms.savePages(storm.id, saved, since));
         try {
-          ref = await digest.post(storm.channel, next, { deliveryKey: key });
+          ref = await this.charged(bucket, () => digest.post(storm.channel, next, { deliveryKey: key }));
         } catch (error) {
           // A certain refusal clears the doubt; anything else leaves it for the look-up above.
           if (certainlyNotDelivered(error)) await this.o.store.transaction((tx) => tx.storms.savePages(storm.id, saved, null));
-          this.failed(storm, 'post', error);
+          this.failed(storm, 'post', error, bucket);
           return { ...storm, postingSince: certainlyNotDelivered(error) ? null : since };
         }
       }
@@ -176,12 +180,13 @@ export class StormDesk {
         this.o.wakeAt(at + PAGE_EDIT_GAP_MS);
         continue;
       }
-      if (!this.takeEditToken(platform, storm)) continue;
+      const bucket = this.editBucket(platform, storm);
+      if (!this.take(bucket)) continue;
       this.editedAt.set(`${storm.id}:${i}`, now);
       try {
-        await digest.update(page.ref, content);
+        await this.charged(bucket, () => digest.update(page.ref, content));
       } catch (error) {
-        this.failed(storm, 'edit', error);
+        this.failed(storm, 'edit', error, bucket);
         if (!(error instanceof ChatDeliveryError && error.details.messageGone)) continue;
         // Someone deleted the page: it is posted again by the next call.
         saved.splice(i);
@@ -196,21 +201,43 @@ export class StormDesk {
     return { ...storm, pages: saved };
   }
 
-  private takeEditToken(platform: ChatPlatform, storm: Storm): boolean {
+  /** The pace of a storm's page edits: a bucket of the desk's own where the platform paces edits per channel apart (Discord), else the platform's updates. */
+  private editBucket(platform: ChatPlatform, storm: Storm): TokenBucket | undefined {
     const perSecond = platform.digest?.editsPerSecond;
-    if (perSecond === undefined) return this.o.takeUpdateToken(storm.platform, storm.channel);
+    if (perSecond === undefined) return this.o.bucket(storm.platform, storm.channel, 'updates');
     const now = this.o.clock().getTime();
     const key = laneKey(storm.platform, storm.channel);
     let bucket = this.editBuckets.get(key);
     if (!bucket) this.editBuckets.set(key, (bucket = new TokenBucket(perSecond * 0.9, 1, now)));
+    return bucket;
+  }
+
+  /** Takes a token (true where there is no pace); without one, a tick is asked for when there is. */
+  private take(bucket: TokenBucket | undefined): boolean {
+    if (!bucket) return true;
+    const now = this.o.clock().getTime();
     if (bucket.take(now)) return true;
     this.o.wakeAt(bucket.nextAt(now));
     return false;
   }
 
-  private failed(storm: Storm, what: 'post' | 'edit', error: unknown): void {
+  /** A call charged to `bucket`: once answered, the bucket is capped as the platform's may be (TokenBucket.landed). */
+  private async charged<T>(bucket: TokenBucket | undefined, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } finally {
+      bucket?.landed(this.o.clock().getTime());
+    }
+  }
+
+  /** A 429 pauses the whole bucket the call was charged to until its Retry-After, as for cards. */
+  private failed(storm: Storm, what: 'post' | 'edit', error: unknown, bucket: TokenBucket | undefined): void {
     const retryAfterMs = error instanceof ChatDeliveryError ? error.details.retryAfterMs : undefined;
-    if (retryAfterMs !== undefined) this.o.wakeAt(this.o.clock().getTime() + retryAfterMs);
+    if (retryAfterMs !== undefined) {
+      const now = this.o.clock().getTime();
+      bucket?.pauseUntil(now + retryAfterMs, now);
+      this.o.wakeAt(now + retryAfterMs);
+    }
     this.o.log.warn({ stormId: storm.id, platform: storm.platform, channel: storm.channel, retryAfterMs, error: error instanceof Error ? error.message : String(error) }, `storm digest ${what} failed; will retry`);
   }
 }
