@@ -101,6 +101,15 @@ export function paginateDigest(digest: StormDigest, budget: { perPage: number; h
   return groups.map((lines, i) => ({ digest, page: i + 1, pages: groups.length, lines }));
 }
 
+/**
+ * A line's size for pagination: the larger of how it renders now and once its card is posted (a
+ * link of the longest ids), so that posting a card never pushes lines onto another page.
+ */
+export function lineRoom(line: DigestLine, render: (line: DigestLine) => string): number {
+  const carded = line.card ?? { platform: '', channel: 'C'.repeat(20), messageId: '9'.repeat(20), threadId: '9'.repeat(20) };
+  return Math.max(render(line).length, render({ ...line, card: carded }).length);
+}
+
 /** The counts line both chat renderers start a digest with (plain text; renderers escape it). */
 export function digestSummary(digest: StormDigest): string {
   const severity = digest.bySeverity.map((s) => `${s.count} ${s.severity}`).join(', ');

@@ -169,7 +169,10 @@ export class StormDesk {
     }
     let changed = false;
     const now = this.o.clock().getTime();
-    for (let i = 0; i < saved.length; i += 1) {
+    // Last page first, and no page before one that could not be edited yet: lines only ever move
+    // to later pages (incidents join, lines grow a link), so a line leaving a page is on the next
+    // one already. It may show twice for a moment; it is never missing.
+    for (let i = saved.length - 1; i >= 0; i -= 1) {
       const page = saved[i];
       if (!page) continue;
       const content: DigestPage = pages[i] ?? { digest: pages[0]?.digest ?? emptyDigest(storm), page: i + 1, pages: pages.length, lines: [] };
@@ -178,16 +181,16 @@ export class StormDesk {
       const at = this.editedAt.get(`${storm.id}:${i}`) ?? Number.NEGATIVE_INFINITY;
       if (now - at < PAGE_EDIT_GAP_MS) {
         this.o.wakeAt(at + PAGE_EDIT_GAP_MS);
-        continue;
+        break;
       }
       const bucket = this.editBucket(platform, storm);
-      if (!this.take(bucket)) continue;
+      if (!this.take(bucket)) break;
       this.editedAt.set(`${storm.id}:${i}`, now);
       try {
         await this.charged(bucket, () => digest.update(page.ref, content));
       } catch (error) {
         this.failed(storm, 'edit', error, bucket);
-        if (!(error instanceof ChatDeliveryError && error.details.messageGone)) continue;
+        if (!(error instanceof ChatDeliveryError && error.details.messageGone)) break;
         // Someone deleted the page: it is posted again by the next call.
         saved.splice(i);
         changed = true;

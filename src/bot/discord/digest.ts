@@ -1,6 +1,6 @@
 import { Routes } from 'discord-api-types/v10';
 import { cardIcon } from '../../core/card.js';
-import { digestSummary, paginateDigest, type DigestLine, type DigestPage } from '../../core/digest.js';
+import { digestSummary, lineRoom, paginateDigest, type DigestLine, type DigestPage } from '../../core/digest.js';
 import type { ChatDigest, MessageRef, PostOptions } from '../../core/ports/chat-platform.js';
 import { DISCORD_LIMITS as L, escapeMarkdown, truncate } from './limits.js';
 import { buttonRows, NO_MENTIONS, SEVERITY_COLOUR, type DiscordMessageBody } from './render.js';
@@ -53,7 +53,7 @@ export interface DiscordDigestCalls {
 export function discordDigest(calls: DiscordDigestCalls): ChatDigest {
   return {
     editsPerSecond: EDITS_PER_SECOND,
-    paginate: (digest) => paginateDigest(digest, { perPage: PAGE_CHARS, headerSize: HEADER_CHARS, lineSize: (line) => lineText(line, calls.guildId).length }),
+    paginate: (digest) => paginateDigest(digest, { perPage: PAGE_CHARS, headerSize: HEADER_CHARS, lineSize: (line) => lineRoom(line, (l) => lineText(l, calls.guildId)) }),
     async post(channel: string, page: DigestPage, options: PostOptions = {}): Promise<MessageRef> {
       const message = await calls.create(Routes.channelMessages(channel), { ...renderDigestPage(page, calls.guildId), ...calls.nonce(options.deliveryKey) });
       return { platform: 'discord', channel, messageId: message.id, threadId: message.id };

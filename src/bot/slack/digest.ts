@@ -1,6 +1,6 @@
 import type { types, webApi } from '@slack/bolt';
 import { cardIcon } from '../../core/card.js';
-import { digestSummary, paginateDigest, type DigestLine, type DigestPage, type StormDigest } from '../../core/digest.js';
+import { digestSummary, lineRoom, paginateDigest, type DigestLine, type DigestPage, type StormDigest } from '../../core/digest.js';
 import type { ChatDigest, MessageRef, PostOptions } from '../../core/ports/chat-platform.js';
 import { deliveryMetadata } from './delivery.js';
 import { toDeliveryError } from './errors.js';
@@ -64,7 +64,7 @@ export function renderDigestPage(page: DigestPage): { text: string; blocks: type
 export function slackDigest(postClient: webApi.WebClient, client: webApi.WebClient): ChatDigest {
   return {
     paginate: (digest) =>
-      paginateDigest(digest, { perPage: PAGE_CHARS, headerSize: HEADER_CHARS, lineSize: (line) => lineText(line).length + LINE_OVERHEAD }),
+      paginateDigest(digest, { perPage: PAGE_CHARS, headerSize: HEADER_CHARS, lineSize: (line) => lineRoom(line, lineText) + LINE_OVERHEAD }),
     async post(channel: string, page: DigestPage, options: PostOptions = {}): Promise<MessageRef> {
       let res;
       try {
