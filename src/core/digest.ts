@@ -106,9 +106,11 @@ export function paginateDigest(digest: StormDigest, budget: { perPage: number; h
  * link of the longest ids), so that posting a card never pushes lines onto another page.
  */
 export function lineRoom(line: DigestLine, render: (line: DigestLine) => string): number {
-  const carded = line.card ?? { platform: '', channel: 'C'.repeat(20), messageId: '9'.repeat(20), threadId: '9'.repeat(20) };
-  return Math.max(render(line).length, render({ ...line, card: carded }).length);
+  return Math.max(render(line).length, render({ ...line, card: LONGEST_CARD }).length);
 }
+
+/** A card reference at least as long as any platform's: a line's room is the same before and after its card is posted. */
+const LONGEST_CARD: MessageRef = { platform: '', channel: 'C'.repeat(24), messageId: '9'.repeat(24), threadId: '9'.repeat(24) };
 
 /** The counts line both chat renderers start a digest with (plain text; renderers escape it). */
 export function digestSummary(digest: StormDigest): string {
