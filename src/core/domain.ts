@@ -4,7 +4,7 @@ import type { MessageRef } from './ports/chat-platform.js';
 // Shared value types the store port and the stores speak in, re-exported so that src/store needs
 // no other core module than this one and the ports.
 export type { AuditHead } from './audit-seal.js';
-export type { StepState, ThreadMessage } from './card.js';
+export type { Severity, StepState, ThreadMessage } from './card.js';
 
 /**
  * The records the core keeps. Incidents and alerts mirror Alertmanager's groups; step runs,

@@ -1,6 +1,5 @@
 import type { MessageRef } from '../core/ports/chat-platform.js';
-import type { Severity } from '../core/card.js';
-import type { AuditHead, StepState, ThreadMessage, Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, RecordedProcess, StoredAlert } from '../core/domain.js';
+import type { AuditHead, Severity, StepState, ThreadMessage, Approval, CardTarget, Choice, DeliveryTarget, Incident, JobClaim, NewAuditEvent, NewIncident, NewStepRun, OutboxMessage, RecordedProcess, StoredAlert } from '../core/domain.js';
 import {
   incidentPatchColumns,
   json,

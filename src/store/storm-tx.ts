@@ -1,4 +1,4 @@
-import type { Severity } from '../core/card.js';
+import type { Severity } from '../core/domain.js';
 import type { Storm, StormMember, StormPage, StormTx } from '../core/ports/storms.js';
 import { parse, str, strOrNull, type Row } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
