@@ -36,7 +36,7 @@ const CONFIG = quick
   ? {
       ingest: { connections: 32, warmupMs: 500, durationMs: 2000, fixedRate: 2000 },
       storm: { groups: 20, alertsPerGroup: 10, channels: 10, spreadMs: 2000, followUpMs: 1000, drainTimeoutMs: 60_000, slackLatencyMs: SLACK_LATENCY_MS },
-      stormOneChannel: { groups: 20, alertsPerGroup: 10, spreadMs: 1000, drainTimeoutMs: 60_000, slackLatencyMs: SLACK_LATENCY_MS },
+      stormOneChannel: { groups: 12, alertsPerGroup: 5, spreadMs: 500, drainTimeoutMs: 40_000, slackLatencyMs: SLACK_LATENCY_MS },
       buttons: [
         { incidents: 10, pressesPerSecond: 10, slackLatencyMs: 0 },
         { incidents: 5, pressesPerSecond: 5, slackLatencyMs: SLACK_LATENCY_MS },
