@@ -6,6 +6,7 @@ import type { IngestColumn } from './scenarios/ingest.js';
 import type { MemoryResult } from './scenarios/memory.js';
 import type { RunnersResult } from './scenarios/runners.js';
 import type { StormResult } from './scenarios/storm.js';
+import type { StormOneChannelResult } from './scenarios/storm-one-channel.js';
 
 export interface BenchResults {
   machine: Machine;
@@ -17,6 +18,7 @@ export interface BenchResults {
   fixedRate: number;
   ingest: IngestColumn[];
   storm: StormResult;
+  stormOneChannel: StormOneChannelResult;
   buttons: ButtonsResult[];
   runners: RunnersResult;
   memory: MemoryResult;
@@ -32,6 +34,7 @@ export interface Verdict {
 const n0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
 const n1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 const pct = (share: number) => (Number.isFinite(share) ? `${(share * 100).toFixed(1)} %` : 'n/a');
+const n2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 const ms = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
 
 function failures(r: LoadResult): string {
@@ -49,12 +52,20 @@ export function verdicts(r: BenchResults): Verdict[] {
   const fixedP99 = sqlite?.fixed?.latency.p99 ?? Number.NaN;
   const fixedOk = sqlite?.fixed ? sqlite.fixed.errors === 0 : false;
   const m = r.memory;
+  const o = r.stormOneChannel;
+  const cardedRatio = o.cardedS / o.leastCardedS;
   return [
     { target: 'ingest on SQLite ≥ 2,000 notifications/s (maximum rate)', measured: `${n0(maxRate)}/s`, pass: maxRate >= 2000 },
     { target: `ingest on SQLite p99 < 25 ms at ${n0(r.fixedRate)}/s offered`, measured: `p99 ${ms(fixedP99)} ms, ${sqlite?.fixed ? failures(sqlite.fixed) : 'n/a'} errors`, pass: fixedP99 < 25 && fixedOk },
     { target: 'ingest on SQLite ≥ half of the bare-server ceiling', measured: `${n1(ratio * 100)} % of the ceiling (the minimal durable server: ${n1(durableRatio * 100)} %)`, pass: ratio >= 0.5 },
     { target: 'storm: zero 429s from Slack', measured: `${r.storm.rateLimited429} × 429`, pass: r.storm.rateLimited429 === 0 },
     { target: 'storm: zero lost alerts', measured: `${r.storm.alertsStored} of ${r.storm.alerts} alerts stored, ${r.storm.webhookFailures} webhook failures`, pass: r.storm.lostAlerts === 0 && r.storm.webhookFailures === 0 },
+    { target: 'storm into one channel: first alert → every incident visible ≤ 15 s', measured: `${n1(o.visibleS)} s`, pass: o.visibleS <= 15 },
+    {
+      target: "storm into one channel: first alert → every incident carded ≤ 1.1 × the least time Slack's pace allows",
+      measured: `${n1(o.cardedS)} s, ${n2(cardedRatio)} × ${n0(o.leastCardedS)} s; ${o.rateLimited429} × 429`,
+      pass: cardedRatio <= 1.1 && o.rateLimited429 === 0,
+    },
     ...r.buttons.map((b) => ({
       target: `interaction ack p99 < 100 ms (Slack API ${b.slackLatencyMs} ms away)`,
       measured: `p99 ${ms(b.ack.p99)} ms, ${b.ackFailures} failures`,
@@ -88,6 +99,8 @@ function inboxRows(r: BenchResults): string[] {
 
 export function renderResults(r: BenchResults): string {
   const s = r.storm;
+  const o = r.stormOneChannel;
+  const cardedRatio = o.cardedS / o.leastCardedS;
   const m = r.memory;
   const v = verdicts(r);
   return `# Benchmark results
@@ -167,6 +180,29 @@ late in a storm; the cards still waiting when the outbox was empty are counted b
 | first send → inbox and outbox empty (s) | ${n1(s.drainedS)} |
 | incidents in the store | ${n0(s.incidentsStored)} |
 | alerts in the store | ${n0(s.alertsStored)} of ${n0(s.alerts)} |
+
+## Alert storm into one channel
+
+${n0(o.alerts)} alerts in ${n0(o.groups)} groups, each sent twice (Alertmanager and its HA peer), the
+groups' first notifications within ${n1(o.spreadS)} s, all into **one Slack channel** (as most teams
+route alerts), on the same fake Slack (${o.postsPerSecond} chat.postMessage/s per channel, bursts of ${o.burst}; every call
+${o.slackLatencyMs} ms away). A channel whose new cards would take more than a few seconds at that pace
+lists its new incidents in one storm digest, edited in place, while the cards follow most severe
+first. The least time for ${n0(o.groups)} cards is the burst at once and then one a second
+(${n0(o.leastCardedS)} s); the bot paces at 0.97 of Slack's rate, for clock drift, so it can
+come within about 1.03 × of it, plus the digest's own posts.
+
+| measure | value |
+| --- | --- |
+| first send → every incident visible, carded or listed in the digest (s) | ${n1(o.visibleS)} |
+| first send → every incident carded (s) | ${n1(o.cardedS)} |
+| least time Slack's pace allows for the cards (s) | ${n0(o.leastCardedS)} |
+| carded ÷ least | ${n2(cardedRatio)} |
+| digest messages | ${n0(o.digestMessages)} |
+| digest edits | ${n0(o.digestEdits)} |
+| thread replies | ${n0(o.threadReplies)} |
+| 429 answers received | ${n0(o.rateLimited429)} |
+| alerts lost | ${n0(o.lostAlerts)} |
 
 ## Button to result
 

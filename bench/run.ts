@@ -19,6 +19,7 @@ import { benchIngest } from './scenarios/ingest.js';
 import { benchMemory } from './scenarios/memory.js';
 import { benchRunners } from './scenarios/runners.js';
 import { benchStorm } from './scenarios/storm.js';
+import { benchStormOneChannel } from './scenarios/storm-one-channel.js';
 import { startSlack } from './setup.js';
 
 const { values: args } = parseArgs({
@@ -35,6 +36,7 @@ const CONFIG = quick
   ? {
       ingest: { connections: 32, warmupMs: 500, durationMs: 2000, fixedRate: 2000 },
       storm: { groups: 20, alertsPerGroup: 10, channels: 10, spreadMs: 2000, followUpMs: 1000, drainTimeoutMs: 60_000, slackLatencyMs: SLACK_LATENCY_MS },
+      stormOneChannel: { groups: 12, alertsPerGroup: 5, spreadMs: 500, drainTimeoutMs: 40_000, slackLatencyMs: SLACK_LATENCY_MS },
       buttons: [
         { incidents: 10, pressesPerSecond: 10, slackLatencyMs: 0 },
         { incidents: 5, pressesPerSecond: 5, slackLatencyMs: SLACK_LATENCY_MS },
@@ -45,6 +47,8 @@ const CONFIG = quick
   : {
       ingest: { connections: 32, warmupMs: 3000, durationMs: 15_000, fixedRate: 2000 },
       storm: { groups: 500, alertsPerGroup: 20, channels: 25, spreadMs: 40_000, followUpMs: 10_000, drainTimeoutMs: 240_000, slackLatencyMs: SLACK_LATENCY_MS },
+      // The storm of the issue: 2,000 alerts in 200 groups, which Alertmanager sends within seconds.
+      stormOneChannel: { groups: 200, alertsPerGroup: 10, spreadMs: 5_000, drainTimeoutMs: 400_000, slackLatencyMs: SLACK_LATENCY_MS },
       buttons: [
         { incidents: 200, pressesPerSecond: 20, slackLatencyMs: 0 },
         { incidents: 40, pressesPerSecond: 2, slackLatencyMs: SLACK_LATENCY_MS },
@@ -72,6 +76,8 @@ async function main(): Promise<void> {
   const cpuAfterIngest = cpuTimes();
   step('alert storm');
   const storm = await benchStorm(CONFIG.storm);
+  step('alert storm into one channel');
+  const stormOneChannel = await benchStormOneChannel(CONFIG.stormOneChannel);
   step('button to result');
   const buttons = [];
   for (const cfg of CONFIG.buttons) buttons.push(await benchButtons(cfg));
@@ -88,6 +94,7 @@ async function main(): Promise<void> {
     fixedRate: CONFIG.ingest.fixedRate,
     ingest,
     storm,
+    stormOneChannel,
     buttons,
     runners,
     memory,

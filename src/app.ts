@@ -215,6 +215,7 @@ export async function createBot(config: Config, options: BotOptions = {}): Promi
     ...(options.escalationPollMs ? { escalationPollMs: options.escalationPollMs } : {}),
     ingestQueueAbove: config.ingestQueueAbove,
     inboxLimit: config.inboxLimit,
+    storms: config.storms,
   });
   engineRef.current = ready;
 

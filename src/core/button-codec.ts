@@ -15,7 +15,9 @@ export type ButtonTarget =
   /** "Acknowledge" on a card: the presser owns the incident. "Resolve": closes it by hand, as `/incident resolve`. */
   | { action: 'ack' | 'resolve'; incidentId: number }
   /** "Silence 1h" / "Unsilence" on a card: an Alertmanager silence for the incident's group. */
-  | { action: 'silence' | 'unsilence'; incidentId: number };
+  | { action: 'silence' | 'unsilence'; incidentId: number }
+  /** "Post cards" on a storm digest: the storm's held cards go out at the channel's full pace. */
+  | { action: 'post-cards'; stormId: number };
 
 const ID_LIMIT = 100;
 
@@ -25,6 +27,8 @@ export function encodeButtonId(target: ButtonTarget): string {
       ? `run-step:${target.incidentId}:${target.runbook}:${target.step}`
       : target.action === 'pick'
         ? `pick:${target.choiceId}`
+        : target.action === 'post-cards'
+          ? `post-cards:${target.stormId}`
         : 'incidentId' in target
           ? `${target.action}:${target.incidentId}`
           : `${target.action}:${target.runId}`;
@@ -47,6 +51,7 @@ export function decodeButtonId(id: string): ButtonTarget | undefined {
   const n = Number(rest[0]);
   if (action === 'approve' || action === 'deny' || action === 'rollback') return { action, runId: n };
   if (action === 'pick') return { action, choiceId: n };
+  if (action === 'post-cards') return { action, stormId: n };
   if (action === 'ack' || action === 'resolve' || action === 'silence' || action === 'unsilence') return { action, incidentId: n };
   return undefined;
 }

@@ -64,7 +64,7 @@ export interface CardButton {
   confirm?: CardConfirm;
 }
 
-export type ButtonAction = 'run-step' | 'approve' | 'deny' | 'pick' | 'rollback' | 'ack' | 'resolve' | 'silence' | 'unsilence';
+export type ButtonAction = 'run-step' | 'approve' | 'deny' | 'pick' | 'rollback' | 'ack' | 'resolve' | 'silence' | 'unsilence' | 'post-cards';
 
 /**
  * The card's "More steps" menu: the runbook steps beyond the card's few primary buttons, in

@@ -5,7 +5,7 @@ import type { MessageRef } from './ports/chat-platform.js';
 // Shared value types the store port and the stores speak in, re-exported so that src/store needs
 // no other core module than this one and the ports.
 export type { AuditHead } from './audit-seal.js';
-export type { StepState, ThreadMessage } from './card.js';
+export type { Severity, StepState, ThreadMessage } from './card.js';
 
 /**
  * The records the core keeps. Incidents and alerts mirror Alertmanager's groups; step runs,
@@ -202,7 +202,18 @@ export interface OutboxMessage {
    * approval); for an edit, the subject of the reply it replaces. Absent on other messages.
    */
   subject?: string | undefined;
+  /**
+   * Set on thread heads (dueThreadHeads): how urgent the message is, lowest first. Under 10: the
+   * card of an incident not yet shown in the channel; the rest of the number is the incident's
+   * severity (0 critical, 1 warning, 2 info, 3 none).
+   */
+  priority?: number | undefined;
+  /** Set on thread heads of an incident: its severity. */
+  severity?: Severity | undefined;
 }
+
+/** A head's priority below this: the card of an incident not yet shown in its channel. */
+export const NEW_CARD_PRIORITY = 10;
 
 /**
  * A notification acknowledged while the bot was busy, waiting in the inbox to be recorded: the

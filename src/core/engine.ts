@@ -22,6 +22,7 @@ import { vetChoices, vetPickedChoice, vetRollback, type ChoiceDeps } from './cho
 import { auditRefusal, decideStep, requestChoice, requestRollback, requestStep, type StepContext } from './steps.js';
 import { makeButton } from './button-codec.js';
 import { recordEvent } from './events.js';
+import { appendAudit } from './audit.js';
 import { ALERT_CHOICE, choiceValues, findOffer, storedChoice, targetOf, targetValues, type AlertTarget, type StepOffer } from './offers.js';
 
 /**
@@ -43,6 +44,7 @@ import { gatherTimeline } from './timeline-input.js';
 import { timeTargetClocks } from './time-targets.js';
 import type { Clock } from './ports/clock.js';
 import { t } from './i18n/index.js';
+import type { StormSettings } from './storm-desk.js';
 
 // Over 300 lines: each use case of IncidentUseCases is a short method here; the workers are in
 // runtime.ts and the card renderer in card-builder.ts.
@@ -74,6 +76,8 @@ export interface EngineOptions {
   /** Alertmanager's silences; undefined when ALERTMANAGER_URL is not set (no silences from chat). */
   silences?: SilenceApi | undefined;
   outboxPollMs?: number;
+  /** Storm digests: when a channel's new cards roll into one digest, and how many cards it gets meanwhile. */
+  storms?: StormSettings | undefined;
   executorPollMs?: number;
   /** Escalation of unacknowledged incidents; absent: none. */
   escalation?: EscalationConfig | undefined;
@@ -393,6 +397,18 @@ export class Engine implements IncidentUseCases {
     const { silence } = await this.auditingRefusals(actor, () => this.o.store.transaction((tx) => unsilenceable(tx, incidentId)));
     await api.expire(silence.id);
     await this.o.store.transaction((tx) => recordUnsilence(tx, actor, incidentId, silence.id, this.o.clock().toISOString()));
+    this.outbox.nudge();
+  }
+
+  /** Audited in the chain of no incident (a storm spans many); refused once the storm is over. */
+  async releaseStorm(actor: Actor, stormId: number): Promise<void> {
+    const now = this.o.clock().toISOString();
+    await this.auditingRefusals(actor, () =>
+      this.o.store.transaction(async (tx) => {
+        if (!(await tx.storms.releaseStorm(stormId))) throw new NotAllowedError('That storm is over: every card is posted.', { incidentId: null, kind: 'incident.refused', data: { stormId } });
+        await appendAudit(tx, { at: now, incidentId: null, actor: actorId(actor), kind: 'storm.released', text: `${actor.name} asked for the storm's cards now.`, data: { stormId } });
+      }),
+    );
     this.outbox.nudge();
   }
 

@@ -8,6 +8,7 @@ import { expireChangesOnResolve } from './step-guards.js';
 import { formatDuration } from './time.js';
 import type { StoreTx } from './ports/store.js';
 import { t } from './i18n/index.js';
+import { OPENED_SUBJECT } from './storm-desk.js';
 
 export interface RecordedNotification {
   incidentId: number;
@@ -140,7 +141,7 @@ export async function recordNotification(
         text: `${t('thread.opened', { id: incident.id, title: fields.title, count, severity })}${again}`,
         data: { groupKey: n.groupKey, episode: incident.episode, status: n.status, fingerprints: n.alerts.map((a) => a.fingerprint), previousIncidentId: latest?.id ?? null },
       },
-      { refreshCard: true },
+      { refreshCard: true, subject: OPENED_SUBJECT },
     );
   }
   if (joined.length > 0) {

@@ -10,6 +10,7 @@ import { WorkerLoop } from './worker-loop.js';
 import type { Metrics } from '../metrics.js';
 import type { Store, StoreTx } from './ports/store.js';
 import type { Clock } from './ports/clock.js';
+import { DEFAULT_STORM_SETTINGS, StormDesk, type StormSettings } from './storm-desk.js';
 
 // Over 300 lines: ordering, pacing, retries and the unknown-outcome recovery of chat deliveries
 // depend on each other's state; split, the invariants between them would no longer be in view.
@@ -28,6 +29,8 @@ export interface OutboxWorkerOptions {
   leadership?: Leadership;
   pollMs?: number;
   batchSize?: number;
+  /** When a channel's new cards roll into a storm digest (see StormDesk). */
+  storms?: StormSettings | undefined;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -47,8 +50,12 @@ const NUDGED_TICK_GAP_MS = 20;
 const CHANNELS_AT_ONCE = 8;
 /** How often the store is asked for deferred card updates when this process knows of none (another replica may have left some). */
 const DEFERRED_LOOK_MS = 10_000;
-/** Send a little under the platform's rate: its clock and ours differ by the network's jitter. */
-const PACING_MARGIN = 0.9;
+/**
+ * Send a little under the platform's sustained rate, for the drift between its clock and ours.
+ * The network's jitter needs no margin: a bucket is capped when each call is answered (see
+ * TokenBucket.landed), which covers a call that took long to arrive.
+ */
+const PACING_MARGIN = 0.97;
 
 /**
  * Delivers queued chat messages. Messages of one thread (platform, channel, incident) go out in
@@ -76,7 +83,19 @@ export class OutboxWorker {
   /** A tick asked for when a paced channel may send again (ms since the epoch), and its timer. */
   private wake: { at: number; timer: NodeJS.Timeout } | undefined;
 
+  /** Storm digests of channels whose new cards queue beyond their pace. */
+  private readonly desk: StormDesk;
+
   constructor(private readonly o: OutboxWorkerOptions) {
+    this.desk = new StormDesk({
+      store: o.store,
+      clock: o.clock,
+      log: o.log,
+      redact: o.redact,
+      settings: o.storms ?? DEFAULT_STORM_SETTINGS,
+      bucket: (platform, channel, which) => this.bucketOf(platform, channel, which, o.clock().getTime()),
+      wakeAt: (at) => this.wakeAt(at, o.clock().getTime()),
+    });
     this.loop = new WorkerLoop(() => this.tick(), o.pollMs ?? 500, (error) => o.log.error({ err: error }, 'outbox tick failed'), NUDGED_TICK_GAP_MS);
   }
 
@@ -112,6 +131,12 @@ export class OutboxWorker {
   private async tick(): Promise<void> {
     if (!(this.o.leadership ?? alwaysLeader).isLeader()) return;
     await this.requeueDeferredUpdates();
+    // Storms first: a digest whose channel has nothing left to send still has to say it is over.
+    const storms = await this.desk.openStorms();
+    for (const storm of storms.values()) {
+      const platform = this.o.platforms.get(storm.platform);
+      if (platform) await this.desk.afterLane(platform, storm);
+    }
     // Each round sends the head of every due thread; the next message of a thread becomes its head
     // only once the previous one is sent. Rounds stop when nothing could be sent.
     for (let round = 0; round < MAX_ROUNDS_PER_TICK; round += 1) {
@@ -122,7 +147,16 @@ export class OutboxWorker {
       // in order, and its pace is counted before each send). One at a time across all channels,
       // the whole bot sent at most one message per API round trip.
       await mapConcurrently(byChannel(heads), CHANNELS_AT_ONCE, async (lane) => {
+        const platform = lane[0] && this.o.platforms.get(lane[0].platform);
+        // A storm's digest goes before the lane's cards; its cards may be held (STORM_CARDS_PER_MINUTE).
+        const storm = platform ? await this.desk.beforeLane(platform, lane, storms) : undefined;
         for (const message of lane) {
+          if (await this.desk.folds(message)) {
+            await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
+            sent += 1;
+            continue;
+          }
+          if (!this.desk.mayPostCard(storm, message)) continue;
           // A channel over its pace waits until it may send again; its threads keep their order.
           if (!this.takeToken(message)) {
             const now = this.o.clock().getTime();
@@ -131,6 +165,7 @@ export class OutboxWorker {
           }
           if (await this.deliver(message)) sent += 1;
         }
+        if (platform) await this.desk.afterLane(platform, storm);
       });
       if (sent === 0) return;
     }
@@ -233,6 +268,7 @@ export class OutboxWorker {
       return true;
     } catch (error) {
       const details = error instanceof ChatDeliveryError ? error.details : {};
+      if (details.retryAfterMs !== undefined && attempt.charged) this.rateLimited(message, attempt.charged, details.retryAfterMs);
       const waitingForCard = error instanceof CardNotPostedYet;
       const delay = details.retryAfterMs ?? (waitingForCard ? WAIT_FOR_CARD_MS : Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(message.attempts, 16)));
       const next = new Date(this.o.clock().getTime() + delay).toISOString();
@@ -273,14 +309,14 @@ export class OutboxWorker {
       return;
     }
     const { ref, card } = prepared;
-    if (ref && (await this.updateCard(platform, message, ref, card))) return;
+    if (ref && (await this.updateCard(platform, message, ref, card, attempt))) return;
     // No card yet, or it was deleted. An earlier attempt of this message may have posted it already.
     const found = await this.findEarlierPost(platform, message, attempt);
     if (found) {
       // Adopted: its ref is saved first (so it is never posted again), then it is brought up to
       // date like any posted card, since it shows the card as it was rendered back then.
       await this.o.store.transaction((tx) => tx.saveCardMessage(message.incidentId, found));
-      if (await this.updateCard(platform, message, found, card)) return;
+      if (await this.updateCard(platform, message, found, card, attempt)) return;
     }
     // Marked as being sent already, by the transaction that rendered the card.
     const posted = await this.post(message, attempt, (options) => platform.postCard(message.channel, card, options), { marked: true });
@@ -292,9 +328,9 @@ export class OutboxWorker {
   }
 
   /** Updates a posted card and completes the message; false when the card was deleted (it must be posted again). */
-  private async updateCard(platform: ChatPlatform, message: IncidentMessage, ref: MessageRef, card: Card): Promise<boolean> {
+  private async updateCard(platform: ChatPlatform, message: IncidentMessage, ref: MessageRef, card: Card, attempt: Attempt): Promise<boolean> {
     try {
-      await platform.updateCard(ref, card);
+      await this.charging(message, attempt, 'updates', () => platform.updateCard(ref, card));
     } catch (error) {
       // Someone deleted the card: post it again (with a new thread) rather than retry for ever.
       if (!(error instanceof ChatDeliveryError && error.details.messageGone)) throw error;
@@ -349,7 +385,7 @@ export class OutboxWorker {
       }
       const subject = message.subject;
       const ref = subject === undefined ? undefined : await this.o.store.transaction((tx) => tx.postedReply(message.platform, message.channel, message.incidentId, subject));
-      if (ref && (await this.updateReply(platform, ref, text, log))) {
+      if (ref && (await this.updateReply(platform, message, attempt, ref, text, log))) {
         await this.o.store.transaction((tx) => tx.completeOutbox(message.id, this.o.clock().toISOString()));
         return true;
       }
@@ -360,9 +396,9 @@ export class OutboxWorker {
   }
 
   /** Replaces a posted reply; false when the platform says it cannot be edited any more (deleted, or refused for good). */
-  private async updateReply(platform: ChatPlatform, ref: MessageRef, message: ThreadMessage, log: object): Promise<boolean> {
+  private async updateReply(platform: ChatPlatform, message: IncidentMessage, attempt: Attempt, ref: MessageRef, edit: ThreadMessage, log: object): Promise<boolean> {
     try {
-      await platform.updateMessage(ref, message);
+      await this.charging(message, attempt, 'updates', () => platform.updateMessage(ref, edit));
       return true;
     } catch (error) {
       const details = error instanceof ChatDeliveryError ? error.details : {};
@@ -370,6 +406,39 @@ export class OutboxWorker {
       this.o.log.warn({ ...log, error: error instanceof Error ? error.message : String(error) }, 'the reply to edit was deleted or cannot be edited; posting the edit as a reply of its own');
       return false;
     }
+  }
+
+  /**
+   * Makes a call charged to one of the message's buckets: a 429 for it pauses that bucket (see
+   * deliver), and its answer caps the bucket (TokenBucket.landed).
+   */
+  private async charging<T>(message: OutboxMessage, attempt: Attempt, bucket: 'channel' | 'updates', call: () => Promise<T>): Promise<T> {
+    attempt.charged = bucket;
+    try {
+      return await call();
+    } finally {
+      const now = this.o.clock().getTime();
+      this.bucketOf(message.platform, message.channel, bucket, now)?.landed(now);
+    }
+  }
+
+  /** A channel's messages, or the platform's updates (the channel's messages where updates have no pace of their own). */
+  private bucketOf(platform: string, channel: string, bucket: 'channel' | 'updates', now: number): TokenBucket | undefined {
+    if (bucket === 'updates') return this.updateBucket(platform, now) ?? this.channelBucket(platform, channel, now);
+    return this.channelBucket(platform, channel, now);
+  }
+
+  /**
+   * The platform answered 429 with Retry-After for a bucket: nothing more goes to it (the channel,
+   * or the platform's updates) until then, not only the call refused. A tick is set for then.
+   */
+  private rateLimited(target: DeliveryTarget, bucket: 'channel' | 'updates', retryAfterMs: number): void {
+    const now = this.o.clock().getTime();
+    const paused = this.bucketOf(target.platform, target.channel, bucket, now);
+    if (!paused) return;
+    paused.pauseUntil(now + retryAfterMs, now);
+    this.o.log.warn({ platform: target.platform, channel: target.channel, bucket, retryAfterMs }, 'rate limited: nothing more goes to this bucket until Retry-After has passed');
+    this.wakeAt(now + retryAfterMs, now);
   }
 
   /**
@@ -401,7 +470,7 @@ export class OutboxWorker {
     if (!options.marked) await this.o.store.transaction((tx) => tx.markSending(message.id, this.o.clock().toISOString()));
     attempt.inDoubt = true;
     try {
-      return await send({ deliveryKey: deliveryKey(message) });
+      return await this.charging(message, attempt, 'channel', () => send({ deliveryKey: deliveryKey(message) }));
     } catch (error) {
       // An earlier attempt that could not be looked up stays in doubt whatever this one says.
       attempt.inDoubt = earlierInDoubt || !certainlyNotDelivered(error);
@@ -410,7 +479,7 @@ export class OutboxWorker {
   }
 }
 
-/** Heads grouped by (platform, channel), in the order they came. */
+/** Heads grouped by (platform, channel), in the order they came (most urgent first, see dueThreadHeads). */
 function byChannel(heads: readonly OutboxMessage[]): OutboxMessage[][] {
   const lanes = new Map<string, OutboxMessage[]>();
   for (const m of heads) {
@@ -432,6 +501,8 @@ function ofIncident(message: OutboxMessage): message is IncidentMessage {
 /** What one delivery attempt knows: whether the message may be on the platform without the store knowing. */
 interface Attempt {
   inDoubt: boolean;
+  /** Which of the message's buckets the call under way is charged to: a 429 for it pauses that bucket. */
+  charged?: 'channel' | 'updates' | undefined;
 }
 
 /**

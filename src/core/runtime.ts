@@ -58,6 +58,7 @@ export class EngineRuntime {
       redact: o.redact,
       ...(o.leadership ? { leadership: o.leadership } : {}),
       ...(o.outboxPollMs ? { pollMs: o.outboxPollMs } : {}),
+      storms: o.storms,
     });
     this.executor = new StepExecutor({
       store: o.store,

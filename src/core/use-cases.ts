@@ -50,6 +50,8 @@ export interface IncidentUseCases {
   resolve(actor: Actor, incidentId: number, note: string): Promise<Incident>;
   silence(actor: Actor, incidentId: number, durationMs: number): Promise<Incident>;
   unsilence(actor: Actor, incidentId: number): Promise<void>;
+  /** "Post cards" on a storm digest: the storm's held cards go out at the channel's full pace. */
+  releaseStorm(actor: Actor, stormId: number): Promise<void>;
   /** Whether a signed chat request is new (false: a replay, acknowledged but not handled). */
   firstSighting(key: string): Promise<boolean>;
 

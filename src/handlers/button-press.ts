@@ -67,6 +67,10 @@ export async function handleButtonPress(engine: IncidentUseCases, platform: Chat
       case 'unsilence':
         await engine.unsilence(actor, target.incidentId);
         break;
+      case 'post-cards':
+        await engine.releaseStorm(actor, target.stormId);
+        await tell('The cards of this storm are being posted now, most severe first.');
+        break;
       default:
         await engine.decide(actor, target.runId, target.action);
     }

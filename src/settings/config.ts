@@ -65,6 +65,8 @@ export const envSchema = z
     WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
     INGEST_QUEUE_ABOVE: z.coerce.number().int().min(0).default(4),
     INBOX_LIMIT: z.coerce.number().int().positive().default(100_000),
+    STORM_DIGEST_AFTER_SECONDS: z.coerce.number().positive().max(3600).default(5),
+    STORM_CARDS_PER_MINUTE: z.coerce.number().int().min(0).default(0),
     // A hold of commits so that the WAL can start again costs the webhooks waiting through it 5 to
     // 60 ms: at 256 MB, ingest at 2,000/s (80 MB of WAL a second) met one every 3 s and its p99 went
     // from about 16 to 26 ms; at 1 GB it is one every 12 s, under the p99.
@@ -246,6 +248,8 @@ export interface Config {
   ingestQueueAbove: number;
   /** Notifications waiting in the inbox past which the webhook answers 503. */
   inboxLimit: number;
+  /** Storm digests: a channel whose new cards would take longer than this at its pace gets one; cards per minute meanwhile (0: its full pace). */
+  storms: { digestAfterSeconds: number; cardsPerMinute: number; consoleUrl: string | undefined };
   /** SQLite: the size past which the WAL is started again under sustained writes (see SqliteStore), in MB. */
   sqliteWalLimitMb: number;
   slack: SlackConfig | undefined;
@@ -327,6 +331,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     webhookMaxBytes: env.WEBHOOK_MAX_BYTES,
     ingestQueueAbove: env.INGEST_QUEUE_ABOVE,
     inboxLimit: env.INBOX_LIMIT,
+    storms: { digestAfterSeconds: env.STORM_DIGEST_AFTER_SECONDS, cardsPerMinute: env.STORM_CARDS_PER_MINUTE, consoleUrl: env.CONSOLE_PUBLIC_URL },
     sqliteWalLimitMb: env.SQLITE_WAL_LIMIT_MB,
     slack,
     discord,

@@ -630,6 +630,55 @@ const MIGRATIONS: MigrationSource[] = [
     `,
   },
   {
+    version: 20,
+    // A storm in one channel (more new cards than its pace posts in a few seconds) lists its
+    // incidents in a digest edited in place. The partial unique index allows one open storm per
+    // channel, whichever replica tries to start it; \`chat_storm_incidents\` is who is listed.
+    name: 'storm digests',
+    sqlite: `
+      CREATE TABLE chat_storms (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        released INTEGER NOT NULL DEFAULT 0,
+        pages TEXT NOT NULL DEFAULT '[]',
+        posting_since TEXT,
+        joined_at TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX chat_storms_open ON chat_storms(platform, channel) WHERE ended_at IS NULL;
+      CREATE INDEX chat_storms_channel ON chat_storms(platform, channel, id);
+      CREATE TABLE chat_storm_incidents (
+        storm_id INTEGER NOT NULL REFERENCES chat_storms(id),
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        PRIMARY KEY (storm_id, incident_id)
+      );
+      CREATE INDEX chat_storm_incidents_incident ON chat_storm_incidents(incident_id);
+    `,
+    postgres: `
+      CREATE TABLE chat_storms (
+        id BIGSERIAL PRIMARY KEY,
+        platform TEXT COLLATE "C" NOT NULL,
+        channel TEXT COLLATE "C" NOT NULL,
+        started_at TEXT COLLATE "C" NOT NULL,
+        ended_at TEXT COLLATE "C",
+        released INTEGER NOT NULL DEFAULT 0,
+        pages TEXT COLLATE "C" NOT NULL DEFAULT '[]',
+        posting_since TEXT COLLATE "C",
+        joined_at TEXT COLLATE "C" NOT NULL
+      );
+      CREATE UNIQUE INDEX chat_storms_open ON chat_storms(platform, channel) WHERE ended_at IS NULL;
+      CREATE INDEX chat_storms_channel ON chat_storms(platform, channel, id);
+      CREATE TABLE chat_storm_incidents (
+        storm_id BIGINT NOT NULL REFERENCES chat_storms(id),
+        incident_id BIGINT NOT NULL REFERENCES incidents(id),
+        PRIMARY KEY (storm_id, incident_id)
+      );
+      CREATE INDEX chat_storm_incidents_incident ON chat_storm_incidents(incident_id);
+    `,
+  },
+  {
     version: 22,
     // A step's full output (redacted, at most FULL_OUTPUT_MAX_CHARS, 256 KiB), served at
     // GET /incidents/:id/runs/:run/output: a thread shows only a head and a tail of it. Kept apart

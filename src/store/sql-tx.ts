@@ -1,5 +1,5 @@
 import type { MessageRef } from '../core/ports/chat-platform.js';
-import { ALERT_PARAM, type AuditHead, type StepState, type ThreadMessage, type Approval, type CardTarget, type Choice, type DeliveryTarget, type Incident, type JobClaim, type NewAuditEvent, type NewIncident, type NewStepRun, type OutboxMessage, type RecordedProcess, type StoredAlert } from '../core/domain.js';
+import { ALERT_PARAM, type AuditHead, type Severity, type StepState, type ThreadMessage, type Approval, type CardTarget, type Choice, type DeliveryTarget, type Incident, type JobClaim, type NewAuditEvent, type NewIncident, type NewStepRun, type OutboxMessage, type RecordedProcess, type StoredAlert } from '../core/domain.js';
 import {
   incidentPatchColumns,
   json,
@@ -20,6 +20,7 @@ import {
 } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
 import { RunnerSqlTx } from './runner-tx.js';
+import { StormSqlTx } from './storm-tx.js';
 import type { DeliveredReply, IncidentPatch, QueuedReply, StoreTx, StepRunPatch } from '../core/ports/store.js';
 
 // Over 300 lines: one implementation of the StoreTx port for both SQL dialects; it mirrors the
@@ -32,9 +33,11 @@ import type { DeliveredReply, IncidentPatch, QueuedReply, StoreTx, StepRunPatch 
  */
 export class SqlTx implements StoreTx {
   readonly runners: RunnerSqlTx;
+  readonly storms: StormSqlTx;
 
   constructor(private readonly db: SqlDriver) {
     this.runners = new RunnerSqlTx(db);
+    this.storms = new StormSqlTx(db);
   }
 
   /** The row of an `INSERT … RETURNING`. */
@@ -456,24 +459,30 @@ export class SqlTx implements StoreTx {
     // in two branches: = and IS NULL each use the outbox_thread index to the end on both engines,
     // where one IS NOT DISTINCT FROM would leave PostgreSQL filtering every row of the channel.
     // Each branch has its own LIMIT, so neither tests every pending row for being a head.
+    // Heads come most urgent first (see OutboxMessage.priority): new cards before anything of an
+    // incident already shown, critical before warning; each thread still goes in its own order.
     const rows = await this.db.all(
       `SELECT * FROM (
-         SELECT o.* FROM outbox o
+         SELECT o.*, i.severity AS incident_severity,
+           CASE WHEN o.kind = 'card' AND NOT EXISTS (SELECT 1 FROM card_messages c
+                 WHERE c.incident_id = o.incident_id AND c.platform = o.platform AND c.channel = o.channel) THEN 0 ELSE 10 END
+           + CASE i.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 WHEN 'info' THEN 2 ELSE 3 END AS priority
+         FROM outbox o JOIN incidents i ON i.id = o.incident_id
          WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND o.incident_id IS NOT NULL
            AND o.id = (SELECT MIN(h.id) FROM outbox h
                        WHERE h.state = 'pending' AND h.platform = o.platform AND h.channel = o.channel AND h.incident_id = o.incident_id)
-         ORDER BY o.id LIMIT ?) AS thread_heads
+         ORDER BY priority, o.id LIMIT ?) AS thread_heads
        UNION ALL
        SELECT * FROM (
-         SELECT o.* FROM outbox o
+         SELECT o.*, NULL AS incident_severity, 10 AS priority FROM outbox o
          WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND o.incident_id IS NULL
            AND o.id = (SELECT MIN(h.id) FROM outbox h
                        WHERE h.state = 'pending' AND h.platform = o.platform AND h.channel = o.channel AND h.incident_id IS NULL)
          ORDER BY o.id LIMIT ?) AS post_heads
-       ORDER BY id LIMIT ?`,
+       ORDER BY priority, id LIMIT ?`,
       [now, limit, now, limit, limit],
     );
-    return rows.map(toOutbox);
+    return rows.map((r) => ({ ...toOutbox(r), priority: Number(r.priority), ...(r.incident_severity ? { severity: str(r.incident_severity) as Severity } : {}) }));
   }
 
   async deferCardUpdate(outboxId: number, card: CardTarget, at: string) {

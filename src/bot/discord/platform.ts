@@ -4,9 +4,10 @@ import { Routes } from 'discord-api-types/v10';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Card, ThreadMessage } from '../../core/card.js';
-import { ChatDeliveryError, type ChatPlatform, type ChatUser, type MessageRef, type PostOptions } from '../../core/ports/chat-platform.js';
+import { ChatDeliveryError, type ChatDigest, type ChatPlatform, type ChatUser, type MessageRef, type PostOptions } from '../../core/ports/chat-platform.js';
 import { DISCORD_ERROR, discordErrorCode, toDeliveryError } from './errors.js';
 import { renderCard, renderPrivateText, renderThreadMessage, threadName } from './render.js';
+import { discordDigest, type DiscordDigestCalls } from './digest.js';
 
 const USER_CACHE_MS = 60_000;
 /** Threads stay open a day without activity; a new message reopens an archived thread. */
@@ -76,6 +77,16 @@ export class DiscordPlatform implements ChatPlatform {
   readonly name = 'discord';
   /** Discord's per-channel message bucket allows about 5 messages per 5 seconds. */
   readonly pacing = { messagesPerSecond: 1, burst: 5 };
+  /** Storm digests: created like cards (with a nonce), edited on the edit route's own bucket. */
+  readonly digest: ChatDigest;
+  private readonly digestCalls = (): DiscordDigestCalls => ({
+    create: (route, body) => this.post('create message', route, body, Message),
+    edit: async (route, body) => {
+      await this.call('edit message', () => this.rest.patch(route, { body }), z.unknown());
+    },
+    guildId: this.options.guildId,
+    nonce: deliveryNonce,
+  });
   private readonly users = new Map<string, { user: ChatUser; until: number }>();
   private readonly dms = new Map<string, string>();
   /** Cards where no thread can be started (permissions, channel type): their replies go to the channel. */
@@ -87,6 +98,7 @@ export class DiscordPlatform implements ChatPlatform {
     private readonly options: DiscordPlatformOptions = {},
   ) {
     this.clock = options.clock ?? Date.now;
+    this.digest = discordDigest(this.digestCalls());
   }
 
   private async call<T>(operation: string, work: () => Promise<unknown>, schema: z.ZodType<T>): Promise<T> {

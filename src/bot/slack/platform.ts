@@ -1,8 +1,9 @@
 import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Card, ThreadMessage } from '../../core/card.js';
-import type { ChatPacing, ChatPlatform, ChatUser, MessageRef, PostOptions } from '../../core/ports/chat-platform.js';
+import type { ChatDigest, ChatPacing, ChatPlatform, ChatUser, MessageRef, PostOptions } from '../../core/ports/chat-platform.js';
 import { deliveryMetadata, findByDeliveryKey } from './delivery.js';
+import { slackDigest } from './digest.js';
 import { toDeliveryError } from './errors.js';
 import { cardFallbackText, renderCardBlocks, renderThreadMessage } from './render.js';
 
@@ -33,6 +34,7 @@ export const slackPacing = (): ChatPacing => ({ messagesPerSecond: 1, burst: 3, 
 export class SlackPlatform implements ChatPlatform {
   readonly name = 'slack';
   readonly pacing: ChatPacing;
+  readonly digest: ChatDigest;
   private readonly users = new Map<string, { user: ChatUser; until: number }>();
   private groups: { members: Map<string, string[]>; until: number } | undefined;
   private readonly postClient: webApi.WebClient;
@@ -47,6 +49,7 @@ export class SlackPlatform implements ChatPlatform {
     this.postClient = options.postClient ?? client;
     this.clock = options.clock ?? Date.now;
     this.pacing = options.pacing ?? slackPacing();
+    this.digest = slackDigest(this.postClient, client);
   }
 
   private async call<T>(operation: string, work: () => Promise<T>): Promise<T> {

@@ -9,7 +9,7 @@ type Button = types.Button;
 const mrkdwn = (text: string, max: number = L.sectionText): types.MrkdwnElement => ({ type: 'mrkdwn', text: truncate(text, max) });
 const plain = (text: string, max: number): types.PlainTextElement => ({ type: 'plain_text', text: truncate(text, max), emoji: true });
 
-function renderButton(b: CardButton, confirmText: number = L.confirmText): Button {
+export function renderButton(b: CardButton, confirmText: number = L.confirmText): Button {
   const button: Button = {
     type: 'button',
     action_id: truncate(b.id, L.actionId),

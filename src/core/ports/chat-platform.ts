@@ -1,4 +1,5 @@
 import type { Card, ThreadMessage } from '../card.js';
+import type { DigestPage, StormDigest } from '../digest.js';
 
 /** Where a posted message lives, as the platform identifies it. Opaque to the core. */
 export interface MessageRef {
@@ -69,6 +70,27 @@ export interface ChatPlatform {
    * short bursts allowed). Pacing keeps an alert storm under the limit instead of collecting 429s.
    */
   readonly pacing?: ChatPacing | undefined;
+  /**
+   * Optional: storm digests. A paced platform with it lists the incidents of a channel whose new
+   * cards queue up beyond a few seconds of its pace in one digest (see src/core/storm-desk.ts);
+   * without it the cards only queue, most urgent first.
+   */
+  readonly digest?: ChatDigest | undefined;
+}
+
+/** How a platform shows a storm digest. */
+export interface ChatDigest {
+  /** The digest in as few messages as the platform's size limits allow (paginateDigest), lines in order. */
+  paginate(digest: StormDigest): DigestPage[];
+  /** Posts one page as a message of its own in the channel, findable by its delivery key like a card. */
+  post(channel: string, page: DigestPage, options?: PostOptions): Promise<MessageRef>;
+  /** Replaces a posted page. Throws a ChatDeliveryError with `messageGone` when it was deleted. */
+  update(ref: MessageRef, page: DigestPage): Promise<void>;
+  /**
+   * Edits of a page per second in one channel, where the platform limits edits per channel apart
+   * from posts (Discord's message-edit bucket). Absent: edits are paced as card updates.
+   */
+  editsPerSecond?: number;
 }
 
 export interface ChatPacing {

@@ -24,6 +24,7 @@ import type {
   StoredAlert,
 } from '../domain.js';
 import type { RunnerJobsTx } from './runner-jobs.js';
+import type { StormTx } from './storms.js';
 
 /**
  * What a transaction promises to touch, so that a store may run it beside others.
@@ -82,6 +83,8 @@ export interface DeliveredReply {
 export interface StoreTx {
   /** Runners and the jobs handed to them. */
   readonly runners: RunnerJobsTx;
+  /** Storm digests of busy channels. */
+  readonly storms: StormTx;
   /**
    * Remembers a chat request (its replay key) until `expiresAt`, and forgets those expired by
    * `now`. True when the key was not remembered yet: a false answer means a replay.

@@ -331,6 +331,53 @@ describe('OutboxWorker with SlackPlatform and the real WebClient', () => {
     expect(posts().every((call) => call.status === 200)).toBe(true);
   });
 
+  it('honours a Retry-After for the whole channel: none of its other messages goes until it has passed', async () => {
+    for (let i = 0; i < 4; i += 1) await openIncident(`pause-${i}`, []);
+    slack.failNext('chat.postMessage', 1, { status: 429, retryAfter: 3 });
+
+    const timeline = await drive(makeWorker());
+
+    const [limited, ...rest] = timeline;
+    expect(limited).toMatchObject({ t: 0, call: { status: 429 } });
+    // Before, only the refused card waited: the other incidents' cards went out in the same tick.
+    expect(rest.length).toBe(8);
+    expect(rest.every(({ t, call }) => t >= 3000 && call.status === 200)).toBe(true);
+    // After the pause, one message at a time at the sustained rate (the platform's bucket has just a token).
+    expect(rest[1]!.t - rest[0]!.t).toBeGreaterThanOrEqual(1000);
+    expect(slack.topLevel(CHANNEL)).toHaveLength(4);
+  });
+
+  it('pauses every card update on a 429 for chat.update, while the channel\'s posts go on', async () => {
+    const first = await openIncident('upd-1', []);
+    const second = await openIncident('upd-2', []);
+    await drive(makeWorker());
+    const worker = makeWorker();
+    for (const { incidentId } of [first, second]) {
+      await store.transaction((tx) => recordEvent(tx, { at: clock.now().toISOString(), incidentId, actor: 'system', kind: 'test.note', text: 'later', data: {} }, { refreshCard: true }));
+    }
+    await openIncident('posted-meanwhile', []);
+    slack.failNext('chat.update', 1, { status: 429, retryAfter: 2 });
+    const start = clock.ms();
+    const calls: Array<{ t: number; method: string; status: number }> = [];
+    const seen = slack.calls.length;
+    // A put-off update leaves the outbox until the pace allows it (deferCardUpdate): wait for both.
+    const updated = () => calls.filter((c) => c.method === 'chat.update' && c.status === 200).length;
+    for (let tick = 0; tick < 100 && ((await pending()) > 0 || updated() < 2); tick += 1) {
+      const before = slack.calls.length;
+      await worker.runOnce();
+      for (const call of slack.calls.slice(Math.max(before, seen))) calls.push({ t: clock.ms() - start, method: call.method, status: call.status });
+      clock.advance(100);
+    }
+    expect(await pending()).toBe(0);
+    const updates = calls.filter((c) => c.method === 'chat.update');
+    expect(updates.map((c) => c.status)).toEqual([429, 200, 200]);
+    // The other card's update waited for the Retry-After too, not only the refused one.
+    expect(updates.slice(1).every((c) => c.t >= updates[0]!.t + 2000)).toBe(true);
+    // Posts are another bucket: the new card went out during the pause.
+    const newCard = calls.find((c) => c.method === 'chat.postMessage');
+    expect(newCard!.t).toBeLessThan(updates[0]!.t + 2000);
+  });
+
   it('honours Retry-After with the loop running on the real clock', async () => {
     await openIncident('g1', ['second']);
     slack.failNext('chat.postMessage', 1, { status: 429, retryAfter: 1 });

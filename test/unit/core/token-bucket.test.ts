@@ -29,4 +29,27 @@ describe('TokenBucket', () => {
     expect(bucket.available(5_000)).toBe(1);
     expect(bucket.available(11_000)).toBe(2);
   });
+
+  it('after a 429, gives nothing until Retry-After has passed, then one token at a time', () => {
+    const bucket = new TokenBucket(1, 3, 0);
+    bucket.pauseUntil(2_000, 0);
+    expect(bucket.available(0)).toBe(0);
+    expect(bucket.take(1_999)).toBe(false);
+    expect(bucket.nextAt(500)).toBe(2_000);
+    expect(bucket.take(2_000)).toBe(true);
+    expect(bucket.take(2_000)).toBe(false);
+    expect(bucket.nextAt(2_000)).toBe(3_000);
+  });
+
+  it('is capped one under full when a call is answered, since the platform may have counted it only then', () => {
+    // Full at 0; the token is taken at 0 but the call reaches the platform at 500, whose bucket was
+    // full until then: after it, the platform has 2 tokens, not the 2.5 the refill since 0 gives.
+    const bucket = new TokenBucket(1, 3, 0);
+    expect(bucket.take(0)).toBe(true);
+    bucket.landed(500);
+    expect(bucket.take(500)).toBe(true);
+    expect(bucket.take(500)).toBe(true);
+    expect(bucket.take(500)).toBe(false);
+    expect(bucket.nextAt(500)).toBe(1_500);
+  });
 });

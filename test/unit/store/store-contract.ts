@@ -846,5 +846,36 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         expect(await tx((t) => t.runners.getRunner('db-3'))).toBeUndefined();
       });
     });
+
+    describe('storm digests', () => {
+      it('keeps one open storm per channel, lists each incident once with its card, and opens a new storm once one ended', async () => {
+        const a = await seedIncident('a');
+        const b = await seedIncident('b');
+        const first = await tx((t) => t.storms.startStorm('slack', 'C0ALERTS', at(1)));
+        // Another replica starting one in the same channel gets the same storm, never a second digest.
+        expect(await tx((t) => t.storms.startStorm('slack', 'C0ALERTS', at(2)))).toEqual(first);
+        const other = await tx((t) => t.storms.startStorm('discord', 'C0ALERTS', at(2)));
+        expect(other.id).not.toBe(first.id);
+        expect(await tx((t) => t.storms.joinStorm(first.id, [a.id, b.id], at(3)))).toBe(2);
+        expect(await tx((t) => t.storms.joinStorm(first.id, [a.id], at(4)))).toBe(0);
+        await tx((t) => t.saveCardMessage(a.id, { platform: 'slack', channel: 'C0ALERTS', messageId: '1.1', threadId: '1.1' }));
+        const members = await tx((t) => t.storms.stormMembers(first.id));
+        expect(members.map((m) => [m.incidentId, m.card?.messageId ?? null, m.service])).toEqual([
+          [a.id, '1.1', 'gitcortex'],
+          [b.id, null, 'gitcortex'],
+        ]);
+        expect(await tx((t) => t.storms.inStorm('slack', 'C0ALERTS', b.id))).toBe(true);
+        expect(await tx((t) => t.storms.inStorm('discord', 'C0ALERTS', b.id))).toBe(false);
+        const page = { ref: { platform: 'slack', channel: 'C0ALERTS', messageId: '2.2', threadId: '2.2' }, shows: 'x' };
+        await tx((t) => t.storms.savePages(first.id, [page], null));
+        expect(await tx((t) => t.storms.releaseStorm(first.id))).toBe(true);
+        expect(await tx((t) => t.storms.getStorm(first.id))).toMatchObject({ pages: [page], released: true, postingSince: null, joinedAt: at(3) });
+        await tx((t) => t.storms.endStorm(first.id, at(5)));
+        expect(await tx((t) => t.storms.releaseStorm(first.id))).toBe(false);
+        expect((await tx((t) => t.storms.openStorms())).map((s) => s.id)).toEqual([other.id]);
+        const next = await tx((t) => t.storms.startStorm('slack', 'C0ALERTS', at(6)));
+        expect(next.id).not.toBe(first.id);
+      });
+    });
   });
 }
