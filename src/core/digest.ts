@@ -2,6 +2,7 @@ import type { CardButton, Severity } from './card.js';
 import { makeButton } from './button-codec.js';
 import type { MessageRef } from './ports/chat-platform.js';
 import type { Storm, StormMember } from './ports/storms.js';
+import { t } from './i18n/index.js';
 
 /** One incident of a storm digest: its card once posted in the channel, else its console page (when there is a console URL). */
 export interface DigestLine {
@@ -75,7 +76,7 @@ export function buildDigest(storm: Storm, members: readonly StormMember[], optio
     bySeverity: SEVERITY_ORDER.filter((s) => severities.has(s)).map((severity) => ({ severity, count: severities.get(severity) ?? 0 })),
     byService: [...services.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, SERVICES_SHOWN).map(([service, n]) => ({ service, count: n })),
     lines,
-    button: !ended && options.holding && carded < members.length ? makeButton({ action: 'post-cards', stormId: storm.id }, 'Post cards', { style: 'primary' }) : undefined,
+    button: !ended && options.holding && carded < members.length ? makeButton({ action: 'post-cards', stormId: storm.id }, t('digest.postCards'), { style: 'primary' }) : undefined,
   };
 }
 
@@ -116,6 +117,6 @@ const LONGEST_CARD: MessageRef = { platform: '', channel: 'C'.repeat(24), messag
 export function digestSummary(digest: StormDigest): string {
   const severity = digest.bySeverity.map((s) => `${s.count} ${s.severity}`).join(', ');
   const services = digest.byService.map((s) => `${s.service} ${s.count}`).join(', ');
-  const state = digest.ended ? 'every card is posted' : `${digest.carded} of ${digest.total} carded; the rest follow, most severe first`;
-  return `${digest.total} incidents (${severity}) · services: ${services} · ${state}`;
+  const state = digest.ended ? t('digest.allCarded') : t('digest.carded', { carded: digest.carded, total: digest.total });
+  return t('digest.summary', { total: digest.total, severity, services, state });
 }

@@ -4,6 +4,7 @@ import { digestSummary, lineRoom, paginateDigest, type DigestLine, type DigestPa
 import type { ChatDigest, MessageRef, PostOptions } from '../../core/ports/chat-platform.js';
 import { DISCORD_LIMITS as L, escapeMarkdown, truncate } from './limits.js';
 import { buttonRows, NO_MENTIONS, SEVERITY_COLOUR, type DiscordMessageBody } from './render.js';
+import { t } from '../../core/i18n/index.js';
 
 /** A page's lines go in one embed description (4,096), with room for the header on the first. */
 const PAGE_CHARS = 4_000;
@@ -19,9 +20,9 @@ export function discordMessageLink(ref: MessageRef, guildId: string | undefined)
 function lineText(line: DigestLine, guildId: string | undefined): string {
   const title = escapeMarkdown(truncate(line.title, 150));
   const service = line.service ? ` · ${escapeMarkdown(truncate(line.service, 60))}` : '';
-  const status = line.status === 'resolved' ? ' (resolved)' : '';
+  const status = line.status === 'resolved' ? t('digest.line.resolved') : '';
   const cardLink = line.card ? discordMessageLink(line.card, guildId) : undefined;
-  const link = line.card ? (cardLink ? ` · [card](${cardLink})` : ' · card posted') : line.consoleUrl ? ` · [console](${line.consoleUrl}) (card follows)` : ' · card follows';
+  const link = line.card ? (cardLink ? ` · [${t('digest.line.card')}](${cardLink})` : ` · ${t('digest.line.cardPosted')}`) : line.consoleUrl ? ` · [${t('digest.line.console')}](${line.consoleUrl})${t('digest.line.cardFollowsAfter')}` : ` · ${t('digest.line.cardFollows')}`;
   return `${cardIcon(line)} **#${line.incidentId}** ${title}${service}${status}${link}`;
 }
 
@@ -31,9 +32,9 @@ export function renderDigestPage(page: DigestPage, guildId: string | undefined):
   const first = page.page === 1;
   const lines = page.lines.map((l) => lineText(l, guildId));
   const head = first ? [escapeMarkdown(digestSummary(d)), ''] : [];
-  const description = truncate([...head, ...lines].join('\n') || 'Every line is on the first part.', L.embedDescription);
+  const description = truncate([...head, ...lines].join('\n') || t('digest.allOnFirst'), L.embedDescription);
   const worst = d.bySeverity[0]?.severity ?? 'none';
-  const title = first ? (d.ended ? 'Alert storm over' : 'Alert storm in this channel') : `Storm digest, part ${page.page} of ${page.pages}`;
+  const title = first ? (d.ended ? t('digest.title.over') : t('digest.title.open')) : t('digest.part', { page: page.page, pages: page.pages });
   return {
     embeds: [{ title, description, color: SEVERITY_COLOUR[worst] }],
     components: first && d.button ? buttonRows([d.button]) : [],

@@ -6,6 +6,7 @@ import { deliveryMetadata } from './delivery.js';
 import { toDeliveryError } from './errors.js';
 import { SLACK_LIMITS as L, escapeMrkdwn, truncate } from './limits.js';
 import { renderButton } from './render.js';
+import { t } from '../../core/i18n/index.js';
 
 /**
  * Lines of one digest message, in characters of mrkdwn. Slack refuses blocks much over 13,000
@@ -25,20 +26,20 @@ export function slackMessageLink(ref: MessageRef): string {
 function lineText(line: DigestLine): string {
   const title = truncate(escapeMrkdwn(line.title), 150);
   const service = line.service ? ` · ${truncate(escapeMrkdwn(line.service), 60)}` : '';
-  const status = line.status === 'resolved' ? ' (resolved)' : '';
-  const link = line.card ? ` · <${slackMessageLink(line.card)}|card>` : line.consoleUrl ? ` · <${line.consoleUrl}|console> (card follows)` : ' · card follows';
+  const status = line.status === 'resolved' ? t('digest.line.resolved') : '';
+  const link = line.card ? ` · <${slackMessageLink(line.card)}|${t('digest.line.card')}>` : line.consoleUrl ? ` · <${line.consoleUrl}|${t('digest.line.console')}>${t('digest.line.cardFollowsAfter')}` : ` · ${t('digest.line.cardFollows')}`;
   return `${cardIcon(line)} #${line.incidentId} ${title}${service}${status}${link}`;
 }
 
 function headerText(digest: StormDigest): string {
-  const title = digest.ended ? '*Alert storm over*' : '*Alert storm in this channel*';
+  const title = `*${digest.ended ? t('digest.title.over') : t('digest.title.open')}*`;
   return `${title}: ${escapeMrkdwn(digestSummary(digest))}`;
 }
 
 /** One page as Block Kit: the header and button on the first page, lines in sections of at most 3,000 characters. */
 export function renderDigestPage(page: DigestPage): { text: string; blocks: types.KnownBlock[] } {
   const blocks: types.KnownBlock[] = [];
-  const header = page.page === 1 ? headerText(page.digest) : `_Storm digest, part ${page.page} of ${page.pages}_`;
+  const header = page.page === 1 ? headerText(page.digest) : `_${t('digest.part', { page: page.page, pages: page.pages })}_`;
   blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(header, L.sectionText) } });
   if (page.page === 1 && page.digest.button) blocks.push({ type: 'actions', block_id: 'digest-actions', elements: [renderButton(page.digest.button)] });
   let section: string[] = [];
@@ -55,8 +56,8 @@ export function renderDigestPage(page: DigestPage): { text: string; blocks: type
     length += text.length + 1;
   }
   flush();
-  if (page.lines.length === 0 && page.page > 1) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: 'Every line is on the first part.' }] });
-  const text = truncate(page.page === 1 ? escapeMrkdwn(digestSummary(page.digest)) : `Storm digest, part ${page.page} of ${page.pages}`, L.messageText);
+  if (page.lines.length === 0 && page.page > 1) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: t('digest.allOnFirst') }] });
+  const text = truncate(page.page === 1 ? escapeMrkdwn(digestSummary(page.digest)) : t('digest.part', { page: page.page, pages: page.pages }), L.messageText);
   return { text, blocks: blocks.slice(0, L.blocks) };
 }
 

@@ -404,6 +404,20 @@ export const en = {
   'timeline.noEvents': 'No events recorded.',
   'timeline.timeTargets': '- **Time targets ({runbook}):** {clock}',
   'console.scheduled': 'Scheduled jobs',
+  'digest.postCards': 'Post cards',
+  'digest.allCarded': 'every card is posted',
+  'digest.carded': '{carded} of {total} carded; the rest follow, most severe first',
+  'digest.summary': '{total} incidents ({severity}) · services: {services} · {state}',
+  'digest.line.resolved': ' (resolved)',
+  'digest.line.card': 'card',
+  'digest.line.console': 'console',
+  'digest.line.cardFollowsAfter': ' (card follows)',
+  'digest.line.cardFollows': 'card follows',
+  'digest.line.cardPosted': 'card posted',
+  'digest.title.over': 'Alert storm over',
+  'digest.title.open': 'Alert storm in this channel',
+  'digest.part': 'Storm digest, part {page} of {pages}',
+  'digest.allOnFirst': 'Every line is on the first part.',
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof en;
