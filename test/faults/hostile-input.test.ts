@@ -500,7 +500,7 @@ describe('hostile webhook input against the running bot', { timeout: 150_000 }, 
     expect(fs.existsSync(canary()), 'the canary a shell would have created').toBe(false);
   });
 
-  it('stores every acknowledged incident and shows each on Slack exactly once', async () => {
+  it('stores every acknowledged incident and shows each on Slack exactly once', { timeout: 200_000 }, async () => {
     await incidentsByCase();
     const answeredIds = new Set(sent.filter((s) => s.answer.status === 200 && s.answer.json.created === true).map((s) => Number(s.answer.json.incidentId)));
     const rows = readDb(t.dbFile, (db) => db.prepare('SELECT id, group_key AS groupKey FROM incidents').all() as Array<{ id: number; groupKey: string }>);
@@ -521,7 +521,8 @@ describe('hostile webhook input against the running bot', { timeout: 150_000 }, 
       const byId = cardsByIncident(slack, ALERT_CHANNEL);
       return stored.filter((id) => !byId.has(id));
     };
-    await pollUntil(() => missing().length === 0, 60_000, 'a card for every stored incident').catch((error: unknown) => {
+    // A bound for a loaded machine: this proves nothing is lost or doubled, not how fast (that is the bench's).
+    await pollUntil(() => missing().length === 0, 120_000, 'a card for every stored incident').catch((error: unknown) => {
       const ids = missing().slice(0, 5);
       const why = readDb(t.dbFile, (db) =>
         ids.map((id) => db.prepare("SELECT incident_id, kind, attempts, last_error FROM outbox WHERE incident_id = ? AND state = 'pending' ORDER BY id LIMIT 1").get(id)),
