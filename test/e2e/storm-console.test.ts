@@ -4,12 +4,15 @@ import { ALERT_CHANNEL, startTestBot, type TestBot } from '../support/bot-harnes
 import { pollUntil } from '../support/bot-process.js';
 import { ConsoleClient, sectionOf, textOf, waitFor } from '../support/console-client.js';
 import { loadFixture } from '../support/fixtures.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { probePostgres, requireService } from '../support/services.js';
 
 /**
  * A storm in a Slack channel shows in the console too: above the incident list, the same counts
  * line as the Slack digest and every incident the digest lists, in the same order, each linking
  * to its console page and saying whether its card is in Slack yet. Cards are held
- * (STORM_CARDS_PER_MINUTE=1) so that the storm stays open while the pages are compared.
+ * (STORM_CARDS_PER_MINUTE=1) so that the storm stays open while the pages are compared. On both
+ * stores: the console reads the storms through the engine's query.
  */
 const INCIDENTS = 10;
 
@@ -33,22 +36,27 @@ function notificationFor(i: number): FixtureNotification {
 const isDigest = (json: string) => json.includes('Alert storm');
 const idsIn = (text: string, pattern: RegExp): number[] => [...text.matchAll(pattern)].map((m) => Number(m[1]));
 
-describe('the console during a Slack storm', () => {
+function stormConsoleSuite(database: () => Promise<{ url: string; drop?: () => Promise<void> }>): void {
   let slack: FakeSlack;
   let t: TestBot;
   let client: ConsoleClient;
   const digest = () => slack.topLevel(ALERT_CHANNEL).find((m) => isDigest(JSON.stringify(m.blocks)));
   const carded = () => new Set(slack.topLevel(ALERT_CHANNEL).filter((m) => !isDigest(JSON.stringify(m.blocks))).flatMap((m) => idsIn(JSON.stringify(m.blocks), /"ack:(\d+)"/g)));
 
+  let drop: (() => Promise<void>) | undefined;
+
   beforeAll(async () => {
+    const db = await database();
+    drop = db.drop;
     slack = await startFakeSlack({ channels: [ALERT_CHANNEL], rateLimit: { postsPerSecondPerChannel: 1, burst: 3 } });
-    t = await startTestBot({ slack, runbooks: {}, env: { STORM_DIGEST_AFTER_SECONDS: '1', STORM_CARDS_PER_MINUTE: '1' } });
+    t = await startTestBot({ slack, runbooks: {}, env: { STORM_DIGEST_AFTER_SECONDS: '1', STORM_CARDS_PER_MINUTE: '1', ...(db.url ? { DATABASE_URL: db.url } : {}) } });
     client = new ConsoleClient(t.url);
   });
 
   afterAll(async () => {
     await t?.stop();
     await slack?.close();
+    await drop?.();
   });
 
   it('shows no digest without a storm, then the Slack digest’s counts line and every listed incident with a link', async () => {
@@ -105,4 +113,15 @@ describe('the console during a Slack storm', () => {
     expect(incident.status).toBe(200);
     expect(incident.text).toContain('id="card"');
   }, 120_000);
-});
+}
+
+// The harness's own SQLite file when no URL is given.
+describe('the console during a Slack storm, on SQLite', () => stormConsoleSuite(() => Promise.resolve({ url: '' })));
+
+const postgres = await requireService('PostgreSQL at 127.0.0.1:5432', probePostgres);
+postgres.describe('the console during a Slack storm, on PostgreSQL', () =>
+  stormConsoleSuite(async () => {
+    const db: TestDatabase = await createTestDatabase(postgres.value, 'chatops_storm_console');
+    return { url: db.url, drop: () => db.drop() };
+  }),
+);
