@@ -1,4 +1,5 @@
-import type { CardButton, Severity } from './card.js';
+import { escapeControls, type CardButton, type Severity } from './card.js';
+import type { Redactor } from '../domain/redact.js';
 import { makeButton } from './button-codec.js';
 import type { MessageRef } from './ports/chat-platform.js';
 import type { Storm, StormMember } from './ports/storms.js';
@@ -119,4 +120,19 @@ export function digestSummary(digest: StormDigest): string {
   const services = digest.byService.map((s) => `${s.service} ${s.count}`).join(', ');
   const state = digest.ended ? t('digest.allCarded') : t('digest.carded', { carded: digest.carded, total: digest.total });
   return t('digest.summary', { total: digest.total, severity, services, state });
+}
+
+/**
+ * Members as a digest may show them: titles and services redacted, invisible controls escaped.
+ * The chat digests and the console's use this one copy, so their counts lines agree.
+ */
+export function shownMembers(members: readonly StormMember[], redact: Redactor): StormMember[] {
+  return members.map((m) => ({ ...m, title: escapeControls(redact(m.title)), service: m.service === null ? null : escapeControls(redact(m.service)) }));
+}
+
+/** An open storm's digest as the console shows it, with where the storm is. */
+export interface ChannelDigest {
+  platform: string;
+  channel: string;
+  digest: StormDigest;
 }

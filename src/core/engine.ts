@@ -45,6 +45,7 @@ import { timeTargetClocks } from './time-targets.js';
 import type { Clock } from './ports/clock.js';
 import { t } from './i18n/index.js';
 import type { StormSettings } from './storm-desk.js';
+import { buildDigest, shownMembers, type ChannelDigest } from './digest.js';
 
 // Over 300 lines: each use case of IncidentUseCases is a short method here; the workers are in
 // runtime.ts and the card renderer in card-builder.ts.
@@ -522,6 +523,20 @@ export class Engine implements IncidentUseCases {
 
   async schedulePosts(limit: number): Promise<AuditEvent[]> {
     return this.o.store.transaction((tx) => tx.recentSchedulePosts(limit), { readOnly: true });
+  }
+
+  async openStormDigests(): Promise<ChannelDigest[]> {
+    const open = await this.o.store.transaction(
+      async (tx) => {
+        const found = [];
+        // One query at a time: a transaction is one connection.
+        for (const storm of await tx.storms.openStorms()) found.push({ storm, members: await tx.storms.stormMembers(storm.id) });
+        return found;
+      },
+      { readOnly: true },
+    );
+    // The button is the chat digest's own ("Post cards" is pressed there); the counts are the same.
+    return open.map(({ storm, members }) => ({ platform: storm.platform, channel: storm.channel, digest: buildDigest(storm, shownMembers(members, this.o.redact), { holding: false }) }));
   }
 
   /** The card of an incident as it is now (the outbox posts and updates it). */

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { escapeControls } from './card.js';
-import { buildDigest, type DigestPage } from './digest.js';
+import { buildDigest, shownMembers, type DigestPage } from './digest.js';
 import { NEW_CARD_PRIORITY, type OutboxMessage } from './domain.js';
 import type { Redactor } from '../domain/redact.js';
 import { ChatDeliveryError, certainlyNotDelivered, type ChatPlatform, type MessageRef } from './ports/chat-platform.js';
@@ -128,7 +127,7 @@ export class StormDesk {
 
   private async pagesFor(platform: ChatPlatform, storm: Storm, ending: boolean): Promise<DigestPage[]> {
     const members = await this.o.store.transaction((tx) => tx.storms.stormMembers(storm.id));
-    const safe = members.map((m) => ({ ...m, title: escapeControls(this.o.redact(m.title)), service: m.service === null ? null : escapeControls(this.o.redact(m.service)) }));
+    const safe = shownMembers(members, this.o.redact);
     const view = ending ? { ...storm, endedAt: this.o.clock().toISOString() } : storm;
     const holding = this.o.settings.cardsPerMinute > 0 && !storm.released;
     return platform.digest?.paginate(buildDigest(view, safe, { consoleUrl: this.o.settings.consoleUrl, holding })) ?? [];

@@ -1,5 +1,6 @@
 import type { AlertmanagerNotification } from './alertmanager-payload.js';
 import type { Card } from './card.js';
+import type { ChannelDigest } from './digest.js';
 import type { AuditEvent, CardMessage, Incident, StepRun, StoredAlert } from './domain.js';
 import type { Accepted } from './engine.js';
 import type { Actor } from './policy.js';
@@ -77,6 +78,11 @@ export interface IncidentUseCases {
   runOutput(incidentId: number, runId: number): Promise<string | null | undefined>;
   /** The latest posts of scheduled jobs (checklists, backups, missed runs), newest first. */
   schedulePosts(limit: number): Promise<AuditEvent[]>;
+  /**
+   * The digests of the storms open in chat channels now (redacted, as the channels show them), so
+   * the console lists the same incidents with the same counts.
+   */
+  openStormDigests(): Promise<ChannelDigest[]>;
   /** The runners that have polled this bot, by name; connected while their heartbeat is within the bound. */
   runners(): Promise<RunnerStatus[]>;
 

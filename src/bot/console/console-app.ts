@@ -212,7 +212,8 @@ export function createConsole(o: ConsoleOptions): ConsoleApp {
     const recent = (await engine.recentIncidents(RECENT_LIMIT)).filter((i) => i.status !== 'firing');
     const runners = await engine.runners();
     const schedulePosts = (await engine.schedulePosts(SCHEDULE_POSTS_LIMIT)).map((e) => ({ ...e, text: o.redact(e.text) }));
-    const main = listMain(ctx.viewer, { open, recent, runners, schedulePosts, privateMessages: interactive ? platform.privateMessages(ctx.viewer.user) : [] });
+    const storms = await engine.openStormDigests();
+    const main = listMain(ctx.viewer, { open, recent, runners, schedulePosts, storms, privateMessages: interactive ? platform.privateMessages(ctx.viewer.user) : [] });
     sendMain(ctx, t('console.incidents'), main);
   };
 

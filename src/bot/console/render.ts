@@ -7,6 +7,8 @@ import type { DeliveredReply } from '../../core/ports/store.js';
 import { formatMessage, html, Html, safeHref } from './html.js';
 import type { PrivateMessage } from './platform.js';
 import type { RunnerStatus } from '../../core/use-cases.js';
+import type { ChannelDigest } from '../../core/digest.js';
+import { stormDigestsHtml } from './storm-digest.js';
 
 /**
  * The console's pages: server-rendered HTML, one small inline script (allowed by its nonce), no
@@ -69,6 +71,7 @@ pre { background: rgba(127,127,127,.12); padding: 8px; border-radius: 4px; overf
 code { background: rgba(127,127,127,.12); padding: 0 3px; border-radius: 3px; }
 .flash { border: 1px solid var(--warning); background: rgba(236,178,46,.12); border-radius: 6px; padding: 8px 14px; margin: 10px 0; }
 .flash ul { margin: 4px 0; padding-left: 18px; }
+.storm-digest h2 { font-size: 16px; margin: 4px 0; } .storm-digest .digest-summary { margin: 4px 0; font-weight: 600; }
 .notice { color: var(--muted); border: 1px dashed var(--line); border-radius: 6px; padding: 8px 14px; margin: 10px 0; }
 table { width: 100%; border-collapse: collapse; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; }
 th, td { text-align: left; padding: 7px 10px; border-bottom: 1px solid var(--line); }
@@ -325,7 +328,15 @@ function schedulePostsHtml(posts: readonly AuditEvent[]): Html | string {
 
 export function listMain(
   viewer: Viewer,
-  input: { open: readonly Incident[]; recent: readonly Incident[]; privateMessages: readonly PrivateMessage[]; runners?: readonly RunnerStatus[]; schedulePosts?: readonly AuditEvent[] },
+  input: {
+    open: readonly Incident[];
+    recent: readonly Incident[];
+    privateMessages: readonly PrivateMessage[];
+    runners?: readonly RunnerStatus[];
+    schedulePosts?: readonly AuditEvent[];
+    /** Storms open in chat channels: their digests go above the incidents. */
+    storms?: readonly ChannelDigest[];
+  },
 ): Html {
   const rows = [...input.open, ...input.recent];
   return html`<div class="toolbar"><h1>${t('console.incidents')}</h1>
@@ -335,6 +346,7 @@ export function listMain(
       : ''
   }</div>
 ${privateHtml(viewer, input.privateMessages, '/')}
+${stormDigestsHtml(input.storms ?? [])}
 ${
   rows.length === 0
     ? html`<p class="notice">${formatMessage(t('console.empty', { path: '`/webhooks/alertmanager`', orSample: viewer.interactive ? t('console.empty.orSample') : '' }))}</p>`

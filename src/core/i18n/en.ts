@@ -418,6 +418,8 @@ export const en = {
   'digest.title.open': 'Alert storm in this channel',
   'digest.part': 'Storm digest, part {page} of {pages}',
   'digest.allOnFirst': 'Every line is on the first part.',
+  'console.storm.title': 'Alert storm in {platform} channel {channel}',
+  'console.storm.carded': 'carded on {platform}',
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof en;

@@ -395,4 +395,6 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'digest.title.open': '本频道正发生告警风暴',
   'digest.part': '风暴摘要，第 {page}/{pages} 部分',
   'digest.allOnFirst': '所有条目都在第一部分。',
+  'console.storm.title': '{platform} 频道 {channel} 正发生告警风暴',
+  'console.storm.carded': '卡片已发布到 {platform}',
 };
