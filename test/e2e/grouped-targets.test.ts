@@ -152,7 +152,8 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
       // The approval names the alert too, in the thread and the audit.
       const approved = audit.find((e) => e.kind === 'step.approved' && (e.data as { runId?: number }).runId === (requested?.data as { runId?: number }).runId);
       expect(approved?.data).toMatchObject({ alert: 'instance=host2:3001' });
-      await waitForReply(/approved Restart instance for instance=host2:3001 \(1\/1\)/, 'the approval naming the alert');
+      // The thread shows the run as one message: the request naming the alert, then its approval line.
+      await waitForReply(/asks to run Restart instance[\s\S]*for instance=host2:3001[\s\S]*approved by bob[\w ]* \(1\/1\)/i, 'the approval in the message naming the alert');
     });
 
     it("lets host3's restart be requested while host1's waits, but not host1's twice", async () => {
@@ -172,7 +173,7 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
       // Both pending requests are withdrawn so the later cases start clean; nothing ran.
       for (const request of [host1, host3]) await chat.press('alice', request.buttonIds.find((id) => id.startsWith('deny:')) as string, request, card);
       for (const request of [host1, host3]) {
-        await chat.waitFor(() => chat.replies(card).find((m) => m.id === request.id && /→ withdrawn by alice/i.test(m.text)), 10_000, 'the request withdrawn');
+        await chat.waitFor(() => chat.replies(card).find((m) => m.id === request.id && /🚫 \d\d:\d\d:\d\d withdrawn by alice/i.test(m.text)), 10_000, 'the request withdrawn');
       }
       expect(log()).toEqual(['restart host2:3001']);
     });
@@ -205,7 +206,7 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
       expect(named.reply).toMatch(/Requested grouped-shop restart for incident #1/);
       const request = await waitForReply(/asks to run Restart instance[\s\S]*for instance=host3:3001/, 'the request for the named alert');
       await chat.press('alice', request.buttonIds.find((id) => id.startsWith('deny:')) as string, request, card);
-      await chat.waitFor(() => chat.replies(card).find((m) => m.id === request.id && /→ withdrawn by alice/i.test(m.text)), 10_000, 'the request withdrawn');
+      await chat.waitFor(() => chat.replies(card).find((m) => m.id === request.id && /🚫 \d\d:\d\d:\d\d withdrawn by alice/i.test(m.text)), 10_000, 'the request withdrawn');
       expect(log()).toEqual(['restart host2:3001']);
     });
 
