@@ -68,7 +68,8 @@ function thread(slack: FakeSlack, t: () => TestBot, card: () => StoredMessage) {
     expect(messageText(request)).toContain('needs 2 approvals from approvers, not counting the requester');
     const approve = buttonsOf(request.blocks).map((b) => String(b.action_id)).find((id) => id.startsWith('approve:')) ?? '';
     await press(BOB, approve, request);
-    await waitFor(/bob approved .* \(1\/2\)/, "bob's approval", before);
+    // The approval is a line added to the request's message (a run is one message, edited in place).
+    await waitFor(/approved by bob[\w ]* \(1\/2\)/i, "bob's approval", before);
     await unchanged();
     await press(CAROL, approve, request);
     return waitFor(new RegExp(`${title}\\*? (succeeded|failed)`), 'the restore result', before, 60_000);
@@ -148,8 +149,10 @@ describeWithAlertmanager('the manuals’ own backups restored from chat', () => 
       expect(await content(), 'one approval is not enough').toBe('before-upgrade,migrated');
     });
     expect(messageText(restored)).toMatch(/succeeded/);
-    // Through the link: the file it points to was restored, and the thread says so.
-    expect(messageText(restored)).toContain(`latest.db.gz → ${dated}.gz`);
+    // Through the link: the file it points to was restored, and the thread says so (the result's
+    // details follow the run's message when they do not fit in it).
+    const named = `latest.db.gz → ${dated}.gz`.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    await chat.waitFor(new RegExp(named), 'the restored file named in the thread');
     expect(await content()).toBe('before-upgrade');
 
     // Undo: the safety copy of the migrated database, taken before the restore, is offered now.
