@@ -111,8 +111,9 @@ describeWithAlertmanager('core loop in Chinese (LOCALE=zh-CN, TZ=Asia/Shanghai) 
     await waitForPrivate('bob', /你已对「重启商城」做过审批|已批准/, 'the double-click answer');
     expect(fs.readFileSync(path.join(t.dir, 'restarted.txt'), 'utf8')).toBe('restarted e2e-shop');
     await chat.waitFor(() => /重启商城\s*—\s*成功/.test(chat.card(card.id)?.text ?? ''), 10_000, 'the card step state');
-    // The request's message is edited to say who approved it, at a time in UTC+8.
-    await chat.waitFor(() => replies().find((m) => /→ 已由 bob 批准 \d\d:\d\d:\d\d UTC\+8/.test(m.text)), 10_000, 'the settled request');
+    // The request's message is edited to say who approved it, at a time of day in UTC+8.
+    const hour = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', hourCycle: 'h23' }).format(new Date());
+    await chat.waitFor(() => replies().find((m) => new RegExp(`👍 ${hour}:\\d\\d:\\d\\d 已由 bob 批准`).test(m.text)), 10_000, 'the settled request');
   });
 
   it('resolves in Chinese, and no English is left in the card, the thread or the answers', async () => {

@@ -148,7 +148,7 @@ describeWithAlertmanager('a resolved incident takes no more changes by default',
       await am.fireAlerts([shopAlert]);
       const second = await chat.waitFor(() => chat.cards()[1], 20_000, 'the card of the incident firing again');
       await chat.press('alice', 'run-step:2:shop:restart', second, second);
-      const request = await chat.waitFor(() => chat.replies(second).find((m) => /alice asks to run Restart shop/.test(m.text)), 10_000, 'the request');
+      const request = await chat.waitFor(() => chat.replies(second).find((m) => /alice[\w ]* asks to run Restart shop/i.test(m.text)), 10_000, 'the request');
       const resolved = await chat.command('carol', 'incident', 'resolve 2 fixed by hand');
       expect(resolved.reply).toMatch(/#2/);
       await chat.waitFor(() => chat.replies(second).find((m) => /asks to run Restart shop[\s\S]*expired: incident #2 was resolved/.test(m.text)), 10_000, 'the expiry note');
