@@ -141,8 +141,9 @@ describeWithAlertmanager('the console as a cockpit: a grouped incident in a brow
       bob = await open('bob');
       const thread = bob.page.locator('#thread');
       await thread.getByRole('button', { name: 'Approve' }).click();
-      const approved = await waitForText(thread, /→ approved by bob[\s\S]*Started Restart instance/, 20_000);
-      expect(approved).toMatch(/bob approved Restart instance for instance=host2:3001 \(1\/1\)\. Running it now\./);
+      const approved = await waitForText(thread, /👍 \d\d:\d\d:\d\d approved by bob[\s\S]*Started Restart instance/, 20_000);
+      // One message for the run: the request naming the alert, then bob's approval line.
+      expect(approved).toMatch(/asks to run Restart instance[\s\S]*for instance=host2:3001[\s\S]*approved by bob \(1\/1\): running it now/);
       // The step waits for its gate: the card shows it running, no Approve is left, nothing restarted yet.
       await waitForText(bob.page.locator('#card'), /Restart instance — running[\s\S]*for instance=host2:3001/);
       expect(await thread.getByRole('button', { name: 'Approve' }).count()).toBe(0);
