@@ -93,7 +93,25 @@ docker.describe('compose steps of the shipped runbooks, on a real Docker engine'
           const request = await chat.waitFor(() => requests().at(-1), 30_000, `the request of ${step} for ${who}`);
           await approve(c, request, who);
         }
-        return reply(c, new RegExp(`^(✅|❌|⏱️) ${escape(title)}`), `the result of ${step}`, before);
+        // A run is one message edited in place: its result is a line of it (with the details below
+        // it, or in the reply that follows when they did not fit); that line onwards is returned.
+        const resultLine = new RegExp(`^(✅|❌|⏱️) \\d\\d:\\d\\d:\\d\\d \\*{0,2}${escape(title)}`, 'm');
+        return chat.waitFor(
+          () => {
+            const replies = chat.replies(c).slice(before);
+            for (const [i, m] of replies.entries()) {
+              const at = m.text.search(resultLine);
+              if (at < 0) continue;
+              const cut = /\(details below\)\s*$/.test(m.text);
+              const below = cut ? replies.slice(i + 1).find((r) => r.text.startsWith('↳')) : undefined;
+              if (cut && !below) return undefined;
+              return { ...m, text: `${m.text.slice(at)}${below ? `\n${below.text}` : ''}` };
+            }
+            return undefined;
+          },
+          STEP_TIMEOUT - 10_000,
+          `the result of ${step}`,
+        );
       };
       const fire = async (labels: Record<string, string>): Promise<ChatMessage> => {
         const cards = chat.cards().length;
