@@ -54,9 +54,10 @@ export class DingTalkPlatform implements ChatPlatform {
   ) {
     this.clock = options.clock ?? Date.now;
     this.limiter = new RobotLimiter(options.messagesPerMinute, this.clock);
-    // Each group at the robot's pace, with a burst of two so that a card and its first reply go
-    // together; card updates are API calls, not messages, and have a pace of their own.
-    this.pacing = { messagesPerSecond: options.messagesPerMinute / 60, burst: 2, updates: { perMinute: 120, burst: 10 } };
+    // Each group a little under the robot's pace, one at a time: the robot's limit is a sliding
+    // minute, so a burst on top of the full rate draws a refusal (and a pause) in every minute.
+    // Card updates are API calls, not messages, and have a pace of their own.
+    this.pacing = { messagesPerSecond: Math.max(1, options.messagesPerMinute - 1) / 60, burst: 1, updates: { perMinute: 120, burst: 10 } };
   }
 
   async postCard(channel: string, card: Card): Promise<MessageRef> {
