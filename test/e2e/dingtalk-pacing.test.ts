@@ -35,7 +35,7 @@ describe('DingTalk pacing under the robot limit', () => {
   it(`delivers ${INCIDENTS} cards and their first thread messages (${2 * INCIDENTS} messages) without ever hitting the limit`, async () => {
     const started = Date.now();
     for (let n = 1; n <= INCIDENTS; n += 1) expect((await t.postWebhook(burstAlert(n))).status).toBe(200);
-    await chat.waitFor(() => chat.cards().length === INCIDENTS && chat.cards().every((c) => chat.replies(c).some((r) => /opened/.test(r.text))), 170_000, 'every card and its opening message');
+    await chat.waitFor(() => chat.cards().length === INCIDENTS && chat.cards().every((c) => chat.replies(c).some((r) => /opened/.test(r.text))), 110_000, 'every card and its opening message');
     // More than a minute's worth: the last ones waited for the robot's minute to turn.
     expect(Date.now() - started).toBeGreaterThan(55_000);
     expect(chat.limited()).toEqual([]);
@@ -45,5 +45,5 @@ describe('DingTalk pacing under the robot limit', () => {
       const name = /Burst\d/.exec(card.text)?.[0] ?? 'no card name';
       expect(opened && chat.quoteOf(opened)).toContain(name);
     }
-  }, 180_000);
+  }, 120_000);
 });
