@@ -3,7 +3,7 @@ import { startFakeSlack, type FakeSlack } from '../fakes/slack-api.js';
 import { ALERT_CHANNEL, startTestBot, type TestBot } from '../support/bot-harness.js';
 import { pollUntil } from '../support/bot-process.js';
 import { ConsoleClient, sectionOf, textOf, waitFor } from '../support/console-client.js';
-import { loadFixture } from '../support/fixtures.js';
+import { serviceNotification } from '../support/fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { probePostgres, requireService } from '../support/services.js';
 
@@ -16,22 +16,7 @@ import { probePostgres, requireService } from '../support/services.js';
  */
 const INCIDENTS = 10;
 
-interface FixtureNotification {
-  groupKey: string;
-  alerts: Array<{ labels: Record<string, string>; fingerprint: string }>;
-  groupLabels: Record<string, string>;
-  commonLabels: Record<string, string>;
-}
-
-function notificationFor(i: number): FixtureNotification {
-  const n = loadFixture<FixtureNotification>('firing-single.json');
-  const service = `svc-${i}`;
-  n.groupKey = `{}:{alertname="GitCortexDown", service="${service}"}`;
-  n.groupLabels = { ...n.groupLabels, service };
-  n.commonLabels = { ...n.commonLabels, service };
-  n.alerts = n.alerts.map((a) => ({ ...a, labels: { ...a.labels, service }, fingerprint: `${i.toString(16).padStart(4, '0')}c0a50636a2b` }));
-  return n;
-}
+const notificationFor = (i: number) => serviceNotification(i, 'c0a50636a2b');
 
 const isDigest = (json: string) => json.includes('Alert storm');
 const idsIn = (text: string, pattern: RegExp): number[] => [...text.matchAll(pattern)].map((m) => Number(m[1]));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-api.js';
 import { ALERT_CHANNEL, startTestBot, type TestBot } from '../support/bot-harness.js';
 import { pollUntil } from '../support/bot-process.js';
-import { loadFixture } from '../support/fixtures.js';
+import { serviceNotification } from '../support/fixtures.js';
 
 /**
  * "Post cards" on a storm digest whose cards are held (STORM_CARDS_PER_MINUTE=1): a signed Slack
@@ -12,22 +12,7 @@ import { loadFixture } from '../support/fixtures.js';
  */
 const INCIDENTS = 12;
 
-interface FixtureNotification {
-  groupKey: string;
-  alerts: Array<{ labels: Record<string, string>; fingerprint: string }>;
-  groupLabels: Record<string, string>;
-  commonLabels: Record<string, string>;
-}
-
-function notificationFor(i: number): FixtureNotification {
-  const n = loadFixture<FixtureNotification>('firing-single.json');
-  const service = `svc-${i}`;
-  n.groupKey = `{}:{alertname="GitCortexDown", service="${service}"}`;
-  n.groupLabels = { ...n.groupLabels, service };
-  n.commonLabels = { ...n.commonLabels, service };
-  n.alerts = n.alerts.map((a) => ({ ...a, labels: { ...a.labels, service }, fingerprint: `${i.toString(16).padStart(4, '0')}e30604636a2b` }));
-  return n;
-}
+const notificationFor = (i: number) => serviceNotification(i, 'e30604636a2b');
 
 const isDigest = (json: string) => json.includes('Alert storm');
 const idsIn = (text: string, pattern: RegExp): number[] => [...text.matchAll(pattern)].map((m) => Number(m[1]));

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-api.js';
 import { ALERT_CHANNEL, SIGNING_SECRET } from '../support/bot-harness.js';
 import { makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from '../support/bot-process.js';
-import { loadFixture } from '../support/fixtures.js';
+import { serviceNotification } from '../support/fixtures.js';
 
 /**
  * A bot restarted with 20 incidents queued for one channel: the restarted process shows them all
@@ -15,23 +15,8 @@ const TOKEN = 'storm-restart-webhook-token';
 const INCIDENTS = 20;
 const VISIBLE_WITHIN_MS = 10_000;
 
-interface FixtureNotification {
-  groupKey: string;
-  alerts: Array<{ labels: Record<string, string>; fingerprint: string }>;
-  groupLabels: Record<string, string>;
-  commonLabels: Record<string, string>;
-}
-
 /** The recorded single-alert notification, moved to its own group (service `svc-<i>`). */
-function notificationFor(i: number): FixtureNotification {
-  const n = loadFixture<FixtureNotification>('firing-single.json');
-  const service = `svc-${i}`;
-  n.groupKey = `{}:{alertname="GitCortexDown", service="${service}"}`;
-  n.groupLabels = { ...n.groupLabels, service };
-  n.commonLabels = { ...n.commonLabels, service };
-  n.alerts = n.alerts.map((a) => ({ ...a, labels: { ...a.labels, service }, fingerprint: `${i.toString(16).padStart(4, '0')}d30604636a2b` }));
-  return n;
-}
+const notificationFor = (i: number) => serviceNotification(i, 'd30604636a2b');
 
 const env = (slack: FakeSlack) => ({
   ALERTMANAGER_WEBHOOK_TOKEN: TOKEN,

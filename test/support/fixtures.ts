@@ -44,3 +44,25 @@ export function loadFixture<T = unknown>(name: string): T {
     throw new Error(`fixture "${name}" is not valid JSON: ${(err as Error).message}`);
   }
 }
+
+/** The parts of an Alertmanager notification the storm tests change. */
+export interface ServiceNotification {
+  groupKey: string;
+  alerts: Array<{ labels: Record<string, string>; fingerprint: string }>;
+  groupLabels: Record<string, string>;
+  commonLabels: Record<string, string>;
+}
+
+/**
+ * The single-alert fixture as the group of service `svc-<i>`: a notification of its own, whose
+ * alert's fingerprint is `i` in hex followed by `suffix` (each test its own, so stores never mix).
+ */
+export function serviceNotification(i: number, suffix: string): ServiceNotification {
+  const n = loadFixture<ServiceNotification>('firing-single.json');
+  const service = `svc-${i}`;
+  n.groupKey = `{}:{alertname="GitCortexDown", service="${service}"}`;
+  n.groupLabels = { ...n.groupLabels, service };
+  n.commonLabels = { ...n.commonLabels, service };
+  n.alerts = n.alerts.map((a) => ({ ...a, labels: { ...a.labels, service }, fingerprint: `${i.toString(16).padStart(4, '0')}${suffix}` }));
+  return n;
+}
