@@ -36,6 +36,20 @@ export function botEnv(slack: FakeSlack, extra: Record<string, string> = {}): Re
   };
 }
 
+/**
+ * The first call that put a thread line matching `pattern` in `channel`. A step run is one thread
+ * message edited in place, so a line arrives either with the message (chat.postMessage in a thread)
+ * or with a later chat.update of it; edits of the card itself (the channel's first message) don't count.
+ */
+export function threadLine(slack: FakeSlack, channel: string, pattern: RegExp): FakeSlack['calls'][number] | undefined {
+  const cardTs = slack.topLevel(channel)[0]?.ts;
+  return slack.calls.find((c) => {
+    if (c.status !== 200 || c.args.channel !== channel || !pattern.test(String(c.args.text))) return false;
+    if (c.method === 'chat.postMessage') return c.args.thread_ts !== undefined;
+    return c.method === 'chat.update' && c.args.ts !== cardTs;
+  });
+}
+
 export function webhookTarget(url: string, body: () => string): LoadTarget {
   return { url, path: '/webhooks/alertmanager', headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` }, body };
 }

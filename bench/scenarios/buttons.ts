@@ -10,7 +10,7 @@ import { Pool } from 'undici';
 import { blockActionsBody, signSlackRequest } from '../../test/fakes/slack-signing.js';
 import { makeDir, startBot } from '../bot.js';
 import { firingAlerts, notification, randomGroup, seededRandom } from '../payloads.js';
-import { SIGNING_SECRET, WEBHOOK_TOKEN, botEnv, startSlack, writeRoutes } from '../setup.js';
+import { SIGNING_SECRET, WEBHOOK_TOKEN, botEnv, startSlack, threadLine, writeRoutes } from '../setup.js';
 import { sleep, summarize, waitUntil, type LatencySummary } from '../stats.js';
 
 export interface ButtonsConfig {
@@ -99,8 +99,7 @@ export async function benchButtons(cfg: ButtonsConfig): Promise<ButtonsResult> {
     }
     await Promise.all(presses);
 
-    const startedCall = (channel: string) =>
-      slack.calls.find((c) => c.method === 'chat.postMessage' && c.status === 200 && c.args.channel === channel && c.args.thread_ts !== undefined && String(c.args.text).includes('Started'));
+    const startedCall = (channel: string) => threadLine(slack, channel, /Started/);
     await waitUntil(() => incidents.every((i) => startedCall(i.channel)), 90_000, 100);
     const startedMs: number[] = [];
     for (const incident of incidents) {

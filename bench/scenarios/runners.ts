@@ -12,7 +12,7 @@ import { blockActionsBody, signSlackRequest } from '../../test/fakes/slack-signi
 import { makeDir, startBot } from '../bot.js';
 import { firingAlerts, notification, randomGroup, seededRandom } from '../payloads.js';
 import { startRunner } from '../runner.js';
-import { SIGNING_SECRET, WEBHOOK_TOKEN, botEnv, startSlack, writeRoutes } from '../setup.js';
+import { SIGNING_SECRET, WEBHOOK_TOKEN, botEnv, startSlack, threadLine, writeRoutes } from '../setup.js';
 import { sleep, summarize, waitUntil, type LatencySummary } from '../stats.js';
 
 export interface RunnersConfig {
@@ -116,8 +116,7 @@ export async function benchRunners(cfg: RunnersConfig): Promise<RunnersResult> {
       await res.body.dump();
     }
 
-    const reply = (channel: string, pattern: RegExp) =>
-      slack.calls.find((c) => c.method === 'chat.postMessage' && c.status === 200 && c.args.channel === channel && c.args.thread_ts !== undefined && pattern.test(String(c.args.text)));
+    const reply = (channel: string, pattern: RegExp) => threadLine(slack, channel, pattern);
     const ended = (channel: string) => reply(channel, /Check (here|on the runner)\*? (succeeded|failed|timed out|interrupted)/);
     await waitUntil(() => pressed.every((p) => ended(p.channel)), 60_000, 100);
     const rows: RunnerRow[] = (['local', 'remote'] as const).map((step) => {
