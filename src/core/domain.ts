@@ -92,6 +92,7 @@ export interface StepResultRecord {
   status: 'succeeded' | 'failed' | 'timed_out' | 'interrupted';
   summary: string;
   said?: ResultMessage | undefined;
+  saidParts?: ResultMessage[] | undefined;
   exitCode?: number | undefined;
   httpStatus?: number | undefined;
   durationMs: number;

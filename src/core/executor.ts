@@ -5,13 +5,12 @@ import { recordRunEvent, shownCommands, timedLine, withoutCommands } from './run
 import type { Redactor } from '../domain/redact.js';
 import { WorkerLoop } from './worker-loop.js';
 import { STEP_STATE_ICON, stepStateText } from './card.js';
-import { describeAction, resultSummary } from './result-text.js';
+import { describeAction, resultDetails, resultSummary } from './result-text.js';
 import type { Metrics } from '../metrics.js';
 import { makeButton } from './button-codec.js';
 import type { Policy } from '../settings/policy.js';
 import { expireStaleRequests } from './steps.js';
 import { pinnedFiles } from './chosen-pins.js';
-import { formatBytes } from '../domain/format.js';
 import type { Store } from './ports/store.js';
 import { singleProcess, type ReplicaSettings } from './replica.js';
 import { stopLeftovers } from './leftovers.js';
@@ -49,19 +48,6 @@ export const ICON: Readonly<Record<StepResult['status'], string>> = STEP_STATE_I
 
 /** Where a run's full output is served (behind the same gate as the incident's audit trail). */
 export const runOutputPath = (incidentId: number, runId: number) => `/incidents/${incidentId}/runs/${runId}/output`;
-
-/**
- * The structured part of a result for the thread: findings, produced files, then the output as
- * shown (a head and a tail when long, the cut marked), and where the whole output is when it was
- * cut (`fullOutputLink`: the run's output route, absolute when the bot's public URL is known).
- */
-export function resultDetails(result: StepResult, fullOutputLink?: string): string {
-  const facts = (result.facts ?? []).map((f) => `\n• ${f.label}: ${f.value}`).join('');
-  const files = (result.artefacts ?? []).map((a) => `\n📦 ${a.kind} \`${a.path}\` (${formatBytes(a.sizeBytes)}, sha256 ${a.sha256.slice(0, 16)}…)`).join('');
-  const tail = result.outputTail.trim() ? `\n\`\`\`\n${result.outputTail.trim()}\n\`\`\`` : '';
-  const link = result.output !== undefined && fullOutputLink !== undefined ? `\n🔎 Full output: ${fullOutputLink}` : '';
-  return `${facts}${files}${tail}${link}`;
-}
 
 /**
  * Runs approved steps. A run is claimed by moving it from `approved` to `running` in one
@@ -339,6 +325,7 @@ export class StepExecutor {
           status: result.status,
           summary: result.summary,
           said: result.said,
+          saidParts: result.saidParts,
           exitCode: result.exitCode,
           httpStatus: result.httpStatus,
           durationMs: result.durationMs,

@@ -1,6 +1,7 @@
 import type { SealKey } from './audit-seal.js';
 import { resolveParams, type ActionSettings, type Runbook, type RunbookStep, type StepResult } from './ports/runbooks.js';
-import { ICON, resultDetails } from './executor.js';
+import { ICON } from './executor.js';
+import { resultDetails } from './result-text.js';
 import type { Redactor } from '../domain/redact.js';
 import { pruneAuditBatch } from './retention.js';
 import type { ScheduledJob, StepRef } from '../settings/schedules.js';

@@ -1,4 +1,6 @@
 import type { ResultMessage } from '../domain/result-message.js';
+import { formatBytes } from '../domain/format.js';
+import type { StepResult } from './ports/runbooks.js';
 import { CATALOGUES, currentLocale, interpolate, t, type MessageKey } from './i18n/index.js';
 
 /*
@@ -16,9 +18,12 @@ const EXIT_SUMMARY = /^exit (-?\d+) in (\S+(?: ms)?)$/;
 const EXEC_DESCRIPTION = /^will run (`[^`]*`)(?: in (\S+))? \(timeout (\d+)s\)(?: \(on (.+)\))?$/s;
 
 /** A step result's one-line summary as people read it. */
-export function resultSummary(result: { summary: string; exitCode?: number | undefined; said?: ResultMessage | undefined }): string {
+export function resultSummary(result: { summary: string; exitCode?: number | undefined; said?: ResultMessage | undefined; saidParts?: readonly ResultMessage[] | undefined }): string {
   // English is the action's own words (and names the runner exactly as it wrote it).
-  if (result.said && currentLocale().locale !== 'en') return said(result.said);
+  if (currentLocale().locale !== 'en') {
+    if (result.saidParts?.length) return result.saidParts.map(said).join(t('result.join'));
+    if (result.said) return said(result.said);
+  }
   const exit = EXIT_SUMMARY.exec(result.summary);
   if (!exit || result.exitCode === undefined || Number(exit[1]) !== result.exitCode) return result.summary;
   return t('result.exit', { code: result.exitCode, took: took(exit[2] ?? '') });
@@ -33,6 +38,32 @@ function said(message: ResultMessage): string {
   );
   const summary = interpolate(CATALOGUES[currentLocale().locale][key], params);
   return message.onRunner !== undefined ? t('result.onRunner', { summary, runner: message.onRunner }) : summary;
+}
+
+/** A catalogue text for a label the actions write (`fact.<label>`, `artefact.<kind>`), else the label as written. */
+function labelText(prefix: 'fact' | 'artefact', label: string): string {
+  const catalogue: Readonly<Record<string, string>> = CATALOGUES[currentLocale().locale];
+  return catalogue[`${prefix}.${label}`] ?? label;
+}
+
+/** A size in the bot's units ("512 bytes" is a word; KiB and up are symbols). */
+function sizeText(bytes: number): string {
+  return bytes < 1024 ? t('size.bytes', { n: bytes }) : formatBytes(bytes);
+}
+
+/**
+ * The structured part of a result for the thread: findings, produced files, then the output as
+ * shown (a head and a tail when long, the cut marked), and where the whole output is when it was
+ * cut (`fullOutputLink`: the run's output route, absolute when the bot's public URL is known).
+ */
+export function resultDetails(result: StepResult, fullOutputLink?: string): string {
+  const facts = (result.facts ?? []).map((f) => `\n• ${labelText('fact', f.label)}: ${f.value}`).join('');
+  const files = (result.artefacts ?? [])
+    .map((a) => `\n${t('result.artefact', { kind: labelText('artefact', a.kind), path: a.path, size: sizeText(a.sizeBytes), sha: `${a.sha256.slice(0, 16)}…` })}`)
+    .join('');
+  const tail = result.outputTail.trim() ? `\n\`\`\`\n${result.outputTail.trim()}\n\`\`\`` : '';
+  const link = result.output !== undefined && fullOutputLink !== undefined ? `\n${t('result.fullOutput', { link: fullOutputLink })}` : '';
+  return `${facts}${files}${tail}${link}`;
 }
 
 /** A duration as the actions write it ("339 ms" under a second, "1.2s" above), in the bot's units. */

@@ -3,5 +3,5 @@
 export { BotError, ConfigError, InputError, NotAllowedError, RunbookError } from './errors.js';
 export { mapConcurrently } from './concurrently.js';
 export { formatBytes } from './format.js';
-export { isResultCode, RESULT_CODES, type ResultCode, type ResultMessage } from './result-message.js';
+export { isResultCode, RESULT_CODES, type ResultCode, type ResultMessage, type ResultParts } from './result-message.js';
 export { createRedactor, redactData, withSecretValues, type Redactor } from './redact.js';

@@ -1,3 +1,6 @@
+import { DATA_RESULT_CODES } from './result-codes-data.js';
+import { OPS_RESULT_CODES } from './result-codes-ops.js';
+
 /**
  * A step result's summary as a code and its values, so the bot can say it in its own language
  * (the runbook actions are a lower layer with no catalogue; the core has a text `result.<code>` for
@@ -6,7 +9,9 @@
  *
  * A parameter whose name ends in `Ms` is a duration in milliseconds, shown in the bot's units.
  */
-export const RESULT_CODES = [
+const BASE_CODES = [
+  /** {text}: a part the action said only in English (one phase of several that were said). */
+  'text',
   /** HTTP {status} in {tookMs}. */
   'http.ok',
   /** HTTP {status} in {tookMs}, not one of {expected}. */
@@ -27,6 +32,9 @@ export const RESULT_CODES = [
   'exec.killed',
 ] as const;
 
+/** Every code: the common ones, then those of the typed operations and the data actions. */
+export const RESULT_CODES = [...BASE_CODES, ...OPS_RESULT_CODES, ...DATA_RESULT_CODES] as const;
+
 export type ResultCode = (typeof RESULT_CODES)[number];
 
 export interface ResultMessage {
@@ -35,6 +43,12 @@ export interface ResultMessage {
   /** The runner the step ran on, when it ran on one. */
   onRunner?: string | undefined;
 }
+
+/**
+ * A result said in parts, one per phase of a typed action ("restarted …; active after 2s"), each
+ * a code and its values; a part the action had no code for is `text`, in English.
+ */
+export type ResultParts = ResultMessage[];
 
 /** Whether a code (from a runner, perhaps a newer one) is one this bot can say. */
 export function isResultCode(code: string): code is ResultCode {

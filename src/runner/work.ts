@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { redactData, type Redactor } from '../domain/redact.js';
 import { inspectChosenFile, listPickChoices, localStepRunner, type ActionContext, type RunbookStep, type StepResult } from '../runbooks/index.js';
-import { answerSchema, RESULT_OUTPUT_MAX, stepResultSchema, type Answer, type Job } from '../runners/protocol.js';
+import type { ResultMessage } from '../domain/result-message.js';
+import { answerSchema, MAX_SAID_PARTS, RESULT_OUTPUT_MAX, stepResultSchema, type Answer, type Job } from '../runners/protocol.js';
 import { inspectScope, pickerOf } from './vetting.js';
 
 /*
@@ -21,6 +22,11 @@ function keepEnds(text: string, max: number): string {
 
 export type WireResult = z.output<typeof stepResultSchema>;
 
+/** A code and its values cut to the protocol's sizes. */
+function wireSaid(said: ResultMessage): ResultMessage {
+  return { code: said.code, params: Object.fromEntries(Object.entries(said.params).slice(0, 20).map(([k, v]) => [k, typeof v === 'string' ? clip(v, 2000) : v])) };
+}
+
 /** A step's result as the protocol carries it: redacted once more, and cut to the protocol's sizes. */
 export function wireResult(result: StepResult, redact: Redactor): WireResult {
   const r = redactData(result, redact) as StepResult;
@@ -28,7 +34,8 @@ export function wireResult(result: StepResult, redact: Redactor): WireResult {
     // `interrupted` is the bot's word for a run it lost; a step that ran here ended one of the other ways.
     status: r.status === 'interrupted' ? 'failed' : r.status,
     summary: clip(r.summary, 2000),
-    ...(r.said ? { said: { code: r.said.code, params: Object.fromEntries(Object.entries(r.said.params).slice(0, 20).map(([k, v]) => [k, typeof v === 'string' ? clip(v, 2000) : v])) } } : {}),
+    ...(r.said ? { said: wireSaid(r.said) } : {}),
+    ...(r.saidParts ? { saidParts: r.saidParts.slice(0, MAX_SAID_PARTS).map(wireSaid) } : {}),
     ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
     ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
     durationMs: r.durationMs,

@@ -86,12 +86,19 @@ const artefactSchema = z.strictObject({
 /** A step's whole output carried in a result, at most (characters): well within a runner request body (256 KiB). */
 export const RESULT_OUTPUT_MAX = 96 * 1024;
 
+/** A result, or one part of it, as a code and its values. */
+const saidSchema = z.strictObject({ code: z.string().max(100), params: z.record(z.string().max(100), z.union([z.string().max(2000), z.number()])), onRunner: z.string().max(200).optional() });
+
+/** Parts of a result said in the bot's language, at most (a typed action has a handful of phases). */
+export const MAX_SAID_PARTS = 12;
+
 /** A step's outcome as the runner reports it (already redacted on the runner). */
 export const stepResultSchema = z.strictObject({
   status: z.enum(['succeeded', 'failed', 'timed_out']),
   summary: z.string().max(2000),
   // A code this bot does not know (a newer runner) is shown as the English summary.
-  said: z.strictObject({ code: z.string().max(100), params: z.record(z.string().max(100), z.union([z.string().max(2000), z.number()])), onRunner: z.string().max(200).optional() }).optional(),
+  said: saidSchema.optional(),
+  saidParts: z.array(saidSchema).max(MAX_SAID_PARTS).optional(),
   exitCode: z.int().optional(),
   httpStatus: z.int().optional(),
   durationMs: z.number().nonnegative(),

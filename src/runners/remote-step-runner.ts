@@ -6,7 +6,7 @@ import { StepDetached, type ActionContext, type FileInspection, type StepOrigin 
 import { describeTarget, resolveRunOn, stepHash, type BackupExpiry, type RunbookStep, type RunnerTarget, type StepResult } from '../runbooks/index.js';
 import { answerSchema, stepResultSchema, type Answer, type Job } from './protocol.js';
 import { jobKey, runnerKey, type RunnerHub } from './hub.js';
-import { isResultCode } from '../domain/result-message.js';
+import { isResultCode, type ResultCode } from '../domain/result-message.js';
 
 export interface RemoteRunnerOptions {
   store: Store;
@@ -147,8 +147,17 @@ export class RemoteStepRunner {
       case 'done': {
         if (!parsed?.success) return failed(`runner ${job.runner} reported a result the bot cannot read`);
         const result = parsed.data;
-        const { said, ...rest } = result;
-        return { ...rest, summary: `${result.summary} ${where}`, ...(said && isResultCode(said.code) ? { said: { code: said.code, params: said.params, onRunner: job.runner } } : {}) };
+        const { said, saidParts, ...rest } = result;
+        // A code this bot does not know (a newer runner's) leaves the result in the runner's English.
+        const known = saidParts?.every((p) => isResultCode(p.code))
+          ? saidParts.map((p, i) => ({ code: p.code as ResultCode, params: p.params, ...(i === saidParts.length - 1 ? { onRunner: job.runner } : {}) }))
+          : undefined;
+        return {
+          ...rest,
+          summary: `${result.summary} ${where}`,
+          ...(said && isResultCode(said.code) ? { said: { code: said.code, params: said.params, onRunner: job.runner } } : {}),
+          ...(known ? { saidParts: known } : {}),
+        };
       }
       case 'refused':
         return failed(`refused by runner ${job.runner}, nothing was run: ${job.detail ?? 'no reason given'}`);

@@ -8,8 +8,12 @@
  * its key here and in every other catalogue (the type checker names a catalogue that lacks it).
  *
  * Over 300 lines: a catalogue is one list of texts, kept whole so that a translator sees every text
- * of a language in one file, in the same order as this one.
+ * of a language in one file, in the same order as this one. The runbook actions' own results are
+ * the exception: they follow their codes (src/domain/result-codes-*.ts) in files of their own.
  */
+import { dataEn } from './data.en.js';
+import { opsEn } from './ops.en.js';
+
 export const en = {
   // Separators: a list of names, and clauses of one line.
   'list.separator': ', ',
@@ -99,6 +103,13 @@ export const en = {
   'result.exec.outputTooLarge': 'stopped after {took}: output exceeded {mib} MiB',
   'result.exec.killed': 'killed by {signal} after {took}',
   'result.onRunner': '{summary} on runner {runner}',
+  // A part the action said in English only; the parts of a result, joined.
+  'result.text': '{text}',
+  'result.join': '; ',
+  // The rest of a result's details: a produced file, the link to the whole output.
+  'result.artefact': '📦 {kind} `{path}` ({size}, sha256 {sha})',
+  'result.fullOutput': '🔎 Full output: {link}',
+  'size.bytes': '{n} {n|byte|bytes}',
 
   // Thread messages and refusals of step requests and approvals (src/core/steps.ts, step-guards.ts).
   'thread.refused': '⛔ {name} was refused: {reason}',
@@ -420,6 +431,10 @@ export const en = {
   'digest.allOnFirst': 'Every line is on the first part.',
   'console.storm.title': 'Alert storm in {platform} channel {channel}',
   'console.storm.carded': 'carded on {platform}',
+
+  // The runbook actions' own results, findings and files (ops.en.ts, data.en.ts).
+  ...opsEn,
+  ...dataEn,
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof en;

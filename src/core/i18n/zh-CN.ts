@@ -1,4 +1,6 @@
 import type { MessageKey } from './en.js';
+import { dataZhCN } from './data.zh-CN.js';
+import { opsZhCN } from './ops.zh-CN.js';
 
 /*
  * 简体中文：写给值班工程师看的运维用语（告警、事件、审批、执行、回滚），不是逐词翻译。
@@ -85,6 +87,11 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'result.exec.killed': '被信号 {signal} 终止（已运行 {took}）',
   'result.onRunner': '{summary}（在 runner {runner} 上）',
   'result.exit': '退出码 {code}，耗时 {took}',
+  'result.text': '{text}',
+  'result.join': '；',
+  'result.artefact': '📦 {kind} `{path}`（{size}，sha256 {sha}）',
+  'result.fullOutput': '🔎 完整输出：{link}',
+  'size.bytes': '{n} 字节',
 
   'thread.refused': '⛔ {name} 的操作被拒绝：{reason}',
   'refusal.incidentMissing': '事件 #{id} 不存在。',
@@ -397,4 +404,7 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'digest.allOnFirst': '所有条目都在第一部分。',
   'console.storm.title': '{platform} 频道 {channel} 正发生告警风暴',
   'console.storm.carded': '卡片已发布到 {platform}',
+
+  ...opsZhCN,
+  ...dataZhCN,
 };

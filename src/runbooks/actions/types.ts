@@ -36,6 +36,8 @@ export interface StepResult {
   summary: string;
   /** The summary as a code and values, for the bot to say in its language (the common shapes only). */
   said?: ResultMessage;
+  /** A typed action's summary in parts (one per phase), said in the bot's language; shown instead of `said`. */
+  saidParts?: ResultMessage[];
   exitCode?: number;
   httpStatus?: number;
   durationMs: number;

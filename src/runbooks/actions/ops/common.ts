@@ -6,6 +6,7 @@ import { formatDuration, outputTail } from '../output.js';
 import type { ProgramRun } from '../program.js';
 import type { TypedActionContext } from '../typed-action.js';
 import type { StepArtefact, StepFact, StepResult } from '../types.js';
+import type { ResultMessage } from '../../../domain/result-message.js';
 
 /*
  * Pieces shared by the operation actions (verify, restart, rollback): lenient input schemas for
@@ -87,8 +88,10 @@ export async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 /** The outcome of one phase of an action (restart, wait, verify, switch): several make a step result. */
 export interface Phase {
   ok: boolean;
-  /** One line. */
+  /** One line, in English. */
   summary: string;
+  /** The same line as a code and its values, for the bot to say in its language. */
+  said?: ResultMessage | undefined;
   facts: StepFact[];
   /** Program output or response body, for the output tail. */
   output: string;
@@ -113,6 +116,8 @@ export function stepResult(phases: readonly Phase[], ctx: TypedActionContext, st
   return {
     status: failed === undefined ? 'succeeded' : failed.timedOut ? 'timed_out' : 'failed',
     summary: ctx.redact(phases.map((p) => p.summary).join('; ')),
+    // Said in parts once any phase has a code; a phase without one is shown as written.
+    ...(phases.some((p) => p.said) ? { saidParts: phases.map((p) => redactSaid(p.said ?? { code: 'text', params: { text: p.summary } }, ctx.redact)) } : {}),
     durationMs: performance.now() - started,
     outputTail: outputTail(shown?.output ?? '', ctx.redact),
     facts: phases.flatMap((p) => p.facts).map((f) => ({ label: f.label, value: ctx.redact(f.value) })),
@@ -120,6 +125,11 @@ export function stepResult(phases: readonly Phase[], ctx: TypedActionContext, st
     ...(exitCode !== undefined ? { exitCode } : {}),
     ...(httpStatus !== undefined ? { httpStatus } : {}),
   };
+}
+
+/** A code's values with every secret the summary would have had redacted. */
+export function redactSaid(said: ResultMessage, redact: (text: string) => string): ResultMessage {
+  return { ...said, params: Object.fromEntries(Object.entries(said.params).map(([k, v]) => [k, typeof v === 'string' ? redact(v) : v])) };
 }
 
 /** A phase that stopped before doing anything, because an input is wrong. */
