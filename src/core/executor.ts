@@ -5,7 +5,7 @@ import { recordRunEvent, shownCommands, timedLine, withoutCommands } from './run
 import type { Redactor } from '../domain/redact.js';
 import { WorkerLoop } from './worker-loop.js';
 import { STEP_STATE_ICON, stepStateText } from './card.js';
-import { describeAction, resultDetails, resultSummary } from './result-text.js';
+import { resultDetails, resultSummary, stepDescription } from './result-text.js';
 import type { Metrics } from '../metrics.js';
 import { makeButton } from './button-codec.js';
 import type { Policy } from '../settings/policy.js';
@@ -200,7 +200,7 @@ export class StepExecutor {
       for (const run of ready) {
         if (!(await tx.transitionStepRun(run.id, ['approved'], 'running', now, { startedAt: now, runner: this.replica.id }))) continue;
         const step = this.findStep(run);
-        const what = step ? describeAction(this.o.runner.describe(step, run.params)) : t('thread.started.gone');
+        const what = step ? stepDescription(this.o.runner, step, run.params) : t('thread.started.gone');
         // The command line is shown here, once per run: the lines after it do not repeat it.
         const text = t('thread.started', { title: run.stepTitle, what: this.o.redact(what) });
         await recordRunEvent(tx, { at: now, incidentId: run.incidentId, actor: 'system', kind: 'step.started', text, data: { runId: run.id } },

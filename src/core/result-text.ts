@@ -1,6 +1,7 @@
 import type { ResultMessage } from '../domain/result-message.js';
 import { formatBytes } from '../domain/format.js';
-import type { StepResult } from './ports/runbooks.js';
+import type { RunbookStep, StepResult } from './ports/runbooks.js';
+import type { StepRunner } from './ports/step-runner.js';
 import { CATALOGUES, currentLocale, interpolate, t, type MessageKey } from './i18n/index.js';
 
 /*
@@ -77,6 +78,27 @@ function took(text: string): string {
   if (ms) return t('time.milliseconds', { ms: ms[1] ?? '' });
   const s = /^(\d+(?:\.\d+)?)s$/.exec(text);
   return s ? t('time.seconds', { s: s[1] ?? '' }) : text;
+}
+
+/** A description's runner suffix, " (on …)", as the routing runner adds it. */
+const ON_SUFFIX = / \(on (.+)\)$/s;
+
+/** The timeout every description ends with, "(timeout 60s)". */
+const TIMEOUT_IN = /\(timeout (\d+)s\)/;
+
+/**
+ * What a step will do, as people read it: in English the runner's own description; in another
+ * language the action's description as a code where it says one, else the exec shape read below.
+ */
+export function stepDescription(runner: Pick<StepRunner, 'describe' | 'describeSaid'>, step: RunbookStep, params: Record<string, string>): string {
+  const text = runner.describe(step, params);
+  const code = currentLocale().locale !== 'en' ? runner.describeSaid?.(step, params) : undefined;
+  if (!code) return describeAction(text);
+  // The timeout the description names (an HTTP check's own, else the step's).
+  const timeout = TIMEOUT_IN.exec(text)?.[1] ?? step.timeoutSeconds;
+  const what = t('action.typed', { what: said(code), timeout });
+  const on = ON_SUFFIX.exec(text);
+  return on ? t('action.onRunner', { what, target: on[1] ?? '' }) : what;
 }
 
 /** What a step will do (the runner's description), as people read it. */

@@ -12,6 +12,10 @@ import { OPS_RESULT_CODES } from './result-codes-ops.js';
 const BASE_CODES = [
   /** {text}: a part the action said only in English (one phase of several that were said). */
   'text',
+  /** Will {method} {url} expecting {expected} (a description). */
+  'describe.http',
+  /** Will {method} {url} expecting {expected} and a body containing {wanted} (a description). */
+  'describe.http.body',
   /** HTTP {status} in {tookMs}. */
   'http.ok',
   /** HTTP {status} in {tookMs}, not one of {expected}. */

@@ -1,4 +1,4 @@
-import { describeStep, runStep } from './actions/index.js';
+import { describeStep, describeStepSaid, runStep } from './actions/index.js';
 import { backupRetention } from './actions/data-actions.js';
 import { applyRetention } from './actions/data/backup-files.js';
 import { processHost, stopLeftoverGroup } from './actions/process-group.js';
@@ -22,6 +22,7 @@ export interface BackupExpiry {
 export const localStepRunner = {
   run: runStep,
   describe: describeStep,
+  describeSaid: describeStepSaid,
   /** A step run here ends with this process: nothing is left to reattach to. */
   reattach: (): Promise<undefined> => Promise.resolve(undefined),
   /** This host and pid namespace, as recorded with a step's process group. */

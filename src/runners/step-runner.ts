@@ -30,6 +30,7 @@ export function routingStepRunner(remote: RemoteStepRunner | undefined): StepRun
       const target = resolveRunOn(step.runOn, params);
       return `${what} (on ${typeof target === 'string' ? `a runner: ${target}` : describeTarget(target)})`;
     },
+    describeSaid: (step, params) => localStepRunner.describeSaid(step, params),
     listChoices: (step, params, origin) => {
       const r = remoteOr(step.runOn);
       return r ? r.listChoices(step, params, origin) : localStepRunner.listChoices(step, params);

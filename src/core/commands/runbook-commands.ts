@@ -6,7 +6,7 @@ import { incidentForCommand } from './incident-context.js';
 import type { Command } from './schema.js';
 import { UsageError } from './usage.js';
 import { t } from '../i18n/index.js';
-import { describeAction } from '../result-text.js';
+import { stepDescription } from '../result-text.js';
 import { formatStamp } from '../time.js';
 
 type RunbookCommand = Extract<Command, { key: `runbook ${string}` }>;
@@ -97,7 +97,7 @@ async function dryRun(c: CommandContext, args: StepArgs): Promise<string> {
   const approval = sp.requiredApprovals > 0 ? approvalsText(sp) : t('command.dry.readOnly');
   return [
     t('command.dry.title', { runbook: runbook.name, step: step.id, title: step.title, id: incident.id }),
-    t('command.dry.it', { what: describeAction(c.engine.runner.describe(step, params)) }),
+    t('command.dry.it', { what: stepDescription(c.engine.runner, step, params) }),
     t('command.dry.params', { params: Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ') || t('command.dry.noParams') }),
     t('command.dry.approval', { approval }),
     ...(freeze ? [freeze] : []),

@@ -105,6 +105,8 @@ export const en = {
   'result.onRunner': '{summary} on runner {runner}',
   // A part the action said in English only; the parts of a result, joined.
   'result.text': '{text}',
+  'result.describe.http': 'will {method} {url} expecting {expected}',
+  'result.describe.http.body': 'will {method} {url} expecting {expected} and a body containing {wanted}',
   'result.join': '; ',
   // The rest of a result's details: a produced file, the link to the whole output.
   'result.artefact': '📦 {kind} `{path}` ({size}, sha256 {sha})',
@@ -206,6 +208,7 @@ export const en = {
   'action.exec': 'will run {argv}{where} (timeout {timeout}s)',
   'action.exec.in': ' in {dir}',
   'action.onRunner': '{what} (on {target})',
+  'action.typed': '{what} (timeout {timeout}s)',
 
   // Policy refusals and offers (src/core/policy.ts, offers.ts): answered privately.
   'refusal.notRequester': 'You may not request "{title}": it changes a system and your role is not allowed to request it.',

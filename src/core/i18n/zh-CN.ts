@@ -88,6 +88,8 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'result.onRunner': '{summary}（在 runner {runner} 上）',
   'result.exit': '退出码 {code}，耗时 {took}',
   'result.text': '{text}',
+  'result.describe.http': '将以 {method} 请求 {url}，期望状态码 {expected}',
+  'result.describe.http.body': '将以 {method} 请求 {url}，期望状态码 {expected}，且响应内容包含 {wanted}',
   'result.join': '；',
   'result.artefact': '📦 {kind} `{path}`（{size}，sha256 {sha}）',
   'result.fullOutput': '🔎 完整输出：{link}',
@@ -185,6 +187,7 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'action.exec': '将执行 {argv}{where}（超时 {timeout} 秒）',
   'action.exec.in': '，工作目录 {dir}',
   'action.onRunner': '{what}（在 {target} 上）',
+  'action.typed': '{what}（超时 {timeout} 秒）',
 
   'refusal.notRequester': '你不能发起「{title}」：它会变更系统，而你的角色无权发起。',
   'refusal.freeze': '变更冻结至 {until}：{reason}。「{title}」会变更系统，在此之前一律拒绝。',

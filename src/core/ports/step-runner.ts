@@ -1,5 +1,6 @@
 import type { ActionContext } from '../../runbooks/index.js';
 import type { BackupExpiry, ChosenFile, RunbookStep, StepProcess, StepResult } from './runbooks.js';
+import type { ResultMessage } from '../../domain/result-message.js';
 
 export type { ActionContext };
 
@@ -38,6 +39,8 @@ export interface StepRunner {
   reattach(runId: number, signal: AbortSignal): Promise<{ result: Promise<StepResult> } | undefined>;
   /** What the step would do, for approval prompts and dry runs; throws if a template names a missing param. */
   describe(step: RunbookStep, params: Record<string, string>): string;
+  /** The same as a code and values without the timeout, where the step's action says one (for other languages). */
+  describeSaid?(step: RunbookStep, params: Record<string, string>): ResultMessage | undefined;
   /** The backups a step's picker offers now, listed where the step runs (newest first). */
   listChoices(step: RunbookStep, params: Record<string, string>, origin: StepOrigin): Promise<Array<{ path: string; label: string }>>;
   /** A chosen file as it is where the step runs; `within`: the directory it must stay inside. */

@@ -3,7 +3,8 @@ import type { RunbookStep } from '../schema.js';
 import { pinProblem } from '../chosen-file.js';
 import { formatArgv, renderArgv, renderCwd, runExec } from './exec.js';
 import { httpTimeoutSeconds, runHttp } from './http.js';
-import { describeTypedStep, runTypedStep } from './run-typed.js';
+import { describeTypedStep, describeTypedStepSaid, runTypedStep } from './run-typed.js';
+import type { ResultMessage } from '../../domain/result-message.js';
 import { renderTemplate } from '../template.js';
 import type { ActionContext, StepResult } from './types.js';
 import { TYPED_ACTION_NAMES } from './typed-names.js';
@@ -62,6 +63,26 @@ export function describeStep(step: RunbookStep, params: Record<string, string>):
     }
     default:
       return describeTypedStep(step, params);
+  }
+}
+
+/**
+ * What a step will do as a code and its values (without the timeout), for the bot to say in its
+ * language; undefined where the English description is all there is (an exec step's is read by
+ * the core's own pattern).
+ */
+export function describeStepSaid(step: RunbookStep, params: Record<string, string>): ResultMessage | undefined {
+  switch (step.action) {
+    case 'exec':
+      return undefined;
+    case 'http': {
+      const base = { method: step.with.method, url: renderTemplate(step.with.url, params), expected: step.with.expectStatus.join(' / ') };
+      return step.with.bodyContains !== undefined
+        ? { code: 'describe.http.body', params: { ...base, wanted: JSON.stringify(step.with.bodyContains) } }
+        : { code: 'describe.http', params: base };
+    }
+    default:
+      return describeTypedStepSaid(step, params);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { ResultMessage } from '../../domain/result-message.js';
 import type { TypedStep } from '../schema.js';
 import { quoteValue } from '../param-value.js';
 import { typedAction } from './registry.js';
@@ -36,6 +37,12 @@ export async function runTypedStep(step: TypedStep, params: Record<string, strin
     return { ...result, status: 'timed_out', summary: `timed out after ${step.timeoutSeconds}s: ${result.summary}`, said: { code: 'timedOut.detail', params: { seconds: step.timeoutSeconds, detail: result.summary } } };
   }
   return result;
+}
+
+/** A typed step's description as a code and values (no timeout), when its action says one and its inputs are valid. */
+export function describeTypedStepSaid(step: TypedStep, params: Record<string, string>): ResultMessage | undefined {
+  const { action, parsed } = parseInputs(step, params);
+  return parsed.success ? action.describeSaid?.(parsed.data) : undefined;
 }
 
 export function describeTypedStep(step: TypedStep, params: Record<string, string>): string {

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ResultMessage } from '../../domain/result-message.js';
 import type { ActionContext, StepResult } from './types.js';
 
 /**
@@ -14,6 +15,8 @@ export interface TypedAction<S extends z.ZodType = z.ZodType> {
   inputs: S;
   /** What will run, on what: the dry-run text shown before approval and when the step starts. */
   describe(inputs: z.output<S>): string;
+  /** The same description as a code and its values (without the timeout), for the bot to say in its language. */
+  describeSaid?(inputs: z.output<S>): ResultMessage;
   run(inputs: z.output<S>, ctx: TypedActionContext): Promise<StepResult>;
 }
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedactor } from '../../../src/domain/redact.js';
 import { useLocale, type LocaleSetting } from '../../../src/core/i18n/index.js';
-import { resultSummary } from '../../../src/core/result-text.js';
+import { resultSummary, stepDescription } from '../../../src/core/result-text.js';
 import { localStepRunner, type RunbookStep } from '../../../src/runbooks/index.js';
 import { parseRunbook } from '../../../src/runbooks/loader.js';
 import { englishIn } from '../../support/no-english.js';
@@ -76,6 +76,18 @@ steps:
   it('names the runner a result came from, and falls back to English for what it cannot say', () => {
     expect(resultSummary({ summary: 'HTTP 200 in 5 ms on runner db-1', said: { code: 'http.ok', params: { status: 200, tookMs: 5 }, onRunner: 'db-1' } })).toBe('HTTP 200，耗时 5 毫秒（在 runner db-1 上）');
     expect(resultSummary({ summary: 'WAL checkpointed: 3 MiB → 0 B' })).toBe('WAL checkpointed: 3 MiB → 0 B');
+  });
+
+  it('says what an HTTP check will do in Chinese, and in English as the action describes it', () => {
+    const what = stepDescription(localStepRunner, byId('body'), {});
+    expect(what).toBe(`将以 GET 请求 ${base}/health，期望状态码 200，且响应内容包含 "ready"（超时 60 秒）`);
+    expect(englishIn(what, { allowed: ['GET', 'ready'] })).toEqual([]);
+    const back = useLocale({ locale: 'en', timeZone: 'UTC' });
+    try {
+      expect(stepDescription(localStepRunner, byId('body'), {})).toBe(localStepRunner.describe(byId('body'), {}));
+    } finally {
+      useLocale(back);
+    }
   });
 
   it('shows the action\'s own words in English', async () => {
