@@ -192,8 +192,9 @@ export async function renderIncidentCard(tx: StoreTx, incidentId: number, o: { r
   const alerts = await tx.listAlerts(incidentId);
   const { offers, unavailable, noRunbook } = offersFor(o.runbooks, incident.commonLabels, alerts);
   const runs = await tx.listStepRuns(incidentId);
-  const approvals = new Map<number, Approval[]>();
-  for (const run of runs) approvals.set(run.id, await tx.listApprovals(run.id));
+  // One read for every run's approvals: a card is rendered on every change of its incident.
+  const approvals = new Map<number, Approval[]>(runs.map((r) => [r.id, []]));
+  for (const a of await tx.listIncidentApprovals(incidentId)) approvals.get(a.runId)?.push(a);
   return buildCard({
     incident,
     alerts,

@@ -335,6 +335,11 @@ export class SqlTx implements StoreTx {
     return (await this.db.all('SELECT * FROM approvals WHERE run_id = ? ORDER BY at, approver', [runId])).map(toApproval);
   }
 
+  async listIncidentApprovals(incidentId: number) {
+    const rows = await this.db.all('SELECT a.* FROM approvals a JOIN step_runs r ON r.id = a.run_id WHERE r.incident_id = ? ORDER BY a.run_id, a.at, a.approver', [incidentId]);
+    return rows.map(toApproval);
+  }
+
   // The audit queries spell out `IS NULL` / `= ?` rather than one IS NOT DISTINCT FROM: PostgreSQL
   // cannot use an index for that, and these run on every audited action, over a table that only
   // grows. (SQLite uses its index either way.)

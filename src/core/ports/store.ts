@@ -173,6 +173,8 @@ export interface StoreTx {
   /** False when this approver already decided on this run. */
   insertApproval(approval: Approval): Promise<boolean>;
   listApprovals(runId: number): Promise<Approval[]>;
+  /** Every approval and denial of an incident's runs in one read (a card render, a timeline), by run then time. */
+  listIncidentApprovals(incidentId: number): Promise<Approval[]>;
 
   /** The hash of the newest audit event of this incident (or of the events with no incident); '' when none. */
   lastAuditHash(incidentId: number | null): Promise<string>;

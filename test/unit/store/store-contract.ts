@@ -445,6 +445,13 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
           ['U0BOB', 'approve'],
           ['U0CAROL', 'approve'],
         ]);
+        // The incident's approvals in one read: each run's, by run then time; another incident's are not among them.
+        const elsewhere = await seedIncident('elsewhere');
+        const far = await tx((t) => t.insertStepRun(newStepRun(elsewhere.id, { requiredApprovals: 1 })));
+        await tx((t) => t.insertApproval({ runId: far.id, approver: 'U0DAN', approverName: 'dan', decision: 'approve', at: at(1), session: null }));
+        const all = await tx((t) => t.listIncidentApprovals(i.id));
+        expect(all.map((a) => [a.runId, a.approver])).toEqual([...(await tx((t) => t.listApprovals(run.id))), ...(await tx((t) => t.listApprovals(other.id)))].map((a) => [a.runId, a.approver]));
+        expect(all.some((a) => a.runId === far.id)).toBe(false);
       });
 
       it('keeps the console session behind a request and behind each approval, and namespaced approvers apart', async () => {
