@@ -1,4 +1,4 @@
-import type { Approval, Incident } from './domain.js';
+import type { Incident } from './domain.js';
 import type { TimelineInput } from './timeline.js';
 import type { StoreTx } from './ports/store.js';
 
