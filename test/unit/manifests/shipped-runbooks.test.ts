@@ -74,17 +74,17 @@ const SYSTEMS: Record<string, AlertCase[]> = {
     },
     {
       labels: { alertname: 'OpenTrussDailyChecklist', service: 'opentruss', severity: 'info' },
-      offers: ['opentruss-checklists/daily-alerts', 'opentruss-checklists/daily-errors', 'opentruss-checklists/daily-disk', 'opentruss-checklists/daily-backup'],
+      offers: ['opentruss-daily/daily-alerts', 'opentruss-daily/daily-errors', 'opentruss-daily/daily-disk', 'opentruss-daily/daily-backup'],
       remedy: false,
     },
     {
       labels: { alertname: 'OpenTrussWeeklyChecklist', service: 'opentruss', severity: 'info' },
-      offers: ['opentruss-checklists/weekly-performance', 'opentruss-checklists/weekly-security', 'opentruss-checklists/weekly-backup-readable'],
+      offers: ['opentruss-weekly/weekly-performance', 'opentruss-weekly/weekly-security', 'opentruss-weekly/weekly-backup-readable'],
       remedy: false,
     },
     {
       labels: { alertname: 'OpenTrussMonthlyChecklist', service: 'opentruss', severity: 'info' },
-      offers: ['opentruss-checklists/monthly-updates', 'opentruss-checklists/monthly-images', 'opentruss-checklists/monthly-capacity'],
+      offers: ['opentruss-monthly/monthly-updates', 'opentruss-monthly/monthly-images', 'opentruss-monthly/monthly-capacity'],
       remedy: false,
     },
   ],
@@ -285,6 +285,15 @@ describe('shipped runbooks: loading', () => {
         // The host is the instance without its port: a runner is named after a host, not a scrape target.
         if (typeof target === 'object' && target.labels?.host !== undefined) expect(target.labels.host).toBe(c.labels.instance?.replace(/:\d+$/u, ''));
       }
+    }
+  });
+
+  it('a checklist card offers its own period\'s checks only', () => {
+    for (const c of ALL_CASES.filter((x) => /(Daily|Weekly|Monthly)Checklist$/.test(x.labels.alertname ?? ''))) {
+      const period = /(Daily|Weekly|Monthly)Checklist$/.exec(c.labels.alertname ?? '')?.[1]?.toLowerCase() ?? '';
+      const offered = offersFor(runbooks, c.labels).offers.map(key);
+      expect(offered.length, c.labels.alertname).toBeGreaterThan(0);
+      expect(offered.filter((k) => !k.includes(period)), c.labels.alertname).toEqual([]);
     }
   });
 
