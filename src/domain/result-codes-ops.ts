@@ -216,7 +216,7 @@ export const OPS_RESULT_CODES = [
   'describe.restart.command',
   /** {link}; {from}, {to}: the link's text now and after; {restore}, {restart}, {verify}: 1 when that follow-up is given, {restoreFrom}, {restartWhat}, {check} and {checkWithin} its values (else empty). */
   'describe.rollback.symlink',
-  /** {link}; {to}: the release named, or —; {dir}: the releases; {problem}: why not (as the action wrote it); {restore}, {restart}, {verify}: 1 when that follow-up is given, {restoreFrom}, {restartWhat}, {check} and {checkWithin} its values (else empty). */
+  /** {link}; {named}: 1 when {to} names the release (else: the one before the current one); {dir}: the releases; {problem}: why not (the action's English line, a value here); {restore}, {restart}, {verify}: 1 when that follow-up is given, {restoreFrom}, {restartWhat}, {check} and {checkWithin} its values (else empty). */
   'describe.rollback.impossible',
   /** {argv}, quoted; {inDir}: 1 when {dir} is given; {restore}, {restart}, {verify}: 1 when that follow-up is given, {restoreFrom}, {restartWhat}, {check} and {checkWithin} its values (else empty). */
   'describe.rollback.command',

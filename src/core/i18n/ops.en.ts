@@ -113,7 +113,7 @@ export const opsEn = {
   'result.describe.restart.kubernetes': 'will restart deployment/{deployment} in namespace {namespace}{inContext| (context |}{context}{inContext|)|} and wait for the rollout ({within}s){verify|, then verify that |}{check}{verify| (within |}{checkWithin}{verify|s)|}',
   'result.describe.restart.command': 'will run {argv}{inDir| in |}{dir}{verify|, then verify that |}{check}{verify| (within |}{checkWithin}{verify|s)|}',
   'result.describe.rollback.symlink': 'will switch {link} from {from} to {to}{restore|, then restore from |}{restoreFrom}{restart|, then restart |}{restartWhat}{verify|, then verify that |}{check}{verify| (within |}{checkWithin}{verify|s)|}',
-  'result.describe.rollback.impossible': 'will switch {link} to {to} in {dir} (not possible now: {problem}){restore|, then restore from |}{restoreFrom}{restart|, then restart |}{restartWhat}{verify|, then verify that |}{check}{verify| (within |}{checkWithin}{verify|s)|}',
+  'result.describe.rollback.impossible': 'will switch {link} to {named||the release before the current one}{to} in {dir} (not possible now: {problem}){restore|, then restore from |}{restoreFrom}{restart|, then restart |}{restartWhat}{verify|, then verify that |}{check}{verify| (within |}{checkWithin}{verify|s)|}',
   'result.describe.rollback.command': 'will run {argv}{inDir| in |}{dir}{restore|, then restore from |}{restoreFrom}{restart|, then restart |}{restartWhat}{verify|, then verify that |}{check}{verify| (within |}{checkWithin}{verify|s)|}',
   'result.describe.compose.ps': 'will list the containers of service {service} in {target} and their states',
   'result.describe.compose.psAll': 'will list the containers of the project in {target} and their states',

@@ -106,7 +106,7 @@ export const opsZhCN: Readonly<Record<keyof typeof opsEn, string>> = {
   'result.describe.restart.kubernetes': '将重启 deployment/{deployment}（命名空间 {namespace}{inContext|，上下文 |}{context}）并等待滚动发布完成（限时 {within} 秒）{verify|，然后验证 |}{check}{verify|（限时 |}{checkWithin}{verify| 秒）|}',
   'result.describe.restart.command': '将{inDir|在 |}{dir}{inDir| 中|}执行 {argv}{verify|，然后验证 |}{check}{verify|（限时 |}{checkWithin}{verify| 秒）|}',
   'result.describe.rollback.symlink': '将把 {link} 从 {from} 切换到 {to}{restore|，然后从 |}{restoreFrom}{restore| 恢复数据库|}{restart|，然后重启 |}{restartWhat}{verify|，然后验证 |}{check}{verify|（限时 |}{checkWithin}{verify| 秒）|}',
-  'result.describe.rollback.impossible': '将把 {link} 切换到 {dir} 中的版本 {to}（目前无法切换：{problem}）{restore|，然后从 |}{restoreFrom}{restore| 恢复数据库|}{restart|，然后重启 |}{restartWhat}{verify|，然后验证 |}{check}{verify|（限时 |}{checkWithin}{verify| 秒）|}',
+  'result.describe.rollback.impossible': '将把 {link} 切换到 {dir} 中的{named|版本 |上一个版本}{to}（目前无法切换：{problem}）{restore|，然后从 |}{restoreFrom}{restore| 恢复数据库|}{restart|，然后重启 |}{restartWhat}{verify|，然后验证 |}{check}{verify|（限时 |}{checkWithin}{verify| 秒）|}',
   'result.describe.rollback.command': '将{inDir|在 |}{dir}{inDir| 中|}执行回滚命令 {argv}{restore|，然后从 |}{restoreFrom}{restore| 恢复数据库|}{restart|，然后重启 |}{restartWhat}{verify|，然后验证 |}{check}{verify|（限时 |}{checkWithin}{verify| 秒）|}',
   'result.describe.compose.ps': '将列出 {target} 中服务 {service} 的容器及其状态',
   'result.describe.compose.psAll': '将列出 {target} 项目的全部容器及其状态',

@@ -262,7 +262,7 @@ export function describeRollbackSaid(i: RollbackInputs): ResultMessage {
   const then = followUpsSaid(i);
   if (i.kind === 'command') return say('describe.rollback.command', { argv: quoteArgv(i.run), inDir: i.cwd !== undefined ? 1 : 0, dir: i.cwd ?? '', ...then });
   const plan = planSwitch(i);
-  if ('said' in plan) return say('describe.rollback.impossible', { link: i.current, to: i.to ?? '—', dir: i.releasesDir, problem: plan.text, ...then });
+  if ('said' in plan) return say('describe.rollback.impossible', { link: i.current, named: i.to !== undefined ? 1 : 0, to: i.to ?? '', dir: i.releasesDir, problem: plan.text, ...then });
   return say('describe.rollback.symlink', { link: plan.current, from: plan.fromText, to: plan.toText, ...then });
 }
 

@@ -124,13 +124,12 @@ export function verifyTarget(v: VerifyInputs): string {
 }
 
 function sqlTarget(v: SqlVerify): string {
-  switch (v.engine) {
-    case 'sqlite':
-      return `sqlite ${v.path}`;
-    case 'postgres':
-    case 'mysql':
-      return `${v.engine} ${v.user}@${v.host}:${v.port}/${v.database}`;
-  }
+  return `${v.engine} ${sqlWhere(v)}`;
+}
+
+/** The database checked: its file, or user@host:port/database. */
+function sqlWhere(v: SqlVerify): string {
+  return v.engine === 'sqlite' ? v.path : `${v.user}@${v.host}:${v.port}/${v.database}`;
 }
 
 /** "will check that http://x/health answers 200 (every 2s, within 30s)" */
@@ -155,7 +154,7 @@ export function describeVerifySaid(v: VerifyInputs): ResultMessage {
         ? say('describe.verify.httpBody', { url: v.url, expected: expectedText(v), wanted: quoteValue(v.bodyContains), ...polling })
         : say('describe.verify.http', { url: v.url, expected: expectedText(v), ...polling });
     case 'sql':
-      return say('describe.verify.sql', { engine: v.engine, target: sqlTarget(v).slice(v.engine.length + 1), ...polling });
+      return say('describe.verify.sql', { engine: v.engine, target: sqlWhere(v), ...polling });
     case 'prometheus':
       return say(v.expect === 'empty' ? 'describe.verify.prometheusEmpty' : 'describe.verify.prometheusSeries', { url: v.url ?? 'PROMETHEUS_URL', query: `\`${v.query}\``, ...polling });
   }
@@ -195,7 +194,7 @@ function checkFacts(v: VerifyInputs, label: (name: string) => string): StepFact[
       ];
     case 'sql':
       return [
-        { label: label('check'), value: sqlTarget(v).slice(v.engine.length + 1) },
+        { label: label('check'), value: sqlWhere(v) },
         { label: label('engine'), value: v.engine },
       ];
     case 'prometheus':
