@@ -1,4 +1,5 @@
 import type { Expectation } from '../check-schema.js';
+import type { ResultMessage } from '../../domain/result-message.js';
 import type { StepFact, StepResult } from './types.js';
 
 /** A line quoted in a finding, cut so that a fact stays one readable line. */
@@ -18,7 +19,13 @@ interface Finding {
   fact: StepFact;
   /** Why it failed, for the summary. */
   problem?: string;
+  /** The same as a code, for the bot's language. */
+  said?: ResultMessage;
 }
+
+/** The bounds as values: "≤ 85", "≥ 10, ≤ 90". */
+const boundsValue = (e: { min?: number | undefined; max?: number | undefined }) =>
+  [e.min !== undefined ? `≥ ${e.min}` : '', e.max !== undefined ? `≤ ${e.max}` : ''].filter(Boolean).join(', ');
 
 function checkOne(output: string, e: Expectation): Finding {
   if ('value' in e) {
@@ -30,12 +37,20 @@ function checkOne(output: string, e: Expectation): Finding {
       if (Number.isFinite(n)) seen.push({ n, line: lineAt(output, m.index) });
       if (m[0] === '') break;
     }
-    if (seen.length === 0) return { ok: false, fact: { label: name, value: `❌ not found in the output (${bounds})` }, problem: `${name}: not found in the output` };
+    if (seen.length === 0) {
+      return { ok: false, fact: { label: name, value: `❌ not found in the output (${bounds})` }, problem: `${name}: not found in the output`, said: { code: 'check.notFound', params: { name } } };
+    }
     const bad = seen.filter((s) => (e.max !== undefined && s.n > e.max) || (e.min !== undefined && s.n < e.min));
     if (bad.length > 0) {
       const shown = bad.slice(0, 3).map((b) => `${b.n} in ${quoteLine(b.line)}`);
       const more = bad.length > 3 ? ` and ${bad.length - 3} more` : '';
-      return { ok: false, fact: { label: name, value: `❌ ${shown.join('; ')}${more} (${bounds})` }, problem: `${name} ${bad.map((b) => b.n).slice(0, 3).join(', ')} outside ${bounds}` };
+      const values = bad.map((b) => b.n).slice(0, 3).join(', ');
+      return {
+        ok: false,
+        fact: { label: name, value: `❌ ${shown.join('; ')}${more} (${bounds})` },
+        problem: `${name} ${values} outside ${bounds}`,
+        said: { code: 'check.outside', params: { name, values, bounds: boundsValue(e) } },
+      };
     }
     const worst = e.max !== undefined ? Math.max(...seen.map((s) => s.n)) : Math.min(...seen.map((s) => s.n));
     return { ok: true, fact: { label: name, value: `✅ ${seen.length === 1 ? worst : `${e.max !== undefined ? 'highest' : 'lowest'} ${worst} of ${seen.length}`} (${bounds})` } };
@@ -46,12 +61,26 @@ function checkOne(output: string, e: Expectation): Finding {
     if (hits.length === 0) return { ok: true, fact: { label: name, value: '✅ none' } };
     const last = hits.at(-1);
     const example = last ? `, the last: ${quoteLine(lineAt(output, last.index))}` : '';
-    return { ok: false, fact: { label: name, value: `❌ ${hits.length} found${example}` }, problem: `${name}: ${hits.length} found` };
+    return { ok: false, fact: { label: name, value: `❌ ${hits.length} found${example}` }, problem: `${name}: ${hits.length} found`, said: { code: 'check.found', params: { name, count: hits.length } } };
   }
   const name = e.label ?? `/${e.present}/`;
   const hit = new RegExp(e.present, 'mu').exec(output);
   if (hit) return { ok: true, fact: { label: name, value: `✅ ${quoteLine(lineAt(output, hit.index))}` } };
-  return { ok: false, fact: { label: name, value: '❌ not found in the output' }, problem: `${name}: not found in the output` };
+  return { ok: false, fact: { label: name, value: '❌ not found in the output' }, problem: `${name}: not found in the output`, said: { code: 'check.notFound', params: { name } } };
+}
+
+/** The exec action's plain summary, "exit 0 in 1.2s". */
+const EXIT_SUMMARY = /^exit (-?\d+) in \S+(?: ms)?$/u;
+
+/**
+ * The result's own line as parts, before the problems are added: its parts or its code, the exec
+ * shape "exit N in T" as a code, else the line as written.
+ */
+function ownParts(result: StepResult): ResultMessage[] {
+  if (result.saidParts?.length) return result.saidParts;
+  if (result.said) return [result.said];
+  if (result.exitCode !== undefined && EXIT_SUMMARY.test(result.summary)) return [{ code: 'check.exit', params: { code: result.exitCode, tookMs: result.durationMs } }];
+  return [{ code: 'text', params: { text: result.summary } }];
 }
 
 /**
@@ -62,10 +91,12 @@ function checkOne(output: string, e: Expectation): Finding {
 export function applyExpectations(result: StepResult, output: string, expectations: readonly Expectation[] | undefined): StepResult {
   if (!expectations || expectations.length === 0) return result;
   const findings = expectations.map((e) => checkOne(output, e));
-  const problems = findings.flatMap((f) => (f.problem === undefined ? [] : [f.problem]));
+  const failed = findings.filter((f) => f.problem !== undefined);
   const facts = [...(result.facts ?? []), ...findings.map((f) => f.fact)];
-  if (problems.length === 0 || result.status !== 'succeeded') return { ...result, facts };
-  return { ...result, facts, status: 'failed', summary: `${result.summary}, but ${problems.join('; ')}` };
+  if (failed.length === 0 || result.status !== 'succeeded') return { ...result, facts };
+  // Said in parts (shown instead of `said`): the result's own line, then each problem.
+  const saidParts = [...ownParts(result), ...failed.map((f) => f.said ?? { code: 'text' as const, params: { text: f.problem ?? '' } })];
+  return { ...result, facts, status: 'failed', summary: `${result.summary}, but ${failed.map((f) => f.problem).join('; ')}`, saidParts };
 }
 
 /** A step's `keep:` patterns, compiled (the schema checked they compile). */

@@ -1,8 +1,8 @@
 import { budgetOf, stepResult } from './ops/common.js';
 import { composeAction } from './ops/compose.js';
-import { describeRestart, restartActionInputs, restartPhases } from './ops/restart.js';
-import { describeRollback, rollbackInputs, rollbackPhases } from './ops/rollback.js';
-import { describeVerify, verifyInputs, verifyPhase } from './ops/verify.js';
+import { describeRestart, describeRestartSaid, restartActionInputs, restartPhases } from './ops/restart.js';
+import { describeRollback, describeRollbackSaid, rollbackInputs, rollbackPhases } from './ops/rollback.js';
+import { describeVerify, describeVerifySaid, verifyInputs, verifyPhase } from './ops/verify.js';
 import { defineAction, type TypedAction } from './typed-action.js';
 
 /*
@@ -15,6 +15,7 @@ const verify = defineAction({
   summary: 'Checks that a system is healthy (HTTP, SQL SELECT 1, or a Prometheus query), polling until a deadline.',
   inputs: verifyInputs,
   describe: describeVerify,
+  describeSaid: describeVerifySaid,
   async run(inputs, ctx) {
     const started = performance.now();
     return stepResult([await verifyPhase(inputs, ctx, budgetOf(ctx))], ctx, started);
@@ -26,6 +27,7 @@ const restart = defineAction({
   summary: 'Restarts a systemd unit, a compose service, a Kubernetes deployment or a declared command, waits until it is up, then optionally verifies it.',
   inputs: restartActionInputs,
   describe: describeRestart,
+  describeSaid: describeRestartSaid,
   async run(inputs, ctx) {
     const started = performance.now();
     return stepResult(await restartPhases(inputs, ctx, budgetOf(ctx)), ctx, started);
@@ -37,6 +39,7 @@ const rollback = defineAction({
   summary: 'Switches a release back (a `current` symlink, or a declared command), then optionally restarts and verifies.',
   inputs: rollbackInputs,
   describe: describeRollback,
+  describeSaid: describeRollbackSaid,
   async run(inputs, ctx) {
     const started = performance.now();
     return stepResult(await rollbackPhases(inputs, ctx, budgetOf(ctx)), ctx, started);

@@ -66,8 +66,8 @@ describe('rollback kind: symlink, on a real service started from `current`', () 
     // A restart that is quick enough is healthy at verify's first attempt: both wordings are right.
     expect(result.summary).toMatch(new RegExp(`^switched ${current} from releases/v2 to releases/v1; restart command .+; verify healthy (after .+|on the first attempt) \\(HTTP 200\\)$`));
     expect(fact(result, 'symlink')).toBe(current);
-    expect(fact(result, 'from')).toBe('releases/v2 (release v2)');
-    expect(fact(result, 'to')).toBe('releases/v1 (release v1)');
+    expect(fact(result, 'from')).toBe('releases/v2 (v2)');
+    expect(fact(result, 'to')).toBe('releases/v1 (v1)');
     expect(fact(result, 'restart exit code')).toBe('0');
     expect(Number(fact(result, 'verify attempts'))).toBeGreaterThanOrEqual(1);
     expect(fact(result, 'verify last status')).toBe('HTTP 200');
@@ -82,7 +82,7 @@ describe('rollback kind: symlink, on a real service started from `current`', () 
     const result = await runOps(step);
     expect(result.status).toBe('failed');
     expect(result.summary).toBe('refused: there is no release before v1 (releases: v1, v2); nothing was switched');
-    expect(fact(result, 'symlink')).toBe(`${current} → releases/v1 (unchanged)`);
+    expect(fact(result, 'symlink unchanged')).toBe(`${current} → releases/v1`);
     expect(await readlink(current)).toBe('releases/v1');
     expect(await service.childPid()).toBe(pidBefore);
     expect((await service.get()).release).toBe('v1');
@@ -91,8 +91,8 @@ describe('rollback kind: symlink, on a real service started from `current`', () 
   it('switches to an explicit release with `to:` (here forward again, to v2)', async () => {
     const result = await runOps(rollbackStep('v2', { to: 'v2' }));
     expect(result.status, result.summary).toBe('succeeded');
-    expect(fact(result, 'from')).toBe('releases/v1 (release v1)');
-    expect(fact(result, 'to')).toBe('releases/v2 (release v2)');
+    expect(fact(result, 'from')).toBe('releases/v1 (v1)');
+    expect(fact(result, 'to')).toBe('releases/v2 (v2)');
     expect((await service.get()).release).toBe('v2');
   });
 });
@@ -118,7 +118,7 @@ describe('rollback kind: symlink, without a service', () => {
     const result = await runOps(opsStep('rollback', { kind: 'symlink', current, releasesDir }));
     expect(result.status).toBe('succeeded');
     expect(await readlink(current)).toBe(path.join(releasesDir, 'r1'));
-    expect(fact(result, 'from')).toBe(`${path.join(releasesDir, 'r2')} (release r2)`);
+    expect(fact(result, 'from')).toBe(`${path.join(releasesDir, 'r2')} (r2)`);
   });
 
   it('refuses unknown or path-like `to`, a non-symlink `current`, and relative paths', async () => {
@@ -141,7 +141,7 @@ describe('rollback kind: symlink, without a service', () => {
     const result = await runOps(opsStep('rollback', { kind: 'symlink', current, releasesDir, to: 'v2' }));
     expect(result.status).toBe('succeeded');
     expect(fact(result, 'from')).toBe('hotfix');
-    expect(fact(result, 'to')).toBe('releases/v2 (release v2)');
+    expect(fact(result, 'to')).toBe('releases/v2 (v2)');
   });
 
   it('says so when verify fails after the switch: the symlink stays switched, nothing is undone', async () => {
@@ -154,7 +154,7 @@ describe('rollback kind: symlink, without a service', () => {
       expect(result.summary).toMatch(
         new RegExp(`^switched ${current} from releases/v2 to releases/v1; verify not healthy within 1s after \\d+ attempts: last HTTP 503 \\(expected 200\\); the symlink stays switched; nothing was switched back$`),
       );
-      expect(fact(result, 'switched back')).toBe('no');
+      expect(fact(result, 'not switched back')).toBe(current);
       expect(result.outputTail).toBe('migrations pending');
       expect(await readlink(current)).toBe('releases/v1');
     } finally {
@@ -164,8 +164,11 @@ describe('rollback kind: symlink, without a service', () => {
 
   it('chooses releases', () => {
     expect(chooseRelease(['b', 'a', 'c'], 'c', undefined)).toEqual({ release: 'b' });
-    expect(chooseRelease(['a'], 'a', undefined)).toEqual({ problem: 'there is no release before a (releases: a)' });
-    expect(chooseRelease([], undefined, 'x')).toEqual({ problem: 'release "x" does not exist (releases: none)' });
+    expect(chooseRelease(['a'], 'a', undefined)).toMatchObject({ text: 'there is no release before a (releases: a)' });
+    expect(chooseRelease([], undefined, 'x')).toEqual({
+      text: 'release "x" does not exist (releases: none)',
+      said: { code: 'rollback.noSuchRelease', params: { release: '"x"', releases: '—' } },
+    });
   });
 });
 
@@ -187,7 +190,8 @@ describe('rollback kind: command', () => {
     const result = await runOps(step);
     expect(result.status, result.summary).toBe('succeeded');
     expect(await readFile(path.join(repo, 'VERSION'), 'utf8')).toBe('v1\n');
-    expect(fact(result, 'rollback command')).toBe(`\`${run.join(' ')}\` in ${repo}`);
+    expect(fact(result, 'rollback command')).toBe(`\`${run.join(' ')}\``);
+    expect(fact(result, 'rollback directory')).toBe(repo);
     expect(fact(result, 'rollback exit code')).toBe('0');
     expect(fact(result, 'rollback output')).toMatch(/Revert "v2"|1 file changed/);
   });
@@ -227,7 +231,9 @@ describe('rollback with a database restore (stop, restore the previous data, sta
     expect(await sql(db, 'SELECT v FROM t')).toBe('v1 data');
     expect(result.summary).toMatch(/switched .*; database restore: /);
     expect(result.artefacts?.map((a) => a.kind)).toContain('safety-backup');
-    expect(result.facts?.some((f) => f.label.startsWith('restore '))).toBe(true);
+    // The restore's findings under its own labels (the catalogue says them).
+    expect(fact(result, 'safety backup')).toContain('app-safety-');
+    expect(fact(result, 'backup')).toContain('backups/app-');
   });
 });
 

@@ -6,7 +6,7 @@ import { formatDuration, outputTail } from '../output.js';
 import type { ProgramRun } from '../program.js';
 import type { TypedActionContext } from '../typed-action.js';
 import type { StepArtefact, StepFact, StepResult } from '../types.js';
-import type { ResultMessage } from '../../../domain/result-message.js';
+import type { ResultCode, ResultMessage } from '../../../domain/result-message.js';
 
 /*
  * Pieces shared by the operation actions (verify, restart, rollback): lenient input schemas for
@@ -47,17 +47,37 @@ export const portInput = (fallback: number) =>
     .transform((port) => (typeof port === 'number' ? port : /^\d+$/u.test(port) ? Number(port) : Number.NaN))
     .default(fallback);
 
-export function portProblem(port: number): string | undefined {
-  return Number.isInteger(port) && port >= 1 && port <= 65535 ? undefined : `port must be a number from 1 to 65535`;
+/** One part of a line said by the bot: a code and its values. */
+export function say(code: ResultCode, params: Record<string, string | number> = {}): ResultMessage {
+  return { code, params };
+}
+
+/**
+ * Why an input or a state cannot be used: the English line (summaries, facts) and the same said as
+ * a code, so a refusal reaches people in the bot's language.
+ */
+export interface Problem {
+  text: string;
+  said: ResultMessage;
+}
+
+export function problemOf(text: string, code: ResultCode, params: Record<string, string | number> = {}): Problem {
+  return { text, said: say(code, params) };
+}
+
+export function portProblem(port: number): Problem | undefined {
+  return Number.isInteger(port) && port >= 1 && port <= 65535 ? undefined : problemOf('port must be a number from 1 to 65535', 'ops.port');
 }
 
 /**
  * Why a rendered name cannot be passed to a program, or undefined. Names come from alert labels
  * through params, so besides the pattern a leading "-" is refused: it would be read as an option.
+ * `what` is the input's name in the manifest (unit, host, …), shown as written in every language.
  */
-export function nameProblem(value: string, what: string, pattern: RegExp, hint: string): string | undefined {
-  if (value.startsWith('-')) return `${what} ${JSON.stringify(value)} may not start with "-"`;
-  if (!pattern.test(value)) return `${what} ${JSON.stringify(value)} is not valid (${hint})`;
+export function nameProblem(value: string, what: string, pattern: RegExp, hint: string): Problem | undefined {
+  const params = { field: what, value: JSON.stringify(value) };
+  if (value.startsWith('-')) return problemOf(`${what} ${JSON.stringify(value)} may not start with "-"`, 'ops.dash', params);
+  if (!pattern.test(value)) return problemOf(`${what} ${JSON.stringify(value)} is not valid (${hint})`, 'ops.invalid', params);
   return undefined;
 }
 
@@ -90,8 +110,11 @@ export interface Phase {
   ok: boolean;
   /** One line, in English. */
   summary: string;
-  /** The same line as a code and its values, for the bot to say in its language. */
-  said?: ResultMessage | undefined;
+  /**
+   * The same line as a code and its values, for the bot to say in its language; in parts when a
+   * piece of it is a phrase of its own (a check's last answer, a program's failure).
+   */
+  said?: ResultMessage | readonly ResultMessage[] | undefined;
   facts: StepFact[];
   /** Program output or response body, for the output tail. */
   output: string;
@@ -117,7 +140,7 @@ export function stepResult(phases: readonly Phase[], ctx: TypedActionContext, st
     status: failed === undefined ? 'succeeded' : failed.timedOut ? 'timed_out' : 'failed',
     summary: ctx.redact(phases.map((p) => p.summary).join('; ')),
     // Said in parts once any phase has a code; a phase without one is shown as written.
-    ...(phases.some((p) => p.said) ? { saidParts: phases.map((p) => redactSaid(p.said ?? { code: 'text', params: { text: p.summary } }, ctx.redact)) } : {}),
+    ...(phases.some((p) => p.said) ? { saidParts: phases.flatMap((p) => partsOf(p)).map((part) => redactSaid(part, ctx.redact)) } : {}),
     durationMs: performance.now() - started,
     outputTail: outputTail(shown?.output ?? '', ctx.redact),
     facts: phases.flatMap((p) => p.facts).map((f) => ({ label: f.label, value: ctx.redact(f.value) })),
@@ -127,14 +150,26 @@ export function stepResult(phases: readonly Phase[], ctx: TypedActionContext, st
   };
 }
 
+/** A phase's line in parts; one without a code is shown as written. */
+function partsOf(phase: Phase): readonly ResultMessage[] {
+  const said = phase.said;
+  if (said === undefined) return [say('text', { text: phase.summary })];
+  return 'code' in said ? [said] : said;
+}
+
+/** Durations in findings: "339ms", "1.2s" (no word in them, so they read the same in every language). */
+export function factDuration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
 /** A code's values with every secret the summary would have had redacted. */
 export function redactSaid(said: ResultMessage, redact: (text: string) => string): ResultMessage {
   return { ...said, params: Object.fromEntries(Object.entries(said.params).map(([k, v]) => [k, typeof v === 'string' ? redact(v) : v])) };
 }
 
 /** A phase that stopped before doing anything, because an input is wrong. */
-export function refused(reason: string): Phase {
-  return { ok: false, summary: `refused: ${reason}`, facts: [], output: '' };
+export function refused(reason: Problem): Phase {
+  return { ok: false, summary: `refused: ${reason.text}`, said: [say('ops.refused'), reason.said], facts: [], output: '' };
 }
 
 /** klog-style prefixes (kubectl's "E1122 02:06:44.27 …") are noise next to the message that follows. */
@@ -167,11 +202,57 @@ export function programProblem(run: ProgramRun): string {
   return reason === '' ? failure : `${failure}: ${reason}`;
 }
 
-/** A phase from one program run: `what` names it in the summary. */
-export function programPhase(run: ProgramRun, what: string, facts: StepFact[] = []): Phase {
+/** A duration as formatDuration wrote it ("339 ms", "1.2s"), back in milliseconds. */
+function durationMs(text: string): number | undefined {
+  const ms = /^(\d+) ms$/u.exec(text);
+  if (ms) return Number(ms[1]);
+  const s = /^(\d+(?:\.\d+)?)s$/u.exec(text);
+  return s ? Number(s[1]) * 1000 : undefined;
+}
+
+/**
+ * Why a program failed, said in parts: its failure (the shapes runProgram writes) and the line of
+ * its output that says why (the program's own words, kept as written).
+ */
+export function programProblemSaid(run: ProgramRun): ResultMessage[] {
+  const program = run.argv[0] ?? '';
+  const failure = run.failure ?? '';
+  const after = / (?:timed out|cancelled) after (.+)$/u.exec(failure);
+  const afterMs = after ? durationMs(after[1] ?? '') : undefined;
+  const notStarted = /^could not start (.+?): (.*)$/su.exec(failure);
+  const large = / printed more than (\d+) MiB$/u.exec(failure);
+  const killed = / killed by (\S+)$/u.exec(failure);
+  const exited = / exited (-?\d+)$/u.exec(failure);
+  let first: ResultMessage;
+  if (run.failure === undefined) first = say('program.failed');
+  else if (after && afterMs !== undefined) first = say(run.timedOut ? 'program.timedOut' : 'program.cancelled', { program, afterMs });
+  else if (notStarted) first = say('program.notStarted', { program: notStarted[1] ?? '', error: notStarted[2] ?? '' });
+  else if (large) first = say('program.tooLarge', { program, mib: Number(large[1]) });
+  else if (killed) first = say('program.killed', { program, signal: killed[1] ?? '' });
+  else if (exited) first = say('program.exited', { program, code: Number(exited[1]) });
+  else first = say('text', { text: failure });
+  const reason = reasonLine(run.output);
+  return reason === '' ? [first] : [first, say('program.reason', { line: reason })];
+}
+
+/** How a program phase is said: a code for "done (took)", one for "failed", and their values. */
+export interface ProgramSaid {
+  ok: ResultCode;
+  failed: ResultCode;
+  params: Record<string, string | number>;
+}
+
+/** A program named by its argv alone: "`systemctl restart x` (1.2s)". */
+export function argvSaid(argv: readonly string[]): ProgramSaid {
+  return { ok: 'program.ran', failed: 'program.ranFailed', params: { argv: quoteArgv(argv) } };
+}
+
+/** A phase from one program run: `what` names it in the summary, `said` in the bot's language. */
+export function programPhase(run: ProgramRun, what: string, said: ProgramSaid, facts: StepFact[] = []): Phase {
   const exit = run.exitCode !== undefined ? { exitCode: run.exitCode } : {};
-  if (run.ok) return { ok: true, summary: `${what} (${formatDuration(run.durationMs)})`, facts, output: run.output, ...exit };
-  return { ok: false, summary: `${what} failed: ${programProblem(run)}`, facts, output: run.output, timedOut: run.timedOut, ...exit };
+  if (run.ok) return { ok: true, summary: `${what} (${formatDuration(run.durationMs)})`, said: say(said.ok, { ...said.params, tookMs: run.durationMs }), facts, output: run.output, ...exit };
+  const failed = [say(said.failed, said.params), ...programProblemSaid(run)];
+  return { ok: false, summary: `${what} failed: ${programProblem(run)}`, said: failed, facts, output: run.output, timedOut: run.timedOut, ...exit };
 }
 
 export function quoteArgv(argv: readonly string[]): string {
@@ -183,6 +264,10 @@ export interface Attempt {
   ok: boolean;
   /** What was seen, e.g. "HTTP 500 (expected 200)", "active", "0 series". */
   detail: string;
+  /** The same said in parts, for the bot's language. */
+  said?: ResultMessage[];
+  /** What was seen as a value alone (a finding's), e.g. "HTTP 500", "active", "0". */
+  seen?: string;
   output: string;
   /** Retrying cannot help (no such program, a malformed query): stop now. */
   fatal?: boolean;
@@ -223,7 +308,7 @@ export async function pollUntil(
   const deadline = started + allowedMs;
   const maxAttemptMs = o.maxAttemptMs ?? 10_000;
   let attempts = 0;
-  let last: Attempt = { ok: false, detail: 'not checked', output: '' };
+  let last: Attempt = { ok: false, detail: 'not checked', said: [say('ops.notChecked')], seen: '—', output: '' };
   for (;;) {
     if (o.budget.signal.aborted) break;
     attempts += 1;

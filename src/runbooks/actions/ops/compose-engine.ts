@@ -2,7 +2,9 @@ import path from 'node:path';
 import { stat } from 'node:fs/promises';
 import { runProgram, type ProgramRun } from '../program.js';
 import type { TypedActionContext } from '../typed-action.js';
-import { formatDuration, nameProblem, plural, pollUntil, programProblem, quoteArgv, type Attempt, type Budget } from './common.js';
+import type { ResultMessage } from '../../../domain/result-message.js';
+import type { StepFact } from '../types.js';
+import { formatDuration, nameProblem, plural, pollUntil, problemOf, programProblem, programProblemSaid, quoteArgv, say, type Attempt, type Budget, type Problem } from './common.js';
 
 /*
  * What the compose steps (the `compose` action and `restart` with `kind: compose`) share: which
@@ -31,7 +33,7 @@ const COMPOSE_SERVICE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/u;
 const COMPOSE_PROJECT = /^[a-z0-9][a-z0-9_-]*$/u;
 
 /** Why a rendered target or service cannot be used, or undefined. */
-export function composeTargetProblem(t: ComposeTarget, service?: string): string | undefined {
+export function composeTargetProblem(t: ComposeTarget, service?: string): Problem | undefined {
   if (service !== undefined) {
     const problem = nameProblem(service, 'service', COMPOSE_SERVICE, 'letters, digits and _ . -');
     if (problem !== undefined) return problem;
@@ -40,8 +42,10 @@ export function composeTargetProblem(t: ComposeTarget, service?: string): string
     const problem = nameProblem(t.project, 'project', COMPOSE_PROJECT, 'lower-case letters, digits, _ and -');
     if (problem !== undefined) return problem;
   }
-  if (t.file?.startsWith('-') === true) return 'file may not start with "-"';
-  if (t.projectDir === undefined && (t.file === undefined || !path.isAbsolute(t.file))) return 'give projectDir, or a file with an absolute path (its directory is the project directory)';
+  if (t.file?.startsWith('-') === true) return problemOf('file may not start with "-"', 'compose.fileDash');
+  if (t.projectDir === undefined && (t.file === undefined || !path.isAbsolute(t.file))) {
+    return problemOf('give projectDir, or a file with an absolute path (its directory is the project directory)', 'compose.noDir');
+  }
   return undefined;
 }
 
@@ -54,6 +58,20 @@ export function composeDir(t: ComposeTarget): string {
 export function describeTarget(t: ComposeTarget): string {
   const extras = [...(t.file !== undefined ? [`file ${t.file}`] : []), ...(t.project !== undefined ? [`project ${t.project}`] : [])];
   return t.projectDir === undefined ? `${t.file ?? ''}${t.project !== undefined ? ` (project ${t.project})` : ''}` : `${t.projectDir}${extras.length > 0 ? ` (${extras.join(', ')})` : ''}`;
+}
+
+/** The same as a value that reads alike in every language: "/opt/app -f docker-compose.prod.yml -p app". */
+export function targetValue(t: ComposeTarget): string {
+  return [t.projectDir ?? '', ...(t.file !== undefined ? ['-f', t.file] : []), ...(t.project !== undefined ? ['-p', t.project] : [])].filter((x) => x !== '').join(' ');
+}
+
+/** The findings that name a project: its directory, and its file and name when given. */
+export function targetFacts(t: ComposeTarget): StepFact[] {
+  return [
+    { label: 'project directory', value: composeDir(t) },
+    ...(t.file !== undefined ? [{ label: 'compose file', value: t.file }] : []),
+    ...(t.project !== undefined ? [{ label: 'project name', value: t.project }] : []),
+  ];
 }
 
 /** The compose program and its global options: `docker compose -p app -f x.yml`. */
@@ -80,7 +98,7 @@ const detected = new Map<string, Argv>();
  * The compose command to use: COMPOSE_COMMAND when set, else the first of `docker compose` and
  * `docker-compose` whose `version` succeeds. A string says why there is none.
  */
-export async function resolveComposeCommand(ctx: TypedActionContext, budget: Budget): Promise<Argv | string> {
+export async function resolveComposeCommand(ctx: TypedActionContext, budget: Budget): Promise<Argv | Problem> {
   const configured = ctx.settings?.composeCommand;
   if (configured !== undefined && configured.length > 0) return [configured[0] ?? 'docker', ...configured.slice(1)];
   const key = ctx.programEnv.PATH ?? '';
@@ -96,7 +114,7 @@ export async function resolveComposeCommand(ctx: TypedActionContext, budget: Bud
     }
     tried.push(`${quoteArgv([...candidate, 'version'])}: ${programProblem(run)}`);
   }
-  return `no compose program works here (${tried.join('; ')}); install the compose plugin or docker-compose, or set COMPOSE_COMMAND`;
+  return problemOf(`no compose program works here (${tried.join('; ')}); install the compose plugin or docker-compose, or set COMPOSE_COMMAND`, 'compose.noProgram', { tried: tried.join('; ') });
 }
 
 /** Forgets detected commands (tests that change PATH between runs). */
@@ -152,6 +170,11 @@ export function isUp(c: ContainerState): boolean {
   return c.status === 'running' && (c.health === '' || c.health === 'healthy');
 }
 
+/** A container's state as a finding's value: "running (healthy), 2024-05-01T10:00:00Z" (Docker's own words). */
+export function stateValue(c: ContainerState): string {
+  return `${c.status}${c.health !== '' ? ` (${c.health})` : ''}, ${c.startedAt}`;
+}
+
 /** "opentruss_backend_1 running (healthy)", "x exited (1)" */
 export function stateLine(c: ContainerState): string {
   const detail = c.status === 'exited' ? ` (${c.exitCode})` : c.health !== '' ? ` (${c.health})` : '';
@@ -163,6 +186,8 @@ export interface StatesRead {
   containers: ContainerState[];
   /** Why they could not be read. */
   problem?: string;
+  /** The same said in parts. */
+  problemSaid?: ResultMessage[];
   /** Retrying cannot help (no such program). */
   fatal?: boolean;
   output: string;
@@ -173,14 +198,17 @@ export async function readStates(command: readonly string[], t: ComposeTarget, s
   const options = { timeoutMs, signal: ctx.signal, env: ctx.programEnv, cwd: composeDir(t), onSpawn: ctx.onSpawn };
   const psArgv: Argv = [...composeBase(command, t), 'ps', '-a', '-q', ...(service !== undefined ? [service] : [])];
   const ps = await runProgram(psArgv, options);
-  if (!ps.ok) return { ok: false, containers: [], problem: programProblem(ps), fatal: couldNotStart(ps), output: ps.output };
+  if (!ps.ok) return { ok: false, containers: [], problem: programProblem(ps), problemSaid: programProblemSaid(ps), fatal: couldNotStart(ps), output: ps.output };
   const ids = ps.stdout.split(/\s+/u).filter((id) => /^[0-9a-f]{12,64}$/u.test(id));
   if (ids.length === 0) return { ok: true, containers: [], output: ps.output };
   const inspectArgv: Argv = [dockerProgram(command), 'inspect', '--type', 'container', ...ids];
   const inspect = await runProgram(inspectArgv, options);
-  if (!inspect.ok) return { ok: false, containers: [], problem: programProblem(inspect), fatal: couldNotStart(inspect), output: inspect.output };
+  if (!inspect.ok) return { ok: false, containers: [], problem: programProblem(inspect), problemSaid: programProblemSaid(inspect), fatal: couldNotStart(inspect), output: inspect.output };
   const containers = parseInspect(inspect.stdout);
-  if (containers === undefined) return { ok: false, containers: [], problem: `cannot read the output of ${quoteArgv(inspectArgv)}`, fatal: true, output: inspect.output };
+  if (containers === undefined) {
+    const argv = quoteArgv(inspectArgv);
+    return { ok: false, containers: [], problem: `cannot read the output of ${argv}`, problemSaid: [say('compose.unreadable', { argv })], fatal: true, output: inspect.output };
+  }
   return { ok: true, containers, output: ps.output };
 }
 
@@ -195,6 +223,8 @@ export interface WaitOutcome {
   ok: boolean;
   /** The states last seen, or why they could not be read. */
   detail: string;
+  /** The same said in parts. */
+  said: ResultMessage[];
   containers: ContainerState[];
   elapsedMs: number;
   attempts: number;
@@ -219,14 +249,19 @@ export async function waitForStates(
     async (timeoutMs): Promise<Attempt> => {
       // A read is two programs (docker-compose v1 alone takes a second to start): it may outlast a short window.
       const read = await readStates(command, t, service, ctx, Math.max(timeoutMs, Math.min(READ_MS, budget.remainingMs())));
-      if (!read.ok) return { ok: false, fatal: read.fatal === true, detail: read.problem ?? 'unreadable', output: read.output };
+      if (!read.ok) return { ok: false, fatal: read.fatal === true, detail: read.problem ?? 'unreadable', said: read.problemSaid ?? [say('compose.unreadableStates')], output: read.output };
       containers = read.containers;
-      if (containers.length === 0) return { ok: !o.wantSome, detail: `no containers for ${what}`, output: read.output };
-      return { ok: containers.every(o.want), detail: containers.map(stateLine).join(', '), output: read.output };
+      if (containers.length === 0) {
+        const none = service !== undefined ? say('compose.noContainers', { service }) : say('compose.noContainersAll');
+        return { ok: !o.wantSome, detail: `no containers for ${what}`, said: [none], output: read.output };
+      }
+      const states = containers.map(stateLine).join(', ');
+      return { ok: containers.every(o.want), detail: states, said: [say('compose.states', { states })], output: read.output };
     },
     { intervalMs: 500, withinMs: o.withinSeconds * 1000, budget },
   );
-  return { ok: outcome.ok, detail: outcome.last.detail, containers, elapsedMs: outcome.elapsedMs, attempts: outcome.attempts, fatal: outcome.last.fatal === true };
+  const said = outcome.last.said ?? [say('text', { text: outcome.last.detail })];
+  return { ok: outcome.ok, detail: outcome.last.detail, said, containers, elapsedMs: outcome.elapsedMs, attempts: outcome.attempts, fatal: outcome.last.fatal === true };
 }
 
 /** "running after 1.2 s (3 checks)" */
@@ -234,12 +269,12 @@ export function waitedText(w: WaitOutcome, state: string): string {
   return `${state} after ${formatDuration(w.elapsedMs)} (${plural(w.attempts, 'check')})`;
 }
 
-/** Whether the project directory exists; a string says why it cannot be used. */
-export async function projectDirProblem(t: ComposeTarget): Promise<string | undefined> {
+/** Whether the project directory exists; a problem says why it cannot be used. */
+export async function projectDirProblem(t: ComposeTarget): Promise<Problem | undefined> {
   const dir = composeDir(t);
   const isDir = await stat(dir).then(
     (s) => s.isDirectory(),
     () => false,
   );
-  return isDir ? undefined : `the compose project directory ${dir} does not exist or is not a directory`;
+  return isDir ? undefined : problemOf(`the compose project directory ${dir} does not exist or is not a directory`, 'compose.noProjectDir', { dir });
 }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { runProgram } from '../program.js';
 import { defineAction, type TypedActionContext } from '../typed-action.js';
-import { argvInput, budgetOf, locationText, programPhase, quoteArgv, refused, stepResult, text, withinSeconds, type Budget, type Phase } from './common.js';
+import type { ResultMessage } from '../../../domain/result-message.js';
+import { argvInput, argvSaid, budgetOf, factDuration, locationText, problemOf, programPhase, quoteArgv, refused, say, stepResult, text, withinSeconds, type Budget, type Phase, type Problem } from './common.js';
 import {
   composeBase,
   composeDir,
@@ -12,12 +13,14 @@ import {
   readStates,
   resolveComposeCommand,
   stateLine,
+  stateValue,
+  targetValue,
   waitForStates,
   waitedText,
   type Argv,
   type ComposeTarget,
 } from './compose-engine.js';
-import { describeFollowUpVerify, followUpVerifyInputs, verifyPhase } from './verify.js';
+import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs, verifyPhase } from './verify.js';
 
 /*
  * compose: one compose command on a project, with the program from COMPOSE_COMMAND (or detected),
@@ -71,8 +74,8 @@ export function composeSubcommand(i: ComposeInputs): string[] {
   }
 }
 
-function inputsProblem(i: ComposeInputs): string | undefined {
-  if (i.command === 'down' && i.service !== undefined) return 'down takes no service (it removes the whole project); use stop for one service';
+function inputsProblem(i: ComposeInputs): Problem | undefined {
+  if (i.command === 'down' && i.service !== undefined) return problemOf('down takes no service (it removes the whole project); use stop for one service', 'compose.downService');
   return composeTargetProblem(i, i.service);
 }
 
@@ -97,17 +100,50 @@ export function describeCompose(i: ComposeInputs): string {
   }
 }
 
+/** The description as a code: one per command, for a service or (`.all`) the whole project. */
+export function describeComposeSaid(i: ComposeInputs): ResultMessage {
+  const target = targetValue(i);
+  const service = i.service ?? '';
+  const all = i.service === undefined;
+  switch (i.command) {
+    case 'ps':
+      return say(all ? 'describe.compose.psAll' : 'describe.compose.ps', { service, target });
+    case 'logs':
+      return say(all ? 'describe.compose.logsAll' : 'describe.compose.logs', { service, target, tail: i.tail });
+    case 'stop':
+      return say(all ? 'describe.compose.stopAll' : 'describe.compose.stop', { service, target, within: i.withinSeconds });
+    case 'down':
+      return say('describe.compose.down', { target, within: i.withinSeconds });
+    case 'start':
+    case 'up': {
+      const params = { service, target, within: i.withinSeconds, ...followUpSaid(i.verify) };
+      if (i.command === 'up') return say(all ? 'describe.compose.upAll' : 'describe.compose.up', params);
+      return say(all ? 'describe.compose.startAll' : 'describe.compose.start', params);
+    }
+    case 'exec':
+      return say('describe.compose.exec', { argv: quoteArgv(i.run), service: i.service, target });
+  }
+}
+
+/** "service x" or "the project" in a part said as a code: its code, or its `.all` twin, and the service. */
+function forWhat(code: 'compose.stopped' | 'compose.stillRunning' | 'compose.statesUnread' | 'compose.notRunning', service: string | undefined, params: Record<string, string | number> = {}): ResultMessage {
+  return service !== undefined ? say(code, { service, ...params }) : say(`${code}All`, params);
+}
+
 async function composePhases(i: ComposeInputs, ctx: TypedActionContext, budget: Budget): Promise<Phase[]> {
   const problem = inputsProblem(i) ?? (await projectDirProblem(i));
   if (problem !== undefined) return [refused(problem)];
   const command = await resolveComposeCommand(ctx, budget);
-  if (typeof command === 'string') return [refused(command)];
+  if ('said' in command) return [refused(command)];
   const t: ComposeTarget = i;
   const argv: Argv = [...composeBase(command, t), ...composeSubcommand(i)];
   const options = { timeoutMs: Math.max(1, budget.remainingMs()), signal: ctx.signal, env: ctx.programEnv, cwd: composeDir(t), onSpawn: ctx.onSpawn };
   const run = await runProgram(argv, options);
-  const facts = [{ label: 'compose', value: `${quoteArgv(argv)} in ${composeDir(t)}` }];
-  const phase = programPhase(run, quoteArgv(argv), facts);
+  const facts = [
+    { label: 'compose', value: quoteArgv(argv) },
+    { label: 'project directory', value: composeDir(t) },
+  ];
+  const phase = programPhase(run, quoteArgv(argv), argvSaid(argv), facts);
   if (!run.ok) return [phase];
 
   switch (i.command) {
@@ -117,18 +153,30 @@ async function composePhases(i: ComposeInputs, ctx: TypedActionContext, budget: 
     case 'ps': {
       // The table for people, the states as facts (both compose versions print different tables).
       const read = await readStates(command, t, i.service, ctx, Math.max(1, Math.min(15_000, budget.remainingMs())));
-      const states = read.ok ? read.containers.map((c) => ({ label: c.name, value: `${c.status}${c.health !== '' ? ` (${c.health})` : ''}, started ${c.startedAt}` })) : [];
-      if (!read.ok) states.push({ label: 'states', value: `not read: ${read.problem ?? 'unknown'}` });
-      const summary = read.ok ? `${read.containers.length} containers: ${read.containers.map(stateLine).join(', ') || 'none'}` : phase.summary;
-      return [{ ...phase, summary, facts: [...facts, ...states] }];
+      const states = read.ok ? read.containers.map((c) => ({ label: c.name, value: stateValue(c) })) : [];
+      if (!read.ok) states.push({ label: 'states not read', value: read.problem ?? '—' });
+      if (!read.ok) return [{ ...phase, facts: [...facts, ...states] }];
+      const count = read.containers.length;
+      const list = read.containers.map(stateLine).join(', ');
+      const said = count === 0 ? say('compose.psNone') : say('compose.ps', { count, states: list });
+      return [{ ...phase, summary: `${count} containers: ${list || 'none'}`, said, facts: [...facts, ...states] }];
     }
     case 'stop':
     case 'down': {
       const wait = await waitForStates(command, t, i.service, { withinSeconds: i.withinSeconds, want: (c) => c.status !== 'running' && c.status !== 'restarting', wantSome: false }, ctx, budget);
       const what = i.service !== undefined ? `service ${i.service}` : 'the project';
-      if (wait.ok) return [phase, { ok: true, summary: `${what} stopped: ${wait.detail}`, facts: [{ label: 'containers', value: waitedText(wait, wait.detail) }], output: '' }];
+      if (wait.ok) {
+        const facts = [
+          { label: 'containers', value: wait.detail },
+          { label: 'waited', value: factDuration(wait.elapsedMs) },
+          { label: 'checks', value: String(wait.attempts) },
+        ];
+        const stopped = i.command === 'down' ? say('compose.downAll') : forWhat('compose.stopped', i.service);
+        return [phase, { ok: true, summary: `${what} stopped: ${wait.detail}`, said: [stopped, ...wait.said], facts, output: '' }];
+      }
       const why = wait.fatal ? `state not read: ${wait.detail}` : `still running after ${i.withinSeconds}s: ${wait.detail}`;
-      return [phase, { ok: false, summary: `${what} ${why}`, facts: [], output: '' }];
+      const head = wait.fatal ? forWhat('compose.statesUnread', i.service) : forWhat('compose.stillRunning', i.service, { seconds: i.withinSeconds });
+      return [phase, { ok: false, summary: `${what} ${why}`, said: [head, ...wait.said], facts: [], output: '' }];
     }
     case 'start':
     case 'up': {
@@ -145,14 +193,15 @@ async function composePhases(i: ComposeInputs, ctx: TypedActionContext, budget: 
  */
 export async function runningPhase(command: readonly string[], t: ComposeTarget, service: string | undefined, within: number, ctx: TypedActionContext, budget: Budget): Promise<Phase> {
   const wait = await waitForStates(command, t, service, { withinSeconds: within, want: isUp, wantSome: true }, ctx, budget);
-  const facts = wait.containers.map((c) => ({ label: c.name, value: `${c.status}${c.health !== '' ? ` (${c.health})` : ''}, started ${c.startedAt}, id ${c.id.slice(0, 12)}` }));
-  if (wait.ok) return { ok: true, summary: waitedText(wait, 'running'), facts, output: '' };
+  const facts = wait.containers.map((c) => ({ label: c.name, value: `${stateValue(c)}, ${c.id.slice(0, 12)}` }));
+  if (wait.ok) return { ok: true, summary: waitedText(wait, 'running'), said: say('compose.running', { afterMs: wait.elapsedMs, checks: wait.attempts }), facts, output: '' };
   const what = service !== undefined ? `service ${service}` : 'the project';
   const why = wait.fatal ? wait.detail : `not running within ${within}s: last ${wait.detail}`;
+  const head = wait.fatal ? forWhat('compose.statesUnread', service) : forWhat('compose.notRunning', service, { seconds: within });
   // The containers' own account of why, for the output tail.
   const logsArgv: Argv = [...composeBase(command, t), 'logs', '--no-color', '--tail=20', ...(service !== undefined ? [service] : [])];
   const logs = wait.fatal ? undefined : await runProgram(logsArgv, { timeoutMs: Math.max(1, Math.min(5000, budget.remainingMs())), signal: ctx.signal, env: ctx.programEnv, cwd: composeDir(t) });
-  return { ok: false, summary: `${what} ${why}`, facts, output: logs?.output ?? '' };
+  return { ok: false, summary: `${what} ${why}`, said: [head, ...wait.said], facts, output: logs?.output ?? '' };
 }
 
 export const composeAction = defineAction({
@@ -160,6 +209,7 @@ export const composeAction = defineAction({
   summary: 'Runs one compose command on a project (ps, logs, stop, down, start, up, exec) with the configured compose program; start and up wait until running.',
   inputs: composeInputs,
   describe: describeCompose,
+  describeSaid: describeComposeSaid,
   async run(inputs, ctx) {
     const started = performance.now();
     return stepResult(await composePhases(inputs, ctx, budgetOf(ctx)), ctx, started);

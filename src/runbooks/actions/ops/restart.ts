@@ -1,12 +1,18 @@
 import { z } from 'zod';
 import { runProgram } from '../program.js';
 import type { TypedActionContext } from '../typed-action.js';
+import type { ResultMessage } from '../../../domain/result-message.js';
 import {
   argvInput,
+  argvSaid,
+  factDuration,
+  programProblemSaid,
+  reasonLine,
+  say,
+  type Problem,
   locationText,
   formatDuration,
   nameProblem,
-  plural,
   pollUntil,
   programPhase,
   programProblem,
@@ -19,9 +25,9 @@ import {
   type Budget,
   type Phase,
 } from './common.js';
-import { composeBase, composeTargetProblem, describeTarget, projectDirProblem, readStates, resolveComposeCommand } from './compose-engine.js';
+import { composeBase, composeTargetProblem, describeTarget, projectDirProblem, readStates, resolveComposeCommand, stateValue, targetFacts, targetValue } from './compose-engine.js';
 import { runningPhase } from './compose.js';
-import { describeFollowUpVerify, followUpVerifyInputs, verifyPhase } from './verify.js';
+import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs, verifyPhase } from './verify.js';
 
 // Over 300 lines: the four kinds of restart (systemd, compose, kubernetes, command) share their
 // phases and inputs, and splitting them would scatter one action's rules across files.
@@ -117,7 +123,7 @@ const K8S_NAME = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$/u;
 const K8S_NAMESPACE = /^(?=.{1,63}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/u;
 const K8S_CONTEXT = /^[A-Za-z0-9_.:@/-]+$/u;
 
-export function restartProblem(i: RestartInputs): string | undefined {
+export function restartProblem(i: RestartInputs): Problem | undefined {
   switch (i.kind) {
     case 'systemd':
       return nameProblem(i.unit, 'unit', UNIT, 'letters, digits and : _ . \\ @ -');
@@ -159,6 +165,35 @@ export function describeRestart(i: RestartInputs): string {
   return `will ${restartClause(i)}${describeFollowUpVerify(i.verify)}`;
 }
 
+/** The restart's description as a code (the follow-up check in its values). */
+export function describeRestartSaid(i: RestartInputs): ResultMessage {
+  const then = followUpSaid(i.verify);
+  switch (i.kind) {
+    case 'systemd':
+      return say('describe.restart.systemd', { unit: i.unit, within: i.withinSeconds, ...then });
+    case 'compose':
+      return say('describe.restart.compose', { service: i.service, target: targetValue(i), within: i.withinSeconds, ...then });
+    case 'kubernetes':
+      return say('describe.restart.kubernetes', { deployment: i.deployment, namespace: i.namespace, inContext: i.context !== undefined ? 1 : 0, context: i.context ?? '', within: i.withinSeconds, ...then });
+    case 'command':
+      return say('describe.restart.command', { argv: quoteArgv(i.run), inDir: i.cwd !== undefined ? 1 : 0, dir: i.cwd ?? '', ...then });
+  }
+}
+
+/** What a rollback's restart will restart, as a value: a unit, a service, a deployment, a command. */
+export function restartValue(i: RestartInputs): string {
+  switch (i.kind) {
+    case 'systemd':
+      return i.unit;
+    case 'compose':
+      return `${i.service} (${targetValue(i)})`;
+    case 'kubernetes':
+      return `deployment/${i.deployment} -n ${i.namespace}`;
+    case 'command':
+      return quoteArgv(i.run);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running
 
@@ -190,57 +225,78 @@ async function restartOnly(i: RestartInputs, ctx: TypedActionContext, budget: Bu
     case 'command': {
       const argv = commandArgv(i);
       const run = await runProgram(argv, programOptions(ctx, budget, i.cwd));
-      const where = i.cwd !== undefined ? ` in ${i.cwd}` : '';
-      const facts = [{ label: 'restart command', value: `${quoteArgv(argv)}${where}` }];
+      const facts = [{ label: 'restart command', value: quoteArgv(argv) }];
+      if (i.cwd !== undefined) facts.push({ label: 'restart directory', value: i.cwd });
       if (run.exitCode !== undefined) facts.push({ label: 'restart exit code', value: String(run.exitCode) });
-      return [programPhase(run, `restart command ${quoteArgv(argv)}`, facts)];
+      const said = { ok: 'restart.command', failed: 'restart.commandFailed', params: { argv: quoteArgv(argv) } } as const;
+      return [programPhase(run, `restart command ${quoteArgv(argv)}`, said, facts)];
     }
   }
 }
 
 async function restartSystemd(i: SystemdRestart, ctx: TypedActionContext, budget: Budget): Promise<Phase[]> {
   const argv = systemdArgv(i.unit);
-  const facts = [{ label: 'restarted', value: `systemd unit ${i.unit}` }];
+  const facts = [{ label: 'restarted unit', value: i.unit }];
   const restart = await runProgram(argv.restart, programOptions(ctx, budget));
-  if (!restart.ok) return [programPhase(restart, quoteArgv(argv.restart), [{ label: 'restart', value: `systemd unit ${i.unit}: not restarted` }])];
+  if (!restart.ok) return [programPhase(restart, quoteArgv(argv.restart), argvSaid(argv.restart), [{ label: 'not restarted', value: i.unit }])];
 
   const outcome = await pollUntil(
     async (timeoutMs): Promise<Attempt> => {
       const run = await runProgram(argv.isActive, { ...programOptions(ctx, budget), timeoutMs });
       // is-active prints the state and exits non-zero unless it is "active".
       const state = run.stdout.trim();
-      if (state === '') return { ok: false, fatal: run.failure?.startsWith('could not start') === true, detail: programProblem(run), output: run.output };
+      if (state === '') {
+        const seen = reasonLine(run.output) || (run.failure ?? '');
+        return { ok: false, fatal: run.failure?.startsWith('could not start') === true, detail: programProblem(run), said: programProblemSaid(run), seen, output: run.output };
+      }
       // A unit that failed stays failed until someone acts; waiting longer cannot help.
-      return { ok: state === 'active', fatal: state === 'failed', detail: `state ${state}`, output: run.output };
+      return { ok: state === 'active', fatal: state === 'failed', detail: `state ${state}`, said: [say('restart.unitState', { state })], seen: state, output: run.output };
     },
     { intervalMs: 1000, withinMs: i.withinSeconds * 1000, budget },
   );
-  const checks = plural(outcome.attempts, 'check');
-  const restarted: Phase = { ok: true, summary: `restarted systemd unit ${i.unit} (${formatDuration(restart.durationMs)})`, facts, output: restart.output };
+  const restarted: Phase = {
+    ok: true,
+    summary: `restarted systemd unit ${i.unit} (${formatDuration(restart.durationMs)})`,
+    said: say('restart.systemd', { unit: i.unit, tookMs: restart.durationMs }),
+    facts,
+    output: restart.output,
+  };
+  facts.push(
+    { label: 'unit state', value: outcome.last.seen ?? outcome.last.detail },
+    { label: 'waited', value: factDuration(outcome.elapsedMs) },
+    { label: 'checks', value: String(outcome.attempts) },
+  );
   if (outcome.ok) {
-    facts.push({ label: 'unit state', value: `active after ${formatDuration(outcome.elapsedMs)} (${checks})` });
-    return [restarted, { ok: true, summary: `active after ${formatDuration(outcome.elapsedMs)}`, facts: [], output: outcome.last.output }];
+    return [restarted, { ok: true, summary: `active after ${formatDuration(outcome.elapsedMs)}`, said: say('restart.active', { afterMs: outcome.elapsedMs }), facts: [], output: outcome.last.output }];
   }
-  facts.push({ label: 'unit state', value: `${outcome.last.detail} after ${formatDuration(outcome.elapsedMs)} (${checks})` });
   // The unit's own account of why it is not up, for the output tail.
   const status = await runProgram(argv.status, { ...programOptions(ctx, budget), timeoutMs: Math.min(5000, Math.max(1, budget.remainingMs())) });
-  const why = outcome.last.fatal === true ? outcome.last.detail : `not active within ${i.withinSeconds}s: last ${outcome.last.detail}`;
-  return [restarted, { ok: false, summary: `unit ${i.unit} ${why}`, facts: [], output: status.output || outcome.last.output, timedOut: false }];
+  const fatal = outcome.last.fatal === true;
+  const why = fatal ? outcome.last.detail : `not active within ${i.withinSeconds}s: last ${outcome.last.detail}`;
+  const head = fatal ? say('restart.unitDown', { unit: i.unit }) : say('restart.notActive', { unit: i.unit, seconds: i.withinSeconds });
+  const said = [head, ...(outcome.last.said ?? [say('text', { text: outcome.last.detail })])];
+  return [restarted, { ok: false, summary: `unit ${i.unit} ${why}`, said, facts: [], output: status.output || outcome.last.output, timedOut: false }];
 }
 
 async function restartCompose(i: ComposeRestart, ctx: TypedActionContext, budget: Budget): Promise<Phase[]> {
   const dirProblem = await projectDirProblem(i);
   if (dirProblem !== undefined) return [refused(dirProblem)];
   const command = await resolveComposeCommand(ctx, budget);
-  if (typeof command === 'string') return [refused(command)];
+  if ('said' in command) return [refused(command)];
   // The container before, so the thread shows that a new start happened (its start time changes).
   const before = await readStates(command, i, i.service, ctx, Math.max(1, Math.min(15_000, budget.remainingMs())));
   const argv = composeArgv(command, i);
-  const facts = [{ label: 'restarted', value: `compose service ${i.service} in ${describeTarget(i)}` }];
-  if (before.ok) for (const c of before.containers) facts.push({ label: `${c.name} before`, value: `${c.status}, started ${c.startedAt}` });
+  const facts = [{ label: 'restarted service', value: i.service }, ...targetFacts(i)];
+  if (before.ok) for (const c of before.containers) facts.push({ label: 'before', value: `${c.name} ${stateValue(c)}` });
   const restart = await runProgram(argv, programOptions(ctx, budget, i.projectDir));
-  if (!restart.ok) return [programPhase(restart, quoteArgv(argv), [{ label: 'restart', value: `compose service ${i.service}: not restarted` }])];
-  const restarted: Phase = { ok: true, summary: `restarted compose service ${i.service} (${formatDuration(restart.durationMs)})`, facts, output: restart.output };
+  if (!restart.ok) return [programPhase(restart, quoteArgv(argv), argvSaid(argv), [{ label: 'not restarted', value: i.service }])];
+  const restarted: Phase = {
+    ok: true,
+    summary: `restarted compose service ${i.service} (${formatDuration(restart.durationMs)})`,
+    said: say('restart.compose', { service: i.service, tookMs: restart.durationMs }),
+    facts,
+    output: restart.output,
+  };
   return [restarted, await runningPhase(command, i, i.service, i.withinSeconds, ctx, budget)];
 }
 
@@ -248,7 +304,7 @@ async function restartKubernetes(i: KubernetesRestart, ctx: TypedActionContext, 
   const target = `deployment/${i.deployment} in namespace ${i.namespace}`;
   const restartArgv = kubectlArgv(i, i.withinSeconds).restart;
   const restart = await runProgram(restartArgv, programOptions(ctx, budget));
-  if (!restart.ok) return [programPhase(restart, quoteArgv(restartArgv), [{ label: 'restart', value: `${target}: not restarted` }])];
+  if (!restart.ok) return [programPhase(restart, quoteArgv(restartArgv), argvSaid(restartArgv), [{ label: 'not restarted', value: `deployment/${i.deployment}` }, { label: 'namespace', value: i.namespace }])];
 
   // kubectl waits by itself; its --timeout stays within what is left of the step, with a margin to report.
   const leftSeconds = Math.floor((budget.remainingMs() - 2000) / 1000);
@@ -256,9 +312,17 @@ async function restartKubernetes(i: KubernetesRestart, ctx: TypedActionContext, 
   const statusArgv = kubectlArgv(i, waitSeconds).status;
   const status = await runProgram(statusArgv, { ...programOptions(ctx, budget), timeoutMs: Math.max(1, Math.min(budget.remainingMs(), waitSeconds * 1000 + 5000)) });
   const facts = [
-    { label: 'restarted', value: target },
-    { label: 'rollout', value: status.ok ? lastLine(status.output) || 'rolled out' : `not complete: ${programProblem(status)}` },
+    { label: 'restarted', value: `deployment/${i.deployment}` },
+    { label: 'namespace', value: i.namespace },
+    status.ok ? { label: 'rollout', value: lastLine(status.output) || '✅' } : { label: 'rollout not complete', value: reasonLine(status.output) || (status.failure ?? '') },
   ];
-  const restarted: Phase = { ok: true, summary: `restarted ${target} (${formatDuration(restart.durationMs)})`, facts, output: restart.output };
-  return [restarted, programPhase(status, status.ok ? 'rolled out' : `rollout of deployment/${i.deployment} within ${waitSeconds}s`)];
+  const restarted: Phase = {
+    ok: true,
+    summary: `restarted ${target} (${formatDuration(restart.durationMs)})`,
+    said: say('restart.kubernetes', { deployment: i.deployment, namespace: i.namespace, tookMs: restart.durationMs }),
+    facts,
+    output: restart.output,
+  };
+  const rollout = { ok: 'restart.rolledOut', failed: 'restart.rolloutFailed', params: { deployment: i.deployment, seconds: waitSeconds } } as const;
+  return [restarted, programPhase(status, status.ok ? 'rolled out' : `rollout of deployment/${i.deployment} within ${waitSeconds}s`, rollout)];
 }

@@ -7,9 +7,10 @@ import { quoteValue } from '../../param-value.js';
 import { runProgram } from '../program.js';
 import type { TypedActionContext } from '../typed-action.js';
 import type { StepFact } from '../types.js';
-import { argvInput, locationText, lastLine, programPhase, quoteArgv, refused, text, type Budget, type Phase } from './common.js';
-import { describeFollowUpVerify, followUpVerifyInputs, verifyPhase } from './verify.js';
-import { restartClause, restartInputs, restartPhases, type RestartInputs } from './restart.js';
+import type { ResultMessage } from '../../../domain/result-message.js';
+import { argvInput, locationText, lastLine, problemOf, programPhase, quoteArgv, say, text, type Budget, type Phase, type Problem, type ProgramSaid } from './common.js';
+import { checkValue, describeFollowUpVerify, followUpVerifyInputs, verifyPhase } from './verify.js';
+import { restartClause, restartInputs, restartPhases, restartValue, type RestartInputs } from './restart.js';
 import { restoreAction } from '../data-actions.js';
 import { restoreInputs, type RestoreInputs } from '../data/inputs.js';
 
@@ -68,19 +69,21 @@ export function compareReleases(a: string, b: string): number {
   return pa.length - pb.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-/** The release to switch to: `to` when given, else the one before the current one. */
-export function chooseRelease(releases: readonly string[], current: string | undefined, to: string | undefined): { release: string } | { problem: string } {
+/** The release to switch to: `to` when given, else the one before the current one; or why there is none. */
+export function chooseRelease(releases: readonly string[], current: string | undefined, to: string | undefined): { release: string } | Problem {
   const sorted = [...releases].sort(compareReleases);
   const listed = sorted.length > 0 ? sorted.join(', ') : 'none';
+  // The list as a value: "—" rather than the word "none".
+  const releasesValue = sorted.length > 0 ? sorted.join(', ') : '—';
   if (to !== undefined) {
-    if (!sorted.includes(to)) return { problem: `release ${quoteValue(to)} does not exist (releases: ${listed})` };
-    if (to === current) return { problem: `release ${to} is already current` };
+    if (!sorted.includes(to)) return problemOf(`release ${quoteValue(to)} does not exist (releases: ${listed})`, 'rollback.noSuchRelease', { release: quoteValue(to), releases: releasesValue });
+    if (to === current) return problemOf(`release ${to} is already current`, 'rollback.alreadyCurrent', { release: to });
     return { release: to };
   }
-  if (current === undefined) return { problem: 'the symlink does not point to a release in releasesDir, so there is no "previous" one; name the release with `to:`' };
+  if (current === undefined) return problemOf('the symlink does not point to a release in releasesDir, so there is no "previous" one; name the release with `to:`', 'rollback.notARelease');
   const index = sorted.indexOf(current);
   const previous = index > 0 ? sorted[index - 1] : undefined;
-  if (previous === undefined) return { problem: `there is no release before ${current} (releases: ${listed})` };
+  if (previous === undefined) return problemOf(`there is no release before ${current} (releases: ${listed})`, 'rollback.nothingBefore', { release: current, releases: releasesValue });
   return { release: previous };
 }
 
@@ -100,30 +103,31 @@ const RELEASE_NAME = /^[^/\\\0]+$/u;
  * purpose: it is a handful of local metadata calls, and `describe()` (which is synchronous) shows
  * the same from → to that the run will apply.
  */
-export function planSwitch(i: Pick<SymlinkRollback, 'current' | 'releasesDir' | 'to'>): SwitchPlan | string {
-  if (!path.isAbsolute(i.current)) return `current must be an absolute path: ${quoteValue(i.current, 200)}`;
-  if (!path.isAbsolute(i.releasesDir)) return `releasesDir must be an absolute path: ${quoteValue(i.releasesDir, 200)}`;
+export function planSwitch(i: Pick<SymlinkRollback, 'current' | 'releasesDir' | 'to'>): SwitchPlan | Problem {
+  const notAbsolute = (field: string, value: string) => problemOf(`${field} must be an absolute path: ${quoteValue(value, 200)}`, 'rollback.notAbsolute', { field, value: quoteValue(value, 200) });
+  if (!path.isAbsolute(i.current)) return notAbsolute('current', i.current);
+  if (!path.isAbsolute(i.releasesDir)) return notAbsolute('releasesDir', i.releasesDir);
   if (i.to !== undefined && (!RELEASE_NAME.test(i.to) || i.to.startsWith('.'))) {
-    return `to must be the name of a directory in releasesDir, not a path: ${quoteValue(i.to, 200)}`;
+    return problemOf(`to must be the name of a directory in releasesDir, not a path: ${quoteValue(i.to, 200)}`, 'rollback.toNotName', { value: quoteValue(i.to, 200) });
   }
   const current = path.resolve(i.current);
   const releasesDir = path.resolve(i.releasesDir);
   try {
-    if (!lstatSync(current).isSymbolicLink()) return `${current} is not a symlink`;
+    if (!lstatSync(current).isSymbolicLink()) return problemOf(`${current} is not a symlink`, 'rollback.notSymlink', { path: current });
     const fromText = readlinkSync(current);
     const releases = readdirSync(releasesDir, { withFileTypes: true })
       .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
       .map((entry) => entry.name);
     const fromRelease = releaseOf(path.resolve(path.dirname(current), fromText), releasesDir, releases);
     const choice = chooseRelease(releases, fromRelease, i.to);
-    if ('problem' in choice) return choice.problem;
+    if ('said' in choice) return choice;
     const target = path.join(releasesDir, choice.release);
     // Keep the link's style: a relative link stays relative (it survives moving the whole tree).
     const toText = path.isAbsolute(fromText) ? target : path.relative(path.dirname(current), target);
     return { current, fromText, toText, fromRelease, toRelease: choice.release };
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    return `cannot read ${e.path ?? current}: ${e.code ?? e.message}`;
+    return problemOf(`cannot read ${e.path ?? current}: ${e.code ?? e.message}`, 'rollback.unreadable', { path: e.path ?? current, error: e.code ?? e.message });
   }
 }
 
@@ -139,13 +143,20 @@ function releaseOf(target: string, releasesDir: string, releases: readonly strin
   }
 }
 
+/** The link changed between planning and switching: nothing was switched. */
+class ChangedWhilePlanning extends Error {
+  constructor(readonly now: string, link: string) {
+    super(`${link} changed while planning (now ${now}); nothing was switched`);
+  }
+}
+
 /**
  * Points the symlink at the new target atomically: a new symlink beside it, renamed over it, so
  * there is no moment without `current`. Refuses if the link changed since it was planned.
  */
 async function swapSymlink(plan: SwitchPlan): Promise<void> {
   const now = await readlink(plan.current);
-  if (now !== plan.fromText) throw new Error(`${plan.current} changed while planning (now ${now}); nothing was switched`);
+  if (now !== plan.fromText) throw new ChangedWhilePlanning(now, plan.current);
   const temporary = `${plan.current}.tmp-${randomBytes(6).toString('hex')}`;
   await symlink(plan.toText, temporary);
   try {
@@ -156,22 +167,24 @@ async function swapSymlink(plan: SwitchPlan): Promise<void> {
   }
 }
 
+/** "releases/v2 (v2)": the link's text and, when it is one, the release it names. */
 function releaseText(linkText: string, release: string | undefined): string {
-  return release === undefined ? linkText : `${linkText} (release ${release})`;
+  return release === undefined ? linkText : `${linkText} (${release})`;
 }
 
 async function switchPhase(i: SymlinkRollback): Promise<Phase> {
   const plan = planSwitch(i);
-  if (typeof plan === 'string') {
+  if ('said' in plan) {
     const unchanged = readlinkQuietly(i.current);
-    const facts = unchanged !== undefined ? [{ label: 'symlink', value: `${i.current} → ${unchanged} (unchanged)` }] : [];
-    return { ...refused(`${plan}; nothing was switched`), facts };
+    const facts = unchanged !== undefined ? [{ label: 'symlink unchanged', value: `${i.current} → ${unchanged}` }] : [];
+    return { ok: false, summary: `refused: ${plan.text}; nothing was switched`, said: [say('ops.refused'), plan.said, say('rollback.notSwitched')], facts, output: '' };
   }
   try {
     await swapSymlink(plan);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, summary: `could not switch ${plan.current}: ${message}`, facts: [{ label: 'symlink', value: `${plan.current} → ${readlinkQuietly(plan.current) ?? '?'}` }], output: '' };
+    const said = error instanceof ChangedWhilePlanning ? say('rollback.changed', { link: plan.current, now: error.now }) : say('rollback.switchFailed', { link: plan.current, error: message });
+    return { ok: false, summary: `could not switch ${plan.current}: ${message}`, said, facts: [{ label: 'symlink', value: `${plan.current} → ${readlinkQuietly(plan.current) ?? '?'}` }], output: '' };
   }
   const after = await readlink(plan.current);
   const facts: StepFact[] = [
@@ -179,7 +192,7 @@ async function switchPhase(i: SymlinkRollback): Promise<Phase> {
     { label: 'from', value: releaseText(plan.fromText, plan.fromRelease) },
     { label: 'to', value: releaseText(after, plan.toRelease) },
   ];
-  return { ok: true, summary: `switched ${plan.current} from ${plan.fromText} to ${after}`, facts, output: '' };
+  return { ok: true, summary: `switched ${plan.current} from ${plan.fromText} to ${after}`, said: say('rollback.switched', { link: plan.current, from: plan.fromText, to: after }), facts, output: '' };
 }
 
 function readlinkQuietly(link: string): string | undefined {
@@ -202,10 +215,13 @@ function followUpClauses(i: { restore?: RestoreInputs | undefined; restart?: Res
 /** The database restore after a switch, as one phase; its safety backup is kept as an artefact. */
 async function restorePhase(inputs: RestoreInputs, ctx: TypedActionContext, budget: Budget): Promise<Phase> {
   const result = await restoreAction.run(inputs, { ...ctx, timeoutMs: Math.max(1, budget.remainingMs()) });
+  const restoreSaid = result.saidParts ?? (result.said ? [result.said] : [say('text', { text: result.summary })]);
   return {
     ok: result.status === 'succeeded',
     summary: `database restore: ${result.summary}`,
-    facts: (result.facts ?? []).map((f) => ({ label: `restore ${f.label}`, value: f.value })),
+    said: [say('rollback.restore'), ...restoreSaid],
+    // The restore's own labels: the catalogue says them (`fact.<label>`), and they name what was restored.
+    facts: result.facts ?? [],
     output: result.outputTail,
     timedOut: result.status === 'timed_out',
     artefacts: result.artefacts,
@@ -217,10 +233,37 @@ export function describeRollback(i: RollbackInputs): string {
   if (i.kind === 'command') return `will run ${quoteArgv(i.run)}${i.cwd !== undefined ? ` in ${i.cwd}` : ''}${followUpClauses(i)}`;
   const plan = planSwitch(i);
   const what =
-    typeof plan === 'string'
-      ? `switch ${i.current} to ${i.to ?? 'the release before the current one'} in ${i.releasesDir} (not possible now: ${plan})`
+    'said' in plan
+      ? `switch ${i.current} to ${i.to ?? 'the release before the current one'} in ${i.releasesDir} (not possible now: ${plan.text})`
       : `switch ${plan.current} from ${plan.fromText} to ${plan.toText}`;
   return `will ${what}${followUpClauses(i)}`;
+}
+
+/**
+ * The follow-ups of a description said as a code: each is a flag (1: the catalogue text names it)
+ * and its values, empty when absent; the checks of the restart and of the rollback are one value.
+ */
+function followUpsSaid(i: RollbackInputs): Record<string, string | number> {
+  const checks = [i.restart?.verify, i.verify].flatMap((v) => (v === undefined ? [] : [checkValue(v)]));
+  const within = [i.restart?.verify, i.verify].flatMap((v) => (v === undefined ? [] : [v.withinSeconds]));
+  return {
+    restore: i.restore !== undefined ? 1 : 0,
+    restoreFrom: i.restore === undefined ? '' : (i.restore.from ?? i.restore.dir ?? ''),
+    restart: i.restart !== undefined ? 1 : 0,
+    restartWhat: i.restart !== undefined ? restartValue(i.restart) : '',
+    verify: checks.length > 0 ? 1 : 0,
+    check: checks.join('; '),
+    checkWithin: within.length > 0 ? String(Math.max(...within)) : '',
+  };
+}
+
+/** The rollback's description as a code (a switch that is not possible now says why, as written). */
+export function describeRollbackSaid(i: RollbackInputs): ResultMessage {
+  const then = followUpsSaid(i);
+  if (i.kind === 'command') return say('describe.rollback.command', { argv: quoteArgv(i.run), inDir: i.cwd !== undefined ? 1 : 0, dir: i.cwd ?? '', ...then });
+  const plan = planSwitch(i);
+  if ('said' in plan) return say('describe.rollback.impossible', { link: i.current, named: i.to !== undefined ? 1 : 0, to: i.to ?? '', dir: i.releasesDir, problem: plan.text, ...then });
+  return say('describe.rollback.symlink', { link: plan.current, from: plan.fromText, to: plan.toText, ...then });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,11 +277,16 @@ export async function rollbackPhases(i: RollbackInputs, ctx: TypedActionContext,
     const argv: [string, ...string[]] = [i.run[0] ?? '', ...i.run.slice(1)];
     const run = await runProgram(argv, { timeoutMs: Math.max(1, budget.remainingMs()), signal: ctx.signal, env: ctx.programEnv, cwd: i.cwd, onSpawn: ctx.onSpawn });
     const where = i.cwd !== undefined ? ` in ${i.cwd}` : '';
-    const facts: StepFact[] = [{ label: 'rollback command', value: `${quoteArgv(argv)}${where}` }];
+    const facts: StepFact[] = [{ label: 'rollback command', value: quoteArgv(argv) }];
+    if (i.cwd !== undefined) facts.push({ label: 'rollback directory', value: i.cwd });
     if (run.exitCode !== undefined) facts.push({ label: 'rollback exit code', value: String(run.exitCode) });
-    const said = lastLine(run.output);
-    if (said !== '') facts.push({ label: 'rollback output', value: said });
-    switched = programPhase(run, `rollback command ${quoteArgv(argv)}${where}`, facts);
+    const last = lastLine(run.output);
+    if (last !== '') facts.push({ label: 'rollback output', value: last });
+    const said: ProgramSaid =
+      i.cwd !== undefined
+        ? ({ ok: 'rollback.commandIn', failed: 'rollback.commandInFailed', params: { argv: quoteArgv(argv), dir: i.cwd } } as const)
+        : ({ ok: 'rollback.command', failed: 'rollback.commandFailed', params: { argv: quoteArgv(argv) } } as const);
+    switched = programPhase(run, `rollback command ${quoteArgv(argv)}${where}`, said, facts);
   }
   const phases = [switched];
   if (!switched.ok) return phases;
@@ -249,7 +297,14 @@ export async function rollbackPhases(i: RollbackInputs, ctx: TypedActionContext,
   if (after.every((p) => p.ok) && i.verify !== undefined) after.push(await verifyPhase(i.verify, ctx, budget, 'verify '));
   if (after.some((p) => !p.ok)) {
     const kept = i.kind === 'symlink' ? 'the symlink stays switched' : 'the rollback command is not undone';
-    after.push({ ok: true, summary: `${kept}; nothing was switched back`, facts: [{ label: 'switched back', value: 'no' }], output: '' });
+    const left = i.kind === 'symlink' ? i.current : quoteArgv(i.run);
+    after.push({
+      ok: true,
+      summary: `${kept}; nothing was switched back`,
+      said: say(i.kind === 'symlink' ? 'rollback.keptSymlink' : 'rollback.keptCommand'),
+      facts: [{ label: 'not switched back', value: left }],
+      output: '',
+    });
   }
   return [...phases, ...after];
 }

@@ -5,6 +5,7 @@ import { quoteValue } from '../../param-value.js';
 import { parseHttpUrl } from '../http.js';
 import { runProgram } from '../program.js';
 import type { StepFact } from '../types.js';
+import type { ResultMessage } from '../../../domain/result-message.js';
 import type { TypedActionContext } from '../typed-action.js';
 import {
   formatDuration,
@@ -14,8 +15,14 @@ import {
   pollUntil,
   portInput,
   portProblem,
+  factDuration,
+  problemOf,
   programProblem,
+  programProblemSaid,
+  reasonLine,
+  say,
   text,
+  type Problem,
   withinSeconds,
   type Attempt,
   type Budget,
@@ -117,13 +124,12 @@ export function verifyTarget(v: VerifyInputs): string {
 }
 
 function sqlTarget(v: SqlVerify): string {
-  switch (v.engine) {
-    case 'sqlite':
-      return `sqlite ${v.path}`;
-    case 'postgres':
-    case 'mysql':
-      return `${v.engine} ${v.user}@${v.host}:${v.port}/${v.database}`;
-  }
+  return `${v.engine} ${sqlWhere(v)}`;
+}
+
+/** The database checked: its file, or user@host:port/database. */
+function sqlWhere(v: SqlVerify): string {
+  return v.engine === 'sqlite' ? v.path : `${v.user}@${v.host}:${v.port}/${v.database}`;
 }
 
 /** "will check that http://x/health answers 200 (every 2s, within 30s)" */
@@ -136,6 +142,70 @@ export function describeFollowUpVerify(v: VerifyInputs | undefined): string {
   return v === undefined ? '' : `, then verify that ${verifyTarget(v)} (within ${v.withinSeconds}s)`;
 }
 
+/** The expected statuses as a value: "200", "200 / 204". */
+const expectedText = (v: HttpVerify) => v.expectStatus.join(' / ');
+
+/** The description as a code (verify's own, the polling included). */
+export function describeVerifySaid(v: VerifyInputs): ResultMessage {
+  const polling = { interval: v.intervalSeconds, within: v.withinSeconds };
+  switch (v.kind) {
+    case 'http':
+      return v.bodyContains !== undefined
+        ? say('describe.verify.httpBody', { url: v.url, expected: expectedText(v), wanted: quoteValue(v.bodyContains), ...polling })
+        : say('describe.verify.http', { url: v.url, expected: expectedText(v), ...polling });
+    case 'sql':
+      return say('describe.verify.sql', { engine: v.engine, target: sqlWhere(v), ...polling });
+    case 'prometheus':
+      return say(v.expect === 'empty' ? 'describe.verify.prometheusEmpty' : 'describe.verify.prometheusSeries', { url: v.url ?? 'PROMETHEUS_URL', query: `\`${v.query}\``, ...polling });
+  }
+}
+
+/**
+ * A follow-up check as a value that reads the same in every language, for the descriptions of
+ * restart and rollback: "http://x/health → 200", "sqlite /srv/app.db".
+ */
+export function checkValue(v: VerifyInputs): string {
+  switch (v.kind) {
+    case 'http':
+      return `${v.url} → ${expectedText(v)}${v.bodyContains !== undefined ? ` + ${quoteValue(v.bodyContains)}` : ''}`;
+    case 'sql':
+      return sqlTarget(v);
+    case 'prometheus':
+      return `\`${v.query}\``;
+  }
+}
+
+/**
+ * A follow-up check for a description said as a code: `verify` is 1 when there is one (the
+ * catalogue text says "then verify" only then), `check` and `checkWithin` its values, else empty.
+ */
+export function followUpSaid(v: VerifyInputs | undefined): { verify: number; check: string; checkWithin: string } {
+  return v === undefined ? { verify: 0, check: '', checkWithin: '' } : { verify: 1, check: checkValue(v), checkWithin: String(v.withinSeconds) };
+}
+
+/** The findings that name a check, each a value: what is checked and what is expected. */
+function checkFacts(v: VerifyInputs, label: (name: string) => string): StepFact[] {
+  switch (v.kind) {
+    case 'http':
+      return [
+        { label: label('check'), value: v.url },
+        { label: label('expected status'), value: expectedText(v) },
+        ...(v.bodyContains !== undefined ? [{ label: label('expected in body'), value: quoteValue(v.bodyContains) }] : []),
+      ];
+    case 'sql':
+      return [
+        { label: label('check'), value: sqlWhere(v) },
+        { label: label('engine'), value: v.engine },
+      ];
+    case 'prometheus':
+      return [
+        { label: label('check'), value: `\`${v.query}\`` },
+        { label: label('prometheus'), value: v.url ?? 'PROMETHEUS_URL' },
+        { label: label('expected series'), value: v.expect === 'empty' ? '0' : '≥ 1' },
+      ];
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running
 
@@ -146,18 +216,19 @@ export function describeFollowUpVerify(v: VerifyInputs | undefined): string {
 export async function verifyPhase(v: VerifyInputs, ctx: TypedActionContext, budget: Budget, prefix = ''): Promise<Phase> {
   const check = checkFor(v, ctx);
   const label = (name: string) => (prefix === '' ? name : `${prefix}${name}`);
-  const facts: StepFact[] = [{ label: label('check'), value: verifyTarget(v) }];
-  if (typeof check === 'string') return { ok: false, summary: `${prefix}refused: ${check}`, facts, output: '' };
+  const facts = checkFacts(v, label);
+  if (typeof check !== 'function') return { ok: false, summary: `${prefix}refused: ${check.text}`, said: [say('verify.refused'), check.said], facts, output: '' };
 
   const outcome = await pollUntil(check, { intervalMs: v.intervalSeconds * 1000, withinMs: v.withinSeconds * 1000, budget, maxAttemptMs: MAX_ATTEMPT_MS });
   facts.push(
     { label: label('attempts'), value: String(outcome.attempts) },
-    { label: label('last status'), value: outcome.last.detail },
-    { label: label('time to healthy'), value: outcome.ok ? formatDuration(outcome.elapsedMs) : `not healthy after ${formatDuration(outcome.elapsedMs)}` },
+    { label: label('last status'), value: outcome.last.seen ?? outcome.last.detail },
+    { label: label(outcome.ok ? 'time to healthy' : 'not healthy after'), value: factDuration(outcome.elapsedMs) },
   );
   return {
     ok: outcome.ok,
     summary: `${prefix}${outcomeSummary(outcome, v.withinSeconds)}`,
+    said: outcomeSaid(outcome, v.withinSeconds),
     facts,
     output: outcome.last.output,
     // Cut short by the step's own timeout rather than by withinSeconds: report it as a timeout.
@@ -177,23 +248,40 @@ export function outcomeSummary(o: PollOutcome, withinSecondsAsked: number): stri
   return `not healthy within ${window} after ${tries}: last ${o.last.detail}`;
 }
 
+/**
+ * The outcome in parts: how it ended, then what the last attempt saw (a phrase of its own).
+ * A follow-up verify's "verify " prefix is not said: the part's place after the restart says it.
+ */
+export function outcomeSaid(o: PollOutcome, withinSecondsAsked: number): ResultMessage[] {
+  const seen = o.last.said ?? [say('text', { text: o.last.detail })];
+  const attempts = o.attempts;
+  let head: ResultMessage;
+  if (o.ok) head = attempts === 1 ? say('verify.healthyFirst') : say('verify.healthy', { attempts, tookMs: o.elapsedMs });
+  else if (o.last.fatal === true) head = say('verify.fatal', { attempts });
+  else if (o.cancelled) head = say('verify.cancelled', { attempts, tookMs: o.elapsedMs });
+  else if (o.limitedByStep) head = say('verify.notHealthyStep', { attempts, allowedMs: o.allowedMs });
+  else head = say('verify.notHealthy', { attempts, seconds: withinSecondsAsked });
+  return [head, ...seen];
+}
+
 type Check = (timeoutMs: number) => Promise<Attempt>;
 
 /** The attempt function for a check, or why the rendered inputs cannot be used. */
-function checkFor(v: VerifyInputs, ctx: TypedActionContext): Check | string {
+function checkFor(v: VerifyInputs, ctx: TypedActionContext): Check | Problem {
+  const badUrl = (url: string) => problemOf(`not an http(s) URL: ${quoteValue(url, 200)}`, 'verify.badUrl', { url: quoteValue(url, 200) });
   switch (v.kind) {
     case 'http': {
       const url = parseHttpUrl(v.url);
-      if (url === undefined) return `not an http(s) URL: ${quoteValue(v.url, 200)}`;
+      if (url === undefined) return badUrl(v.url);
       return (timeoutMs) => httpAttempt(url, v, ctx.signal, timeoutMs);
     }
     case 'sql':
       return sqlCheck(v, ctx);
     case 'prometheus': {
       const configured = v.url ?? ctx.settings?.prometheusUrl;
-      if (configured === undefined) return 'no Prometheus URL: give with.url or set PROMETHEUS_URL';
+      if (configured === undefined) return problemOf('no Prometheus URL: give with.url or set PROMETHEUS_URL', 'verify.noPrometheus');
       const base = parseHttpUrl(configured);
-      if (base === undefined) return `not an http(s) URL: ${quoteValue(configured, 200)}`;
+      if (base === undefined) return badUrl(configured);
       const url = prometheusQueryUrl(base, v.query);
       return (timeoutMs) => prometheusAttempt(url, v, ctx.signal, timeoutMs);
     }
@@ -208,7 +296,25 @@ interface Answer {
   truncated: boolean;
 }
 
-/** One GET, redirects not followed, bounded in time and size. Throws a one-line reason. */
+/** Why a GET got no answer: the one-line reason, said as a code, and the value a finding shows. */
+class NoAnswer extends Error {
+  constructor(
+    message: string,
+    readonly said: ResultMessage,
+    readonly seen: string,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+}
+
+/** The attempt a GET without an answer makes. */
+function noAnswer(error: unknown): Attempt {
+  const e = error as Error;
+  return e instanceof NoAnswer ? { ok: false, detail: e.message, said: [e.said], seen: e.seen, output: '' } : { ok: false, detail: e.message, output: '' };
+}
+
+/** One GET, redirects not followed, bounded in time and size. Throws a one-line reason (NoAnswer). */
 async function get(url: URL, signal: AbortSignal, timeoutMs: number, maxBytes: number, accept?: string): Promise<Answer> {
   const timeout = AbortSignal.timeout(timeoutMs);
   try {
@@ -223,9 +329,10 @@ async function get(url: URL, signal: AbortSignal, timeoutMs: number, maxBytes: n
     const { body, truncated } = await readLimited(response.body as AsyncIterable<Buffer>, maxBytes);
     return { status: response.statusCode, body, truncated };
   } catch (error) {
-    if (timeout.aborted) throw new Error(`no answer within ${formatDuration(timeoutMs)}`, { cause: error });
-    if (signal.aborted) throw new Error('cancelled', { cause: error });
-    throw new Error(`request failed: ${errorCode(error)}`, { cause: error });
+    if (timeout.aborted) throw new NoAnswer(`no answer within ${formatDuration(timeoutMs)}`, say('verify.noAnswer', { withinMs: timeoutMs }), `> ${factDuration(timeoutMs)}`, error);
+    if (signal.aborted) throw new NoAnswer('cancelled', say('verify.requestCancelled'), '—', error);
+    const code = errorCode(error);
+    throw new NoAnswer(`request failed: ${code}`, say('verify.requestFailed', { error: code }), code, error);
   }
 }
 
@@ -234,15 +341,19 @@ async function httpAttempt(url: URL, v: HttpVerify, signal: AbortSignal, timeout
   try {
     answer = await get(url, signal, timeoutMs, MAX_BODY_BYTES);
   } catch (error) {
-    return { ok: false, detail: (error as Error).message, output: '' };
+    return noAnswer(error);
   }
   const head = `HTTP ${answer.status}`;
-  const base = { output: answer.body, httpStatus: answer.status };
-  if (!v.expectStatus.includes(answer.status)) return { ...base, ok: false, detail: `${head} (expected ${v.expectStatus.join(' or ')})` };
-  if (v.bodyContains !== undefined && !answer.body.includes(v.bodyContains)) {
-    return { ...base, ok: false, detail: `${head}, but the body does not contain ${quoteValue(v.bodyContains)}` };
+  const base = { output: answer.body, httpStatus: answer.status, seen: head };
+  const status = answer.status;
+  if (!v.expectStatus.includes(status)) {
+    return { ...base, ok: false, detail: `${head} (expected ${v.expectStatus.join(' or ')})`, said: [say('verify.httpStatus', { status, expected: expectedText(v) })] };
   }
-  return { ...base, ok: true, detail: head };
+  if (v.bodyContains !== undefined && !answer.body.includes(v.bodyContains)) {
+    const wanted = quoteValue(v.bodyContains);
+    return { ...base, ok: false, detail: `${head}, but the body does not contain ${wanted}`, said: [say('verify.httpBody', { status, wanted })] };
+  }
+  return { ...base, ok: true, detail: head, said: [say('verify.http', { status })] };
 }
 
 // Prometheus -------------------------------------------------------------------------------------
@@ -269,10 +380,12 @@ async function prometheusAttempt(url: URL, v: PrometheusVerify, signal: AbortSig
   try {
     answer = await get(url, signal, timeoutMs, MAX_PROMETHEUS_BYTES, 'application/json');
   } catch (error) {
-    return { ok: false, detail: (error as Error).message, output: '' };
+    return noAnswer(error);
   }
-  const base = { output: answer.body, httpStatus: answer.status };
-  if (answer.truncated) return { ...base, ok: false, fatal: true, detail: `the answer is larger than ${MAX_PROMETHEUS_BYTES / 1024 / 1024} MiB; narrow the query` };
+  const status = answer.status;
+  const base = { output: answer.body, httpStatus: status, seen: `HTTP ${status}` };
+  const mib = MAX_PROMETHEUS_BYTES / 1024 / 1024;
+  if (answer.truncated) return { ...base, ok: false, fatal: true, detail: `the answer is larger than ${mib} MiB; narrow the query`, said: [say('verify.promTooLarge', { mib })] };
   let parsed: z.output<typeof prometheusAnswer> | undefined;
   try {
     const result = prometheusAnswer.safeParse(JSON.parse(answer.body));
@@ -280,20 +393,24 @@ async function prometheusAttempt(url: URL, v: PrometheusVerify, signal: AbortSig
   } catch {
     parsed = undefined;
   }
-  if (parsed === undefined) return { ...base, ok: false, detail: `HTTP ${answer.status}, not a Prometheus API answer` };
+  if (parsed === undefined) return { ...base, ok: false, detail: `HTTP ${status}, not a Prometheus API answer`, said: [say('verify.promNotApi', { status })] };
   if (parsed.status !== 'success') {
-    const detail = `HTTP ${answer.status}, Prometheus error ${parsed.errorType ?? 'unknown'}: ${parsed.error ?? 'no message'}`;
+    const errorType = parsed.errorType ?? 'unknown';
+    const detail = `HTTP ${status}, Prometheus error ${errorType}: ${parsed.error ?? 'no message'}`;
     // bad_data is a malformed query: asking again gives the same answer.
-    return { ...base, ok: false, fatal: parsed.errorType === 'bad_data', detail };
+    return { ...base, ok: false, fatal: parsed.errorType === 'bad_data', detail, said: [say('verify.promError', { status, errorType, error: parsed.error ?? '—' })] };
   }
   const data = parsed.data;
   if (data === undefined || !Array.isArray(data.result) || (data.resultType !== 'vector' && data.resultType !== 'matrix')) {
-    return { ...base, ok: false, fatal: true, detail: `the query returns a ${data?.resultType ?? 'missing'} result, not series (use an instant vector query)` };
+    const resultType = data?.resultType ?? 'missing';
+    return { ...base, ok: false, fatal: true, detail: `the query returns a ${resultType} result, not series (use an instant vector query)`, said: [say('verify.promNotSeries', { resultType })] };
   }
   const series = data.result as unknown[];
   const ok = v.expect === 'empty' ? series.length === 0 : series.length > 0;
-  const first = series.length > 0 ? ` (first: ${seriesLabels(series[0])})` : '';
-  return { ...base, ok, detail: `${series.length} series${first}` };
+  const count = series.length;
+  if (count === 0) return { ...base, ok, detail: '0 series', said: [say('verify.promSeries', { count })], seen: '0' };
+  const first = seriesLabels(series[0]);
+  return { ...base, ok, detail: `${count} series (first: ${first})`, said: [say('verify.promSeriesFirst', { count, first })], seen: `${count} ${first}` };
 }
 
 /** `{alertname="X", instance="y"}` for a series in a query answer. */
@@ -312,9 +429,10 @@ const SQL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.$-]*$/u;
 /** Reads the schema too, so a file that is not a database fails (a bare SELECT 1 would not). */
 export const SQLITE_CHECK = 'SELECT 1 FROM (SELECT count(*) FROM sqlite_master)';
 
-function sqlProblem(v: SqlVerify): string | undefined {
+function sqlProblem(v: SqlVerify): Problem | undefined {
   if (v.engine === 'sqlite') {
-    return isAbsolute(v.path) ? undefined : `the sqlite path must be absolute: ${quoteValue(v.path, 200)}`;
+    const shown = quoteValue(v.path, 200);
+    return isAbsolute(v.path) ? undefined : problemOf(`the sqlite path must be absolute: ${shown}`, 'verify.sqlitePath', { path: shown });
   }
   return (
     portProblem(v.port) ??
@@ -352,7 +470,7 @@ export function sqlArgv(v: SqlVerify, connectTimeoutSeconds: number, mysqlClient
   }
 }
 
-function sqlCheck(v: SqlVerify, ctx: TypedActionContext): Check | string {
+function sqlCheck(v: SqlVerify, ctx: TypedActionContext): Check | Problem {
   const problem = sqlProblem(v);
   if (problem !== undefined) return problem;
   let mysqlClient = 'mariadb';
@@ -369,10 +487,16 @@ function sqlCheck(v: SqlVerify, ctx: TypedActionContext): Check | string {
       else run = fallback;
     }
     const exit = run.exitCode !== undefined ? { exitCode: run.exitCode } : {};
-    if (!run.ok) return { ok: false, fatal: run.failure?.startsWith('could not start') === true, detail: programProblem(run), output: run.output, ...exit };
+    if (!run.ok) {
+      const seen = reasonLine(run.output) || (run.failure ?? '');
+      return { ok: false, fatal: run.failure?.startsWith('could not start') === true, detail: programProblem(run), said: programProblemSaid(run), seen, output: run.output, ...exit };
+    }
     const answer = run.stdout.trim();
-    if (answer !== '1') return { ok: false, detail: `SELECT 1 answered ${quoteValue(answer)}`, output: run.output, ...exit };
-    return { ok: true, detail: 'SELECT 1 answered 1', output: run.output, ...exit };
+    if (answer !== '1') {
+      const shown = quoteValue(answer);
+      return { ok: false, detail: `SELECT 1 answered ${shown}`, said: [say('verify.sqlAnswer', { answer: shown })], seen: `\`SELECT 1\` → ${shown}`, output: run.output, ...exit };
+    }
+    return { ok: true, detail: 'SELECT 1 answered 1', said: [say('verify.sqlAnswer', { answer: 1 })], seen: '`SELECT 1` → 1', output: run.output, ...exit };
   };
 }
 
