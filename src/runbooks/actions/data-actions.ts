@@ -1,12 +1,14 @@
+import path from 'node:path';
 import { formatBytes } from '../../domain/format.js';
-import { Job, type KeepRule } from './data/common.js';
+import type { ResultMessage } from '../../domain/result-message.js';
+import { Job, sizeValue, STAMP_PATTERN, summary, type KeepRule } from './data/common.js';
 import type { BackupEngine, RestoreEngine } from './data/engine.js';
 import { directoryBackup, directoryRestore } from './data/directory.js';
 import { fileSetBackup, fileSetRestore } from './data/file-set.js';
 import { backupInputs, checkpointInputs, restoreInputs, type BackupInputs, type RestoreInputs } from './data/inputs.js';
 import { mysqlBackup, mysqlRestore } from './data/mysql.js';
 import { runRestore, writeBackup, type RestorePlan } from './data/pipeline.js';
-import { checkpointPostgres, describePostgres, postgresBackup, postgresRestore } from './data/postgres.js';
+import { checkpointPostgres, describePostgres, postgresBackup, postgresRestore, postgresSubject } from './data/postgres.js';
 import { redisBackup, redisRestore } from './data/redis.js';
 import { checkpointSqlite, sqliteBackup, sqliteRestore } from './data/sqlite.js';
 import { defineAction, type TypedAction } from './typed-action.js';
@@ -23,6 +25,8 @@ import { locateAction } from './data/locate.js';
 /** One engine's backup and restore, bound to the target named by the inputs. */
 interface BoundEngine {
   what: string;
+  /** `what` without English words, for the bot's other languages. */
+  subject: string;
   ext: string;
   defaultPrefix: string;
   backupMethod: string;
@@ -30,12 +34,13 @@ interface BoundEngine {
   afterwards: string | undefined;
   besideLive: string | undefined;
   backup(plan: { dir: string; prefix: string; keep?: KeepRule | undefined; names?: readonly BackupName[] | undefined }, job: Job): ReturnType<typeof writeBackup>;
-  restore(plan: RestorePlan, job: Job): Promise<string>;
+  restore(plan: RestorePlan, job: Job): ReturnType<typeof runRestore>;
 }
 
 function bind<T, P>(backup: BackupEngine<T>, restore: RestoreEngine<T, P>, target: T): BoundEngine {
   return {
     what: backup.what(target),
+    subject: backup.subject(target),
     ext: backup.ext,
     defaultPrefix: backup.defaultPrefix(target),
     backupMethod: backup.method(target),
@@ -71,6 +76,18 @@ function keepText(keep: KeepRule | undefined): string {
   return `, keep ${rules.join(' or ')}`;
 }
 
+/** A backup's description as a code: the keep rules choose it (a find expression is shown as written). */
+function describeBackupSaid(params: { what: string; dir: string; name: string }, keep: KeepRule | undefined): ResultMessage {
+  if (keep === undefined) return { code: 'data.describe.backup', params };
+  if (keep.by === 'mtime' && keep.days !== undefined) {
+    const find = `find ${keep.match !== undefined ? `-name '${keep.match}' ` : ''}-mtime +${keep.days}`;
+    return keep.files !== undefined ? { code: 'data.describe.backup.keepFindFiles', params: { ...params, find, files: keep.files } } : { code: 'data.describe.backup.keepFind', params: { ...params, find } };
+  }
+  if (keep.days !== undefined && keep.files !== undefined) return { code: 'data.describe.backup.keepDaysFiles', params: { ...params, days: keep.days, files: keep.files } };
+  if (keep.days !== undefined) return { code: 'data.describe.backup.keepDays', params: { ...params, days: keep.days } };
+  return { code: 'data.describe.backup.keepFiles', params: { ...params, files: keep.files ?? 0 } };
+}
+
 export const checkpointAction = defineAction({
   name: 'checkpoint',
   summary: 'SQLite: PRAGMA wal_checkpoint (TRUNCATE by default) and integrity_check; PostgreSQL: CHECKPOINT.',
@@ -78,6 +95,10 @@ export const checkpointAction = defineAction({
   describe(inputs) {
     if (inputs.engine === 'postgres') return `will run CHECKPOINT on ${describePostgres(inputs)}`;
     return `will checkpoint SQLite ${inputs.path} (PRAGMA wal_checkpoint(${inputs.mode})${inputs.integrityCheck ? ', then PRAGMA integrity_check' : ''})`;
+  },
+  describeSaid(inputs): ResultMessage {
+    if (inputs.engine === 'postgres') return { code: 'data.describe.checkpoint.postgres', params: { what: postgresSubject(inputs) } };
+    return { code: inputs.integrityCheck ? 'data.describe.checkpoint.sqlite.checked' : 'data.describe.checkpoint.sqlite', params: { path: inputs.path, mode: inputs.mode } };
   },
   run(inputs, ctx) {
     const job = new Job(ctx);
@@ -94,6 +115,10 @@ export const backupAction = defineAction({
     const prefix = inputs.prefix ?? engine.defaultPrefix;
     return `will back up ${engine.what} to ${inputs.dir} as ${prefix}-<UTC time>.${engine.ext} (${engine.backupMethod}; sha256 sidecar${keepText(inputs.keep)})`;
   },
+  describeSaid(inputs): ResultMessage {
+    const engine = engineFor(inputs);
+    return describeBackupSaid({ what: engine.subject, dir: inputs.dir, name: `${inputs.prefix ?? engine.defaultPrefix}-${STAMP_PATTERN}.${engine.ext}` }, inputs.keep);
+  },
   run(inputs, ctx) {
     const job = new Job(ctx);
     const engine = engineFor(inputs);
@@ -101,7 +126,7 @@ export const backupAction = defineAction({
       const { artefact, facts } = await engine.backup({ dir: inputs.dir, prefix: inputs.prefix ?? engine.defaultPrefix, keep: inputs.keep, names: inputs.names }, job);
       for (const fact of facts) job.fact(fact.label, fact.value);
       job.fact('sha256', artefact.sha256);
-      return `backed up ${engine.what} to ${artefact.path} (${formatBytes(artefact.sizeBytes)})`;
+      return summary(`backed up ${engine.what} to ${artefact.path} (${formatBytes(artefact.sizeBytes)})`, 'data.backedUp', { what: engine.subject, file: artefact.path, size: sizeValue(artefact.sizeBytes) });
     });
   },
 });
@@ -117,6 +142,16 @@ export const restoreAction = defineAction({
     const safetyDir = inputs.safetyDir ?? engine.besideLive ?? inputs.dir ?? `the backup's directory`;
     const afterwards = engine.afterwards !== undefined ? `; ${engine.afterwards}` : '';
     return `will restore ${engine.what} from ${from} (${engine.restoreMethod}), after a safety backup to ${safetyDir}${afterwards}`;
+  },
+  describeSaid(inputs): ResultMessage {
+    const engine = engineFor(inputs);
+    const prefix = inputs.prefix ?? engine.defaultPrefix;
+    // Where the safety backup goes when the step names no place: beside an explicit backup, as the restore does.
+    const safetyDir = inputs.safetyDir ?? engine.besideLive ?? inputs.dir ?? path.dirname(inputs.from ?? '/');
+    const restart = engine.afterwards !== undefined ? '.restart' : '';
+    return inputs.from !== undefined
+      ? { code: `data.describe.restore${restart}`, params: { what: engine.subject, from: inputs.from, safetyDir } }
+      : { code: `data.describe.restore.latest${restart}`, params: { what: engine.subject, name: `${prefix}-${STAMP_PATTERN}.${engine.ext}`, dir: inputs.dir ?? '?', safetyDir } };
   },
   run(inputs, ctx) {
     const job = new Job(ctx);

@@ -78,7 +78,7 @@ describe('directory backup and restore', () => {
 
     const restore = await run('restore', { engine: 'directory', target: conf, from: backup.artefacts?.[0]?.path });
     expect(restore.status, show(restore)).toBe('succeeded');
-    expect(fact(restore, 'safety backup')).toBe(`none: directory ${conf} does not exist, there is no current state to keep`);
+    expect(fact(restore, 'no safety backup (nothing to keep: it does not exist)')).toBe(`${conf}/`);
     expect(await readFile(path.join(conf, 'app.ini'), 'utf8')).toBe('a=1');
   });
 
@@ -99,7 +99,7 @@ describe('directory backup and restore', () => {
     const none = await run('restore', { engine: 'directory', target, latest: true, dir: root });
     expect(none.status).toBe('failed');
     expect(none.summary).toBe(`no verified backup dir-data-<time>.tar.gz in ${root} (1 without a matching .sha256)`);
-    expect(fact(none, 'skipped backups')).toBe('dir-data-20240101T000000Z.tar.gz (no .sha256 sidecar)');
+    expect(fact(none, 'skipped: no .sha256 sidecar')).toBe('dir-data-20240101T000000Z.tar.gz');
     expect(await entries(root)).toEqual(['data', 'dir-data-20240101T000000Z.tar.gz', 'fake.tar.gz']);
   });
 });

@@ -28,12 +28,12 @@ export interface StepOptions {
 }
 
 /** One step, through the real manifest parser (so the inputs are validated as at load time). */
-export function dataStep(action: 'checkpoint' | 'backup' | 'restore', inputs: Record<string, unknown>, options: StepOptions = {}): RunbookStep {
+export function dataStep(action: 'checkpoint' | 'backup' | 'restore' | 'locate', inputs: Record<string, unknown>, options: StepOptions = {}): RunbookStep {
   const step = {
     id: 'step',
     title: `${action} test`,
     action,
-    changes: action !== 'checkpoint',
+    changes: action === 'backup' || action === 'restore',
     with: inputs,
     ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
     ...(options.env !== undefined ? { env: options.env } : {}),

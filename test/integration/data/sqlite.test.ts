@@ -125,10 +125,11 @@ describe('SQLite backup', () => {
     expect(copied).toBeGreaterThanOrEqual(2000);
     expect(copied).toBeLessThanOrEqual(final);
     expect(final).toBeGreaterThan(copied); // the writer went on after the snapshot
-    expect(fact(result, 'integrity')).toBe('ok');
+    expect(fact(result, 'integrity')).toBe('✓');
     expect(fact(result, 'tables')).toBe('2');
     expect(fact(result, 'rows per table')).toBe(`items=${copied}, notes=1`);
-    expect(fact(result, 'retention')).toBe('nothing to delete; kept 1');
+    expect(fact(result, 'deleted by retention')).toBeUndefined();
+    expect(fact(result, 'kept by retention')).toBe('1');
   });
 
   it('applies retention to backups of the same prefix only, and lists them newest first', async () => {
@@ -146,7 +147,8 @@ describe('SQLite backup', () => {
 
     const first = await run('backup', { engine: 'sqlite', path: db, dir: backups, keep: { files: 2 } });
     expect(first.status, show(first)).toBe('succeeded');
-    expect(fact(first, 'retention')).toBe(`deleted 2: ${old[1]}, ${old[0]}; kept 2`);
+    expect(fact(first, 'deleted by retention')).toBe(`2: ${old[1]}, ${old[0]}`);
+    expect(fact(first, 'kept by retention')).toBe('2');
     const newest = path.basename(first.artefacts?.[0]?.path ?? '');
     expect(await entries(backups)).toEqual([...unrelated, old[2], `${old[2]}.sha256`, newest, `${newest}.sha256`].sort());
 
@@ -164,7 +166,8 @@ describe('SQLite backup', () => {
     // within the same second as the first: it gets the next second's name, nothing is overwritten.
     const second = await run('backup', { engine: 'sqlite', path: db, dir: backups, keep: { days: 1 } });
     expect(second.status, show(second)).toBe('succeeded');
-    expect(fact(second, 'retention')).toBe(`deleted 1: ${old[2]}; kept 2`);
+    expect(fact(second, 'deleted by retention')).toBe(`1: ${old[2]}`);
+    expect(fact(second, 'kept by retention')).toBe('2');
     const secondName = path.basename(second.artefacts?.[0]?.path ?? '');
     expect(secondName).not.toBe(newest);
     expect(secondName > newest).toBe(true);
@@ -221,10 +224,10 @@ describe('SQLite checkpoint', () => {
 
       expect(result.status, show(result)).toBe('succeeded');
       expect(result.description).toBe(`will checkpoint SQLite ${file} (PRAGMA wal_checkpoint(TRUNCATE), then PRAGMA integrity_check) (timeout 60s)`);
-      expect(fact(result, 'wal before')).toContain(`(${before} bytes)`);
-      expect(fact(result, 'wal after')).toBe('0 bytes');
+      expect(fact(result, 'wal before')).toContain(`(${before} B)`);
+      expect(fact(result, 'wal after')).toBe('0 B');
       expect(fact(result, 'busy')).toBe('0');
-      expect(fact(result, 'integrity')).toBe('ok');
+      expect(fact(result, 'integrity')).toBe('✓');
       expect((await stat(`${file}-wal`)).size).toBe(0);
       expect(result.summary).toMatch(/^checkpointed SQLite .* \(TRUNCATE\): WAL .* → 0 bytes, integrity ok in /);
       expect(count(file)).toBe(310);
@@ -250,7 +253,7 @@ describe('SQLite checkpoint', () => {
       expect(result.summary).toMatch(/did not complete: busy/);
       expect(fact(result, 'busy')).toBe('1');
       expect(fact(result, 'integrity')).toBeUndefined();
-      expect(Number(/\((\d+) bytes\)/.exec(fact(result, 'wal after') ?? '')?.[1])).toBeGreaterThan(0);
+      expect(Number(/\((\d+) B\)/.exec(fact(result, 'wal after') ?? '')?.[1])).toBeGreaterThan(0);
     } finally {
       reader.exec('ROLLBACK');
       reader.close();
@@ -307,7 +310,7 @@ describe('SQLite restore', () => {
     );
     expect(count(db)).toBe(500);
     expect(integrity(db)).toBe('ok');
-    expect(fact(result, 'backup')).toContain(backup.artefacts?.[0]?.path ?? '?');
+    expect(fact(result, 'backup (newest verified)')).toContain(backup.artefacts?.[0]?.path ?? '?');
     expect(fact(result, 'restored rows per table')).toBe('items=500, notes=1');
 
     const safety = result.artefacts?.find((a) => a.kind === 'safety-backup');
@@ -342,7 +345,7 @@ describe('SQLite restore', () => {
     const restored = await run('restore', { engine: 'sqlite', path: db, from: file, prefix: 'cut', safetyDir: dir });
     expect(restored.status, show(restored)).toBe('succeeded');
     expect(count(db)).toBe(3000);
-    expect(fact(restored, 'sha256')).toContain('matches the sidecar');
+    expect(fact(restored, 'sha256 (matches the sidecar)')).toMatch(/^[0-9a-f]{64}$/);
     expect(restored.artefacts?.[0]?.path).toMatch(new RegExp(`^${dir}/cut-safety-`));
 
     // A backup whose content no longer matches its sidecar is never restored.

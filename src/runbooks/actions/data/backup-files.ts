@@ -197,12 +197,12 @@ export async function latestVerifiedBackup(
   prefix: string,
   ext: string,
   signal: AbortSignal,
-): Promise<{ backup: (BackupFile & { sha256: string }) | undefined; skipped: string[] }> {
-  const skipped: string[] = [];
+): Promise<{ backup: (BackupFile & { sha256: string }) | undefined; skipped: Array<{ name: string; sidecar: 'missing' | 'mismatch' }> }> {
+  const skipped: Array<{ name: string; sidecar: 'missing' | 'mismatch' }> = [];
   for (const file of await backupsIn(dir, prefix, { ext })) {
     const { sidecar, sha256 } = await checkSidecar(file.path, signal);
     if (sidecar === 'verified') return { backup: { ...file, sidecar, verified: true, sha256 }, skipped };
-    skipped.push(`${file.name} (${sidecar === 'missing' ? 'no .sha256 sidecar' : 'sha256 does not match its sidecar'})`);
+    skipped.push({ name: file.name, sidecar });
   }
   return { backup: undefined, skipped };
 }

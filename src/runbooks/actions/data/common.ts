@@ -7,6 +7,9 @@ import { formatDuration, outputTail } from '../output.js';
 import { runProgram, type ProgramRun } from '../program.js';
 import type { TypedActionContext } from '../typed-action.js';
 import type { StepArtefact, StepFact, StepResult } from '../types.js';
+import type { ResultCode } from '../../../domain/result-message.js';
+import { formatBytes } from '../../../domain/format.js';
+import { redactSaid } from '../ops/common.js';
 
 /*
  * Pieces shared by the data actions (checkpoint, backup, restore): lenient input schemas for
@@ -52,15 +55,52 @@ export const keepInput = z
 
 export type KeepRule = z.output<typeof keepInput>;
 
-/** A failure that ends the step with this one-line summary. */
+/** A summary, or a part of one, as a code and its values (the bot says it in its language). */
+export interface Said {
+  code: ResultCode;
+  params: Record<string, string | number>;
+}
+
+/**
+ * What a step body ends with: the English line, and the same as a code where the action says one
+ * (a success adds `tookMs`, the time the step took).
+ */
+export interface Summary {
+  text: string;
+  said?: Said | undefined;
+}
+
+export const summary = (text: string, code: ResultCode, params: Record<string, string | number>): Summary => ({ text, said: { code, params } });
+
+/** A failure that ends the step with this one-line summary; `said`: the same in parts, as codes. */
 export class ActionError extends Error {
   constructor(
     message: string,
     readonly timedOut = false,
+    readonly said: readonly Said[] = [],
   ) {
     super(message);
     this.name = 'ActionError';
   }
+}
+
+/** A refusal or failure the bot can say in its language. */
+export function refusal(message: string, code: ResultCode, params: Record<string, string | number> = {}): ActionError {
+  return new ActionError(message, false, [{ code, params }]);
+}
+
+/** `failure` (an ActionError or anything thrown) as parts, led by `lead`: its own codes, else its English words. */
+export function wrapped(lead: Said, failure: unknown): Said[] {
+  if (failure instanceof ActionError && failure.said.length > 0) return [lead, ...failure.said];
+  return [lead, { code: 'text', params: { text: failure instanceof Error ? failure.message : String(failure) } }];
+}
+
+/**
+ * A size as data, the same in every language: "512 B", "1.2 MiB (1234567 B)". The actions' own
+ * `formatBytes` says "bytes", a word a Chinese thread would show as it is.
+ */
+export function sizeValue(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : formatBytes(bytes).replace(/ bytes\)$/u, ' B)');
 }
 
 /** Throws an ActionError when `problem` is defined: for checks of rendered inputs. */
@@ -100,9 +140,22 @@ export function nameProblem(value: string, what: string): string | undefined {
   return undefined;
 }
 
+/** How a backup name's time is shown in the results said in the bot's language (the same in every language). */
+export const STAMP_PATTERN = '<YYYYMMDDTHHMMSSZ>';
+
 /** `20240131T235959Z`: the UTC timestamp in backup names (sorts like the time it names). */
 export function utcStamp(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/u, 'Z').replaceAll(/[-:]/gu, '');
+}
+
+/**
+ * A database server's target without English words: "PostgreSQL orders @ db1:5432 (app)",
+ * "Redis 127.0.0.1:6379": the product, the database, where (when given) and the user in brackets.
+ */
+export function serverSubject(product: string, t: { database?: string | undefined; host?: string | undefined; port?: number | undefined; user?: string | undefined }): string {
+  const where = t.host !== undefined || t.port !== undefined ? `${t.host ?? 'localhost'}${t.port !== undefined ? `:${t.port}` : ''}` : undefined;
+  const name = [t.database, where !== undefined ? (t.database !== undefined ? `@ ${where}` : where) : undefined].filter((part) => part !== undefined).join(' ');
+  return `${product} ${name}${t.user !== undefined ? ` (${t.user})` : ''}`;
 }
 
 /** The first line of program output that reads like an error, else the last non-empty line. */
@@ -112,6 +165,12 @@ export function errorLine(output: string): string | undefined {
     .map((l) => l.trim())
     .filter((l) => l !== '');
   return lines.find((l) => /\b(error|fatal|ERROR|FATAL)\b/u.test(l)) ?? lines.at(-1);
+}
+
+/** A filesystem error's code (EACCES, ENOSPC), the same in every language; else its message. */
+export function fsCode(error: unknown): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+  return code ?? (error instanceof Error ? error.message : String(error));
 }
 
 /** Node's filesystem error codes, as words a responder understands. */
@@ -135,6 +194,12 @@ export function fsProblem(error: unknown): string {
 
 function isTimeout(reason: unknown): boolean {
   return reason instanceof DOMException && reason.name === 'TimeoutError';
+}
+
+/** Why an aborted step stopped: its time ran out, or it was cancelled. */
+function abortError(signal: AbortSignal): ActionError {
+  const timedOut = isTimeout(signal.reason);
+  return new ActionError(timedOut ? 'the step ran out of time' : 'the step was cancelled', timedOut, [{ code: timedOut ? 'data.outOfTime' : 'data.cancelled', params: {} }]);
 }
 
 /** Output kept for the step result's tail: enough for the last commands, not megabytes. */
@@ -188,7 +253,7 @@ export class Job {
   /** Stops with the signal's reason when the step was cancelled or ran out of time. */
   throwIfAborted(): void {
     if (!this.signal.aborted) return;
-    throw new ActionError(isTimeout(this.signal.reason) ? 'the step ran out of time' : 'the step was cancelled', isTimeout(this.signal.reason));
+    throw abortError(this.signal);
   }
 
   /** Runs one program within what is left of the budget; throws ActionError when it fails (unless allowFailure). */
@@ -241,11 +306,13 @@ export class Job {
     }
   }
 
-  result(status: StepResult['status'], summary: string): StepResult {
+  result(status: StepResult['status'], summary: string, said: readonly Said[] = []): StepResult {
     const redact = this.ctx.redact;
+    const parts = said.map((part) => redactSaid(part, redact));
     return {
       status,
       summary: redact(summary),
+      ...(parts.length === 1 ? { said: parts[0] } : parts.length > 1 ? { saidParts: parts } : {}),
       durationMs: Math.round(this.elapsedMs()),
       outputTail: outputTail(this.log, redact),
       ...(this.facts.length > 0 ? { facts: this.facts.map((f) => ({ label: f.label, value: redact(f.value) })) } : {}),
@@ -253,26 +320,31 @@ export class Job {
     };
   }
 
-  succeeded(summary: string): StepResult {
-    return this.result('succeeded', `${summary} in ${formatDuration(this.elapsedMs())}`);
+  succeeded(done: Summary): StepResult {
+    const elapsed = this.elapsedMs();
+    return this.result('succeeded', `${done.text} in ${formatDuration(elapsed)}`, done.said ? [{ code: done.said.code, params: { ...done.said.params, tookMs: Math.round(elapsed) } }] : []);
   }
 
   /** A failed (or timed out) result from whatever was thrown. */
   failed(error: unknown): StepResult {
     const timedOut = (error instanceof ActionError && error.timedOut) || (this.signal.aborted && isTimeout(this.signal.reason));
-    let summary: string;
-    if (error instanceof ActionError) summary = error.message;
-    else if (this.signal.aborted) summary = isTimeout(this.signal.reason) ? 'the step ran out of time' : 'the step was cancelled';
-    else summary = error instanceof Error ? error.message : String(error);
-    return this.result(timedOut ? 'timed_out' : 'failed', timedOut && !summary.includes('timed out') ? `timed out after ${formatDuration(this.ctx.timeoutMs)}: ${summary}` : summary);
+    const stopped = !(error instanceof ActionError) && this.signal.aborted ? abortError(this.signal) : error;
+    const summary = stopped instanceof Error ? stopped.message : String(stopped);
+    const said = stopped instanceof ActionError ? stopped.said : [];
+    if (!timedOut || summary.includes('timed out')) return this.result(timedOut ? 'timed_out' : 'failed', summary, said);
+    // "timed out after 60s: <why>"; when the why is only that the time ran out, it is said once.
+    const seconds = Math.round(this.ctx.timeoutMs / 1000);
+    const why = said.filter((part) => part.code !== 'data.outOfTime');
+    const parts: Said[] = said.length === 0 ? [{ code: 'timedOut.detail', params: { seconds, detail: summary } }] : [{ code: 'timedOut', params: { seconds } }, ...why];
+    return this.result('timed_out', `timed out after ${formatDuration(this.ctx.timeoutMs)}: ${summary}`, parts);
   }
 
   /** Runs the body, always removing temporaries; any failure becomes a failed or timed_out result. */
-  async perform(body: () => Promise<string>): Promise<StepResult> {
+  async perform(body: () => Promise<Summary>): Promise<StepResult> {
     try {
-      const summary = await body();
+      const done = await body();
       await this.cleanup();
-      return this.succeeded(summary);
+      return this.succeeded(done);
     } catch (error) {
       await this.cleanup();
       return this.failed(error);

@@ -1,8 +1,7 @@
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { formatBytes } from '../../../domain/format.js';
-import { ActionError, check, fsProblem, pathProblem, prefixPart, utcStamp, type Job } from './common.js';
+import { ActionError, check, fsProblem, pathProblem, prefixPart, refusal, sizeValue, summary, utcStamp, type Job } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { countLines, lstatOrUndefined, scanLines, statOrUndefined, syncDir } from './files.js';
 
@@ -34,16 +33,20 @@ function memberProblem(member: string | undefined): string | undefined {
 
 const strip = (line: string) => line.replace(/^(\.\/)+/u, '').replace(/\/+$/u, '');
 
-async function requireDirectory(dir: string, what: string): Promise<void> {
+async function requireDirectory(dir: string, what: 'source directory' | 'parent directory'): Promise<void> {
   let info;
   try {
     info = await statOrUndefined(dir);
   } catch (error) {
     throw new ActionError(`${what} ${dir}: ${fsProblem(error)}`);
   }
-  if (info === undefined) throw new ActionError(`${what} ${dir} does not exist`);
-  if (!info.isDirectory()) throw new ActionError(`${what} ${dir} is not a directory`);
+  const code = what === 'source directory' ? 'data.dir.source' : 'data.dir.parent';
+  if (info === undefined) throw refusal(`${what} ${dir} does not exist`, `${code}.missing`, { path: dir });
+  if (!info.isDirectory()) throw refusal(`${what} ${dir} is not a directory`, `${code}.notDir`, { path: dir });
 }
+
+/** A directory as the results say it in any language: its path with a trailing slash. */
+const directorySubject = (t: DirectoryTarget) => `${path.resolve(t.path)}/`;
 
 /** `tar -tzf` into a listing file; returns the number of entries and the top-level names. */
 async function listArchive(job: Job, archive: string, scratchDir: string): Promise<{ entries: number; top: Set<string>; names: Set<string> }> {
@@ -66,6 +69,7 @@ async function listArchive(job: Job, archive: string, scratchDir: string): Promi
 export const directoryBackup: BackupEngine<DirectoryTarget> = {
   ext: 'tar.gz',
   what: (t) => `directory ${t.path}`,
+  subject: directorySubject,
   method: () => 'tar -czf, verified with tar -tzf',
   defaultPrefix: (t) => `dir-${prefixPart(path.basename(t.path))}`,
   validate: (t) => {
@@ -98,7 +102,7 @@ export const directoryBackup: BackupEngine<DirectoryTarget> = {
     const facts = run.ok ? [] : [{ label: 'warning', value: `files changed while being archived: ${run.output.trim().split('\n').slice(0, 3).join('; ')}` }];
     const { entries } = await listArchive(job, out, path.dirname(out));
     const size = (await statOrUndefined(out))?.size ?? 0;
-    return [...facts, { label: 'entries', value: String(entries) }, { label: 'archive size', value: formatBytes(size) }];
+    return [...facts, { label: 'entries', value: String(entries) }, { label: 'archive size', value: sizeValue(size) }];
   },
 };
 
@@ -158,6 +162,6 @@ export const directoryRestore: RestoreEngine<DirectoryTarget, Extracted> = {
     if (existed) job.fact('previous directory kept as', aside);
     const left = await readdir(path.dirname(extracted)).catch(() => []);
     if (left.length > 0) job.fact('warning', `unexpected entries left in the staging directory: ${left.join(', ')}`);
-    return `restored directory ${target} from ${backup}`;
+    return summary(`restored directory ${target} from ${backup}`, 'data.restored', { what: directorySubject(t), backup });
   },
 };

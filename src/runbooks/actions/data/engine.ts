@@ -1,5 +1,5 @@
 import type { StepFact } from '../types.js';
-import type { Job } from './common.js';
+import type { Job, Summary } from './common.js';
 
 /**
  * How one kind of data is backed up. `produce` writes a complete, verified backup to `out` (a
@@ -12,6 +12,11 @@ export interface BackupEngine<T> {
   ext: string;
   /** "SQLite /var/lib/app.db", "PostgreSQL orders on db1:5432". */
   what(target: T): string;
+  /**
+   * The same without English words, for the results said in the bot's language: "SQLite
+   * /var/lib/app.db", "PostgreSQL orders @ db1:5432 (app)", "/srv/data/", "/srv/app/{.env,nginx.conf}".
+   */
+  subject(target: T): string;
   /** How it is done, for describe(): "VACUUM INTO, integrity_check, gzip". */
   method(target: T): string;
   defaultPrefix(target: T): string;
@@ -44,7 +49,7 @@ export interface RestoreEngine<T, P> {
   /** What restoring means here, for describe(): "pg_restore --clean --if-exists -1". */
   method(target: T): string;
   prepare(target: T, backup: string, job: Job): Promise<P>;
-  apply(target: T, prepared: P, job: Job): Promise<string>;
+  apply(target: T, prepared: P, job: Job): Promise<Summary>;
   /** A line describe() adds, e.g. that a restart is needed afterwards. */
   afterwards?: string;
 }

@@ -1,7 +1,6 @@
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBytes } from '../../../domain/format.js';
-import { ActionError, check, fsProblem, pathProblem, prefixPart, utcStamp, type Job } from './common.js';
+import { ActionError, check, fsProblem, pathProblem, prefixPart, refusal, sizeValue, summary, utcStamp, type Job } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { lstatOrUndefined, scanLines, statOrUndefined, syncDir } from './files.js';
 
@@ -38,6 +37,9 @@ function validate(t: FileSetTarget): void {
 }
 
 const describeFiles = (t: FileSetTarget) => `files ${t.files.join(', ')} in ${t.base}`;
+
+/** Files of a directory as the results say them in any language, in the shell's brace notation: "/srv/app/{.env,nginx/nginx.conf}". */
+const filesIn = (base: string, files: readonly string[]) => path.join(path.resolve(base), files.length === 1 ? (files[0] ?? '') : `{${files.join(',')}}`);
 
 /** Which declared files exist now (regular files; a directory or other kind is refused). */
 async function present(t: FileSetTarget): Promise<string[]> {
@@ -76,6 +78,7 @@ async function listEntries(job: Job, archive: string, scratchDir: string): Promi
 export const fileSetBackup: BackupEngine<FileSetTarget> = {
   ext: 'tar.gz',
   what: describeFiles,
+  subject: (t) => filesIn(t.base, t.files),
   method: () => 'tar -czf of the files relative to their directory, verified with tar -tzf',
   defaultPrefix: (t) => `files-${prefixPart(path.basename(t.base))}`,
   validate,
@@ -85,7 +88,7 @@ export const fileSetBackup: BackupEngine<FileSetTarget> = {
   },
   async produce(t, out, job) {
     const files = await present(t);
-    if (files.length === 0) throw new ActionError(`none of ${t.files.join(', ')} exists in ${t.base}`);
+    if (files.length === 0) throw refusal(`none of ${t.files.join(', ')} exists in ${t.base}`, 'data.files.none', { files: filesIn(t.base, t.files) });
     await job.program(['tar', '-czf', out, '-C', path.resolve(t.base), '--', ...files], { what: `tar of ${describeFiles(t)}` });
     const entries = await listEntries(job, out, path.dirname(out));
     const lost = files.filter((f) => !entries.has(f));
@@ -94,8 +97,8 @@ export const fileSetBackup: BackupEngine<FileSetTarget> = {
     const size = (await statOrUndefined(out))?.size ?? 0;
     return [
       { label: 'files', value: files.join(', ') },
-      ...(missing.length > 0 ? [{ label: 'warning', value: `not found, so not in the archive: ${missing.join(', ')}` }] : []),
-      { label: 'archive size', value: formatBytes(size) },
+      ...(missing.length > 0 ? [{ label: 'not found, so not in the archive', value: missing.join(', ') }] : []),
+      { label: 'archive size', value: sizeValue(size) },
     ];
   },
 };
@@ -160,6 +163,6 @@ export const fileSetRestore: RestoreEngine<FileSetTarget, Staged> = {
       }
     }
     if (kept.length > 0) job.fact('previous files kept as', kept.join(', '));
-    return `restored ${files.join(', ')} in ${base} from ${backup}`;
+    return summary(`restored ${files.join(', ')} in ${base} from ${backup}`, 'data.restored', { what: filesIn(base, files), backup });
   },
 };

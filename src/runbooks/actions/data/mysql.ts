@@ -1,8 +1,7 @@
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBytes } from '../../../domain/format.js';
-import { ActionError, check, nameProblem, portProblem, prefixPart, type Job } from './common.js';
+import { ActionError, check, nameProblem, portProblem, prefixPart, serverSubject, sizeValue, summary, type Job } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { gunzipToBuffer, gzipFile, readTail, scanLines, verifyGzipRoundTrip } from './files.js';
 import type { MysqlTarget } from './inputs.js';
@@ -39,6 +38,8 @@ export function describeMysql(t: MysqlTarget): string {
   return `MySQL/MariaDB ${t.database}${where}${t.user !== undefined ? ` as ${t.user}` : ''}`;
 }
 
+const mysqlSubject = (t: MysqlTarget) => serverSubject('MySQL/MariaDB', t);
+
 /** The first of `names` found on the programs' PATH (MariaDB's names first, MySQL's as fallback). */
 async function findProgram(job: Job, names: readonly [string, ...string[]]): Promise<string> {
   const dirs = (job.ctx.programEnv.PATH ?? '').split(':').filter((d) => d !== '');
@@ -63,6 +64,7 @@ function usedDatabases(sql: string): string[] {
 export const mysqlBackup: BackupEngine<MysqlTarget> = {
   ext: 'sql.gz',
   what: describeMysql,
+  subject: mysqlSubject,
   method: () => 'mariadb-dump --single-transaction --routines --triggers, trailer check, gzip',
   defaultPrefix: (t) => `mysql-${prefixPart(t.database)}`,
   validate,
@@ -91,7 +93,7 @@ export const mysqlBackup: BackupEngine<MysqlTarget> = {
       { label: 'tables', value: String(tables) },
       ...(views > 0 ? [{ label: 'views', value: String(views) }] : []),
       { label: 'insert statements', value: String(inserts) },
-      { label: 'dump size', value: formatBytes(digest.bytes) },
+      { label: 'dump size', value: sizeValue(digest.bytes) },
       { label: 'trailer', value: TRAILER },
     ];
   },
@@ -150,7 +152,7 @@ export const mysqlRestore: RestoreEngine<MysqlTarget, { sql: string; backup: str
     if (others.length > 0) {
       throw new ActionError(`${backup} is a dump of ${others.map((n) => JSON.stringify(n)).join(', ')}, not of ${JSON.stringify(t.database)}: restoring it would change another database`);
     }
-    job.fact('backup size', formatBytes(buffer.length));
+    job.fact('backup size', sizeValue(buffer.length));
     return { sql, backup, useDatabase: used.length === 0 };
   },
   async apply(t, { sql, backup, useDatabase }, job) {
@@ -161,6 +163,6 @@ export const mysqlRestore: RestoreEngine<MysqlTarget, { sql: string; backup: str
       input: sql,
     });
     job.fact('note', 'tables in the dump were dropped and recreated; tables created after the backup are left as they are');
-    return `restored ${describeMysql(t)} from ${backup}`;
+    return summary(`restored ${describeMysql(t)} from ${backup}`, 'data.restored', { what: mysqlSubject(t), backup });
   },
 };

@@ -3,8 +3,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { StepArtefact, StepFact } from '../types.js';
 import { applyRetention, expireSafetyBackups, latestVerifiedBackup, publish, readSidecar, sidecarPath, writeSidecar } from './backup-files.js';
-import { formatBytes } from '../../../domain/format.js';
-import { ActionError, check, fsProblem, pathProblem, prefixProblem, utcStamp, type Job, type KeepRule } from './common.js';
+import { ActionError, check, fsCode, fsProblem, pathProblem, prefixProblem, refusal, sizeValue, STAMP_PATTERN, utcStamp, wrapped, type Job, type KeepRule, type Summary } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { sha256File, statOrUndefined } from './files.js';
 import { changedSinceRequest } from '../../chosen-file.js';
@@ -43,8 +42,8 @@ async function checkDestination(dir: string, job: Job): Promise<void> {
   } catch (error) {
     throw new ActionError(`destination ${dir}: ${fsProblem(error)}`);
   }
-  if (info === undefined) throw new ActionError(`destination ${dir} does not exist (it is not created: a missing mount must not fill another disk)`);
-  if (!info.isDirectory()) throw new ActionError(`destination ${dir} is not a directory`);
+  if (info === undefined) throw refusal(`destination ${dir} does not exist (it is not created: a missing mount must not fill another disk)`, 'data.dest.missing', { dir });
+  if (!info.isDirectory()) throw refusal(`destination ${dir} is not a directory`, 'data.dest.notDir', { dir });
   // Root ignores permission bits, so ask the file system itself: create and remove an empty probe file.
   const probe = job.tempPath(dir, 'write-probe', 'tmp');
   try {
@@ -52,7 +51,7 @@ async function checkDestination(dir: string, job: Job): Promise<void> {
     await unlink(probe);
     job.keep(probe);
   } catch (error) {
-    throw new ActionError(`destination ${dir} is not writable: ${fsProblem(error)}`);
+    throw refusal(`destination ${dir} is not writable: ${fsProblem(error)}`, 'data.dest.notWritable', { dir, error: fsCode(error) });
   }
 }
 
@@ -76,7 +75,8 @@ export async function writeBackup<T>(engine: BackupEngine<T>, target: T, plan: B
     await job.cleanup(before);
     temp = job.tempPath(plan.dir, name, 'tmp');
     try {
-      facts = [{ label: 'as-is copy', value: `the current state could not be backed up normally (${reason}); this is a byte copy of it` }, ...(await engine.produceAsIs(target, temp, job))];
+      // The label says what this is (a byte copy, since the normal backup failed); the value says why.
+      facts = [{ label: 'as-is copy', value: reason }, ...(await engine.produceAsIs(target, temp, job))];
     } catch (second) {
       throw asActionError(second, `as-is copy of ${engine.what(target)} (after: ${reason})`);
     }
@@ -117,11 +117,13 @@ async function retention(ext: string, plan: BackupPlan, final: string, now: Date
     outcome = await applyRetention({ dir: plan.dir, prefix: plan.prefix, ext, names: plan.names }, plan.keep, final, now);
   } catch (error) {
     // The backup itself is done and verified; a retention problem is reported, not a failure.
-    return [{ label: 'retention problems', value: `could not apply retention: ${fsProblem(error)}` }];
+    return [{ label: 'retention problems', value: fsProblem(error) }];
   }
   const { deleted, kept, problems } = outcome;
+  // Counts and names only: the labels carry the words, so the thread can say them in its language.
   const facts: StepFact[] = [
-    { label: 'retention', value: deleted.length > 0 ? `deleted ${deleted.length}: ${deleted.slice(0, 10).join(', ')}${deleted.length > 10 ? ', …' : ''}; kept ${kept}` : `nothing to delete; kept ${kept}` },
+    ...(deleted.length > 0 ? [{ label: 'deleted by retention', value: `${deleted.length}: ${deleted.slice(0, 10).join(', ')}${deleted.length > 10 ? ', …' : ''}` }] : []),
+    { label: 'kept by retention', value: String(kept) },
   ];
   if (problems.length > 0) facts.push({ label: 'retention problems', value: problems.slice(0, 5).join('; ') });
   return facts;
@@ -157,25 +159,35 @@ async function locateBackup(ext: string, prefix: string, plan: RestorePlan, job:
     const info = await statOrUndefined(from).catch((error: unknown) => {
       throw new ActionError(`backup ${from}: ${fsProblem(error)}`);
     });
-    if (info === undefined) throw new ActionError(`backup ${from} does not exist`);
-    if (!info.isFile()) throw new ActionError(`backup ${from} is not a file`);
+    if (info === undefined) throw refusal(`backup ${from} does not exist`, 'data.backup.missing', { path: from });
+    if (!info.isFile()) throw refusal(`backup ${from} is not a file`, 'data.backup.notFile', { path: from });
     // A link (the manual's latest.db.gz) is resolved once: the file it points to now is read, checked and restored.
     const file = await realpath(from);
     if (file !== from) job.fact('link', `${from} → ${file}`);
     const verify = plan.verify ?? true;
     const recorded = await readSidecar(file);
     if (recorded === undefined && verify === true) {
-      throw new ActionError(`backup ${from} has no .sha256 sidecar ${sidecarPath(file)}, so it cannot be checked: refusing to restore it (verify: false or if-present in the runbook allows it)`);
+      throw refusal(
+        `backup ${from} has no .sha256 sidecar ${sidecarPath(file)}, so it cannot be checked: refusing to restore it (verify: false or if-present in the runbook allows it)`,
+        'data.backup.noSidecar',
+        { path: from, sidecar: sidecarPath(file) },
+      );
     }
     const { sha256 } = await sha256File(file, job.signal);
     const pinned = job.ctx.pins?.find((p) => p.path === from)?.sha256;
     if (pinned !== undefined && pinned !== sha256) throw new ActionError(changedSinceRequest(from, sha256, pinned));
     if (recorded !== undefined && verify !== false && sha256 !== recorded) {
-      throw new ActionError(`backup ${from} does not match its sidecar ${sidecarPath(file)} (sha256 ${sha256.slice(0, 12)}…, recorded ${recorded.slice(0, 12)}…): refusing to restore it`);
+      throw refusal(
+        `backup ${from} does not match its sidecar ${sidecarPath(file)} (sha256 ${sha256.slice(0, 12)}…, recorded ${recorded.slice(0, 12)}…): refusing to restore it`,
+        'data.backup.mismatch',
+        { path: from, sidecar: sidecarPath(file), actual: `${sha256.slice(0, 12)}…`, recorded: `${recorded.slice(0, 12)}…` },
+      );
     }
-    const how = verify === false ? 'not checked: verify is false' : recorded === undefined ? 'no .sha256 sidecar (a backup made by hand): its content is checked below' : 'matches the sidecar';
-    job.fact('sha256', `${sha256} (${how}${pinned !== undefined ? ', the file requested' : ''})`);
-    job.fact('backup', `${file} (${formatBytes(info.size)})`);
+    // How the hash was checked is in the label, so the value stays the hash in every language.
+    const how = verify === false ? 'sha256 (not checked: verify is false)' : recorded === undefined ? 'sha256 (no .sha256 sidecar: the content is checked below)' : 'sha256 (matches the sidecar)';
+    job.fact(how, sha256);
+    if (pinned !== undefined) job.fact('same file as requested', `sha256 ${pinned.slice(0, 16)}…`);
+    job.fact('backup', `${file} (${sizeValue(info.size)})`);
     return file;
   }
   const dir = plan.dir ?? '';
@@ -187,15 +199,22 @@ async function locateBackup(ext: string, prefix: string, plan: RestorePlan, job:
     if (job.signal.aborted) throw error;
     throw new ActionError(`looking for backups in ${dir}: ${fsProblem(error)}`);
   }
-  if (found.skipped.length > 0) job.fact('skipped backups', found.skipped.slice(0, 5).join('; '));
-  if (found.backup === undefined) throw new ActionError(`no verified backup ${prefix}-<time>.${ext} in ${dir}${found.skipped.length > 0 ? ` (${found.skipped.length} without a matching .sha256)` : ''}`);
-  job.fact('backup', `${found.backup.path} (${formatBytes(found.backup.sizeBytes)}, newest verified)`);
-  job.fact('sha256', `${found.backup.sha256} (matches the sidecar)`);
+  const skipped = (why: 'missing' | 'mismatch') => found.skipped.filter((s) => s.sidecar === why).slice(0, 5).map((s) => s.name);
+  if (skipped('missing').length > 0) job.fact('skipped: no .sha256 sidecar', skipped('missing').join(', '));
+  if (skipped('mismatch').length > 0) job.fact('skipped: sha256 does not match its sidecar', skipped('mismatch').join(', '));
+  if (found.backup === undefined) {
+    const count = found.skipped.length;
+    const text = `no verified backup ${prefix}-<time>.${ext} in ${dir}${count > 0 ? ` (${count} without a matching .sha256)` : ''}`;
+    const name = `${prefix}-${STAMP_PATTERN}.${ext}`;
+    throw count > 0 ? refusal(text, 'data.backup.noneVerified', { name, dir, count }) : refusal(text, 'data.backup.none', { name, dir });
+  }
+  job.fact('backup (newest verified)', `${found.backup.path} (${sizeValue(found.backup.sizeBytes)})`);
+  job.fact('sha256 (matches the sidecar)', found.backup.sha256);
   return found.backup.path;
 }
 
 /** Restores `target` from a backup after a safety backup; returns the summary. */
-export async function runRestore<T, P>(backupEngine: BackupEngine<T>, restoreEngine: RestoreEngine<T, P>, target: T, plan: RestorePlan, job: Job): Promise<string> {
+export async function runRestore<T, P>(backupEngine: BackupEngine<T>, restoreEngine: RestoreEngine<T, P>, target: T, plan: RestorePlan, job: Job): Promise<Summary> {
   backupEngine.validate(target);
   const prefix = plan.prefix ?? backupEngine.defaultPrefix(target);
   check(prefixProblem(prefix));
@@ -206,11 +225,11 @@ export async function runRestore<T, P>(backupEngine: BackupEngine<T>, restoreEng
   // beside the backup being restored, wherever that came from.
   const safetyDir = plan.safetyDir ?? backupEngine.besideLive?.(target) ?? plan.dir ?? path.dirname(backup);
   if (backupEngine.absent !== undefined && (await backupEngine.absent(target))) {
-    job.fact('safety backup', `none: ${backupEngine.what(target)} does not exist, there is no current state to keep`);
+    job.fact('no safety backup (nothing to keep: it does not exist)', backupEngine.subject(target));
   } else {
     try {
       const { artefact, facts } = await writeBackup(backupEngine, target, { dir: safetyDir, prefix: `${prefix}-safety`, kind: 'safety-backup', asIsFallback: true }, job);
-      job.fact('safety backup', `${artefact.path} (${formatBytes(artefact.sizeBytes)})`);
+      job.fact('safety backup', `${artefact.path} (${sizeValue(artefact.sizeBytes)})`);
       for (const fact of facts) job.fact(`safety ${fact.label}`, fact.value);
       const expired = await expireSafetyBackups(safetyDir, prefix, backupEngine.ext, plan.safetyDays ?? 7, artefact.path, new Date()).catch((error: unknown) => ({
         deleted: [],
@@ -222,7 +241,7 @@ export async function runRestore<T, P>(backupEngine: BackupEngine<T>, restoreEng
     } catch (error) {
       if (job.signal.aborted) throw error;
       const reason = error instanceof Error ? error.message : String(error);
-      throw new ActionError(`the safety backup failed, so nothing was restored: ${reason}`);
+      throw new ActionError(`the safety backup failed, so nothing was restored: ${reason}`, false, wrapped({ code: 'data.safety.failed', params: {} }, error));
     }
   }
   return restoreEngine.apply(target, prepared, job);

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { StepFact } from '../types.js';
-import { ActionError, check, errorLine, nameProblem, portProblem, prefixPart, type Job } from './common.js';
+import { ActionError, check, errorLine, nameProblem, portProblem, prefixPart, refusal, serverSubject, summary, type Job, type Summary } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { readHead, readTail, scanLines } from './files.js';
 import type { PostgresTarget } from './inputs.js';
@@ -40,8 +40,10 @@ export function describePostgres(t: PostgresTarget): string {
   return `PostgreSQL ${t.database}${where}${t.user !== undefined ? ` as ${t.user}` : ''}`;
 }
 
+export const postgresSubject = (t: PostgresTarget) => serverSubject('PostgreSQL', t);
+
 /** `CHECKPOINT` needs a superuser or (PostgreSQL 15+) a member of pg_checkpoint; the refusal is reported as such. */
-export async function checkpointPostgres(t: PostgresTarget, job: Job): Promise<string> {
+export async function checkpointPostgres(t: PostgresTarget, job: Job): Promise<Summary> {
   validate(t);
   const run = await job.program(['psql', '-X', '-w', '-q', '-v', 'ON_ERROR_STOP=1', ...connection(t), '-c', 'CHECKPOINT'], {
     what: `CHECKPOINT on ${describePostgres(t)}`,
@@ -50,13 +52,12 @@ export async function checkpointPostgres(t: PostgresTarget, job: Job): Promise<s
   if (!run.ok) {
     const detail = errorLine(run.output) ?? run.failure ?? 'failed';
     if (run.timedOut) throw new ActionError(`CHECKPOINT on ${describePostgres(t)}: ${run.failure ?? 'timed out'}`, true);
-    const hint = /superuser|pg_checkpoint|permission denied/iu.test(run.output)
-      ? ' (CHECKPOINT needs a superuser or, from PostgreSQL 15, a role granted pg_checkpoint)'
-      : '';
-    throw new ActionError(`CHECKPOINT on ${describePostgres(t)} failed: ${detail}${hint}`);
+    const denied = /superuser|pg_checkpoint|permission denied/iu.test(run.output);
+    const hint = denied ? ' (CHECKPOINT needs a superuser or, from PostgreSQL 15, a role granted pg_checkpoint)' : '';
+    throw refusal(`CHECKPOINT on ${describePostgres(t)} failed: ${detail}${hint}`, denied ? 'data.checkpoint.postgres.denied' : 'data.checkpoint.postgres.failed', { what: postgresSubject(t), detail });
   }
-  job.fact('checkpoint', 'done');
-  return `ran CHECKPOINT on ${describePostgres(t)}`;
+  job.fact('checkpoint', '✓');
+  return summary(`ran CHECKPOINT on ${describePostgres(t)}`, 'data.checkpoint.postgres', { what: postgresSubject(t) });
 }
 
 /** `pg_restore --list`, written to a file (a large schema lists more than a program's output buffer), counted. */
@@ -85,6 +86,7 @@ async function tocFacts(job: Job, dump: string, dir: string): Promise<StepFact[]
 export const postgresBackup: BackupEngine<PostgresTarget> = {
   ext: 'dump',
   what: describePostgres,
+  subject: postgresSubject,
   method: () => 'pg_dump -Fc, verified with pg_restore --list',
   defaultPrefix: (t) => `postgres-${prefixPart(t.database)}`,
   validate,
@@ -138,7 +140,7 @@ export const postgresRestore: RestoreEngine<PostgresTarget, PreparedPostgres> = 
         { what: `psql restoring ${describePostgres(t)} (rolled back, nothing changed)` },
       );
       job.fact('note', 'the public schema was emptied and recreated before the dump was loaded (its owner is now the restoring role)');
-      return `restored ${describePostgres(t)} from ${backup} (plain SQL, psql)`;
+      return summary(`restored ${describePostgres(t)} from ${backup} (plain SQL, psql)`, 'data.restored.plain', { what: postgresSubject(t), backup });
     }
     // One transaction: an error rolls the whole restore back and the database stays as it was.
     const run = await job.program(['pg_restore', '-w', '--clean', '--if-exists', '--single-transaction', '--exit-on-error', ...connection(t), backup], {
@@ -146,6 +148,6 @@ export const postgresRestore: RestoreEngine<PostgresTarget, PreparedPostgres> = 
     });
     if (run.output.trim() !== '') job.fact('pg_restore said', errorLine(run.output) ?? '');
     job.fact('note', 'objects created after the backup and not in it are left as they are');
-    return `restored ${describePostgres(t)} from ${backup}`;
+    return summary(`restored ${describePostgres(t)} from ${backup}`, 'data.restored', { what: postgresSubject(t), backup });
   },
 };

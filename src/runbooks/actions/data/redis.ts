@@ -2,8 +2,7 @@ import { constants } from 'node:fs';
 import { copyFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { formatBytes } from '../../../domain/format.js';
-import { ActionError, check, fsProblem, nameProblem, pathProblem, portProblem, type Job } from './common.js';
+import { ActionError, check, fsProblem, nameProblem, pathProblem, portProblem, refusal, serverSubject, sizeValue, summary, type Job } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { copyOwnership, gunzipFile, gzipFile, readHead, statOrUndefined, syncDir, verifyGzipRoundTrip } from './files.js';
 import type { RedisTarget } from './inputs.js';
@@ -38,6 +37,8 @@ function validate(t: RedisTarget): void {
 export function describeRedis(t: RedisTarget): string {
   return `Redis ${t.host}:${t.port}${t.user !== undefined ? ` as ${t.user}` : ''}`;
 }
+
+const redisSubject = (t: RedisTarget) => serverSubject('Redis', t);
 
 /** Runs one command; returns the reply lines, or throws when the reply does not look like `expect`. */
 async function command(job: Job, t: RedisTarget, args: string[], expect: RegExp, what = args.join(' ')): Promise<string[]> {
@@ -115,6 +116,7 @@ function checkMagic(head: Buffer, file: string): string {
 export const redisBackup: BackupEngine<RedisTarget> = {
   ext: 'rdb.gz',
   what: describeRedis,
+  subject: redisSubject,
   method: (t) => `${t.mode === 'save' ? 'SAVE' : 'BGSAVE'}, copy ${t.dumpPath ?? 'the dump file (CONFIG GET dir/dbfilename)'}, gzip, check the REDIS magic`,
   defaultPrefix: (t) => `redis-${t.port}`,
   validate,
@@ -122,7 +124,7 @@ export const redisBackup: BackupEngine<RedisTarget> = {
     const savedAt = await save(job, t);
     const dump = await dumpFile(job, t);
     const info = await statOrUndefined(dump).catch(() => undefined);
-    if (info === undefined) throw new ActionError(`the dump file ${dump} is not on this machine: is Redis running elsewhere? (set dumpPath to where this machine sees it)`);
+    if (info === undefined) throw refusal(`the dump file ${dump} is not on this machine: is Redis running elsewhere? (set dumpPath to where this machine sees it)`, 'data.redis.elsewhere', { dump });
     // The save just finished, so the file must be at least that new; an older one is not what Redis wrote.
     if (info.mtimeMs / 1000 < savedAt - 2) {
       throw new ActionError(`the dump file ${dump} was not written by this save (modified ${info.mtime.toISOString()}, saved ${new Date(savedAt * 1000).toISOString()}): is Redis running elsewhere or dumpPath wrong?`);
@@ -136,7 +138,7 @@ export const redisBackup: BackupEngine<RedisTarget> = {
       { label: 'dump file', value: dump },
       { label: 'rdb version', value: version },
       { label: 'keys', value: keyspace.length > 0 ? keyspace.join('; ') : 'none' },
-      { label: 'rdb size', value: formatBytes(digest.bytes) },
+      { label: 'rdb size', value: sizeValue(digest.bytes) },
     ];
   },
 };
@@ -162,7 +164,7 @@ export const redisRestore: RestoreEngine<RedisTarget, StagedRdb> = {
       throw new ActionError(`dumpPath ${dump} is not the file ${describeRedis(t)} loads at start-up (${configured})`);
     }
     if ((await configGet(job, t, 'appendonly')) === 'yes') {
-      throw new ActionError(`${describeRedis(t)} has appendonly yes: at start-up it loads the AOF, not ${dump}, so replacing the RDB would restore nothing`);
+      throw refusal(`${describeRedis(t)} has appendonly yes: at start-up it loads the AOF, not ${dump}, so replacing the RDB would restore nothing`, 'data.redis.aof', { what: redisSubject(t), dump });
     }
     const savePoints = await configGet(job, t, 'save');
     const staged = job.tempPath(path.dirname(dump), path.basename(dump), 'restore');
@@ -196,6 +198,6 @@ export const redisRestore: RestoreEngine<RedisTarget, StagedRdb> = {
       throw new ActionError(`replacing ${dump}: ${fsProblem(error)}; nothing was restored${undo}`);
     }
     job.fact('restart required', `yes: ${describeRedis(t)} still serves its current data until it restarts and loads ${dump}; stop it without saving (SHUTDOWN NOSAVE, or the restart action)`);
-    return `replaced ${dump} with ${backup}; restart Redis to load it`;
+    return summary(`replaced ${dump} with ${backup}; restart Redis to load it`, 'data.restored.redis', { dump, backup });
   },
 };

@@ -2,7 +2,7 @@ import { link, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { StepFact } from '../types.js';
 import { formatBytes } from '../../../domain/format.js';
-import { ActionError, check, fsProblem, pathProblem, prefixPart, utcStamp, type Job } from './common.js';
+import { ActionError, check, fsProblem, pathProblem, prefixPart, refusal, sizeValue, summary, utcStamp, type Job, type Summary } from './common.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { copyOwnership, gunzipFile, gzipFile, lstatOrUndefined, statOrUndefined, syncDir, verifyGzipRoundTrip } from './files.js';
 import type { CheckpointInputs } from './inputs.js';
@@ -84,7 +84,7 @@ async function tableFacts(job: Job, uri: string, label: string): Promise<StepFac
   const counts = rows.map((r) => ({ name: cell(r.name), n: Number(r.n) }));
   const total = counts.reduce((sum, c) => sum + c.n, 0);
   const shown = counts.slice(0, 12).map((c) => `${c.name}=${c.n}`);
-  if (counts.length > shown.length) shown.push(`… ${counts.length - shown.length} more`);
+  if (counts.length > shown.length) shown.push(`… +${counts.length - shown.length}`);
   return [
     { label: 'tables', value: String(names.length) },
     { label: 'rows', value: String(total) },
@@ -104,15 +104,21 @@ async function requireDatabase(file: string): Promise<void> {
   } catch (error) {
     throw new ActionError(`SQLite database ${file}: ${fsProblem(error)}`);
   }
-  if (info === undefined) throw new ActionError(`SQLite database ${file} does not exist (nothing was created)`);
-  if (!info.isFile()) throw new ActionError(`SQLite database ${file} is not a regular file`);
+  if (info === undefined) throw refusal(`SQLite database ${file} does not exist (nothing was created)`, 'data.sqlite.missing', { path: file });
+  if (!info.isFile()) throw refusal(`SQLite database ${file} is not a regular file`, 'data.sqlite.notFile', { path: file });
 }
 
 async function walSize(file: string): Promise<number | undefined> {
   return (await statOrUndefined(`${file}-wal`))?.size;
 }
 
+/** What `PRAGMA integrity_check` answers for a sound database, as a finding's value in every language. */
+const INTEGRITY_OK = '✓';
+
 const walText = (size: number | undefined) => (size === undefined ? '0 bytes (no -wal file)' : formatBytes(size));
+
+/** The WAL's size as a fact: a missing -wal file is said by the label, so the value stays a size. */
+const walFact = (job: Job, when: 'before' | 'after', size: number | undefined) => job.fact(size === undefined ? `wal ${when} (no -wal file)` : `wal ${when}`, sizeValue(size ?? 0));
 
 /**
  * `PRAGMA wal_checkpoint(MODE)`, then `PRAGMA integrity_check`.
@@ -123,11 +129,11 @@ const walText = (size: number | undefined) => (size === undefined ? '0 bytes (no
  * how far it got and the step can simply be run again. A PASSIVE checkpoint never waits and never
  * reports busy; if it could not copy every frame that is shown as a fact but is not a failure.
  */
-export async function checkpointSqlite(inputs: Extract<CheckpointInputs, { engine: 'sqlite' }>, job: Job): Promise<string> {
+export async function checkpointSqlite(inputs: Extract<CheckpointInputs, { engine: 'sqlite' }>, job: Job): Promise<Summary> {
   validate(inputs);
   await requireDatabase(inputs.path);
   const before = await walSize(inputs.path);
-  job.fact('wal before', walText(before));
+  walFact(job, 'before', before);
   const { rows } = await sqlite(job, sqliteUri(inputs.path, 'rw'), `PRAGMA wal_checkpoint(${inputs.mode});`, {
     what: `wal_checkpoint(${inputs.mode}) of ${inputs.path}`,
     busyMs: Math.min(5000, job.remainingMs() / 3),
@@ -138,30 +144,42 @@ export async function checkpointSqlite(inputs: Extract<CheckpointInputs, { engin
   const after = await walSize(inputs.path);
   const walMode = log !== -1;
   job.fact('busy', String(busy));
-  job.fact('log frames', walMode ? String(log) : 'n/a (not in WAL mode)');
-  job.fact('checkpointed frames', walMode ? String(done) : 'n/a (not in WAL mode)');
-  job.fact('wal after', walText(after));
-  if (inputs.mode === 'PASSIVE' && walMode && done < log) job.fact('note', `PASSIVE checkpoint copied ${done} of ${log} frames (other connections are active)`);
+  // Out of WAL mode there are no frames; the summary says why.
+  job.fact('log frames', walMode ? String(log) : '—');
+  job.fact('checkpointed frames', walMode ? String(done) : '—');
+  walFact(job, 'after', after);
+  if (inputs.mode === 'PASSIVE' && walMode && done < log) job.fact('frames copied by the PASSIVE checkpoint (other connections are active)', `${done} / ${log}`);
 
   let integrity = '';
   if (inputs.integrityCheck) {
     const problems = await integrityProblems(job, sqliteUri(inputs.path, 'rw'), `integrity_check of ${inputs.path}`);
-    job.fact('integrity', problems === undefined ? 'ok' : problems.slice(0, 5).join('; '));
-    if (problems !== undefined) throw new ActionError(`integrity_check of ${inputs.path} found problems: ${problems.slice(0, 3).join('; ')}`);
+    job.fact('integrity', problems === undefined ? INTEGRITY_OK : problems.slice(0, 5).join('; '));
+    if (problems !== undefined) {
+      throw refusal(`integrity_check of ${inputs.path} found problems: ${problems.slice(0, 3).join('; ')}`, 'data.sqlite.integrity', { path: inputs.path, problems: problems.slice(0, 3).join('; ') });
+    }
     integrity = ', integrity ok';
   }
   if (busy !== 0) {
-    throw new ActionError(
+    throw refusal(
       `wal_checkpoint(${inputs.mode}) of ${inputs.path} did not complete: busy (another connection kept reading or writing); ${done} of ${log} frames checkpointed, WAL ${walText(after)} — run it again once the blocker is gone`,
+      'data.sqlite.busy',
+      { path: inputs.path, mode: inputs.mode, done, log, wal: sizeValue(after ?? 0) },
     );
   }
-  if (!walMode) return `SQLite ${inputs.path} is not in WAL mode: nothing to checkpoint${integrity}`;
-  return `checkpointed SQLite ${inputs.path} (${inputs.mode}): WAL ${walText(before)} → ${walText(after)}${integrity}`;
+  const checked = integrity !== '' ? '.checked' : '';
+  if (!walMode) return summary(`SQLite ${inputs.path} is not in WAL mode: nothing to checkpoint${integrity}`, `data.checkpoint.notWal${checked}`, { path: inputs.path });
+  return summary(`checkpointed SQLite ${inputs.path} (${inputs.mode}): WAL ${walText(before)} → ${walText(after)}${integrity}`, `data.checkpoint.sqlite${checked}`, {
+    path: inputs.path,
+    mode: inputs.mode,
+    before: sizeValue(before ?? 0),
+    after: sizeValue(after ?? 0),
+  });
 }
 
 export const sqliteBackup: BackupEngine<SqliteTarget> = {
   ext: 'db.gz',
   what: (t) => `SQLite ${t.path}`,
+  subject: (t) => `SQLite ${t.path}`,
   method: () => 'VACUUM INTO a snapshot, integrity_check and row counts, gzip',
   defaultPrefix: (t) => `sqlite-${prefixPart(path.basename(t.path).replace(/\.(db|sqlite3?|db3)$/iu, ''))}`,
   validate,
@@ -176,17 +194,19 @@ export const sqliteBackup: BackupEngine<SqliteTarget> = {
     // The busy timeout covers a writer holding a lock in rollback-journal mode; the step's own time limit bounds it.
     await sqlite(job, sqliteUri(t.path, 'rw'), `VACUUM INTO ${sqlString(copy)};`, { what: `VACUUM INTO a copy of ${t.path}`, busyMs: job.remainingMs() });
     const problems = await integrityProblems(job, sqliteUri(copy, 'ro'), 'integrity_check of the copy');
-    if (problems !== undefined) throw new ActionError(`the copy of ${t.path} failed integrity_check: ${problems.slice(0, 3).join('; ')}`);
-    const facts: StepFact[] = [{ label: 'integrity', value: 'ok' }, ...(await tableFacts(job, sqliteUri(copy, 'ro'), 'the copy'))];
+    if (problems !== undefined) {
+      throw refusal(`the copy of ${t.path} failed integrity_check: ${problems.slice(0, 3).join('; ')}`, 'data.sqlite.copyIntegrity', { path: t.path, problems: problems.slice(0, 3).join('; ') });
+    }
+    const facts: StepFact[] = [{ label: 'integrity', value: INTEGRITY_OK }, ...(await tableFacts(job, sqliteUri(copy, 'ro'), 'the copy'))];
     const digest = await gzipFile(copy, out, job.signal);
     await verifyGzipRoundTrip(out, digest, job.signal);
-    facts.push({ label: 'database size', value: formatBytes(digest.bytes) });
+    facts.push({ label: 'database size', value: sizeValue(digest.bytes) });
     return facts;
   },
   async produceAsIs(t, out, job) {
     const digest = await gzipFile(t.path, out, job.signal);
     await verifyGzipRoundTrip(out, digest, job.signal);
-    return [{ label: 'database size', value: formatBytes(digest.bytes) }];
+    return [{ label: 'database size', value: sizeValue(digest.bytes) }];
   },
 };
 
@@ -208,7 +228,7 @@ async function refuseIfInUse(job: Job, file: string): Promise<void> {
     allowFailure: true,
   });
   if (!run.ok && /database is locked|SQLITE_BUSY|\(5\)/u.test(run.output)) {
-    throw new ActionError(`SQLite database ${file} is in use by another process (it holds a lock): stop the application first (restart action), then restore`);
+    throw refusal(`SQLite database ${file} is in use by another process (it holds a lock): stop the application first (restart action), then restore`, 'data.sqlite.inUse', { path: file });
   }
 }
 
@@ -230,7 +250,9 @@ export const sqliteRestore: RestoreEngine<SqliteTarget, StagedSqlite> = {
       throw new ActionError(`${backup} could not be decompressed next to ${t.path}: ${fsProblem(error)}`);
     }
     const problems = await integrityProblems(job, sqliteUri(staged, 'ro'), 'integrity_check of the backup');
-    if (problems !== undefined) throw new ActionError(`the backup ${backup} failed integrity_check: ${problems.slice(0, 3).join('; ')}`);
+    if (problems !== undefined) {
+      throw refusal(`the backup ${backup} failed integrity_check: ${problems.slice(0, 3).join('; ')}`, 'data.sqlite.backupIntegrity', { backup, problems: problems.slice(0, 3).join('; ') });
+    }
     for (const fact of await tableFacts(job, sqliteUri(staged, 'ro'), 'the backup')) job.fact(`restored ${fact.label}`, fact.value);
     if ((await statOrUndefined(t.path)) !== undefined) await refuseIfInUse(job, t.path);
     return { staged, backup };
@@ -265,6 +287,6 @@ export const sqliteRestore: RestoreEngine<SqliteTarget, StagedSqlite> = {
       if (error instanceof ActionError) throw error;
       throw new ActionError(`replacing ${file}: ${fsProblem(error)}`);
     }
-    return `restored SQLite ${t.path} from ${backup}`;
+    return summary(`restored SQLite ${t.path} from ${backup}`, 'data.restored', { what: sqliteBackup.subject(t), backup });
   },
 };
