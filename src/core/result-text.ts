@@ -47,9 +47,10 @@ function labelText(prefix: 'fact' | 'artefact', label: string): string {
   return catalogue[`${prefix}.${label}`] ?? label;
 }
 
-/** A size in the bot's units ("512 bytes" is a word; KiB and up are symbols). */
+/** A size in the bot's units: "1.2 MiB (1234567 bytes)", the word "bytes" in the bot's language (KiB and up are symbols). */
 function sizeText(bytes: number): string {
-  return bytes < 1024 ? t('size.bytes', { n: bytes }) : formatBytes(bytes);
+  if (bytes < 1024) return t('size.bytes', { n: bytes });
+  return formatBytes(bytes).replace(/\((\d+) bytes\)$/u, (_, n: string) => `(${t('size.bytes', { n: Number(n) })})`);
 }
 
 /**

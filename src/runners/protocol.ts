@@ -90,7 +90,7 @@ export const RESULT_OUTPUT_MAX = 96 * 1024;
 const saidSchema = z.strictObject({ code: z.string().max(100), params: z.record(z.string().max(100), z.union([z.string().max(2000), z.number()])), onRunner: z.string().max(200).optional() });
 
 /** Parts of a result said in the bot's language, at most (a typed action has a handful of phases). */
-export const MAX_SAID_PARTS = 12;
+export const MAX_SAID_PARTS = 24;
 
 /** A step's outcome as the runner reports it (already redacted on the runner). */
 export const stepResultSchema = z.strictObject({

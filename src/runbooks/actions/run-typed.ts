@@ -34,7 +34,10 @@ export async function runTypedStep(step: TypedStep, params: Record<string, strin
   const result = await action.run(parsed.data, { ...ctx, signal, timeoutMs, programEnv: programEnvironment(step.env, ctx.env) });
   // An action that noticed the step's own deadline reports it as a timeout, whatever phase it was in.
   if (result.status === 'failed' && !ctx.signal.aborted && performance.now() - started >= timeoutMs) {
-    return { ...result, status: 'timed_out', summary: `timed out after ${step.timeoutSeconds}s: ${result.summary}`, said: { code: 'timedOut.detail', params: { seconds: step.timeoutSeconds, detail: result.summary } } };
+    const timedOut = { ...result, status: 'timed_out' as const, summary: `timed out after ${step.timeoutSeconds}s: ${result.summary}` };
+    // Said in parts when the action said its result in parts (they take precedence over `said`).
+    if (result.saidParts) return { ...timedOut, saidParts: [{ code: 'timedOut', params: { seconds: step.timeoutSeconds } }, ...result.saidParts] };
+    return { ...timedOut, said: { code: 'timedOut.detail', params: { seconds: step.timeoutSeconds, detail: result.summary } } };
   }
   return result;
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedactor } from '../../../src/domain/redact.js';
 import { useLocale, type LocaleSetting } from '../../../src/core/i18n/index.js';
-import { resultSummary, stepDescription } from '../../../src/core/result-text.js';
+import { resultDetails, resultSummary, stepDescription } from '../../../src/core/result-text.js';
 import { localStepRunner, type RunbookStep } from '../../../src/runbooks/index.js';
 import { parseRunbook } from '../../../src/runbooks/loader.js';
 import { englishIn } from '../../support/no-english.js';
@@ -88,6 +88,16 @@ steps:
     } finally {
       useLocale(back);
     }
+  });
+
+  it('says the sizes of produced files and the link to the whole output in Chinese', () => {
+    const details = resultDetails(
+      { status: 'succeeded', summary: 'x', durationMs: 1, outputTail: '', output: 'all of it', artefacts: [{ kind: 'backup', path: '/b/shop.db.gz', sizeBytes: 2 * 1024 * 1024, sha256: '3f9a0c'.repeat(11).slice(0, 64) }] },
+      'http://bot.example/incidents/1/runs/2/output',
+    );
+    expect(details).toContain('📦 备份 `/b/shop.db.gz`（2.0 MiB (2097152 字节)，sha256 3f9a0c3f9a0c3f9a…）');
+    expect(details).toContain('🔎 完整输出：http://bot.example/incidents/1/runs/2/output');
+    expect(englishIn(details)).toEqual([]);
   });
 
   it('shows the action\'s own words in English', async () => {
