@@ -488,6 +488,13 @@ export const en = {
   'job.expire.problems': '; problems: {problems}',
   'job.expire.notBackup': 'step {name} is not a backup step',
   'job.expire.failed': '• {name}: {error}',
+  // The scheduler's own messages (src/core/scheduler.ts); a slot is "2026-11-22 02:00 Europe/Paris".
+  'job.started': '▶️ Scheduled job *{title}* started (slot {slot}).',
+  'job.interrupted': '⚠️ *{title}* was interrupted by a bot restart (started {started}). It was not re-run: check it, and run it by hand if needed.',
+  'job.skipped': '⏭️ *{title}* was skipped at {slot}: the previous run (started {started}) is still going.',
+  'job.skipped.earlier': 'earlier',
+  'job.missed': '⚠️ *{title}* did not run at {slots}{more}: the bot was down or no replica was leading. It was not run late; run it by hand if it is still needed.',
+  'job.missed.more': ' and {n} earlier',
   'digest.postCards': 'Post cards',
   'digest.allCarded': 'every card is posted',
   'digest.carded': '{carded} of {total} carded; the rest follow, most severe first',
