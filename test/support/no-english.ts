@@ -7,7 +7,7 @@
  *
  * To check a new text: `expect(englishIn(text, { allowed: [...] })).toEqual([])`.
  */
-export const PRODUCT_NAMES = ['runner', 'Runner', 'Alertmanager', 'Prometheus', 'Slack', 'Discord', 'DingTalk', 'Feishu', 'Lark', 'PostgreSQL', 'SQLite', 'UTC', 'HTTP', 'sha256', 'ALERTMANAGER_URL', 'ChatOps', 'JSON', 'HTML', 'Cookie', 'Authorization: Bearer', 'MiB'];
+export const PRODUCT_NAMES = ['runner', 'Runner', 'Alertmanager', 'Prometheus', 'Slack', 'Discord', 'DingTalk', 'Feishu', 'Lark', 'PostgreSQL', 'SQLite', 'UTC', 'HTTP', 'sha256', 'ALERTMANAGER_URL', 'ChatOps', 'JSON', 'HTML', 'Cookie', 'Authorization: Bearer', 'KiB', 'MiB', 'GiB', 'TiB'];
 
 export interface EnglishCheck {
   /** Strings shown as written (data): removed before looking. */
