@@ -1,6 +1,7 @@
 import type { Labels } from './domain.js';
 import type { StepOffer } from './offers.js';
-import { formatBytes } from '../domain/format.js';
+import { sizeText } from './result-text.js';
+import { t } from './i18n/index.js';
 
 /*
  * A chosen file, once checked, is recorded with the run as reserved params beside its value:
@@ -47,5 +48,5 @@ export function pinnedFiles(params: Labels): PinnedFile[] {
 /** "`/backups/app-….db.gz` (1.2 KiB (1234 bytes), modified 2024-01-31 23:59:59 UTC, sha256 …)": what approvers approve. */
 export function describePinnedFile(f: PinnedFile): string {
   const when = f.mtime.replace('T', ' ').replace(/\.\d+Z$|Z$/u, ' UTC');
-  return `\`${f.path}\` (${Number.isFinite(f.sizeBytes) ? formatBytes(f.sizeBytes) : 'size unknown'}, modified ${when}, sha256 ${f.sha256})`;
+  return t('pinned.file', { path: f.path, size: Number.isFinite(f.sizeBytes) ? sizeText(f.sizeBytes) : t('pinned.sizeUnknown'), when, sha: f.sha256 });
 }

@@ -4,6 +4,7 @@ import type { StepRunner } from './ports/step-runner.js';
 import { NotAllowedError } from '../domain/errors.js';
 import { choiceValues, findOffer, targetOf, type StepOffer } from './offers.js';
 import type { Store } from './ports/store.js';
+import { t } from './i18n/index.js';
 
 /*
  * A value chosen in chat stays chosen from what the bot offered. A value typed in a command must
@@ -47,29 +48,29 @@ async function checkOne(deps: ChoiceDeps, offer: StepOffer, name: string, origin
   if (origin.kind === 'rollback') {
     inspected = await deps.runner.inspectFile(step, offer.params, query, value);
     if (inspected.ok && inspected.file.sha256 !== origin.sha256) {
-      return `the snapshot ${value} has changed since it was taken (sha256 now ${inspected.file.sha256.slice(0, 16)}…, taken ${origin.sha256.slice(0, 16)}…)`;
+      return t('chosen.snapshotChanged', { path: value, now: inspected.file.sha256.slice(0, 16), taken: origin.sha256.slice(0, 16) });
     }
   } else {
     const pick = step.pick;
     if (!pick || pick.param !== name) {
-      return `"${step.title}" runs only from the "Roll back" button of the step that took its snapshot: "${name}" cannot be given ${origin.kind === 'command' ? 'in a command' : 'here'}.`;
+      return t('chosen.rollbackOnly', { title: step.title, rollback: t('button.rollback'), name, where: t(origin.kind === 'command' ? 'chosen.where.command' : 'chosen.where.here') });
     }
     const dir = renderTemplate(pick.dir, offer.params);
     const prefix = renderTemplate(pick.prefix, offer.params);
     if (origin.kind === 'command') {
       const offered = await deps.runner.listChoices(step, offer.params, query);
       if (!offered.some((f) => f.path === value)) {
-        return `${quoteValue(value, 200)} is not one the picker offers for "${step.title}": it offers the ${pick.limit} newest backups named ${prefix}-<time>.<ext> in ${dir} (regular files only). Press the step's button to choose one.`;
+        return t('chosen.notOffered', { value: quoteValue(value, 200), title: step.title, limit: pick.limit, prefix, dir });
       }
     }
     inspected = await deps.runner.inspectFile(step, offer.params, query, value, dir);
   }
-  if (!inspected.ok) return `"${step.title}" cannot use ${name}: ${inspected.reason}.`;
+  if (!inspected.ok) return t('chosen.cannotUse', { title: step.title, name, reason: inspected.reason });
   const file = inspected.file;
   if (needsSidecar(step) && file.sidecar === 'missing' && !sidecarOptional(step)) {
-    return `${file.path} has no .sha256 sidecar, so it cannot be checked: refusing to restore it (a runbook that accepts unchecked backups says verify: false).`;
+    return t('chosen.noSidecar', { path: file.path });
   }
-  if (needsSidecar(step) && file.sidecar === 'mismatch') return `${file.path} does not match its .sha256 sidecar: refusing to restore it.`;
+  if (needsSidecar(step) && file.sidecar === 'mismatch') return t('chosen.sidecarMismatch', { path: file.path });
   return file;
 }
 
@@ -93,7 +94,7 @@ export async function vetChoices(deps: ChoiceDeps, incidentId: number, offer: St
 export function uncheckedChoice(offer: StepOffer, pinned: readonly PinnedFile[]): string | undefined {
   for (const name of chosenParams(offer)) {
     if (!pinned.some((f) => f.param === name && f.path === offer.params[name])) {
-      return `"${offer.step.title}": ${name} ${quoteValue(offer.params[name] ?? '', 200)} was not checked against what the bot offers; choose it from the step's picker.`;
+      return t('chosen.unchecked', { title: offer.step.title, name, value: quoteValue(offer.params[name] ?? '', 200) });
     }
   }
   return undefined;

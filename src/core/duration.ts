@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { t } from './i18n/index.js';
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION = /^(?:\d+[smhd])+$/;
@@ -18,9 +19,9 @@ export type DurationParse = { ok: true; ms: number } | { ok: false; reason: stri
 
 export function parseSilenceDuration(text: string): DurationParse {
   const m = /^(\d{1,4})([mhd])$/.exec(text.trim());
-  if (!m) return { ok: false, reason: `"${text.slice(0, 20)}" is not a duration: use a number and m, h or d, e.g. 30m, 2h, 1d` };
+  if (!m) return { ok: false, reason: t('duration.invalid', { text: text.slice(0, 20) }) };
   const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
-  if (ms < MIN_SILENCE_MS) return { ok: false, reason: 'a silence lasts at least 1m' };
-  if (ms > MAX_SILENCE_MS) return { ok: false, reason: 'a silence lasts at most 7d' };
+  if (ms < MIN_SILENCE_MS) return { ok: false, reason: t('duration.tooShort') };
+  if (ms > MAX_SILENCE_MS) return { ok: false, reason: t('duration.tooLong') };
   return { ok: true, ms };
 }

@@ -287,7 +287,7 @@ export class Engine implements IncidentUseCases {
           text: t('thread.pickTarget', { name: actor.name, title: offer.step.title, count: targets.length }),
           data: { runbook: offer.runbook.name, step: offer.step.id, targets: targets.map((t) => ({ fingerprint: t.fingerprint, alert: t.label })) },
         },
-        { menu: { label: 'Choose the alert', options, total: targets.length, rest } },
+        { menu: { label: t('menu.chooseAlert'), options, total: targets.length, rest } },
       );
     });
   }
@@ -407,7 +407,7 @@ export class Engine implements IncidentUseCases {
     await this.auditingRefusals(actor, () =>
       this.o.store.transaction(async (tx) => {
         if (!(await tx.storms.releaseStorm(stormId))) throw new NotAllowedError('That storm is over: every card is posted.', { incidentId: null, kind: 'incident.refused', data: { stormId } });
-        await appendAudit(tx, { at: now, incidentId: null, actor: actorId(actor), kind: 'storm.released', text: `${actor.name} asked for the storm's cards now.`, data: { stormId } });
+        await appendAudit(tx, { at: now, incidentId: null, actor: actorId(actor), kind: 'storm.released', text: t('audit.stormReleased', { name: actor.name }), data: { stormId } });
       }),
     );
     this.outbox.nudge();

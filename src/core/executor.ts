@@ -46,6 +46,9 @@ export interface ExecutorOptions {
 /** A result's icon in thread messages: the card's icon for the state the result leaves the step in. */
 export const ICON: Readonly<Record<StepResult['status'], string>> = STEP_STATE_ICON;
 
+/** A step whose executor threw: a bug, but the run still ends, as failed. */
+const internalError = (error: string): StepResult => ({ status: 'failed', summary: `internal error: ${error}`, said: { code: 'internalError', params: { error } }, durationMs: 0, outputTail: '' });
+
 /** Where a run's full output is served (behind the same gate as the incident's audit trail). */
 export const runOutputPath = (incidentId: number, runId: number) => `/incidents/${incidentId}/runs/${runId}/output`;
 
@@ -146,7 +149,7 @@ export class StepExecutor {
         (error: unknown) =>
           error instanceof StepDetached
             ? this.release(run, error)
-            : this.record(run, { status: 'failed', summary: `internal error: ${this.o.redact(String(error))}`, durationMs: 0, outputTail: '' }, undefined),
+            : this.record(run, internalError(this.o.redact(String(error))), undefined),
       )
       .catch((error: unknown) => this.o.log.error({ err: error, runId: run.id }, 'recording the result of a step taken over failed'))
       .finally(() => this.inFlight.delete(run.id));
@@ -234,7 +237,7 @@ export class StepExecutor {
       if (error instanceof StepDetached) throw error;
       // Executors report failures as results; a throw is a bug, but the run must still end.
       this.o.log.error({ err: error, runId: run.id }, 'step executor threw');
-      return { status: 'failed', summary: `internal error: ${this.o.redact(String(error))}`, durationMs: 0, outputTail: '' };
+      return internalError(this.o.redact(String(error)));
     }
   }
 
@@ -244,7 +247,7 @@ export class StepExecutor {
    */
   private async takeCheckpoint(run: StepRun, step: RunbookStep, signal: AbortSignal): Promise<{ snapshot?: StepArtefact; stop?: StepResult }> {
     const snapshotStep = this.o.runbooks.find((r) => r.name === run.runbook)?.steps.find((s) => s.id === step.checkpoint?.step);
-    if (!snapshotStep) return { stop: { status: 'failed', summary: 'the pre-change checkpoint step no longer exists; the step was not run', durationMs: 0, outputTail: '' } };
+    if (!snapshotStep) return { stop: { status: 'failed', summary: 'the pre-change checkpoint step no longer exists; the step was not run', said: { code: 'checkpoint.gone', params: {} }, durationMs: 0, outputTail: '' } };
     const result = await this.runSafely(snapshotStep, run, signal, 'checkpoint');
     const artefact = result.artefacts?.find((a) => a.kind === 'backup' || a.kind === 'release') ?? result.artefacts?.[0];
     const ok = result.status === 'succeeded' && artefact !== undefined;
@@ -269,7 +272,9 @@ export class StepExecutor {
     this.o.onQueued();
     if (!ok) {
       const why = artefact ? result.summary : `${result.summary} (it produced no snapshot file)`;
-      return { stop: { status: 'failed', summary: `pre-change checkpoint failed, so the step was not run: ${why}`, durationMs: result.durationMs, outputTail: '' } };
+      // The checkpoint's own result, as this bot says it (its line above said it the same way).
+      const said = { code: artefact ? 'checkpoint.failed' : 'checkpoint.noFile', params: { why: resultSummary(result) } } as const;
+      return { stop: { status: 'failed', summary: `pre-change checkpoint failed, so the step was not run: ${why}`, said, durationMs: result.durationMs, outputTail: '' } };
     }
     return { snapshot: { ...artefact, kind: 'checkpoint' } };
   }
@@ -294,7 +299,7 @@ export class StepExecutor {
     let result: StepResult;
     let snapshot: StepArtefact | undefined;
     if (!step) {
-      result = { status: 'failed', summary: `runbook step ${run.runbook}/${run.step} no longer exists`, durationMs: 0, outputTail: '' };
+      result = { status: 'failed', summary: `runbook step ${run.runbook}/${run.step} no longer exists`, said: { code: 'step.gone', params: { runbook: run.runbook, step: run.step } }, durationMs: 0, outputTail: '' };
     } else {
       const checkpoint = step.checkpoint ? await this.takeCheckpoint(run, step, signal) : {};
       snapshot = checkpoint.snapshot;

@@ -1,7 +1,9 @@
 import type { SealKey } from './audit-seal.js';
 import { resolveParams, type ActionSettings, type Runbook, type RunbookStep, type StepResult } from './ports/runbooks.js';
 import { ICON } from './executor.js';
-import { resultDetails } from './result-text.js';
+import { factLabel, resultDetails, resultSummary } from './result-text.js';
+import { stepStateText } from './card.js';
+import { t } from './i18n/index.js';
 import type { Redactor } from '../domain/redact.js';
 import { pruneAuditBatch } from './retention.js';
 import type { ScheduledJob, StepRef } from '../settings/schedules.js';
@@ -72,7 +74,7 @@ export async function runJob(job: ScheduledJob, o: JobRunnerOptions, signal: Abo
     if (job.kind === 'checklist') return await runChecklist(job, o, signal);
     return await runRetention(job, o);
   } catch (error) {
-    return { status: 'failed', text: `❌ *${jobTitle(job)}* failed: ${o.redact(error instanceof Error ? error.message : String(error))}`, data: {} };
+    return { status: 'failed', text: t('job.failed', { title: jobTitle(job), error: o.redact(error instanceof Error ? error.message : String(error)) }), data: {} };
   }
 }
 
@@ -87,7 +89,7 @@ async function runScheduledStep(job: Extract<ScheduledJob, { kind: 'step' }>, o:
   const { title, result } = await runRef(job.step, 'step', o, signal);
   return {
     status: result.status === 'succeeded' ? 'succeeded' : 'failed',
-    text: `🗓️ ${jobTitle(job)}: ${ICON[result.status]} *${title}* ${result.status.replace('_', ' ')}: ${result.summary}${resultDetails(result)}`,
+    text: `${t('job.step', { job: jobTitle(job), icon: ICON[result.status], title, state: stepStateText(result.status), summary: resultSummary(result) })}${resultDetails(result)}`,
     data: { runbook: job.step.runbook, step: job.step.step, status: result.status, durationMs: result.durationMs, artefacts: result.artefacts ?? [] },
   };
 }
@@ -97,10 +99,10 @@ async function runChecklist(job: Extract<ScheduledJob, { kind: 'checklist' }>, o
   const items = [];
   for (const ref of job.steps) items.push({ ref, ...(await runRef(ref, 'checklist', o, signal)) });
   const passed = items.filter((i) => i.result.status === 'succeeded').length;
-  const lines = items.map((i) => `${ICON[i.result.status]} *${i.title}* (${i.ref.runbook}): ${i.result.summary}${keyOutput(i.result)}`);
+  const lines = items.map((i) => `${t('job.checklistItem', { icon: ICON[i.result.status], title: i.title, runbook: i.ref.runbook, summary: resultSummary(i.result) })}${keyOutput(i.result)}`);
   return {
     status: passed === items.length ? 'succeeded' : 'failed',
-    text: `📋 ${jobTitle(job)}: ${passed} of ${items.length} checks passed\n${lines.join('\n')}`,
+    text: `${t('job.checklist', { job: jobTitle(job), passed, total: items.length })}\n${lines.join('\n')}`,
     data: {
       items: items.map((i) => ({ runbook: i.ref.runbook, step: i.ref.step, status: i.result.status, summary: i.result.summary, facts: i.result.facts ?? [] })),
     },
@@ -117,7 +119,7 @@ const ITEM_LINE_CHARS = 160;
  * its output, so that a check says what it saw and not only that the command exited 0.
  */
 function keyOutput(result: StepResult): string {
-  if (result.facts && result.facts.length > 0) return result.facts.map((f) => `\n    • ${f.label}: ${f.value}`).join('');
+  if (result.facts && result.facts.length > 0) return result.facts.map((f) => `\n    • ${factLabel(f.label)}: ${f.value}`).join('');
   const lines = result.outputTail
     .trimEnd()
     .split('\n')
@@ -137,19 +139,19 @@ async function expireBackups(refs: readonly StepRef[], o: JobRunnerOptions): Pro
     try {
       const found = resolveStepRef(o.runbooks, ref, 'step');
       if (!found.ok) throw new Error(found.problem);
-      if (found.step.action !== 'backup') throw new Error(`step ${name} is not a backup step`);
+      if (found.step.action !== 'backup') throw new Error(t('job.expire.notBackup', { name }));
       const outcome = await o.runner.expireBackups(found.step, found.params, o.clock(), { runbook: ref.runbook, purpose: 'job' });
       if (!outcome) {
-        lines.push(`• ${name}: no keep rule, nothing expires`);
+        lines.push(t('job.expire.noKeep', { name }));
         continue;
       }
       deleted += outcome.deleted.length;
       failed ||= outcome.problems.length > 0;
-      const problems = outcome.problems.length > 0 ? `; problems: ${outcome.problems.join('; ')}` : '';
-      lines.push(`• ${name}: deleted ${outcome.deleted.length} expired backup${outcome.deleted.length === 1 ? '' : 's'} in ${outcome.dir}, kept ${outcome.kept}${problems}`);
+      const problems = outcome.problems.length > 0 ? t('job.expire.problems', { problems: outcome.problems.join('; ') }) : '';
+      lines.push(t('job.expire.deleted', { name, n: outcome.deleted.length, dir: outcome.dir, kept: outcome.kept, problems }));
     } catch (error) {
       failed = true;
-      lines.push(`• ${name}: ${o.redact(error instanceof Error ? error.message : String(error))}`);
+      lines.push(t('job.expire.failed', { name, error: o.redact(error instanceof Error ? error.message : String(error)) }));
     }
   }
   return { lines, deleted, failed };
@@ -169,7 +171,7 @@ async function runRetention(job: Extract<ScheduledJob, { kind: 'retention' }>, o
   return {
     status: backups.failed ? 'failed' : 'succeeded',
     text: [
-      `🧹 ${jobTitle(job)}: deleted the audit trail of ${chains} incident${chains === 1 ? '' : 's'} resolved more than ${job.auditDays} days ago (${events} records); a checkpoint keeps audit:verify whole.`,
+      t('job.retention', { job: jobTitle(job), chains, days: job.auditDays, events }),
       ...backups.lines,
     ].join('\n'),
     data: { auditDays: job.auditDays, before, chains, events, backupsDeleted: backups.deleted },

@@ -27,10 +27,10 @@ export async function leftoverRefusal(tx: StoreTx, runbook: string, step: { id: 
   const busy = (await tx.stepRunsThatMayRun(runbook, step.id)).find((run) => sameParams(run.params, params));
   if (!busy) return undefined;
   if (busy.state === 'running') {
-    return `"${step.title}" is running with the same parameters for incident #${busy.incidentId} (run ${busy.id}); wait until it finishes.`;
+    return t('refusal.stillRunning', { title: step.title, id: busy.incidentId, run: busy.id });
   }
-  const where = busy.process ? ` (process group ${busy.process.pgid} on ${busy.process.host.split(' ')[0] ?? 'its host'})` : '';
-  return `"${step.title}" may still be running: run ${busy.id} was interrupted and its processes${where} have not been stopped yet. Try again once its thread says they were.`;
+  const where = busy.process ? t('refusal.mayStillRun.where', { pgid: busy.process.pgid, host: busy.process.host.split(' ')[0] ?? t('refusal.mayStillRun.itsHost') }) : '';
+  return t('refusal.mayStillRun', { title: step.title, run: busy.id, where });
 }
 
 export interface LeftoverOptions {

@@ -108,8 +108,8 @@ export function findOffer(runbooks: readonly Runbook[], labels: Labels, runbookN
   const runbook = runbooks.find((r) => r.name === runbookName);
   if (!runbook) return { ok: false, reason: t('refusal.noRunbook', { name: runbookName }) };
   const step = runbook.steps.find((s) => s.id === stepId);
-  if (!step) return { ok: false, reason: `Runbook "${runbookName}" has no step "${stepId}".` };
-  if (matchingRunbooks([runbook], labels).length === 0) return { ok: false, reason: `Runbook "${runbookName}" does not apply to this incident's labels.` };
+  if (!step) return { ok: false, reason: t('refusal.noStep', { runbook: runbookName, step: stepId }) };
+  if (matchingRunbooks([runbook], labels).length === 0) return { ok: false, reason: t('refusal.notApplicable', { runbook: runbookName }) };
   const { [ALERT_CHOICE]: chosenAlert, ...rest } = choices;
   const resolved = resolveParams(runbook, labels, rest);
   let offer: StepOffer;

@@ -1,5 +1,5 @@
 import type { ResultMessage } from '../domain/result-message.js';
-import { formatBytes } from '../domain/format.js';
+import { formatUnits } from '../domain/format.js';
 import type { RunbookStep, StepResult } from './ports/runbooks.js';
 import type { StepRunner } from './ports/step-runner.js';
 import { CATALOGUES, currentLocale, interpolate, t, type MessageKey } from './i18n/index.js';
@@ -41,16 +41,18 @@ function said(message: ResultMessage): string {
   return message.onRunner !== undefined ? t('result.onRunner', { summary, runner: message.onRunner }) : summary;
 }
 
+/** A finding's label in the bot's language (`fact.<label>`), else as the action wrote it. */
+export const factLabel = (label: string): string => labelText('fact', label);
+
 /** A catalogue text for a label the actions write (`fact.<label>`, `artefact.<kind>`), else the label as written. */
 function labelText(prefix: 'fact' | 'artefact', label: string): string {
   const catalogue: Readonly<Record<string, string>> = CATALOGUES[currentLocale().locale];
   return catalogue[`${prefix}.${label}`] ?? label;
 }
 
-/** A size in the bot's units: "1.2 MiB (1234567 bytes)", the word "bytes" in the bot's language (KiB and up are symbols). */
-function sizeText(bytes: number): string {
-  if (bytes < 1024) return t('size.bytes', { n: bytes });
-  return formatBytes(bytes).replace(/\((\d+) bytes\)$/u, (_, n: string) => `(${t('size.bytes', { n: Number(n) })})`);
+/** A size in the bot's units ("512 bytes" is a word; KiB and up are symbols, with the exact bytes after them). */
+export function sizeText(bytes: number): string {
+  return bytes < 1024 ? t('size.bytes', { n: bytes }) : t('size.units', { size: formatUnits(bytes), n: bytes });
 }
 
 /**
@@ -99,7 +101,7 @@ export function stepDescription(runner: Pick<StepRunner, 'describe' | 'describeS
   const timeout = TIMEOUT_IN.exec(text)?.[1] ?? step.timeoutSeconds;
   const what = t('action.typed', { what: said(code), timeout });
   const on = ON_SUFFIX.exec(text);
-  return on ? t('action.onRunner', { what, target: on[1] ?? '' }) : what;
+  return on ? t('action.onRunner', { what, target: runnerTarget(on[1] ?? '') }) : what;
 }
 
 /** What a step will do (the runner's description), as people read it. */
@@ -108,5 +110,16 @@ export function describeAction(description: string): string {
   if (!exec) return description;
   const [, argv = '', dir, timeout = '', runner] = exec;
   const what = t('action.exec', { argv, where: dir !== undefined ? t('action.exec.in', { dir }) : '', timeout });
-  return runner !== undefined ? t('action.onRunner', { what, target: runner }) : what;
+  return runner !== undefined ? t('action.onRunner', { what, target: runnerTarget(runner) }) : what;
+}
+
+/** The runner a description names, as the routing runner writes it (src/runners/step-runner.ts). */
+const RUNNER_TARGET = /^(?:runner (?<runner>\S+)(?: \(labelled (?<labels>.+)\))?|a runner labelled (?<only>.+)|a runner: (?<reason>.+))$/s;
+
+/** "runner db-1", "a runner labelled host=a" in the bot's language; any other text as written. */
+export function runnerTarget(text: string): string {
+  const m = RUNNER_TARGET.exec(text)?.groups;
+  if (!m) return text;
+  if (m.runner !== undefined) return m.labels !== undefined ? t('runner.target.nameLabels', { runner: m.runner, labels: m.labels }) : t('runner.target.name', { runner: m.runner });
+  return m.only !== undefined ? t('runner.target.labels', { labels: m.only }) : t('runner.target.unresolved', { reason: m.reason ?? '' });
 }

@@ -1,6 +1,7 @@
 import { appendAudit } from './audit.js';
 import { checkpointMac, type SealKey } from './audit-seal.js';
 import type { StoreTx } from './ports/store.js';
+import { t } from './i18n/index.js';
 
 /** The audit kind of a retention checkpoint; audit:verify accepts exactly the seqs such a record lists as deleted. */
 export const RETENTION_KIND = 'audit.retention';
@@ -51,7 +52,7 @@ export async function pruneAuditBatch(tx: StoreTx, before: string, now: string, 
     incidentId: null,
     actor,
     kind: RETENTION_KIND,
-    text: `🧹 Retention: deleted the audit trail of ${chains.length} incident${chains.length === 1 ? '' : 's'} resolved before ${before} (${seqs.length} records).`,
+    text: t('audit.retention', { count: chains.length, before, records: seqs.length }),
     data: { ...checkpoint },
   });
   return { chains: chains.length, events: seqs.length };

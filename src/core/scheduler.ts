@@ -5,6 +5,7 @@ import type { Leadership } from './ports/leadership.js';
 import type { ScheduledJob } from '../settings/schedules.js';
 import type { Store, StoreTx } from './ports/store.js';
 import type { Clock } from './ports/clock.js';
+import { t } from './i18n/index.js';
 
 /** One job's cron timing, as the cron library provides it (src/core/cron.ts). */
 export interface CronTimer {
@@ -105,7 +106,7 @@ export class Scheduler {
         }
         if (state.runningSince !== null) {
           await tx.finishJobRun(job.name, now.toISOString(), 'interrupted');
-          await this.record(tx, job, now, 'schedule.interrupted', `⚠️ *${title(job)}* was interrupted by a bot restart (started ${this.local(job, new Date(state.runningSince))}). It was not re-run: check it, and run it by hand if needed.`, {
+          await this.record(tx, job, now, 'schedule.interrupted', t('job.interrupted', { title: title(job), started: this.local(job, new Date(state.runningSince)) }), {
             startedAt: state.runningSince,
           });
           posted = true;
@@ -125,9 +126,9 @@ export class Scheduler {
       if (state) await this.reportMissed(tx, job, state.lastSlot, slot);
       const result = await tx.claimJobRun(job.name, slot.toISOString(), now.toISOString());
       if (result === 'overlap') {
-        await this.record(tx, job, now, 'schedule.skipped', `⏭️ *${title(job)}* was skipped at ${this.local(job, slot)}: the previous run (started ${state?.runningSince ? this.local(job, new Date(state.runningSince)) : 'earlier'}) is still going.`, { slot: slot.toISOString() }, false);
+        await this.record(tx, job, now, 'schedule.skipped', t('job.skipped', { title: title(job), slot: this.local(job, slot), started: state?.runningSince ? this.local(job, new Date(state.runningSince)) : t('job.skipped.earlier') }), { slot: slot.toISOString() }, false);
       }
-      if (result === 'claimed') await this.record(tx, job, now, 'schedule.started', `▶️ Scheduled job *${title(job)}* started (slot ${this.local(job, slot)}).`, { slot: slot.toISOString() }, false);
+      if (result === 'claimed') await this.record(tx, job, now, 'schedule.started', t('job.started', { title: title(job), slot: this.local(job, slot) }), { slot: slot.toISOString() }, false);
       return result;
     });
     this.o.onQueued();
@@ -160,13 +161,13 @@ export class Scheduler {
     if (!last) return false;
     if (!(await tx.advanceJobSlot(job.name, lastSlot, last.toISOString()))) return false;
     const listed = missed.slice(-MAX_LISTED).map((d) => this.local(job, d));
-    const more = missed.length > MAX_LISTED ? ` and ${missed.length - MAX_LISTED} earlier` : '';
+    const more = missed.length > MAX_LISTED ? t('job.missed.more', { n: missed.length - MAX_LISTED }) : '';
     await this.record(
       tx,
       job,
       this.o.clock(),
       'schedule.missed',
-      `⚠️ *${title(job)}* did not run at ${listed.join(', ')}${more}: the bot was down or no replica was leading. It was not run late; run it by hand if it is still needed.`,
+      t('job.missed', { title: title(job), slots: listed.join(t('list.separator')), more }),
       { missed: missed.map((d) => d.toISOString()) },
     );
     this.o.log.warn({ job: job.name, missed: missed.length }, 'scheduled job missed slots while the bot was down');

@@ -2,7 +2,11 @@
 
 /** 1234567 → "1.2 MiB (1234567 bytes)"; small sizes stay in bytes. */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
+  return bytes < 1024 ? `${bytes} bytes` : `${formatUnits(bytes)} (${bytes} bytes)`;
+}
+
+/** 1234567 → "1.2 MiB" (1024 bytes and up: the symbols need no translation). */
+export function formatUnits(bytes: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes / 1024;
   let unit = 0;
@@ -10,5 +14,5 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return `${value.toFixed(1)} ${units[unit] ?? 'TiB'} (${bytes} bytes)`;
+  return `${value.toFixed(1)} ${units[unit] ?? 'TiB'}`;
 }

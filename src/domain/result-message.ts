@@ -34,6 +34,37 @@ const BASE_CODES = [
   'exec.outputTooLarge',
   /** Killed by {signal} after {tookMs}. */
   'exec.killed',
+  /*
+   * What the bot itself reports as a step's result (the executor, the step runners, a forEach
+   * run). A value that is itself a result ({why}, {detail}) is put in already said in the bot's
+   * language, since it was said by the same bot.
+   */
+  /** The executor threw: {error} (as thrown). */
+  'internalError',
+  /** The step is no longer in the runbooks ({runbook}/{step}). */
+  'step.gone',
+  /** The step's pre-change checkpoint step is no longer in the runbooks. */
+  'checkpoint.gone',
+  /** The pre-change checkpoint failed ({why}: its result), so the step did not run. */
+  'checkpoint.failed',
+  /** The pre-change checkpoint made no snapshot file ({why}: its result), so the step did not run. */
+  'checkpoint.noFile',
+  /** {ok} of the {total} runs of a `forEach: alert` step succeeded. */
+  'forEach',
+  /** The step was not run: {reason}. */
+  'notRun',
+  /** The step names a runner, and this bot accepts none. */
+  'notRun.noRunners',
+  /** Runner {runner} sent a result the bot cannot read. */
+  'runner.unreadable',
+  /** Runner {runner} refused the step ({reason}: its own words); nothing ran. */
+  'runner.refused',
+  /** The step was interrupted on runner {runner} ({detail}) and not re-run. */
+  'runner.interrupted',
+  /** The step ended on runner {runner} without a result ({detail}). */
+  'runner.ended',
+  /** The step never started on runner {runner} ({detail}). */
+  'runner.notRun',
 ] as const;
 
 /** Every code: the common ones, then those of the typed operations and the data actions. */

@@ -69,7 +69,7 @@ export async function handleButtonPress(engine: IncidentUseCases, platform: Chat
         break;
       case 'post-cards':
         await engine.releaseStorm(actor, target.stormId);
-        await tell('The cards of this storm are being posted now, most severe first.');
+        await tell(t('answer.stormPosting'));
         break;
       default:
         await engine.decide(actor, target.runId, target.action);

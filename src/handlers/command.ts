@@ -3,6 +3,7 @@ import type { ChatPlatform, ChatUser } from '../core/ports/chat-platform.js';
 import { executeCommand } from '../core/commands/execute.js';
 import type { CommandInput } from '../core/commands/schema.js';
 import type { IncidentUseCases } from '../core/use-cases.js';
+import { t } from '../core/i18n/index.js';
 
 /** A slash command, as every platform adapter reports it after verifying and acknowledging it. */
 export interface CommandRequest {
@@ -22,7 +23,7 @@ export async function handleCommand(engine: IncidentUseCases, platform: ChatPlat
     user = request.user ?? (await platform.resolveUser(request.userId));
   } catch (error) {
     log.error({ err: error, user: request.userId }, 'could not resolve the user of a command');
-    return 'Something went wrong finding who you are; please try again.';
+    return t('answer.whoFailed');
   }
   const outcome = await executeCommand(
     { engine, actor: { ...user, platform: platform.name }, channel: request.channel, maxReplyChars: request.maxReplyChars },

@@ -6,7 +6,10 @@ import { StepDetached, type ActionContext, type FileInspection, type StepOrigin 
 import { describeTarget, resolveRunOn, stepHash, type BackupExpiry, type RunbookStep, type RunnerTarget, type StepResult } from '../runbooks/index.js';
 import { answerSchema, stepResultSchema, type Answer, type Job } from './protocol.js';
 import { jobKey, runnerKey, type RunnerHub } from './hub.js';
-import { isResultCode, type ResultCode } from '../domain/result-message.js';
+import { isResultCode, type ResultCode, type ResultMessage } from '../domain/result-message.js';
+import { t } from '../core/i18n/index.js';
+import { detailText, jobDetail } from './job-detail.js';
+import { runnerTarget } from '../core/result-text.js';
 
 export interface RemoteRunnerOptions {
   store: Store;
@@ -28,7 +31,17 @@ export interface RemoteRunnerOptions {
 /** Thrown when a query cannot be answered on the runner; its message is for the requester. */
 export class RunnerUnavailableError extends Error {}
 
-const failed = (summary: string): StepResult => ({ status: 'failed', summary, durationMs: 0, outputTail: '' });
+/** A failed result: the English summary, and the same said as a code for the bot's language. */
+const failed = (summary: string, said: ResultMessage): StepResult => ({ status: 'failed', summary, said, durationMs: 0, outputTail: '' });
+
+/** Why no runner takes a step: in English (a result's summary) and in the bot's language. */
+interface NoRunner {
+  english: string;
+  shown: string;
+}
+
+/** A job's detail in the bot's language, or `fallback`'s text when it has none. */
+const detailOr = (job: RunnerJob, fallback: 'runner.detail.none' | 'runner.detail.lost' | 'runner.detail.cancelledShort' | `runner.jobState.${'refused' | 'interrupted' | 'cancelled'}`) => (job.detail !== null ? detailText(job.detail) : t(fallback));
 
 /** Whether a connected runner is the one `target` asks for: its name, and every label it lists. */
 function matches(runner: RunnerRecord, target: RunnerTarget): boolean {
@@ -49,17 +62,21 @@ export class RemoteStepRunner {
   }
 
   /** The runner a step goes to now, or why there is none. */
-  private async choose(step: RunbookStep, params: Record<string, string>): Promise<RunnerRecord | string> {
-    if (!step.runOn) return `step ${step.id} names no runner`;
+  private async choose(step: RunbookStep, params: Record<string, string>): Promise<RunnerRecord | NoRunner> {
+    if (!step.runOn) return { english: `step ${step.id} names no runner`, shown: t('runner.none', { step: step.id }) };
     const target = resolveRunOn(step.runOn, params);
-    if (typeof target === 'string') return target;
+    // The runbook layer's own words: why its runOn names no runner.
+    if (typeof target === 'string') return { english: target, shown: target };
     const stale = this.staleBefore();
     const runners = await this.o.store.transaction((tx) => tx.runners.listRunners(), { readOnly: true });
     const connected = runners.filter((r) => r.seenAt >= stale);
     const fit = connected.filter((r) => matches(r, target));
-    const others = connected.map((r) => r.name).join(', ') || 'none';
-    if (fit.length === 0) return `${describeTarget(target)} is not connected (connected runners: ${others})`;
-    if (fit.length > 1) return `${fit.length} connected runners match ${describeTarget(target)} (${fit.map((r) => r.name).join(', ')}): runOn must name one`;
+    const others = connected.map((r) => r.name).join(', ');
+    if (fit.length === 0) {
+      return { english: `${describeTarget(target)} is not connected (connected runners: ${others || 'none'})`, shown: t('runner.notConnected', { target: runnerTarget(describeTarget(target)), others: others || t('runner.noneConnected') }) };
+    }
+    const names = fit.map((r) => r.name).join(', ');
+    if (fit.length > 1) return { english: `${fit.length} connected runners match ${describeTarget(target)} (${names}): runOn must name one`, shown: t('runner.ambiguous', { count: fit.length, target: runnerTarget(describeTarget(target)), names }) };
     return fit[0] as RunnerRecord;
   }
 
@@ -115,9 +132,9 @@ export class RemoteStepRunner {
       const silentFor = runner ? now - Math.max(Date.parse(runner.seenAt), waitingSince) : Infinity;
       let end: { detail: string; to: 'interrupted' | 'cancelled' } | undefined;
       if (silentFor > this.o.heartbeatTimeoutMs) {
-        end = { to: job.state === 'queued' ? 'cancelled' : 'interrupted', detail: `runner ${job.runner} stopped sending heartbeats (silent for ${Math.round(silentFor / 1000)} s, bound ${Math.round(this.o.heartbeatTimeoutMs / 1000)} s)` };
+        end = { to: job.state === 'queued' ? 'cancelled' : 'interrupted', detail: jobDetail('runner.detail.silent', { runner: job.runner, silent: Math.round(silentFor / 1000), bound: Math.round(this.o.heartbeatTimeoutMs / 1000) }) };
       } else if (deadline !== undefined && now > deadline) {
-        end = { to: 'cancelled', detail: `runner ${job.runner} did not answer within ${Math.round((this.o.queryTimeoutMs ?? 15_000) / 1000)} s` };
+        end = { to: 'cancelled', detail: jobDetail('runner.detail.noAnswer', { runner: job.runner, seconds: Math.round((this.o.queryTimeoutMs ?? 15_000) / 1000) }) };
       } else if (signal?.aborted && detachOnAbort) {
         throw new StepDetached(`this bot stopped waiting for job ${jobId}; runner ${job.runner} goes on with it`);
       } else if (signal?.aborted && cancelBy === undefined) {
@@ -125,7 +142,7 @@ export class RemoteStepRunner {
         await this.o.store.transaction((tx) => tx.runners.requestRunnerJobCancel(jobId));
         this.o.hub.notify(runnerKey(job.runner));
       } else if (cancelBy !== undefined && now > cancelBy) {
-        end = { to: 'cancelled', detail: `cancelled (${String(signal?.reason instanceof Error ? signal.reason.message : 'aborted')}); runner ${job.runner} was told to stop it but did not report back` };
+        end = { to: 'cancelled', detail: jobDetail('runner.detail.cancelled', { reason: String(signal?.reason instanceof Error ? signal.reason.message : 'aborted'), runner: job.runner }) };
       }
       if (end) {
         const at = this.o.clock().toISOString();
@@ -145,7 +162,7 @@ export class RemoteStepRunner {
     this.o.onFinished?.(job.runner, parsed ? (parsed.data?.status ?? 'invalid') : job.state);
     switch (job.state) {
       case 'done': {
-        if (!parsed?.success) return failed(`runner ${job.runner} reported a result the bot cannot read`);
+        if (!parsed?.success) return failed(`runner ${job.runner} reported a result the bot cannot read`, { code: 'runner.unreadable', params: { runner: job.runner } });
         const result = parsed.data;
         const { said, saidParts, ...rest } = result;
         // A code this bot does not know (a newer runner's) leaves the result in the runner's English.
@@ -160,19 +177,23 @@ export class RemoteStepRunner {
         };
       }
       case 'refused':
-        return failed(`refused by runner ${job.runner}, nothing was run: ${job.detail ?? 'no reason given'}`);
-      case 'interrupted':
-        return { status: 'interrupted', summary: `interrupted ${where}: ${job.detail ?? 'lost'}. It was not re-run: check the system, then request it again if needed`, durationMs: 0, outputTail: job.output ?? '' };
-      default:
+        return failed(`refused by runner ${job.runner}, nothing was run: ${job.detail ?? 'no reason given'}`, { code: 'runner.refused', params: { runner: job.runner, reason: detailOr(job, 'runner.detail.none') } });
+      case 'interrupted': {
+        const said: ResultMessage = { code: 'runner.interrupted', params: { runner: job.runner, detail: detailOr(job, 'runner.detail.lost') } };
+        return { status: 'interrupted', summary: `interrupted ${where}: ${job.detail ?? 'lost'}. It was not re-run: check the system, then request it again if needed`, said, durationMs: 0, outputTail: job.output ?? '' };
+      }
+      default: {
+        const detail = detailOr(job, 'runner.detail.cancelledShort');
         return job.startedAt
-          ? { status: 'failed', summary: `${job.detail ?? 'cancelled'} ${where}`, durationMs: 0, outputTail: job.output ?? '' }
-          : failed(`not run ${where}: ${job.detail ?? 'cancelled'}`);
+          ? { status: 'failed', summary: `${job.detail ?? 'cancelled'} ${where}`, said: { code: 'runner.ended', params: { detail, runner: job.runner } }, durationMs: 0, outputTail: job.output ?? '' }
+          : failed(`not run ${where}: ${job.detail ?? 'cancelled'}`, { code: 'runner.notRun', params: { runner: job.runner, detail } });
+      }
     }
   }
 
   async run(step: RunbookStep, params: Record<string, string>, context: ActionContext & { origin: StepOrigin }): Promise<StepResult> {
     const runner = await this.choose(step, params);
-    if (typeof runner === 'string') return failed(`not run: ${runner}`);
+    if (!('name' in runner)) return failed(`not run: ${runner.english}`, { code: 'notRun', params: { reason: runner.shown } });
     const jobId = await this.queue(runner.name, 'run', step, params, context.origin, { pins: [...(context.pins ?? [])] });
     this.o.log.info({ jobId, runner: runner.name, runbook: context.origin.runbook, step: step.id, runId: context.origin.runId }, 'step handed to a runner');
     // A step of an incident outlives this process on its runner; a scheduled job's is cancelled with it.
@@ -194,12 +215,15 @@ export class RemoteStepRunner {
   /** A picker's list, a file check or a retention run on the step's runner; throws RunnerUnavailableError when it cannot. */
   private async ask(kind: 'list' | 'inspect' | 'expire', step: RunbookStep, params: Record<string, string>, origin: StepOrigin, extra: Partial<Job> = {}): Promise<Answer> {
     const runner = await this.choose(step, params);
-    if (typeof runner === 'string') throw new RunnerUnavailableError(`cannot ask the step's runner: ${runner}`);
+    if (!('name' in runner)) throw new RunnerUnavailableError(t('runner.ask.cannot', { reason: runner.shown }));
     const jobId = await this.queue(runner.name, kind, step, params, origin, extra);
     const job = await this.await(jobId, undefined, this.o.clock().getTime() + (this.o.queryTimeoutMs ?? 15_000));
-    if (job.state !== 'done') throw new RunnerUnavailableError(`runner ${runner.name} ${job.state === 'refused' ? 'refused' : 'did not answer'}: ${job.detail ?? job.state}`);
+    if (job.state !== 'done') {
+      const detail = detailOr(job, job.state === 'refused' ? 'runner.jobState.refused' : job.state === 'interrupted' ? 'runner.jobState.interrupted' : 'runner.jobState.cancelled');
+      throw new RunnerUnavailableError(t(job.state === 'refused' ? 'runner.ask.refused' : 'runner.ask.noAnswer', { runner: runner.name, detail }));
+    }
     const answer = answerSchema.safeParse(JSON.parse(job.result ?? 'null'));
-    if (!answer.success || answer.data.kind !== kind) throw new RunnerUnavailableError(`runner ${runner.name} sent an answer the bot cannot read`);
+    if (!answer.success || answer.data.kind !== kind) throw new RunnerUnavailableError(t('runner.ask.unreadable', { runner: runner.name }));
     return answer.data;
   }
 
@@ -210,7 +234,7 @@ export class RemoteStepRunner {
 
   async inspectFile(step: RunbookStep, params: Record<string, string>, origin: StepOrigin, file: string, within?: string): Promise<FileInspection> {
     const answer = await this.ask('inspect', step, params, origin, { path: file, ...(within !== undefined ? { within } : {}) });
-    return answer.kind === 'inspect' ? answer.inspection : { ok: false, reason: 'no answer' };
+    return answer.kind === 'inspect' ? answer.inspection : { ok: false, reason: t('runner.ask.none') };
   }
 
   async expireBackups(step: RunbookStep, params: Record<string, string>, now: Date, origin: StepOrigin): Promise<BackupExpiry | undefined> {

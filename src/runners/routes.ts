@@ -12,6 +12,7 @@ import { sendError, sendJson } from '../http/respond.js';
 import type { Route } from '../http/router.js';
 import type { AcceptedRunner } from '../settings/runners.js';
 import { jobKey, runnerKey, type RunnerHub } from './hub.js';
+import { jobDetail } from './job-detail.js';
 import { EVENTS_PATH, POLL_PATH, RUNNER_HEADER, eventsRequestSchema, pollRequestSchema, type Job, type PollResponse } from './protocol.js';
 import { handleEvent } from './events.js';
 
@@ -112,7 +113,7 @@ export function createRunnerRoutes(o: RunnerRoutesOptions): Route[] {
         if (closed.signal.aborted && jobs.length > 0) {
           // Handed out to a runner that is gone: they never reached it, so they were never started.
           await o.store.transaction(async (tx) => {
-            for (const job of jobs) await tx.runners.finishRunnerJob(job.id, ['running'], 'interrupted', at, { detail: `runner ${runner.name} disconnected as the job was handed to it; it was not started` });
+            for (const job of jobs) await tx.runners.finishRunnerJob(job.id, ['running'], 'interrupted', at, { detail: jobDetail('runner.detail.disconnected', { runner: runner.name }) });
           });
           for (const job of jobs) o.hub.notify(jobKey(job.id));
           return;
@@ -134,7 +135,7 @@ export function createRunnerRoutes(o: RunnerRoutesOptions): Route[] {
       const open = (await tx.runners.openRunnerJobs(name, 1000)).filter((j) => j.state === 'running' && !held.has(j.id));
       const ended: RunnerJob[] = [];
       for (const job of open) {
-        const detail = `runner ${name} no longer holds it (it restarted or lost it${job.startedAt ? ' after starting it' : ' before starting it'})`;
+        const detail = jobDetail(job.startedAt ? 'runner.detail.lostStarted' : 'runner.detail.lostNotStarted', { runner: name });
         if (await tx.runners.finishRunnerJob(job.id, ['running'], 'interrupted', at, { detail })) ended.push(job);
       }
       return ended;

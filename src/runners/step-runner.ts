@@ -1,6 +1,10 @@
 import { StepDetached, type StepRunner } from '../core/ports/step-runner.js';
 import { describeTarget, localStepRunner, resolveRunOn } from '../runbooks/index.js';
 import type { RemoteStepRunner } from './remote-step-runner.js';
+import type { ResultMessage } from '../domain/result-message.js';
+
+/** A step names a runner, and this bot accepts none: it is never run here instead. */
+class NoRunnersError extends Error {}
 
 /**
  * The step runner the core gets: a step with `runOn` goes to its runner, any other runs here as
@@ -10,7 +14,7 @@ export function routingStepRunner(remote: RemoteStepRunner | undefined): StepRun
   const remoteOr = (runOn: unknown) => {
     if (runOn === undefined) return undefined;
     // A step that names a runner never falls back to running here, even when runners are not enabled.
-    if (!remote) throw new Error('this step runs on a runner, and this bot accepts no runners (RUNNERS_FILE is not set)');
+    if (!remote) throw new NoRunnersError('this step runs on a runner, and this bot accepts no runners (RUNNERS_FILE is not set)');
     return remote;
   };
   return {
@@ -20,7 +24,9 @@ export function routingStepRunner(remote: RemoteStepRunner | undefined): StepRun
         return await (r ? r.run(step, params, context) : localStepRunner.run(step, params, context));
       } catch (error) {
         if (error instanceof StepDetached) throw error;
-        return { status: 'failed', summary: `not run: ${error instanceof Error ? error.message : String(error)}`, durationMs: 0, outputTail: '' };
+        const reason = error instanceof Error ? error.message : String(error);
+        const said: ResultMessage = error instanceof NoRunnersError ? { code: 'notRun.noRunners', params: {} } : { code: 'notRun', params: { reason } };
+        return { status: 'failed', summary: `not run: ${reason}`, said, durationMs: 0, outputTail: '' };
       }
     },
     reattach: async (runId, signal) => (remote ? remote.reattach(runId, signal) : undefined),

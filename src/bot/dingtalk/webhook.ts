@@ -6,6 +6,7 @@ import { RobotLimiter, escapeMarkdown, truncate } from './limits.js';
 import { newCardId, replyId } from './platform.js';
 import { cardTitle } from './render.js';
 import { signedDingTalkWebhookUrl } from './sign.js';
+import { t } from '../../core/i18n/index.js';
 
 export interface DingTalkWebhookOptions {
   /** The custom robot's webhook, with its access_token. */
@@ -53,7 +54,7 @@ export class DingTalkWebhookPlatform implements ChatPlatform {
       'send card',
       link === undefined
         ? { msgtype: 'markdown', markdown: { title: truncate(card.fallbackText, 60), text } }
-        : { msgtype: 'actionCard', actionCard: { title: truncate(card.fallbackText, 60), text, singleTitle: 'Open in the console', singleURL: link } },
+        : { msgtype: 'actionCard', actionCard: { title: truncate(card.fallbackText, 60), text, singleTitle: t('card.openConsole'), singleURL: link } },
     );
     const id = newCardId();
     this.titles.set(id, cardTitle(card));

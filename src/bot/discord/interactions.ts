@@ -12,6 +12,7 @@ import { sendError, sendJson } from '../../http/respond.js';
 import { parseInteraction } from './parse-interaction.js';
 import { NO_MENTIONS, renderPrivateText } from './render.js';
 import { verifyDiscordRequest } from './verify.js';
+import { t } from '../../core/i18n/index.js';
 
 export { parseInteraction, type ParsedInteraction } from './parse-interaction.js';
 export { verifyDiscordRequest, type DiscordRequestToVerify } from './verify.js';
@@ -131,7 +132,7 @@ export function createDiscordInteractionsHandler(o: DiscordInteractionsOptions):
           },
           async (error) => {
             o.log.error({ err: error, buttonId: interaction.customId, user: interaction.userId }, 'discord button press failed');
-            await tellPrivately('Something went wrong handling that button; it has been logged. Please try again.');
+            await tellPrivately(t('answer.buttonFailed'));
           },
         );
         return;
@@ -151,7 +152,7 @@ export function createDiscordInteractionsHandler(o: DiscordInteractionsOptions):
           },
           async (error) => {
             o.log.error({ err: error, command: interaction.name, user: interaction.userId }, 'discord command failed');
-            await answer('Something went wrong running that command; it has been logged. Please try again.');
+            await answer(t('command.failed'));
           },
         );
         return;

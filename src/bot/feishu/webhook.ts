@@ -4,6 +4,7 @@ import type { ChatPacing, ChatPlatform, ChatUser, MessageRef } from '../../core/
 import { answerError, toDeliveryError } from './errors.js';
 import { escapeLarkMd, renderCard, truncate } from './render.js';
 import { feishuWebhookSignature } from './sign.js';
+import { t } from '../../core/i18n/index.js';
 
 export interface FeishuWebhookOptions {
   webhookUrl: string;
@@ -38,7 +39,7 @@ export class FeishuWebhookPlatform implements ChatPlatform {
     const rendered = renderCard({ ...card, buttons: [] });
     const link = this.o.consoleUrl === undefined ? undefined : `${this.o.consoleUrl.replace(/\/$/, '')}/console/incidents/${encodeURIComponent(card.incidentId)}`;
     if (link !== undefined) {
-      (rendered.elements as unknown[]).push({ tag: 'action', actions: [{ tag: 'button', text: { tag: 'plain_text', content: 'Open in the console' }, type: 'primary', url: link }] });
+      (rendered.elements as unknown[]).push({ tag: 'action', actions: [{ tag: 'button', text: { tag: 'plain_text', content: t('card.openConsole') }, type: 'primary', url: link }] });
     }
     await this.send('send card', { msg_type: 'interactive', card: rendered });
     const id = localId();

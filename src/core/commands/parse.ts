@@ -70,8 +70,8 @@ export function validateCommand(input: CommandInput): Command {
     let problem: string;
     if (issue?.code === 'unrecognized_keys') problem = t('parse.unexpected', { words: issue.keys.map((k) => (k.startsWith('unexpected ') ? k.slice(11) : `"${k}"`)).join(', ') });
     else if (field !== '' && input.options[field] === undefined) problem = t('parse.missing', { field });
-    else problem = `${field ? `<${field}>: ` : ''}${issue?.message ?? 'invalid'}`;
-    throw usageError(`/${key}: ${problem}.`, key, input.name);
+    else problem = `${field ? `<${field}>: ` : ''}${issue?.message ?? t('parse.invalid')}`;
+    throw usageError(t('parse.problem', { key, problem }), key, input.name);
   }
   return { key, args: parsed.data } as Command;
 }

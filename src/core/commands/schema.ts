@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseSilenceDuration } from '../duration.js';
 import { MAX_NOTE_LENGTH } from '../resolve.js';
+import { t } from '../i18n/index.js';
 
 /**
  * The slash commands, validated. Every platform hands in the same `CommandInput` (Slack from the
@@ -19,7 +20,7 @@ export interface CommandInput {
 const incidentId = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const text = String(value).trim().replace(/^#/, '');
   if (!/^\d{1,15}$/.test(text) || Number(text) < 1) {
-    ctx.addIssue({ code: 'custom', message: `the incident id must be a number like 12, not "${String(value).slice(0, 20)}"` });
+    ctx.addIssue({ code: 'custom', message: t('parse.incidentId', { value: String(value).slice(0, 20) }) });
     return z.NEVER;
   }
   return Number(text);

@@ -233,7 +233,7 @@ describe('rollback with a database restore (stop, restore the previous data, sta
     expect(result.artefacts?.map((a) => a.kind)).toContain('safety-backup');
     // The restore's findings under its own labels (the catalogue says them).
     expect(fact(result, 'safety backup')).toContain('app-safety-');
-    expect(fact(result, 'backup')).toContain('backups/app-');
+    expect(fact(result, 'backup (newest verified)')).toContain('backups/app-');
   });
 });
 

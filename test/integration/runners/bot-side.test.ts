@@ -5,6 +5,10 @@ import { startTestBot, type TestBot } from '../../support/bot-harness.js';
 import type { RunbookStep } from '../../../src/runbooks/index.js';
 import { executeCommand } from '../../../src/core/commands/execute.js';
 import { EVENTS_PATH, POLL_PATH, pollResponseSchema, type Job } from '../../../src/runners/protocol.js';
+import { routingStepRunner } from '../../../src/runners/step-runner.js';
+import { useLocale } from '../../../src/core/i18n/index.js';
+import { resultSummary, stepDescription } from '../../../src/core/result-text.js';
+import { englishIn } from '../../support/no-english.js';
 
 /*
  * The bot's side of runners, through its real HTTP port and store: the test speaks the runner
@@ -185,6 +189,48 @@ describe('runners: the bot side', () => {
     const result = await running;
     expect(result.status).toBe('failed');
     expect(result.summary).toMatch(/refused by runner b, nothing was run: step remote-shop\/check differs/);
+  });
+
+  it('says why a step did not run on its runner in the bot\'s language (LOCALE=zh-CN)', async () => {
+    bot = await botWithRunners({ RUNNER_HEARTBEAT_TIMEOUT_SECONDS: '60' });
+    const b = bot;
+    const previous = useLocale({ locale: 'zh-CN', timeZone: 'Asia/Shanghai' });
+    try {
+      const run = (host: string) => b.bot.engine.runner.run(step(b), { host }, { signal: new AbortController().signal, redact: (t) => t, env: {}, origin });
+      await poll(b, 'b', TOKEN_B);
+      const absent = await run('a');
+      // Runner b refuses: its reason is its own words, shown as written.
+      const refusing = run('b');
+      const reason = 'step remote-shop/check differs from this host\'s manifests';
+      await report(b, 'b', TOKEN_B, [{ jobId: (await nextJob(b, 'b', TOKEN_B)).id, type: 'refused', reason }]);
+      const refused = await refusing;
+      // Runner b restarts and no longer lists the job it was given.
+      const losing = run('b');
+      await nextJob(b, 'b', TOKEN_B);
+      await poll(b, 'b', TOKEN_B, { running: [] });
+      const lost = await losing;
+      // A bot that accepts no runners never runs the step here instead.
+      const none = await routingStepRunner(undefined).run(step(b), { host: 'a' }, { signal: new AbortController().signal, redact: (t) => t, env: {}, origin });
+      const said = [absent, refused, lost, none].map((r) => resultSummary(r));
+      expect(said).toEqual([
+        '未执行：runner a 未连接（已连接的 runner：b）',
+        `runner b 拒绝执行，未做任何操作：${reason}`,
+        '在 runner b 上执行中断：runner b 已不再持有该任务（任务启动前它重启了或丢失了任务）。未自动重跑：请先检查系统，需要时再重新发起',
+        '未执行：该步骤要在 runner 上执行，而本机器人不接入 runner（未设置 RUNNERS_FILE）',
+      ]);
+      const what = stepDescription(b.bot.engine.runner, step(b), { host: 'a:9100' });
+      expect(what).toBe('将执行 `/bin/true`（超时 60 秒）（在 runner a 上）');
+      expect([...said, what].map((x) => ({ x, english: englishIn(x, { allowed: [reason] }) })).filter((x) => x.english.length > 0)).toEqual([]);
+      // The English summaries are the ones the audit keeps, as they were.
+      expect([absent, refused, lost, none].map((r) => r.summary)).toEqual([
+        'not run: runner a is not connected (connected runners: b)',
+        `refused by runner b, nothing was run: ${reason}`,
+        'interrupted on runner b: runner b no longer holds it (it restarted or lost it before starting it). It was not re-run: check the system, then request it again if needed',
+        'not run: this step runs on a runner, and this bot accepts no runners (RUNNERS_FILE is not set)',
+      ]);
+    } finally {
+      useLocale(previous);
+    }
   });
 
   it('shows connected runners in /runbook runners and the console, and counts their jobs in /metrics', async () => {

@@ -3,6 +3,8 @@ import { decodeButtonId, encodeButtonId } from '../../../src/core/button-codec.j
 import { parseCommandText, validateCommand } from '../../../src/core/commands/parse.js';
 import { UsageError } from '../../../src/core/commands/usage.js';
 import { parseSilenceDuration } from '../../../src/core/duration.js';
+import { useLocale } from '../../../src/core/i18n/index.js';
+import { englishIn } from '../../support/no-english.js';
 
 const text = (name: string, line: string) => validateCommand(parseCommandText(name, line));
 const problem = (name: string, line: string): string => {
@@ -68,6 +70,20 @@ describe('command text and validation', () => {
     expect(problem('runbook', 'run gitcortex health a=1 a=2')).toMatch(/param "a" is given twice/);
     expect(problem('runbook', 'run gitcortex health --incident x')).toMatch(/<incident>: the incident id must be a number/);
     expect(problem('runbook', 'list extra')).toMatch(/^\/runbook list: unexpected "extra"\./);
+  });
+
+  it('names a bad incident id or silence duration in the bot\'s language (zh-CN)', () => {
+    const previous = useLocale({ locale: 'zh-CN', timeZone: 'Asia/Shanghai' });
+    try {
+      const said = [problem('incident', 'show twelve'), problem('incident', 'silence 3 forever'), problem('incident', 'silence 3 8d'), problem('incident', 'silence 3 0m')];
+      expect(said[0]).toContain('事件编号必须是数字（例如 12），而不是 "twelve"');
+      expect(said[1]).toContain('"forever" 不是有效的时长');
+      expect(said[2]).toContain('静默时长最多 7d');
+      expect(said[3]).toContain('静默时长至少 1m');
+      expect(said.map((x) => ({ x, english: englishIn(x, { allowed: ['twelve', 'forever', 'show', 'silence'] }) })).filter((x) => x.english.length > 0)).toEqual([]);
+    } finally {
+      useLocale(previous);
+    }
   });
 
   it('bounds silence durations', () => {

@@ -95,7 +95,7 @@ steps:
       { status: 'succeeded', summary: 'x', durationMs: 1, outputTail: '', output: 'all of it', artefacts: [{ kind: 'backup', path: '/b/shop.db.gz', sizeBytes: 2 * 1024 * 1024, sha256: '3f9a0c'.repeat(11).slice(0, 64) }] },
       'http://bot.example/incidents/1/runs/2/output',
     );
-    expect(details).toContain('📦 备份 `/b/shop.db.gz`（2.0 MiB (2097152 字节)，sha256 3f9a0c3f9a0c3f9a…）');
+    expect(details).toContain('📦 备份 `/b/shop.db.gz`（2.0 MiB（2097152 字节），sha256 3f9a0c3f9a0c3f9a…）');
     expect(details).toContain('🔎 完整输出：http://bot.example/incidents/1/runs/2/output');
     expect(englishIn(details)).toEqual([]);
   });
