@@ -54,6 +54,8 @@ export const OPS_RESULT_CODES = [
   'restart.notActive',
   /** {service}; {tookMs}. */
   'restart.compose',
+  /** {service}; {tookMs}: rebuilt its image and recreated its container (`up -d --build`). */
+  'restart.compose.rebuilt',
   /** {deployment}; {namespace}; {tookMs}. */
   'restart.kubernetes',
   /** {tookMs}. */
@@ -210,6 +212,8 @@ export const OPS_RESULT_CODES = [
   'describe.restart.systemd',
   /** {service}; {target}: the project directory, -f file, -p name; {within}; {verify}: 1 when a check follows, {check} and {checkWithin} (seconds) its values, else empty. */
   'describe.restart.compose',
+  /** The same params as describe.restart.compose, for a rebuild (`up -d --build`). */
+  'describe.restart.compose.rebuild',
   /** {deployment}; {namespace}; {inContext}: 1 when {context} is given; {within}; {verify}: 1 when a check follows, {check} and {checkWithin} (seconds) its values, else empty. */
   'describe.restart.kubernetes',
   /** {argv}, quoted; {inDir}: 1 when {dir} is given; {verify}: 1 when a check follows, {check} and {checkWithin} (seconds) its values, else empty. */

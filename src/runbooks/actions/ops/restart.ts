@@ -51,6 +51,12 @@ const composeRestart = z.strictObject({
   file: locationText.optional(),
   /** The project name (`-p`); the default is compose's own (the project directory's name). */
   project: text.optional(),
+  /**
+   * Rebuild the service's image and recreate its container (`up -d --build <service>`) instead of
+   * restarting it: for a release switched by a symlink the service builds from, which a plain
+   * restart would not pick up.
+   */
+  rebuild: z.boolean().default(false),
   withinSeconds: withinSeconds(30),
   ...followUp,
 });
@@ -97,8 +103,8 @@ export function systemdArgv(unit: string): { restart: Argv; isActive: Argv; stat
 }
 
 /** `docker compose [-p project] [-f file] restart <service>`, with the compose command in use. */
-export function composeArgv(command: readonly string[], i: Pick<ComposeRestart, 'service' | 'file' | 'project'>): Argv {
-  return [...composeBase(command, i), 'restart', i.service];
+export function composeArgv(command: readonly string[], i: Pick<ComposeRestart, 'service' | 'file' | 'project'> & { rebuild?: boolean }): Argv {
+  return [...composeBase(command, i), ...(i.rebuild ? ['up', '-d', '--build'] : ['restart']), i.service];
 }
 
 export function kubectlArgv(i: Pick<KubernetesRestart, 'deployment' | 'namespace' | 'context'>, timeoutSeconds: number): { restart: Argv; status: Argv } {
@@ -149,7 +155,7 @@ export function restartClause(i: RestartInputs): string {
     case 'systemd':
       return `restart systemd unit ${i.unit} and wait until active (${i.withinSeconds}s)`;
     case 'compose': {
-      return `restart compose service ${i.service} in ${describeTarget(i)} and wait until running (${i.withinSeconds}s)`;
+      return `${i.rebuild ? 'rebuild and recreate' : 'restart'} compose service ${i.service} in ${describeTarget(i)} and wait until running (${i.withinSeconds}s)`;
     }
     case 'kubernetes': {
       const context = i.context !== undefined ? ` (context ${i.context})` : '';
@@ -172,7 +178,7 @@ export function describeRestartSaid(i: RestartInputs): ResultMessage {
     case 'systemd':
       return say('describe.restart.systemd', { unit: i.unit, within: i.withinSeconds, ...then });
     case 'compose':
-      return say('describe.restart.compose', { service: i.service, target: targetValue(i), within: i.withinSeconds, ...then });
+      return say(i.rebuild ? 'describe.restart.compose.rebuild' : 'describe.restart.compose', { service: i.service, target: targetValue(i), within: i.withinSeconds, ...then });
     case 'kubernetes':
       return say('describe.restart.kubernetes', { deployment: i.deployment, namespace: i.namespace, inContext: i.context !== undefined ? 1 : 0, context: i.context ?? '', within: i.withinSeconds, ...then });
     case 'command':
@@ -292,8 +298,8 @@ async function restartCompose(i: ComposeRestart, ctx: TypedActionContext, budget
   if (!restart.ok) return [programPhase(restart, quoteArgv(argv), argvSaid(argv), [{ label: 'not restarted', value: i.service }])];
   const restarted: Phase = {
     ok: true,
-    summary: `restarted compose service ${i.service} (${formatDuration(restart.durationMs)})`,
-    said: say('restart.compose', { service: i.service, tookMs: restart.durationMs }),
+    summary: `${i.rebuild ? 'rebuilt and recreated' : 'restarted'} compose service ${i.service} (${formatDuration(restart.durationMs)})`,
+    said: say(i.rebuild ? 'restart.compose.rebuilt' : 'restart.compose', { service: i.service, tookMs: restart.durationMs }),
     facts,
     output: restart.output,
   };
