@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/bot-process.js';
-import { alive } from '../support/processes.js';
+import { alive, pidIn } from '../support/processes.js';
 import { auditLines, jobFiles } from '../support/runner-process.js';
-import { pidIn, runnerScene, type RunnerScene } from '../support/runner-scene.js';
+import { runnerScene, type RunnerScene } from '../support/runner-scene.js';
 
 /*
  * The runner agent as a process against the real bot (a process too), driven through chat as an

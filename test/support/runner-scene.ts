@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { slackDriver, type ChatDriver, type ChatMessage } from './chat-drivers.js';
-import { freePort, makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from './bot-process.js';
+import { freePort, makeBotDir, postWebhook, startBotProcess, type BotProcess } from './bot-process.js';
 import { loadFixture } from './fixtures.js';
 import { alive, readPid } from './processes.js';
 import { RUNNER_TEST_TOKEN, spawnRunner, type RunnerProcess } from './runner-process.js';
@@ -97,10 +97,4 @@ export async function runnerScene(o: RunnerSceneOptions): Promise<RunnerScene> {
     reply: (pattern, what, timeoutMs = 20_000) => chat.waitFor(() => chat.replies(card).find((m) => pattern.test(m.text)), timeoutMs, what),
     dispose,
   };
-}
-
-/** The pid written to `file` by a step (a whole line), once it is there. */
-export async function pidIn(file: string): Promise<number> {
-  await pollUntil(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').endsWith('\n'), 15_000, `${path.basename(file)} to be written`);
-  return readPid(file);
 }
