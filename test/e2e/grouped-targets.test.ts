@@ -4,8 +4,9 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeWithAlertmanager, startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
-import { WEBHOOK_TOKEN, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { startAlertScene, type AlertScene } from '../support/alert-scene.js';
+import { describeWithAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
+import type { TestBot } from '../support/bot-harness.js';
 import { discordDriver, slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
 
 /**
@@ -94,12 +95,13 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
     let t: TestBot;
     let am: RunningAlertmanager;
     let card: ChatMessage;
+    let s: AlertScene | undefined;
     const log = () => (fs.existsSync(path.join(t.dir, 'restarts.log')) ? fs.readFileSync(path.join(t.dir, 'restarts.log'), 'utf8').split('\n').filter(Boolean).sort() : []);
     const waitForReply = (pattern: RegExp, what: string) => chat.waitFor(() => chat.replies(card).find((m) => pattern.test(m.text)), 20_000, what);
 
     beforeAll(async () => {
-      chat = await makeDriver();
-      t = await startTestBot({ runbooks: { 'shop.yaml': RUNBOOK, 'db.yaml': DB_RUNBOOK }, env: chat.botEnv() });
+      s = await startAlertScene(await makeDriver(), { runbooks: { 'shop.yaml': RUNBOOK, 'db.yaml': DB_RUNBOOK } });
+      ({ chat, t, am } = s);
       // Each host: a live database of one row, and one backup of (host number + 1) rows.
       for (const [n, host] of ['host1', 'host2', 'host3'].entries()) {
         fs.mkdirSync(path.join(t.dir, 'backups', host), { recursive: true });
@@ -109,17 +111,11 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
         conn.close();
         writeBackup(path.join(t.dir, 'backups', host, 'db-20240101T000000Z.db.gz'), n + 2);
       }
-      chat.attach(t.url);
-      am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN, groupBy: ['alertname', 'service'] });
       await am.fireAlerts(INSTANCES.map(alert));
       card = await chat.waitFor(() => chat.cards().find((c) => INSTANCES.every((i) => c.text.includes(i))), 30_000, 'one card for the three instances');
     }, 90_000);
 
-    afterAll(async () => {
-      await am?.stop();
-      await t?.stop();
-      await chat?.close();
-    });
+    afterAll(() => s?.stop());
 
     it('offers the restart on a card whose instances differ, instead of calling the runbook unavailable', () => {
       expect(card.buttonIds).toContain('run-step:1:grouped-shop:restart');
@@ -246,24 +242,17 @@ const MANY = Array.from({ length: 30 }, (_, i) => `host${i + 1}:3001`);
 describeWithAlertmanager('grouped incidents: more alerts than a menu shows', () => {
   describe.each(drivers)('on %s', (_name, makeDriver) => {
     let chat: ChatDriver;
-    let t: TestBot;
-    let am: RunningAlertmanager;
     let card: ChatMessage;
+    let s: AlertScene | undefined;
 
     beforeAll(async () => {
-      chat = await makeDriver();
-      t = await startTestBot({ runbooks: { 'many.yaml': MANY_RUNBOOK }, env: chat.botEnv() });
-      chat.attach(t.url);
-      am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN, groupBy: ['alertname', 'service'] });
-      await am.fireAlerts(MANY.map((instance) => ({ labels: { alertname: 'ShopDown', service: 'many-shop', severity: 'critical', instance }, annotations: { summary: 'Shop is down' } })));
+      s = await startAlertScene(await makeDriver(), { runbooks: { 'many.yaml': MANY_RUNBOOK } });
+      chat = s.chat;
+      await s.am.fireAlerts(MANY.map((instance) => ({ labels: { alertname: 'ShopDown', service: 'many-shop', severity: 'critical', instance }, annotations: { summary: 'Shop is down' } })));
       card = await chat.waitFor(() => chat.cards().find((c) => /firing \(30 of 30\)/.test(c.text)), 30_000, 'one card for the thirty instances');
     }, 90_000);
 
-    afterAll(async () => {
-      await am?.stop();
-      await t?.stop();
-      await chat?.close();
-    });
+    afterAll(() => s?.stop());
 
     it("lists as many alerts as the platform's select holds, says how many more, and takes one of those by command", async () => {
       await chat.press('alice', 'run-step:1:many-shop:restart', card, card);
