@@ -192,6 +192,28 @@ export async function startBotProcess(opts: SpawnBotOptions = {}): Promise<BotPr
   return bot;
 }
 
+/**
+ * A bot folder for bots started one after another on it, as a restart after a crash finds it
+ * (database, runbooks, what steps wrote); `dispose` stops every one of them and removes the folder.
+ */
+export async function botFolder(runbooks: Record<string, string>) {
+  const dir = await makeBotDir(runbooks);
+  const bots: BotProcess[] = [];
+  return {
+    dir,
+    /** Starts a bot on the folder and waits until it is ready. */
+    start: async (env: Record<string, string>): Promise<BotProcess> => {
+      const bot = await startBotProcess({ dir, env });
+      bots.push(bot);
+      return bot;
+    },
+    dispose: async () => {
+      for (const b of bots) await b.dispose();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** POSTs an Alertmanager notification to the bot. */
 export async function postWebhook(
   url: string,
