@@ -11,11 +11,10 @@
  * The runbook's `stuck` runbook has a step `fix` ("Fix it") that writes its shell's pid to
  * `{{DIR}}/shell.pid` and its background child's to `{{DIR}}/sleep.pid`.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { slackDriver, type ChatDriver, type ChatMessage } from './chat-drivers.js';
-import { makeBotDir, postWebhook, startBotProcess, type BotProcess } from './bot-process.js';
+import { botFolder, postWebhook, type BotProcess } from './bot-process.js';
 import { loadFixture } from './fixtures.js';
 import { alive, pidIn, readPid } from './processes.js';
 
@@ -24,8 +23,6 @@ const TOKEN = 'step-leftovers-webhook-token';
 export interface LeftoverScene {
   chat: ChatDriver;
   dir: string;
-  /** Every bot started through `start`; disposed at the end. */
-  bots: BotProcess[];
   /** Step processes to kill at the end, should the test leave them alive. */
   pids: number[];
   /** The bot's environment: the fake Slack, the webhook token, then `extra`. */
@@ -36,27 +33,27 @@ export interface LeftoverScene {
   incidentCard: (bot: BotProcess) => Promise<ChatMessage>;
 }
 
-/** Registers its own cleanup in `cleanups` (run in reverse order, so a cleanup pushed before runs after it). */
+/**
+ * Registers its cleanups in `cleanups` (run in reverse order, so a cleanup pushed before runs
+ * after them): the bots and their folder, then the step processes they left, then the chat.
+ */
 export async function leftoverScene(runbook: string, cleanups: Array<() => Promise<void>>): Promise<LeftoverScene> {
   const chat = await slackDriver();
-  const dir = await makeBotDir({ 'stuck.yaml': runbook });
-  const bots: BotProcess[] = [];
+  cleanups.push(() => chat.close());
   const pids: number[] = [];
-  cleanups.push(async () => {
-    for (const b of bots) await b.dispose();
+  cleanups.push(() => {
     for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    fs.rmSync(dir, { recursive: true, force: true });
-    await chat.close();
+    return Promise.resolve();
   });
+  const folder = await botFolder({ 'stuck.yaml': runbook });
+  cleanups.push(folder.dispose);
   return {
     chat,
-    dir,
-    bots,
+    dir: folder.dir,
     pids,
     env: (extra) => ({ ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN, ...extra }),
     start: async (env) => {
-      const bot = await startBotProcess({ dir, env });
-      bots.push(bot);
+      const bot = await folder.start(env);
       chat.attach(bot.url);
       return bot;
     },
