@@ -1,13 +1,11 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAlertScene, type AlertScene } from '../support/alert-scene.js';
 import { describeWithAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
 import type { TestBot } from '../support/bot-harness.js';
 import { discordDriver, slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
+import { createItemsDb, itemCount, writeItemsBackup } from '../support/items-db.js';
 
 /**
  * A grouped incident: Alertmanager groups three instances of one service into one notification,
@@ -61,27 +59,6 @@ const alert = (instance: string) => ({
   annotations: { summary: 'Shop is down' },
 });
 
-/** A gzipped SQLite database whose `items` table holds `rows` rows, with its `.sha256` sidecar. */
-function writeBackup(file: string, rows: number): void {
-  const raw = `${file}.raw`;
-  const conn = new Database(raw);
-  conn.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)');
-  for (let i = 0; i < rows; i++) conn.prepare('INSERT INTO items (name) VALUES (?)').run(`row ${i}`);
-  conn.close();
-  const gz = gzipSync(fs.readFileSync(raw));
-  fs.rmSync(raw);
-  fs.writeFileSync(file, gz);
-  fs.writeFileSync(`${file}.sha256`, `${createHash('sha256').update(gz).digest('hex')}  ${path.basename(file)}\n`);
-}
-
-function liveRows(file: string): number {
-  const conn = new Database(file, { readonly: true });
-  try {
-    return (conn.prepare('SELECT COUNT(*) AS n FROM items').get() as { n: number }).n;
-  } finally {
-    conn.close();
-  }
-}
 const INSTANCES = ['host1:3001', 'host2:3001', 'host3:3001'];
 
 const drivers: Array<[string, () => Promise<ChatDriver>]> = [
@@ -106,10 +83,8 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
       for (const [n, host] of ['host1', 'host2', 'host3'].entries()) {
         fs.mkdirSync(path.join(t.dir, 'backups', host), { recursive: true });
         fs.mkdirSync(path.join(t.dir, 'live'), { recursive: true });
-        const conn = new Database(path.join(t.dir, 'live', `${host}.db`));
-        conn.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items (name) VALUES ('live');");
-        conn.close();
-        writeBackup(path.join(t.dir, 'backups', host, 'db-20240101T000000Z.db.gz'), n + 2);
+        createItemsDb(path.join(t.dir, 'live', `${host}.db`), ['live']);
+        writeItemsBackup(path.join(t.dir, 'backups', host, 'db-20240101T000000Z.db.gz'), n + 2);
       }
       await am.fireAlerts(INSTANCES.map(alert));
       card = await chat.waitFor(() => chat.cards().find((c) => INSTANCES.every((i) => c.text.includes(i))), 30_000, 'one card for the three instances');
@@ -187,9 +162,9 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
       await chat.press('bob', request.buttonIds.find((id) => id.startsWith('approve:')) as string, request, card);
       await waitForReply(/Restore instance data succeeded/, 'the restore result');
       // host2's database now holds its backup's 3 rows; the others still hold their one live row.
-      expect(liveRows(path.join(t.dir, 'live', 'host2.db'))).toBe(3);
-      expect(liveRows(path.join(t.dir, 'live', 'host1.db'))).toBe(1);
-      expect(liveRows(path.join(t.dir, 'live', 'host3.db'))).toBe(1);
+      expect(itemCount(path.join(t.dir, 'live', 'host2.db'))).toBe(3);
+      expect(itemCount(path.join(t.dir, 'live', 'host1.db'))).toBe(1);
+      expect(itemCount(path.join(t.dir, 'live', 'host3.db'))).toBe(1);
       const audit = (await t.bot.engine.auditTrail(1)) ?? [];
       const requested = audit.find((e) => e.kind === 'step.requested' && (e.data as { step?: string }).step === 'restore');
       expect((requested?.data as { params?: Record<string, string> }).params).toMatchObject({ host: 'host2', '@alert-label': 'host=host2' });
