@@ -6,8 +6,9 @@ import type { AlertmanagerNotification } from '../../src/core/alertmanager-paylo
 import type { AuditEvent } from '../../src/core/domain.js';
 import { offersFor } from '../../src/core/offers.js';
 import { loadRunbooks } from '../../src/runbooks/loader.js';
-import { describeWithAlertmanager, startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
-import { WEBHOOK_TOKEN, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { startAlertScene, type AlertScene } from '../support/alert-scene.js';
+import { describeWithAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
+import { startTestBot, type TestBot } from '../support/bot-harness.js';
 import { discordDriver, slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
 import { consoleDriver } from '../support/console-driver.js';
 import { dingtalkDriver, feishuDriver } from '../support/dingtalk-feishu-drivers.js';
@@ -104,6 +105,7 @@ describeWithAlertmanager('ChatPlatform contract', () => {
     let t: TestBot;
     let am: RunningAlertmanager;
     let card: ChatMessage;
+    let s: AlertScene | undefined;
 
     const current = () => chat.card(card.id) ?? card;
     const waitForReply = (pattern: RegExp, what: string) => chat.waitFor(() => chat.replies(card).find((m) => pattern.test(m.text)), 20_000, what);
@@ -114,17 +116,10 @@ describeWithAlertmanager('ChatPlatform contract', () => {
     };
 
     beforeAll(async () => {
-      chat = await makeDriver();
-      t = await startTestBot({ runbooks: { 'shop.yaml': RUNBOOK, 'grouped.yaml': GROUPED_RUNBOOK }, env: chat.botEnv() });
-      chat.attach(t.url);
-      am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN, groupBy: ['alertname', 'service'] });
+      s = await startAlertScene(await makeDriver(), { runbooks: { 'shop.yaml': RUNBOOK, 'grouped.yaml': GROUPED_RUNBOOK } });
+      ({ chat, t, am } = s);
     }, 60_000);
-
-    afterAll(async () => {
-      await am?.stop();
-      await t?.stop();
-      await chat?.close();
-    });
+    afterAll(() => s?.stop());
 
     it('posts one card with at most four primary buttons and every other step in its menu, in runbook order', async () => {
       await am.fireAlerts([shopAlert]);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/core/domain.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from '../fakes/slack-api.js';
 import { loadFixture } from '../support/fixtures.js';
+import { createItemsDb, itemCount } from '../support/items-db.js';
 import { ALERT_CHANNEL, buttonIds, stepButtonIds, startTestBot, type TestBot } from '../support/bot-harness.js';
 
 /**
@@ -47,14 +48,7 @@ describe('pre-change checkpoint, Roll back, and restore from a picker', () => {
   let card: StoredMessage;
   let db: string;
 
-  const rows = () => {
-    const conn = new Database(db, { readonly: true });
-    try {
-      return (conn.prepare('SELECT COUNT(*) AS n FROM items').get() as { n: number }).n;
-    } finally {
-      conn.close();
-    }
-  };
+  const rows = () => itemCount(db);
   const replies = () => slack.threadReplies(ALERT_CHANNEL, card.ts);
   const waitForReply = (pattern: RegExp, what: string, after = 0) =>
     slack.waitFor(() => replies().slice(after).find((m) => pattern.test(m.text)), 30_000, what);
@@ -72,10 +66,7 @@ describe('pre-change checkpoint, Roll back, and restore from a picker', () => {
     t = await startTestBot({ slack, runbooks: { 'appdb.yaml': RUNBOOK } });
     db = path.join(t.dir, 'app.db');
     fs.mkdirSync(path.join(t.dir, 'backups'));
-    const conn = new Database(db);
-    conn.pragma('journal_mode = WAL');
-    conn.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items (name) VALUES ('a'), ('b'), ('c');");
-    conn.close();
+    createItemsDb(db, ['a', 'b', 'c'], { wal: true });
     const n = loadFixture<Record<string, unknown>>('firing-single.json');
     const labels = { alertname: 'AppDbSlow', service: 'appdb', severity: 'warning' };
     const alerts = (n.alerts as Array<Record<string, unknown>>).map((a) => ({ ...a, labels }));

@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/core/domain.js';
 import { startTestBot, type TestBot } from '../support/bot-harness.js';
 import { discordDriver, slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
+import { createItemsDb, itemCount, writeItemsBackup } from '../support/items-db.js';
 
 /**
  * A backup typed in a command (`/runbook run appdb restore backup=<path>`) must be one the step's
@@ -47,22 +45,6 @@ steps:
     changes: true
 `;
 
-/** A gzipped SQLite database with `rows` rows in `items`, and (unless told otherwise) its `.sha256` sidecar. */
-function writeBackup(file: string, rows: number, sidecar: 'ok' | 'missing' | 'wrong' = 'ok'): string {
-  const raw = `${file}.raw`;
-  const conn = new Database(raw);
-  conn.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)');
-  const insert = conn.prepare('INSERT INTO items (name) VALUES (?)');
-  for (let i = 0; i < rows; i++) insert.run(`row ${i}`);
-  conn.close();
-  const gz = gzipSync(fs.readFileSync(raw));
-  fs.rmSync(raw);
-  fs.writeFileSync(file, gz);
-  const sha = createHash('sha256').update(gz).digest('hex');
-  if (sidecar !== 'missing') fs.writeFileSync(`${file}.sha256`, `${sidecar === 'ok' ? sha : 'f'.repeat(64)}  ${path.basename(file)}\n`);
-  return sha;
-}
-
 const drivers: Array<[string, () => Promise<ChatDriver>]> = [
   ['slack', slackDriver],
   ['discord', discordDriver],
@@ -85,14 +67,7 @@ describe.each(drivers)('chosen values in commands on %s', (_platform, makeDriver
     return answer.reply.replaceAll('`', '');
   };
   const runs = () => t.bot.store.transaction((tx) => tx.listStepRuns(id));
-  const rows = () => {
-    const conn = new Database(live, { readonly: true });
-    try {
-      return (conn.prepare('SELECT COUNT(*) AS n FROM items').get() as { n: number }).n;
-    } finally {
-      conn.close();
-    }
-  };
+  const rows = () => itemCount(live);
   const waitForReply = (pattern: RegExp, what: string, after = 0) => chat.waitFor(() => chat.replies(card).slice(after).find((m) => pattern.test(m.text)), 30_000, what);
 
   beforeAll(async () => {
@@ -103,15 +78,13 @@ describe.each(drivers)('chosen values in commands on %s', (_platform, makeDriver
     backups = path.join(t.dir, 'backups');
     outside = path.join(t.dir, 'elsewhere');
     for (const dir of [path.dirname(live), backups, outside]) fs.mkdirSync(dir);
-    const conn = new Database(live);
-    conn.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items (name) VALUES ('live');");
-    conn.close();
+    createItemsDb(live, ['live']);
     good = path.join(backups, 'appdb-20240101T000000Z.db.gz');
-    goodSha = writeBackup(good, 3);
-    writeBackup(path.join(backups, 'appdb-20240102T000000Z.db.gz'), 4, 'missing');
-    writeBackup(path.join(backups, 'appdb-20240103T000000Z.db.gz'), 5, 'wrong');
+    goodSha = writeItemsBackup(good, 3);
+    writeItemsBackup(path.join(backups, 'appdb-20240102T000000Z.db.gz'), 4, 'missing');
+    writeItemsBackup(path.join(backups, 'appdb-20240103T000000Z.db.gz'), 5, 'wrong');
     // A well-formed, checksummed backup that is not in the picker's directory, and a link to it inside.
-    writeBackup(path.join(outside, 'appdb-20240104T000000Z.db.gz'), 6);
+    writeItemsBackup(path.join(outside, 'appdb-20240104T000000Z.db.gz'), 6);
     fs.symlinkSync(path.join(outside, 'appdb-20240104T000000Z.db.gz'), path.join(backups, 'appdb-20240105T000000Z.db.gz'));
     fs.copyFileSync(path.join(outside, 'appdb-20240104T000000Z.db.gz.sha256'), path.join(backups, 'appdb-20240105T000000Z.db.gz.sha256'));
     const posted = await t.postWebhook({
@@ -185,7 +158,7 @@ describe.each(drivers)('chosen values in commands on %s', (_platform, makeDriver
   it('refuses at run time a backup swapped after the request, even with a sidecar that matches the new content', async () => {
     const run = (await runs()).find((r) => r.step === 'restore' && r.state === 'requested');
     expect(run).toBeDefined();
-    writeBackup(good, 9);
+    writeItemsBackup(good, 9);
     const before = chat.replies(card).length;
     const request = chat.replies(card).find((m) => /asks to run Restore database/.test(m.text))!;
     const approve = request.buttonIds.find((b) => b.startsWith('approve:'))!;
@@ -198,7 +171,7 @@ describe.each(drivers)('chosen values in commands on %s', (_platform, makeDriver
   });
 
   it('restores a backup the picker offers, with the safety copy beside the live database', async () => {
-    goodSha = writeBackup(good, 3);
+    goodSha = writeItemsBackup(good, 3);
     const before = chat.replies(card).length;
     expect(await command(`run appdb restore backup=${good} --incident ${id}`)).toMatch(/needs 1 approval/);
     const request = await waitForReply(/asks to run Restore database/, 'the approval request', before);
@@ -242,9 +215,7 @@ describe('picker options, Roll back snapshots and verify: false on slack', () =>
     backups = path.join(t.dir, 'backups');
     outside = path.join(t.dir, 'elsewhere');
     for (const dir of [path.join(t.dir, 'live'), backups, outside]) fs.mkdirSync(dir);
-    const conn = new Database(path.join(t.dir, 'live', 'app.db'));
-    conn.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items (name) VALUES ('live');");
-    conn.close();
+    createItemsDb(path.join(t.dir, 'live', 'app.db'), ['live']);
     const posted = await t.postWebhook({
       version: '4',
       groupKey: '{}:{service="appdb"}',
@@ -277,10 +248,10 @@ describe('picker options, Roll back snapshots and verify: false on slack', () =>
 
   it('re-checks a picker option when pressed: a file swapped for a symlink leading out is refused', async () => {
     const offered = path.join(backups, 'appdb-20240201T000000Z.db.gz');
-    writeBackup(offered, 2);
+    writeItemsBackup(offered, 2);
     const picker = await openPicker('appdb');
     const option = picker.buttonIds.find((b) => b.startsWith('pick:'))!;
-    writeBackup(path.join(outside, 'secret.db.gz'), 7);
+    writeItemsBackup(path.join(outside, 'secret.db.gz'), 7);
     fs.rmSync(offered);
     fs.symlinkSync(path.join(outside, 'secret.db.gz'), offered);
     await chat.press('alice', option, picker, card);
@@ -290,7 +261,7 @@ describe('picker options, Roll back snapshots and verify: false on slack', () =>
   });
 
   it('refuses a picker option without a sidecar, unless the runbook says verify: false', async () => {
-    writeBackup(path.join(backups, 'appdb-20240202T000000Z.db.gz'), 4, 'missing');
+    writeItemsBackup(path.join(backups, 'appdb-20240202T000000Z.db.gz'), 4, 'missing');
     const strict = await openPicker('appdb');
     await chat.press('alice', strict.buttonIds.find((b) => b.startsWith('pick:'))!, strict, card);
     await chat.waitFor(() => chat.privateTexts('alice').find((x) => /no \.sha256 sidecar/.test(x)), 15_000, 'the refusal of the unverified backup');
@@ -316,7 +287,7 @@ describe('picker options, Roll back snapshots and verify: false on slack', () =>
     const rollback = finished.buttonIds.find((b) => b.startsWith('rollback:'))!;
     const checkpoint = (await runs()).find((r) => r.step === 'migrate')?.result?.artefacts?.find((a) => a.kind === 'checkpoint');
     expect(checkpoint).toBeDefined();
-    writeBackup(checkpoint!.path, 8);
+    writeItemsBackup(checkpoint!.path, 8);
     await chat.press('alice', rollback, finished, card);
     await chat.waitFor(() => chat.privateTexts('alice').find((x) => /has changed since it was taken/.test(x)), 15_000, 'the refused Roll back');
     expect((await runs()).filter((r) => r.step === 'undo')).toEqual([]);

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithAlertmanager, startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
-import { WEBHOOK_TOKEN, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { startAlertScene, type AlertScene } from '../support/alert-scene.js';
+import { describeWithAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
+import type { TestBot } from '../support/bot-harness.js';
 import { slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
 import { useLocale, type LocaleSetting } from '../../src/core/i18n/index.js';
 import { englishIn } from '../support/no-english.js';
@@ -47,6 +48,7 @@ describeWithAlertmanager('core loop in Chinese (LOCALE=zh-CN, TZ=Asia/Shanghai) 
   let am: RunningAlertmanager;
   let card: ChatMessage;
   let previous: LocaleSetting;
+  let s: AlertScene | undefined;
 
   const replies = () => chat.replies(card);
   const waitForReply = (pattern: RegExp, description: string) => chat.waitFor(() => replies().find((m) => pattern.test(m.text)), 20_000, description);
@@ -57,16 +59,12 @@ describeWithAlertmanager('core loop in Chinese (LOCALE=zh-CN, TZ=Asia/Shanghai) 
 
   beforeAll(async () => {
     previous = useLocale({ locale: 'en', timeZone: 'UTC' });
-    chat = await slackDriver();
-    t = await startTestBot({ runbooks: { 'shop.yaml': RUNBOOK }, env: { ...chat.botEnv(), LOCALE: 'zh-CN', TZ: 'Asia/Shanghai' } });
-    chat.attach(t.url);
-    am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN, groupBy: ['alertname', 'service'] });
+    s = await startAlertScene(await slackDriver(), { runbooks: { 'shop.yaml': RUNBOOK }, env: { LOCALE: 'zh-CN', TZ: 'Asia/Shanghai' } });
+    ({ chat, t, am } = s);
   }, 60_000);
 
   afterAll(async () => {
-    await am?.stop();
-    await t?.stop();
-    await chat?.close();
+    await s?.stop();
     if (previous) useLocale(previous);
   });
 

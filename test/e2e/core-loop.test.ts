@@ -3,8 +3,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstBrokenLink } from '../../src/core/audit.js';
 import type { AuditEvent } from '../../src/core/domain.js';
-import { describeWithAlertmanager, startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
-import { WEBHOOK_TOKEN, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { startAlertScene, type AlertScene } from '../support/alert-scene.js';
+import { describeWithAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
+import type { TestBot } from '../support/bot-harness.js';
 import { discordDriver, normalise, slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
 import { dingtalkDriver, feishuDriver } from '../support/dingtalk-feishu-drivers.js';
 
@@ -52,6 +53,7 @@ describeWithAlertmanager('core loop: Alertmanager → card → approval → step
     let t: TestBot;
     let am: RunningAlertmanager;
     let card: ChatMessage;
+    let s: AlertScene | undefined;
 
     const replies = () => chat.replies(card);
     const waitForReply = (pattern: RegExp, description: string) => chat.waitFor(() => replies().find((m) => pattern.test(m.text)), 20_000, description);
@@ -59,17 +61,10 @@ describeWithAlertmanager('core loop: Alertmanager → card → approval → step
       chat.waitFor(() => chat.privateTexts(user).find((x) => pattern.test(x)), 10_000, description);
 
     beforeAll(async () => {
-      chat = await makeDriver();
-      t = await startTestBot({ runbooks: { 'shop.yaml': RUNBOOK }, env: chat.botEnv() });
-      chat.attach(t.url);
-      am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN, groupBy: ['alertname', 'service'] });
+      s = await startAlertScene(await makeDriver(), { runbooks: { 'shop.yaml': RUNBOOK } });
+      ({ chat, t, am } = s);
     }, 60_000);
-
-    afterAll(async () => {
-      await am?.stop();
-      await t?.stop();
-      await chat?.close();
-    });
+    afterAll(() => s?.stop());
 
     it('posts one card for the group, with a button per runbook step', async () => {
       await am.fireAlerts([shopAlert('shop-1:8080')]);

@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeWithAlertmanager, startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
-import { WEBHOOK_TOKEN, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { startAlertScene, type AlertScene } from '../support/alert-scene.js';
+import { describeWithAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
+import type { TestBot } from '../support/bot-harness.js';
 import { discordDriver, slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
+import { createItemsDb, itemCount, writeItemsBackup } from '../support/items-db.js';
 
 /**
  * A grouped incident: Alertmanager groups three instances of one service into one notification,
@@ -60,27 +59,6 @@ const alert = (instance: string) => ({
   annotations: { summary: 'Shop is down' },
 });
 
-/** A gzipped SQLite database whose `items` table holds `rows` rows, with its `.sha256` sidecar. */
-function writeBackup(file: string, rows: number): void {
-  const raw = `${file}.raw`;
-  const conn = new Database(raw);
-  conn.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)');
-  for (let i = 0; i < rows; i++) conn.prepare('INSERT INTO items (name) VALUES (?)').run(`row ${i}`);
-  conn.close();
-  const gz = gzipSync(fs.readFileSync(raw));
-  fs.rmSync(raw);
-  fs.writeFileSync(file, gz);
-  fs.writeFileSync(`${file}.sha256`, `${createHash('sha256').update(gz).digest('hex')}  ${path.basename(file)}\n`);
-}
-
-function liveRows(file: string): number {
-  const conn = new Database(file, { readonly: true });
-  try {
-    return (conn.prepare('SELECT COUNT(*) AS n FROM items').get() as { n: number }).n;
-  } finally {
-    conn.close();
-  }
-}
 const INSTANCES = ['host1:3001', 'host2:3001', 'host3:3001'];
 
 const drivers: Array<[string, () => Promise<ChatDriver>]> = [
@@ -94,32 +72,25 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
     let t: TestBot;
     let am: RunningAlertmanager;
     let card: ChatMessage;
+    let s: AlertScene | undefined;
     const log = () => (fs.existsSync(path.join(t.dir, 'restarts.log')) ? fs.readFileSync(path.join(t.dir, 'restarts.log'), 'utf8').split('\n').filter(Boolean).sort() : []);
     const waitForReply = (pattern: RegExp, what: string) => chat.waitFor(() => chat.replies(card).find((m) => pattern.test(m.text)), 20_000, what);
 
     beforeAll(async () => {
-      chat = await makeDriver();
-      t = await startTestBot({ runbooks: { 'shop.yaml': RUNBOOK, 'db.yaml': DB_RUNBOOK }, env: chat.botEnv() });
+      s = await startAlertScene(await makeDriver(), { runbooks: { 'shop.yaml': RUNBOOK, 'db.yaml': DB_RUNBOOK } });
+      ({ chat, t, am } = s);
       // Each host: a live database of one row, and one backup of (host number + 1) rows.
       for (const [n, host] of ['host1', 'host2', 'host3'].entries()) {
         fs.mkdirSync(path.join(t.dir, 'backups', host), { recursive: true });
         fs.mkdirSync(path.join(t.dir, 'live'), { recursive: true });
-        const conn = new Database(path.join(t.dir, 'live', `${host}.db`));
-        conn.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items (name) VALUES ('live');");
-        conn.close();
-        writeBackup(path.join(t.dir, 'backups', host, 'db-20240101T000000Z.db.gz'), n + 2);
+        createItemsDb(path.join(t.dir, 'live', `${host}.db`), ['live']);
+        writeItemsBackup(path.join(t.dir, 'backups', host, 'db-20240101T000000Z.db.gz'), n + 2);
       }
-      chat.attach(t.url);
-      am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN, groupBy: ['alertname', 'service'] });
       await am.fireAlerts(INSTANCES.map(alert));
       card = await chat.waitFor(() => chat.cards().find((c) => INSTANCES.every((i) => c.text.includes(i))), 30_000, 'one card for the three instances');
     }, 90_000);
 
-    afterAll(async () => {
-      await am?.stop();
-      await t?.stop();
-      await chat?.close();
-    });
+    afterAll(() => s?.stop());
 
     it('offers the restart on a card whose instances differ, instead of calling the runbook unavailable', () => {
       expect(card.buttonIds).toContain('run-step:1:grouped-shop:restart');
@@ -191,9 +162,9 @@ describeWithAlertmanager('grouped incidents: per-alert targets', () => {
       await chat.press('bob', request.buttonIds.find((id) => id.startsWith('approve:')) as string, request, card);
       await waitForReply(/Restore instance data succeeded/, 'the restore result');
       // host2's database now holds its backup's 3 rows; the others still hold their one live row.
-      expect(liveRows(path.join(t.dir, 'live', 'host2.db'))).toBe(3);
-      expect(liveRows(path.join(t.dir, 'live', 'host1.db'))).toBe(1);
-      expect(liveRows(path.join(t.dir, 'live', 'host3.db'))).toBe(1);
+      expect(itemCount(path.join(t.dir, 'live', 'host2.db'))).toBe(3);
+      expect(itemCount(path.join(t.dir, 'live', 'host1.db'))).toBe(1);
+      expect(itemCount(path.join(t.dir, 'live', 'host3.db'))).toBe(1);
       const audit = (await t.bot.engine.auditTrail(1)) ?? [];
       const requested = audit.find((e) => e.kind === 'step.requested' && (e.data as { step?: string }).step === 'restore');
       expect((requested?.data as { params?: Record<string, string> }).params).toMatchObject({ host: 'host2', '@alert-label': 'host=host2' });
@@ -246,24 +217,17 @@ const MANY = Array.from({ length: 30 }, (_, i) => `host${i + 1}:3001`);
 describeWithAlertmanager('grouped incidents: more alerts than a menu shows', () => {
   describe.each(drivers)('on %s', (_name, makeDriver) => {
     let chat: ChatDriver;
-    let t: TestBot;
-    let am: RunningAlertmanager;
     let card: ChatMessage;
+    let s: AlertScene | undefined;
 
     beforeAll(async () => {
-      chat = await makeDriver();
-      t = await startTestBot({ runbooks: { 'many.yaml': MANY_RUNBOOK }, env: chat.botEnv() });
-      chat.attach(t.url);
-      am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN, groupBy: ['alertname', 'service'] });
-      await am.fireAlerts(MANY.map((instance) => ({ labels: { alertname: 'ShopDown', service: 'many-shop', severity: 'critical', instance }, annotations: { summary: 'Shop is down' } })));
+      s = await startAlertScene(await makeDriver(), { runbooks: { 'many.yaml': MANY_RUNBOOK } });
+      chat = s.chat;
+      await s.am.fireAlerts(MANY.map((instance) => ({ labels: { alertname: 'ShopDown', service: 'many-shop', severity: 'critical', instance }, annotations: { summary: 'Shop is down' } })));
       card = await chat.waitFor(() => chat.cards().find((c) => /firing \(30 of 30\)/.test(c.text)), 30_000, 'one card for the thirty instances');
     }, 90_000);
 
-    afterAll(async () => {
-      await am?.stop();
-      await t?.stop();
-      await chat?.close();
-    });
+    afterAll(() => s?.stop());
 
     it("lists as many alerts as the platform's select holds, says how many more, and takes one of those by command", async () => {
       await chat.press('alice', 'run-step:1:many-shop:restart', card, card);

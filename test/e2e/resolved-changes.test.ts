@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/core/domain.js';
-import { describeWithAlertmanager, startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
-import { WEBHOOK_TOKEN, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { startAlertScene, type AlertScene } from '../support/alert-scene.js';
+import { describeWithAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
+import type { TestBot } from '../support/bot-harness.js';
 import { formatDuration } from '../../src/core/time.js';
 import { discordDriver, slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
 
@@ -52,23 +53,18 @@ describeWithAlertmanager('a resolved incident takes no more changes by default',
     let t: TestBot;
     let am: RunningAlertmanager;
     let card: ChatMessage;
+    let s: AlertScene | undefined;
     const file = (name: string) => path.join(t.dir, name);
     const reply = (pattern: RegExp, what: string) => chat.waitFor(() => chat.replies(card).find((m) => pattern.test(m.text)), 20_000, what);
     const told = (user: 'alice' | 'bob' | 'carol', pattern: RegExp, what: string) => chat.waitFor(() => chat.privateTexts(user).find((x) => pattern.test(x)), 10_000, what);
     const audit = async () => ((await (await fetch(`${t.url}/incidents/1/audit`)).json()) as { events: AuditEvent[] }).events;
 
     beforeAll(async () => {
-      chat = await makeDriver();
-      t = await startTestBot({ runbooks: { 'shop.yaml': RUNBOOK }, env: chat.botEnv() });
-      chat.attach(t.url);
-      am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN });
+      s = await startAlertScene(await makeDriver(), { runbooks: { 'shop.yaml': RUNBOOK } });
+      ({ chat, t, am } = s);
     }, 60_000);
 
-    afterAll(async () => {
-      await am?.stop();
-      await t?.stop();
-      await chat?.close();
-    });
+    afterAll(() => s?.stop());
 
     it('expires a request pending when Alertmanager resolves the incident, and refuses approving it afterwards', async () => {
       const beforeFiring = Date.now();

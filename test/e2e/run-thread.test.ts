@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstBrokenLink } from '../../src/core/audit.js';
 import type { AuditEvent } from '../../src/core/domain.js';
-import { describeWithAlertmanager, startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
-import { WEBHOOK_TOKEN, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { startAlertScene, type AlertScene } from '../support/alert-scene.js';
+import { describeWithAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
+import type { TestBot } from '../support/bot-harness.js';
 import { discordDriver, slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
 
 /**
@@ -51,25 +52,20 @@ describeWithAlertmanager('a step run is one thread message, edited in place', ()
     let t: TestBot;
     let am: RunningAlertmanager;
     let card: ChatMessage;
+    let s: AlertScene | undefined;
 
     const replies = () => chat.replies(card);
     const about = (title: string) => replies().filter((m) => m.text.includes(title));
 
     beforeAll(async () => {
-      chat = await makeDriver();
-      t = await startTestBot({ runbooks: { 'quiet.yaml': RUNBOOK }, env: chat.botEnv() });
-      chat.attach(t.url);
-      am = await startAlertmanager({ webhookUrl: `${t.url}/webhooks/alertmanager`, bearerToken: WEBHOOK_TOKEN, groupBy: ['alertname', 'service'] });
+      s = await startAlertScene(await makeDriver(), { runbooks: { 'quiet.yaml': RUNBOOK } });
+      ({ chat, t, am } = s);
       await am.fireAlerts([quietAlert]);
       card = await chat.waitFor(() => chat.cards()[0], 30_000, 'the incident card');
       await chat.waitFor(() => replies().find((m) => /Incident #1 opened/.test(m.text)), 20_000, 'the opening message');
     }, 90_000);
 
-    afterAll(async () => {
-      await am?.stop();
-      await t?.stop();
-      await chat?.close();
-    });
+    afterAll(() => s?.stop());
 
     it('request → approval → start → result: one message, the command line once, times to the second', async () => {
       expect((await chat.press('alice', 'run-step:1:quiet:restart', card, card)).status).toBe(200);

@@ -19,9 +19,8 @@
  *   The app API answers these with HTTP 200 and `{errcode, errmsg}` too, as the robot APIs do.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { json, readJson, startStreamServer, waitForValue } from './stream-server.js';
 
 export const DINGTALK_CLIENT_ID = 'dingfakeclientid01';
 export const DINGTALK_CLIENT_SECRET = 'dingtalk-client-secret-for-tests';
@@ -80,21 +79,11 @@ export interface FakeDingTalk {
   close(): Promise<void>;
 }
 
-const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-}
-
 export async function startFakeDingTalk(opts: FakeDingTalkOptions = {}): Promise<FakeDingTalk> {
   const clock = opts.clock ?? Date.now;
   const limit = opts.rateLimit ?? 20;
   const tokens = new Set<string>();
   const tickets = new Set<string>();
-  const sockets = new Set<WebSocket>();
   const waiting = new Map<string, (data: unknown) => void>();
   const messages: DingTalkMessage[] = [];
   const privates: FakeDingTalk['privates'] = [];
@@ -189,33 +178,22 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions = {}): Promise
     return json(res, 200, { errcode: 0, errmsg: 'ok' });
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => json(res, 500, { code: 'ServiceUnavailable', message: String(error) }));
-  });
-  const wss = new WebSocketServer({ noServer: true });
-  server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://fake');
-    const ticket = url.searchParams.get('ticket') ?? '';
-    if (url.pathname !== '/connect' || !tickets.delete(ticket)) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
+  const { url, port, sockets, close } = await startStreamServer({
+    handle,
+    failure: (error) => ({ code: 'ServiceUnavailable', message: String(error) }),
+    refuse: (u) => (u.pathname !== '/connect' || !tickets.delete(u.searchParams.get('ticket') ?? '') ? '401 Unauthorized' : undefined),
+    onStream: (ws) => {
       opened += 1;
-      ws.on('close', () => sockets.delete(ws));
       ws.on('message', (raw) => {
         const frame = JSON.parse(Buffer.from(raw as Buffer).toString('utf8')) as { headers?: { messageId?: string }; data?: string };
         const id = frame.headers?.messageId;
         if (id !== undefined) waiting.get(id)?.(frame.data === undefined ? undefined : JSON.parse(frame.data));
       });
-    });
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     messages,
     privates,
     limited,
@@ -272,20 +250,7 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions = {}): Promise
       const answer = await answered;
       return { messageId, data: answer, ms: performance.now() - started };
     },
-    async waitFor<T>(predicate: () => T, timeoutMs = 5000, description = 'condition'): Promise<NonNullable<T>> {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const value = predicate();
-        if (value !== undefined && value !== null && value !== false) return value;
-        if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
-    async close() {
-      for (const s of sockets) s.terminate();
-      wss.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    waitFor: waitForValue,
+    close,
   };
 }

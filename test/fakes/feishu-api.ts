@@ -19,10 +19,9 @@
  *   minute or 5 a second, 11232.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeFrame, encodeFrame, header } from './feishu-frames.js';
+import { json, readJson, startStreamServer, waitForValue } from './stream-server.js';
 
 export const FEISHU_APP_ID = 'cli_a1b2c3d4e5f60718';
 export const FEISHU_APP_SECRET = 'feishu-app-secret-for-tests';
@@ -72,16 +71,6 @@ export interface FakeFeishu {
   close(): Promise<void>;
 }
 
-const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-}
-
 /** Sliding windows of one chat's sends: true when one more would go past 5 a second or 100 a minute. */
 function overLimit(times: number[], now: number): boolean {
   while (times.length > 0 && (times[0] ?? 0) <= now - 60_000) times.shift();
@@ -91,7 +80,6 @@ function overLimit(times: number[], now: number): boolean {
 export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<FakeFeishu> {
   const clock = opts.clock ?? Date.now;
   const tokens = new Set<string>();
-  const sockets = new Set<WebSocket>();
   const waiting = new Map<string, (answer: { code: number; data: unknown }) => void>();
   const messages: FeishuMessage[] = [];
   const ephemerals: FakeFeishu['ephemerals'] = [];
@@ -196,19 +184,11 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
     return json(res, 200, { code: 0, msg: 'success', data: {} });
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => json(res, 500, { code: 1, msg: String(error) }));
-  });
-  const wss = new WebSocketServer({ noServer: true });
-  server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://fake');
-    if (url.pathname !== '/ws' || url.searchParams.get('service_id') !== '33') {
-      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      ws.on('close', () => sockets.delete(ws));
+  const { url, port, sockets, close } = await startStreamServer({
+    handle,
+    failure: (error) => ({ code: 1, msg: String(error) }),
+    refuse: (u) => (u.pathname !== '/ws' || u.searchParams.get('service_id') !== '33' ? '403 Forbidden' : undefined),
+    onStream: (ws) => {
       ws.on('message', (raw) => {
         const frame = decodeFrame(Buffer.from(raw as Buffer));
         const type = header(frame, 'type');
@@ -223,13 +203,11 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
           waiting.get(id)?.({ code: answer.code, data: answer.data === undefined ? undefined : JSON.parse(Buffer.from(answer.data, 'base64').toString('utf8')) });
         }
       });
-    });
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     messages,
     ephemerals,
     hooks,
@@ -284,20 +262,7 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
       const answer = await answered;
       return { ...answer, ms: performance.now() - started };
     },
-    async waitFor<T>(predicate: () => T, timeoutMs = 5000, description = 'condition'): Promise<NonNullable<T>> {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const value = predicate();
-        if (value !== undefined && value !== null && value !== false) return value;
-        if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
-    async close() {
-      for (const s of sockets) s.terminate();
-      wss.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    waitFor: waitForValue,
+    close,
   };
 }

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/core/domain.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-api.js';
-import { ALERT_CHANNEL, SIGNING_SECRET } from '../support/bot-harness.js';
-import { makeBotDir, pollUntil, startBotProcess, type BotProcess } from '../support/bot-process.js';
+import { ALERT_CHANNEL, slackEnv } from '../support/bot-harness.js';
+import { botFolder, pollUntil, type BotProcess } from '../support/bot-process.js';
 import { startFaultProxy } from '../support/faults-proxy.js';
 import { allCardsByIncident, faultSummary, shardRoutes, getJson, groupNotification, httpPost, readDb, slackEscaped, sleep, type FaultCounts, type HttpAnswer } from '../support/faults-kit.js';
 
@@ -81,26 +81,13 @@ describe('kill -9 of the bot process while webhooks arrive', { timeout: 90_000 }
 
   it('keeps every acknowledged notification and ends with exactly one card per incident after a restart', async () => {
     const slack: FakeSlack = await startFakeSlack({ rateLimit: false });
-    const dir = await makeBotDir({ 'crash.yaml': RUNBOOK });
-    fs.writeFileSync(path.join(dir, 'routes.yaml'), shardRoutes(SHARDS, 'C0SHARD'));
-    const bots: BotProcess[] = [];
-    cleanups.push(async () => {
-      for (const b of bots) await b.dispose();
-      fs.rmSync(dir, { recursive: true, force: true });
-      await slack.close();
-    });
-    const env = {
-      ALERTMANAGER_WEBHOOK_TOKEN: TOKEN,
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_ALERT_CHANNEL: ALERT_CHANNEL,
-      SLACK_API_URL: slack.url,
-      ROUTES_FILE: path.join(dir, 'routes.yaml'),
-      LOG_LEVEL: 'warn',
-    };
+    cleanups.push(() => slack.close());
+    const folder = await botFolder({ 'crash.yaml': RUNBOOK });
+    cleanups.push(folder.dispose);
+    fs.writeFileSync(path.join(folder.dir, 'routes.yaml'), shardRoutes(SHARDS, 'C0SHARD'));
+    const env = { ALERTMANAGER_WEBHOOK_TOKEN: TOKEN, ...slackEnv(slack), ROUTES_FILE: path.join(folder.dir, 'routes.yaml'), LOG_LEVEL: 'warn' };
 
-    const first = await startBotProcess({ dir, env });
-    bots.push(first);
+    const first = await folder.start(env);
     const notifications = Array.from({ length: TOTAL }, (_, i) => groupNotification({ service: `crash-${i}`, alertname: 'CrashDown', labels: { shard: `s${i % SHARDS}` } }));
 
     // --- 100 notifications from 8 senders; SIGKILL once 35 were acknowledged ---------------------
@@ -185,8 +172,7 @@ describe('kill -9 of the bot process while webhooks arrive', { timeout: 90_000 }
     }).length;
 
     // --- restart on the same database ------------------------------------------------------------
-    const second = await startBotProcess({ dir, env });
-    bots.push(second);
+    const second = await folder.start(env);
     // What waited in the inbox is recorded after the restart.
     const inboxEmpty = () => readDb(second.dbPath, (db) => (db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n === 0);
     await pollUntil(inboxEmpty, 20_000, 'the inbox to be recorded after the restart');
@@ -304,24 +290,11 @@ describe('kill -9 of the bot process while webhooks arrive', { timeout: 90_000 }
         return 'drop';
       },
     });
-    const dir = await makeBotDir({ 'crash.yaml': RUNBOOK });
-    const bots: BotProcess[] = [];
-    cleanups.push(async () => {
-      for (const b of bots) await b.dispose();
-      fs.rmSync(dir, { recursive: true, force: true });
-      await proxy.close();
-      await slack.close();
-    });
-    const env = {
-      ALERTMANAGER_WEBHOOK_TOKEN: TOKEN,
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_ALERT_CHANNEL: ALERT_CHANNEL,
-      SLACK_API_URL: proxy.url,
-      LOG_LEVEL: 'warn',
-    };
-    const first = await startBotProcess({ dir, env });
-    bots.push(first);
+    cleanups.push(() => slack.close(), () => proxy.close());
+    const folder = await botFolder({ 'crash.yaml': RUNBOOK });
+    cleanups.push(folder.dispose);
+    const env = { ALERTMANAGER_WEBHOOK_TOKEN: TOKEN, ...slackEnv(slack, proxy.url), LOG_LEVEL: 'warn' };
+    const first = await folder.start(env);
     victim.bot = first;
     const n = groupNotification({ service: 'crash-gap', alertname: 'CrashDown' });
     const answer = await httpPost(`${first.url}/webhooks/alertmanager`, JSON.stringify(n), { headers: AUTH, timeoutMs: 10_000 });
@@ -330,8 +303,7 @@ describe('kill -9 of the bot process while webhooks arrive', { timeout: 90_000 }
     expect(slack.topLevel(ALERT_CHANNEL), 'the card Slack accepted before the kill').toHaveLength(1);
     expect(readDb(first.dbPath, (db) => db.prepare('SELECT count(*) AS n FROM card_messages').get() as { n: number }).n, 'card references saved before the kill').toBe(0);
 
-    const second = await startBotProcess({ dir, env });
-    bots.push(second);
+    const second = await folder.start(env);
     const drained = () => readDb(second.dbPath, (db) => (db.prepare("SELECT count(*) AS n FROM outbox WHERE state = 'pending'").get() as { n: number }).n === 0);
     await pollUntil(drained, 20_000, 'the outbox to drain after the restart');
     second.kill('SIGTERM');

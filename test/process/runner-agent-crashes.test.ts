@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/bot-process.js';
-import { alive } from '../support/processes.js';
+import { alive, pidIn } from '../support/processes.js';
 import { auditLines, jobFiles } from '../support/runner-process.js';
-import { pidIn, runnerScene, type RunnerScene } from '../support/runner-scene.js';
+import { stuckOnRunner, useRunnerScenes } from '../support/runner-scene.js';
 
 /*
  * Crashes around a step on a runner, through the real bot and chat, each process killed with
@@ -34,26 +34,13 @@ steps:
     timeoutSeconds: 120
 `;
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function scene(): Promise<RunnerScene> {
-  const s = await runnerScene({ bot: RUNBOOK, runner: RUNBOOK, botEnv: { RUNNER_HEARTBEAT_TIMEOUT_SECONDS: String(HEARTBEAT_S) }, pidFiles: ['shell.pid', 'sleep.pid', 'gated.pid'] });
-  cleanups.push(s.dispose);
-  return s;
-}
+const scenes = useRunnerScenes();
+const scene = () => scenes({ bot: RUNBOOK, runner: RUNBOOK, botEnv: { RUNNER_HEARTBEAT_TIMEOUT_SECONDS: String(HEARTBEAT_S) }, pidFiles: ['shell.pid', 'sleep.pid', 'gated.pid'] });
 
 describe('crashes around a step on a runner', { timeout: 90_000 }, () => {
   it('kill -9 of the runner mid-step: interrupted in the thread within the heartbeat bound, never re-run; restarted, it kills the leftover', async () => {
     const s = await scene();
-    const first = s.runner();
-    await first.waitForLog(/connected to the bot/);
-    await s.chat.press('alice', 'run-step:1:remote:stuck', s.card, s.card);
-    const shellPid = await pidIn(path.join(s.dir, 'shell.pid'));
-    const sleepPid = await pidIn(path.join(s.dir, 'sleep.pid'));
-    const [jobId] = jobFiles(s.stateDir);
+    const { runner: first, shellPid, sleepPid, jobId } = await stuckOnRunner(s);
 
     first.kill('SIGKILL');
     const killedAt = Date.now();
@@ -68,8 +55,7 @@ describe('crashes around a step on a runner', { timeout: 90_000 }, () => {
     // Nothing stopped the step's processes: the runner that knew them is gone.
     expect(alive(shellPid) && alive(sleepPid)).toBe(true);
 
-    const second = s.runner();
-    await second.waitForLog(/connected to the bot/);
+    const second = await s.connectedRunner();
     await pollUntil(() => !alive(shellPid) && !alive(sleepPid), 10_000, 'the restarted runner to kill the leftover group');
     await pollUntil(() => jobFiles(s.stateDir).length === 0, 10_000, 'the job file to go once the bot answered');
     await pollUntil(() => auditLines(s.stateDir).some((l) => l.jobId === jobId && l.event === 'not accepted'), 5000, 'the bot\'s answer in the audit file');
@@ -88,8 +74,7 @@ describe('crashes around a step on a runner', { timeout: 90_000 }, () => {
 
   it('kill -9 of the bot while a runner executes: the restarted bot takes the step over, and its result arrives in the thread', async () => {
     const s = await scene();
-    const runner = s.runner();
-    await runner.waitForLog(/connected to the bot/);
+    const runner = await s.connectedRunner();
     await s.chat.press('alice', 'run-step:1:remote:gated', s.card, s.card);
     await s.reply(/Started Wait for the go/, 'the step to start');
     const stepPid = await pidIn(path.join(s.dir, 'gated.pid'));

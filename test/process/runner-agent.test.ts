@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/bot-process.js';
-import { alive } from '../support/processes.js';
+import { alive, pidIn } from '../support/processes.js';
 import { auditLines, jobFiles } from '../support/runner-process.js';
-import { pidIn, runnerScene, type RunnerScene } from '../support/runner-scene.js';
+import { stuckOnRunner, useRunnerScenes } from '../support/runner-scene.js';
 
 /*
  * The runner agent as a process against the real bot (a process too), driven through chat as an
@@ -41,22 +41,13 @@ steps:
     run: [sh, -c, 'echo ${differs} > {{DIR}}/differs.txt']
 `;
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function scene(botEnv: Record<string, string> = {}): Promise<RunnerScene> {
-  const s = await runnerScene({ bot: runbook('bot copy'), runner: runbook('runner copy'), botEnv, pidFiles: ['shell.pid', 'sleep.pid'] });
-  cleanups.push(s.dispose);
-  return s;
-}
+const scenes = useRunnerScenes();
+const scene = (botEnv: Record<string, string> = {}) => scenes({ bot: runbook('bot copy'), runner: runbook('runner copy'), botEnv, pidFiles: ['shell.pid', 'sleep.pid'] });
 
 describe('the runner agent against the real bot', { timeout: 90_000 }, () => {
   it('refuses a step its manifests hold differently and runs one they hold: the thread shows both, the job files go, the audit has the evidence', async () => {
     const s = await scene();
-    const runner = s.runner();
-    await runner.waitForLog(/connected to the bot/);
+    const runner = await s.connectedRunner();
 
     await s.chat.press('alice', 'run-step:1:remote:differs', s.card, s.card);
     const refused = await s.reply(/refused by runner host-1, nothing was run/, 'the refusal in the thread');
@@ -82,12 +73,7 @@ describe('the runner agent against the real bot', { timeout: 90_000 }, () => {
 
   it('after kill -9 mid-step, the restarted runner kills the leftover process group; the thread says interrupted, and the step is not re-run', async () => {
     const s = await scene();
-    const first = s.runner();
-    await first.waitForLog(/connected to the bot/);
-    await s.chat.press('alice', 'run-step:1:remote:stuck', s.card, s.card);
-    const shellPid = await pidIn(path.join(s.dir, 'shell.pid'));
-    const sleepPid = await pidIn(path.join(s.dir, 'sleep.pid'));
-    const [jobId] = jobFiles(s.stateDir);
+    const { runner: first, shellPid, sleepPid, jobId } = await stuckOnRunner(s);
     expect(jobId).toBeDefined();
 
     first.kill('SIGKILL');
@@ -114,8 +100,7 @@ describe('the runner agent against the real bot', { timeout: 90_000 }, () => {
 
   it('keeps a result while the bot is down (kill -9) and delivers it to the restarted bot, which records it in the thread', async () => {
     const s = await scene();
-    const runner = s.runner();
-    await runner.waitForLog(/connected to the bot/);
+    const runner = await s.connectedRunner();
     await s.chat.press('alice', 'run-step:1:remote:slow', s.card, s.card);
     await s.reply(/Started Take a while/, 'the step to start');
 

@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/core/policy.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-api.js';
 import { blockActionsBody, signSlackRequest } from '../fakes/slack-signing.js';
-import { ALERT_CHANNEL, SIGNING_SECRET, startTestBot, type TestBot } from '../support/bot-harness.js';
-import { makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from '../support/bot-process.js';
+import { ALERT_CHANNEL, SIGNING_SECRET, slackEnv, startTestBot, type TestBot } from '../support/bot-harness.js';
+import { botFolder, pollUntil, postWebhook, startBotProcess } from '../support/bot-process.js';
 import { loadFixture } from '../support/fixtures.js';
 
 /**
@@ -202,23 +202,13 @@ describe('graceful shutdown with a running step (in-process bot)', { timeout: 30
 describe('crash recovery of the bot process', { timeout: 30_000 }, () => {
   it('marks a step running at a SIGKILL as interrupted on restart, does not re-run it, and says so in the thread', async () => {
     const slack = await startFakeSlack({ rateLimit: false });
-    const dir = await makeBotDir({ 'slow.yaml': RUNBOOK });
-    const bots: BotProcess[] = [];
-    cleanups.push(async () => {
-      for (const b of bots) await b.dispose();
-      fs.rmSync(dir, { recursive: true, force: true });
-      await slack.close();
-    });
-    const env = {
-      ALERTMANAGER_WEBHOOK_TOKEN: TOKEN,
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_ALERT_CHANNEL: ALERT_CHANNEL,
-      SLACK_API_URL: slack.url,
-    };
+    cleanups.push(() => slack.close());
+    const folder = await botFolder({ 'slow.yaml': RUNBOOK });
+    cleanups.push(folder.dispose);
+    const { dir } = folder;
+    const env = { ALERTMANAGER_WEBHOOK_TOKEN: TOKEN, ...slackEnv(slack) };
 
-    const first = await startBotProcess({ dir, env });
-    bots.push(first);
+    const first = await folder.start(env);
     expect((await postWebhook(first.url, loadFixture<object>('firing-single.json'), AUTH)).status).toBe(200);
     const card = await slack.waitFor(() => slack.topLevel(ALERT_CHANNEL)[0], 10_000, 'the incident card');
 
@@ -242,8 +232,7 @@ describe('crash recovery of the bot process', { timeout: 30_000 }, () => {
     expect(await first.waitForExit()).toEqual({ code: null, signal: 'SIGKILL' });
     expect(stepRuns(first.dbPath).map((r) => r.state)).toEqual(['running']);
 
-    const second = await startBotProcess({ dir, env });
-    bots.push(second);
+    const second = await folder.start(env);
     await second.waitForLog(/steps interrupted by the previous shutdown were marked, not re-run/);
 
     const [row] = stepRuns(second.dbPath);

@@ -1,12 +1,9 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
-import { makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from '../support/bot-process.js';
-import { loadFixture } from '../support/fixtures.js';
+import { pollUntil } from '../support/bot-process.js';
+import { approvedStep, leftoverScene } from '../support/leftover-scene.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { probePostgres, requireService } from '../support/services.js';
-import { alive, readPid } from '../support/processes.js';
+import { alive } from '../support/processes.js';
 
 /**
  * The PostgreSQL variant of step-leftovers.test.ts: kill -9 of a replica while its approved step
@@ -19,8 +16,6 @@ import { alive, readPid } from '../support/processes.js';
 
 const server = await requireService('PostgreSQL at 127.0.0.1:5432', probePostgres);
 
-const TOKEN = 'step-leftovers-pg-webhook-token';
-const AUTH = { authorization: `Bearer ${TOKEN}` };
 const RUNBOOK = `
 name: stuck
 match: { service: gitcortex }
@@ -42,33 +37,14 @@ afterEach(async () => {
 server.describe('a step whose replica was killed with kill -9 (PostgreSQL)', () => {
   it('is refused while the dead replica\'s run may still execute, then stopped by a replica on the same host', { timeout: 120_000 }, async () => {
     const db = await createTestDatabase(server.value, 'leftovers');
-    const chat: ChatDriver = await slackDriver();
-    const dir = await makeBotDir({ 'stuck.yaml': RUNBOOK });
-    const bots: BotProcess[] = [];
-    const pids: number[] = [];
-    cleanups.push(async () => {
-      for (const b of bots) await b.dispose();
-      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-      fs.rmSync(dir, { recursive: true, force: true });
-      await chat.close();
-      await db.drop();
-    });
-    const env = { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN, DATABASE_URL: db.url };
+    // Pushed first, so it runs after the scene's cleanup has stopped the bots using the database.
+    cleanups.push(() => db.drop());
+    const s = await leftoverScene(RUNBOOK, cleanups);
+    const { chat } = s;
+    const env = s.env({ DATABASE_URL: db.url });
     const states = async () => (await db.query<{ state: string }>('SELECT state FROM step_runs ORDER BY id')).map((r) => r.state);
 
-    const first = await startBotProcess({ dir, env });
-    bots.push(first);
-    chat.attach(first.url);
-    expect((await postWebhook(first.url, loadFixture<object>('firing-single.json'), AUTH)).status).toBe(200);
-    const card: ChatMessage = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
-    await chat.press('alice', 'run-step:1:stuck:fix', card, card);
-    const request = await chat.waitFor(() => chat.replies(card).find((m) => /asks to run Fix it/.test(m.text)), 15_000, 'the request');
-    await chat.press('bob', 'approve:1', request, card);
-    const sleepPidFile = path.join(dir, 'sleep.pid');
-    await pollUntil(() => fs.existsSync(sleepPidFile) && fs.readFileSync(sleepPidFile, 'utf8').endsWith('\n'), 15_000, 'the step to start its child');
-    const shellPid = readPid(path.join(dir, 'shell.pid'));
-    const sleepPid = readPid(sleepPidFile);
-    pids.push(shellPid, sleepPid);
+    const { bot: first, card, shellPid, sleepPid } = await approvedStep(s, env);
     const [recorded] = await db.query<{ proc_pid: number; proc_pgid: number }>('SELECT proc_pid, proc_pgid FROM step_runs');
     expect(recorded).toEqual({ proc_pid: shellPid, proc_pgid: shellPid });
 
@@ -76,9 +52,7 @@ server.describe('a step whose replica was killed with kill -9 (PostgreSQL)', () 
     expect(await first.waitForExit()).toEqual({ code: null, signal: 'SIGKILL' });
     expect(alive(sleepPid), 'the step child after kill -9 of its replica').toBe(true);
 
-    const second = await startBotProcess({ dir, env });
-    bots.push(second);
-    chat.attach(second.url);
+    await s.start(env);
     // The dead replica's run still counts as running: refused.
     await chat.press('alice', 'run-step:1:stuck:fix', card, card);
     const refusal = await chat.waitFor(() => chat.privateTexts('alice').find((t) => /Fix it/.test(t)), 10_000, 'the answer to the second request');

@@ -1,12 +1,10 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { slackDriver, type ChatDriver, type ChatMessage } from '../support/chat-drivers.js';
 import { readDb } from '../support/faults-kit.js';
-import { makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from '../support/bot-process.js';
-import { loadFixture } from '../support/fixtures.js';
-import { alive, readPid } from '../support/processes.js';
+import { pollUntil } from '../support/bot-process.js';
+import { approvedStep, leftoverScene, type LeftoverScene } from '../support/leftover-scene.js';
+import { alive, pidIn } from '../support/processes.js';
 
 /**
  * kill -9 of the bot alone (not its process group) while an approved, changing step runs: the
@@ -15,9 +13,6 @@ import { alive, readPid } from '../support/processes.js';
  * and the restarted bot's cleanup takes its full grace period: long enough to show that a request
  * for the same step made meanwhile is refused.
  */
-
-const TOKEN = 'step-leftovers-webhook-token';
-const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 const RUNBOOK = `
 name: stuck
@@ -41,21 +36,8 @@ const runStates = (dbPath: string) => readDb(dbPath, (db) => (db.prepare('SELECT
  * Starts the bot, has alice request the changing step and bob approve it, waits for the step's
  * child, then kills the bot alone with SIGKILL and checks the hole: the step's processes live on.
  */
-async function crashDuringStep(chat: ChatDriver, dir: string, env: Record<string, string>, bots: BotProcess[], pids: number[]) {
-  const first = await startBotProcess({ dir, env });
-  bots.push(first);
-  chat.attach(first.url);
-  expect((await postWebhook(first.url, loadFixture<object>('firing-single.json'), AUTH)).status).toBe(200);
-  const card: ChatMessage = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
-  await chat.press('alice', 'run-step:1:stuck:fix', card, card);
-  const request = await chat.waitFor(() => chat.replies(card).find((m) => /asks to run Fix it/.test(m.text)), 15_000, 'the request');
-  await chat.press('bob', 'approve:1', request, card);
-
-  const sleepPidFile = path.join(dir, 'sleep.pid');
-  await pollUntil(() => fs.existsSync(sleepPidFile) && fs.readFileSync(sleepPidFile, 'utf8').endsWith('\n'), 15_000, 'the step to start its child');
-  const shellPid = readPid(path.join(dir, 'shell.pid'));
-  const sleepPid = readPid(sleepPidFile);
-  pids.push(shellPid, sleepPid);
+async function crashDuringStep(s: LeftoverScene, env: Record<string, string>) {
+  const { bot: first, card, shellPid, sleepPid } = await approvedStep(s, env);
 
   // The bot alone, as a crash of the bot's process would (its steps are not in its process group).
   first.kill('SIGKILL');
@@ -74,29 +56,13 @@ afterEach(async () => {
 
 describe('a step whose bot was killed with kill -9', { timeout: 60_000 }, () => {
   it('is stopped by the restarted bot, which says so in the thread and refuses the step until then', async () => {
-    const chat: ChatDriver = await slackDriver();
-    const dir = await makeBotDir({ 'stuck.yaml': RUNBOOK });
-    const bots: BotProcess[] = [];
-    const pids: number[] = [];
-    cleanups.push(async () => {
-      for (const b of bots) await b.dispose();
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-      await chat.close();
-    });
-    const env = { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN };
+    const s = await leftoverScene(RUNBOOK, cleanups);
+    const { chat } = s;
+    const env = s.env();
 
-    const { card, shellPid, sleepPid } = await crashDuringStep(chat, dir, env, bots, pids);
+    const { card, shellPid, sleepPid } = await crashDuringStep(s, env);
 
-    const second = await startBotProcess({ dir, env });
-    bots.push(second);
-    chat.attach(second.url);
+    const second = await s.start(env);
 
     // Before the cleanup is done (the leftover ignores SIGTERM, so it needs the KILL after the grace):
     // a new request for the same changing step is refused.
@@ -121,29 +87,19 @@ describe('a step whose bot was killed with kill -9', { timeout: 60_000 }, () => 
   });
 
   it('never signals a group recorded on another host or pid namespace; it warns in the thread instead', async () => {
-    const chat: ChatDriver = await slackDriver();
-    const dir = await makeBotDir({ 'stuck.yaml': RUNBOOK });
-    const bots: BotProcess[] = [];
-    const pids: number[] = [];
-    cleanups.push(async () => {
-      for (const b of bots) await b.dispose();
-      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-      fs.rmSync(dir, { recursive: true, force: true });
-      await chat.close();
-    });
-    const env = { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN };
-    const { card, shellPid, sleepPid } = await crashDuringStep(chat, dir, env, bots, pids);
+    const s = await leftoverScene(RUNBOOK, cleanups);
+    const { chat } = s;
+    const env = s.env();
+    const { card, shellPid, sleepPid } = await crashDuringStep(s, env);
     // As if the database had moved with its volume from an earlier container: the pids are not ours to signal.
-    const db = new Database(path.join(dir, 'bot.db'));
+    const db = new Database(path.join(s.dir, 'bot.db'));
     try {
       expect(db.prepare("UPDATE step_runs SET proc_host = 'old-container pid:[4026530001]'").run().changes).toBe(1);
     } finally {
       db.close();
     }
 
-    const second = await startBotProcess({ dir, env });
-    bots.push(second);
-    chat.attach(second.url);
+    await s.start(env);
     const warning = await chat.waitFor(() => chat.replies(card).find((m) => /could not be checked or stopped/.test(m.text)), 15_000, 'the warning in the thread');
     expect(warning.text).toContain(`process group ${shellPid} was recorded on old-container`);
     expect(alive(shellPid) && alive(sleepPid), 'processes of another namespace are left alone').toBe(true);
@@ -156,23 +112,12 @@ describe('a step whose bot was killed with kill -9', { timeout: 60_000 }, () => 
 
 describe('a step running when the bot is stopped', { timeout: 30_000 }, () => {
   it('is cancelled with its whole process group, children included', async () => {
-    const chat: ChatDriver = await slackDriver();
-    const dir = await makeBotDir({ 'stuck.yaml': RUNBOOK });
-    let sleepPid = 0;
-    const bot = await startBotProcess({ dir, env: { ...chat.botEnv(), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN, SHUTDOWN_TIMEOUT_MS: '300' } });
-    cleanups.push(async () => {
-      await bot.dispose();
-      if (sleepPid > 0 && alive(sleepPid)) process.kill(sleepPid, 'SIGKILL');
-      fs.rmSync(dir, { recursive: true, force: true });
-      await chat.close();
-    });
-    chat.attach(bot.url);
-    expect((await postWebhook(bot.url, loadFixture<object>('firing-single.json'), AUTH)).status).toBe(200);
-    const card = await chat.waitFor(() => chat.cards()[0], 15_000, 'the incident card');
-    await chat.press('alice', 'run-step:1:stuck:look', card, card);
-    const pidFile = path.join(dir, 'look.pid');
-    await pollUntil(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'), 15_000, 'the step to start its child');
-    sleepPid = readPid(pidFile);
+    const s = await leftoverScene(RUNBOOK, cleanups);
+    const bot = await s.start(s.env({ SHUTDOWN_TIMEOUT_MS: '300' }));
+    const card = await s.incidentCard(bot);
+    await s.chat.press('alice', 'run-step:1:stuck:look', card, card);
+    const sleepPid = await pidIn(path.join(s.dir, 'look.pid'), 'the step to start its child');
+    s.pids.push(sleepPid);
 
     bot.kill('SIGTERM');
     expect(await bot.waitForExit()).toEqual({ code: 0, signal: null });

@@ -11,6 +11,14 @@ export const WEBHOOK_TOKEN = 'am-webhook-token-for-tests';
 export const SIGNING_SECRET = 'slack-signing-secret-for-tests';
 export const ALERT_CHANNEL = 'C0ALERTS';
 
+/** The bot's settings for a fake Slack, its API reached at `apiUrl` (default the fake's own; e.g. a fault proxy in front of it). */
+export const slackEnv = (slack: FakeSlack, apiUrl = slack.url): Record<string, string> => ({
+  SLACK_BOT_TOKEN: slack.token,
+  SLACK_SIGNING_SECRET: SIGNING_SECRET,
+  SLACK_ALERT_CHANNEL: ALERT_CHANNEL,
+  SLACK_API_URL: apiUrl,
+});
+
 export interface TestBot {
   bot: Bot;
   config: Config;
@@ -44,9 +52,7 @@ export async function startTestBot(opts: { slack?: FakeSlack; runbooks: Record<s
     DATABASE_URL: `sqlite:${dbFile}`,
     RUNBOOKS_DIR: runbookDir,
     ALERTMANAGER_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
-    ...(opts.slack
-      ? { SLACK_BOT_TOKEN: opts.slack.token, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_ALERT_CHANNEL: ALERT_CHANNEL, SLACK_API_URL: opts.slack.url }
-      : {}),
+    ...(opts.slack ? slackEnv(opts.slack) : {}),
     ...opts.env,
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -8,17 +8,15 @@
  *   bot.kill('SIGTERM');
  *   await bot.waitForExit();
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { watchChild, type ExitStatus } from './child-output.js';
+import { baseEnv, nodeOnSource, spawnWatched, type ExitStatus } from './child-output.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
+export { REPO_ROOT } from './child-output.js';
 export type { ExitStatus };
 
 export interface BotProcess {
@@ -64,9 +62,6 @@ export interface SpawnBotOptions {
   /** The port (default: a free one), e.g. to restart a bot where its clients expect it. */
   port?: number;
 }
-
-/** tsx's loader by path, so that the bot starts from any working directory. */
-const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 /** A port that was free a moment ago on 127.0.0.1 (the bot cannot report PORT=0 back, so we pick). */
 export async function freePort(): Promise<number> {
@@ -134,11 +129,8 @@ export async function spawnBot(opts: SpawnBotOptions = {}): Promise<BotProcess> 
   const runbooksDir = path.join(dir, 'runbooks');
   const dbPath = path.join(dir, 'bot.db');
   const port = opts.port ?? (await freePort());
-  // PATH must find `node` for exec steps even when the test runner's PATH does not.
-  const pathVar = [path.dirname(process.execPath), process.env.PATH ?? ''].filter(Boolean).join(path.delimiter);
   const env: Record<string, string> = {
-    PATH: pathVar,
-    HOME: process.env.HOME ?? os.tmpdir(),
+    ...baseEnv(),
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
@@ -146,28 +138,15 @@ export async function spawnBot(opts: SpawnBotOptions = {}): Promise<BotProcess> 
     RUNBOOKS_DIR: runbooksDir,
     ...opts.env,
   };
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(REPO_ROOT, 'src', 'main.ts')], {
-    cwd: opts.cwd ?? REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group, so a crash test can kill the bot together with the steps it started.
-    detached: true,
-  });
-
-  const watched = watchChild(child, 'bot');
+  const { child, watched, handle } = spawnWatched('bot', nodeOnSource('main.ts'), { env, cwd: opts.cwd });
 
   const bot: BotProcess = {
-    child,
+    ...handle,
     url: `http://127.0.0.1:${port}`,
     port,
     dir,
     dbPath,
     runbooksDir,
-    env,
-    stdout: watched.stdout,
-    stderr: watched.stderr,
-    logRecords: watched.logRecords,
-    waitForLog: (pattern, timeoutMs = 15_000) => watched.waitForLog(pattern, timeoutMs),
     waitForExit: (timeoutMs = 20_000) => watched.waitForExit(timeoutMs),
     async waitForReady(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
@@ -190,7 +169,6 @@ export async function spawnBot(opts: SpawnBotOptions = {}): Promise<BotProcess> 
       if (killOpts.group) killTree(child.pid, signal);
       else child.kill(signal);
     },
-    exited: watched.exited,
     async dispose(disposeOpts = {}) {
       if (!watched.exited() && child.pid !== undefined) {
         killTree(child.pid, 'SIGKILL');
@@ -212,6 +190,28 @@ export async function startBotProcess(opts: SpawnBotOptions = {}): Promise<BotPr
     throw error;
   }
   return bot;
+}
+
+/**
+ * A bot folder for bots started one after another on it, as a restart after a crash finds it
+ * (database, runbooks, what steps wrote); `dispose` stops every one of them and removes the folder.
+ */
+export async function botFolder(runbooks: Record<string, string>) {
+  const dir = await makeBotDir(runbooks);
+  const bots: BotProcess[] = [];
+  return {
+    dir,
+    /** Starts a bot on the folder and waits until it is ready. */
+    start: async (env: Record<string, string>): Promise<BotProcess> => {
+      const bot = await startBotProcess({ dir, env });
+      bots.push(bot);
+      return bot;
+    },
+    dispose: async () => {
+      for (const b of bots) await b.dispose();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** POSTs an Alertmanager notification to the bot. */

@@ -1,8 +1,49 @@
 /**
- * What the process tests need of a spawned child (the bot or a runner agent): its stdout and stderr
- * as they arrive, its exit, and waits for a log line or the exit that fail with the output's tail.
+ * What the process tests need of a spawned child (the bot or a runner agent): started from the
+ * repository's TypeScript in a process group of its own, its stdout and stderr as they arrive, its
+ * exit, and waits for a log line or the exit that fail with the output's tail.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** tsx's loader by path, so that a child starts from any working directory. */
+const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+
+/** `node` running `src/<entry>` through tsx, as the npm scripts run it: the program, then its arguments. */
+export const nodeOnSource = (entry: string): [string, string[]] => [process.execPath, ['--import', TSX_LOADER, path.join(REPO_ROOT, 'src', entry)]];
+
+/** The start of a child's minimal environment: PATH must find `node` for exec steps even when the test runner's does not. */
+export function baseEnv(): Record<string, string> {
+  return {
+    PATH: [path.dirname(process.execPath), process.env.PATH ?? ''].filter(Boolean).join(path.delimiter),
+    HOME: process.env.HOME ?? os.tmpdir(),
+  };
+}
+
+/**
+ * Spawns `program` with exactly `env`, in a process group of its own (so that kill -9 of the child
+ * alone leaves the groups of the steps it started, as a crash would, and a test can still signal
+ * the whole group), and watches it.
+ */
+export function spawnWatched(name: string, [program, args]: [string, string[]], o: { env: Record<string, string>; cwd?: string }) {
+  const child = spawn(program, args, { cwd: o.cwd ?? REPO_ROOT, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const watched = watchChild(child, name);
+  /** What a handle on the child shows alike for the bot and a runner. */
+  const handle = {
+    child,
+    env: o.env,
+    stdout: watched.stdout,
+    stderr: watched.stderr,
+    logRecords: watched.logRecords,
+    waitForLog: (pattern: RegExp, timeoutMs = 15_000) => watched.waitForLog(pattern, timeoutMs),
+    exited: watched.exited,
+  };
+  return { child, watched, handle };
+}
 
 export interface ExitStatus {
   code: number | null;

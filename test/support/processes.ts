@@ -3,6 +3,8 @@
  * that exited but was never reaped still answers `kill -0`.
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { pollUntil } from './bot-process.js';
 
 /** Alive, and not a zombie waiting for a parent that will never reap it. */
 export function alive(pid: number): boolean {
@@ -16,3 +18,9 @@ export function alive(pid: number): boolean {
 
 /** A pid a step or a service wrote to a file. */
 export const readPid = (file: string): number => Number(fs.readFileSync(file, 'utf8').trim());
+
+/** The pid written to `file` by a step (a whole line), once it is there. */
+export async function pidIn(file: string, what = `${path.basename(file)} to be written`): Promise<number> {
+  await pollUntil(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').endsWith('\n'), 15_000, what);
+  return readPid(file);
+}

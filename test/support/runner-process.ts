@@ -9,15 +9,10 @@
  *   runner.kill('SIGTERM');
  *   await runner.waitForExit();
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { REPO_ROOT } from './bot-process.js';
-import { watchChild, type ExitStatus } from './child-output.js';
-
-const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+import { baseEnv, nodeOnSource, spawnWatched, type ExitStatus } from './child-output.js';
 
 export const RUNNER_TEST_TOKEN = 'runner-test-token-0123456789abcdef';
 
@@ -53,18 +48,16 @@ export interface SpawnRunnerOptions {
 
 /** The runner's command line: node on src/runner.ts, or that inside `unshare` with the bind mount first. */
 function commandLine(o: SpawnRunnerOptions): [string, string[]] {
-  const node = [process.execPath, '--import', TSX_LOADER, path.join(REPO_ROOT, 'src', 'runner.ts')];
-  if (!o.bindMount) return [node[0] as string, node.slice(1)];
+  const node = nodeOnSource('runner.ts');
+  if (!o.bindMount) return node;
   // unshare execs the shell, which execs node: the runner keeps the pid the test knows.
   const script = 'mount --bind "$0" "$1" && shift && exec "$@"';
-  return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, o.bindMount.source, o.bindMount.target, ...node]];
+  return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, o.bindMount.source, o.bindMount.target, node[0], ...node[1]]];
 }
 
 export function spawnRunner(o: SpawnRunnerOptions): RunnerProcess {
-  const pathVar = [path.dirname(process.execPath), process.env.PATH ?? ''].filter(Boolean).join(path.delimiter);
   const env: Record<string, string> = {
-    PATH: pathVar,
-    HOME: process.env.HOME ?? os.tmpdir(),
+    ...baseEnv(),
     BOT_URL: o.botUrl,
     RUNNER_NAME: o.name ?? 'host-1',
     RUNNER_TOKEN: RUNNER_TEST_TOKEN,
@@ -75,28 +68,14 @@ export function spawnRunner(o: SpawnRunnerOptions): RunnerProcess {
     LOG_FORMAT: 'json',
     ...o.env,
   };
-  const [program, args] = commandLine(o);
-  const child = spawn(program, args, {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own group: kill -9 of the runner alone leaves the steps' groups, as a crash would.
-    detached: true,
-  });
-  const watched = watchChild(child, 'runner');
+  const { child, watched, handle } = spawnWatched('runner', commandLine(o), { env });
 
   const runner: RunnerProcess = {
-    child,
-    env,
-    stdout: watched.stdout,
-    stderr: watched.stderr,
-    logRecords: watched.logRecords,
-    waitForLog: (pattern, timeoutMs = 15_000) => watched.waitForLog(pattern, timeoutMs),
+    ...handle,
     waitForExit: (timeoutMs = 30_000) => watched.waitForExit(timeoutMs),
     kill(signal) {
       if (!watched.exited()) child.kill(signal);
     },
-    exited: watched.exited,
     async dispose() {
       if (!watched.exited() && child.pid !== undefined) {
         try {

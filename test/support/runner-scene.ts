@@ -4,20 +4,20 @@
  * keeps one port across restarts, so the runner's BOT_URL stays right when a test kills and
  * starts it again.
  *
- *   const s = await runnerScene({ bot: yaml, runner: yaml });
- *   cleanups.push(s.dispose);
- *   const runner = s.runner();
+ *   const scenes = useRunnerScenes();
+ *   const s = await scenes({ bot: yaml, runner: yaml });
+ *   const runner = await s.connectedRunner();
  *   await s.chat.press('alice', 'run-step:1:remote:hello', s.card, s.card);
  *   await s.reply(/^✅ \d\d:\d\d:\d\d Say hello/m, 'the result');
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { slackDriver, type ChatDriver, type ChatMessage } from './chat-drivers.js';
-import { freePort, makeBotDir, pollUntil, postWebhook, startBotProcess, type BotProcess } from './bot-process.js';
+import { freePort, makeBotDir, postWebhook, startBotProcess, type BotProcess } from './bot-process.js';
 import { loadFixture } from './fixtures.js';
-import { alive, readPid } from './processes.js';
-import { RUNNER_TEST_TOKEN, spawnRunner, type RunnerProcess } from './runner-process.js';
+import { alive, pidIn, readPid } from './processes.js';
+import { jobFiles, RUNNER_TEST_TOKEN, spawnRunner, type RunnerProcess } from './runner-process.js';
 
 const TOKEN = 'runner-scene-webhook-token';
 
@@ -39,6 +39,8 @@ export interface RunnerScene {
   /** Starts the bot (again) on the scene's folder and port. */
   startBot: () => Promise<BotProcess>;
   runner: (env?: Record<string, string>) => RunnerProcess;
+  /** A runner, once it has connected to the bot. */
+  connectedRunner: (env?: Record<string, string>) => Promise<RunnerProcess>;
   /** A thread reply matching `pattern`, once it is there. */
   reply: (pattern: RegExp, what: string, timeoutMs?: number) => Promise<ChatMessage>;
   dispose: () => Promise<void>;
@@ -82,6 +84,11 @@ export async function runnerScene(o: RunnerSceneOptions): Promise<RunnerScene> {
     await dispose();
     throw error;
   }
+  const runner = (runnerEnv: Record<string, string> = {}) => {
+    const r = spawnRunner({ botUrl, runbooksDir, stateDir, env: runnerEnv });
+    runners.push(r);
+    return r;
+  };
   return {
     chat,
     dir,
@@ -89,9 +96,10 @@ export async function runnerScene(o: RunnerSceneOptions): Promise<RunnerScene> {
     card,
     bot: () => bots.at(-1) as BotProcess,
     startBot,
-    runner: (runnerEnv = {}) => {
-      const r = spawnRunner({ botUrl, runbooksDir, stateDir, env: runnerEnv });
-      runners.push(r);
+    runner,
+    connectedRunner: async (runnerEnv) => {
+      const r = runner(runnerEnv);
+      await r.waitForLog(/connected to the bot/);
       return r;
     },
     reply: (pattern, what, timeoutMs = 20_000) => chat.waitFor(() => chat.replies(card).find((m) => pattern.test(m.text)), timeoutMs, what),
@@ -99,8 +107,28 @@ export async function runnerScene(o: RunnerSceneOptions): Promise<RunnerScene> {
   };
 }
 
-/** The pid written to `file` by a step (a whole line), once it is there. */
-export async function pidIn(file: string): Promise<number> {
-  await pollUntil(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').endsWith('\n'), 15_000, `${path.basename(file)} to be written`);
-  return readPid(file);
+/** Scenes disposed after each test, whatever it left running. */
+export function useRunnerScenes(): (o: RunnerSceneOptions) => Promise<RunnerScene> {
+  const scenes: RunnerScene[] = [];
+  afterEach(async () => {
+    for (const s of scenes.splice(0).reverse()) await s.dispose();
+  });
+  return async (o) => {
+    const s = await runnerScene(o);
+    scenes.push(s);
+    return s;
+  };
+}
+
+/**
+ * A connected runner running step `stuck`, a shell that writes its pid to `shell.pid` and its
+ * background child's to `sleep.pid`; resolves once both are written, with the runner's job.
+ */
+export async function stuckOnRunner(s: RunnerScene) {
+  const runner = await s.connectedRunner();
+  await s.chat.press('alice', 'run-step:1:remote:stuck', s.card, s.card);
+  const shellPid = await pidIn(path.join(s.dir, 'shell.pid'));
+  const sleepPid = await pidIn(path.join(s.dir, 'sleep.pid'));
+  const [jobId] = jobFiles(s.stateDir);
+  return { runner, shellPid, sleepPid, jobId };
 }
