@@ -142,7 +142,7 @@ export const zhCN: Readonly<Record<MessageKey, string>> = {
   'refusal.needsTarget': '「{title}」需要先选定针对哪条告警（{targets}）：请在卡片上选择，或用 alert=<{example}> 指定。',
   'refusal.alreadyRequested': '「{title}」{forAlert}已由 {name} 发起，当前状态：{state}（运行 {run}）。',
   'refusal.runMissing': '运行 {run} 不存在。',
-  'refusal.alreadyDecided': '「{title}」已{state}，无需再{decision}。',
+  'refusal.alreadyDecided': '「{title}」当前状态：{state}，无需再{decision}。',
   'decision.approve': '批准',
   'decision.deny': '拒绝',
   'refusal.resolvedSinceRequest': '事件 #{id} 在「{title}」发起后已恢复，因此不再批准。',
