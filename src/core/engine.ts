@@ -42,6 +42,8 @@ import { SilenceApiError, type SilenceApi } from './ports/silence-api.js';
 import { buildTimelineMarkdown } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
 import { timeTargetClocks } from './time-targets.js';
+import { choiceLabel } from './result-text.js';
+import type { ResultMessage } from '../domain/result-message.js';
 import type { Clock } from './ports/clock.js';
 import { t } from './i18n/index.js';
 import type { StormSettings } from './storm-desk.js';
@@ -296,7 +298,7 @@ export class Engine implements IncidentUseCases {
   private async offerPicker(actor: Actor, incidentId: number, offer: StepOffer, pick: NonNullable<RunbookStep['pick']>, now: string, carried: Record<string, string> = {}): Promise<void> {
     const dir = renderTemplate(pick.dir, offer.params);
     const prefix = renderTemplate(pick.prefix, offer.params);
-    let files: Array<{ path: string; label: string }>;
+    let files: Array<{ path: string; label: string; said?: ResultMessage[] | undefined }>;
     try {
       files = await this.o.runner.listChoices(offer.step, offer.params, { runbook: offer.runbook.name, purpose: 'query', incidentId });
     } catch (error) {
@@ -311,8 +313,9 @@ export class Engine implements IncidentUseCases {
       const buttons = [];
       for (const file of files) {
         const stored = storedChoice({ ...carried, [pick.param]: file.path });
-        const choice = await tx.insertChoice({ incidentId, runbook: offer.runbook.name, step: offer.step.id, ...stored, label: file.label, createdAt: now });
-        buttons.push(makeButton({ action: 'pick', choiceId: choice.id }, file.label));
+        const label = choiceLabel(file);
+        const choice = await tx.insertChoice({ incidentId, runbook: offer.runbook.name, step: offer.step.id, ...stored, label, createdAt: now });
+        buttons.push(makeButton({ action: 'pick', choiceId: choice.id }, label));
       }
       await recordEvent(tx, {
           at: now,

@@ -3,6 +3,7 @@ import { formatUnits } from '../domain/format.js';
 import type { RunbookStep, StepResult } from './ports/runbooks.js';
 import type { StepRunner } from './ports/step-runner.js';
 import { CATALOGUES, currentLocale, interpolate, t, type MessageKey } from './i18n/index.js';
+import { formatTime } from './time.js';
 
 /*
  * The runbook actions are a lower layer with no catalogue: they describe a step and its result in
@@ -34,9 +35,7 @@ export function resultSummary(result: { summary: string; exitCode?: number | und
 function said(message: ResultMessage): string {
   // A code without a catalogue text is a type error here.
   const key: MessageKey = `result.${message.code}`;
-  const params = Object.fromEntries(
-    Object.entries(message.params).map(([name, value]) => (name.endsWith('Ms') && typeof value === 'number' ? [name.slice(0, -2), milliseconds(value)] : [name, value])),
-  );
+  const params = Object.fromEntries(Object.entries(message.params).map(([name, value]) => paramText(name, value)));
   const summary = interpolate(CATALOGUES[currentLocale().locale][key], params);
   return message.onRunner !== undefined ? t('result.onRunner', { summary, runner: message.onRunner }) : summary;
 }
@@ -68,6 +67,23 @@ export function resultDetails(result: StepResult, fullOutputLink?: string): stri
   const tail = result.outputTail.trim() ? `\n\`\`\`\n${result.outputTail.trim()}\n\`\`\`` : '';
   const link = result.output !== undefined && fullOutputLink !== undefined ? `\n${t('result.fullOutput', { link: fullOutputLink })}` : '';
   return `${facts}${files}${tail}${link}`;
+}
+
+/**
+ * A value in the bot's units, under the name the texts use: `tookMs` (a duration) is `{took}`,
+ * `sizeBytes` (a size) `{size}`, `takenAt` (an ISO time, shown in the bot's time zone) `{taken}`.
+ */
+function paramText(name: string, value: string | number): [string, string | number] {
+  if (name.endsWith('Ms') && typeof value === 'number') return [name.slice(0, -2), milliseconds(value)];
+  if (name.endsWith('Bytes') && typeof value === 'number') return [name.slice(0, -5), sizeText(value)];
+  if (name.endsWith('At') && typeof value === 'string') return [name.slice(0, -2), formatTime(value)];
+  return [name, value];
+}
+
+/** A backup picker's button label in the bot's language (English: as the step runner wrote it). */
+export function choiceLabel(choice: { label: string; said?: readonly ResultMessage[] | undefined }): string {
+  if (currentLocale().locale === 'en' || !choice.said?.length) return choice.label;
+  return choice.said.map(said).join(t('result.join'));
 }
 
 /** A duration as the actions write it ("339 ms" under a second, "1.2s" above), in the bot's units. */

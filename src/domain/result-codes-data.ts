@@ -6,6 +6,23 @@
  * /var/lib/app.db", "PostgreSQL orders @ db1:5432 (app)", "/srv/data/").
  */
 export const DATA_RESULT_CODES = [
+  // A restore picker's button label, in two parts: which backup, then its checksum.
+  /** {name} → {linkTo} ({mtimeAt}), {sizeBytes}: a declared link and the file it points to. */
+  'choice.link',
+  /** Safety copy before a restore, {takenAt}, {sizeBytes}. */
+  'choice.safety',
+  /** {name}, {takenAt}, {sizeBytes}: a file named as the step declares (a manual's own backup). */
+  'choice.named',
+  /** {takenAt}, {sizeBytes}: a backup named as the backup action names them. */
+  'choice.backup',
+  /** Its sha256 matches its sidecar. */
+  'choice.verified',
+  /** Its sha256 does not match its sidecar. */
+  'choice.mismatch',
+  /** A declared file with no sidecar. */
+  'choice.noSidecar',
+  /** Not checked. */
+  'choice.unverified',
   // What a step will do (a description; the bot adds the timeout).
   /** Will checkpoint SQLite {path} with PRAGMA wal_checkpoint({mode}). */
   'data.describe.checkpoint.sqlite',

@@ -7,7 +7,8 @@ import { OPS_RESULT_CODES } from './result-codes-ops.js';
  * each code). The action's English `summary` is always written too: it is the English text, the
  * audit trail's wording, and the fallback for a code the bot does not know (a newer runner).
  *
- * A parameter whose name ends in `Ms` is a duration in milliseconds, shown in the bot's units.
+ * A parameter whose name ends in `Ms` is a duration in milliseconds, one ending in `Bytes` a size,
+ * one ending in `At` an ISO time: each shown in the bot's units and time zone.
  */
 const BASE_CODES = [
   /** {text}: a part the action said only in English (one phase of several that were said). */

@@ -1,4 +1,5 @@
 import { formatBytes } from '../domain/format.js';
+import type { ResultMessage } from '../domain/result-message.js';
 import { listBackups, type BackupFile } from './actions/data/backup-files.js';
 import type { BackupName } from './actions/data/naming.js';
 import { renderTemplate } from './template.js';
@@ -8,6 +9,8 @@ export interface BackupChoice {
   path: string;
   /** Short button label: which file (for other than the bot's own names), time, size, and whether its checksum matched. */
   label: string;
+  /** The label as codes and values (which backup, then its checksum), for the bot to say in its language. */
+  said?: ResultMessage[];
 }
 
 export interface ChoiceOptions {
@@ -18,6 +21,17 @@ export interface ChoiceOptions {
 }
 
 const when = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The label as codes: the bot says them in its language, times in its time zone. */
+function labelSaid(f: BackupFile): ResultMessage[] {
+  const check: ResultMessage = { code: f.verified ? 'choice.verified' : f.sidecar === 'mismatch' ? 'choice.mismatch' : f.kind === 'named' ? 'choice.noSidecar' : 'choice.unverified', params: {} };
+  const sizeBytes = f.sizeBytes;
+  const takenAt = f.takenAt.toISOString();
+  if (f.linkTo !== undefined) return [{ code: 'choice.link', params: { name: f.name, linkTo: f.linkTo, mtimeAt: f.mtime.toISOString(), sizeBytes } }, check];
+  if (f.kind === 'safety') return [{ code: 'choice.safety', params: { takenAt, sizeBytes } }, check];
+  if (f.kind === 'named') return [{ code: 'choice.named', params: { name: f.name, takenAt, sizeBytes } }, check];
+  return [{ code: 'choice.backup', params: { takenAt, sizeBytes } }, check];
+}
 
 function label(f: BackupFile): string {
   const check = f.verified ? 'sha256 ok' : f.sidecar === 'mismatch' ? 'CHECKSUM MISMATCH' : f.kind === 'named' ? 'no sidecar' : 'unverified';
@@ -38,7 +52,7 @@ function label(f: BackupFile): string {
 export async function listBackupChoices(dir: string, prefix: string, limit: number, options: ChoiceOptions = {}): Promise<BackupChoice[]> {
   try {
     const files = await listBackups(dir, prefix, limit, { names: options.names ?? [], safety: options.safety ?? false });
-    return files.map((f) => ({ path: f.path, label: label(f) }));
+    return files.map((f) => ({ path: f.path, label: label(f), said: labelSaid(f) }));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;

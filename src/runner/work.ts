@@ -64,7 +64,7 @@ export async function answerQuery(step: RunbookStep, job: Job, deps: QueryDeps):
     case 'list': {
       if (!pickerOf(step, job.params)) return { refused: `step ${step.id} has no picker to list` };
       const choices = await listPickChoices(step, job.params);
-      return { answer: answerSchema.parse({ kind: 'list', choices: choices.map((c) => ({ path: c.path, label: clip(c.label, 200) })) }) };
+      return { answer: answerSchema.parse({ kind: 'list', choices: choices.map((c) => ({ path: c.path, label: clip(c.label, 200), ...(c.said ? { said: c.said.map(wireSaid) } : {}) })) }) };
     }
     case 'inspect': {
       const file = job.path ?? '';

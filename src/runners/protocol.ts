@@ -119,7 +119,7 @@ const chosenFileSchema = z.strictObject({
 
 /** The answer to a `list`, `inspect` or `expire` job. */
 export const answerSchema = z.union([
-  z.strictObject({ kind: z.literal('list'), choices: z.array(z.strictObject({ path: z.string(), label: z.string().max(200) })).max(10) }),
+  z.strictObject({ kind: z.literal('list'), choices: z.array(z.strictObject({ path: z.string(), label: z.string().max(200), said: z.array(saidSchema).max(4).optional() })).max(10) }),
   z.strictObject({ kind: z.literal('inspect'), inspection: z.union([z.strictObject({ ok: z.literal(true), file: chosenFileSchema }), z.strictObject({ ok: z.literal(false), reason: z.string().max(2000) })]) }),
   z.strictObject({
     kind: z.literal('expire'),

@@ -229,7 +229,9 @@ export class RemoteStepRunner {
 
   async listChoices(step: RunbookStep, params: Record<string, string>, origin: StepOrigin) {
     const answer = await this.ask('list', step, params, origin);
-    return answer.kind === 'list' ? answer.choices : [];
+    if (answer.kind !== 'list') return [];
+    // Codes this bot does not know (a newer runner's) leave the label in the runner's English.
+    return answer.choices.map(({ said, ...choice }) => (said?.every((p) => isResultCode(p.code)) ? { ...choice, said: said.map((p) => ({ code: p.code as ResultCode, params: p.params })) } : choice));
   }
 
   async inspectFile(step: RunbookStep, params: Record<string, string>, origin: StepOrigin, file: string, within?: string): Promise<FileInspection> {

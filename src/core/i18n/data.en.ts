@@ -69,6 +69,15 @@ const safetyFactsEn = {
 } as const;
 
 export const dataEn = {
+  // A restore picker's button label (src/runbooks/backup-choices.ts).
+  'result.choice.link': '{name} → {linkTo} ({mtime}), {size}',
+  'result.choice.safety': 'safety copy before a restore, {taken}, {size}',
+  'result.choice.named': '{name}, {taken}, {size}',
+  'result.choice.backup': '{taken}, {size}',
+  'result.choice.verified': 'sha256 ok',
+  'result.choice.mismatch': 'CHECKSUM MISMATCH',
+  'result.choice.noSidecar': 'no sidecar',
+  'result.choice.unverified': 'unverified',
   'result.data.describe.checkpoint.sqlite': 'will checkpoint SQLite {path} (PRAGMA wal_checkpoint({mode}))',
   'result.data.describe.checkpoint.sqlite.checked': 'will checkpoint SQLite {path} (PRAGMA wal_checkpoint({mode}), then PRAGMA integrity_check)',
   'result.data.describe.checkpoint.postgres': 'will run CHECKPOINT on {what}',

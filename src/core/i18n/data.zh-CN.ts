@@ -33,6 +33,14 @@ const backupFacts: Readonly<Record<keyof typeof backupFactsEn, string>> = {
 };
 
 export const dataZhCN: Readonly<Record<keyof typeof dataEn, string>> = {
+  'result.choice.link': '{name} → {linkTo}（{mtime}），{size}',
+  'result.choice.safety': '恢复前的安全备份，{taken}，{size}',
+  'result.choice.named': '{name}，{taken}，{size}',
+  'result.choice.backup': '{taken}，{size}',
+  'result.choice.verified': 'sha256 校验通过',
+  'result.choice.mismatch': '校验和不一致',
+  'result.choice.noSidecar': '无 .sha256 校验文件',
+  'result.choice.unverified': '未校验',
   'result.data.describe.checkpoint.sqlite': '将对 SQLite {path} 执行检查点（`PRAGMA wal_checkpoint({mode})`）',
   'result.data.describe.checkpoint.sqlite.checked': '将对 SQLite {path} 执行检查点（`PRAGMA wal_checkpoint({mode})`），随后做完整性校验（`PRAGMA integrity_check`）',
   'result.data.describe.checkpoint.postgres': '将在 {what} 上执行 `CHECKPOINT`',

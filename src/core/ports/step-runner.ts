@@ -42,7 +42,7 @@ export interface StepRunner {
   /** The same as a code and values without the timeout, where the step's action says one (for other languages). */
   describeSaid?(step: RunbookStep, params: Record<string, string>): ResultMessage | undefined;
   /** The backups a step's picker offers now, listed where the step runs (newest first). */
-  listChoices(step: RunbookStep, params: Record<string, string>, origin: StepOrigin): Promise<Array<{ path: string; label: string }>>;
+  listChoices(step: RunbookStep, params: Record<string, string>, origin: StepOrigin): Promise<Array<{ path: string; label: string; said?: ResultMessage[] | undefined }>>;
   /** A chosen file as it is where the step runs; `within`: the directory it must stay inside. */
   inspectFile(step: RunbookStep, params: Record<string, string>, origin: StepOrigin, file: string, within?: string): Promise<FileInspection>;
   /** Applies a backup step's `keep:` to its files; undefined when the step has no keep rule. */
