@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import fs from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -11,10 +13,10 @@ import { englishIn } from '../support/no-english.js';
 /**
  * The core loop with LOCALE=zh-CN and TZ=Asia/Shanghai on Slack (its fake, through the real SDK):
  * the real Alertmanager fires, the card and thread are in Chinese with times in UTC+8, a teammate
- * approves, the step runs, the group resolves. Every card, thread message and private answer is
+ * approves, the step runs, a typed check (verify over HTTP) runs, the group resolves. Every card, thread message and private answer is
  * checked for English left in it; what stays as written is the runbook's and the alert's data.
  */
-const RUNBOOK = `
+const runbook = (healthUrl: string) => `
 name: e2e-service
 match: { service: e2e-shop, alertname: ShopDown }
 params:
@@ -31,6 +33,10 @@ steps:
     run: [node, -e, 'require("fs").appendFileSync(process.argv[1], "restarted " + process.argv[2]); console.log("done")', '{{marker}}', '{{service}}']
     changes: true
     approval: { approvers: 1, selfApprove: false }
+  - id: health
+    title: 健康检查
+    action: verify
+    with: { kind: http, url: '${healthUrl}', bodyContains: 'status=ok', withinSeconds: 5 }
 `;
 
 const shopAlert = (instance: string) => ({
@@ -49,6 +55,7 @@ describeWithAlertmanager('core loop in Chinese (LOCALE=zh-CN, TZ=Asia/Shanghai) 
   let card: ChatMessage;
   let previous: LocaleSetting;
   let s: AlertScene | undefined;
+  let health: http.Server | undefined;
 
   const replies = () => chat.replies(card);
   const waitForReply = (pattern: RegExp, description: string) => chat.waitFor(() => replies().find((m) => pattern.test(m.text)), 20_000, description);
@@ -59,19 +66,25 @@ describeWithAlertmanager('core loop in Chinese (LOCALE=zh-CN, TZ=Asia/Shanghai) 
 
   beforeAll(async () => {
     previous = useLocale({ locale: 'en', timeZone: 'UTC' });
-    s = await startAlertScene(await slackDriver(), { runbooks: { 'shop.yaml': RUNBOOK }, env: { LOCALE: 'zh-CN', TZ: 'Asia/Shanghai' } });
+    // What the typed check asks: a real HTTP server answering "status=ok".
+    const server = http.createServer((_req, res) => res.end('status=ok'));
+    health = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const healthUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+    s = await startAlertScene(await slackDriver(), { runbooks: { 'shop.yaml': runbook(healthUrl) }, env: { LOCALE: 'zh-CN', TZ: 'Asia/Shanghai' } });
     ({ chat, t, am } = s);
   }, 60_000);
 
   afterAll(async () => {
     await s?.stop();
+    health?.close();
     if (previous) useLocale(previous);
   });
 
   it('posts the card in Chinese, its times in UTC+8', async () => {
     await am.fireAlerts([shopAlert('shop-1:8080')]);
     card = await chat.waitFor(() => chat.cards()[0], 20_000, 'the incident card');
-    expect(card.buttonIds).toEqual(['ack:1', 'run-step:1:e2e-service:check', 'run-step:1:e2e-service:restart']);
+    expect(card.buttonIds).toEqual(['ack:1', 'run-step:1:e2e-service:check', 'run-step:1:e2e-service:restart', 'run-step:1:e2e-service:health']);
     for (const text of ['告警中', '级别', '开始时间', 'UTC+8', '认领', '检查服务', '重启商城', '商城不可用', '执行「重启商城」？', '需 1 人审批']) expect(card.text).toContain(text);
     expect(englishIn(shown(card), { allowed: DATA })).toEqual([]);
     await waitForReply(/事件 #1 已创建：e2e-shop：ShopDown（1 条告警，级别 critical）/, 'the opening message in the thread');
@@ -115,6 +128,12 @@ describeWithAlertmanager('core loop in Chinese (LOCALE=zh-CN, TZ=Asia/Shanghai) 
     await chat.waitFor(() => replies().find((m) => new RegExp(`👍 ${hour}:\\d\\d:\\d\\d 已由 bob 批准`).test(m.text)), 10_000, 'the settled request');
   });
 
+  it('runs a typed check and reports it in Chinese: what it does, its answer and its findings', async () => {
+    await chat.press('carol', 'run-step:1:e2e-service:health', card, card);
+    const done = await waitForReply(/健康检查 成功/, 'the typed check result');
+    expect(done.text).toContain('HTTP 200');
+  });
+
   it('resolves in Chinese, and no English is left in the card, the thread or the answers', async () => {
     await am.resolveAlerts([shopAlert('shop-1:8080'), shopAlert('shop-2:8080')]);
     await waitForReply(/事件 #1 已恢复，持续/, 'the resolve message');
@@ -139,6 +158,6 @@ describeWithAlertmanager('core loop in Chinese (LOCALE=zh-CN, TZ=Asia/Shanghai) 
     const usage = await chat.command('alice', 'incident', 'frobnicate');
     expect(usage.reply).toContain('用法');
     const replies = [show, dry, list, usage].map((r) => r.reply);
-    expect(replies.map((r) => ({ r, english: englishIn(r, { allowed: [...DATA, 'e2e-service', 'check', 'restart', 'exec'] }) })).filter((x) => x.english.length > 0)).toEqual([]);
+    expect(replies.map((r) => ({ r, english: englishIn(r, { allowed: [...DATA, 'e2e-service', 'check', 'restart', 'health', 'exec', 'verify'] }) })).filter((x) => x.english.length > 0)).toEqual([]);
   });
 });
