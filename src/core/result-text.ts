@@ -60,7 +60,8 @@ export function sizeText(bytes: number): string {
  * cut (`fullOutputLink`: the run's output route, absolute when the bot's public URL is known).
  */
 export function resultDetails(result: StepResult, fullOutputLink?: string): string {
-  const facts = (result.facts ?? []).map((f) => `\n• ${labelText('fact', f.label)}: ${f.value}`).join('');
+  const english = currentLocale().locale === 'en';
+  const facts = (result.facts ?? []).map((f) => `\n• ${labelText('fact', f.label)}: ${f.said && !english ? said(f.said) : f.value}`).join('');
   const files = (result.artefacts ?? [])
     .map((a) => `\n${t('result.artefact', { kind: labelText('artefact', a.kind), path: a.path, size: sizeText(a.sizeBytes), sha: `${a.sha256.slice(0, 16)}…` })}`)
     .join('');

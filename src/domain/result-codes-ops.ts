@@ -8,6 +8,27 @@
  * as a flag (1: the text names it, 0: not) and values that read the same in every language.
  */
 export const OPS_RESULT_CODES = [
+  // The value of an `expect:` check's finding (src/runbooks/actions/checks.ts); {bounds}: "≤ 85", "≥ 10, ≤ 90".
+  /** ❌ no value found in the output ({bounds}). */
+  'checkValue.missing',
+  /** ❌ {lines}: up to three "value `line`" outside {bounds}. */
+  'checkValue.outside',
+  /** ❌ {lines} and {more} more outside {bounds}. */
+  'checkValue.outsideMore',
+  /** ✅ {value}, within {bounds}. */
+  'checkValue.within',
+  /** ✅ the highest of {count} values, {value}, within {bounds}. */
+  'checkValue.highest',
+  /** ✅ the lowest of {count} values, {value}, within {bounds}. */
+  'checkValue.lowest',
+  /** ✅ no line matches. */
+  'checkValue.none',
+  /** ❌ {count} lines match. */
+  'checkValue.found',
+  /** ❌ {count} lines match, the last {last}. */
+  'checkValue.foundLast',
+  /** ❌ no line matches (one was required). */
+  'checkValue.absent',
   /** (no values). */
   'ops.refused',
   /** (no values). */

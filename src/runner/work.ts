@@ -41,7 +41,7 @@ export function wireResult(result: StepResult, redact: Redactor): WireResult {
     durationMs: r.durationMs,
     outputTail: clip(r.outputTail, 8000),
     ...(r.output !== undefined ? { output: keepEnds(r.output, RESULT_OUTPUT_MAX) } : {}),
-    ...(r.facts ? { facts: r.facts.slice(0, 50).map((f) => ({ label: clip(f.label, 200), value: clip(f.value, 2000) })) } : {}),
+    ...(r.facts ? { facts: r.facts.slice(0, 50).map((f) => ({ label: clip(f.label, 200), value: clip(f.value, 2000), ...(f.said ? { said: wireSaid(f.said) } : {}) })) } : {}),
     ...(r.artefacts ? { artefacts: r.artefacts.slice(0, 20) } : {}),
   });
 }

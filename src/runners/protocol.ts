@@ -105,7 +105,7 @@ export const stepResultSchema = z.strictObject({
   outputTail: z.string().max(8000),
   /** The whole output (redacted), cut to RESULT_OUTPUT_MAX so that a result stays within a request body. */
   output: z.string().max(RESULT_OUTPUT_MAX).optional(),
-  facts: z.array(z.strictObject({ label: z.string().max(200), value: z.string().max(2000) })).max(50).optional(),
+  facts: z.array(z.strictObject({ label: z.string().max(200), value: z.string().max(2000), said: saidSchema.optional() })).max(50).optional(),
   artefacts: z.array(artefactSchema).max(20).optional(),
 });
 

@@ -164,7 +164,7 @@ export class RemoteStepRunner {
       case 'done': {
         if (!parsed?.success) return failed(`runner ${job.runner} reported a result the bot cannot read`, { code: 'runner.unreadable', params: { runner: job.runner } });
         const result = parsed.data;
-        const { said, saidParts, ...rest } = result;
+        const { said, saidParts, facts, ...rest } = result;
         // A code this bot does not know (a newer runner's) leaves the result in the runner's English.
         const known = saidParts?.every((p) => isResultCode(p.code))
           ? saidParts.map((p, i) => ({ code: p.code as ResultCode, params: p.params, ...(i === saidParts.length - 1 ? { onRunner: job.runner } : {}) }))
@@ -174,6 +174,8 @@ export class RemoteStepRunner {
           summary: `${result.summary} ${where}`,
           ...(said && isResultCode(said.code) ? { said: { code: said.code, params: said.params, onRunner: job.runner } } : {}),
           ...(known ? { saidParts: known } : {}),
+          // A finding's value said as a code this bot does not know is shown as the runner wrote it.
+          ...(facts ? { facts: facts.map(({ said: value, ...f }) => (value && isResultCode(value.code) ? { ...f, said: { code: value.code, params: value.params } } : f)) } : {}),
         };
       }
       case 'refused':

@@ -38,35 +38,43 @@ function checkOne(output: string, e: Expectation): Finding {
       if (m[0] === '') break;
     }
     if (seen.length === 0) {
-      return { ok: false, fact: { label: name, value: `❌ not found in the output (${bounds})` }, problem: `${name}: not found in the output`, said: { code: 'check.notFound', params: { name } } };
+      return { ok: false, fact: { label: name, value: `❌ not found in the output (${bounds})`, said: { code: 'checkValue.missing', params: { bounds: boundsValue(e) } } }, problem: `${name}: not found in the output`, said: { code: 'check.notFound', params: { name } } };
     }
     const bad = seen.filter((s) => (e.max !== undefined && s.n > e.max) || (e.min !== undefined && s.n < e.min));
     if (bad.length > 0) {
       const shown = bad.slice(0, 3).map((b) => `${b.n} in ${quoteLine(b.line)}`);
       const more = bad.length > 3 ? ` and ${bad.length - 3} more` : '';
       const values = bad.map((b) => b.n).slice(0, 3).join(', ');
+      const lines = bad.slice(0, 3).map((b) => `${b.n} ${quoteLine(b.line)}`).join('; ');
+      const said: ResultMessage =
+        bad.length > 3 ? { code: 'checkValue.outsideMore', params: { lines, more: bad.length - 3, bounds: boundsValue(e) } } : { code: 'checkValue.outside', params: { lines, bounds: boundsValue(e) } };
       return {
         ok: false,
-        fact: { label: name, value: `❌ ${shown.join('; ')}${more} (${bounds})` },
+        fact: { label: name, value: `❌ ${shown.join('; ')}${more} (${bounds})`, said },
         problem: `${name} ${values} outside ${bounds}`,
         said: { code: 'check.outside', params: { name, values, bounds: boundsValue(e) } },
       };
     }
     const worst = e.max !== undefined ? Math.max(...seen.map((s) => s.n)) : Math.min(...seen.map((s) => s.n));
-    return { ok: true, fact: { label: name, value: `✅ ${seen.length === 1 ? worst : `${e.max !== undefined ? 'highest' : 'lowest'} ${worst} of ${seen.length}`} (${bounds})` } };
+    const okSaid: ResultMessage =
+      seen.length === 1
+        ? { code: 'checkValue.within', params: { value: worst, bounds: boundsValue(e) } }
+        : { code: e.max !== undefined ? 'checkValue.highest' : 'checkValue.lowest', params: { value: worst, count: seen.length, bounds: boundsValue(e) } };
+    return { ok: true, fact: { label: name, value: `✅ ${seen.length === 1 ? worst : `${e.max !== undefined ? 'highest' : 'lowest'} ${worst} of ${seen.length}`} (${bounds})`, said: okSaid } };
   }
   if ('absent' in e) {
     const name = e.label ?? `no /${e.absent}/`;
     const hits = [...output.matchAll(new RegExp(e.absent, 'gmu'))].filter((m) => m[0] !== '');
-    if (hits.length === 0) return { ok: true, fact: { label: name, value: '✅ none' } };
+    if (hits.length === 0) return { ok: true, fact: { label: name, value: '✅ none', said: { code: 'checkValue.none', params: {} } } };
     const last = hits.at(-1);
     const example = last ? `, the last: ${quoteLine(lineAt(output, last.index))}` : '';
-    return { ok: false, fact: { label: name, value: `❌ ${hits.length} found${example}` }, problem: `${name}: ${hits.length} found`, said: { code: 'check.found', params: { name, count: hits.length } } };
+    const foundSaid: ResultMessage = last ? { code: 'checkValue.foundLast', params: { count: hits.length, last: quoteLine(lineAt(output, last.index)) } } : { code: 'checkValue.found', params: { count: hits.length } };
+    return { ok: false, fact: { label: name, value: `❌ ${hits.length} found${example}`, said: foundSaid }, problem: `${name}: ${hits.length} found`, said: { code: 'check.found', params: { name, count: hits.length } } };
   }
   const name = e.label ?? `/${e.present}/`;
   const hit = new RegExp(e.present, 'mu').exec(output);
   if (hit) return { ok: true, fact: { label: name, value: `✅ ${quoteLine(lineAt(output, hit.index))}` } };
-  return { ok: false, fact: { label: name, value: '❌ not found in the output' }, problem: `${name}: not found in the output`, said: { code: 'check.notFound', params: { name } } };
+  return { ok: false, fact: { label: name, value: '❌ not found in the output', said: { code: 'checkValue.absent', params: {} } }, problem: `${name}: not found in the output`, said: { code: 'check.notFound', params: { name } } };
 }
 
 /** The exec action's plain summary, "exit 0 in 1.2s". */

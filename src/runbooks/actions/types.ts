@@ -54,6 +54,8 @@ export interface StepResult {
 export interface StepFact {
   label: string;
   value: string;
+  /** The value as a code, where it is words rather than data ("✅ none"), for the bot to say in its language. */
+  said?: ResultMessage | undefined;
 }
 
 export interface StepArtefact {

@@ -155,9 +155,10 @@ describe('exec steps', () => {
     const result = await runStep(step, {}, context());
     expect(result.status).toBe('failed');
     expect(result.summary).toMatch(/^exit 0 in .*, but disk use % 91 outside max 85$/);
+    // Each value as written (English), and as a code for the bot to say in another language.
     expect(result.facts).toEqual([
-      { label: 'disk use %', value: '❌ 91 in `/dev/sda1 20G 18G 2G 91% /` (max 85)' },
-      { label: 'no /ERROR/', value: '✅ none' },
+      { label: 'disk use %', value: '❌ 91 in `/dev/sda1 20G 18G 2G 91% /` (max 85)', said: { code: 'checkValue.outside', params: { lines: '91 `/dev/sda1 20G 18G 2G 91% /`', bounds: '≤ 85' } } },
+      { label: 'no /ERROR/', value: '✅ none', said: { code: 'checkValue.none', params: {} } },
     ]);
   });
 

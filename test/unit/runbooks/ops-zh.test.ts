@@ -221,6 +221,37 @@ steps:
     expect(englishIn(speaking(ZH, () => stepDescription(localStepRunner, disk, {})))).toEqual([]);
   });
 
+  it('says every kind of finding in Chinese: a value outside and within its bounds, lines that must not and must appear', async () => {
+    const step = parseRunbook(
+      `
+name: checks
+match: {}
+steps:
+  - id: many
+    title: Many checks
+    action: exec
+    run: [node, -e, 'console.log("/dev/sda1 91% /\\n/dev/sdb1 40% /data\\nERROR disk full\\nbackup-1.tar.gz")']
+    expect:
+      - { label: disk use %, value: '(\\d+)%', max: 85 }
+      - { label: inode use %, value: 'sdb1 (\\d+)%', max: 85 }
+      - { label: ERROR lines, absent: ERROR }
+      - { label: warnings, absent: WARN }
+      - { label: a backup, present: 'backup-\\d+' }
+      - { label: a checksum, present: sha256 }
+`,
+      'checks.yaml',
+    ).steps[0]!;
+    const result = await localStepRunner.run(step, {}, { signal: new AbortController().signal, redact: (s) => s, env: { PATH: process.env.PATH } });
+    expect(result.status).toBe('failed');
+    const details = speaking(ZH, () => resultDetails(result));
+    for (const line of ['• disk use %: ❌ 91 `/dev/sda1 91% /`（要求 ≤ 85）', '• inode use %: ✅ 40（要求 ≤ 85）', '• ERROR lines: ❌ 出现 1 处，最后一处：`ERROR disk full`', '• warnings: ✅ 无', '• a backup: ✅ `backup-1.tar.gz`', '• a checksum: ❌ 输出中未找到']) {
+      expect(details).toContain(line);
+    }
+    expect(englishIn(details, { allowed: ['disk use %', 'inode use %', 'ERROR lines', 'warnings', 'a backup', 'a checksum'] })).toEqual([]);
+    // English keeps the findings as the check wrote them.
+    expect(speaking({ locale: 'en', timeZone: 'UTC' }, () => resultDetails(result))).toContain('• warnings: ✅ none');
+  });
+
   it('keeps the HTTP result said and adds the problem', async () => {
     const server = await fakeHttp(() => ({ status: 200, body: 'starting' }));
     try {
