@@ -20,7 +20,8 @@ import {
   type Argv,
   type ComposeTarget,
 } from './compose-engine.js';
-import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs, verifyPhase } from './verify.js';
+import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs } from './verify-inputs.js';
+import { verifyPhase } from './verify.js';
 
 /*
  * compose: one compose command on a project, with the program from COMPOSE_COMMAND (or detected),

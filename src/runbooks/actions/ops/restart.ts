@@ -27,7 +27,8 @@ import {
 } from './common.js';
 import { composeBase, composeTargetProblem, describeTarget, projectDirProblem, readStates, resolveComposeCommand, stateValue, targetFacts, targetValue } from './compose-engine.js';
 import { runningPhase } from './compose.js';
-import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs, verifyPhase } from './verify.js';
+import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs } from './verify-inputs.js';
+import { verifyPhase } from './verify.js';
 
 // Over 300 lines: the four kinds of restart (systemd, compose, kubernetes, command) share their
 // phases and inputs, and splitting them would scatter one action's rules across files.
