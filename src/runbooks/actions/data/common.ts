@@ -9,7 +9,7 @@ import type { TypedActionContext } from '../typed-action.js';
 import type { StepArtefact, StepFact, StepResult } from '../types.js';
 import type { ResultCode } from '../../../domain/result-message.js';
 import { formatBytes } from '../../../domain/format.js';
-import { redactSaid } from '../ops/common.js';
+import { redactSaid } from '../ops/said.js';
 
 /*
  * Pieces shared by the data actions (checkpoint, backup, restore): lenient input schemas for

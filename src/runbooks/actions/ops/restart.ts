@@ -4,20 +4,12 @@ import type { TypedActionContext } from '../typed-action.js';
 import type { ResultMessage } from '../../../domain/result-message.js';
 import {
   argvInput,
-  argvSaid,
   factDuration,
-  programProblemSaid,
-  reasonLine,
-  say,
-  type Problem,
   locationText,
   formatDuration,
   nameProblem,
   pollUntil,
   programPhase,
-  programProblem,
-  quoteArgv,
-  lastLine,
   refused,
   text,
   withinSeconds,
@@ -25,6 +17,7 @@ import {
   type Budget,
   type Phase,
 } from './common.js';
+import { argvSaid, programProblemSaid, reasonLine, say, type Problem, programProblem, quoteArgv, lastLine } from './said.js';
 import { composeBase, composeTargetProblem, describeTarget, projectDirProblem, readStates, resolveComposeCommand, stateValue, targetFacts, targetValue } from './compose-engine.js';
 import { runningPhase } from './compose.js';
 import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs } from './verify-inputs.js';

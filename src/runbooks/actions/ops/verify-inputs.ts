@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { quoteValue } from '../../param-value.js';
 import type { StepFact } from '../types.js';
 import type { ResultMessage } from '../../../domain/result-message.js';
-import { intervalSeconds, portInput, say, text, withinSeconds } from './common.js';
+import { intervalSeconds, portInput, text, withinSeconds } from './common.js';
+import { say } from './said.js';
 
 /*
  * What a verify checks: its inputs (http, sql, prometheus) and how a check is described, in

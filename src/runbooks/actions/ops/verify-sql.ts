@@ -2,17 +2,8 @@ import { isAbsolute } from 'node:path';
 import { quoteValue } from '../../param-value.js';
 import { runProgram } from '../program.js';
 import type { TypedActionContext } from '../typed-action.js';
-import {
-  nameProblem,
-  portProblem,
-  problemOf,
-  programProblem,
-  programProblemSaid,
-  reasonLine,
-  say,
-  type Attempt,
-  type Problem,
-} from './common.js';
+import { nameProblem, portProblem, type Attempt } from './common.js';
+import { problemOf, programProblem, programProblemSaid, reasonLine, say, type Problem } from './said.js';
 import type { SqlVerify } from './verify-inputs.js';
 
 /*

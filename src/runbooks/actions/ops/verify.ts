@@ -4,19 +4,8 @@ import { quoteValue } from '../../param-value.js';
 import { parseHttpUrl } from '../http.js';
 import type { ResultMessage } from '../../../domain/result-message.js';
 import type { TypedActionContext } from '../typed-action.js';
-import {
-  formatDuration,
-  plural,
-  pollUntil,
-  factDuration,
-  problemOf,
-  say,
-  type Problem,
-  type Attempt,
-  type Budget,
-  type Phase,
-  type PollOutcome,
-} from './common.js';
+import { formatDuration, plural, pollUntil, factDuration, type Attempt, type Budget, type Phase, type PollOutcome } from './common.js';
+import { problemOf, say, type Problem } from './said.js';
 import { checkFacts, expectedText, type HttpVerify, type PrometheusVerify, type VerifyInputs } from './verify-inputs.js';
 import { sqlCheck } from './verify-sql.js';
 
