@@ -1,13 +1,11 @@
 import type { Logger } from 'pino';
 import type { ActionSettings, Runbook, RunbookStep, StepArtefact, StepProcess, StepResult } from './ports/runbooks.js';
 import type { StepRun } from './domain.js';
-import { recordRunEvent, shownCommands, timedLine, withoutCommands } from './run-thread.js';
+import { recordRunEvent, timedLine } from './run-thread.js';
 import type { Redactor } from '../domain/redact.js';
 import { WorkerLoop } from './worker-loop.js';
-import { STEP_STATE_ICON, stepStateText } from './card.js';
 import { resultDetails, resultSummary, stepDescription } from './result-text.js';
 import type { Metrics } from '../metrics.js';
-import { makeButton } from './button-codec.js';
 import type { Policy } from '../settings/policy.js';
 import { expireStaleRequests } from './steps.js';
 import { pinnedFiles } from './chosen-pins.js';
@@ -19,6 +17,7 @@ import { runForEach } from './for-each.js';
 import type { Clock } from './ports/clock.js';
 import { StepDetached, type StepRunner } from './ports/step-runner.js';
 import { t } from './i18n/index.js';
+import { recordStepResult } from './step-record.js';
 
 export interface ExecutorOptions {
   store: Store;
@@ -43,14 +42,8 @@ export interface ExecutorOptions {
   publicUrl?: string | undefined;
 }
 
-/** A result's icon in thread messages: the card's icon for the state the result leaves the step in. */
-export const ICON: Readonly<Record<StepResult['status'], string>> = STEP_STATE_ICON;
-
 /** A step whose executor threw: a bug, but the run still ends, as failed. */
 const internalError = (error: string): StepResult => ({ status: 'failed', summary: `internal error: ${error}`, said: { code: 'internalError', params: { error } }, durationMs: 0, outputTail: '' });
-
-/** Where a run's full output is served (behind the same gate as the incident's audit trail). */
-export const runOutputPath = (incidentId: number, runId: number) => `/incidents/${incidentId}/runs/${runId}/output`;
 
 /**
  * Runs approved steps. A run is claimed by moving it from `approved` to `running` in one
@@ -313,58 +306,7 @@ export class StepExecutor {
   }
 
   /** Records a run's result: its state, the thread's message, the card. */
-  private async record(run: StepRun, result: StepResult, snapshot: StepArtefact | undefined): Promise<void> {
-    this.o.metrics.stepRuns.inc({ result: result.status });
-    this.o.metrics.stepDuration.observe(result.durationMs / 1000);
-    const now = this.o.clock().toISOString();
-    const outputUrl = `${(this.o.publicUrl ?? '').replace(/\/+$/u, '')}${runOutputPath(run.incidentId, run.id)}`;
-    const details = resultDetails(result, outputUrl);
-    // The run's message showed the command line when it started: its result line does not repeat it.
-    const step = this.findStep(run);
-    const shown = withoutCommands(result, step ? shownCommands(this.o.runner.describe(step, run.params)) : []);
-    await this.o.store.transaction(async (tx) => {
-      if (result.output !== undefined) await tx.saveStepOutput(run.id, result.output, now);
-      await tx.transitionStepRun(run.id, ['running'], result.status, now, {
-        finishedAt: now,
-        result: {
-          status: result.status,
-          summary: result.summary,
-          said: result.said,
-          saidParts: result.saidParts,
-          exitCode: result.exitCode,
-          httpStatus: result.httpStatus,
-          durationMs: result.durationMs,
-          outputTail: result.outputTail,
-          facts: result.facts,
-          artefacts: result.artefacts,
-        },
-      });
-      await recordRunEvent(tx, {
-          at: now,
-          incidentId: run.incidentId,
-          actor: 'system',
-          kind: 'step.finished',
-          text: `${t('thread.finished', { icon: ICON[result.status], title: run.stepTitle, state: stepStateText(result.status), summary: resultSummary(result) })}${details}`,
-          data: {
-            runId: run.id,
-            status: result.status,
-            exitCode: result.exitCode ?? null,
-            httpStatus: result.httpStatus ?? null,
-            durationMs: result.durationMs,
-            artefacts: result.artefacts ?? [],
-          },
-        },
-        run,
-        {
-          line: timedLine(t('thread.finished', { icon: ICON[result.status], title: run.stepTitle, state: stepStateText(result.status), summary: resultSummary(shown) }), now),
-          details: resultDetails(shown, outputUrl),
-          // The snapshot taken before the step is one press away, whatever the step's outcome.
-          ...(snapshot ? { buttons: [makeButton({ action: 'rollback', runId: run.id }, t('button.rollback'), { style: 'danger' })] } : {}),
-        },
-        { refreshCard: true },
-      );
-    });
-    this.o.log.info({ runId: run.id, runbook: run.runbook, step: run.step, status: result.status }, 'step finished');
-    this.o.onQueued();
+  private record(run: StepRun, result: StepResult, snapshot: StepArtefact | undefined): Promise<void> {
+    return recordStepResult(this.o, run, this.findStep(run), result, snapshot);
   }
 }

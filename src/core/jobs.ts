@@ -1,6 +1,6 @@
 import type { SealKey } from './audit-seal.js';
 import { resolveParams, type ActionSettings, type Runbook, type RunbookStep, type StepResult } from './ports/runbooks.js';
-import { ICON } from './executor.js';
+import { ICON } from './step-record.js';
 import { factLabel, resultDetails, resultSummary } from './result-text.js';
 import { stepStateText } from './card.js';
 import { t } from './i18n/index.js';

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { formatBytes } from '../../domain/format.js';
 import type { ResultMessage } from '../../domain/result-message.js';
-import { Job, sizeValue, STAMP_PATTERN, summary, type KeepRule } from './data/common.js';
+import { sizeValue, STAMP_PATTERN, summary, type KeepRule } from './data/common.js';
+import { Job } from './data/job.js';
 import type { BackupEngine, RestoreEngine } from './data/engine.js';
 import { directoryBackup, directoryRestore } from './data/directory.js';
 import { fileSetBackup, fileSetRestore } from './data/file-set.js';

@@ -1,8 +1,10 @@
 import { budgetOf, stepResult } from './ops/common.js';
 import { composeAction } from './ops/compose.js';
 import { describeRestart, describeRestartSaid, restartActionInputs, restartPhases } from './ops/restart.js';
-import { describeRollback, describeRollbackSaid, rollbackInputs, rollbackPhases } from './ops/rollback.js';
-import { describeVerify, describeVerifySaid, verifyInputs, verifyPhase } from './ops/verify.js';
+import { describeRollback, describeRollbackSaid } from './ops/rollback-describe.js';
+import { rollbackInputs, rollbackPhases } from './ops/rollback.js';
+import { describeVerify, describeVerifySaid, verifyInputs } from './ops/verify-inputs.js';
+import { verifyPhase } from './ops/verify.js';
 import { defineAction, type TypedAction } from './typed-action.js';
 
 /*

@@ -1,7 +1,8 @@
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ActionError, check, fsProblem, pathProblem, prefixPart, refusal, sizeValue, summary, utcStamp, type Job } from './common.js';
+import { ActionError, check, fsProblem, pathProblem, prefixPart, refusal, sizeValue, summary, utcStamp } from './common.js';
+import type { Job } from './job.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { countLines, lstatOrUndefined, scanLines, statOrUndefined, syncDir } from './files.js';
 

@@ -1,5 +1,6 @@
 import type { StepFact } from '../types.js';
-import type { Job, Summary } from './common.js';
+import type { Summary } from './common.js';
+import type { Job } from './job.js';
 
 /**
  * How one kind of data is backed up. `produce` writes a complete, verified backup to `out` (a

@@ -1,6 +1,7 @@
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { ActionError, check, fsProblem, pathProblem, prefixPart, refusal, sizeValue, summary, utcStamp, type Job } from './common.js';
+import { ActionError, check, fsProblem, pathProblem, prefixPart, refusal, sizeValue, summary, utcStamp } from './common.js';
+import type { Job } from './job.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { lstatOrUndefined, scanLines, statOrUndefined, syncDir } from './files.js';
 

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { formatBytes } from '../../../domain/format.js';
 import { defineAction } from '../typed-action.js';
 import { checkSidecar } from './backup-files.js';
-import { ActionError, check, fsCode, fsProblem, Job, pathProblem, refusal, sizeValue, summary, text } from './common.js';
+import { ActionError, check, fsCode, fsProblem, pathProblem, refusal, sizeValue, summary, text } from './common.js';
+import { Job } from './job.js';
 import { statOrUndefined } from './files.js';
 
 /*

@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ActionError, check, nameProblem, portProblem, prefixPart, serverSubject, sizeValue, summary, type Job } from './common.js';
+import { ActionError, check, nameProblem, portProblem, prefixPart, serverSubject, sizeValue, summary } from './common.js';
+import type { Job } from './job.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { gunzipToBuffer, gzipFile, readTail, scanLines, verifyGzipRoundTrip } from './files.js';
 import type { MysqlTarget } from './inputs.js';

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { StepFact } from '../types.js';
-import { ActionError, check, errorLine, nameProblem, portProblem, prefixPart, refusal, serverSubject, summary, type Job, type Summary } from './common.js';
+import { ActionError, check, errorLine, nameProblem, portProblem, prefixPart, refusal, serverSubject, summary, type Summary } from './common.js';
+import type { Job } from './job.js';
 import type { BackupEngine, RestoreEngine } from './engine.js';
 import { readHead, readTail, scanLines } from './files.js';
 import type { PostgresTarget } from './inputs.js';

@@ -4,7 +4,8 @@ import { runProgram, type ProgramRun } from '../program.js';
 import type { TypedActionContext } from '../typed-action.js';
 import type { ResultMessage } from '../../../domain/result-message.js';
 import type { StepFact } from '../types.js';
-import { formatDuration, nameProblem, plural, pollUntil, problemOf, programProblem, programProblemSaid, quoteArgv, say, type Attempt, type Budget, type Problem } from './common.js';
+import { formatDuration, nameProblem, plural, pollUntil, type Attempt, type Budget } from './common.js';
+import { problemOf, programProblem, programProblemSaid, quoteArgv, say, type Problem } from './said.js';
 
 /*
  * What the compose steps (the `compose` action and `restart` with `kind: compose`) share: which

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { runProgram } from '../program.js';
 import { defineAction, type TypedActionContext } from '../typed-action.js';
 import type { ResultMessage } from '../../../domain/result-message.js';
-import { argvInput, argvSaid, budgetOf, factDuration, locationText, problemOf, programPhase, quoteArgv, refused, say, stepResult, text, withinSeconds, type Budget, type Phase, type Problem } from './common.js';
+import { argvInput, budgetOf, factDuration, locationText, programPhase, refused, stepResult, text, withinSeconds, type Budget, type Phase } from './common.js';
+import { argvSaid, problemOf, quoteArgv, say, type Problem } from './said.js';
 import {
   composeBase,
   composeDir,
@@ -20,7 +21,8 @@ import {
   type Argv,
   type ComposeTarget,
 } from './compose-engine.js';
-import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs, verifyPhase } from './verify.js';
+import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs } from './verify-inputs.js';
+import { verifyPhase } from './verify.js';
 
 /*
  * compose: one compose command on a project, with the program from COMPOSE_COMMAND (or detected),

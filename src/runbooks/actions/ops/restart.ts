@@ -4,20 +4,12 @@ import type { TypedActionContext } from '../typed-action.js';
 import type { ResultMessage } from '../../../domain/result-message.js';
 import {
   argvInput,
-  argvSaid,
   factDuration,
-  programProblemSaid,
-  reasonLine,
-  say,
-  type Problem,
   locationText,
   formatDuration,
   nameProblem,
   pollUntil,
   programPhase,
-  programProblem,
-  quoteArgv,
-  lastLine,
   refused,
   text,
   withinSeconds,
@@ -25,9 +17,11 @@ import {
   type Budget,
   type Phase,
 } from './common.js';
+import { argvSaid, programProblemSaid, reasonLine, say, type Problem, programProblem, quoteArgv, lastLine } from './said.js';
 import { composeBase, composeTargetProblem, describeTarget, projectDirProblem, readStates, resolveComposeCommand, stateValue, targetFacts, targetValue } from './compose-engine.js';
 import { runningPhase } from './compose.js';
-import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs, verifyPhase } from './verify.js';
+import { describeFollowUpVerify, followUpSaid, followUpVerifyInputs } from './verify-inputs.js';
+import { verifyPhase } from './verify.js';
 
 // Over 300 lines: the four kinds of restart (systemd, compose, kubernetes, command) share their
 // phases and inputs, and splitting them would scatter one action's rules across files.

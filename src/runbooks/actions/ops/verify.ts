@@ -1,44 +1,18 @@
-import { isAbsolute } from 'node:path';
 import { loadUndici } from '../lazy-clients.js';
 import { z } from 'zod';
 import { quoteValue } from '../../param-value.js';
 import { parseHttpUrl } from '../http.js';
-import { runProgram } from '../program.js';
-import type { StepFact } from '../types.js';
 import type { ResultMessage } from '../../../domain/result-message.js';
 import type { TypedActionContext } from '../typed-action.js';
-import {
-  formatDuration,
-  intervalSeconds,
-  nameProblem,
-  plural,
-  pollUntil,
-  portInput,
-  portProblem,
-  factDuration,
-  problemOf,
-  programProblem,
-  programProblemSaid,
-  reasonLine,
-  say,
-  text,
-  type Problem,
-  withinSeconds,
-  type Attempt,
-  type Budget,
-  type Phase,
-  type PollOutcome,
-} from './common.js';
-
-// Over 300 lines: the three kinds of verify (HTTP, SQL, Prometheus) share the retry budget and
-// result shape of one action.
+import { formatDuration, plural, pollUntil, factDuration, type Attempt, type Budget, type Phase, type PollOutcome } from './common.js';
+import { problemOf, say, type Problem } from './said.js';
+import { checkFacts, expectedText, type HttpVerify, type PrometheusVerify, type VerifyInputs } from './verify-inputs.js';
+import { sqlCheck } from './verify-sql.js';
 
 /*
  * verify: is the system healthy? Polls one check until it passes or the deadline. Used on its own
  * and after a restart or rollback (`verify:`), where its result decides the step's outcome.
  */
-
-const httpStatus = z.int().min(100).max(599);
 
 /** Body read per HTTP check; the rest is never downloaded. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -46,165 +20,6 @@ const MAX_BODY_BYTES = 64 * 1024;
 const MAX_PROMETHEUS_BYTES = 1024 * 1024;
 /** One SQL or HTTP attempt never waits longer than this, so a hung connection still leaves room to retry. */
 const MAX_ATTEMPT_MS = 10_000;
-
-const polling = { intervalSeconds: intervalSeconds(2), withinSeconds: withinSeconds(30) };
-
-export const httpVerifyInputs = z.strictObject({
-  kind: z.literal('http'),
-  /** http or https, checked after rendering. */
-  url: text,
-  expectStatus: z
-    .union([httpStatus, z.array(httpStatus).min(1)])
-    .transform((status) => (Array.isArray(status) ? status : [status]))
-    .default([200]),
-  bodyContains: text.optional(),
-  ...polling,
-});
-
-const sqliteVerifyInputs = z.strictObject({ kind: z.literal('sql'), engine: z.literal('sqlite'), path: text, ...polling });
-const postgresVerifyInputs = z.strictObject({
-  kind: z.literal('sql'),
-  engine: z.literal('postgres'),
-  host: text,
-  port: portInput(5432),
-  user: text,
-  database: text,
-  ...polling,
-});
-const mysqlVerifyInputs = z.strictObject({
-  kind: z.literal('sql'),
-  engine: z.literal('mysql'),
-  host: text,
-  port: portInput(3306),
-  user: text,
-  database: text,
-  ...polling,
-});
-export const sqlVerifyInputs = z.discriminatedUnion('engine', [sqliteVerifyInputs, postgresVerifyInputs, mysqlVerifyInputs]);
-
-export const prometheusVerifyInputs = z.strictObject({
-  kind: z.literal('prometheus'),
-  /** Prometheus' base URL (e.g. http://prometheus:9090); default: the bot's PROMETHEUS_URL setting. */
-  url: text.optional(),
-  /** PromQL, usually the alert's expression: `expect: empty` means the condition has cleared. */
-  query: text,
-  expect: z.enum(['empty', 'nonEmpty']).default('empty'),
-  ...polling,
-});
-
-/** The `verify` action's inputs. */
-export const verifyInputs = z.discriminatedUnion('kind', [httpVerifyInputs, sqlVerifyInputs, prometheusVerifyInputs]);
-/** The `verify:` that may follow a restart or a rollback: an http or sql check. */
-export const followUpVerifyInputs = z.discriminatedUnion('kind', [httpVerifyInputs, sqlVerifyInputs]);
-
-export type VerifyInputs = z.output<typeof verifyInputs>;
-export type HttpVerify = z.output<typeof httpVerifyInputs>;
-export type SqlVerify = z.output<typeof sqlVerifyInputs>;
-export type PrometheusVerify = z.output<typeof prometheusVerifyInputs>;
-
-// ---------------------------------------------------------------------------------------------
-// Descriptions
-
-function pollingText(v: { intervalSeconds: number; withinSeconds: number }): string {
-  return `every ${v.intervalSeconds}s, within ${v.withinSeconds}s`;
-}
-
-/** "http://x/health answers 200 with a body containing "v1"", "postgres postgres@db:5432/app answers SELECT 1" */
-export function verifyTarget(v: VerifyInputs): string {
-  switch (v.kind) {
-    case 'http': {
-      const body = v.bodyContains !== undefined ? ` with a body containing ${quoteValue(v.bodyContains)}` : '';
-      return `${v.url} answers ${v.expectStatus.join(' or ')}${body}`;
-    }
-    case 'sql':
-      return `${sqlTarget(v)} answers SELECT 1`;
-    case 'prometheus':
-      return `Prometheus ${v.url ?? '(PROMETHEUS_URL)'} returns ${v.expect === 'empty' ? 'no series' : 'at least one series'} for \`${v.query}\``;
-  }
-}
-
-function sqlTarget(v: SqlVerify): string {
-  return `${v.engine} ${sqlWhere(v)}`;
-}
-
-/** The database checked: its file, or user@host:port/database. */
-function sqlWhere(v: SqlVerify): string {
-  return v.engine === 'sqlite' ? v.path : `${v.user}@${v.host}:${v.port}/${v.database}`;
-}
-
-/** "will check that http://x/health answers 200 (every 2s, within 30s)" */
-export function describeVerify(v: VerifyInputs): string {
-  return `will check that ${verifyTarget(v)} (${pollingText(v)})`;
-}
-
-/** ", then verify that http://x/health answers 200 (within 30s)", for restart and rollback. */
-export function describeFollowUpVerify(v: VerifyInputs | undefined): string {
-  return v === undefined ? '' : `, then verify that ${verifyTarget(v)} (within ${v.withinSeconds}s)`;
-}
-
-/** The expected statuses as a value: "200", "200 / 204". */
-const expectedText = (v: HttpVerify) => v.expectStatus.join(' / ');
-
-/** The description as a code (verify's own, the polling included). */
-export function describeVerifySaid(v: VerifyInputs): ResultMessage {
-  const polling = { interval: v.intervalSeconds, within: v.withinSeconds };
-  switch (v.kind) {
-    case 'http':
-      return v.bodyContains !== undefined
-        ? say('describe.verify.httpBody', { url: v.url, expected: expectedText(v), wanted: quoteValue(v.bodyContains), ...polling })
-        : say('describe.verify.http', { url: v.url, expected: expectedText(v), ...polling });
-    case 'sql':
-      return say('describe.verify.sql', { engine: v.engine, target: sqlWhere(v), ...polling });
-    case 'prometheus':
-      return say(v.expect === 'empty' ? 'describe.verify.prometheusEmpty' : 'describe.verify.prometheusSeries', { url: v.url ?? 'PROMETHEUS_URL', query: `\`${v.query}\``, ...polling });
-  }
-}
-
-/**
- * A follow-up check as a value that reads the same in every language, for the descriptions of
- * restart and rollback: "http://x/health → 200", "sqlite /srv/app.db".
- */
-export function checkValue(v: VerifyInputs): string {
-  switch (v.kind) {
-    case 'http':
-      return `${v.url} → ${expectedText(v)}${v.bodyContains !== undefined ? ` + ${quoteValue(v.bodyContains)}` : ''}`;
-    case 'sql':
-      return sqlTarget(v);
-    case 'prometheus':
-      return `\`${v.query}\``;
-  }
-}
-
-/**
- * A follow-up check for a description said as a code: `verify` is 1 when there is one (the
- * catalogue text says "then verify" only then), `check` and `checkWithin` its values, else empty.
- */
-export function followUpSaid(v: VerifyInputs | undefined): { verify: number; check: string; checkWithin: string } {
-  return v === undefined ? { verify: 0, check: '', checkWithin: '' } : { verify: 1, check: checkValue(v), checkWithin: String(v.withinSeconds) };
-}
-
-/** The findings that name a check, each a value: what is checked and what is expected. */
-function checkFacts(v: VerifyInputs, label: (name: string) => string): StepFact[] {
-  switch (v.kind) {
-    case 'http':
-      return [
-        { label: label('check'), value: v.url },
-        { label: label('expected status'), value: expectedText(v) },
-        ...(v.bodyContains !== undefined ? [{ label: label('expected in body'), value: quoteValue(v.bodyContains) }] : []),
-      ];
-    case 'sql':
-      return [
-        { label: label('check'), value: sqlWhere(v) },
-        { label: label('engine'), value: v.engine },
-      ];
-    case 'prometheus':
-      return [
-        { label: label('check'), value: `\`${v.query}\`` },
-        { label: label('prometheus'), value: v.url ?? 'PROMETHEUS_URL' },
-        { label: label('expected series'), value: v.expect === 'empty' ? '0' : '≥ 1' },
-      ];
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Running
@@ -422,83 +237,6 @@ function seriesLabels(series: unknown): string {
   return joined.length > 160 ? `${joined.slice(0, 159)}…}` : joined;
 }
 
-// SQL ------------------------------------------------------------------------------------------------
-
-const HOST = /^[A-Za-z0-9_.:%[\]/-]+$/u;
-const SQL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.$-]*$/u;
-/** Reads the schema too, so a file that is not a database fails (a bare SELECT 1 would not). */
-export const SQLITE_CHECK = 'SELECT 1 FROM (SELECT count(*) FROM sqlite_master)';
-
-function sqlProblem(v: SqlVerify): Problem | undefined {
-  if (v.engine === 'sqlite') {
-    const shown = quoteValue(v.path, 200);
-    return isAbsolute(v.path) ? undefined : problemOf(`the sqlite path must be absolute: ${shown}`, 'verify.sqlitePath', { path: shown });
-  }
-  return (
-    portProblem(v.port) ??
-    nameProblem(v.host, 'host', HOST, 'a host name, an IP address or a socket directory') ??
-    nameProblem(v.user, 'user', SQL_NAME, 'letters, digits, _ . $ -') ??
-    nameProblem(v.database, 'database', SQL_NAME, 'letters, digits, _ . $ -')
-  );
-}
-
-/**
- * The argv that runs `SELECT 1` for a connection (pure: tests check it). The password never
- * appears here: psql reads PGPASSWORD and the MariaDB client MYSQL_PWD, from the step's env allowlist.
- */
-export function sqlArgv(v: SqlVerify, connectTimeoutSeconds: number, mysqlClient = 'mariadb'): [string, ...string[]] {
-  switch (v.engine) {
-    case 'sqlite':
-      // -readonly: a missing file is an error, never a new empty database.
-      return ['sqlite3', '-readonly', '-batch', v.path, SQLITE_CHECK];
-    case 'postgres':
-      // --dbname is a plain name (sqlProblem refuses "=" and "://"), so it cannot carry a connection string.
-      return ['psql', '-X', '-tAc', 'SELECT 1', `--host=${v.host}`, `--port=${v.port}`, `--username=${v.user}`, `--dbname=${v.database}`, '--no-password'];
-    case 'mysql':
-      return [
-        mysqlClient,
-        '--batch',
-        '-N',
-        '-e',
-        'SELECT 1',
-        `--host=${v.host}`,
-        `--port=${v.port}`,
-        `--user=${v.user}`,
-        `--database=${v.database}`,
-        `--connect-timeout=${connectTimeoutSeconds}`,
-      ];
-  }
-}
-
-function sqlCheck(v: SqlVerify, ctx: TypedActionContext): Check | Problem {
-  const problem = sqlProblem(v);
-  if (problem !== undefined) return problem;
-  let mysqlClient = 'mariadb';
-  return async (timeoutMs) => {
-    const connectTimeout = Math.max(1, Math.floor(timeoutMs / 1000));
-    const env = v.engine === 'postgres' ? { ...ctx.programEnv, PGCONNECT_TIMEOUT: String(connectTimeout) } : ctx.programEnv;
-    const options = { timeoutMs, signal: ctx.signal, env, onSpawn: ctx.onSpawn };
-    let run = await runProgram(sqlArgv(v, connectTimeout, mysqlClient), options);
-    // MySQL hosts ship `mysql` without the `mariadb` name; use whichever client is installed.
-    if (v.engine === 'mysql' && mysqlClient === 'mariadb' && run.failure?.startsWith('could not start') === true) {
-      mysqlClient = 'mysql';
-      const fallback = await runProgram(sqlArgv(v, connectTimeout, mysqlClient), options);
-      if (fallback.failure?.startsWith('could not start') === true) mysqlClient = 'mariadb';
-      else run = fallback;
-    }
-    const exit = run.exitCode !== undefined ? { exitCode: run.exitCode } : {};
-    if (!run.ok) {
-      const seen = reasonLine(run.output) || (run.failure ?? '');
-      return { ok: false, fatal: run.failure?.startsWith('could not start') === true, detail: programProblem(run), said: programProblemSaid(run), seen, output: run.output, ...exit };
-    }
-    const answer = run.stdout.trim();
-    if (answer !== '1') {
-      const shown = quoteValue(answer);
-      return { ok: false, detail: `SELECT 1 answered ${shown}`, said: [say('verify.sqlAnswer', { answer: shown })], seen: `\`SELECT 1\` → ${shown}`, output: run.output, ...exit };
-    }
-    return { ok: true, detail: 'SELECT 1 answered 1', said: [say('verify.sqlAnswer', { answer: 1 })], seen: '`SELECT 1` → 1', output: run.output, ...exit };
-  };
-}
 
 // helpers ----------------------------------------------------------------------------------------
 
