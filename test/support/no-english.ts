@@ -1,3 +1,5 @@
+import { useLocale, type LocaleSetting } from '../../src/core/i18n/index.js';
+
 /**
  * Finds English prose left in a text meant for another language. What may stay as written is taken
  * out first: code spans and blocks (commands, argv, output), URLs, `key=value` labels, identifiers
@@ -45,4 +47,14 @@ export function shownTexts(payload: unknown): string[] {
   };
   walk(payload, undefined);
   return out;
+}
+
+/** Runs `fn` with the bot speaking `setting` (a language and a time zone), then puts the previous one back. */
+export function speaking<T>(setting: LocaleSetting, fn: () => T): T {
+  const previous = useLocale(setting);
+  try {
+    return fn();
+  } finally {
+    useLocale(previous);
+  }
 }

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { useLocale, type LocaleSetting } from '../../../src/core/i18n/index.js';
 import { resultDetails, resultSummary, stepDescription } from '../../../src/core/result-text.js';
 import { localStepRunner, runStep, type RunbookStep, type StepResult } from '../../../src/runbooks/index.js';
 import { freePort } from '../../support/bot-process.js';
 import { composeProject, containersOf, requireDocker, type ComposeProject } from '../../support/compose-project.js';
-import { englishIn } from '../../support/no-english.js';
+import { englishIn, speaking } from '../../support/no-english.js';
 import { opsStep } from '../../support/ops-steps.js';
 
 /*
@@ -19,15 +18,6 @@ const PREFIX = 'ops-compose-zh';
 const VALUES = ['running', 'exited', 'web'];
 
 const run = (step: RunbookStep): Promise<StepResult> => runStep(step, {}, { signal: new AbortController().signal, redact: (s) => s, env: process.env });
-
-function speaking<T>(setting: LocaleSetting, fn: () => T): T {
-  const previous = useLocale(setting);
-  try {
-    return fn();
-  } finally {
-    useLocale(previous);
-  }
-}
 
 /** What a zh-CN bot shows, checked for English; and the English summary, unchanged. */
 function shown(result: StepResult, step: RunbookStep): { summary: string; details: string; description: string } {

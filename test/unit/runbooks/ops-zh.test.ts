@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useLocale, type LocaleSetting } from '../../../src/core/i18n/index.js';
+import type { LocaleSetting } from '../../../src/core/i18n/index.js';
 import { resultDetails, resultSummary, stepDescription } from '../../../src/core/result-text.js';
 import { localStepRunner, parseRunbook, type RunbookStep, type StepResult } from '../../../src/runbooks/index.js';
-import { englishIn } from '../../support/no-english.js';
+import { englishIn, speaking } from '../../support/no-english.js';
 import { startSupervisedService, stopAllServices, type SupervisedService } from '../../support/ops-service.js';
 import { fakeHttp, opsStep, runOps, type FakeHttp } from '../../support/ops-steps.js';
 import { useTempDirs } from './helpers.js';
@@ -26,16 +26,6 @@ beforeAll(async () => {
   shared = await mkdtemp(path.join(os.tmpdir(), 'ops-zh-'));
 });
 const ZH: LocaleSetting = { locale: 'zh-CN', timeZone: 'Asia/Shanghai' };
-
-/** Runs `fn` with the bot speaking `setting`, then puts the previous language back. */
-function speaking<T>(setting: LocaleSetting, fn: () => T): T {
-  const previous = useLocale(setting);
-  try {
-    return fn();
-  } finally {
-    useLocale(previous);
-  }
-}
 
 /**
  * What a zh-CN bot shows of a result and of its step (described as it is now), each checked for
