@@ -7,10 +7,11 @@ import { formatTime } from './time.js';
 
 /*
  * The runbook actions are a lower layer with no catalogue: they describe a step and its result in
- * English, and say the common results (an HTTP check, a timeout, a cancellation) as a code with
- * values too, which is said here in the bot's language. The shapes every exec step produces ("will
- * run `argv` (timeout 60s)", "exit 0 in 1.2s") are recognised here, their values (argv, paths,
- * times) kept exactly; any other text (a typed action's finding) is shown as the action wrote it.
+ * English, and say them as codes with values too (one code, or a part per phase of a typed
+ * action; a finding's value, a picker's label), which are said here in the bot's language. The
+ * shapes every exec step produces ("will run `argv` (timeout 60s)", "exit 0 in 1.2s") are
+ * recognised here, their values (argv, paths, times) kept exactly. A text with no code (a newer
+ * runner's, a program's own line) is shown as the action wrote it.
  */
 
 /** The exec action's plain summary, "exit 0 in 1.2s". */
@@ -31,7 +32,7 @@ export function resultSummary(result: { summary: string; exitCode?: number | und
   return t('result.exit', { code: result.exitCode, took: took(exit[2] ?? '') });
 }
 
-/** A result code with its values in the bot's language; a `…Ms` value is a duration, shown as `…` in the bot's units. */
+/** A result code with its values in the bot's language (durations, sizes and times in its units: see paramText). */
 function said(message: ResultMessage): string {
   // A code without a catalogue text is a type error here.
   const key: MessageKey = `result.${message.code}`;
