@@ -1,7 +1,7 @@
 import type { SealKey } from './audit-seal.js';
 import { resolveParams, type ActionSettings, type Runbook, type RunbookStep, type StepResult } from './ports/runbooks.js';
 import { ICON } from './step-record.js';
-import { factLabel, resultDetails, resultSummary } from './result-text.js';
+import { factText, resultDetails, resultSummary } from './result-text.js';
 import { stepStateText } from './card.js';
 import { t } from './i18n/index.js';
 import type { Redactor } from '../domain/redact.js';
@@ -119,7 +119,7 @@ const ITEM_LINE_CHARS = 160;
  * its output, so that a check says what it saw and not only that the command exited 0.
  */
 function keyOutput(result: StepResult): string {
-  if (result.facts && result.facts.length > 0) return result.facts.map((f) => `\n    • ${factLabel(f.label)}: ${f.value}`).join('');
+  if (result.facts && result.facts.length > 0) return result.facts.map((f) => `\n    • ${factText(f)}`).join('');
   const lines = result.outputTail
     .trimEnd()
     .split('\n')

@@ -41,8 +41,12 @@ function said(message: ResultMessage): string {
   return message.onRunner !== undefined ? t('result.onRunner', { summary, runner: message.onRunner }) : summary;
 }
 
-/** A finding's label in the bot's language (`fact.<label>`), else as the action wrote it. */
-export const factLabel = (label: string): string => labelText('fact', label);
+type StepFact = NonNullable<StepResult['facts']>[number];
+
+/** A finding as "label: value" in the bot's language: its label from the catalogue, its value said where the action gave a code. */
+export function factText(f: StepFact): string {
+  return `${labelText('fact', f.label)}: ${f.said && currentLocale().locale !== 'en' ? said(f.said) : f.value}`;
+}
 
 /** A catalogue text for a label the actions write (`fact.<label>`, `artefact.<kind>`), else the label as written. */
 function labelText(prefix: 'fact' | 'artefact', label: string): string {
@@ -61,8 +65,7 @@ export function sizeText(bytes: number): string {
  * cut (`fullOutputLink`: the run's output route, absolute when the bot's public URL is known).
  */
 export function resultDetails(result: StepResult, fullOutputLink?: string): string {
-  const english = currentLocale().locale === 'en';
-  const facts = (result.facts ?? []).map((f) => `\n• ${labelText('fact', f.label)}: ${f.said && !english ? said(f.said) : f.value}`).join('');
+  const facts = (result.facts ?? []).map((f) => `\n• ${factText(f)}`).join('');
   const files = (result.artefacts ?? [])
     .map((a) => `\n${t('result.artefact', { kind: labelText('artefact', a.kind), path: a.path, size: sizeText(a.sizeBytes), sha: `${a.sha256.slice(0, 16)}…` })}`)
     .join('');

@@ -61,6 +61,11 @@ params:
 steps:
   - { id: hello, title: Prints hello, action: exec, run: [node, -e, 'console.log("hello")'] }
   - { id: fails, title: Fails, action: exec, run: [node, -e, 'process.exit(2)'] }
+  - id: disk
+    title: 磁盘
+    action: exec
+    run: [node, -e, 'console.log("/dev/sda1 40% /")']
+    expect: [{ label: 磁盘使用率, value: '(\\d+)%', max: 85 }, { label: 错误行, absent: ERROR }]
   - id: backup
     title: Back up the shop
     action: backup
@@ -95,12 +100,15 @@ steps:
     await mkdir(path.join(dir, 'backups'));
     const posted = await fire([
       { name: 'nightly', title: 'Nightly step', kind: 'step', cron: '0 2 * * *', step: { runbook: 'shop', step: 'fails' }, post: OPS },
-      { name: 'morning', title: 'Morning checks', kind: 'checklist', cron: '0 9 * * *', steps: [{ runbook: 'shop', step: 'hello' }, { runbook: 'shop', step: 'fails' }], post: OPS },
+      { name: 'morning', title: 'Morning checks', kind: 'checklist', cron: '0 9 * * *', steps: [{ runbook: 'shop', step: 'hello' }, { runbook: 'shop', step: 'fails' }, { runbook: 'shop', step: 'disk' }], post: OPS },
       { name: 'cleanup', title: 'Cleanup', kind: 'retention', cron: '0 3 * * *', backups: [{ runbook: 'shop', step: 'backup' }, { runbook: 'shop', step: 'backup-all' }], post: OPS },
     ]);
     const text = posted.join('\n');
     expect(text).toMatch(/🗓️ Nightly step：❌ \*Fails\* 失败：退出码 2，耗时/);
-    expect(text).toContain('📋 Morning checks：2 项检查通过 1 项');
+    expect(text).toContain('📋 Morning checks：3 项检查通过 2 项');
+    // A check's findings under its item, their values said too.
+    expect(text).toContain('• 磁盘使用率: ✅ 40（要求 ≤ 85）');
+    expect(text).toContain('• 错误行: ✅ 无');
     expect(text).toMatch(/▶️ 定时任务 \*Morning checks\* 已开始（计划时间 \d{4}-\d\d-\d\d \d\d:\d\d UTC）。/);
     expect(text).toMatch(/✅ \*Prints hello\*（shop）：退出码 0，耗时/);
     expect(text).toContain('🧹 Cleanup：已删除 0 个恢复超过 180 天的事件的审计记录');
