@@ -90,3 +90,16 @@ export type ResultParts = ResultMessage[];
 export function isResultCode(code: string): code is ResultCode {
   return (RESULT_CODES as readonly string[]).includes(code);
 }
+
+type Received = { code: string; params: Record<string, string | number> };
+
+/** A code and values as a runner sent them, when this bot can say the code; else undefined (the runner's English stands). */
+export function knownResult(m: Received): ResultMessage | undefined {
+  return isResultCode(m.code) ? { code: m.code, params: m.params } : undefined;
+}
+
+/** Parts as a runner sent them, when this bot can say every one; else undefined (a part left out would change the sense). */
+export function knownResults(parts: readonly Received[]): ResultMessage[] | undefined {
+  const known = parts.map(knownResult);
+  return known.every((p) => p !== undefined) ? known : undefined;
+}

@@ -6,7 +6,7 @@ import { StepDetached, type ActionContext, type FileInspection, type StepOrigin 
 import { describeTarget, resolveRunOn, stepHash, type BackupExpiry, type RunbookStep, type RunnerTarget, type StepResult } from '../runbooks/index.js';
 import { answerSchema, stepResultSchema, type Answer, type Job } from './protocol.js';
 import { jobKey, runnerKey, type RunnerHub } from './hub.js';
-import { isResultCode, type ResultCode, type ResultMessage } from '../domain/result-message.js';
+import { knownResult, knownResults, type ResultMessage } from '../domain/result-message.js';
 import { t } from '../core/i18n/index.js';
 import { detailText, jobDetail } from './job-detail.js';
 import { runnerTarget } from '../core/result-text.js';
@@ -32,6 +32,12 @@ export interface RemoteRunnerOptions {
 export class RunnerUnavailableError extends Error {}
 
 /** A failed result: the English summary, and the same said as a code for the bot's language. */
+/** A finding from a runner: its value's code kept when this bot can say it, else the runner's English value alone. */
+function knownFact({ said, ...fact }: { label: string; value: string; said?: { code: string; params: Record<string, string | number> } | undefined }) {
+  const known = said && knownResult(said);
+  return known ? { ...fact, said: known } : fact;
+}
+
 const failed = (summary: string, said: ResultMessage): StepResult => ({ status: 'failed', summary, said, durationMs: 0, outputTail: '' });
 
 /** Why no runner takes a step: in English (a result's summary) and in the bot's language. */
@@ -165,17 +171,16 @@ export class RemoteStepRunner {
         if (!parsed?.success) return failed(`runner ${job.runner} reported a result the bot cannot read`, { code: 'runner.unreadable', params: { runner: job.runner } });
         const result = parsed.data;
         const { said, saidParts, facts, ...rest } = result;
-        // A code this bot does not know (a newer runner's) leaves the result in the runner's English.
-        const known = saidParts?.every((p) => isResultCode(p.code))
-          ? saidParts.map((p, i) => ({ code: p.code as ResultCode, params: p.params, ...(i === saidParts.length - 1 ? { onRunner: job.runner } : {}) }))
-          : undefined;
+        // A code this bot does not know (a newer runner's) leaves that text in the runner's English.
+        const one = said && knownResult(said);
+        const parts = saidParts && knownResults(saidParts);
         return {
           ...rest,
           summary: `${result.summary} ${where}`,
-          ...(said && isResultCode(said.code) ? { said: { code: said.code, params: said.params, onRunner: job.runner } } : {}),
-          ...(known ? { saidParts: known } : {}),
-          // A finding's value said as a code this bot does not know is shown as the runner wrote it.
-          ...(facts ? { facts: facts.map(({ said: value, ...f }) => (value && isResultCode(value.code) ? { ...f, said: { code: value.code, params: value.params } } : f)) } : {}),
+          ...(one ? { said: { ...one, onRunner: job.runner } } : {}),
+          // The runner is named once, after the last part.
+          ...(parts ? { saidParts: parts.map((p, i) => (i === parts.length - 1 ? { ...p, onRunner: job.runner } : p)) } : {}),
+          ...(facts ? { facts: facts.map(knownFact) } : {}),
         };
       }
       case 'refused':
@@ -233,7 +238,10 @@ export class RemoteStepRunner {
     const answer = await this.ask('list', step, params, origin);
     if (answer.kind !== 'list') return [];
     // Codes this bot does not know (a newer runner's) leave the label in the runner's English.
-    return answer.choices.map(({ said, ...choice }) => (said?.every((p) => isResultCode(p.code)) ? { ...choice, said: said.map((p) => ({ code: p.code as ResultCode, params: p.params })) } : choice));
+    return answer.choices.map(({ said, ...choice }) => {
+      const known = said && knownResults(said);
+      return known ? { ...choice, said: known } : choice;
+    });
   }
 
   async inspectFile(step: RunbookStep, params: Record<string, string>, origin: StepOrigin, file: string, within?: string): Promise<FileInspection> {
