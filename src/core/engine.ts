@@ -43,7 +43,6 @@ import { buildTimelineMarkdown } from './timeline.js';
 import { gatherTimeline } from './timeline-input.js';
 import { timeTargetClocks } from './time-targets.js';
 import { choiceLabel } from './result-text.js';
-import type { ResultMessage } from '../domain/result-message.js';
 import type { Clock } from './ports/clock.js';
 import { t } from './i18n/index.js';
 import type { StormSettings } from './storm-desk.js';
@@ -298,7 +297,7 @@ export class Engine implements IncidentUseCases {
   private async offerPicker(actor: Actor, incidentId: number, offer: StepOffer, pick: NonNullable<RunbookStep['pick']>, now: string, carried: Record<string, string> = {}): Promise<void> {
     const dir = renderTemplate(pick.dir, offer.params);
     const prefix = renderTemplate(pick.prefix, offer.params);
-    let files: Array<{ path: string; label: string; said?: ResultMessage[] | undefined }>;
+    let files: Awaited<ReturnType<StepRunner['listChoices']>>;
     try {
       files = await this.o.runner.listChoices(offer.step, offer.params, { runbook: offer.runbook.name, purpose: 'query', incidentId });
     } catch (error) {
