@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import type { ResultCode } from '../../../domain/result-message.js';
-import { formatBytes } from '../../../domain/format.js';
+import { formatUnits } from '../../../domain/format.js';
 
 /*
  * Pieces shared by the data actions (checkpoint, backup, restore): lenient input schemas for
@@ -91,7 +91,7 @@ export function wrapped(lead: Said, failure: unknown): Said[] {
  * `formatBytes` says "bytes", a word a Chinese thread would show as it is.
  */
 export function sizeValue(bytes: number): string {
-  return bytes < 1024 ? `${bytes} B` : formatBytes(bytes).replace(/ bytes\)$/u, ' B)');
+  return bytes < 1024 ? `${bytes} B` : `${formatUnits(bytes)} (${bytes} B)`;
 }
 
 /** Throws an ActionError when `problem` is defined: for checks of rendered inputs. */
